@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+# cptrst: top-level Makefile.
+#
+#   make            build cptrst.ko against KDIR (default: the cached test kernel)
+#   make check      install what is missing, build everything, run all tests
+#   make demo       boot the test VM and show cptrst at work
+#   make KDIR=/path/to/tree   build the module against another Rust-enabled tree
+#
+# Kernel-side builds use Debian's rustc 1.85 (RUSTC=/usr/bin/rustc): the
+# kernel and its modules must be built by the same compiler.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+SHELL := /bin/bash
+BINDGEN ?= $(shell PATH="$$HOME/.cargo/bin:$$PATH" command -v bindgen || echo bindgen)
+KMAKE = PATH="/usr/bin:$$HOME/.cargo/bin:$$PATH" $(MAKE) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(BINDGEN)
+GUEST_BIN := $(TOP)/build/guest-bin
+
+ifeq ($(KDIR),)
+KDIR_DEFAULT := 1
+endif
+
+.PHONY: all module deps kernel tools guest-bin kselftests check check-host check-guest demo clean clean-cache
+
+all: module
+
+deps:
+	@bash $(TOP)/scripts/deps.sh
+
+# The test kernel is built only when KDIR is not given.
+kernel: deps
+ifdef KDIR_DEFAULT
+	@bash $(TOP)/scripts/build-kernel >/dev/null
+endif
+
+module: kernel
+	+$(KMAKE) -C "$(if $(KDIR),$(KDIR),$$(bash $(TOP)/scripts/build-kernel))" M=$(TOP) CONFIG_CPTRST=m modules
+
+# Static test programs for the guest (kselftest_harness.h from the kernel tree).
+KSELFTESTS := $(patsubst $(TOP)/tests/kselftest/%.c,$(GUEST_BIN)/kselftest-%,$(wildcard $(TOP)/tests/kselftest/*.c))
+kselftests: kernel
+	@mkdir -p $(GUEST_BIN)
+	+@$(MAKE) -s -f $(TOP)/tests/kselftest/Makefile TOP=$(TOP) OUT=$(GUEST_BIN) \
+		KDIR="$(if $(KDIR),$(KDIR),$$(bash $(TOP)/scripts/build-kernel))" all
+
+# The tools, static (glibc's crt-static), for the guest.
+TOOLS_TARGET := x86_64-unknown-linux-gnu
+tools:
+	@mkdir -p $(GUEST_BIN)
+	cd $(TOP) && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
+		--target $(TOOLS_TARGET) -p cptrst
+	install -m 0755 $(TOP)/target/$(TOOLS_TARGET)/release/cptrst $(GUEST_BIN)/cptrst
+
+guest-bin: kselftests tools
+
+check: deps kernel module guest-bin
+	@bash $(TOP)/scripts/check
+
+check-host: deps
+	@bash $(TOP)/scripts/check --host-only
+
+check-guest: module guest-bin
+	@bash $(TOP)/scripts/check --guest-only
+
+demo: deps kernel module guest-bin
+	@bash $(TOP)/scripts/vm-run -- /tests/demo.sh
+
+clean:
+	-$(MAKE) -C "$$(bash $(TOP)/scripts/build-kernel 2>/dev/null || echo /nonexistent)" M=$(TOP) clean 2>/dev/null
+	rm -rf $(TOP)/build $(TOP)/target
+
+# Removes every cached kernel build (they are rebuilt on demand).
+clean-cache:
+	source $(TOP)/scripts/env.sh && rm -rf "$$CPTRST_CACHE"

@@ -1,0 +1,145 @@
+//! Host tests of the ABI mirror: layouts against the C header, and the
+//! command decoding rules.
+extern crate std;
+use super::*;
+use std::string::String;
+
+/// Compiles a C program against include/uapi/linux/cptrst.h that prints
+/// sizeof/offsetof of every field and the command numbers.
+fn c_layout() -> String {
+    let top = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let src = r#"
+#include <stdio.h>
+#include <stddef.h>
+#include <linux/cptrst.h>
+#define F(s, f) printf(#s "." #f " %zu %zu\n", offsetof(struct s, f), sizeof(((struct s *)0)->f));
+int main(void) {
+  printf("sizes %zu %zu %zu %zu\n", sizeof(struct cptrst_checkpoint_args), sizeof(struct cptrst_restart_args),
+         sizeof(struct cptrst_clone_args), sizeof(struct cptrst_eclone_args));
+  printf("cmds %lx %lx %lx\n", (unsigned long)CPTRST_IOC_CHECKPOINT, (unsigned long)CPTRST_IOC_RESTART,
+         (unsigned long)CPTRST_IOC_ECLONE);
+  F(cptrst_checkpoint_args, pid) F(cptrst_checkpoint_args, fd) F(cptrst_checkpoint_args, flags)
+  F(cptrst_checkpoint_args, pad) F(cptrst_checkpoint_args, reserved)
+  F(cptrst_restart_args, ctid) F(cptrst_restart_args, fd) F(cptrst_restart_args, flags)
+  F(cptrst_restart_args, pad) F(cptrst_restart_args, reserved)
+  F(cptrst_clone_args, clone_flags_high) F(cptrst_clone_args, child_stack) F(cptrst_clone_args, child_stack_size)
+  F(cptrst_clone_args, parent_tid_ptr) F(cptrst_clone_args, child_tid_ptr) F(cptrst_clone_args, nr_pids)
+  F(cptrst_clone_args, reserved0)
+  F(cptrst_eclone_args, flags_low) F(cptrst_eclone_args, args_size) F(cptrst_eclone_args, cargs)
+  F(cptrst_eclone_args, pids) F(cptrst_eclone_args, clone3_args) F(cptrst_eclone_args, set_tid)
+  F(cptrst_eclone_args, reserved)
+  return 0;
+}
+"#;
+    let dir = std::env::temp_dir().join(std::format!("cptrst-uapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("layout.c");
+    let exe = dir.join("layout");
+    std::fs::write(&c, src).unwrap();
+    let st = std::process::Command::new("cc")
+        .arg(std::format!("-I{top}/include/uapi"))
+        .arg(&c)
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .expect("cc");
+    assert!(st.success(), "compiling the layout probe failed");
+    let out = std::process::Command::new(&exe).output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+macro_rules! rust_field {
+    ($out:ident, $cname:literal, $t:ty, $f:ident) => {{
+        let v = <$t>::default();
+        let off = core::mem::offset_of!($t, $f);
+        let sz = core::mem::size_of_val(&v.$f);
+        $out.push_str(&std::format!("{}.{} {} {}\n", $cname, stringify!($f), off, sz));
+    }};
+}
+
+#[test]
+fn layout_matches_c_header() {
+    let mut want = String::new();
+    want.push_str(&std::format!(
+        "sizes {} {} {} {}\n",
+        core::mem::size_of::<CheckpointArgs>(),
+        core::mem::size_of::<RestartArgs>(),
+        core::mem::size_of::<CloneArgs>(),
+        core::mem::size_of::<EcloneArgs>()
+    ));
+    want.push_str(&std::format!("cmds {:x} {:x} {:x}\n", IOC_CHECKPOINT, IOC_RESTART, IOC_ECLONE));
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, pid);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, fd);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, flags);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, pad);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, reserved);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, ctid);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, fd);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, flags);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, pad);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, reserved);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, clone_flags_high);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, child_stack);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, child_stack_size);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, parent_tid_ptr);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, child_tid_ptr);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, nr_pids);
+    rust_field!(want, "cptrst_clone_args", CloneArgs, reserved0);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, flags_low);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, args_size);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, cargs);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, pids);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, clone3_args);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, set_tid);
+    rust_field!(want, "cptrst_eclone_args", EcloneArgs, reserved);
+    assert_eq!(c_layout(), want);
+}
+
+#[test]
+fn decode_known_commands() {
+    assert_eq!(decode_cmd(IOC_CHECKPOINT), Ok(Op::Checkpoint));
+    assert_eq!(decode_cmd(IOC_RESTART), Ok(Op::Restart));
+    assert_eq!(decode_cmd(IOC_ECLONE), Ok(Op::Eclone));
+}
+
+#[test]
+fn decode_rejections() {
+    // Unknown number with our magic, or another driver's magic: ENOTTY.
+    assert_eq!(decode_cmd(iow(0, 48)), Err(CmdError::Unknown));
+    assert_eq!(decode_cmd(iow(4, 48)), Err(CmdError::Unknown));
+    assert_eq!(decode_cmd(IOC_CHECKPOINT ^ (1 << 8)), Err(CmdError::Unknown));
+    assert_eq!(decode_cmd(0x5401 /* TCGETS */), Err(CmdError::Unknown));
+    // Right number, wrong size or direction: EINVAL.
+    assert_eq!(decode_cmd(iow(1, 40)), Err(CmdError::BadSize));
+    assert_eq!(decode_cmd(iow(3, 48)), Err(CmdError::BadSize));
+    let read_dir = (IOC_CHECKPOINT & !(3 << 30)) | (2 << 30);
+    assert_eq!(decode_cmd(read_dir), Err(CmdError::BadSize));
+}
+
+#[test]
+fn argument_checks() {
+    let mut a = CheckpointArgs { pid: 1, fd: 3, ..Default::default() };
+    assert_eq!(a.check(), Ok(()));
+    a.flags = 1;
+    assert_eq!(a.check(), Err(ArgError::UnknownFlags));
+    a.flags = 0;
+    a.pad = 1;
+    assert_eq!(a.check(), Err(ArgError::NonZeroReserved));
+    a.pad = 0;
+    a.reserved[3] = 1;
+    assert_eq!(a.check(), Err(ArgError::NonZeroReserved));
+
+    let mut r = RestartArgs::default();
+    assert_eq!(r.check(), Ok(()));
+    r.reserved[0] = 7;
+    assert_eq!(r.check(), Err(ArgError::NonZeroReserved));
+    r.reserved[0] = 0;
+    r.flags = 0x8000_0000;
+    assert_eq!(r.check(), Err(ArgError::UnknownFlags));
+
+    let mut e = EcloneArgs::default();
+    assert_eq!(e.check(), Ok(()));
+    e.reserved[2] = 1;
+    assert_eq!(e.check(), Err(ArgError::NonZeroReserved));
+}

@@ -1,0 +1,88 @@
+//! `cptrst checkpoint PID [-o FILE] [--kill|--resume]`.
+
+use std::fs::OpenOptions;
+use std::io::IsTerminal;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::dev::Dev;
+use crate::stop::{self, After};
+use crate::Failure;
+
+/// Names an errno of the checkpoint ioctl for the user.
+fn explain(err: &std::io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(libc::EBUSY) => "a task of the tree is not stopped by this tool (or changed during the dump)",
+        Some(libc::EPERM) => "not allowed to checkpoint a task of the tree",
+        Some(libc::ESRCH) => "no such process",
+        Some(libc::EBADF) => "the output is not open for writing",
+        Some(libc::EPIPE) => "the reader of the output went away",
+        Some(libc::EINTR) => "interrupted by a signal",
+        Some(libc::ENOSPC) => "no space left for the image",
+        Some(libc::EOPNOTSUPP) => "the tree uses something cptrst cannot checkpoint yet (see the kernel log)",
+        Some(libc::EINVAL) => "invalid request (the tool's own tree, or an output the kernel cannot write to)",
+        _ => "checkpoint failed",
+    }
+}
+
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    let mut pid = None;
+    let mut out: Option<String> = None;
+    let mut after = After::Stop;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-o" | "--output" => {
+                out = Some(it.next().ok_or_else(|| Failure::usage("-o needs a file"))?.clone());
+            }
+            "--kill" if after == After::Stop => after = After::Kill,
+            "--resume" if after == After::Stop => after = After::Resume,
+            "--kill" | "--resume" => return Err(Failure::usage("--kill and --resume exclude each other")),
+            s if s.starts_with('-') && s != "-" => return Err(Failure::usage(format!("unknown option '{s}'"))),
+            s => {
+                if pid.is_some() {
+                    return Err(Failure::usage(format!("unexpected argument '{s}'")));
+                }
+                pid = Some(s.parse::<i32>().ok().filter(|&p| p > 0).ok_or_else(|| Failure::usage(format!("bad pid '{s}'")))?);
+            }
+        }
+    }
+    let pid = pid.ok_or_else(|| Failure::usage("checkpoint needs a PID"))?;
+    let file = match out.as_deref() {
+        None | Some("-") => {
+            if std::io::stdout().is_terminal() {
+                return Err(Failure::usage("refusing to write an image to a terminal: use -o FILE or a pipe"));
+            }
+            None
+        }
+        Some(path) => Some(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Failure::os(path, e))?,
+        ),
+    };
+    let fd = file.as_ref().map_or(1, |f| f.as_raw_fd());
+    let dev = Dev::open()?;
+    // A reader that goes away must give EPIPE, not kill the tool.
+    // SAFETY: setting a signal disposition to SIG_IGN.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let tree = stop::stop_tree(pid)?;
+    match dev.checkpoint(pid, fd, 0) {
+        Ok(()) => {
+            tree.release(after);
+            Ok(())
+        }
+        Err(e) => {
+            // The tree is let run on, as it was before the tool stopped it.
+            drop(tree);
+            if let (Some(path), Some(_)) = (out.as_deref(), file.as_ref()) {
+                let _ = std::fs::remove_file(path);
+            }
+            Err(Failure::op(format!("checkpoint of {pid} failed: {}: {e}", explain(&e))))
+        }
+    }
+}

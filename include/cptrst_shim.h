@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cptrst: the narrow C ABI between the Rust crate and the kernel internals
+ * that 6.12's `kernel` crate does not cover (misc device, ...).
+ *
+ * Rust declares the same functions in src/shim.rs; keep both in step.
+ * Every function here is callable from process context only.
+ */
+#ifndef _CPTRST_SHIM_H
+#define _CPTRST_SHIM_H
+
+#include <linux/types.h>
+
+struct file;
+
+/* Implemented in C (src/cptrst_shim.c), called from Rust. */
+int cptrst_misc_register(void);
+void cptrst_misc_deregister(void);
+
+/* Implemented in Rust (src/device.rs), called from the C file operations. */
+long cptrst_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+#endif /* _CPTRST_SHIM_H */
+
+/* ---------------------------------------------------------------------
+ * Dump side (checkpoint). Rust mirrors these structs in src/shim.rs; their
+ * sizes are asserted on both sides.
+ */
+#define CPTRST_MAX_LEVELS	32	/* MAX_PID_NS_LEVEL */
+#define CPTRST_AUXV_WORDS	(2 * 64)
+#define CPTRST_PATH_MAX		4096
+
+struct task_struct;
+struct mm_struct;
+struct pid_namespace;
+struct page;
+
+/* cptrst_task_info.flags */
+#define CPTRST_TI_LEADER	(1u << 0)	/* thread group leader */
+#define CPTRST_TI_KTHREAD	(1u << 1)
+#define CPTRST_TI_HAS_MM	(1u << 2)
+
+/* What the dump needs of one task, ids as seen from the tree's namespace. */
+struct cptrst_task_info {
+	__s32 pids[CPTRST_MAX_LEVELS];	/* [0]: the tree's ns, then deeper ones */
+	__u32 nr_levels;
+	__s32 tgid;
+	__s32 ppid;			/* real parent's tgid, 0 if not visible */
+	__s32 pgid;
+	__s32 sid;
+	__s32 exit_code;
+	__u32 exit_state;		/* EXIT_ZOMBIE, EXIT_DEAD or 0 */
+	__u32 flags;			/* CPTRST_TI_* */
+	__u32 personality;
+	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	__u32 pad;
+	__u64 blocked;			/* blocked signals */
+	char comm[16];
+};
+
+struct cptrst_mm_info {
+	__u64 start_code, end_code, start_data, end_data;
+	__u64 start_brk, brk, start_stack;
+	__u64 arg_start, arg_end, env_start, env_end;
+	__u64 vdso;			/* mm->context.vdso */
+	__u64 auxv[CPTRST_AUXV_WORDS];
+	__u32 nr_auxv_words;
+	__u32 exe_path_len;		/* 0: no exe file */
+};
+
+/* cptrst_vma_info.kind */
+#define CPTRST_VMA_ANON		1
+#define CPTRST_VMA_FILE_PRIVATE	2
+#define CPTRST_VMA_FILE_SHARED	3
+#define CPTRST_VMA_SHARED_ANON	4
+#define CPTRST_VMA_VDSO		5
+#define CPTRST_VMA_VVAR		6
+#define CPTRST_VMA_OTHER_SPECIAL 7	/* another special mapping: unsupported */
+
+struct cptrst_vma_info {
+	__u64 start, end;
+	__u64 flags;			/* vm_flags */
+	__u64 pgoff;
+	__u64 inode;			/* file's inode number, 0 without a file */
+	__u64 dev;			/* file's super block dev */
+	__u32 kind;			/* CPTRST_VMA_* */
+	__u32 path_len;			/* bytes of path written, 0 without a file */
+	__u32 file_deleted;		/* the file was unlinked */
+	__u32 pad;
+};
+
+/* Checkpoint permission and stop state of @t for the calling task. */
+int cptrst_task_check_dump(struct task_struct *t);
+struct task_struct *cptrst_task_get_by_vpid(__s32 nr);
+void cptrst_task_put(struct task_struct *t);
+struct pid_namespace *cptrst_task_pidns_get(struct task_struct *t);
+void cptrst_pidns_put(struct pid_namespace *ns);
+int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max);
+int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cptrst_task_info *out);
+int cptrst_task_regs(struct task_struct *t, void *buf, unsigned int size);
+unsigned int cptrst_xstate_size(void);
+int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size);
+
+struct mm_struct *cptrst_task_mm_get(struct task_struct *t);
+void cptrst_mm_put(struct mm_struct *mm);
+int cptrst_mm_read_lock(struct mm_struct *mm);
+void cptrst_mm_read_unlock(struct mm_struct *mm);
+int cptrst_mm_info(struct mm_struct *mm, struct cptrst_mm_info *out, char *path, unsigned int size);
+int cptrst_vma_info(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *out, char *path, unsigned int size);
+long cptrst_mm_pages(struct mm_struct *mm, __u64 addr, unsigned long nr, struct page **pages);
+long cptrst_shmem_page(struct mm_struct *mm, __u64 addr, void *dst);
+int cptrst_page_is_anon(struct page *page);
+void cptrst_page_copy(struct page *page, void *dst);
+void cptrst_page_put(struct page *page);
+
+/* Output: the image fd. */
+struct file *cptrst_out_get(int fd, __u64 *pos);
+long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos);
+void cptrst_out_put(struct file *f, __u64 pos);
+int cptrst_signal_pending(void);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * cptrst: checkpoint/restart of Linux processes, user ABI of /dev/cptrst.
+ *
+ * Every argument structure has fixed-width fields, explicit padding and
+ * reserved fields, and the same layout on every 64-bit architecture.
+ * Rules, common to all commands:
+ *  - the command number selects the operation; unknown numbers: ENOTTY;
+ *  - the size encoded in the command must be sizeof() the structure below,
+ *    and its direction must match: otherwise EINVAL;
+ *  - unknown flags and non-zero reserved/padding fields: EINVAL.
+ * The Rust mirror of this file is crates/cptrst-uapi/src/lib.rs; keep both
+ * in step (the host tests compare the layouts).
+ */
+#ifndef _UAPI_LINUX_CPTRST_H
+#define _UAPI_LINUX_CPTRST_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define CPTRST_DEVICE		"/dev/cptrst"
+#define CPTRST_IOC_MAGIC	0xC7	/* free in Documentation/userspace-api/ioctl/ioctl-number.rst */
+
+/*
+ * CPTRST_IOC_CHECKPOINT: checkpoint(pid, fd, flags).
+ * Dump the stopped tree rooted at @pid (in the caller's pid namespace) into
+ * @fd, which must be open for writing. Returns 0.
+ */
+struct cptrst_checkpoint_args {
+	__s32 pid;		/* root of the tree, in the caller's pid ns */
+	__s32 fd;		/* where the image goes: file, pipe or socket */
+	__u32 flags;		/* CPTRST_CKPT_* (none defined yet: must be 0) */
+	__u32 pad;		/* must be 0 */
+	__u64 reserved[4];	/* must be 0 */
+};
+
+/*
+ * CPTRST_IOC_RESTART: restart(ctid, fd, flags).
+ * Called by each task of the tree being restarted, read its part of the
+ * image from @fd. @ctid identifies the restart context (the coordinator's
+ * pid in the caller's pid namespace).
+ */
+struct cptrst_restart_args {
+	__s32 ctid;		/* restart context: the coordinator's pid */
+	__s32 fd;		/* where the image comes from, open for reading */
+	__u32 flags;		/* CPTRST_RST_* (none defined yet: must be 0) */
+	__u32 pad;		/* must be 0 */
+	__u64 reserved[4];	/* must be 0 */
+};
+
+/*
+ * The v13 eclone() argument block of the seed patchset, where it was named
+ * "struct clone_args". Upstream Linux later gave that name to clone3()'s
+ * argument block (<linux/sched.h>), so it is prefixed here.
+ */
+struct cptrst_clone_args {
+	__u64 clone_flags_high;	/* must be 0: no clone flag above bit 31 is defined */
+	__u64 child_stack;	/* child's stack pointer (x86_64: the top), 0: share parent's */
+	__u64 child_stack_size;	/* must be 0 on x86_64 */
+	__u64 parent_tid_ptr;	/* CLONE_PARENT_SETTID */
+	__u64 child_tid_ptr;	/* CLONE_CHILD_SETTID/CLONE_CHILD_CLEARTID */
+	__u32 nr_pids;		/* number of entries in pids[] */
+	__u32 reserved0;	/* must be 0 */
+};
+
+/*
+ * CPTRST_IOC_ECLONE: eclone(flags_low, cargs, args_size, pids).
+ * The module validates and authorizes the request; the creation of the
+ * task itself is clone3() (see Documentation/cptrst/eclone.rst).
+ */
+struct cptrst_eclone_args {
+	__u32 flags_low;	/* clone flags, low 32 bits, with the exit signal */
+	__s32 args_size;	/* must be sizeof(struct cptrst_clone_args) */
+	__u64 cargs;		/* user pointer: struct cptrst_clone_args */
+	__u64 pids;		/* user pointer: pid_t[nr_pids], outermost ns first */
+	__u64 clone3_args;	/* user pointer: struct clone_args (clone3) to fill */
+	__u64 set_tid;		/* user pointer: pid_t[nr_pids] to fill for clone3 */
+	__u64 reserved[3];	/* must be 0 */
+};
+
+#define CPTRST_IOC_CHECKPOINT	_IOW(CPTRST_IOC_MAGIC, 1, struct cptrst_checkpoint_args)
+#define CPTRST_IOC_RESTART	_IOW(CPTRST_IOC_MAGIC, 2, struct cptrst_restart_args)
+#define CPTRST_IOC_ECLONE	_IOW(CPTRST_IOC_MAGIC, 3, struct cptrst_eclone_args)
+
+#endif /* _UAPI_LINUX_CPTRST_H */

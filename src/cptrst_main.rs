@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+//! cptrst: checkpoint/restart of Linux processes.
+//!
+//! Crate root of `cptrst.ko`: the `module!` declaration, module init/exit,
+//! and the `mod` lines. The work lives in one file per unit:
+//! - [`ops`]: the ops table (`checkpoint`, `restart`, `eclone`) and the ioctl dispatcher;
+//! - [`device`]: the entry point from the C file operations;
+//! - [`shim`]: the declarations of the C shim (`cptrst_shim.c`);
+//! - [`uapi`]: the ioctl ABI, shared with the tools (`crates/cptrst-uapi`).
+
+use kernel::prelude::*;
+
+mod device;
+mod ops;
+mod shim;
+// Shared with the tools, which use the parts the module does not (command
+// numbers, the device path): hence the two allows.
+#[path = "../crates/cptrst-uapi/src/abi.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod uapi;
+
+module! {
+    type: CptrstModule,
+    name: "cptrst",
+    author: "The cptrst developers",
+    description: "Checkpoint/restart of Linux processes (/dev/cptrst)",
+    license: "GPL",
+}
+
+/// The loaded module: owns the `/dev/cptrst` registration.
+struct CptrstModule;
+
+impl kernel::Module for CptrstModule {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        shim::misc_register()?;
+        pr_info!("cptrst: /dev/cptrst ready (ABI {})\n", uapi::ABI_VERSION);
+        Ok(CptrstModule)
+    }
+}
+
+impl Drop for CptrstModule {
+    fn drop(&mut self) {
+        // Unloading disables checkpoint/restart: the device goes first. No
+        // file can be open here (each one pins the module).
+        shim::misc_deregister();
+        pr_info!("cptrst: unloaded\n");
+    }
+}

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cptrst C shim: what the Rust crate needs from the kernel and cannot reach
+ * through 6.12's `kernel` crate. Here: the misc device /dev/cptrst and its
+ * file operations, which hand every ioctl to Rust (cptrst_rs_ioctl).
+ *
+ * `.owner = THIS_MODULE` makes misc_open() take a module reference for each
+ * open file, dropped by __fput() after ->release returned: while any
+ * /dev/cptrst is open, rmmod fails with EWOULDBLOCK, and no ioctl can run
+ * module code after the module is gone. Nothing here outlives the files.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+
+#include "../include/cptrst_shim.h"
+
+MODULE_VERSION("0.1.0");
+
+static long cptrst_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return cptrst_rs_ioctl(file, cmd, arg);
+}
+
+static const struct file_operations cptrst_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= cptrst_ioctl,
+	/* No compat_ioctl: 32-bit callers are not supported (ENOTTY). */
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice cptrst_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "cptrst",
+	.fops	= &cptrst_fops,
+	.mode	= 0600,		/* root-only by default */
+};
+
+int cptrst_misc_register(void)
+{
+	return misc_register(&cptrst_misc);
+}
+
+void cptrst_misc_deregister(void)
+{
+	misc_deregister(&cptrst_misc);
+}
+
+/* ---------------------------------------------------------------------
+ * Dump side: tasks, registers, FPU, mm and pages of a stopped tree.
+ */
+#include <linux/cred.h>
+#include <linux/elf.h>
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
+#include <linux/pid_namespace.h>
+#include <linux/ptrace.h>
+#include <linux/regset.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/shmem_fs.h>
+#include <linux/uaccess.h>
+
+static_assert(sizeof(struct cptrst_task_info) == 4 * CPTRST_MAX_LEVELS + 4 * 18 + 8 + 16);
+static_assert(sizeof(struct cptrst_mm_info) == 8 * 12 + 8 * CPTRST_AUXV_WORDS + 8);
+static_assert(sizeof(struct cptrst_vma_info) == 8 * 6 + 16);
+static_assert(CPTRST_AUXV_WORDS >= AT_VECTOR_SIZE);
+
+struct task_struct *cptrst_task_get_by_vpid(__s32 nr)
+{
+	struct pid *pid;
+	struct task_struct *t;
+
+	if (nr <= 0)
+		return NULL;
+	pid = find_get_pid(nr);
+	if (!pid)
+		return NULL;
+	t = get_pid_task(pid, PIDTYPE_PID);
+	put_pid(pid);
+	return t;
+}
+
+void cptrst_task_put(struct task_struct *t)
+{
+	put_task_struct(t);
+}
+
+struct pid_namespace *cptrst_task_pidns_get(struct task_struct *t)
+{
+	struct pid_namespace *ns = NULL;
+
+	rcu_read_lock();
+	if (pid_alive(t))
+		ns = get_pid_ns(task_active_pid_ns(t));
+	rcu_read_unlock();
+	return ns;
+}
+
+void cptrst_pidns_put(struct pid_namespace *ns)
+{
+	put_pid_ns(ns);
+}
+
+/* Is @t's thread group @root's, or a descendant of it? Under RCU. */
+static bool in_tree(struct task_struct *t, struct task_struct *root)
+{
+	struct task_struct *p = t->group_leader;
+
+	for (;;) {
+		struct task_struct *parent;
+
+		if (p == root)
+			return true;
+		parent = rcu_dereference(p->real_parent);
+		if (parent == p || p->pid == 0)
+			return false;
+		p = parent->group_leader;
+	}
+}
+
+/*
+ * Collect every thread of @root's thread group and of its descendants,
+ * referenced, in ascending pid order of the caller's namespace. The tree is
+ * stopped, so it cannot fork; tasks that exit meanwhile are caught by the
+ * state checks. Returns the count, -E2BIG past @max, -EINVAL if the caller
+ * is itself in the tree.
+ */
+int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	unsigned int n = 0;
+	int nr = 1, ret = 0;
+
+	root = root->group_leader;
+	rcu_read_lock();
+	if (in_tree(current, root)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	for (;;) {
+		struct pid *pid = find_ge_pid(nr, ns);
+		struct task_struct *t;
+
+		if (!pid)
+			break;
+		nr = pid_nr_ns(pid, ns) + 1;
+		t = pid_task(pid, PIDTYPE_PID);
+		if (!t || t->exit_state == EXIT_DEAD || !in_tree(t, root))
+			continue;
+		if (n == max) {
+			ret = -E2BIG;
+			break;
+		}
+		get_task_struct(t);
+		out[n++] = t;
+	}
+out:
+	rcu_read_unlock();
+	if (ret) {
+		while (n)
+			put_task_struct(out[--n]);
+		return ret;
+	}
+	return n;
+}
+
+/*
+ * May the caller checkpoint @t? Refuses kernel threads (EPERM), tasks the
+ * caller could not ptrace by the basic uid/dumpable rules (EPERM; the real
+ * grant is below), and tasks that are not ptrace-stopped by the caller and
+ * off their CPU (EBUSY). Being the ptracer means that ptrace_attach() ran
+ * the full may-access and LSM checks. Zombies need no stop.
+ */
+int cptrst_task_check_dump(struct task_struct *t)
+{
+	const struct cred *cred = current_cred(), *tcred;
+	struct task_struct *tracer;
+	struct mm_struct *mm;
+	bool allowed, traced_by_us;
+	int dumpable = SUID_DUMP_USER;
+	struct user_namespace *mm_ns = NULL;
+
+	if (t->flags & PF_KTHREAD)
+		return -EPERM;
+	rcu_read_lock();
+	tcred = __task_cred(t);
+	allowed = (uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
+		   uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
+		   gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid)) ||
+		  ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
+	rcu_read_unlock();
+	if (!allowed)
+		return -EPERM;
+	task_lock(t);
+	mm = t->mm;
+	if (mm) {
+		dumpable = get_dumpable(mm);
+		mm_ns = mm->user_ns;
+	}
+	task_unlock(t);
+	if (mm_ns && dumpable != SUID_DUMP_USER && !ns_capable_noaudit(mm_ns, CAP_SYS_PTRACE))
+		return -EPERM;
+	if (t->exit_state)
+		return 0;
+	rcu_read_lock();
+	tracer = t->ptrace ? rcu_dereference(t->parent) : NULL;
+	traced_by_us = tracer && same_thread_group(tracer, current);
+	rcu_read_unlock();
+	if (!traced_by_us || !task_is_traced(t) || READ_ONCE(t->on_cpu))
+		return -EBUSY;
+	return 0;
+}
+
+int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cptrst_task_info *out)
+{
+	const struct cred *tcred;
+	struct user_namespace *uns = current_user_ns();
+	struct pid *pid;
+	unsigned int i;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	__get_task_comm(out->comm, sizeof(out->comm), t);
+	rcu_read_lock();
+	if (!pid_alive(t)) {
+		ret = -ESRCH;
+		goto out;
+	}
+	pid = task_pid(t);
+	if (pid->level < ns->level || pid->numbers[ns->level].ns != ns) {
+		ret = -EINVAL;	/* not inside the tree's namespace */
+		goto out;
+	}
+	for (i = ns->level; i <= pid->level; i++)
+		out->pids[i - ns->level] = pid->numbers[i].nr;
+	out->nr_levels = pid->level - ns->level + 1;
+	out->tgid = task_tgid_nr_ns(t, ns);
+	out->ppid = task_tgid_nr_ns(rcu_dereference(t->real_parent), ns);
+	out->pgid = task_pgrp_nr_ns(t, ns);
+	out->sid = task_session_nr_ns(t, ns);
+	out->exit_code = t->exit_code;
+	out->exit_state = t->exit_state;
+	if (thread_group_leader(t))
+		out->flags |= CPTRST_TI_LEADER;
+	if (t->flags & PF_KTHREAD)
+		out->flags |= CPTRST_TI_KTHREAD;
+	if (t->mm)
+		out->flags |= CPTRST_TI_HAS_MM;
+	out->personality = t->personality;
+	out->blocked = t->blocked.sig[0];
+	tcred = __task_cred(t);
+	out->uid = from_kuid_munged(uns, tcred->uid);
+	out->gid = from_kgid_munged(uns, tcred->gid);
+	out->euid = from_kuid_munged(uns, tcred->euid);
+	out->egid = from_kgid_munged(uns, tcred->egid);
+	out->suid = from_kuid_munged(uns, tcred->suid);
+	out->sgid = from_kgid_munged(uns, tcred->sgid);
+	out->fsuid = from_kuid_munged(uns, tcred->fsuid);
+	out->fsgid = from_kgid_munged(uns, tcred->fsgid);
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static const struct user_regset *find_regset(struct task_struct *t, unsigned int note)
+{
+	const struct user_regset_view *view = task_user_regset_view(t);
+	unsigned int i;
+
+	for (i = 0; i < view->n; i++)
+		if (view->regsets[i].core_note_type == note)
+			return &view->regsets[i];
+	return NULL;
+}
+
+static int get_regset(struct task_struct *t, unsigned int note, void *buf, unsigned int size)
+{
+	const struct user_regset *rs = find_regset(t, note);
+	int ret;
+
+	if (!rs)
+		return -EOPNOTSUPP;
+	if (rs->n * rs->size != size)
+		return -EINVAL;
+	ret = regset_get(t, rs, size, buf);
+	if (ret < 0)
+		return ret;
+	return ret == size ? 0 : -EIO;
+}
+
+/* The general registers (struct user_regs_struct, 216 bytes). */
+int cptrst_task_regs(struct task_struct *t, void *buf, unsigned int size)
+{
+	return get_regset(t, NT_PRSTATUS, buf, size);
+}
+
+/* Size of the user-ABI XSAVE buffer on this machine, 0 without XSAVE. */
+unsigned int cptrst_xstate_size(void)
+{
+	const struct user_regset *rs = find_regset(current, NT_X86_XSTATE);
+
+	return rs ? rs->n * rs->size : 0;
+}
+
+/* The xstate of a stopped task in the standard (non-compacted) format. */
+int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size)
+{
+	return get_regset(t, NT_X86_XSTATE, buf, size);
+}
+
+struct mm_struct *cptrst_task_mm_get(struct task_struct *t)
+{
+	return get_task_mm(t);
+}
+
+void cptrst_mm_put(struct mm_struct *mm)
+{
+	mmput(mm);
+}
+
+int cptrst_mm_read_lock(struct mm_struct *mm)
+{
+	return mmap_read_lock_killable(mm);
+}
+
+void cptrst_mm_read_unlock(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+}
+
+/* d_path() into @buf, moved to its start. Returns the length or -errno. */
+static int path_of(const struct path *path, char *buf, unsigned int size)
+{
+	char *p = d_path(path, buf, size);
+	int len;
+
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	len = strlen(p);
+	memmove(buf, p, len + 1);
+	return len;
+}
+
+/* The mm's layout fields, auxv and exe path. The caller holds the mmap lock. */
+int cptrst_mm_info(struct mm_struct *mm, struct cptrst_mm_info *out, char *path, unsigned int size)
+{
+	struct file *exe;
+	unsigned int i;
+	int len;
+
+	memset(out, 0, sizeof(*out));
+	out->start_code = mm->start_code;
+	out->end_code = mm->end_code;
+	out->start_data = mm->start_data;
+	out->end_data = mm->end_data;
+	out->start_brk = mm->start_brk;
+	out->brk = mm->brk;
+	out->start_stack = mm->start_stack;
+	spin_lock(&mm->arg_lock);
+	out->arg_start = mm->arg_start;
+	out->arg_end = mm->arg_end;
+	out->env_start = mm->env_start;
+	out->env_end = mm->env_end;
+	spin_unlock(&mm->arg_lock);
+	out->vdso = (unsigned long)mm->context.vdso;
+	for (i = 0; i + 1 < AT_VECTOR_SIZE; i += 2) {
+		out->auxv[i] = mm->saved_auxv[i];
+		out->auxv[i + 1] = mm->saved_auxv[i + 1];
+		if (mm->saved_auxv[i] == AT_NULL)
+			break;
+	}
+	out->nr_auxv_words = min_t(unsigned int, i + 2, AT_VECTOR_SIZE);
+	rcu_read_lock();
+	exe = get_file_rcu(&mm->exe_file);
+	rcu_read_unlock();
+	if (exe) {
+		len = path_of(&exe->f_path, path, size);
+		fput(exe);
+		if (len < 0)
+			return len;
+		out->exe_path_len = len;
+	}
+	return 0;
+}
+
+/*
+ * The first VMA that ends above @addr, or -ENOENT. The caller holds the mmap
+ * lock. @path receives the mapped file's path.
+ */
+int cptrst_vma_info(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *out, char *path, unsigned int size)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+	struct file *file;
+	int len;
+
+	if (!vma)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->start = vma->vm_start;
+	out->end = vma->vm_end;
+	out->flags = vma->vm_flags;
+	out->pgoff = vma->vm_pgoff;
+	file = vma->vm_file;
+	if (vma->vm_ops && vma->vm_ops->name) {
+		const char *name = vma->vm_ops->name(vma);
+
+		if (name && !strcmp(name, "[vdso]"))
+			out->kind = CPTRST_VMA_VDSO;
+		else if (name && !strcmp(name, "[vvar]"))
+			out->kind = CPTRST_VMA_VVAR;
+		else
+			out->kind = CPTRST_VMA_OTHER_SPECIAL;
+		return 0;
+	}
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB)) {
+		out->kind = CPTRST_VMA_OTHER_SPECIAL;
+		return 0;
+	}
+	if (!file) {
+		out->kind = (vma->vm_flags & VM_MAYSHARE) ? CPTRST_VMA_OTHER_SPECIAL : CPTRST_VMA_ANON;
+		return 0;
+	}
+	if ((vma->vm_flags & VM_MAYSHARE) && shmem_mapping(file->f_mapping) &&
+	    !strcmp(file->f_path.dentry->d_name.name, "dev/zero")) {
+		out->kind = CPTRST_VMA_SHARED_ANON;
+		out->inode = file_inode(file)->i_ino;
+		return 0;
+	}
+	out->kind = (vma->vm_flags & VM_MAYSHARE) ? CPTRST_VMA_FILE_SHARED : CPTRST_VMA_FILE_PRIVATE;
+	out->inode = file_inode(file)->i_ino;
+	out->dev = file_inode(file)->i_sb->s_dev;
+	out->file_deleted = d_unlinked(file->f_path.dentry);
+	len = path_of(&file->f_path, path, size);
+	if (len < 0)
+		return len;
+	out->path_len = len;
+	return 0;
+}
+
+/*
+ * Pin up to @nr present pages from @addr, stopping at the first page that was
+ * never touched (FOLL_DUMP: no fault-in of anonymous holes, no zero page).
+ * Returns the number pinned, or -EFAULT if the first page is a hole. The
+ * caller holds the mmap lock; FOLL_FORCE reads PROT_NONE mappings as ptrace does.
+ */
+long cptrst_mm_pages(struct mm_struct *mm, __u64 addr, unsigned long nr, struct page **pages)
+{
+	return get_user_pages_remote(mm, addr, nr, FOLL_DUMP | FOLL_FORCE, pages, NULL);
+}
+
+/*
+ * Copy the page of the shared anonymous mapping at @addr, if its shmem object
+ * has one, without allocating. Returns 1 if copied, 0 for a hole. The caller
+ * holds the mmap lock.
+ */
+long cptrst_shmem_page(struct mm_struct *mm, __u64 addr, void *dst)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+	struct folio *folio;
+	pgoff_t index;
+
+	if (!vma || vma->vm_start > addr || !vma->vm_file)
+		return -EFAULT;
+	index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	folio = filemap_get_folio(vma->vm_file->f_mapping, index);
+	if (IS_ERR(folio))
+		return 0;
+	if (!folio_test_uptodate(folio)) {
+		folio_put(folio);
+		return 0;
+	}
+	cptrst_page_copy(folio_file_page(folio, index), dst);
+	folio_put(folio);
+	return 1;
+}
+
+int cptrst_page_is_anon(struct page *page)
+{
+	return PageAnon(page);
+}
+
+void cptrst_page_copy(struct page *page, void *dst)
+{
+	void *src = kmap_local_page(page);
+
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(src);
+}
+
+void cptrst_page_put(struct page *page)
+{
+	put_page(page);
+}
+
+/* ---------------------------------------------------------------------
+ * The image fd.
+ */
+
+/*
+ * Take the caller's @fd for writing the image: EBADF if it is not open for
+ * writing, EINVAL if it cannot be written from the kernel (no ->write_iter,
+ * e.g. /proc/PID/mem) or is /dev/cptrst itself. @pos gets the file position.
+ */
+struct file *cptrst_out_get(int fd, __u64 *pos)
+{
+	struct file *f = fget(fd);
+
+	if (!f)
+		return ERR_PTR(-EBADF);
+	if (!(f->f_mode & FMODE_WRITE)) {
+		fput(f);
+		return ERR_PTR(-EBADF);
+	}
+	if (!f->f_op->write_iter || f->f_op == &cptrst_fops) {
+		fput(f);
+		return ERR_PTR(-EINVAL);
+	}
+	*pos = (f->f_mode & FMODE_STREAM) ? 0 : f->f_pos;
+	return f;
+}
+
+/*
+ * Write all of @buf, looping on short writes. A signal to the caller ends it
+ * with -EINTR; a pipe without reader gives -EPIPE (and SIGPIPE to the caller).
+ */
+long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos)
+{
+	while (len) {
+		loff_t p = *pos;
+		ssize_t n;
+
+		if (signal_pending(current))
+			return -EINTR;
+		n = kernel_write(f, buf, min_t(unsigned long, len, MAX_RW_COUNT), &p);
+		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
+		    n == -ERESTART_RESTARTBLOCK)
+			return -EINTR;
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		*pos = p;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void cptrst_out_put(struct file *f, __u64 pos)
+{
+	if (!(f->f_mode & FMODE_STREAM))
+		f->f_pos = pos;
+	fput(f);
+}
+
+int cptrst_signal_pending(void)
+{
+	return signal_pending(current);
+}

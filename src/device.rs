@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `/dev/cptrst`: the entry point from the C file operations into Rust.
+//!
+//! The C shim owns the misc device and its `file_operations`; every ioctl
+//! lands in [`cptrst_rs_ioctl`], a trampoline into the ops table.
+
+
+
+use crate::ops::{CptOperations, OpsTable};
+
+/// The operations this build of the module implements.
+///
+/// Checkpoint, restart and eclone arrive one by one; until an operation is
+/// implemented here its ioctl answers `EOPNOTSUPP`.
+struct Cptrst;
+
+#[kernel::prelude::vtable]
+impl CptOperations for Cptrst {}
+
+/// The module's ops table.
+static OPS: OpsTable = OpsTable::of::<Cptrst>();
+
+/// `unlocked_ioctl` of `/dev/cptrst`, called by the C shim.
+///
+/// # Safety
+/// Called only by the kernel's ioctl path through the shim, with `file` an
+/// open `/dev/cptrst` file held by the caller for the whole call.
+#[no_mangle]
+unsafe extern "C" fn cptrst_rs_ioctl(
+    _file: *mut core::ffi::c_void,
+    cmd: core::ffi::c_uint,
+    arg: core::ffi::c_ulong,
+) -> core::ffi::c_long {
+    match OPS.call(cmd, arg as usize) {
+        Ok(v) => v as core::ffi::c_long,
+        Err(e) => e.to_errno() as core::ffi::c_long,
+    }
+}

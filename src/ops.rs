@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The ops table: the entry points of checkpoint/restart, in the spirit of
+//! the seed patchset's `struct cpt_operations`.
+//!
+//! An implementation is a `#[vtable]` type; [`OpsTable::of`] turns it into a
+//! table of optional entries, and [`OpsTable::call`] dispatches an ioctl to
+//! the entry its command number names, after reading and checking the
+//! argument block. An entry the implementation does not provide answers
+//! `EOPNOTSUPP`: nothing pretends to work.
+
+use kernel::error::{code, Error, VTABLE_DEFAULT_ERROR};
+use kernel::prelude::*;
+use kernel::types::FromBytes;
+use kernel::uaccess::UserSlice;
+
+use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, Op, RestartArgs};
+
+/// `EOPNOTSUPP` (the `kernel` crate of 6.12 does not name it).
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
+}
+
+/// The checkpoint/restart operations. Each returns the ioctl's non-negative
+/// result, or the error the caller sees.
+#[vtable]
+pub(crate) trait CptOperations {
+    /// `checkpoint(pid, fd, flags)`: dump the stopped tree rooted at `pid`.
+    fn checkpoint(_args: &CheckpointArgs) -> Result<isize> {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+    /// `restart(ctid, fd, flags)`: restore the calling task from the image.
+    fn restart(_args: &RestartArgs) -> Result<isize> {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+    /// `eclone(flags_low, cargs, args_size, pids)`: validate and authorize a
+    /// clone with chosen pids.
+    fn eclone(_args: &EcloneArgs) -> Result<isize> {
+        kernel::build_error(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+type Entry<A> = Option<fn(&A) -> Result<isize>>;
+
+/// The table of entry points built from a [`CptOperations`] implementation.
+pub(crate) struct OpsTable {
+    checkpoint: Entry<CheckpointArgs>,
+    restart: Entry<RestartArgs>,
+    eclone: Entry<EcloneArgs>,
+}
+
+impl OpsTable {
+    /// The table of `T`: an entry for each operation `T` implements.
+    pub(crate) const fn of<T: CptOperations>() -> Self {
+        OpsTable {
+            checkpoint: if T::HAS_CHECKPOINT { Some(T::checkpoint) } else { None },
+            restart: if T::HAS_RESTART { Some(T::restart) } else { None },
+            eclone: if T::HAS_ECLONE { Some(T::eclone) } else { None },
+        }
+    }
+
+    /// Dispatches ioctl `cmd` with user argument `arg`.
+    ///
+    /// # Errors
+    /// `ENOTTY` for a command that is not cptrst's; `EINVAL` for a wrong
+    /// argument size or direction, unknown flags or non-zero reserved fields;
+    /// `EFAULT` if the argument cannot be read; `EOPNOTSUPP` for an operation
+    /// this table lacks; otherwise the operation's own result.
+    pub(crate) fn call(&self, cmd: u32, arg: usize) -> Result<isize> {
+        let op = uapi::decode_cmd(cmd).map_err(|e| match e {
+            CmdError::Unknown => code::ENOTTY,
+            CmdError::BadSize => code::EINVAL,
+        })?;
+        match op {
+            Op::Checkpoint => {
+                let a: CheckpointArgs = read_arg(arg)?;
+                a.check().map_err(|_| code::EINVAL)?;
+                self.checkpoint.ok_or_else(eopnotsupp)?(&a)
+            }
+            Op::Restart => {
+                let a: RestartArgs = read_arg(arg)?;
+                a.check().map_err(|_| code::EINVAL)?;
+                self.restart.ok_or_else(eopnotsupp)?(&a)
+            }
+            Op::Eclone => {
+                let a: EcloneArgs = read_arg(arg)?;
+                a.check().map_err(|_| code::EINVAL)?;
+                self.eclone.ok_or_else(eopnotsupp)?(&a)
+            }
+        }
+    }
+}
+
+/// Copies an argument block from user space.
+fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
+    UserSlice::new(arg, core::mem::size_of::<T>()).reader().read::<T>()
+}
+
+// SAFETY: `CheckpointArgs` is `#[repr(C)]` and made only of integers and an
+// integer array, with no padding (48 bytes = 4+4+4+4+32): every bit pattern
+// is a valid value.
+unsafe impl FromBytes for CheckpointArgs {}
+// SAFETY: as for `CheckpointArgs`: `#[repr(C)]`, integers only, no padding.
+unsafe impl FromBytes for RestartArgs {}
+// SAFETY: `#[repr(C)]`, integers only (u32, i32, then 8-byte aligned u64s),
+// no padding (64 bytes = 4+4+8*4+24).
+unsafe impl FromBytes for EcloneArgs {}

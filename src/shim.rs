@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Declarations of the C shim (`include/cptrst_shim.h`, `src/cptrst_shim.c`).
+//!
+//! Only thin safe wrappers leave this file; every `unsafe` call into C is
+//! here, next to the contract that makes it sound.
+
+use kernel::error::{to_result, Result};
+
+mod ffi {
+    extern "C" {
+        pub(super) fn cptrst_misc_register() -> core::ffi::c_int;
+        pub(super) fn cptrst_misc_deregister();
+    }
+}
+
+/// Registers `/dev/cptrst`.
+///
+/// # Errors
+/// Whatever `misc_register` returns (`EBUSY` if the name is taken, `ENOMEM`).
+pub(crate) fn misc_register() -> Result {
+    // SAFETY: called once from module init, process context; the C side only
+    // touches its own static miscdevice.
+    to_result(unsafe { ffi::cptrst_misc_register() })
+}
+
+/// Removes `/dev/cptrst`. Only after a successful [`misc_register`].
+pub(crate) fn misc_deregister() {
+    // SAFETY: called from module exit after a successful registration; no file
+    // can be open (each open file holds a module reference), so no ioctl runs.
+    unsafe { ffi::cptrst_misc_deregister() }
+}
+
+// ---------------------------------------------------------------------
+// Dump side.
+
+/// Pid-namespace levels a task can have (`MAX_PID_NS_LEVEL`).
+pub(crate) const MAX_LEVELS: usize = 32;
+/// Words of `saved_auxv` the shim copies out.
+pub(crate) const AUXV_WORDS: usize = 128;
+/// Size of a path buffer.
+pub(crate) const PATH_MAX: usize = 4096;
+
+/// `struct cptrst_task_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct TaskInfo {
+    pub(crate) pids: [i32; MAX_LEVELS],
+    pub(crate) nr_levels: u32,
+    pub(crate) tgid: i32,
+    pub(crate) ppid: i32,
+    pub(crate) pgid: i32,
+    pub(crate) sid: i32,
+    pub(crate) exit_code: i32,
+    pub(crate) exit_state: u32,
+    pub(crate) flags: u32,
+    pub(crate) personality: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) euid: u32,
+    pub(crate) egid: u32,
+    pub(crate) suid: u32,
+    pub(crate) sgid: u32,
+    pub(crate) fsuid: u32,
+    pub(crate) fsgid: u32,
+    pub(crate) pad: u32,
+    pub(crate) blocked: u64,
+    pub(crate) comm: [u8; 16],
+}
+const _: () = assert!(core::mem::size_of::<TaskInfo>() == 4 * MAX_LEVELS + 4 * 18 + 8 + 16);
+
+/// `cptrst_task_info.flags`: thread group leader.
+pub(crate) const TI_LEADER: u32 = 1 << 0;
+
+/// `struct cptrst_mm_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct MmInfo {
+    pub(crate) start_code: u64,
+    pub(crate) end_code: u64,
+    pub(crate) start_data: u64,
+    pub(crate) end_data: u64,
+    pub(crate) start_brk: u64,
+    pub(crate) brk: u64,
+    pub(crate) start_stack: u64,
+    pub(crate) arg_start: u64,
+    pub(crate) arg_end: u64,
+    pub(crate) env_start: u64,
+    pub(crate) env_end: u64,
+    pub(crate) vdso: u64,
+    pub(crate) auxv: [u64; AUXV_WORDS],
+    pub(crate) nr_auxv_words: u32,
+    pub(crate) exe_path_len: u32,
+}
+const _: () = assert!(core::mem::size_of::<MmInfo>() == 8 * 12 + 8 * AUXV_WORDS + 8);
+
+/// `cptrst_vma_info.kind` values.
+pub(crate) mod vma_kind {
+    pub(crate) const ANON: u32 = 1;
+    pub(crate) const FILE_PRIVATE: u32 = 2;
+    pub(crate) const FILE_SHARED: u32 = 3;
+    pub(crate) const SHARED_ANON: u32 = 4;
+    pub(crate) const VDSO: u32 = 5;
+    pub(crate) const VVAR: u32 = 6;
+}
+
+/// `struct cptrst_vma_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct VmaInfo {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) flags: u64,
+    pub(crate) pgoff: u64,
+    pub(crate) inode: u64,
+    pub(crate) dev: u64,
+    pub(crate) kind: u32,
+    pub(crate) path_len: u32,
+    pub(crate) file_deleted: u32,
+    pub(crate) pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<VmaInfo>() == 8 * 6 + 16);
+
+/// Opaque C objects: Rust only ever holds pointers to them.
+mod opaque {
+    macro_rules! opaque {
+        ($($name:ident),*) => {$(
+            #[repr(C)]
+            pub(crate) struct $name {
+                _private: [u8; 0],
+                _pin: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+            }
+        )*};
+    }
+    opaque!(task_struct, mm_struct, page, pid_namespace, file);
+}
+
+mod dump_ffi {
+    use super::opaque::{file, mm_struct, page, pid_namespace, task_struct};
+    use super::{MmInfo, TaskInfo, VmaInfo};
+    extern "C" {
+        pub(super) fn cptrst_task_check_dump(t: *mut task_struct) -> i32;
+        pub(super) fn cptrst_task_get_by_vpid(nr: i32) -> *mut task_struct;
+        pub(super) fn cptrst_task_put(t: *mut task_struct);
+        pub(super) fn cptrst_task_pidns_get(t: *mut task_struct) -> *mut pid_namespace;
+        pub(super) fn cptrst_pidns_put(ns: *mut pid_namespace);
+        pub(super) fn cptrst_tree_collect(root: *mut task_struct, out: *mut *mut task_struct, max: u32) -> i32;
+        pub(super) fn cptrst_task_info(t: *mut task_struct, ns: *mut pid_namespace, out: *mut TaskInfo) -> i32;
+        pub(super) fn cptrst_task_regs(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
+        pub(super) fn cptrst_xstate_size() -> u32;
+        pub(super) fn cptrst_task_xstate(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
+        pub(super) fn cptrst_task_mm_get(t: *mut task_struct) -> *mut mm_struct;
+        pub(super) fn cptrst_mm_put(mm: *mut mm_struct);
+        pub(super) fn cptrst_mm_read_lock(mm: *mut mm_struct) -> i32;
+        pub(super) fn cptrst_mm_read_unlock(mm: *mut mm_struct);
+        pub(super) fn cptrst_mm_info(mm: *mut mm_struct, out: *mut MmInfo, path: *mut u8, size: u32) -> i32;
+        pub(super) fn cptrst_vma_info(mm: *mut mm_struct, addr: u64, out: *mut VmaInfo, path: *mut u8, size: u32) -> i32;
+        pub(super) fn cptrst_mm_pages(mm: *mut mm_struct, addr: u64, nr: usize, pages: *mut *mut page) -> isize;
+        pub(super) fn cptrst_shmem_page(mm: *mut mm_struct, addr: u64, dst: *mut u8) -> isize;
+        pub(super) fn cptrst_page_is_anon(p: *mut page) -> i32;
+        pub(super) fn cptrst_page_copy(p: *mut page, dst: *mut u8);
+        pub(super) fn cptrst_page_put(p: *mut page);
+        pub(super) fn cptrst_out_get(fd: i32, pos: *mut u64) -> *mut file;
+        pub(super) fn cptrst_out_write(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
+        pub(super) fn cptrst_out_put(f: *mut file, pos: u64);
+        pub(super) fn cptrst_signal_pending() -> i32;
+    }
+}
+
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::error::{code, Error};
+use kernel::prelude::*;
+
+fn errno_result(r: i32) -> Result {
+    if r < 0 {
+        Err(Error::from_errno(r))
+    } else {
+        Ok(())
+    }
+}
+
+/// A task with a reference held.
+///
+/// # Invariants
+/// `self.0` points to a `task_struct` on which this value owns one reference.
+#[repr(transparent)]
+pub(crate) struct Task(NonNull<opaque::task_struct>);
+
+impl Task {
+    /// The task with thread id `nr` in the caller's pid namespace.
+    pub(crate) fn from_vpid(nr: i32) -> Option<Task> {
+        // SAFETY: no precondition; returns a referenced task or NULL.
+        let p = unsafe { dump_ffi::cptrst_task_get_by_vpid(nr) };
+        // INVARIANT: the shim took a reference for us.
+        NonNull::new(p).map(Task)
+    }
+
+    fn ptr(&self) -> *mut opaque::task_struct {
+        self.0.as_ptr()
+    }
+
+    /// Whether `other` is the same task.
+    pub(crate) fn is(&self, other: &Task) -> bool {
+        self.0 == other.0
+    }
+
+    /// May the caller dump this task, and is it stopped by the caller?
+    ///
+    /// # Errors
+    /// `EPERM` (kernel thread, not ptrace-able by the caller), `EBUSY` (not
+    /// ptrace-stopped by the caller, or still on its CPU).
+    pub(crate) fn check_dump(&self) -> Result {
+        // SAFETY: `self` holds a reference on the task (type invariant).
+        errno_result(unsafe { dump_ffi::cptrst_task_check_dump(self.ptr()) })
+    }
+
+    /// The task's active pid namespace, referenced.
+    pub(crate) fn pidns(&self) -> Option<PidNs> {
+        // SAFETY: `self` holds a reference on the task.
+        let ns = unsafe { dump_ffi::cptrst_task_pidns_get(self.ptr()) };
+        // INVARIANT: the shim took a reference on the namespace.
+        NonNull::new(ns).map(PidNs)
+    }
+
+    /// Ids, state and credentials of the task, as seen from `ns`.
+    pub(crate) fn info(&self, ns: &PidNs) -> Result<TaskInfo> {
+        let mut out = core::mem::MaybeUninit::<TaskInfo>::uninit();
+        // SAFETY: both pointers are referenced objects; `out` is writable
+        // and the shim fills all of it (memset first) before returning 0.
+        errno_result(unsafe { dump_ffi::cptrst_task_info(self.ptr(), ns.0.as_ptr(), out.as_mut_ptr()) })?;
+        // SAFETY: initialized by the successful call above.
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// The general registers (`struct user_regs_struct`).
+    pub(crate) fn regs(&self, buf: &mut [u8; 216]) -> Result {
+        // SAFETY: `buf` is writable for its whole length, given as the size.
+        errno_result(unsafe { dump_ffi::cptrst_task_regs(self.ptr(), buf.as_mut_ptr(), buf.len() as u32) })
+    }
+
+    /// The xstate in user-ABI XSAVE format; `buf.len()` must be [`xstate_size`].
+    pub(crate) fn xstate(&self, buf: &mut [u8]) -> Result {
+        let len = u32::try_from(buf.len()).map_err(|_| code::EINVAL)?;
+        // SAFETY: `buf` is writable for `len` bytes.
+        errno_result(unsafe { dump_ffi::cptrst_task_xstate(self.ptr(), buf.as_mut_ptr(), len) })
+    }
+
+    /// The task's mm, referenced (None for a zombie or a kernel thread).
+    pub(crate) fn mm(&self) -> Option<Mm> {
+        // SAFETY: `self` holds a reference on the task.
+        let mm = unsafe { dump_ffi::cptrst_task_mm_get(self.ptr()) };
+        // INVARIANT: get_task_mm() took an mm_users reference.
+        NonNull::new(mm).map(Mm)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (type invariant).
+        unsafe { dump_ffi::cptrst_task_put(self.ptr()) }
+    }
+}
+
+/// Every thread of `root`'s thread group and its descendants, referenced, in
+/// ascending pid order. At most `max`.
+///
+/// # Errors
+/// `E2BIG` past `max` tasks; `EINVAL` if the caller is in the tree; `ENOMEM`.
+pub(crate) fn collect_tree(root: &Task, max: usize) -> Result<KVec<Task>> {
+    let mut tasks: KVec<Task> = KVec::with_capacity(max, GFP_KERNEL)?;
+    let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
+    // SAFETY: `Task` is `repr(transparent)` over a non-null task pointer, and
+    // `tasks` has room for `max` of them; the shim writes at most `max`
+    // non-null, referenced task pointers and returns their count.
+    let n = unsafe {
+        dump_ffi::cptrst_tree_collect(root.ptr(), tasks.as_mut_ptr().cast::<*mut opaque::task_struct>(), max32)
+    };
+    errno_result(n)?;
+    // SAFETY: the first `n <= max` entries were initialized by the shim;
+    // INVARIANT: each carries a reference now owned by its `Task`.
+    unsafe { tasks.set_len((n as usize).min(max)) };
+    Ok(tasks)
+}
+
+/// Size of the user-ABI XSAVE area on this machine (0: no XSAVE).
+pub(crate) fn xstate_size() -> usize {
+    // SAFETY: no precondition.
+    unsafe { dump_ffi::cptrst_xstate_size() as usize }
+}
+
+/// Has the calling task a signal pending?
+pub(crate) fn signal_pending() -> bool {
+    // SAFETY: no precondition.
+    unsafe { dump_ffi::cptrst_signal_pending() != 0 }
+}
+
+/// A referenced pid namespace.
+///
+/// # Invariants
+/// `self.0` points to a `pid_namespace` on which we own one reference.
+pub(crate) struct PidNs(NonNull<opaque::pid_namespace>);
+
+impl Drop for PidNs {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (type invariant).
+        unsafe { dump_ffi::cptrst_pidns_put(self.0.as_ptr()) }
+    }
+}
+
+/// An mm with an `mm_users` reference.
+///
+/// # Invariants
+/// `self.0` points to an `mm_struct` on which we own one `mm_users` reference.
+pub(crate) struct Mm(NonNull<opaque::mm_struct>);
+
+impl Mm {
+    /// Whether `other` is the same address space.
+    pub(crate) fn is(&self, other: &Mm) -> bool {
+        self.0 == other.0
+    }
+
+    /// Takes the mmap lock for reading (killable).
+    pub(crate) fn read_lock(&self) -> Result<MmReadGuard<'_>> {
+        // SAFETY: the mm is referenced (type invariant).
+        errno_result(unsafe { dump_ffi::cptrst_mm_read_lock(self.0.as_ptr()) })?;
+        Ok(MmReadGuard(self))
+    }
+}
+
+impl Drop for Mm {
+    fn drop(&mut self) {
+        // SAFETY: we own one mm_users reference (type invariant).
+        unsafe { dump_ffi::cptrst_mm_put(self.0.as_ptr()) }
+    }
+}
+
+/// The mmap lock of an [`Mm`], held for reading.
+pub(crate) struct MmReadGuard<'a>(&'a Mm);
+
+/// Pages pinned from an mm by [`MmReadGuard::pin_pages`]; unpinned on drop.
+pub(crate) struct PinnedPages {
+    pages: [*mut opaque::page; PIN_BATCH],
+    n: usize,
+}
+
+/// How many pages [`MmReadGuard::pin_pages`] pins at most.
+pub(crate) const PIN_BATCH: usize = 64;
+
+impl PinnedPages {
+    /// An empty set.
+    pub(crate) const fn new() -> Self {
+        PinnedPages { pages: [core::ptr::null_mut(); PIN_BATCH], n: 0 }
+    }
+
+    /// Number of pages pinned.
+    pub(crate) fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Whether page `i` is anonymous (private, not page cache).
+    pub(crate) fn is_anon(&self, i: usize) -> bool {
+        // SAFETY: `i < n` entries are pinned pages (bounds-checked index).
+        i < self.n && unsafe { dump_ffi::cptrst_page_is_anon(self.pages[i]) != 0 }
+    }
+
+    /// Copies page `i` into `dst` (one page long).
+    pub(crate) fn copy(&self, i: usize, dst: &mut [u8]) -> Result {
+        if i >= self.n || dst.len() != kernel::page::PAGE_SIZE {
+            return Err(code::EINVAL);
+        }
+        // SAFETY: the page is pinned, `dst` is PAGE_SIZE writable bytes.
+        unsafe { dump_ffi::cptrst_page_copy(self.pages[i], dst.as_mut_ptr()) };
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        while self.n > 0 {
+            self.n -= 1;
+            // SAFETY: entries below the old `n` are pinned by GUP.
+            unsafe { dump_ffi::cptrst_page_put(self.pages[self.n]) };
+        }
+    }
+}
+
+impl Drop for PinnedPages {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl MmReadGuard<'_> {
+    fn mm(&self) -> *mut opaque::mm_struct {
+        self.0 .0.as_ptr()
+    }
+
+    /// The layout fields, auxv, and the exe path (into `path`).
+    pub(crate) fn info(&self, path: &mut [u8]) -> Result<MmInfo> {
+        let mut out = core::mem::MaybeUninit::<MmInfo>::uninit();
+        let size = u32::try_from(path.len()).map_err(|_| code::EINVAL)?;
+        // SAFETY: the lock is held (guard), `out` and `path` are writable.
+        errno_result(unsafe { dump_ffi::cptrst_mm_info(self.mm(), out.as_mut_ptr(), path.as_mut_ptr(), size) })?;
+        // SAFETY: fully written by the successful call (memset first).
+        Ok(unsafe { out.assume_init() })
+    }
+
+    /// The first VMA ending above `addr`, its file path into `path`.
+    pub(crate) fn vma(&self, addr: u64, path: &mut [u8]) -> Result<Option<VmaInfo>> {
+        let mut out = core::mem::MaybeUninit::<VmaInfo>::uninit();
+        let size = u32::try_from(path.len()).map_err(|_| code::EINVAL)?;
+        // SAFETY: the lock is held (guard), `out` and `path` are writable.
+        let r = unsafe { dump_ffi::cptrst_vma_info(self.mm(), addr, out.as_mut_ptr(), path.as_mut_ptr(), size) };
+        if r == -(bindings::ENOENT as i32) {
+            return Ok(None);
+        }
+        errno_result(r)?;
+        // SAFETY: fully written by the successful call (memset first).
+        Ok(Some(unsafe { out.assume_init() }))
+    }
+
+    /// Pins up to `nr` (at most [`PIN_BATCH`]) present pages from `addr`
+    /// into `pins` (emptied first). Returns how many; 0 if `addr` is a hole.
+    pub(crate) fn pin_pages(&self, addr: u64, nr: usize, pins: &mut PinnedPages) -> Result<usize> {
+        pins.release();
+        let nr = nr.min(PIN_BATCH);
+        // SAFETY: the lock is held; `pins.pages` has room for `nr` entries.
+        let r = unsafe { dump_ffi::cptrst_mm_pages(self.mm(), addr, nr, pins.pages.as_mut_ptr()) };
+        if r == -(bindings::EFAULT as isize) {
+            return Ok(0);
+        }
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        pins.n = (r as usize).min(nr);
+        Ok(pins.n)
+    }
+
+    /// Copies the shared-anonymous page at `addr` into `dst` if it exists.
+    pub(crate) fn shmem_page(&self, addr: u64, dst: &mut [u8]) -> Result<bool> {
+        if dst.len() != kernel::page::PAGE_SIZE {
+            return Err(code::EINVAL);
+        }
+        // SAFETY: the lock is held; `dst` is PAGE_SIZE writable bytes.
+        let r = unsafe { dump_ffi::cptrst_shmem_page(self.mm(), addr, dst.as_mut_ptr()) };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(r == 1)
+    }
+}
+
+impl Drop for MmReadGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard exists only while the read lock is held.
+        unsafe { dump_ffi::cptrst_mm_read_unlock(self.mm()) }
+    }
+}
+
+/// The caller's image fd, referenced, with our write position.
+///
+/// # Invariants
+/// `f` points to a `file` on which we own one reference.
+pub(crate) struct OutFile {
+    f: NonNull<opaque::file>,
+    pos: u64,
+}
+
+impl OutFile {
+    /// Takes fd `fd` of the caller for writing.
+    ///
+    /// # Errors
+    /// `EBADF` if not an fd open for writing; `EINVAL` if the kernel cannot write it.
+    pub(crate) fn get(fd: i32) -> Result<OutFile> {
+        let mut pos = 0u64;
+        // SAFETY: `pos` is a local the shim writes.
+        let f = unsafe { dump_ffi::cptrst_out_get(fd, &mut pos) };
+        if (f as isize) < 0 && (f as isize) >= -4095 {
+            return Err(Error::from_errno(f as isize as i32));
+        }
+        // INVARIANT: the shim returned a referenced file (fget).
+        NonNull::new(f).map(|f| OutFile { f, pos }).ok_or(code::EBADF)
+    }
+
+    /// Writes all of `buf`.
+    ///
+    /// # Errors
+    /// `EINTR` on a signal, `EPIPE`, `ENOSPC`, `EIO` and the like.
+    pub(crate) fn write(&mut self, buf: &[u8]) -> Result {
+        // SAFETY: `buf` is readable for its length; the file is referenced.
+        let r = unsafe { dump_ffi::cptrst_out_write(self.f.as_ptr(), buf.as_ptr(), buf.len(), &mut self.pos) };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutFile {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (type invariant).
+        unsafe { dump_ffi::cptrst_out_put(self.f.as_ptr(), self.pos) }
+    }
+}
