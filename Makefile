@@ -19,7 +19,7 @@ ifeq ($(KDIR),)
 KDIR_DEFAULT := 1
 endif
 
-.PHONY: all module deps kernel tools guest-bin kselftests check check-host check-guest demo clean clean-cache
+.PHONY: all module deps kernel tools benches guest-bin kselftests check check-host check-guest demo clean clean-cache
 
 all: module
 
@@ -44,13 +44,18 @@ kselftests: kernel
 
 # The tools, static (glibc's crt-static), for the guest.
 TOOLS_TARGET := x86_64-unknown-linux-gnu
+GUEST_RUST_BINS := cptrst cptrst-testprog $(notdir $(basename $(wildcard $(TOP)/crates/cptrst-tests/src/bin/kselftest-*.rs)))
 tools:
 	@mkdir -p $(GUEST_BIN)
 	cd $(TOP) && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
-		--target $(TOOLS_TARGET) -p cptrst
-	install -m 0755 $(TOP)/target/$(TOOLS_TARGET)/release/cptrst $(GUEST_BIN)/cptrst
+		--target $(TOOLS_TARGET) -p cptrst -p cptrst-tests --bins
+	install -m 0755 $(addprefix $(TOP)/target/$(TOOLS_TARGET)/release/,$(GUEST_RUST_BINS)) $(GUEST_BIN)/
 
-guest-bin: kselftests tools
+benches:
+	@mkdir -p $(GUEST_BIN)
+	+@$(MAKE) -s -f $(TOP)/tests/bench/Makefile TOP=$(TOP) OUT=$(GUEST_BIN) all
+
+guest-bin: kselftests tools benches
 
 check: deps kernel module guest-bin
 	@bash $(TOP)/scripts/check

@@ -53,7 +53,7 @@ struct cptrst_task_info {
 	__u32 flags;			/* CPTRST_TI_* */
 	__u32 personality;
 	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
-	__u32 pad;
+	__s32 exit_signal;		/* signal to the parent at exit, -1 for threads */
 	__u64 blocked;			/* blocked signals */
 	char comm[16];
 };
@@ -118,3 +118,10 @@ struct file *cptrst_out_get(int fd, __u64 *pos);
 long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos);
 void cptrst_out_put(struct file *f, __u64 pos);
 int cptrst_signal_pending(void);
+__u64 cptrst_xfeatures(void);
+void cptrst_kernel_release(char *buf, unsigned int size);
+
+/* ---------------------------------------------------------------------
+ * eclone: check chosen pids against the caller's pid namespaces.
+ */
+int cptrst_eclone_check_ns(__u32 flags, const __s32 *pids, __u32 nr);

@@ -3,14 +3,26 @@
 //!
 //! Crate root of `cptrst.ko`: the `module!` declaration, module init/exit,
 //! and the `mod` lines. The work lives in one file per unit:
+//! - [`checkpoint`]: the checkpoint operation, with its dump code in
+//!   [`dump_task`] and [`dump_mm`], writing through [`image_out`];
+//! - [`image`]: the image format, shared with the tools (`crates/cptrst-image`);
 //! - [`ops`]: the ops table (`checkpoint`, `restart`, `eclone`) and the ioctl dispatcher;
 //! - [`device`]: the entry point from the C file operations;
+//! - [`eclone`]: the eclone operation (validation and translation to clone3);
 //! - [`shim`]: the declarations of the C shim (`cptrst_shim.c`);
 //! - [`uapi`]: the ioctl ABI, shared with the tools (`crates/cptrst-uapi`).
 
 use kernel::prelude::*;
 
+mod checkpoint;
 mod device;
+mod dump_mm;
+mod dump_task;
+mod eclone;
+#[path = "../crates/cptrst-image/src/format.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod image;
+mod image_out;
 mod ops;
 mod shim;
 // Shared with the tools, which use the parts the module does not (command

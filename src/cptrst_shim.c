@@ -65,6 +65,9 @@ void cptrst_misc_deregister(void)
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/uaccess.h>
+#include <linux/utsname.h>
+#include <asm/fpu/xcr.h>
+#include <asm/cpufeature.h>
 
 static_assert(sizeof(struct cptrst_task_info) == 4 * CPTRST_MAX_LEVELS + 4 * 18 + 8 + 16);
 static_assert(sizeof(struct cptrst_mm_info) == 8 * 12 + 8 * CPTRST_AUXV_WORDS + 8);
@@ -253,6 +256,7 @@ int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cpt
 	if (t->mm)
 		out->flags |= CPTRST_TI_HAS_MM;
 	out->personality = t->personality;
+	out->exit_signal = t->exit_signal;
 	out->blocked = t->blocked.sig[0];
 	tcred = __task_cred(t);
 	out->uid = from_kuid_munged(uns, tcred->uid);
@@ -562,4 +566,70 @@ void cptrst_out_put(struct file *f, __u64 pos)
 int cptrst_signal_pending(void)
 {
 	return signal_pending(current);
+}
+
+/* XCR0: the xstate features enabled for user space on this CPU. */
+__u64 cptrst_xfeatures(void)
+{
+	return boot_cpu_has(X86_FEATURE_OSXSAVE) ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
+}
+
+void cptrst_kernel_release(char *buf, unsigned int size)
+{
+	strscpy_pad(buf, utsname()->release, size);
+}
+
+/* ---------------------------------------------------------------------
+ * eclone.
+ */
+#include <linux/capability.h>
+#include <linux/user_namespace.h>
+
+static bool cr_capable(struct user_namespace *ns)
+{
+	return ns_capable(ns, CAP_CHECKPOINT_RESTORE) || ns_capable(ns, CAP_SYS_ADMIN);
+}
+
+/*
+ * @pids (a kernel copy, @nr entries) lists the chosen pids outermost first;
+ * the last one is for the child's own pid namespace: the caller's
+ * pid_ns_for_children, or a new one below it with CLONE_NEWPID. Checks, in
+ * the order clone3() would: depth (EINVAL), then per level the capability
+ * over the namespace's owner (EPERM), that a pid other than 1 has an init to
+ * live under (EINVAL), and that the pid is free (EEXIST, advisory: the pid
+ * may still be taken before clone3() runs, which then fails the same way).
+ */
+int cptrst_eclone_check_ns(__u32 flags, const __s32 *pids, __u32 nr)
+{
+	struct pid_namespace *base = current->nsproxy->pid_ns_for_children;
+	bool newpid = flags & CLONE_NEWPID;
+	unsigned int level = base->level + (newpid ? 1 : 0);
+	struct pid_namespace *ns = base;
+	int i;
+
+	if (nr > level + 1)
+		return -EINVAL;
+	for (i = nr - 1; i >= 0; i--) {
+		bool exists;
+
+		if (newpid && i == nr - 1) {
+			/* The new namespace's first task is its init. */
+			if (pids[i] != 1)
+				return -EINVAL;
+			if (!(flags & CLONE_NEWUSER) && !cr_capable(current_user_ns()))
+				return -EPERM;
+			continue;
+		}
+		if (!cr_capable(ns->user_ns))
+			return -EPERM;
+		if (pids[i] != 1 && !READ_ONCE(ns->child_reaper))
+			return -EINVAL;
+		rcu_read_lock();
+		exists = find_pid_ns(pids[i], ns) != NULL;
+		rcu_read_unlock();
+		if (exists)
+			return -EEXIST;
+		ns = ns->parent;
+	}
+	return 0;
 }

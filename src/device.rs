@@ -11,11 +11,19 @@ use crate::ops::{CptOperations, OpsTable};
 /// The operations this build of the module implements.
 ///
 /// Checkpoint, restart and eclone arrive one by one; until an operation is
-/// implemented here its ioctl answers `EOPNOTSUPP`.
+/// implemented here its ioctl answers `EOPNOTSUPP`. Implemented: checkpoint, eclone.
 struct Cptrst;
 
 #[kernel::prelude::vtable]
-impl CptOperations for Cptrst {}
+impl CptOperations for Cptrst {
+    fn checkpoint(args: &crate::uapi::CheckpointArgs) -> kernel::error::Result<isize> {
+        crate::checkpoint::checkpoint(args)
+    }
+
+    fn eclone(args: &crate::uapi::EcloneArgs) -> kernel::error::Result<isize> {
+        crate::eclone::eclone(args)
+    }
+}
 
 /// The module's ops table.
 static OPS: OpsTable = OpsTable::of::<Cptrst>();

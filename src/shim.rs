@@ -62,7 +62,7 @@ pub(crate) struct TaskInfo {
     pub(crate) sgid: u32,
     pub(crate) fsuid: u32,
     pub(crate) fsgid: u32,
-    pub(crate) pad: u32,
+    pub(crate) exit_signal: i32,
     pub(crate) blocked: u64,
     pub(crate) comm: [u8; 16],
 }
@@ -163,6 +163,8 @@ mod dump_ffi {
         pub(super) fn cptrst_out_write(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
         pub(super) fn cptrst_out_put(f: *mut file, pos: u64);
         pub(super) fn cptrst_signal_pending() -> i32;
+        pub(super) fn cptrst_xfeatures() -> u64;
+        pub(super) fn cptrst_kernel_release(buf: *mut u8, size: u32);
     }
 }
 
@@ -197,11 +199,6 @@ impl Task {
 
     fn ptr(&self) -> *mut opaque::task_struct {
         self.0.as_ptr()
-    }
-
-    /// Whether `other` is the same task.
-    pub(crate) fn is(&self, other: &Task) -> bool {
-        self.0 == other.0
     }
 
     /// May the caller dump this task, and is it stopped by the caller?
@@ -288,6 +285,20 @@ pub(crate) fn xstate_size() -> usize {
     unsafe { dump_ffi::cptrst_xstate_size() as usize }
 }
 
+/// XCR0: the xstate features enabled for user space.
+pub(crate) fn xfeatures() -> u64 {
+    // SAFETY: no precondition.
+    unsafe { dump_ffi::cptrst_xfeatures() }
+}
+
+/// `utsname()->release`, NUL-padded.
+pub(crate) fn kernel_release() -> [u8; 64] {
+    let mut b = [0u8; 64];
+    // SAFETY: `b` is 64 writable bytes.
+    unsafe { dump_ffi::cptrst_kernel_release(b.as_mut_ptr(), b.len() as u32) };
+    b
+}
+
 /// Has the calling task a signal pending?
 pub(crate) fn signal_pending() -> bool {
     // SAFETY: no precondition.
@@ -350,11 +361,6 @@ impl PinnedPages {
     /// An empty set.
     pub(crate) const fn new() -> Self {
         PinnedPages { pages: [core::ptr::null_mut(); PIN_BATCH], n: 0 }
-    }
-
-    /// Number of pages pinned.
-    pub(crate) fn len(&self) -> usize {
-        self.n
     }
 
     /// Whether page `i` is anonymous (private, not page cache).
@@ -499,4 +505,26 @@ impl Drop for OutFile {
         // SAFETY: we own one reference (type invariant).
         unsafe { dump_ffi::cptrst_out_put(self.f.as_ptr(), self.pos) }
     }
+}
+
+// ---------------------------------------------------------------------
+// eclone.
+
+mod eclone_ffi {
+    extern "C" {
+        pub(super) fn cptrst_eclone_check_ns(flags: u32, pids: *const i32, nr: u32) -> i32;
+    }
+}
+
+/// Checks the chosen `pids` (outermost namespace first) against the
+/// caller's pid namespaces for a clone with `flags`.
+///
+/// # Errors
+/// `EINVAL` (more levels than namespaces, a pid other than 1 without an
+/// init), `EPERM` (no `CAP_CHECKPOINT_RESTORE`/`CAP_SYS_ADMIN` over a
+/// namespace), `EEXIST` (a pid is in use).
+pub(crate) fn eclone_check_ns(flags: u32, pids: &[i32]) -> Result {
+    let nr = u32::try_from(pids.len()).map_err(|_| code::EINVAL)?;
+    // SAFETY: `pids` is readable for `nr` entries; the shim only reads it.
+    errno_result(unsafe { eclone_ffi::cptrst_eclone_check_ns(flags, pids.as_ptr(), nr) })
 }

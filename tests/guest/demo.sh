@@ -20,4 +20,4 @@ rmmod cptrst && echo "rmmod: ok"
 ls -l /dev/cptrst 2>&1
 insmod /lib/modules/cptrst.ko && ls -l /dev/cptrst
 say "the operations (not implemented yet: each answers EOPNOTSUPP)"
-kselftest-device -r dev.operations_are_not_supported_yet 2>&1 | grep -E '^(ok|not ok|#  )' || true
+kselftest-device -r dev.unimplemented_operations_are_eopnotsupp 2>&1 | grep -E '^(ok|not ok|#  )' || true

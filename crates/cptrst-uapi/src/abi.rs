@@ -195,6 +195,120 @@ pub struct EcloneArgs {
     pub reserved: [u64; 3],
 }
 
+/// clone3's `struct clone_args` (`<linux/sched.h>`, `CLONE_ARGS_SIZE_VER2`),
+/// as the eclone operation fills it for the library to pass to `clone3()`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clone3Args {
+    /// Clone flags, without the exit signal.
+    pub flags: u64,
+    /// `CLONE_PIDFD` target.
+    pub pidfd: u64,
+    /// `CLONE_CHILD_SETTID`/`CLONE_CHILD_CLEARTID` target.
+    pub child_tid: u64,
+    /// `CLONE_PARENT_SETTID` target.
+    pub parent_tid: u64,
+    /// Signal sent to the parent when the child exits.
+    pub exit_signal: u64,
+    /// Lowest address of the child's stack (0: the parent's stack).
+    pub stack: u64,
+    /// Size of the child's stack; the child starts with `sp = stack + stack_size`.
+    pub stack_size: u64,
+    /// `CLONE_SETTLS` value (never set by eclone).
+    pub tls: u64,
+    /// User pointer to the pids, innermost namespace first.
+    pub set_tid: u64,
+    /// Number of entries of `set_tid`.
+    pub set_tid_size: u64,
+    /// `CLONE_INTO_CGROUP` fd (never set by eclone).
+    pub cgroup: u64,
+}
+
+/// The low byte of the clone flags: the exit signal (`CSIGNAL`).
+pub const CSIGNAL: u32 = 0xff;
+/// `CLONE_VM`.
+pub const CLONE_VM: u32 = 0x0000_0100;
+/// `CLONE_SETTLS`: not in the v13 ABI (it has no TLS argument).
+pub const CLONE_SETTLS: u32 = 0x0008_0000;
+/// `CLONE_PIDFD`: clone3 would write the pidfd where `parent_tid` points.
+pub const CLONE_PIDFD: u32 = 0x0000_1000;
+/// `CLONE_NEWPID`: the child starts a new pid namespace.
+pub const CLONE_NEWPID: u32 = 0x2000_0000;
+/// `CLONE_NEWUSER`: the child starts a new user namespace.
+pub const CLONE_NEWUSER: u32 = 0x1000_0000;
+/// `CLONE_THREAD`.
+pub const CLONE_THREAD: u32 = 0x0001_0000;
+/// Most pid namespace levels (`MAX_PID_NS_LEVEL`).
+pub const MAX_PID_NS_LEVEL: u32 = 32;
+/// Upper bound of any pid (`PID_MAX_LIMIT` on 64-bit).
+pub const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
+
+/// Why an eclone request is refused before the kernel looks at namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EcloneError {
+    /// `args_size` is not `size_of::<CloneArgs>()`.
+    ArgsSize,
+    /// `clone_flags_high`, `reserved0` or `child_stack_size` is not 0.
+    NonZeroField,
+    /// More pids than `MAX_PID_NS_LEVEL`.
+    TooManyPids,
+    /// A pid `< 1` or `>= PID_MAX_LIMIT`.
+    PidRange,
+    /// A flag the v13 ABI cannot express (`CLONE_SETTLS`, `CLONE_PIDFD`).
+    Flags,
+}
+
+/// Checks what can be checked of a v13 request without the kernel's
+/// namespaces: every error is `EINVAL`.
+pub fn eclone_check(flags_low: u32, args_size: i32, cargs: &CloneArgs, pids: &[i32]) -> Result<(), EcloneError> {
+    if args_size < 0 || args_size as usize != core::mem::size_of::<CloneArgs>() {
+        return Err(EcloneError::ArgsSize);
+    }
+    if cargs.clone_flags_high != 0 || cargs.reserved0 != 0 || cargs.child_stack_size != 0 {
+        return Err(EcloneError::NonZeroField);
+    }
+    if flags_low & (CLONE_SETTLS | CLONE_PIDFD) != 0 {
+        return Err(EcloneError::Flags);
+    }
+    if cargs.nr_pids > MAX_PID_NS_LEVEL || pids.len() != cargs.nr_pids as usize {
+        return Err(EcloneError::TooManyPids);
+    }
+    if pids.iter().any(|&p| p < 1 || p >= PID_MAX_LIMIT) {
+        return Err(EcloneError::PidRange);
+    }
+    Ok(())
+}
+
+/// Translates a checked v13 request into clone3 arguments. `set_tid` is
+/// the user address where the pids go innermost first (see [`set_tid_order`]).
+pub fn eclone_to_clone3(flags_low: u32, cargs: &CloneArgs, set_tid: u64) -> Clone3Args {
+    // clone3 wants the stack as [stack, stack + size) and starts the child
+    // at sp = stack + size: one byte below the requested sp gives exactly it.
+    let (stack, stack_size) = if cargs.child_stack != 0 { (cargs.child_stack - 1, 1) } else { (0, 0) };
+    Clone3Args {
+        flags: (flags_low & !CSIGNAL) as u64 | (cargs.clone_flags_high << 32),
+        pidfd: 0,
+        child_tid: cargs.child_tid_ptr,
+        parent_tid: cargs.parent_tid_ptr,
+        exit_signal: (flags_low & CSIGNAL) as u64,
+        stack,
+        stack_size,
+        tls: 0,
+        set_tid: if cargs.nr_pids > 0 { set_tid } else { 0 },
+        set_tid_size: cargs.nr_pids as u64,
+        cgroup: 0,
+    }
+}
+
+/// eclone's `pids[]` lists the outermost requested namespace first and the
+/// child's own namespace last (the patchset's order); clone3's `set_tid[]`
+/// is the reverse. Writes `pids` reversed into `out` (same length).
+pub fn set_tid_order(pids: &[i32], out: &mut [i32]) {
+    for (o, p) in out.iter_mut().zip(pids.iter().rev()) {
+        *o = *p;
+    }
+}
+
 /// Why an argument block is refused (every case is `EINVAL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArgError {
@@ -256,3 +370,4 @@ const _: () = assert!(core::mem::size_of::<CheckpointArgs>() == 48);
 const _: () = assert!(core::mem::size_of::<RestartArgs>() == 48);
 const _: () = assert!(core::mem::size_of::<CloneArgs>() == 48);
 const _: () = assert!(core::mem::size_of::<EcloneArgs>() == 64);
+const _: () = assert!(core::mem::size_of::<Clone3Args>() == 88);

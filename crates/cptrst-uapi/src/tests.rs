@@ -143,3 +143,74 @@ fn argument_checks() {
     e.reserved[2] = 1;
     assert_eq!(e.check(), Err(ArgError::NonZeroReserved));
 }
+
+#[test]
+fn clone3_args_match_linux_sched_h() {
+    // struct clone_args of <linux/sched.h>, CLONE_ARGS_SIZE_VER2.
+    assert_eq!(core::mem::size_of::<Clone3Args>(), 88);
+    assert_eq!(core::mem::offset_of!(Clone3Args, flags), 0);
+    assert_eq!(core::mem::offset_of!(Clone3Args, exit_signal), 32);
+    assert_eq!(core::mem::offset_of!(Clone3Args, stack), 40);
+    assert_eq!(core::mem::offset_of!(Clone3Args, set_tid), 64);
+    assert_eq!(core::mem::offset_of!(Clone3Args, set_tid_size), 72);
+    assert_eq!(core::mem::offset_of!(Clone3Args, cgroup), 80);
+}
+
+fn cargs(nr: u32) -> CloneArgs {
+    CloneArgs { nr_pids: nr, ..Default::default() }
+}
+
+#[test]
+fn eclone_check_accepts_and_rejects() {
+    let sz = core::mem::size_of::<CloneArgs>() as i32;
+    assert_eq!(eclone_check(17, sz, &cargs(2), &[300, 1]), Ok(()));
+    assert_eq!(eclone_check(17, sz, &cargs(0), &[]), Ok(()));
+    assert_eq!(eclone_check(17, sz - 8, &cargs(1), &[300]), Err(EcloneError::ArgsSize));
+    assert_eq!(eclone_check(17, -1, &cargs(1), &[300]), Err(EcloneError::ArgsSize));
+    let mut c = cargs(1);
+    c.reserved0 = 1;
+    assert_eq!(eclone_check(17, sz, &c, &[300]), Err(EcloneError::NonZeroField));
+    let mut c = cargs(1);
+    c.clone_flags_high = 1 << 3;
+    assert_eq!(eclone_check(17, sz, &c, &[300]), Err(EcloneError::NonZeroField));
+    let mut c = cargs(1);
+    c.child_stack_size = 4096;
+    assert_eq!(eclone_check(17, sz, &c, &[300]), Err(EcloneError::NonZeroField));
+    assert_eq!(eclone_check(17 | CLONE_SETTLS, sz, &cargs(1), &[300]), Err(EcloneError::Flags));
+    assert_eq!(eclone_check(17 | CLONE_PIDFD, sz, &cargs(1), &[300]), Err(EcloneError::Flags));
+    assert_eq!(eclone_check(17, sz, &cargs(33), &[1; 33]), Err(EcloneError::TooManyPids));
+    assert_eq!(eclone_check(17, sz, &cargs(2), &[1]), Err(EcloneError::TooManyPids));
+    assert_eq!(eclone_check(17, sz, &cargs(1), &[0]), Err(EcloneError::PidRange));
+    assert_eq!(eclone_check(17, sz, &cargs(1), &[-3]), Err(EcloneError::PidRange));
+    assert_eq!(eclone_check(17, sz, &cargs(1), &[PID_MAX_LIMIT]), Err(EcloneError::PidRange));
+}
+
+#[test]
+fn eclone_translation() {
+    let c = CloneArgs {
+        child_stack: 0x7000_1000,
+        parent_tid_ptr: 0x1000,
+        child_tid_ptr: 0x2000,
+        nr_pids: 3,
+        ..Default::default()
+    };
+    let a = eclone_to_clone3(CLONE_VM | CLONE_THREAD | 17, &c, 0xabc0);
+    assert_eq!(a.flags, (CLONE_VM | CLONE_THREAD) as u64);
+    assert_eq!(a.exit_signal, 17);
+    // The child starts at sp = stack + stack_size = child_stack.
+    assert_eq!(a.stack + a.stack_size, 0x7000_1000);
+    assert!(a.stack_size > 0);
+    assert_eq!((a.parent_tid, a.child_tid), (0x1000, 0x2000));
+    assert_eq!((a.set_tid, a.set_tid_size), (0xabc0, 3));
+    assert_eq!((a.tls, a.pidfd, a.cgroup), (0, 0, 0));
+    // No stack: the parent's; no pids: no set_tid.
+    let a = eclone_to_clone3(17, &cargs(0), 0xabc0);
+    assert_eq!((a.stack, a.stack_size, a.set_tid, a.set_tid_size), (0, 0, 0, 0));
+}
+
+#[test]
+fn pids_are_reversed_for_clone3() {
+    let mut out = [0; 3];
+    set_tid_order(&[300, 20, 1], &mut out);
+    assert_eq!(out, [1, 20, 300]);
+}

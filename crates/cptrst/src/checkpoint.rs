@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use crate::dev::Dev;
 use crate::stop::{self, After};
-use crate::Failure;
+use cptrst::Failure;
 
 /// Names an errno of the checkpoint ioctl for the user.
 fn explain(err: &std::io::Error) -> &'static str {

@@ -6,8 +6,11 @@
 //! ```
 
 mod checkpoint;
-mod dev;
+mod eclone_cmd;
+mod inspect;
 mod stop;
+
+use cptrst::dev;
 
 use std::process::ExitCode;
 
@@ -19,34 +22,27 @@ commands:
         stop the process tree rooted at PID and dump it into FILE (default:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
         killed (--kill), or let run on (--resume).
+  inspect FILE|- [--json] [--page ADDR]
+        validate an image and print its tasks, registers, address spaces and
+        page counts (--json for scripts); --page writes the content of the
+        page at ADDR as stored in the image. A bad image gives exit status 1
+        and names the record and byte offset.
+  eclone --pid N[,M,...] [--] COMMAND [ARGS...]
+        run COMMAND with chosen pids, outermost pid namespace first: the last
+        one is its pid in its own namespace. More pids than the caller has
+        namespace levels create new pid namespaces (a pid of 1 makes COMMAND
+        the new namespace's init; otherwise an init is started for it).
+        Waits for COMMAND and exits with its status.
 ";
 
-/// An error for the user: what failed, and the exit status to return.
-#[derive(Debug)]
-pub struct Failure {
-    msg: String,
-    status: u8,
-}
-
-impl Failure {
-    /// A usage error (exit status 2).
-    pub fn usage(msg: impl Into<String>) -> Self {
-        Failure { msg: msg.into(), status: 2 }
-    }
-    /// An operation failed (exit status 1).
-    pub fn op(msg: impl Into<String>) -> Self {
-        Failure { msg: msg.into(), status: 1 }
-    }
-    /// An operation failed with an OS error.
-    pub fn os(what: impl std::fmt::Display, err: std::io::Error) -> Self {
-        Failure::op(format!("{what}: {err}"))
-    }
-}
+pub use cptrst::Failure;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let res = match args.first().map(String::as_str) {
         Some("checkpoint") => checkpoint::main(&args[1..]),
+        Some("eclone") => eclone_cmd::main(&args[1..]),
+        Some("inspect") => inspect::main(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             print!("{USAGE}");
             Ok(())

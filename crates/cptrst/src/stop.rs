@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::io;
 
-use crate::Failure;
+use cptrst::Failure;
 
 /// What happens to the tree when the tool lets go of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A small valid image, built with the [`Encoder`]: a seed for the fuzzer
+//! and the base of the tests.
+//!
+//! Four tasks: a root process (pid 100) with a thread (101), a child (102)
+//! that is the init of a nested pid namespace, and a zombie child (103);
+//! two address spaces (the root's, shared by its thread, with a file
+//! mapping, a heap and a stack; the child's, with a vDSO and an anonymous
+//! mapping), five pages in four runs.
+
+use crate::*;
+
+/// Size of a buffer that holds the sample image.
+pub const SAMPLE_MAX_LEN: usize = 32 * 1024;
+/// XCR0 of the sample (x87, SSE, AVX).
+pub const SAMPLE_XCR0: u64 = 0x7;
+/// xstate size of the sample (legacy area, XSAVE header, AVX).
+pub const SAMPLE_XSTATE_SIZE: u32 = 832;
+/// Executable of the root process.
+pub const SAMPLE_EXE: &[u8] = b"/usr/bin/sample";
+
+/// The sample's file header.
+pub fn header() -> FileHeader {
+    FileHeader::new(SAMPLE_XCR0, SAMPLE_XSTATE_SIZE, b"6.12.0-cptrst-sample")
+}
+
+fn entry(tgid: u32, ppid: u32, flags: u32, mm_id: u32, levels: &[u32]) -> TreeEntry {
+    let mut pids = [0u32; MAX_PID_LEVELS];
+    for (d, s) in pids.iter_mut().zip(levels) {
+        *d = *s;
+    }
+    TreeEntry {
+        flags,
+        nr_levels: levels.len() as u32,
+        tgid,
+        ppid,
+        pgid: 100,
+        sid: 100,
+        exit_code: if flags & TASK_ZOMBIE != 0 { 0x100 } else { 0 },
+        exit_signal: if flags & TASK_THREAD != 0 { 0 } else { 17 },
+        mm_id,
+        pids,
+    }
+}
+
+/// The sample's tree.
+pub fn tree_entries() -> [TreeEntry; 4] {
+    [
+        entry(100, 0, 0, 1, &[100]),
+        entry(100, 0, TASK_THREAD, 1, &[101]),
+        entry(102, 100, 0, 2, &[102, 1]),
+        entry(103, 100, TASK_ZOMBIE, 0, &[103]),
+    ]
+}
+
+/// The sample's TASK record of task `index`.
+pub fn task(index: u32, pid: u32) -> Task {
+    let mut comm = [0u8; 16];
+    comm[..6].copy_from_slice(b"sample");
+    Task {
+        index,
+        pid,
+        comm,
+        uid: 1000,
+        gid: 1000,
+        euid: 1000,
+        egid: 1000,
+        suid: 1000,
+        sgid: 1000,
+        fsuid: 1000,
+        fsgid: 1000,
+        personality: 0,
+        blocked: 1 << 9,
+    }
+}
+
+/// The sample's registers of task `index`.
+pub fn regs(index: u32) -> Regs {
+    let mut a = [0u64; REGS_COUNT];
+    for (i, r) in a.iter_mut().enumerate() {
+        *r = (u64::from(index) << 32) | i as u64;
+    }
+    let mut r = Regs::from_array(a);
+    r.ip = 0x40_1000;
+    r.sp = 0x7fff_ffff_e000;
+    r.cs = 0x33;
+    r.ss = 0x2b;
+    r.flags = 0x246;
+    r
+}
+
+/// The sample's xstate of task `index`.
+pub fn xstate(index: u32) -> [u8; SAMPLE_XSTATE_SIZE as usize] {
+    let mut x = [0u8; SAMPLE_XSTATE_SIZE as usize];
+    x[0..2].copy_from_slice(&0x37fu16.to_le_bytes()); // fcw
+    x[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // mxcsr
+    for (i, b) in x[160..416].iter_mut().enumerate() {
+        *b = (i as u8) ^ (index as u8); // xmm registers
+    }
+    x[512..520].copy_from_slice(&0x7u64.to_le_bytes()); // xstate_bv
+    x
+}
+
+/// Auxv words of the root's mm (AT_PAGESZ, AT_NULL).
+pub const AUXV1: [u64; 4] = [6, 4096, AT_NULL, 0];
+/// Auxv words of the child's mm (AT_NULL only).
+pub const AUXV2: [u64; 2] = [AT_NULL, 0];
+
+const RW: u32 = PROT_READ | PROT_WRITE;
+const MAY: u32 = VMA_MAYREAD | VMA_MAYWRITE | VMA_MAYEXEC;
+
+/// The sample's MM records, in order.
+pub fn mms() -> [Mm<'static>; 2] {
+    let base = Mm {
+        mm_id: 1,
+        nr_vmas: 3,
+        start_code: 0x40_0000,
+        end_code: 0x40_1800,
+        start_data: 0x60_0000,
+        end_data: 0x60_0100,
+        start_brk: 0x60_1000,
+        brk: 0x60_3000,
+        start_stack: 0x7fff_ffff_e800,
+        arg_start: 0x7fff_ffff_ef00,
+        arg_end: 0x7fff_ffff_ef10,
+        env_start: 0x7fff_ffff_ef10,
+        env_end: 0x7fff_ffff_ef80,
+        auxv: Auxv::from_words(&AUXV1).expect("valid auxv"),
+        exe_path: SAMPLE_EXE,
+    };
+    let child = Mm {
+        mm_id: 2,
+        nr_vmas: 2,
+        auxv: Auxv::from_words(&AUXV2).expect("valid auxv"),
+        exe_path: b"",
+        ..base
+    };
+    [base, child]
+}
+
+/// The VMAs of mm `mm_id` (1 or 2), in order.
+pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
+    const V1: [Vma<'static>; 3] = [
+        Vma {
+            start: 0x40_0000,
+            end: 0x40_2000,
+            pgoff: 0,
+            prot: PROT_READ | PROT_EXEC,
+            flags: MAY,
+            kind: VmaKind::FilePrivate,
+            path: SAMPLE_EXE,
+        },
+        Vma {
+            start: 0x60_0000,
+            end: 0x60_3000,
+            pgoff: 0x600,
+            prot: RW,
+            flags: MAY,
+            kind: VmaKind::Heap,
+            path: b"",
+        },
+        Vma {
+            start: 0x7fff_fffd_e000,
+            end: 0x7fff_ffff_f000,
+            pgoff: 0x7_ffff_fffd,
+            prot: RW,
+            flags: MAY | VMA_GROWSDOWN,
+            kind: VmaKind::Stack,
+            path: b"",
+        },
+    ];
+    const V2: [Vma<'static>; 2] = [
+        Vma {
+            start: 0x7f00_0000_0000,
+            end: 0x7f00_0000_2000,
+            pgoff: 0,
+            prot: PROT_READ | PROT_EXEC,
+            flags: MAY,
+            kind: VmaKind::Vdso,
+            path: b"",
+        },
+        Vma {
+            start: 0x7f10_0000_0000,
+            end: 0x7f10_0000_1000,
+            pgoff: 0x7f10_0000,
+            prot: RW,
+            flags: MAY | VMA_DONTFORK,
+            kind: VmaKind::AnonPrivate,
+            path: b"",
+        },
+    ];
+    if mm_id == 1 {
+        &V1
+    } else {
+        &V2
+    }
+}
+
+/// Page runs `(addr, nr_pages)` of VMA `vma` of mm `mm_id`.
+pub fn runs(mm_id: u32, vma: usize) -> &'static [(u64, u64)] {
+    match (mm_id, vma) {
+        (1, 0) => &[(0x40_0000, 1)],
+        (1, 1) => &[(0x60_0000, 1), (0x60_1000, 2)],
+        (2, 1) => &[(0x7f10_0000_0000, 1)],
+        _ => &[],
+    }
+}
+
+/// Content byte `i` of the page at `addr`.
+pub fn page_byte(addr: u64, i: usize) -> u8 {
+    ((addr >> 12) as u8).wrapping_mul(31) ^ (i as u8).wrapping_mul(7)
+}
+
+fn at(buf: &mut [u8], pos: usize) -> &mut [u8] {
+    buf.get_mut(pos..).unwrap_or(&mut [])
+}
+
+/// Writes the sample image into `buf` (at least [`SAMPLE_MAX_LEN`] bytes);
+/// returns its length.
+pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
+    let mut e = Encoder::new(header());
+    let mut pos = e.header(buf)?;
+    let tree = tree_entries();
+    // The tree, streamed entry by entry as the kernel does.
+    pos += e.tree_begin(tree.len() as u32, at(buf, pos))?;
+    for t in &tree {
+        pos += e.tree_entry(t, at(buf, pos))?;
+    }
+    for (i, t) in tree.iter().enumerate() {
+        let i = i as u32;
+        pos += e.task(&task(i, t.pid()), at(buf, pos))?;
+        if !t.is_zombie() {
+            pos += e.regs(&regs(i), at(buf, pos))?;
+            pos += e.fpu(&xstate(i), at(buf, pos))?;
+        }
+    }
+    let ps = PAGE_SIZE_X86_64 as usize;
+    for mm in mms() {
+        pos += e.mm(&mm, at(buf, pos))?;
+        for (vi, v) in vmas(mm.mm_id).iter().enumerate() {
+            pos += e.vma(v, at(buf, pos))?;
+            for (ri, &(addr, n)) in runs(mm.mm_id, vi).iter().enumerate() {
+                let len = n as usize * ps;
+                if ri == 0 {
+                    // Whole record from a separate data buffer.
+                    let mut data = [0u8; 2 * 4096];
+                    for (k, b) in data[..len].iter_mut().enumerate() {
+                        *b = page_byte(addr + (k / ps * ps) as u64, k % ps);
+                    }
+                    let p = Pages {
+                        addr,
+                        nr_pages: n,
+                        data: &data[..len],
+                    };
+                    pos += e.pages(&p, at(buf, pos))?;
+                } else {
+                    // Streamed: header, then the caller writes page by page.
+                    pos += e.pages_begin(addr, n, at(buf, pos))?;
+                    for pg in 0..n as usize {
+                        let dst = at(buf, pos)
+                            .get_mut(..ps)
+                            .ok_or(EncodeError::BufferTooSmall { needed: pos + ps })?;
+                        let a = addr + (pg * ps) as u64;
+                        for (k, b) in dst.iter_mut().enumerate() {
+                            *b = page_byte(a, k);
+                        }
+                        e.data(dst)?;
+                        pos += ps;
+                    }
+                }
+            }
+        }
+    }
+    pos += e.trailer(at(buf, pos))?;
+    Ok(pos)
+}

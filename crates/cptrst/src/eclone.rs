@@ -1,0 +1,43 @@
+//! eclone: create a child with chosen pids in nested pid namespaces.
+//!
+//! The Rust face of the C library `lib/cptrst_eclone.c` (one
+//! implementation for C and Rust users): the module validates and
+//! authorizes the v13 request, `clone3()` with `set_tid` creates the task.
+
+use std::io;
+
+pub use cptrst_uapi::CloneArgs;
+
+extern "C" {
+    fn eclone(flags_low: u32, cargs: *mut CloneArgs, args_size: i32, pids: *mut i32) -> i32;
+}
+
+/// Which side of an [`eclone_fork`] this is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Forked {
+    /// The parent, with the child's pid in the caller's namespace.
+    Parent(i32),
+    /// The child.
+    Child,
+}
+
+/// Fork-like eclone: `pids` lists the chosen pids outermost namespace
+/// first, the last one being the child's pid in its own namespace.
+///
+/// # Safety
+/// As for `fork()`: in a multi-threaded program the child may only call
+/// async-signal-safe functions until it execs or exits.
+pub unsafe fn eclone_fork(flags_low: u32, pids: &[i32]) -> io::Result<Forked> {
+    let mut pids = pids.to_vec();
+    let mut cargs = CloneArgs { nr_pids: pids.len() as u32, ..Default::default() };
+    // SAFETY: `cargs` and `pids` are live and sized as `nr_pids` says; the
+    // library reads them and writes nothing through them.
+    let r = unsafe {
+        eclone(flags_low, &mut cargs, std::mem::size_of::<CloneArgs>() as i32, pids.as_mut_ptr())
+    };
+    match r {
+        r if r < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}

@@ -1,0 +1,290 @@
+//! `cptrst inspect FILE|- [--json] [--page ADDR]`: validate an image and
+//! print what it holds, like CRIU's `crit`.
+//!
+//! The whole image is validated first (every record, the trailer's counts
+//! and CRC32C): a bad image gives exit status 1 and a message naming the
+//! record and its byte offset, and nothing else is printed.
+
+use std::io::{Read, Write};
+
+use cptrst_image::{self as image, Reader, Record, VmaKind};
+use serde_json::{json, Value};
+
+use cptrst::Failure;
+
+const REG_NAMES: [&str; 27] = [
+    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si", "di", "orig_ax",
+    "ip", "cs", "flags", "sp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+];
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn cstr(b: &[u8]) -> String {
+    let n = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..n]).into_owned()
+}
+
+fn kind_name(k: VmaKind) -> &'static str {
+    match k {
+        VmaKind::AnonPrivate => "anon",
+        VmaKind::FilePrivate => "file-private",
+        VmaKind::FileShared => "file-shared",
+        VmaKind::SharedAnon => "shared-anon",
+        VmaKind::Vdso => "vdso",
+        VmaKind::Vvar => "vvar",
+        VmaKind::Stack => "stack",
+        VmaKind::Heap => "heap",
+    }
+}
+
+/// The FPU record's registers in the standard XSAVE layout: x87 st0-7
+/// (80 bits each, at 32 + 16i), xmm0-15 (at 160 + 16i), the AVX upper
+/// halves ymmh0-15 (component 2, at 576 + 16i, if present in xstate_bv).
+fn fpu_json(x: &[u8]) -> Value {
+    let get = |off: usize, len: usize| x.get(off..off + len).map(hex);
+    let xstate_bv = x.get(512..520).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))).unwrap_or(0);
+    let st: Vec<Value> = (0..8).filter_map(|i| get(32 + 16 * i, 10)).map(Value::String).collect();
+    let xmm: Vec<Value> = (0..16).filter_map(|i| get(160 + 16 * i, 16)).map(Value::String).collect();
+    let ymmh: Vec<Value> = if xstate_bv & 4 != 0 {
+        (0..16).filter_map(|i| get(576 + 16 * i, 16)).map(Value::String).collect()
+    } else {
+        Vec::new()
+    };
+    let u16_at = |o: usize| x.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]])).unwrap_or(0);
+    let u32_at = |o: usize| x.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0);
+    json!({
+        "size": x.len(),
+        "xstate_bv": xstate_bv,
+        "fcw": u16_at(0), "fsw": u16_at(2), "ftw": x.get(4).copied().unwrap_or(0),
+        "mxcsr": u32_at(24),
+        "st": st, "xmm": xmm, "ymmh": ymmh,
+    })
+}
+
+/// Builds the JSON description of a valid image (and the page index).
+fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
+    let mut reader = Reader::new(data)?;
+    let h = *reader.header();
+    let mut tasks: Vec<Value> = Vec::new();
+    let mut mms: Vec<Value> = Vec::new();
+    let mut trailer = Value::Null;
+    // Page index: (address, offset of its data in `data`).
+    let mut pages: Vec<(u64, usize)> = Vec::new();
+    let ps = h.page_size as usize;
+    for item in &mut reader {
+        let item = item?;
+        match item.record {
+            Record::Tree(t) => {
+                for e in t.iter() {
+                    tasks.push(json!({
+                        "pid": e.pid(), "pids": e.level_pids(), "tgid": e.tgid, "ppid": e.ppid,
+                        "pgid": e.pgid, "sid": e.sid, "thread": e.is_thread(), "zombie": e.is_zombie(),
+                        "exit_code": e.exit_code, "exit_signal": e.exit_signal, "mm_id": e.mm_id,
+                    }));
+                }
+            }
+            Record::Task(t) => {
+                if let Some(v) = tasks.get_mut(t.index as usize).and_then(Value::as_object_mut) {
+                    v.insert("comm".into(), json!(cstr(&t.comm)));
+                    v.insert(
+                        "creds".into(),
+                        json!({"uid": t.uid, "gid": t.gid, "euid": t.euid, "egid": t.egid,
+                               "suid": t.suid, "sgid": t.sgid, "fsuid": t.fsuid, "fsgid": t.fsgid}),
+                    );
+                    v.insert("personality".into(), json!(t.personality));
+                    v.insert("blocked".into(), json!(t.blocked));
+                    v.insert("index".into(), json!(t.index));
+                }
+            }
+            Record::Regs(r) => {
+                let a = r.to_array();
+                let regs: serde_json::Map<String, Value> =
+                    REG_NAMES.iter().zip(a.iter()).map(|(n, v)| (n.to_string(), json!(v))).collect();
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["regs"] = Value::Object(regs);
+                }
+            }
+            Record::Fpu(f) => {
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["fpu"] = fpu_json(f.xstate);
+                }
+            }
+            Record::Mm(m) => {
+                let auxv: Vec<Value> = m.auxv.iter().map(|(k, v)| json!([k, v])).collect();
+                mms.push(json!({
+                    "mm_id": m.mm_id, "start_code": m.start_code, "end_code": m.end_code,
+                    "start_data": m.start_data, "end_data": m.end_data, "start_brk": m.start_brk,
+                    "brk": m.brk, "start_stack": m.start_stack, "arg_start": m.arg_start,
+                    "arg_end": m.arg_end, "env_start": m.env_start, "env_end": m.env_end,
+                    "auxv": auxv, "exe": String::from_utf8_lossy(m.exe_path), "vmas": [],
+                }));
+            }
+            Record::Vma(v) => {
+                if let Some(vmas) = mms.last_mut().and_then(|m| m["vmas"].as_array_mut()) {
+                    vmas.push(json!({
+                        "start": v.start, "end": v.end, "pgoff": v.pgoff, "prot": v.prot,
+                        "flags": v.flags, "kind": kind_name(v.kind),
+                        "path": String::from_utf8_lossy(v.path), "pages": 0, "runs": [],
+                    }));
+                }
+            }
+            Record::Pages(p) => {
+                let base = p.data.as_ptr() as usize - data.as_ptr() as usize;
+                for i in 0..p.nr_pages as usize {
+                    pages.push((p.addr + (i * ps) as u64, base + i * ps));
+                }
+                if let Some(v) = mms
+                    .last_mut()
+                    .and_then(|m| m["vmas"].as_array_mut())
+                    .and_then(|v| v.last_mut())
+                {
+                    let n = v["pages"].as_u64().unwrap_or(0) + p.nr_pages;
+                    v["pages"] = json!(n);
+                    if let Some(r) = v["runs"].as_array_mut() {
+                        r.push(json!([p.addr, p.nr_pages]));
+                    }
+                }
+            }
+            Record::Trailer(t) => {
+                trailer = json!({"records": t.records, "total_bytes": t.total_bytes, "crc32c": t.crc32c});
+            }
+            Record::Unknown { kind, .. } => {
+                eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
+            }
+        }
+    }
+    let header = json!({
+        "version": format!("{}.{}", h.major, h.minor), "arch": h.arch, "page_size": h.page_size,
+        "xcr0": h.xcr0, "xstate_size": h.xstate_size, "flags": h.flags,
+        "kernel_release": String::from_utf8_lossy(h.release()),
+    });
+    Ok((json!({"header": header, "tasks": tasks, "mms": mms, "trailer": trailer}), pages))
+}
+
+fn print_text(v: &Value) {
+    let h = &v["header"];
+    println!(
+        "image {} x86_64, kernel {}, page size {}, xcr0 {:#x}, xstate {} bytes",
+        h["version"].as_str().unwrap_or("?"),
+        h["kernel_release"].as_str().unwrap_or("?"),
+        h["page_size"],
+        h["xcr0"].as_u64().unwrap_or(0),
+        h["xstate_size"]
+    );
+    let t = &v["trailer"];
+    println!("{} records, {} bytes, crc32c {:#010x}: valid", t["records"], t["total_bytes"], t["crc32c"].as_u64().unwrap_or(0));
+    let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
+    println!("\n{} task(s):", tasks.len());
+    println!("  {:>7} {:>7} {:>7} {:>7} {:>7} {:>3}  {:<7} {:<16} {}", "PID", "TGID", "PPID", "PGID", "SID", "MM", "STATE", "COMM", "PIDS (nested ns)");
+    for t in &tasks {
+        let state = if t["zombie"].as_bool() == Some(true) {
+            "zombie"
+        } else if t["thread"].as_bool() == Some(true) {
+            "thread"
+        } else {
+            "process"
+        };
+        let n = |k: &str| t[k].to_string();
+        println!(
+            "  {:>7} {:>7} {:>7} {:>7} {:>7} {:>3}  {:<7} {:<16} {}",
+            n("pid"), n("tgid"), n("ppid"), n("pgid"), n("sid"), n("mm_id"), state,
+            t["comm"].as_str().unwrap_or(""), t["pids"]
+        );
+        if let Some(r) = t.get("regs") {
+            println!(
+                "      ip {:#x} sp {:#x} ax {:#x} fs_base {:#x}  fpu {} bytes",
+                r["ip"].as_u64().unwrap_or(0),
+                r["sp"].as_u64().unwrap_or(0),
+                r["ax"].as_u64().unwrap_or(0),
+                r["fs_base"].as_u64().unwrap_or(0),
+                t["fpu"]["size"]
+            );
+        }
+    }
+    for m in v["mms"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "\nmm {}: exe {}, brk {:#x}-{:#x}, stack {:#x}",
+            m["mm_id"],
+            m["exe"].as_str().unwrap_or(""),
+            m["start_brk"].as_u64().unwrap_or(0),
+            m["brk"].as_u64().unwrap_or(0),
+            m["start_stack"].as_u64().unwrap_or(0)
+        );
+        println!("  {:<33} {:<4} {:<12} {:>10} {:>7}  {}", "RANGE", "PROT", "KIND", "SIZE", "PAGES", "PATH");
+        for vma in m["vmas"].as_array().cloned().unwrap_or_default() {
+            let (s, e) = (vma["start"].as_u64().unwrap_or(0), vma["end"].as_u64().unwrap_or(0));
+            let p = vma["prot"].as_u64().unwrap_or(0);
+            let prot = format!(
+                "{}{}{}",
+                if p & 1 != 0 { 'r' } else { '-' },
+                if p & 2 != 0 { 'w' } else { '-' },
+                if p & 4 != 0 { 'x' } else { '-' }
+            );
+            println!(
+                "  {:016x}-{:016x} {:<4} {:<12} {:>9}K {:>7}  {}",
+                s, e, prot, vma["kind"].as_str().unwrap_or(""), (e - s) / 1024, vma["pages"].to_string(),
+                vma["path"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+fn parse_addr(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    let mut path = None;
+    let mut json_out = false;
+    let mut page = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => json_out = true,
+            "--page" => {
+                let v = it.next().ok_or_else(|| Failure::usage("--page needs an address"))?;
+                page = Some(parse_addr(v).ok_or_else(|| Failure::usage(format!("bad address '{v}'")))?);
+            }
+            s if s.starts_with('-') && s != "-" => return Err(Failure::usage(format!("unknown option '{s}'"))),
+            s if path.is_none() => path = Some(s.to_string()),
+            s => return Err(Failure::usage(format!("unexpected argument '{s}'"))),
+        }
+    }
+    let path = path.ok_or_else(|| Failure::usage("inspect needs an image file (or - for standard input)"))?;
+    let mut data = Vec::new();
+    if path == "-" {
+        std::io::stdin().read_to_end(&mut data).map_err(|e| Failure::os("standard input", e))?;
+    } else {
+        data = std::fs::read(&path).map_err(|e| Failure::os(&path, e))?;
+    }
+    let summary = image::validate(&data).map_err(|e| Failure::op(format!("{path}: invalid image: {e}")))?;
+    let (v, pages) = describe(&data).map_err(|e| Failure::op(format!("{path}: invalid image: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    if let Some(addr) = page {
+        let ps = summary.header.page_size as usize;
+        let off = pages
+            .iter()
+            .find(|(a, _)| *a == addr)
+            .map(|(_, o)| *o)
+            .ok_or_else(|| Failure::op(format!("{path}: no page at {addr:#x} in the image")))?;
+        return out.write_all(&data[off..off + ps]).map_err(|e| Failure::os("standard output", e));
+    }
+    if json_out {
+        let mut v = v;
+        v["summary"] = json!({"tasks": summary.tasks, "mms": summary.mms, "vmas": summary.vmas,
+                               "page_runs": summary.page_runs, "pages": summary.pages});
+        writeln!(out, "{v}").map_err(|e| Failure::os("standard output", e))?;
+    } else {
+        print_text(&v);
+        println!(
+            "\n{} task(s), {} mm(s), {} VMA(s), {} page(s) in {} run(s)",
+            summary.tasks, summary.mms, summary.vmas, summary.pages, summary.page_runs
+        );
+    }
+    Ok(())
+}

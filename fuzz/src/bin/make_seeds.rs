@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Writes the seed corpus of the `decode` target into `corpus/decode/`
+//! (or the directory given as the first argument): the sample image in
+//! both modes, and a few variants.
+
+use cptrst_image::sample;
+use std::path::PathBuf;
+
+fn main() -> std::io::Result<()> {
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("corpus/decode"));
+    std::fs::create_dir_all(&dir)?;
+    let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
+    let n = sample::build(&mut buf).expect("sample builds");
+    let img = &buf[..n];
+    cptrst_image::validate(img).expect("sample is valid");
+    for (name, mode) in [
+        ("sample-raw", 0u8),
+        ("sample-fix", 1),
+        ("sample-fix-chunk", 9),
+    ] {
+        let mut v = vec![mode];
+        v.extend_from_slice(img);
+        std::fs::write(dir.join(name), v)?;
+    }
+    // The image cut before the page data of its last mm: smaller inputs.
+    let mut short = vec![1u8];
+    short.extend_from_slice(&img[..img.len().min(4096)]);
+    std::fs::write(dir.join("sample-prefix"), short)?;
+    println!("wrote seeds to {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Dump code for address spaces: the mm layout, auxv and exe path, one
+//! record per VMA, and the contents of the pages that exist.
+//!
+//! Pages are read without changing the task: anonymous memory through
+//! `get_user_pages_remote(FOLL_DUMP)` (never-touched pages and the zero
+//! page are holes, not faulted in), private file mappings likewise but only
+//! their anonymous (written) pages, shared anonymous memory from its shmem
+//! object without allocating. Shared file mappings, the vDSO and vvar carry
+//! no pages: the file and the kernel have them. The mmap lock is held only
+//! to pin a batch of pages, never while writing the image.
+
+use kernel::error::code;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+use crate::image::{self, VmaKind};
+use crate::image_out::ImageOut;
+use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, Task, VmaInfo, PIN_BATCH};
+
+// vm_flags bits (include/linux/mm.h).
+const VM_READ: u64 = 0x1;
+const VM_WRITE: u64 = 0x2;
+const VM_EXEC: u64 = 0x4;
+const VM_MAYREAD: u64 = 0x10;
+const VM_MAYWRITE: u64 = 0x20;
+const VM_MAYEXEC: u64 = 0x40;
+const VM_GROWSDOWN: u64 = 0x100;
+const VM_LOCKED: u64 = 0x2000;
+const VM_DONTCOPY: u64 = 0x20000;
+const VM_NORESERVE: u64 = 0x200000;
+const VM_DONTDUMP: u64 = 0x0400_0000;
+
+/// The distinct address spaces of `tasks`, and each task's mm id (index in
+/// the returned list plus one; 0 for none), numbered in tree `order`.
+pub(crate) fn collect(tasks: &[Task], order: &[usize]) -> Result<(KVec<Mm>, KVec<u32>)> {
+    let mut mms: KVec<Mm> = KVec::new();
+    let mut ids: KVec<u32> = KVec::from_elem(0u32, tasks.len(), GFP_KERNEL)?;
+    for &k in order {
+        let Some(mm) = tasks[k].mm() else { continue };
+        let id = match mms.iter().position(|m| m.is(&mm)) {
+            Some(p) => p,
+            None => {
+                mms.push(mm, GFP_KERNEL)?;
+                mms.len() - 1
+            }
+        };
+        ids[k] = u32::try_from(id + 1).map_err(|_| code::E2BIG)?;
+    }
+    Ok((mms, ids))
+}
+
+/// One VMA as read under the lock, its path in the arena.
+struct VmaRec {
+    info: VmaInfo,
+    path_off: usize,
+}
+
+fn prot_of(f: u64) -> u32 {
+    (if f & VM_READ != 0 { image::PROT_READ } else { 0 })
+        | (if f & VM_WRITE != 0 { image::PROT_WRITE } else { 0 })
+        | (if f & VM_EXEC != 0 { image::PROT_EXEC } else { 0 })
+}
+
+fn flags_of(f: u64) -> u32 {
+    let map = [
+        (VM_GROWSDOWN, image::VMA_GROWSDOWN),
+        (VM_LOCKED, image::VMA_LOCKED),
+        (VM_DONTCOPY, image::VMA_DONTFORK),
+        (VM_DONTDUMP, image::VMA_DONTDUMP),
+        (VM_NORESERVE, image::VMA_NORESERVE),
+        (VM_MAYREAD, image::VMA_MAYREAD),
+        (VM_MAYWRITE, image::VMA_MAYWRITE),
+        (VM_MAYEXEC, image::VMA_MAYEXEC),
+    ];
+    map.iter().filter(|(k, _)| f & k != 0).fold(0, |a, (_, v)| a | v)
+}
+
+/// The image's kind of a VMA, or why it cannot be checkpointed.
+fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
+    let kind = match v.kind {
+        vma_kind::ANON if v.start <= mm.start_stack && mm.start_stack < v.end => VmaKind::Stack,
+        vma_kind::ANON if mm.brk > mm.start_brk && v.start >= mm.start_brk && v.start < mm.brk => VmaKind::Heap,
+        vma_kind::ANON => VmaKind::AnonPrivate,
+        vma_kind::FILE_PRIVATE => VmaKind::FilePrivate,
+        vma_kind::FILE_SHARED => VmaKind::FileShared,
+        vma_kind::SHARED_ANON => VmaKind::SharedAnon,
+        vma_kind::VDSO => VmaKind::Vdso,
+        vma_kind::VVAR => VmaKind::Vvar,
+        _ => {
+            pr_info!(
+                "cptrst: checkpoint: mapping {:#x}-{:#x} is a device, hugetlb or special mapping: not supported\n",
+                v.start,
+                v.end
+            );
+            return Err(kernel::error::Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32)));
+        }
+    };
+    if v.file_deleted != 0 {
+        pr_info!(
+            "cptrst: checkpoint: mapping {:#x}-{:#x} is of a deleted file: not supported\n",
+            v.start,
+            v.end
+        );
+        return Err(kernel::error::Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32)));
+    }
+    Ok(kind)
+}
+
+/// Writes every address space: MM, then each VMA with its pages.
+pub(crate) fn write_mms(out: &mut ImageOut, mms: &[Mm]) -> Result {
+    let mut path = KVec::from_elem(0u8, shim::PATH_MAX, GFP_KERNEL)?;
+    for (i, mm) in mms.iter().enumerate() {
+        write_mm(out, u32::try_from(i + 1).map_err(|_| code::E2BIG)?, mm, &mut path)?;
+    }
+    Ok(())
+}
+
+fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8]) -> Result {
+    // Read the layout and the VMA list under the lock; write without it.
+    let mut vmas: KVec<VmaRec> = KVec::new();
+    let mut arena: KVec<u8> = KVec::new();
+    let (info, exe_len) = {
+        let g = mm.read_lock()?;
+        let info = g.info(path)?;
+        let exe_len = (info.exe_path_len as usize).min(path.len());
+        arena.extend_from_slice(&path[..exe_len], GFP_KERNEL)?;
+        let mut addr = 0u64;
+        while let Some(v) = g.vma(addr, path)? {
+            if vmas.len() >= image::MAX_VMAS as usize {
+                return Err(code::E2BIG);
+            }
+            let path_off = arena.len();
+            arena.extend_from_slice(&path[..(v.path_len as usize).min(path.len())], GFP_KERNEL)?;
+            vmas.push(VmaRec { info: v, path_off }, GFP_KERNEL)?;
+            addr = v.end;
+        }
+        (info, exe_len)
+    };
+    let words = (info.nr_auxv_words as usize).min(info.auxv.len());
+    let auxv = image::Auxv::from_words(&info.auxv[..words & !1]).ok_or(code::EINVAL)?;
+    let rec = image::Mm {
+        mm_id,
+        nr_vmas: u32::try_from(vmas.len()).map_err(|_| code::E2BIG)?,
+        start_code: info.start_code,
+        end_code: info.end_code,
+        start_data: info.start_data,
+        end_data: info.end_data,
+        start_brk: info.start_brk,
+        brk: info.brk,
+        start_stack: info.start_stack,
+        arg_start: info.arg_start,
+        arg_end: info.arg_end,
+        env_start: info.env_start,
+        env_end: info.env_end,
+        auxv,
+        exe_path: &arena[..exe_len],
+    };
+    out.put(64 + image::MM_MAX_PAYLOAD, |e, b| e.mm(&rec, b))?;
+    for v in vmas.iter() {
+        let kind = kind_of(&v.info, &info)?;
+        let plen = v.info.path_len as usize;
+        let rec = image::Vma {
+            start: v.info.start,
+            end: v.info.end,
+            pgoff: v.info.pgoff,
+            prot: prot_of(v.info.flags),
+            flags: flags_of(v.info.flags),
+            kind,
+            path: if kind.has_path() { &arena[v.path_off..v.path_off + plen] } else { &[] },
+        };
+        out.put(64 + image::VMA_MAX_PAYLOAD, |e, b| e.vma(&rec, b))?;
+        match kind {
+            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => write_pages(out, mm, &v.info, false)?,
+            VmaKind::FilePrivate => write_pages(out, mm, &v.info, true)?,
+            VmaKind::SharedAnon => write_shmem_pages(out, mm, &v.info)?,
+            VmaKind::FileShared | VmaKind::Vdso | VmaKind::Vvar => {}
+        }
+    }
+    Ok(())
+}
+
+/// Dumps the pages of a private VMA that exist: all of them for anonymous
+/// memory, only the anonymous (written, copied-on-write) ones over a file.
+fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Result {
+    let mut pins = PinnedPages::new();
+    let mut addr = v.start;
+    while addr < v.end {
+        if shim::signal_pending() {
+            return Err(code::EINTR);
+        }
+        let left = ((v.end - addr) as usize) / PAGE_SIZE;
+        let n = {
+            let g = mm.read_lock()?;
+            g.pin_pages(addr, left.min(PIN_BATCH), &mut pins)?
+        };
+        if n == 0 {
+            addr += PAGE_SIZE as u64;
+            continue;
+        }
+        // Runs of consecutive pages to dump among the n pinned ones.
+        let mut i = 0;
+        while i < n {
+            if anon_only && !pins.is_anon(i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < n && (!anon_only || pins.is_anon(j)) {
+                j += 1;
+            }
+            out.pages_begin(addr + (i * PAGE_SIZE) as u64, j - i)?;
+            for k in i..j {
+                out.page(|dst| pins.copy(k, dst))?;
+            }
+            i = j;
+        }
+        addr += (n * PAGE_SIZE) as u64;
+    }
+    Ok(())
+}
+
+/// Dumps the pages of a shared anonymous VMA that its shmem object has.
+fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
+    let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+    let mut addr = v.start;
+    // Collect a run in the image buffer page by page: a run record needs
+    // its length first, so find the run's extent, then copy it.
+    while addr < v.end {
+        if shim::signal_pending() {
+            return Err(code::EINTR);
+        }
+        let present = {
+            let g = mm.read_lock()?;
+            g.shmem_page(addr, &mut page)?
+        };
+        if !present {
+            addr += PAGE_SIZE as u64;
+            continue;
+        }
+        let start = addr;
+        let mut n = 1usize;
+        {
+            let g = mm.read_lock()?;
+            while n < crate::image_out::RUN_PAGES && start + ((n * PAGE_SIZE) as u64) < v.end {
+                if !g.shmem_page(start + (n * PAGE_SIZE) as u64, &mut page)? {
+                    break;
+                }
+                n += 1;
+            }
+        }
+        out.pages_begin(start, n)?;
+        for k in 0..n {
+            let a = start + (k * PAGE_SIZE) as u64;
+            out.page(|dst| {
+                let g = mm.read_lock()?;
+                if g.shmem_page(a, dst)? {
+                    Ok(())
+                } else {
+                    // Truncated meanwhile: the tree is not stopped after all.
+                    Err(code::EBUSY)
+                }
+            })?;
+        }
+        addr = start + (n * PAGE_SIZE) as u64;
+    }
+    Ok(())
+}

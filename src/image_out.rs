@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The image stream: records encoded by the shared format code
+//! ([`crate::image::Encoder`]) into one buffer, written to the caller's fd
+//! in large writes.
+//!
+//! # Invariants
+//! `buf[..len]` holds encoded bytes not yet written; `buf.len()` is
+//! [`BUF_LEN`] for the writer's whole life.
+
+use kernel::error::code;
+use kernel::prelude::*;
+
+use crate::image::{self, EncodeError, Encoder, FileHeader};
+use crate::shim::{self, OutFile};
+
+/// Size of the output buffer: page runs go out in writes of this size.
+pub(crate) const BUF_LEN: usize = 1 << 20;
+
+/// Most pages of one run that fit in the buffer with its record header.
+pub(crate) const RUN_PAGES: usize = (BUF_LEN - 64) / kernel::page::PAGE_SIZE;
+
+/// Maps an encoder error: the dump code sized everything, so any is a bug
+/// or a limit of the format (too many VMAs, a path too long...).
+pub(crate) fn enc_err(e: EncodeError) -> Error {
+    pr_warn!("cptrst: checkpoint: image encoding refused: {:?}\n", e);
+    code::EINVAL
+}
+
+/// The output side of a checkpoint.
+pub(crate) struct ImageOut {
+    file: OutFile,
+    enc: Encoder,
+    buf: KVVec<u8>,
+    len: usize,
+}
+
+impl ImageOut {
+    /// A writer of an image with this machine's header to `file`.
+    pub(crate) fn new(file: OutFile) -> Result<ImageOut> {
+        let xstate = shim::xstate_size();
+        let header = FileHeader::new(
+            shim::xfeatures(),
+            u32::try_from(xstate).map_err(|_| code::EINVAL)?,
+            &shim::kernel_release(),
+        );
+        let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
+        // INVARIANT: the buffer is BUF_LEN long and empty.
+        Ok(ImageOut { file, enc: Encoder::new(header), buf, len: 0 })
+    }
+
+    /// The size of every FPU record's xstate.
+    pub(crate) fn xstate_size(&self) -> usize {
+        self.enc.file_header().xstate_size as usize
+    }
+
+    /// Writes out what the buffer holds.
+    pub(crate) fn flush(&mut self) -> Result {
+        if self.len > 0 {
+            self.file.write(&self.buf[..self.len])?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+
+    /// Makes room for `n` bytes and returns the free part of the buffer.
+    fn room(&mut self, n: usize) -> Result<&mut [u8]> {
+        if n > BUF_LEN {
+            return Err(code::EINVAL);
+        }
+        if BUF_LEN - self.len < n {
+            self.flush()?;
+        }
+        Ok(&mut self.buf[self.len..])
+    }
+
+    /// Encodes one piece with `f`, which needs at most `max` bytes.
+    pub(crate) fn put(
+        &mut self,
+        max: usize,
+        f: impl FnOnce(&mut Encoder, &mut [u8]) -> core::result::Result<usize, EncodeError>,
+    ) -> Result {
+        // Borrow the encoder and the buffer's free part separately.
+        self.room(max)?;
+        let free = &mut self.buf[self.len..];
+        let n = f(&mut self.enc, free).map_err(enc_err)?;
+        self.len += n;
+        Ok(())
+    }
+
+    /// Writes the file header.
+    pub(crate) fn header(&mut self) -> Result {
+        self.put(image::HEADER_LEN, |e, b| e.header(b))
+    }
+
+    /// Starts a PAGES record of `nr` pages at `addr`; then call
+    /// [`ImageOut::page`] `nr` times. `nr` is at most [`RUN_PAGES`].
+    pub(crate) fn pages_begin(&mut self, addr: u64, nr: usize) -> Result {
+        if nr == 0 || nr > RUN_PAGES {
+            return Err(code::EINVAL);
+        }
+        // Header and all the data in one buffer: one write per run.
+        let total = 64 + nr * kernel::page::PAGE_SIZE;
+        self.room(total)?;
+        self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))
+    }
+
+    /// Appends one page of the open PAGES record; `fill` writes its bytes.
+    pub(crate) fn page(&mut self, fill: impl FnOnce(&mut [u8]) -> Result) -> Result {
+        let ps = kernel::page::PAGE_SIZE;
+        self.room(ps)?;
+        let dst = &mut self.buf[self.len..self.len + ps];
+        fill(dst)?;
+        self.enc.data(dst).map_err(enc_err)?;
+        self.len += ps;
+        Ok(())
+    }
+
+    /// Writes the trailer and everything still buffered.
+    pub(crate) fn finish(mut self) -> Result {
+        self.put(image::TRAILER_RECORD_LEN, |e, b| e.trailer(b))?;
+        self.flush()
+    }
+}
