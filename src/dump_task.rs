@@ -154,8 +154,9 @@ pub(crate) fn tree_entry(i: &TaskInfo, is_root: bool, mm_id: u32) -> image::Tree
 pub(crate) fn write_tree(out: &mut ImageOut, infos: &[TaskInfo], order: &[usize], mm_ids: &[u32]) -> Result {
     let count = u32::try_from(order.len()).map_err(|_| code::E2BIG)?;
     out.put(64, |e, b| e.tree_begin(count, b))?;
-    for (pos, &k) in order.iter().enumerate() {
-        let entry = tree_entry(&infos[k], pos == 0, mm_ids[k]);
+    for &k in order.iter() {
+        // The root's thread group has no parent in the tree.
+        let entry = tree_entry(&infos[k], infos[k].tgid == infos[order[0]].tgid, mm_ids[k]);
         out.put(image::TREE_ENTRY_LEN, |e, b| e.tree_entry(&entry, b))?;
     }
     Ok(())

@@ -2,22 +2,38 @@
 # `make demo`: what cptrst does today, in the test VM.
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-say "kernel"
-uname -a
-say "modinfo /lib/modules/cptrst.ko"
-modinfo /lib/modules/cptrst.ko
-say "the module is loaded"
-lsmod | grep -E '^(Module|cptrst)'
-dmesg | grep cptrst
-say "the device (root-only)"
+say "the module is loaded; the device is root-only"
+modinfo /lib/modules/cptrst.ko | grep -E '^(description|version|license)'
 ls -l /dev/cptrst
-say "unload is refused while the device is open"
-exec 3<>/dev/cptrst
-rmmod cptrst && echo "unexpected: rmmod succeeded" || echo "rmmod refused, as expected"
-exec 3<&-
-say "after close, unload works; load it again"
-rmmod cptrst && echo "rmmod: ok"
-ls -l /dev/cptrst 2>&1
-insmod /lib/modules/cptrst.ko && ls -l /dev/cptrst
-say "the operations (not implemented yet: each answers EOPNOTSUPP)"
-kselftest-device -r dev.unimplemented_operations_are_eopnotsupp 2>&1 | grep -E '^(ok|not ok|#  )' || true
+
+say "a running program: a counter, printing every half second"
+( i=0; while :; do i=$((i + 1)); echo "counter $i"; sleep 0.5; done ) > /tmp/counter.log &
+pid=$!
+sleep 2
+tail -n 2 /tmp/counter.log
+
+say "checkpoint it (cptrst checkpoint $pid -o /tmp/demo.img), leaving it stopped"
+cptrst checkpoint $pid -o /tmp/demo.img 2>/tmp/ck.err && ls -l /tmp/demo.img
+cat /tmp/ck.err
+before=$(wc -l < /tmp/counter.log); sleep 1.5; after=$(wc -l < /tmp/counter.log)
+echo "stopped: $before lines before, $after lines 1.5 s later"
+
+say "inspect the image"
+cptrst inspect /tmp/demo.img
+
+say "a corrupted copy is refused, naming the record and offset"
+cp /tmp/demo.img /tmp/bad.img
+printf 'X' | dd of=/tmp/bad.img bs=1 seek=300 conv=notrunc 2>/dev/null
+cptrst inspect /tmp/bad.img
+
+say "let it run on (SIGCONT to the processes the tool stopped)"
+kill -CONT $(sed -n 's/.*kill -CONT //p' /tmp/ck.err)
+sleep 1.5
+tail -n 2 /tmp/counter.log
+kill $pid
+
+say "eclone: a command at a chosen pid, and at pid 1 of a new pid namespace"
+cptrst eclone --pid 4242 -- sh -c 'echo "my pid is $$"'
+cptrst eclone --pid 4343,1 -- sh -c 'echo "my pid is $$"; exec grep NSpid /proc/self/status'
+
+say "restart: not implemented yet (EOPNOTSUPP), so the demo stops here"

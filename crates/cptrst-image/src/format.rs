@@ -19,6 +19,11 @@
 //! TRAILER                                              (counts + CRC32C)
 //! ```
 //!
+//! Address spaces are shared by reference: every tree entry has an `mm_id`
+//! (0 for a zombie), equal for tasks sharing an mm (threads, `CLONE_VM`
+//! children), numbered 1, 2, ... in order of first use in the tree; the MM
+//! group of each id comes once, after all the tasks, in id order.
+//!
 //! Records of a type this reader does not know are skipped when their
 //! [`RECORD_FLAG_MUST_UNDERSTAND`] bit is clear, anywhere before the
 //! trailer, and refused when it is set.

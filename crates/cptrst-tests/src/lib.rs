@@ -45,3 +45,25 @@ pub fn ymmh_value(i: usize) -> [u8; 16] {
 
 /// The x87 values the `fpu` workload pushes, st(0) is the last one.
 pub const X87_VALUES: [f64; 8] = [1.0, -2.5, 3.25, 1e10, -7.125, 0.5, 42.0, 6.0221e23];
+
+pub mod tap;
+pub mod workload;
+
+/// The 80-bit x87 extended encoding (10 bytes, little endian) of a normal,
+/// finite f64, as FXSAVE stores it.
+pub fn f64_to_x87(v: f64) -> [u8; 10] {
+    let bits = v.to_bits();
+    let sign = (bits >> 63) as u16;
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let mut out = [0u8; 10];
+    if exp == 0 && frac == 0 {
+        out[9] = (sign << 7) as u8;
+        return out;
+    }
+    let e80 = (exp - 1023 + 16383) as u16;
+    let mant = ((1u64 << 52) | frac) << 11;
+    out[..8].copy_from_slice(&mant.to_le_bytes());
+    out[8..].copy_from_slice(&(e80 | (sign << 15)).to_le_bytes());
+    out
+}

@@ -25,6 +25,8 @@ fn explain(err: &std::io::Error) -> &'static str {
     }
 }
 
+extern "C" fn interrupted(_sig: libc::c_int) {}
+
 pub fn main(args: &[String]) -> Result<(), Failure> {
     let mut pid = None;
     let mut out: Option<String> = None;
@@ -67,12 +69,27 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     };
     let fd = file.as_ref().map_or(1, |f| f.as_raw_fd());
     let dev = Dev::open()?;
-    // A reader that goes away must give EPIPE, not kill the tool.
-    // SAFETY: setting a signal disposition to SIG_IGN.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // A reader that goes away must give EPIPE, not kill the tool; SIGINT
+    // and SIGTERM interrupt the dump (EINTR), after which the tool lets
+    // the tree run on as it found it.
+    // SAFETY: setting signal dispositions; the handler is async-signal-safe
+    // (it does nothing: its only effect is to interrupt the ioctl).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = interrupted as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        sa.sa_flags = 0; // no SA_RESTART: the ioctl returns EINTR
+        libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
+        libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
+    }
     let tree = stop::stop_tree(pid)?;
     match dev.checkpoint(pid, fd, 0) {
         Ok(()) => {
+            if after == After::Stop {
+                let pids = tree.pid_list();
+                eprintln!("cptrst: checkpointed; left stopped (SIGSTOP): resume with kill -CONT {pids}");
+            }
             tree.release(after);
             Ok(())
         }

@@ -141,6 +141,11 @@ impl Stopped {
         self.let_go(after);
     }
 
+    /// The processes as a space-separated list.
+    pub fn pid_list(&self) -> String {
+        self.procs.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")
+    }
+
     fn let_go(&self, after: After) {
         for &p in &self.procs {
             let sig = match after {

@@ -11,6 +11,7 @@
 //!   with [`pattern`]; then pauses;
 //! - `sparse`: a 64 MiB anonymous mapping with 4 pages touched; pauses;
 //! - `tree N T`: forks N children, each with T extra threads; all pause;
+//! - `dirty MIB`: MIB MiB of anonymous memory, all written; pauses;
 //! - `spin`: spins in user mode (no flag).
 
 use cptrst_tests::{fill_page, xmm_value, ymmh_value, GPR_VALUES, X87_VALUES};
@@ -231,6 +232,19 @@ fn tree(children: usize, threads: usize) -> ! {
     pause_forever()
 }
 
+/// `dirty MIB`: MIB MiB of anonymous memory, every page written; prints
+/// the mapping and a checksum of its contents.
+fn dirty(mib: usize) -> ! {
+    let len = mib << 20;
+    let p = mmap(len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
+    fill(p, len / PAGE, 9);
+    // SAFETY: the mapping is `len` readable bytes.
+    let s = unsafe { std::slice::from_raw_parts(p, len) };
+    let sum = s.iter().fold(0u64, |a, &b| a.wrapping_mul(31).wrapping_add(b as u64));
+    ready(&format!("{{\"addr\": {}, \"len\": {}, \"sum\": {}}}", p as usize, len, sum));
+    pause_forever()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -243,6 +257,7 @@ fn main() {
             let t = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
             tree(n, t)
         }
+        Some("dirty") => dirty(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
         Some("spin") => {
             ready("{}");
             loop {

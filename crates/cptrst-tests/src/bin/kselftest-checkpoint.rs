@@ -1,0 +1,342 @@
+//! Guest tests of checkpoint: each sets up a workload with known state,
+//! checkpoints it with `cptrst checkpoint`, and checks the image's contents
+//! byte for byte through `cptrst inspect --json` / `--page`; then the
+//! refusals, through the tool and through the ioctl directly.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+
+use cptrst::dev::Dev;
+use cptrst_tests::tap::{self, ensure};
+use cptrst_tests::workload::{checkpoint_json, cptrst, image_page, inspect_json, Workload};
+use cptrst_tests::{f64_to_x87, fill_page, xmm_value, ymmh_value, GPR_VALUES, X87_VALUES};
+use serde_json::Value;
+
+const PAGE: usize = 4096;
+
+fn task0(img: &Value) -> &Value {
+    &img["tasks"][0]
+}
+
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn general_registers() -> Result<(), String> {
+    let w = Workload::start(&["regs"])?;
+    let img = checkpoint_json(w.pid(), "/tmp/ck-regs.img")?;
+    let regs = &task0(&img)["regs"];
+    for (name, want) in GPR_VALUES {
+        let got = regs[name].as_u64().ok_or(format!("no register {name}"))?;
+        ensure(got == want, || format!("{name} = {got:#x}, want {want:#x}"))?;
+    }
+    // Stopped in user mode: no system call to restart.
+    ensure(regs["orig_ax"].as_u64() == Some(u64::MAX), || format!("orig_ax = {}", regs["orig_ax"]))?;
+    ensure(regs["cs"].as_u64() == Some(0x33), || format!("cs = {}", regs["cs"]))
+}
+
+fn fpu_registers() -> Result<(), String> {
+    let w = Workload::start(&["fpu"])?;
+    let img = checkpoint_json(w.pid(), "/tmp/ck-fpu.img")?;
+    let fpu = &task0(&img)["fpu"];
+    ensure(fpu["size"].as_u64() == img["header"]["xstate_size"].as_u64(), || "FPU size != header".into())?;
+    for i in 0..8 {
+        let want = hexs(&f64_to_x87(X87_VALUES[7 - i]));
+        ensure(fpu["st"][i].as_str() == Some(want.as_str()), || format!("st{i} = {}, want {want}", fpu["st"][i]))?;
+    }
+    for i in 0..16 {
+        let want = hexs(&xmm_value(i));
+        ensure(fpu["xmm"][i].as_str() == Some(want.as_str()), || format!("xmm{i} = {}, want {want}", fpu["xmm"][i]))?;
+        let want = hexs(&ymmh_value(i));
+        ensure(fpu["ymmh"][i].as_str() == Some(want.as_str()), || format!("ymmh{i} = {}, want {want}", fpu["ymmh"][i]))?;
+    }
+    Ok(())
+}
+
+fn vma_at<'a>(img: &'a Value, addr: u64) -> Option<&'a Value> {
+    img["mms"][0]["vmas"].as_array()?.iter().find(|v| {
+        v["start"].as_u64().is_some_and(|s| s <= addr) && v["end"].as_u64().is_some_and(|e| addr < e)
+    })
+}
+
+/// Checks pages `pages` of the region at `base` (tag `tag`) byte for byte.
+fn check_pages(file: &str, base: u64, tag: u8, pages: &[usize]) -> Result<(), String> {
+    let mut want = vec![0u8; PAGE];
+    for &p in pages {
+        let addr = base + (p * PAGE) as u64;
+        let got = image_page(file, addr).ok_or(format!("page {addr:#x} (tag {tag}) not in the image"))?;
+        fill_page(&mut want, tag, p);
+        ensure(got == want, || format!("page {addr:#x} (tag {tag}) differs"))?;
+    }
+    Ok(())
+}
+
+fn memory_patterns() -> Result<(), String> {
+    let w = Workload::start(&["mem", "/tmp/ck-mem-file"])?;
+    let f = "/tmp/ck-mem.img";
+    let img = checkpoint_json(w.pid(), f)?;
+    let at = |k: &str| w.info[k].as_u64().unwrap_or(0);
+    let expect = [
+        ("anon", 1u8, &[0usize, 1, 2, 3][..], "anon", 3u64),
+        ("file", 2, &[1, 3], "file-private", 3),
+        ("shared", 3, &[0, 1], "shared-anon", 3),
+        ("ro", 4, &[0, 1], "anon", 1),
+        ("none", 5, &[0], "anon", 0),
+        ("heap", 6, &[0, 1, 2], "heap", 3),
+        ("stack", 7, &[0], "stack", 3),
+    ];
+    for (name, tag, pages, kind, prot) in expect {
+        let v = vma_at(&img, at(name)).ok_or(format!("no VMA for {name} at {:#x}", at(name)))?;
+        ensure(v["kind"].as_str() == Some(kind), || format!("{name}: kind {}, want {kind}", v["kind"]))?;
+        ensure(v["prot"].as_u64() == Some(prot), || format!("{name}: prot {}, want {prot}", v["prot"]))?;
+        check_pages(f, at(name), tag, pages)?;
+    }
+    let fv = vma_at(&img, at("file")).ok_or("no file VMA")?;
+    ensure(fv["path"].as_str() == Some("/tmp/ck-mem-file"), || format!("file path {}", fv["path"]))?;
+    // The file pages never written are the file's: not in the image.
+    for p in [0u64, 2] {
+        let a = at("file") + p * PAGE as u64;
+        ensure(image_page(f, a).is_none(), || format!("clean file page {a:#x} is in the image"))?;
+    }
+    ensure(fv["pages"].as_u64() == Some(2), || format!("file VMA has {} pages, want 2", fv["pages"]))
+}
+
+fn sparse_mapping() -> Result<(), String> {
+    let w = Workload::start(&["sparse"])?;
+    let f = "/tmp/ck-sparse.img";
+    let img = checkpoint_json(w.pid(), f)?;
+    let base = w.info["addr"].as_u64().unwrap_or(0);
+    let v = vma_at(&img, base).ok_or("no VMA for the 64 MiB mapping")?;
+    ensure(v["end"].as_u64().unwrap_or(0) - v["start"].as_u64().unwrap_or(0) >= 64 << 20, || "VMA too small".into())?;
+    let touched: Vec<usize> =
+        w.info["touched"].as_array().ok_or("no touched list")?.iter().filter_map(|x| x.as_u64()).map(|x| x as usize).collect();
+    ensure(v["pages"].as_u64() == Some(touched.len() as u64), || {
+        format!("the 64 MiB VMA has {} pages in the image, want {}", v["pages"], touched.len())
+    })?;
+    check_pages(f, base, 8, &touched)?;
+    // The image is small: a few pages, not 64 MiB.
+    let size = std::fs::metadata(f).map_err(|e| e.to_string())?.len();
+    ensure(size < 4 << 20, || format!("image is {size} bytes"))
+}
+
+fn process_tree() -> Result<(), String> {
+    let w = Workload::start(&["tree", "2", "1"])?;
+    let img = checkpoint_json(w.pid(), "/tmp/ck-tree.img")?;
+    let tasks = img["tasks"].as_array().ok_or("no tasks")?;
+    let children: Vec<u64> = w.info["children"].as_array().ok_or("no children")?.iter().filter_map(|c| c.as_u64()).collect();
+    let root = w.pid() as u64;
+    ensure(tasks.len() == 6, || format!("{} tasks, want 6 (3 processes x 2 threads)", tasks.len()))?;
+    ensure(tasks[0]["pid"].as_u64() == Some(root) && tasks[0]["ppid"].as_u64() == Some(0), || "root not first".into())?;
+    let procs: Vec<&Value> = tasks.iter().filter(|t| t["thread"].as_bool() == Some(false)).collect();
+    let threads: Vec<&Value> = tasks.iter().filter(|t| t["thread"].as_bool() == Some(true)).collect();
+    ensure(procs.len() == 3 && threads.len() == 3, || "3 processes and 3 threads expected".into())?;
+    for c in &children {
+        let t = procs.iter().find(|t| t["pid"].as_u64() == Some(*c)).ok_or(format!("child {c} missing"))?;
+        ensure(t["ppid"].as_u64() == Some(root), || format!("child {c} ppid {}", t["ppid"]))?;
+    }
+    for t in &threads {
+        let leader = t["tgid"].as_u64();
+        let l = procs.iter().find(|p| p["pid"].as_u64() == leader).ok_or("thread without leader")?;
+        ensure(l["mm_id"] == t["mm_id"], || "thread mm differs from its leader's".into())?;
+    }
+    let mut mm_ids: Vec<u64> = procs.iter().filter_map(|p| p["mm_id"].as_u64()).collect();
+    mm_ids.dedup();
+    ensure(mm_ids.len() == 3, || format!("mm ids {mm_ids:?}"))?;
+    ensure(img["mms"].as_array().map(Vec::len) == Some(3), || "3 MM groups expected".into())?;
+    let pg = tasks[0]["pgid"].clone();
+    ensure(tasks.iter().all(|t| t["pgid"] == pg && t["sid"] == tasks[0]["sid"]), || "pgid/sid differ".into())
+}
+
+/// The same stopped process dumped to a file, a pipe and a unix socket
+/// gives the same image.
+fn file_pipe_socket() -> Result<(), String> {
+    let w = Workload::start(&["mem", "/tmp/ck-fps-file"])?;
+    let pid = w.pid().to_string();
+    let o = cptrst(&["checkpoint", &pid, "-o", "/tmp/ck-f.img"]);
+    ensure(o.status.success(), || format!("to a file: {}", String::from_utf8_lossy(&o.stderr)))?;
+    let by_file = std::fs::read("/tmp/ck-f.img").map_err(|e| e.to_string())?;
+    // A pipe: the tool's stdout.
+    let o = Command::new("cptrst").args(["checkpoint", &pid]).stdout(Stdio::piped()).output().map_err(|e| e.to_string())?;
+    ensure(o.status.success(), || format!("to a pipe: {}", String::from_utf8_lossy(&o.stderr)))?;
+    let by_pipe = o.stdout;
+    // A unix socket: the tool's stdout is one end of a socketpair.
+    let (a, b) = UnixStream::pair().map_err(|e| e.to_string())?;
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let mut b = b;
+        std::io::Read::read_to_end(&mut b, &mut v).map(|_| v)
+    });
+    let st = Command::new("cptrst")
+        .args(["checkpoint", &pid])
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(a)))
+        .status()
+        .map_err(|e| e.to_string())?;
+    let by_socket = reader.join().map_err(|_| "reader panicked")?.map_err(|e| e.to_string())?;
+    ensure(st.success(), || "to a socket: failed".into())?;
+    ensure(by_file.len() > 4096, || "image too small".into())?;
+    ensure(by_pipe == by_file, || format!("pipe image ({} bytes) differs from file image ({})", by_pipe.len(), by_file.len()))?;
+    ensure(by_socket == by_file, || format!("socket image ({} bytes) differs from file image ({})", by_socket.len(), by_file.len()))?;
+    std::fs::write("/tmp/ck-p.img", &by_pipe).map_err(|e| e.to_string())?;
+    inspect_json("/tmp/ck-p.img").map(|_| ())
+}
+
+fn errno_of(r: std::io::Result<()>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
+}
+
+/// Refusals through the ioctl: the kernel's own checks.
+fn refusals_ioctl() -> Result<(), String> {
+    let dev = Dev::open().map_err(|f| f.msg)?;
+    let out = std::fs::File::create("/tmp/ck-refuse.img").map_err(|e| e.to_string())?;
+    let fd = out.as_raw_fd();
+    // A running task that nobody stopped: EBUSY.
+    let w = Workload::start(&["spin"])?;
+    ensure(errno_of(dev.checkpoint(w.pid(), fd, 0)) == Some(libc::EBUSY), || "running task: not EBUSY".into())?;
+    // A pid that does not exist: ESRCH.
+    ensure(errno_of(dev.checkpoint(4_000_000, fd, 0)) == Some(libc::ESRCH), || "no such pid: not ESRCH".into())?;
+    // A kernel thread (kthreadd): EPERM.
+    ensure(errno_of(dev.checkpoint(2, fd, 0)) == Some(libc::EPERM), || "kernel thread: not EPERM".into())?;
+    // The caller's own tree (itself, or init, its ancestor): EINVAL.
+    let me = std::process::id() as i32;
+    ensure(errno_of(dev.checkpoint(me, fd, 0)) == Some(libc::EINVAL), || "own tree: not EINVAL".into())?;
+    ensure(errno_of(dev.checkpoint(1, fd, 0)) == Some(libc::EINVAL), || "ancestor's tree: not EINVAL".into())?;
+    // Outputs: read-only fd, a closed fd, /proc/self/maps, /proc/PID/mem.
+    let ro = std::fs::File::open("/tmp/ck-refuse.img").map_err(|e| e.to_string())?;
+    ensure(errno_of(dev.checkpoint(w.pid(), ro.as_raw_fd(), 0)) == Some(libc::EBADF), || "read-only fd: not EBADF".into())?;
+    ensure(errno_of(dev.checkpoint(w.pid(), 999, 0)) == Some(libc::EBADF), || "closed fd: not EBADF".into())?;
+    let maps = std::fs::File::open("/proc/self/maps").map_err(|e| e.to_string())?;
+    ensure(errno_of(dev.checkpoint(w.pid(), maps.as_raw_fd(), 0)) == Some(libc::EBADF), || "/proc/self/maps: not EBADF".into())?;
+    let mem = std::fs::OpenOptions::new().read(true).write(true).open(format!("/proc/{}/mem", w.pid())).map_err(|e| e.to_string())?;
+    ensure(errno_of(dev.checkpoint(w.pid(), mem.as_raw_fd(), 0)) == Some(libc::EINVAL), || "/proc/PID/mem: not EINVAL".into())?;
+    // Nothing was written by any refusal.
+    let len = std::fs::metadata("/tmp/ck-refuse.img").map_err(|e| e.to_string())?.len();
+    ensure(len == 0, || format!("{len} bytes written by refused checkpoints"))?;
+    ensure(w.alive(), || "the workload died".into())
+}
+
+/// Another user's task, by an unprivileged caller holding the device open.
+fn refusal_other_user() -> Result<(), String> {
+    let w = Workload::start(&["spin"])?;
+    let dev = Dev::open().map_err(|f| f.msg)?;
+    let target = w.pid();
+    // SAFETY: fork in a test program; the child only makes system calls
+    // and exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: dropping privileges, then the ioctl, then _exit.
+        unsafe {
+            if libc::setresgid(1000, 1000, 1000) != 0 || libc::setresuid(1000, 1000, 1000) != 0 {
+                libc::_exit(10);
+            }
+            let code = match errno_of(dev.checkpoint(target, 1, 0)) {
+                Some(libc::EPERM) => 0,
+                _ => 11,
+            };
+            libc::_exit(code)
+        }
+    }
+    let mut st = 0;
+    // SAFETY: waiting for our child.
+    unsafe { libc::waitpid(pid, &mut st, 0) };
+    ensure(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, || format!("child status {st:#x} (10: setuid failed, 11: not EPERM)"))?;
+    // Through the tool, the seize itself is refused.
+    let o = Command::new("su").args(["-s", "/bin/sh", "cptuser", "-c", &format!("cptrst checkpoint {target} -o /tmp/x.img")]).output().map_err(|e| e.to_string())?;
+    ensure(!o.status.success(), || "unprivileged cptrst checkpoint succeeded".into())?;
+    ensure(w.alive(), || "the workload died".into())
+}
+
+/// The reader of a pipe dies mid-dump: EPIPE, and the tree is intact.
+fn pipe_reader_dies() -> Result<(), String> {
+    let w = Workload::start(&["sparse"])?;
+    let mut child = Command::new("cptrst")
+        .args(["checkpoint", &w.pid().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut out = child.stdout.take().ok_or("no stdout")?;
+    let mut buf = [0u8; 4096];
+    std::io::Read::read_exact(&mut out, &mut buf).map_err(|e| format!("read: {e}"))?;
+    drop(out);
+    let o = child.wait_with_output().map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(!o.status.success(), || "checkpoint succeeded with a dead reader".into())?;
+    ensure(err.contains("Broken pipe") || err.contains("went away"), || format!("message: {err}"))?;
+    ensure(w.alive(), || "the workload died".into())?;
+    // Intact: a new checkpoint of it works and has its 4 pages.
+    let img = checkpoint_json(w.pid(), "/tmp/ck-after-epipe.img")?;
+    let base = w.info["addr"].as_u64().unwrap_or(0);
+    let v = vma_at(&img, base).ok_or("no VMA")?;
+    ensure(v["pages"].as_u64() == Some(4), || format!("{} pages after EPIPE", v["pages"]))?;
+    check_pages("/tmp/ck-after-epipe.img", base, 8, &[0, 100, 5000, (64 << 20) / PAGE - 1])
+}
+
+/// A signal to the checkpointing tool aborts the dump with EINTR; the tree
+/// runs on.
+fn signal_interrupts() -> Result<(), String> {
+    let w = Workload::start(&["mem", "/tmp/ck-sig-file"])?;
+    // Nobody reads the pipe: the dump blocks once it is full (64 KiB).
+    let child = Command::new("cptrst")
+        .args(["checkpoint", &w.pid().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // Wait until the dump is blocked writing.
+    let mut blocked = false;
+    for _ in 0..500 {
+        let wchan = std::fs::read_to_string(format!("/proc/{}/wchan", child.id())).unwrap_or_default();
+        if wchan.contains("pipe") {
+            blocked = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    ensure(blocked, || "the dump never blocked on the pipe".into())?;
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    ensure(err.contains("interrupted"), || format!("message: {err}"))?;
+    ensure(w.alive(), || "the workload died".into())?;
+    // Running again, not left stopped: its state letter is not T/t.
+    let st = std::fs::read_to_string(format!("/proc/{}/stat", w.pid())).map_err(|e| e.to_string())?;
+    let state = st.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+    ensure(matches!(state, Some('S') | Some('R')), || format!("workload state {state:?} after the interrupted dump"))
+}
+
+/// `cptrst checkpoint` with bad arguments: clear usage errors.
+fn tool_usage_errors() -> Result<(), String> {
+    for (args, code) in [
+        (&["checkpoint"][..], 2),
+        (&["checkpoint", "abc"], 2),
+        (&["checkpoint", "-5"], 2),
+        (&["checkpoint", "1", "--kill", "--resume"], 2),
+        (&["checkpoint", "4000000", "-o", "/tmp/x"], 1),
+        (&["inspect"], 2),
+        (&["inspect", "/nonexistent"], 1),
+    ] {
+        let o = cptrst(args);
+        ensure(o.status.code() == Some(code), || format!("cptrst {args:?}: status {:?}, want {code}", o.status.code()))?;
+        ensure(!o.stderr.is_empty(), || format!("cptrst {args:?}: no message"))?;
+    }
+    Ok(())
+}
+
+fn main() {
+    tap::run(&[
+        ("general registers", general_registers),
+        ("x87, SSE and AVX registers", fpu_registers),
+        ("memory: anon, file, shared, ro, PROT_NONE, heap, stack", memory_patterns),
+        ("64 MiB mapping with 4 pages touched", sparse_mapping),
+        ("tree of parent, children and threads", process_tree),
+        ("same image to a file, a pipe and a unix socket", file_pipe_socket),
+        ("refusals: EBUSY, ESRCH, EPERM, EINVAL, EBADF", refusals_ioctl),
+        ("refusal: another user's task, unprivileged caller", refusal_other_user),
+        ("pipe reader dies mid-dump: EPIPE, tree intact", pipe_reader_dies),
+        ("a signal to the tool: EINTR, tree runs on", signal_interrupts),
+        ("tool usage errors", tool_usage_errors),
+    ])
+}
