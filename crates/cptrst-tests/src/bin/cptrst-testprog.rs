@@ -12,6 +12,7 @@
 //! - `sparse`: a 64 MiB anonymous mapping with 4 pages touched; pauses;
 //! - `tree N T`: forks N children, each with T extra threads; all pause;
 //! - `dirty MIB`: MIB MiB of anonymous memory, all written; pauses;
+//! - `pause`, `nanosleep`: block in that system call;
 //! - `spin`: spins in user mode (no flag).
 
 use cptrst_tests::{fill_page, xmm_value, ymmh_value, GPR_VALUES, X87_VALUES};
@@ -258,6 +259,17 @@ fn main() {
             tree(n, t)
         }
         Some("dirty") => dirty(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
+        Some("nanosleep") => {
+            ready("{}");
+            let ts = libc::timespec { tv_sec: 100_000, tv_nsec: 0 };
+            // SAFETY: a raw nanosleep with a valid timespec and no remainder.
+            unsafe { libc::syscall(libc::SYS_nanosleep, &ts as *const libc::timespec, std::ptr::null_mut::<libc::timespec>()) };
+            std::process::exit(0)
+        }
+        Some("pause") => {
+            ready("{}");
+            pause_forever()
+        }
         Some("spin") => {
             ready("{}");
             loop {

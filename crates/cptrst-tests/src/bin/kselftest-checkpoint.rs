@@ -54,6 +54,38 @@ fn fpu_registers() -> Result<(), String> {
     Ok(())
 }
 
+/// A task stopped inside a system call is saved ready to resume it: the
+/// restartable `pause` as a restart of the call (ax = its number, ip back
+/// on the `syscall` instruction), `nanosleep` as an interrupted call (EINTR).
+fn syscall_restart_normalized() -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    for (prog, want_ax, back) in [("pause", libc::SYS_pause as u64, true), ("nanosleep", (-libc::EINTR) as i64 as u64, false)] {
+        let w = Workload::start(&[prog])?;
+        // Let it enter the call.
+        let mut inside = false;
+        for _ in 0..500 {
+            let sc = std::fs::read_to_string(format!("/proc/{}/syscall", w.pid())).unwrap_or_default();
+            if sc.split_whitespace().next().and_then(|n| n.parse::<i64>().ok()).is_some_and(|n| n >= 0) {
+                inside = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        ensure(inside, || format!("{prog}: never entered its system call"))?;
+        let img = checkpoint_json(w.pid(), "/tmp/ck-sys.img")?;
+        let regs = &task0(&img)["regs"];
+        ensure(regs["ax"].as_u64() == Some(want_ax), || format!("{prog}: ax = {}, want {want_ax:#x}", regs["ax"]))?;
+        ensure(regs["orig_ax"].as_u64() == Some(u64::MAX), || format!("{prog}: orig_ax = {}", regs["orig_ax"]))?;
+        let ip = regs["ip"].as_u64().ok_or("no ip")?;
+        let mem = std::fs::File::open(format!("/proc/{}/mem", w.pid())).map_err(|e| e.to_string())?;
+        let mut insn = [0u8; 2];
+        let at = if back { ip } else { ip - 2 };
+        mem.read_at(&mut insn, at).map_err(|e| e.to_string())?;
+        ensure(insn == [0x0f, 0x05], || format!("{prog}: no syscall instruction at {at:#x}: {insn:02x?}"))?;
+    }
+    Ok(())
+}
+
 fn vma_at<'a>(img: &'a Value, addr: u64) -> Option<&'a Value> {
     img["mms"][0]["vmas"].as_array()?.iter().find(|v| {
         v["start"].as_u64().is_some_and(|s| s <= addr) && v["end"].as_u64().is_some_and(|e| addr < e)
@@ -329,6 +361,7 @@ fn main() {
     tap::run(&[
         ("general registers", general_registers),
         ("x87, SSE and AVX registers", fpu_registers),
+        ("a task in a system call: restart state normalized", syscall_restart_normalized),
         ("memory: anon, file, shared, ro, PROT_NONE, heap, stack", memory_patterns),
         ("64 MiB mapping with 4 pages touched", sparse_mapping),
         ("tree of parent, children and threads", process_tree),
