@@ -16,6 +16,7 @@ use kernel::prelude::*;
 
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
+use crate::ops::eopnotsupp;
 use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, Task, VmaInfo, PIN_BATCH};
 
 // vm_flags bits (include/linux/mm.h).
@@ -93,7 +94,7 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
                 v.start,
                 v.end
             );
-            return Err(kernel::error::Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32)));
+            return Err(eopnotsupp());
         }
     };
     if v.file_deleted != 0 {
@@ -102,7 +103,7 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
             v.start,
             v.end
         );
-        return Err(kernel::error::Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32)));
+        return Err(eopnotsupp());
     }
     Ok(kind)
 }

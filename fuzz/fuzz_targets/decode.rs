@@ -41,56 +41,6 @@ fn fix_trailer(b: &mut [u8]) {
     b[t + 32..t + 36].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// The streaming validator, payloads copied, data in `chunk`-byte pieces.
-fn stream(img: &[u8], chunk: usize) -> Result<Summary, Error> {
-    let mut v = Validator::new();
-    let mut pos = 0usize;
-    loop {
-        let rem = img.len() - pos;
-        match v.expect() {
-            Expect::Header => {
-                let n = rem.min(HEADER_LEN);
-                v.feed_header(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::RecordHeader => {
-                if rem == 0 {
-                    return v.end_of_input();
-                }
-                let n = rem.min(RECORD_HEADER_LEN);
-                v.feed_record_header(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::Tree(n) => {
-                let n = rem.min(n as usize);
-                v.feed_tree(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::Payload(n) => {
-                let n = rem.min(n as usize);
-                let copy = img[pos..pos + n].to_vec();
-                v.feed_payload(&copy)?;
-                pos += n;
-            }
-            Expect::Data(n) => {
-                let n = rem.min(n as usize).min(chunk);
-                if n == 0 {
-                    return v.end_of_input();
-                }
-                v.feed_data(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::End => {
-                if rem == 0 {
-                    return v.end_of_input();
-                }
-                v.feed_record_header(&img[pos..pos + rem.min(16)])?;
-                panic!("data after the trailer accepted");
-            }
-            Expect::Failed(e) => return Err(e),
-        }
-    }
-}
 
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else {
@@ -128,7 +78,7 @@ fuzz_target!(|input: &[u8]| {
         }
     };
     assert_eq!(whole, via_reader);
-    assert_eq!(stream(&img, chunk), whole);
+    assert_eq!(cptrst_image::sample::validate_streaming(&img, chunk).map(|(s, _)| s), whole);
 
     // A valid image is canonical: re-encoding gives the same bytes.
     if let Ok(s) = whole {

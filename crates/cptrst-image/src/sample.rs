@@ -10,6 +10,9 @@
 
 use crate::*;
 
+extern crate alloc;
+use alloc::vec::Vec;
+
 /// Size of a buffer that holds the sample image.
 pub const SAMPLE_MAX_LEN: usize = 32 * 1024;
 /// XCR0 of the sample (x87, SSE, AVX).
@@ -273,4 +276,59 @@ pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
     }
     pos += e.trailer(at(buf, pos))?;
     Ok(pos)
+}
+
+/// Runs the streaming [`Validator`] over `img` (tests and the fuzzer check
+/// that it agrees with [`validate`] and the [`Reader`]), handing data in `chunk`-byte
+/// pieces and payloads from copies; returns the kinds of the records.
+pub fn validate_streaming(img: &[u8], chunk: usize) -> Result<(Summary, Vec<u32>), Error> {
+    let mut v = Validator::new();
+    let mut pos = 0usize;
+    let mut kinds = Vec::new();
+    loop {
+        let rem = img.len() - pos;
+        match v.expect() {
+            Expect::Header => {
+                let n = rem.min(HEADER_LEN);
+                v.feed_header(&img[pos..pos + n])?;
+                pos += n;
+            }
+            Expect::RecordHeader => {
+                if rem == 0 {
+                    return v.end_of_input().map(|s| (s, kinds));
+                }
+                let n = rem.min(RECORD_HEADER_LEN);
+                let h = v.feed_record_header(&img[pos..pos + n])?;
+                kinds.push(h.kind);
+                pos += n;
+            }
+            Expect::Tree(n) => {
+                let n = rem.min(n as usize);
+                v.feed_tree(&img[pos..pos + n])?;
+                pos += n;
+            }
+            Expect::Payload(n) => {
+                let n = rem.min(n as usize);
+                let copy = img[pos..pos + n].to_vec();
+                v.feed_payload(&copy)?;
+                pos += n;
+            }
+            Expect::Data(n) => {
+                let n = rem.min(n as usize).min(chunk);
+                if n == 0 {
+                    return v.end_of_input().map(|s| (s, kinds));
+                }
+                v.feed_data(&img[pos..pos + n])?;
+                pos += n;
+            }
+            Expect::End => {
+                if rem == 0 {
+                    return v.end_of_input().map(|s| (s, kinds));
+                }
+                v.feed_record_header(&img[pos..pos + rem.min(16)])?;
+                unreachable!("data after the trailer accepted");
+            }
+            Expect::Failed(e) => return Err(e),
+        }
+    }
 }

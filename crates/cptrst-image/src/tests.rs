@@ -151,59 +151,6 @@ impl Img {
     }
 }
 
-/// Runs the streaming validator over `img`, handing data in `chunk`-byte
-/// pieces and payloads from copies; returns the kinds of the records.
-fn stream(img: &[u8], chunk: usize) -> Result<(Summary, Vec<u32>), Error> {
-    let mut v = Validator::new();
-    let mut pos = 0usize;
-    let mut kinds = Vec::new();
-    loop {
-        let rem = img.len() - pos;
-        match v.expect() {
-            Expect::Header => {
-                let n = rem.min(HEADER_LEN);
-                v.feed_header(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::RecordHeader => {
-                if rem == 0 {
-                    return v.end_of_input().map(|s| (s, kinds));
-                }
-                let n = rem.min(RECORD_HEADER_LEN);
-                let h = v.feed_record_header(&img[pos..pos + n])?;
-                kinds.push(h.kind);
-                pos += n;
-            }
-            Expect::Tree(n) => {
-                let n = rem.min(n as usize);
-                v.feed_tree(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::Payload(n) => {
-                let n = rem.min(n as usize);
-                let copy = img[pos..pos + n].to_vec();
-                v.feed_payload(&copy)?;
-                pos += n;
-            }
-            Expect::Data(n) => {
-                let n = rem.min(n as usize).min(chunk);
-                if n == 0 {
-                    return v.end_of_input().map(|s| (s, kinds));
-                }
-                v.feed_data(&img[pos..pos + n])?;
-                pos += n;
-            }
-            Expect::End => {
-                if rem == 0 {
-                    return v.end_of_input().map(|s| (s, kinds));
-                }
-                v.feed_record_header(&img[pos..pos + rem.min(16)])?;
-                unreachable!("data after the trailer accepted");
-            }
-            Expect::Failed(e) => return Err(e),
-        }
-    }
-}
 
 /// Validates `img` every way (whole, reader, streaming in several chunk
 /// sizes) and checks they agree.
@@ -228,7 +175,7 @@ fn check(img: &[u8]) -> Result<Summary, Error> {
     };
     assert_eq!(whole, via_reader.clone().map(|(s, _)| s));
     for chunk in [1, 7, 4096, usize::MAX] {
-        let s = stream(img, chunk);
+        let s = crate::sample::validate_streaming(img, chunk);
         assert_eq!(s, via_reader, "streaming with chunk {chunk}");
     }
     whole
