@@ -117,6 +117,7 @@ void cptrst_page_put(struct page *page);
 struct file *cptrst_out_get(int fd, __u64 *pos);
 long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos);
 void cptrst_out_put(struct file *f, __u64 pos);
+int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f);
 int cptrst_signal_pending(void);
 __u64 cptrst_xfeatures(void);
 void cptrst_kernel_release(char *buf, unsigned int size);

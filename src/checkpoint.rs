@@ -7,6 +7,7 @@
 //! 2. find the root (`ESRCH`), collect the tree (every thread of every
 //!    descendant) and check each task: `EPERM` for a kernel thread or a task
 //!    the caller could not ptrace, `EBUSY` unless ptrace-stopped by the caller;
+//!    the output must not be a file the tree maps (`ETXTBSY`);
 //! 3. stream the image: header, tree, then per task its state, registers and
 //!    FPU ([`crate::dump_task`]), then per address space its layout, VMAs and
 //!    pages ([`crate::dump_mm`]), then the trailer with counts and a CRC32C;
@@ -44,6 +45,13 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     let root_tgid = root.info(&ns)?.tgid;
     let order = dump_task::tree_order(&infos, root_tgid)?;
     let (mms, mm_ids) = dump_mm::collect(&tasks, &order)?;
+    // Writing the image into a file the tree maps would change its memory.
+    for mm in mms.iter() {
+        if mm.read_lock()?.maps_file(&file) {
+            pr_info!("cptrst: checkpoint: the image file is mapped by the tree\n");
+            return Err(code::ETXTBSY);
+        }
+    }
 
     let mut out = ImageOut::new(file)?;
     out.header()?;

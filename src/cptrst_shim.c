@@ -563,6 +563,30 @@ void cptrst_out_put(struct file *f, __u64 pos)
 	fput(f);
 }
 
+/*
+ * Does @mm map @f's inode, or have it as its executable? Writing the image
+ * into such a file would change the checkpointed tree's memory. The caller
+ * holds the mmap lock for reading.
+ */
+int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f)
+{
+	struct inode *inode = file_inode(f);
+	struct vm_area_struct *vma;
+	struct file *exe;
+	int ret = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	for_each_vma(vmi, vma)
+		if (vma->vm_file && file_inode(vma->vm_file) == inode)
+			return 1;
+	rcu_read_lock();
+	exe = rcu_dereference(mm->exe_file);
+	if (exe && file_inode(exe) == inode)
+		ret = 1;
+	rcu_read_unlock();
+	return ret;
+}
+
 int cptrst_signal_pending(void)
 {
 	return signal_pending(current);

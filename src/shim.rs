@@ -162,6 +162,7 @@ mod dump_ffi {
         pub(super) fn cptrst_out_get(fd: i32, pos: *mut u64) -> *mut file;
         pub(super) fn cptrst_out_write(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
         pub(super) fn cptrst_out_put(f: *mut file, pos: u64);
+        pub(super) fn cptrst_mm_maps_file(mm: *mut mm_struct, f: *mut file) -> i32;
         pub(super) fn cptrst_signal_pending() -> i32;
         pub(super) fn cptrst_xfeatures() -> u64;
         pub(super) fn cptrst_kernel_release(buf: *mut u8, size: u32);
@@ -438,6 +439,12 @@ impl MmReadGuard<'_> {
         }
         pins.n = (r as usize).min(nr);
         Ok(pins.n)
+    }
+
+    /// Whether this mm maps `out`'s file or runs it as its executable.
+    pub(crate) fn maps_file(&self, out: &OutFile) -> bool {
+        // SAFETY: the lock is held (guard); the file is referenced by `out`.
+        unsafe { dump_ffi::cptrst_mm_maps_file(self.mm(), out.f.as_ptr()) != 0 }
     }
 
     /// Copies the shared-anonymous page at `addr` into `dst` if it exists.

@@ -1,7 +1,7 @@
 //! `cptrst checkpoint PID [-o FILE] [--kill|--resume]`.
 
 use std::fs::OpenOptions;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Seek};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -20,6 +20,7 @@ fn explain(err: &std::io::Error) -> &'static str {
         Some(libc::EINTR) => "interrupted by a signal",
         Some(libc::ENOSPC) => "no space left for the image",
         Some(libc::EOPNOTSUPP) => "the tree uses something cptrst cannot checkpoint yet (see the kernel log)",
+        Some(libc::ETXTBSY) => "the output is a file the tree maps: writing it would change the tree",
         Some(libc::EINVAL) => "invalid request (the tool's own tree, or an output the kernel cannot write to)",
         _ => "checkpoint failed",
     }
@@ -50,6 +51,10 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         }
     }
     let pid = pid.ok_or_else(|| Failure::usage("checkpoint needs a PID"))?;
+    // FILE is not truncated before the dump: if the kernel refuses it (a
+    // file the tree maps), it stays as it was. It is cut to the image's
+    // length afterwards, and removed on failure if this tool created it.
+    let mut created = false;
     let file = match out.as_deref() {
         None | Some("-") => {
             if std::io::stdout().is_terminal() {
@@ -57,15 +62,10 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
             }
             None
         }
-        Some(path) => Some(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| Failure::os(path, e))?,
-        ),
+        Some(path) => {
+            created = !std::path::Path::new(path).exists();
+            Some(OpenOptions::new().write(true).create(true).mode(0o600).open(path).map_err(|e| Failure::os(path, e))?)
+        }
     };
     let fd = file.as_ref().map_or(1, |f| f.as_raw_fd());
     let dev = Dev::open()?;
@@ -84,7 +84,14 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
     }
     let tree = stop::stop_tree(pid)?;
-    match dev.checkpoint(pid, fd, 0) {
+    let res = dev.checkpoint(pid, fd, 0).and_then(|()| match file.as_ref() {
+        Some(mut f) => {
+            let len = f.stream_position()?;
+            f.set_len(len)
+        }
+        None => Ok(()),
+    });
+    match res {
         Ok(()) => {
             if after == After::Stop {
                 let pids = tree.pid_list();
@@ -96,7 +103,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         Err(e) => {
             // The tree is let run on, as it was before the tool stopped it.
             drop(tree);
-            if let (Some(path), Some(_)) = (out.as_deref(), file.as_ref()) {
+            if let (Some(path), true) = (out.as_deref(), created) {
                 let _ = std::fs::remove_file(path);
             }
             Err(Failure::op(format!("checkpoint of {pid} failed: {}: {e}", explain(&e))))
