@@ -11,35 +11,6 @@
 use cptrst_image::*;
 use libfuzzer_sys::fuzz_target;
 
-/// Rewrites the trailer of `b` (if its framing allows) with the right
-/// count, size and CRC32C.
-fn fix_trailer(b: &mut [u8]) {
-    if b.len() < HEADER_LEN + TRAILER_RECORD_LEN {
-        return;
-    }
-    let t = b.len() - TRAILER_RECORD_LEN;
-    let mut pos = HEADER_LEN;
-    let mut count = 0u64;
-    while pos < t {
-        let len = u64::from_le_bytes(b[pos + 8..pos + 16].try_into().unwrap());
-        pos = match (pos as u64)
-            .checked_add(16)
-            .and_then(|p| p.checked_add(len))
-        {
-            Some(p) if p <= t as u64 => p as usize,
-            _ => return,
-        };
-        count += 1;
-    }
-    if pos != t {
-        return;
-    }
-    let crc = crc32c(&b[..t]);
-    let total = b.len() as u64;
-    b[t + 16..t + 24].copy_from_slice(&count.to_le_bytes());
-    b[t + 24..t + 32].copy_from_slice(&total.to_le_bytes());
-    b[t + 32..t + 36].copy_from_slice(&crc.to_le_bytes());
-}
 
 
 fuzz_target!(|input: &[u8]| {
@@ -48,7 +19,7 @@ fuzz_target!(|input: &[u8]| {
     };
     let mut img = rest.to_vec();
     if mode & 1 != 0 {
-        fix_trailer(&mut img);
+        cptrst_image::sample::fix_trailer(&mut img);
     }
     let chunk = 1 + usize::from(mode >> 1) * 97;
 

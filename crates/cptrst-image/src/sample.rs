@@ -332,3 +332,35 @@ pub fn validate_streaming(img: &[u8], chunk: usize) -> Result<(Summary, Vec<u32>
         }
     }
 }
+
+/// Rewrites the trailer of `b` (if its framing allows) with the right
+/// count, size and CRC32C.
+pub fn fix_trailer(b: &mut [u8]) {
+    if b.len() < HEADER_LEN + TRAILER_RECORD_LEN {
+        return;
+    }
+    let t = b.len() - TRAILER_RECORD_LEN;
+    let mut pos = HEADER_LEN;
+    let mut count = 0u64;
+    while pos < t {
+        let Some(len) = b.get(pos + 8..pos + 16).and_then(|l| l.try_into().ok()).map(u64::from_le_bytes) else {
+            return;
+        };
+        pos = match (pos as u64)
+            .checked_add(16)
+            .and_then(|p| p.checked_add(len))
+        {
+            Some(p) if p <= t as u64 => p as usize,
+            _ => return,
+        };
+        count += 1;
+    }
+    if pos != t {
+        return;
+    }
+    let crc = crc32c(&b[..t]);
+    let total = b.len() as u64;
+    b[t + 16..t + 24].copy_from_slice(&count.to_le_bytes());
+    b[t + 24..t + 32].copy_from_slice(&total.to_le_bytes());
+    b[t + 32..t + 36].copy_from_slice(&crc.to_le_bytes());
+}

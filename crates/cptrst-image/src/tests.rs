@@ -1686,32 +1686,6 @@ impl Rng {
     }
 }
 
-/// Rewrites the trailer of a (possibly corrupt) image so that only the
-/// other checks can refuse it.
-fn fix_trailer(b: &mut [u8]) {
-    if b.len() < HEADER_LEN + TRAILER_RECORD_LEN {
-        return;
-    }
-    let t = b.len() - TRAILER_RECORD_LEN;
-    let mut pos = HEADER_LEN;
-    let mut count = 0u64;
-    while pos < t {
-        let len = u64::from_le_bytes(b[pos + 8..pos + 16].try_into().unwrap());
-        pos = match (pos as u64).checked_add(16 + len) {
-            Some(p) if p <= t as u64 => p as usize,
-            _ => return,
-        };
-        count += 1;
-    }
-    if pos != t {
-        return;
-    }
-    let crc = crc32c(&b[..t]);
-    let total = b.len() as u64;
-    b[t + 16..t + 24].copy_from_slice(&count.to_le_bytes());
-    b[t + 24..t + 32].copy_from_slice(&total.to_le_bytes());
-    b[t + 32..t + 36].copy_from_slice(&crc.to_le_bytes());
-}
 
 fn mutate(rng: &mut Rng, b: &mut Vec<u8>) {
     for _ in 0..1 + rng.below(4) {
@@ -1758,7 +1732,7 @@ fn mutation_run(iterations: u64, seed: u64) -> (u64, u64) {
         let mut b = base.clone();
         mutate(&mut rng, &mut b);
         if rng.below(2) == 0 {
-            fix_trailer(&mut b);
+            crate::sample::fix_trailer(&mut b);
         }
         if let Ok(s) = check(&b) {
             valid += 1;
