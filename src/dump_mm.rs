@@ -221,49 +221,38 @@ fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Res
     Ok(())
 }
 
-/// Dumps the pages of a shared anonymous VMA that its shmem object has.
+/// Dumps the pages of a shared anonymous VMA that its shmem object has:
+/// each batch of consecutive present pages is copied once, under one lock,
+/// into `run`, then written as one PAGES record.
 fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
-    let mut page = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+    let mut run = KVVec::from_elem(0u8, PIN_BATCH * PAGE_SIZE, GFP_KERNEL)?;
     let mut addr = v.start;
-    // Collect a run in the image buffer page by page: a run record needs
-    // its length first, so find the run's extent, then copy it.
     while addr < v.end {
         if shim::signal_pending() {
             return Err(code::EINTR);
         }
-        let present = {
-            let g = mm.read_lock()?;
-            g.shmem_page(addr, &mut page)?
-        };
-        if !present {
-            addr += PAGE_SIZE as u64;
-            continue;
-        }
-        let start = addr;
-        let mut n = 1usize;
+        let left = ((v.end - addr) as usize) / PAGE_SIZE;
+        let mut n = 0;
         {
             let g = mm.read_lock()?;
-            while n < crate::image_out::RUN_PAGES && start + ((n * PAGE_SIZE) as u64) < v.end {
-                if !g.shmem_page(start + (n * PAGE_SIZE) as u64, &mut page)? {
-                    break;
-                }
+            while n < left.min(PIN_BATCH)
+                && g.shmem_page(addr + (n * PAGE_SIZE) as u64, &mut run[n * PAGE_SIZE..(n + 1) * PAGE_SIZE])?
+            {
                 n += 1;
             }
         }
-        out.pages_begin(start, n)?;
+        if n == 0 {
+            addr += PAGE_SIZE as u64;
+            continue;
+        }
+        out.pages_begin(addr, n)?;
         for k in 0..n {
-            let a = start + (k * PAGE_SIZE) as u64;
             out.page(|dst| {
-                let g = mm.read_lock()?;
-                if g.shmem_page(a, dst)? {
-                    Ok(())
-                } else {
-                    // Truncated meanwhile: the tree is not stopped after all.
-                    Err(code::EBUSY)
-                }
+                dst.copy_from_slice(&run[k * PAGE_SIZE..(k + 1) * PAGE_SIZE]);
+                Ok(())
             })?;
         }
-        addr = start + (n * PAGE_SIZE) as u64;
+        addr += (n * PAGE_SIZE) as u64;
     }
     Ok(())
 }

@@ -62,15 +62,15 @@ impl ImageOut {
         Ok(())
     }
 
-    /// Makes room for `n` bytes and returns the free part of the buffer.
-    fn room(&mut self, n: usize) -> Result<&mut [u8]> {
+    /// Makes room for `n` more bytes in the buffer.
+    fn room(&mut self, n: usize) -> Result {
         if n > BUF_LEN {
             return Err(code::EINVAL);
         }
         if BUF_LEN - self.len < n {
             self.flush()?;
         }
-        Ok(&mut self.buf[self.len..])
+        Ok(())
     }
 
     /// Encodes one piece with `f`, which needs at most `max` bytes.
