@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
+use cptrst::proc;
+
 /// A running workload, killed when dropped.
 pub struct Workload {
     /// The process.
@@ -54,35 +56,14 @@ impl Workload {
 
     /// Is the process still there (not reaped, not a zombie)?
     pub fn alive(&self) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
-            .map(|s| !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
-            .unwrap_or(false)
+        proc::state(self.pid()).is_some_and(|s| s != 'Z')
     }
-}
-
-/// Every descendant of `pid` (from /proc/PID/task/TID/children).
-pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    let mut queue = vec![pid];
-    while let Some(p) = queue.pop() {
-        let Ok(dir) = std::fs::read_dir(format!("/proc/{p}/task")) else { continue };
-        for t in dir.flatten() {
-            let path = t.path().join("children");
-            if let Ok(s) = std::fs::read_to_string(path) {
-                for c in s.split_whitespace().filter_map(|w| w.parse().ok()) {
-                    out.push(c);
-                    queue.push(c);
-                }
-            }
-        }
-    }
-    out
 }
 
 impl Drop for Workload {
     fn drop(&mut self) {
         // The whole tree: children of a tree workload hold our output open.
-        for p in descendants(self.pid()) {
+        for p in proc::descendants(self.pid()) {
             // SAFETY: kill(2) of a process of this test's own workload.
             unsafe { libc::kill(p, libc::SIGKILL) };
         }

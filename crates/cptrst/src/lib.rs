@@ -3,6 +3,7 @@
 
 pub mod dev;
 pub mod eclone;
+pub mod proc;
 
 /// An error for the user: what failed, and the exit status to return.
 #[derive(Debug)]

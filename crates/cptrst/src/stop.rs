@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::io;
 
-use cptrst::Failure;
+use cptrst::{proc, Failure};
 
 /// What happens to the tree when the tool lets go of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,28 +28,6 @@ pub struct Stopped {
     /// Every seized thread.
     pub tids: BTreeSet<i32>,
     released: bool,
-}
-
-fn read_list(path: &str) -> io::Result<Vec<i32>> {
-    let s = std::fs::read_to_string(path)?;
-    Ok(s.split_whitespace().filter_map(|w| w.parse().ok()).collect())
-}
-
-fn tasks_of(pid: i32) -> io::Result<Vec<i32>> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(format!("/proc/{pid}/task"))? {
-        if let Some(tid) = e?.file_name().to_str().and_then(|s| s.parse().ok()) {
-            v.push(tid);
-        }
-    }
-    Ok(v)
-}
-
-/// The state letter of /proc/PID/stat ('Z' for a zombie).
-fn state_of(tid: i32) -> Option<char> {
-    let s = std::fs::read_to_string(format!("/proc/{tid}/stat")).ok()?;
-    let after = &s[s.rfind(')')? + 1..];
-    after.trim_start().chars().next()
 }
 
 fn ptrace(req: libc::c_uint, tid: i32, data: usize) -> io::Result<libc::c_long> {
@@ -78,15 +56,13 @@ pub fn stop_tree(root: i32) -> Result<Stopped, Failure> {
         let mut queue = vec![root];
         while let Some(p) = queue.pop() {
             procs.push(p);
-            let threads = match tasks_of(p) {
+            let threads = match proc::threads(p) {
                 Ok(t) => t,
                 Err(_) => continue, // exited meanwhile
             };
             for t in threads {
-                if let Ok(children) = read_list(&format!("/proc/{p}/task/{t}/children")) {
-                    queue.extend(children);
-                }
-                if !st.tids.contains(&t) && state_of(t) != Some('Z') {
+                queue.extend(proc::children(p, t));
+                if !st.tids.contains(&t) && proc::state(t) != Some('Z') {
                     new.push(t);
                 }
             }

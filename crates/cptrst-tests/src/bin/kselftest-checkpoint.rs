@@ -334,8 +334,7 @@ fn signal_interrupts() -> Result<(), String> {
     ensure(err.contains("interrupted"), || format!("message: {err}"))?;
     ensure(w.alive(), || "the workload died".into())?;
     // Running again, not left stopped: its state letter is not T/t.
-    let st = std::fs::read_to_string(format!("/proc/{}/stat", w.pid())).map_err(|e| e.to_string())?;
-    let state = st.rsplit(')').next().unwrap_or("").trim_start().chars().next();
+    let state = cptrst::proc::state(w.pid());
     ensure(matches!(state, Some('S') | Some('R')), || format!("workload state {state:?} after the interrupted dump"))
 }
 

@@ -1,0 +1,46 @@
+//! The process tree as /proc shows it: threads, children, state.
+
+use std::io;
+
+/// The thread ids of process `pid` (/proc/PID/task).
+pub fn threads(pid: i32) -> io::Result<Vec<i32>> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        if let Some(tid) = e?.file_name().to_str().and_then(|s| s.parse().ok()) {
+            v.push(tid);
+        }
+    }
+    Ok(v)
+}
+
+/// The children of thread `tid` of `pid` (/proc/PID/task/TID/children);
+/// empty if it has exited.
+pub fn children(pid: i32, tid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/children"))
+        .map(|s| s.split_whitespace().filter_map(|w| w.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Every descendant process of `pid`, breadth first.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut parent = pid;
+    loop {
+        for t in threads(parent).unwrap_or_default() {
+            out.extend(children(parent, t));
+        }
+        if next == out.len() {
+            return out;
+        }
+        parent = out[next];
+        next += 1;
+    }
+}
+
+/// The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z'...), None if gone.
+pub fn state(pid: i32) -> Option<char> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &s[s.rfind(')')? + 1..];
+    after.trim_start().chars().next()
+}
