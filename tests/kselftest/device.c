@@ -116,6 +116,8 @@ TEST_F(dev, nonzero_reserved_or_unknown_flag_is_einval)
 		memset(&c, 0, sizeof(c));
 		c.reserved[i] = 1ULL << (i * 16);
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+	}
+	for (i = 0; i < 3; i++) {
 		memset(&r, 0, sizeof(r));
 		r.reserved[i] = ~0ULL;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
@@ -128,25 +130,50 @@ TEST_F(dev, nonzero_reserved_or_unknown_flag_is_einval)
 	memset(&c, 0, sizeof(c));
 	c.pad = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+	/* A message buffer needs both its pointer and its size, at most 4096. */
 	memset(&r, 0, sizeof(r));
-	r.pad = 0x80000000u;
+	r.msg_len = 16;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	r.msg_len = 0;
+	r.msg = (unsigned long)&c;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	r.msg_len = 4097;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	/* Coordinating and resuming exclude each other. */
+	memset(&r, 0, sizeof(r));
+	r.flags = CPTRST_RESTART_COORD | CPTRST_RESTART_RESUME;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
 	for (i = 0; i < 32; i++) {
 		memset(&c, 0, sizeof(c));
 		c.flags = 1u << i;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+		if (i < 3)
+			continue;	/* COORD, SKIP_FILES, RESUME */
 		memset(&r, 0, sizeof(r));
 		r.flags = 1u << i;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
 	}
 }
 
-/* Operations not implemented yet say so, and nothing else. */
-TEST_F(dev, unimplemented_operations_are_eopnotsupp)
+/* A coordinator needs an image it can read twice: a bad or unseekable fd fails at once. */
+TEST_F(dev, restart_needs_a_readable_seekable_image)
 {
-	struct cptrst_restart_args r = { .ctid = getpid(), .fd = 0 };
+	struct cptrst_restart_args r = { .ctid = getpid(), .fd = -1, .flags = CPTRST_RESTART_COORD };
+	int p[2];
 
-	EXPECT_EQ(-EOPNOTSUPP, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	EXPECT_EQ(-EBADF, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	ASSERT_EQ(0, pipe(p));
+	r.fd = p[0];
+	EXPECT_EQ(-ESPIPE, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	r.fd = p[1];
+	EXPECT_EQ(-EBADF, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	close(p[0]);
+	close(p[1]);
+	/* A resume call from a task that is not being restored. */
+	r.fd = 0;
+	r.ctid = 0;
+	r.flags = CPTRST_RESTART_RESUME;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
 }
 
 static long delete_module(const char *name)

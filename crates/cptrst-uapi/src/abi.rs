@@ -140,20 +140,33 @@ pub const CKPT_FLAGS_ALL: u32 = 0;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RestartArgs {
-    /// The restart context: the coordinator's pid.
+    /// Coordinator: the pid of the tree's root task in the caller's pid
+    /// namespace. Participant: the coordinator's pid as the participant
+    /// sees it, or 0 when the coordinator is outside its pid namespace.
     pub ctid: i32,
-    /// Where the image comes from, open for reading.
+    /// The image: open for reading, seekable.
     pub fd: i32,
     /// `RST_*` flags.
     pub flags: u32,
+    /// Size of the `msg` buffer (at most [`RST_MSG_MAX`]), 0 without one.
+    pub msg_len: u32,
+    /// User pointer to a buffer for the error message, or 0.
+    pub msg: u64,
     /// Must be 0.
-    pub pad: u32,
-    /// Must be 0.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
-/// All flags `restart` knows (none yet).
-pub const RST_FLAGS_ALL: u32 = 0;
+/// The caller is the coordinator of the restart.
+pub const RST_COORD: u32 = 1 << 0;
+/// Restore even if the image lists open files other than fds 0, 1 and 2
+/// (they are not restored).
+pub const RST_SKIP_FILES: u32 = 1 << 1;
+/// Internal: the second call of a participant, from the restore trampoline.
+pub const RST_RESUME: u32 = 1 << 2;
+/// All flags `restart` knows.
+pub const RST_FLAGS_ALL: u32 = RST_COORD | RST_SKIP_FILES | RST_RESUME;
+/// Largest error-message buffer the kernel fills.
+pub const RST_MSG_MAX: u32 = 4096;
 
 /// `struct cptrst_clone_args`: the seed's v13 eclone `struct clone_args`.
 #[repr(C)]
@@ -316,6 +329,8 @@ pub enum ArgError {
     UnknownFlags,
     /// A padding or reserved field is not zero.
     NonZeroReserved,
+    /// A field has a value outside its range.
+    BadValue,
 }
 
 fn all_zero(r: &[u64]) -> bool {
@@ -336,12 +351,18 @@ impl CheckpointArgs {
 }
 
 impl RestartArgs {
-    /// Checks flags and reserved fields.
+    /// Checks flags, the message buffer and the reserved fields.
     pub fn check(&self) -> Result<(), ArgError> {
         if self.flags & !RST_FLAGS_ALL != 0 {
             return Err(ArgError::UnknownFlags);
         }
-        if self.pad != 0 || !all_zero(&self.reserved) {
+        if self.flags & RST_COORD != 0 && self.flags & RST_RESUME != 0 {
+            return Err(ArgError::UnknownFlags);
+        }
+        if self.msg_len > RST_MSG_MAX || (self.msg == 0) != (self.msg_len == 0) {
+            return Err(ArgError::BadValue);
+        }
+        if !all_zero(&self.reserved) {
             return Err(ArgError::NonZeroReserved);
         }
         Ok(())

@@ -21,7 +21,7 @@ int main(void) {
   F(cptrst_checkpoint_args, pid) F(cptrst_checkpoint_args, fd) F(cptrst_checkpoint_args, flags)
   F(cptrst_checkpoint_args, pad) F(cptrst_checkpoint_args, reserved)
   F(cptrst_restart_args, ctid) F(cptrst_restart_args, fd) F(cptrst_restart_args, flags)
-  F(cptrst_restart_args, pad) F(cptrst_restart_args, reserved)
+  F(cptrst_restart_args, msg_len) F(cptrst_restart_args, msg) F(cptrst_restart_args, reserved)
   F(cptrst_clone_args, clone_flags_high) F(cptrst_clone_args, child_stack) F(cptrst_clone_args, child_stack_size)
   F(cptrst_clone_args, parent_tid_ptr) F(cptrst_clone_args, child_tid_ptr) F(cptrst_clone_args, nr_pids)
   F(cptrst_clone_args, reserved0)
@@ -77,7 +77,8 @@ fn layout_matches_c_header() {
     rust_field!(want, "cptrst_restart_args", RestartArgs, ctid);
     rust_field!(want, "cptrst_restart_args", RestartArgs, fd);
     rust_field!(want, "cptrst_restart_args", RestartArgs, flags);
-    rust_field!(want, "cptrst_restart_args", RestartArgs, pad);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, msg_len);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, msg);
     rust_field!(want, "cptrst_restart_args", RestartArgs, reserved);
     rust_field!(want, "cptrst_clone_args", CloneArgs, clone_flags_high);
     rust_field!(want, "cptrst_clone_args", CloneArgs, child_stack);
@@ -137,6 +138,16 @@ fn argument_checks() {
     r.reserved[0] = 0;
     r.flags = 0x8000_0000;
     assert_eq!(r.check(), Err(ArgError::UnknownFlags));
+    r.flags = RST_COORD | RST_RESUME;
+    assert_eq!(r.check(), Err(ArgError::UnknownFlags));
+    r.flags = RST_COORD | RST_SKIP_FILES;
+    assert_eq!(r.check(), Ok(()));
+    r.msg_len = 64;
+    assert_eq!(r.check(), Err(ArgError::BadValue));
+    r.msg = 0x1000;
+    assert_eq!(r.check(), Ok(()));
+    r.msg_len = RST_MSG_MAX + 1;
+    assert_eq!(r.check(), Err(ArgError::BadValue));
 
     let mut e = EcloneArgs::default();
     assert_eq!(e.check(), Ok(()));

@@ -36,17 +36,36 @@ struct cptrst_checkpoint_args {
 
 /*
  * CPTRST_IOC_RESTART: restart(ctid, fd, flags).
- * Called by each task of the tree being restarted, read its part of the
- * image from @fd. @ctid identifies the restart context (the coordinator's
- * pid in the caller's pid namespace).
+ * Restore a checkpointed tree from the image in @fd, which must be open for
+ * reading and seekable (a regular file or a memfd: the kernel reads the
+ * image twice, once to check all of it, once to restore). Two kinds of
+ * callers take part, sharing one restart context:
+ *  - the coordinator (CPTRST_RESTART_COORD), usually the restart tool:
+ *    @ctid is the pid, in its own pid namespace, of the task it created at
+ *    the image's root pid. It checks the whole image against the machine,
+ *    waits for the participants, hands over to them in image order, and
+ *    returns 0 once every one of them is restored and running;
+ *  - each participant, a task created (with eclone) at an image pid: @ctid
+ *    is the coordinator's pid as the participant sees it, or 0 when the
+ *    coordinator is outside its pid namespace. On success the call does
+ *    not return: like execve(), the task goes on as the restored process.
+ * On failure every participant dies (no half-restored task ever runs) and
+ * the coordinator's call fails with the reason; when @msg is set, a
+ * NUL-terminated message naming the failing record (and its byte offset)
+ * is written there, at most @msg_len bytes.
  */
 struct cptrst_restart_args {
-	__s32 ctid;		/* restart context: the coordinator's pid */
-	__s32 fd;		/* where the image comes from, open for reading */
-	__u32 flags;		/* CPTRST_RST_* (none defined yet: must be 0) */
-	__u32 pad;		/* must be 0 */
-	__u64 reserved[4];	/* must be 0 */
+	__s32 ctid;		/* see above */
+	__s32 fd;		/* the image, open for reading, seekable */
+	__u32 flags;		/* CPTRST_RESTART_* */
+	__u32 msg_len;		/* size of the @msg buffer, at most 4096; 0 without */
+	__u64 msg;		/* user pointer: buffer for the error message, or 0 */
+	__u64 reserved[3];	/* must be 0 */
 };
+
+#define CPTRST_RESTART_COORD		(1u << 0)	/* the caller coordinates */
+#define CPTRST_RESTART_SKIP_FILES	(1u << 1)	/* ignore fds other than 0-2 */
+#define CPTRST_RESTART_RESUME		(1u << 2)	/* internal: the restore trampoline's call */
 
 /*
  * The v13 eclone() argument block of the seed patchset, where it was named
