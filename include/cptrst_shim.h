@@ -16,6 +16,7 @@ struct file;
 /* Implemented in C (src/cptrst_shim.c), called from Rust. */
 int cptrst_misc_register(void);
 void cptrst_misc_deregister(void);
+int cptrst_file_is_dev(struct file *f);
 
 /* Implemented in Rust (src/device.rs), called from the C file operations. */
 long cptrst_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -5,6 +5,8 @@
 //! and the `mod` lines. The work lives in one file per unit:
 //! - [`checkpoint`]: the checkpoint operation, with its dump code in
 //!   [`dump_task`] and [`dump_mm`], writing through [`image_out`];
+//! - [`restart`]: the restart operation (coordinator and restored task),
+//!   reading through [`image_in`], with its C side in `cptrst_restore.c`;
 //! - [`image`]: the image format, shared with the tools (`crates/cptrst-image`);
 //! - [`ops`]: the ops table (`checkpoint`, `restart`, `eclone`) and the ioctl dispatcher;
 //! - [`device`]: the entry point from the C file operations;
@@ -22,8 +24,10 @@ mod eclone;
 #[path = "../crates/cptrst-image/src/format.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod image;
+mod image_in;
 mod image_out;
 mod ops;
+mod restart;
 mod shim;
 // Shared with the tools, which use the parts the module does not (command
 // numbers, the device path): hence the two allows.

@@ -36,6 +36,12 @@ static struct miscdevice cptrst_misc = {
 	.mode	= 0600,		/* root-only by default */
 };
 
+/* Is @f an open /dev/cptrst? */
+int cptrst_file_is_dev(struct file *f)
+{
+	return f->f_op == &cptrst_fops;
+}
+
 int cptrst_misc_register(void)
 {
 	return misc_register(&cptrst_misc);

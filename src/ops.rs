@@ -13,6 +13,7 @@ use kernel::prelude::*;
 use kernel::types::FromBytes;
 use kernel::uaccess::UserSlice;
 
+use crate::shim::rst::DevFile;
 use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, Op, RestartArgs};
 
 /// `EOPNOTSUPP` (the `kernel` crate of 6.12 does not name it).
@@ -28,8 +29,10 @@ pub(crate) trait CptOperations {
     fn checkpoint(_args: &CheckpointArgs) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
-    /// `restart(ctid, fd, flags)`: restore the calling task from the image.
-    fn restart(_args: &RestartArgs) -> Result<isize> {
+    /// `restart(ctid, fd, flags)`: coordinate a restart, or restore the
+    /// calling task from the image. `dev` is the `/dev/cptrst` file of the
+    /// call (the restored task's final steps pin the module through it).
+    fn restart(_dev: &DevFile, _args: &RestartArgs) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
     /// `eclone(flags_low, cargs, args_size, pids)`: validate and authorize a
@@ -44,7 +47,7 @@ type Entry<A> = Option<fn(&A) -> Result<isize>>;
 /// The table of entry points built from a [`CptOperations`] implementation.
 pub(crate) struct OpsTable {
     checkpoint: Entry<CheckpointArgs>,
-    restart: Entry<RestartArgs>,
+    restart: Option<fn(&DevFile, &RestartArgs) -> Result<isize>>,
     eclone: Entry<EcloneArgs>,
 }
 
@@ -65,7 +68,7 @@ impl OpsTable {
     /// argument size or direction, unknown flags or non-zero reserved fields;
     /// `EFAULT` if the argument cannot be read; `EOPNOTSUPP` for an operation
     /// this table lacks; otherwise the operation's own result.
-    pub(crate) fn call(&self, cmd: u32, arg: usize) -> Result<isize> {
+    pub(crate) fn call(&self, dev: &DevFile, cmd: u32, arg: usize) -> Result<isize> {
         let op = uapi::decode_cmd(cmd).map_err(|e| match e {
             CmdError::Unknown => code::ENOTTY,
             CmdError::BadSize => code::EINVAL,
@@ -79,7 +82,7 @@ impl OpsTable {
             Op::Restart => {
                 let a: RestartArgs = read_arg(arg)?;
                 a.check().map_err(|_| code::EINVAL)?;
-                self.restart.ok_or_else(eopnotsupp)?(&a)
+                self.restart.ok_or_else(eopnotsupp)?(dev, &a)
             }
             Op::Eclone => {
                 let a: EcloneArgs = read_arg(arg)?;

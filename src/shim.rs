@@ -6,6 +6,9 @@
 
 use kernel::error::{to_result, Result};
 
+#[path = "restore_shim.rs"]
+pub(crate) mod rst;
+
 mod ffi {
     extern "C" {
         pub(super) fn cptrst_misc_register() -> core::ffi::c_int;

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cptrst: the C side of restart (src/cptrst_restore.c), called from Rust
+ * (src/restore_shim.rs, which mirrors these declarations). Process context
+ * only. Functions named cptrst_rst_* act on the calling task (current),
+ * which is the task being restored.
+ */
+#ifndef _CPTRST_RESTORE_H
+#define _CPTRST_RESTORE_H
+
+#include <linux/types.h>
+
+struct file;
+struct task_struct;
+struct pid;
+
+/* The image fd: readable and seekable. */
+struct file *cptrst_in_get(int fd, __u64 *pos);
+long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos);
+struct file *cptrst_file_open(const char *path, int write);
+struct file *cptrst_file_get(struct file *f);
+void cptrst_file_put(struct file *f);
+
+/* Waiting for a word to change, killably (>0 changed, 0 timeout, -EINTR). */
+struct cptrst_waitq;
+struct cptrst_waitq *cptrst_waitq_new(void);
+void cptrst_waitq_free(struct cptrst_waitq *wq);
+int cptrst_waitq_wait(struct cptrst_waitq *wq, const __u32 *word, __u32 old, unsigned int timeout_ms);
+void cptrst_waitq_wake(struct cptrst_waitq *wq);
+struct cptrst_waitq *cptrst_waitq_global(void);
+void cptrst_rst_lock(void);
+void cptrst_rst_unlock(void);
+
+/* Tasks and pids. */
+struct task_struct *cptrst_current_get(void);
+struct pid *cptrst_pid_get_vpid(int nr);
+void cptrst_pid_put(struct pid *pid);
+int cptrst_current_is_pid(struct pid *pid);
+struct task_struct *cptrst_pid_task_get(struct pid *pid);
+int cptrst_task_gone(struct task_struct *t);
+struct task_struct *cptrst_task_get(struct task_struct *t);
+int cptrst_task_is_current(struct task_struct *t);
+int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent);
+int cptrst_current_vpid(void);
+int cptrst_current_level(void);
+int cptrst_current_single(void);
+int cptrst_task_tgid_vnr(struct task_struct *t);
+void cptrst_task_kill(struct task_struct *t);
+void cptrst_current_kill(void);
+
+/* The machine. */
+__u64 cptrst_task_size(void);
+
+/* The address space of current. */
+struct cptrst_special {
+	__u64 vdso_start, vdso_end;
+	__u64 vvar_start, vvar_end;
+};
+int cptrst_rst_special(struct cptrst_special *out);
+long cptrst_rst_unmap_all(void);
+long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off);
+int cptrst_rst_munmap(__u64 addr, __u64 len);
+int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len);
+int cptrst_rst_write_shmem(__u64 addr, const void *buf, unsigned long len);
+int cptrst_rst_copy_to_user(__u64 addr, const void *buf, unsigned long len);
+int cptrst_rst_copy_from_user(void *buf, __u64 addr, unsigned long len);
+
+struct cptrst_mm_layout {
+	__u64 start_code, end_code, start_data, end_data;
+	__u64 start_brk, brk, start_stack;
+	__u64 arg_start, arg_end, env_start, env_end;
+};
+int cptrst_rst_set_mm(const struct cptrst_mm_layout *l, const __u64 *auxv, unsigned int words);
+int cptrst_rst_vdso_is(__u64 addr);
+unsigned int cptrst_auxv_max_words(void);
+
+/* The trampoline's code, copied into the restored address space. */
+extern const char cptrst_tramp_start[], cptrst_tramp_end[];
+
+/* Task state of current. */
+void cptrst_rst_set_ip_sp(__u64 ip, __u64 sp);
+int cptrst_rst_install_fd(struct file *f);
+void cptrst_rst_close_fds_from(unsigned int first);
+int cptrst_rst_block_signals(__u64 *old);
+int cptrst_rst_set_sigmask(__u64 blocked);
+int cptrst_rst_set_regs(const __u64 *regs, unsigned int n);
+void cptrst_rst_set_comm(const char *comm);
+int cptrst_rst_set_personality(__u32 personality);
+void cptrst_rst_clear_pdeath(void);
+int cptrst_rst_queue_ax(struct file *pin, __u64 ax);
+void cptrst_rst_fpu_park(void);
+int cptrst_task_set_xstate(struct task_struct *t, const void *buf, unsigned int size);
+
+#endif /* _CPTRST_RESTORE_H */

@@ -1,0 +1,833 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cptrst C shim, restart side: what the Rust restore code (src/restart.rs,
+ * src/restore_mm.rs) needs from kernel internals that 6.12's `kernel` crate
+ * does not reach. Each function is small and does one thing; the policy
+ * (what to map, in which order, what to refuse) is in Rust.
+ *
+ * Functions named cptrst_rst_* act on the calling task, which is the task
+ * being restored, from inside its own restart ioctl.
+ */
+#include <linux/elf.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmap_lock.h>
+#include <linux/personality.h>
+#include <linux/pid.h>
+#include <linux/regset.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <asm/fpu/api.h>
+#include <asm/ptrace.h>
+#include <asm/sighandling.h>
+
+#include "../include/cptrst_shim.h"
+#include "../include/cptrst_restore.h"
+
+static_assert(sizeof(struct cptrst_special) == 32);
+static_assert(sizeof(struct cptrst_mm_layout) == 11 * 8);
+
+/* ---------------------------------------------------------------------
+ * The image fd.
+ */
+
+/*
+ * Take the caller's @fd for reading the image twice: EBADF unless open for
+ * reading, ESPIPE unless a regular file that can be read at any offset
+ * (a pipe or socket cannot be read twice; the tool copies those into a
+ * memfd). @pos gets the file position: the image starts there.
+ */
+struct file *cptrst_in_get(int fd, __u64 *pos)
+{
+	struct file *f = fget(fd);
+
+	if (!f)
+		return ERR_PTR(-EBADF);
+	if (!(f->f_mode & FMODE_READ) || cptrst_file_is_dev(f)) {
+		fput(f);
+		return ERR_PTR(-EBADF);
+	}
+	if (!S_ISREG(file_inode(f)->i_mode) || !(f->f_mode & FMODE_PREAD) ||
+	    (f->f_mode & FMODE_STREAM) || !(f->f_mode & FMODE_CAN_READ)) {
+		fput(f);
+		return ERR_PTR(-ESPIPE);
+	}
+	*pos = f->f_pos;
+	return f;
+}
+
+/*
+ * Read up to @len bytes at @pos; fewer only at the end of the file. A fatal
+ * signal ends it with -EINTR.
+ */
+long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
+{
+	unsigned long done = 0;
+
+	while (done < len) {
+		loff_t p = pos + done;
+		ssize_t n;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = kernel_read(f, buf + done, min_t(unsigned long, len - done, MAX_RW_COUNT), &p);
+		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
+		    n == -ERESTART_RESTARTBLOCK || n == -EINTR)
+			continue;	/* a non-fatal signal: go on */
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+/* Open a mapped file of the image by its absolute path, as the caller. */
+struct file *cptrst_file_open(const char *path, int write)
+{
+	return filp_open(path, (write ? O_RDWR : O_RDONLY) | O_LARGEFILE, 0);
+}
+
+struct file *cptrst_file_get(struct file *f)
+{
+	return get_file(f);
+}
+
+void cptrst_file_put(struct file *f)
+{
+	fput(f);
+}
+
+/* ---------------------------------------------------------------------
+ * Waiting. Rust keeps the state in atomics; a waiter sleeps until a word
+ * changes, killably, for at most @timeout_ms (the caller re-checks what it
+ * waits for, e.g. that its peer is still alive).
+ */
+struct cptrst_waitq {
+	wait_queue_head_t wq;
+};
+
+struct cptrst_waitq *cptrst_waitq_new(void)
+{
+	struct cptrst_waitq *q = kmalloc(sizeof(*q), GFP_KERNEL);
+
+	if (q)
+		init_waitqueue_head(&q->wq);
+	return q;
+}
+
+void cptrst_waitq_free(struct cptrst_waitq *q)
+{
+	kfree(q);
+}
+
+int cptrst_waitq_wait(struct cptrst_waitq *q, const __u32 *word, __u32 old, unsigned int timeout_ms)
+{
+	long r = wait_event_killable_timeout(q->wq, READ_ONCE(*word) != old,
+					     msecs_to_jiffies(timeout_ms));
+
+	if (r < 0)
+		return -EINTR;
+	return r > 0 ? 1 : (READ_ONCE(*word) != old);
+}
+
+void cptrst_waitq_wake(struct cptrst_waitq *q)
+{
+	wake_up_all(&q->wq);
+}
+
+/*
+ * The restart bookkeeping of the whole module (the registry of restart
+ * contexts and their mutable state) is under one mutex, held only for a
+ * few loads and stores: never across a wait, a user copy or an image read. Participants that
+ * arrive before their context exists wait on the global queue.
+ */
+static DEFINE_MUTEX(cptrst_rst_mutex);
+static struct cptrst_waitq cptrst_rst_global = {
+	.wq = __WAIT_QUEUE_HEAD_INITIALIZER(cptrst_rst_global.wq),
+};
+
+void cptrst_rst_lock(void)
+{
+	mutex_lock(&cptrst_rst_mutex);
+}
+
+void cptrst_rst_unlock(void)
+{
+	mutex_unlock(&cptrst_rst_mutex);
+}
+
+struct cptrst_waitq *cptrst_waitq_global(void)
+{
+	return &cptrst_rst_global;
+}
+
+/* ---------------------------------------------------------------------
+ * Tasks and pids.
+ */
+struct task_struct *cptrst_current_get(void)
+{
+	return get_task_struct(current);
+}
+
+/* The pid @nr of the caller's pid namespace, referenced. */
+struct pid *cptrst_pid_get_vpid(int nr)
+{
+	return nr > 0 ? find_get_pid(nr) : NULL;
+}
+
+void cptrst_pid_put(struct pid *pid)
+{
+	put_pid(pid);
+}
+
+int cptrst_current_is_pid(struct pid *pid)
+{
+	return task_pid(current) == pid;
+}
+
+struct task_struct *cptrst_pid_task_get(struct pid *pid)
+{
+	return get_pid_task(pid, PIDTYPE_PID);
+}
+
+/* Is @t exiting or dead? */
+int cptrst_task_gone(struct task_struct *t)
+{
+	return (READ_ONCE(t->flags) & PF_EXITING) || READ_ONCE(t->exit_state);
+}
+
+struct task_struct *cptrst_task_get(struct task_struct *t)
+{
+	return get_task_struct(t);
+}
+
+int cptrst_task_is_current(struct task_struct *t)
+{
+	return t == current;
+}
+
+/* Is @t a child of @parent's thread group? */
+int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = pid_alive(t) && same_thread_group(rcu_dereference(t->real_parent), parent);
+	rcu_read_unlock();
+	return ret;
+}
+
+/* The caller's pid in its own pid namespace. */
+int cptrst_current_vpid(void)
+{
+	return task_pid_vnr(current);
+}
+
+/* Is the caller alone in its thread group? */
+int cptrst_current_single(void)
+{
+	return thread_group_empty(current);
+}
+
+/* @t's thread group id as the caller sees it. */
+int cptrst_task_tgid_vnr(struct task_struct *t)
+{
+	return task_tgid_vnr(t);
+}
+
+void cptrst_task_kill(struct task_struct *t)
+{
+	send_sig(SIGKILL, t, 1);
+}
+
+/* The caller dies on its way out of the kernel: no user instruction runs. */
+void cptrst_current_kill(void)
+{
+	force_sig(SIGKILL);
+}
+
+__u64 cptrst_task_size(void)
+{
+	return TASK_SIZE;
+}
+
+/* ---------------------------------------------------------------------
+ * The address space of the restored task (current).
+ */
+static int special_kind(struct vm_area_struct *vma)
+{
+	const char *name;
+
+	if (!vma->vm_ops || !vma->vm_ops->name)
+		return 0;
+	name = vma->vm_ops->name(vma);
+	if (name && !strcmp(name, "[vdso]"))
+		return 1;
+	if (name && !strcmp(name, "[vvar]"))
+		return 2;
+	return 0;
+}
+
+/* Where the caller's vDSO and vvar are now (zeros for a missing one). */
+int cptrst_rst_special(struct cptrst_special *out)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	memset(out, 0, sizeof(*out));
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for_each_vma(vmi, vma) {
+		switch (special_kind(vma)) {
+		case 1:
+			out->vdso_start = vma->vm_start;
+			out->vdso_end = vma->vm_end;
+			break;
+		case 2:
+			out->vvar_start = vma->vm_start;
+			out->vvar_end = vma->vm_end;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/*
+ * Unmap every mapping of the caller except the vDSO and vvar, which a module
+ * cannot create or move (the trampoline moves them). Returns the number of
+ * mappings removed.
+ */
+long cptrst_rst_unmap_all(void)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long addr = 0;
+	long n = 0;
+
+	for (;;) {
+		struct vm_area_struct *vma;
+		unsigned long start, end;
+		int ret;
+
+		if (mmap_read_lock_killable(mm))
+			return -EINTR;
+		vma = find_vma(mm, addr);
+		while (vma && special_kind(vma)) {
+			addr = vma->vm_end;
+			vma = find_vma(mm, addr);
+		}
+		if (!vma) {
+			mmap_read_unlock(mm);
+			return n;
+		}
+		start = vma->vm_start;
+		end = vma->vm_end;
+		mmap_read_unlock(mm);
+		ret = vm_munmap(start, end - start);
+		if (ret)
+			return ret;
+		addr = end;
+		n++;
+	}
+}
+
+#define CPTRST_MAP_OK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | \
+		       MAP_GROWSDOWN | MAP_NORESERVE)
+
+/* vm_mmap() at exactly @addr. Returns 0 or -errno. */
+long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off)
+{
+	unsigned long r;
+
+	if ((flags & ~CPTRST_MAP_OK) || !(flags & MAP_FIXED) ||
+	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)))
+		return -EINVAL;
+	r = vm_mmap(f, addr, len, prot, flags, off);
+	if (IS_ERR_VALUE(r))
+		return (long)r;
+	if (r != addr) {
+		vm_munmap(r, len);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cptrst_rst_munmap(__u64 addr, __u64 len)
+{
+	return vm_munmap(addr, len);
+}
+
+/*
+ * Write into a private mapping without write permission (read-only or
+ * PROT_NONE), breaking copy-on-write as a ptrace POKE does.
+ */
+int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len)
+{
+	int n = access_process_vm(current, addr, (void *)buf, len, FOLL_FORCE | FOLL_WRITE);
+
+	return n == len ? 0 : -EFAULT;
+}
+
+/*
+ * Write into the shmem object behind the shared anonymous mapping at @addr,
+ * whatever the mapping's protection: through the object, not the mapping.
+ */
+int cptrst_rst_write_shmem(__u64 addr, const void *buf, unsigned long len)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct file *f = NULL;
+	loff_t pos = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = vma_lookup(mm, addr);
+	if (vma && vma->vm_file && (vma->vm_flags & VM_SHARED) &&
+	    shmem_mapping(vma->vm_file->f_mapping) && len <= vma->vm_end - addr) {
+		f = get_file(vma->vm_file);
+		pos = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
+	}
+	mmap_read_unlock(mm);
+	if (!f)
+		return -EFAULT;
+	while (len) {
+		ssize_t n = kernel_write(f, buf, len, &pos);
+
+		if (n <= 0) {
+			fput(f);
+			return n < 0 ? n : -EIO;
+		}
+		buf += n;
+		len -= n;
+	}
+	fput(f);
+	return 0;
+}
+
+int cptrst_rst_copy_to_user(__u64 addr, const void *buf, unsigned long len)
+{
+	return copy_to_user((void __user *)addr, buf, len) ? -EFAULT : 0;
+}
+
+int cptrst_rst_copy_from_user(void *buf, __u64 addr, unsigned long len)
+{
+	return copy_from_user(buf, (const void __user *)addr, len) ? -EFAULT : 0;
+}
+
+/*
+ * Set the mm's layout fields and saved auxv, with the checks of
+ * prctl(PR_SET_MM_MAP) (kernel/sys.c validate_prctl_map_addr): every field
+ * inside user space, the pairs ordered, brk within RLIMIT_DATA. The lower
+ * bound is one page (mmap_min_addr is not exported; no mapping can be
+ * below it anyway). The auxv ends with AT_NULL.
+ */
+int cptrst_rst_set_mm(const struct cptrst_mm_layout *l, const __u64 *auxv, unsigned int words)
+{
+	struct mm_struct *mm = current->mm;
+	const __u64 *f = &l->start_code;
+	unsigned int i;
+
+	for (i = 0; i < 11; i++)
+		if (f[i] >= TASK_SIZE || f[i] < PAGE_SIZE)
+			return -EINVAL;
+	if (l->start_code >= l->end_code || l->start_data > l->end_data ||
+	    l->start_brk > l->brk || l->arg_start > l->arg_end || l->env_start > l->env_end)
+		return -EINVAL;
+	if (check_data_rlimit(rlimit(RLIMIT_DATA), l->brk, l->start_brk, l->end_data, l->start_data))
+		return -EINVAL;
+	if (words < 2 || words > ARRAY_SIZE(mm->saved_auxv) || (words & 1) || auxv[words - 2] != AT_NULL)
+		return -EINVAL;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	mm->start_code = l->start_code;
+	mm->end_code = l->end_code;
+	mm->start_data = l->start_data;
+	mm->end_data = l->end_data;
+	mm->start_brk = l->start_brk;
+	mm->brk = l->brk;
+	mm->start_stack = l->start_stack;
+	spin_lock(&mm->arg_lock);
+	mm->arg_start = l->arg_start;
+	mm->arg_end = l->arg_end;
+	mm->env_start = l->env_start;
+	mm->env_end = l->env_end;
+	spin_unlock(&mm->arg_lock);
+	mmap_write_unlock(mm);
+	task_lock(current);
+	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
+	for (i = 0; i < words; i++)
+		mm->saved_auxv[i] = auxv[i];
+	task_unlock(current);
+	return 0;
+}
+
+/* Words of mm->saved_auxv. */
+unsigned int cptrst_auxv_max_words(void)
+{
+	return AT_VECTOR_SIZE;
+}
+
+int cptrst_rst_vdso_is(__u64 addr)
+{
+	return (unsigned long)current->mm->context.vdso == addr;
+}
+
+/* ---------------------------------------------------------------------
+ * The restore trampoline: position-independent user code, kept here as
+ * data (.rodata, never executed in the kernel) and copied into the restored
+ * address space, in a hole of the image's layout, with a parameter block in
+ * the page after it (struct TrampParams in src/restart.rs). A module cannot
+ * create or move the vDSO and vvar (special mappings; mremap() of a whole
+ * one is allowed and updates mm->context.vdso), so user code does it:
+ *
+ *  1. the first restart call unmapped everything but [vdso] and [vvar] and
+ *     returned here; park [vvar] and [vdso] inside the trampoline mapping,
+ *     out of the way of every image mapping;
+ *  2. restart call (RESUME): the kernel maps the image and fills it;
+ *  3. move [vvar] and [vdso] from their parking places to the image's
+ *     addresses (now free), set the executable link (best effort: it needs
+ *     CAP_SYS_RESOURCE), then the fs and gs bases;
+ *  4. restart call (RESUME): the kernel commits registers and the rest and
+ *     returns into the restored program; it never comes back here.
+ *
+ * A failing step stores its number and result in the parameter block and
+ * goes straight to the next restart call, which reports it and kills the
+ * task. Nothing here touches the stack or any memory but the block.
+ */
+#define TP_STEP		0
+#define TP_ERR		8
+#define TP_DEVFD	16
+#define TP_VVAR_CUR	24
+#define TP_VVAR_PARK	32
+#define TP_VVAR_IMG	40
+#define TP_VVAR_LEN	48
+#define TP_VDSO_CUR	56
+#define TP_VDSO_PARK	64
+#define TP_VDSO_IMG	72
+#define TP_VDSO_LEN	80
+#define TP_EXEFD	88
+#define TP_FS_BASE	96
+#define TP_GS_BASE	104
+#define TP_ARGS		112
+#define TP_CMD		160
+
+#define __tp_str(x) #x
+#define tp_str(x) __tp_str(x)
+
+#define TRAMP_MREMAP(step, from, len, to, fail)				\
+	"	movq $" tp_str(step) ", %r15\n"				\
+	"	movq " tp_str(len) "(%rbx), %rsi\n"			\
+	"	testq %rsi, %rsi\n"					\
+	"	jz 1f\n"						\
+	"	movq " tp_str(from) "(%rbx), %rdi\n"			\
+	"	movq %rsi, %rdx\n"					\
+	"	movl $3, %r10d\n"	/* MREMAP_MAYMOVE|MREMAP_FIXED */ \
+	"	movq " tp_str(to) "(%rbx), %r8\n"			\
+	"	movl $25, %eax\n"	/* __NR_mremap */		\
+	"	syscall\n"						\
+	"	cmpq $-4095, %rax\n"					\
+	"	jae " fail "\n"						\
+	"1:\n"
+
+#define TRAMP_RESTART							\
+	"	movq " tp_str(TP_DEVFD) "(%rbx), %rdi\n"		\
+	"	movq " tp_str(TP_CMD) "(%rbx), %rsi\n"			\
+	"	leaq " tp_str(TP_ARGS) "(%rbx), %rdx\n"			\
+	"	movl $16, %eax\n"	/* __NR_ioctl */		\
+	"	syscall\n"
+
+asm(
+	"	.pushsection .rodata, \"a\"\n"
+	"	.balign 64\n"
+	"	.globl cptrst_tramp_start\n"
+	"cptrst_tramp_start:\n"
+	"	leaq cptrst_tramp_start+4096(%rip), %rbx\n"
+	/* 1: park [vvar] and [vdso] */
+	TRAMP_MREMAP(1, TP_VVAR_CUR, TP_VVAR_LEN, TP_VVAR_PARK, ".Lcptrst_fail_a")
+	TRAMP_MREMAP(2, TP_VDSO_CUR, TP_VDSO_LEN, TP_VDSO_PARK, ".Lcptrst_fail_a")
+	"	jmp .Lcptrst_map\n"
+	".Lcptrst_fail_a:\n"
+	"	movq %r15, " tp_str(TP_STEP) "(%rbx)\n"
+	"	movq %rax, " tp_str(TP_ERR) "(%rbx)\n"
+	/* 2: the kernel maps the image */
+	".Lcptrst_map:\n"
+	TRAMP_RESTART
+	"	testq %rax, %rax\n"
+	"	jnz .Lcptrst_die\n"
+	/* 3: [vvar] and [vdso] to the image's addresses, exe link, fs/gs */
+	TRAMP_MREMAP(3, TP_VVAR_PARK, TP_VVAR_LEN, TP_VVAR_IMG, ".Lcptrst_fail_b")
+	TRAMP_MREMAP(4, TP_VDSO_PARK, TP_VDSO_LEN, TP_VDSO_IMG, ".Lcptrst_fail_b")
+	"	movq " tp_str(TP_EXEFD) "(%rbx), %r12\n"
+	"	testq %r12, %r12\n"
+	"	js 2f\n"
+	"	movl $35, %edi\n"	/* PR_SET_MM */
+	"	movl $13, %esi\n"	/* PR_SET_MM_EXE_FILE */
+	"	movq %r12, %rdx\n"
+	"	xorl %r10d, %r10d\n"
+	"	xorl %r8d, %r8d\n"
+	"	movl $157, %eax\n"	/* __NR_prctl */
+	"	syscall\n"
+	"	movq %r12, %rdi\n"
+	"	movl $3, %eax\n"	/* __NR_close */
+	"	syscall\n"
+	"2:\n"
+	"	movq $6, %r15\n"
+	"	movl $0x1002, %edi\n"	/* ARCH_SET_FS */
+	"	movq " tp_str(TP_FS_BASE) "(%rbx), %rsi\n"
+	"	movl $158, %eax\n"	/* __NR_arch_prctl */
+	"	syscall\n"
+	"	cmpq $-4095, %rax\n"
+	"	jae .Lcptrst_fail_b\n"
+	"	movq $7, %r15\n"
+	"	movl $0x1001, %edi\n"	/* ARCH_SET_GS */
+	"	movq " tp_str(TP_GS_BASE) "(%rbx), %rsi\n"
+	"	movl $158, %eax\n"
+	"	syscall\n"
+	"	cmpq $-4095, %rax\n"
+	"	jae .Lcptrst_fail_b\n"
+	"	jmp .Lcptrst_commit\n"
+	".Lcptrst_fail_b:\n"
+	"	movq %r15, " tp_str(TP_STEP) "(%rbx)\n"
+	"	movq %rax, " tp_str(TP_ERR) "(%rbx)\n"
+	/* 4: the kernel commits; on success this call does not come back */
+	".Lcptrst_commit:\n"
+	TRAMP_RESTART
+	".Lcptrst_die:\n"
+	"	movl $127, %edi\n"
+	"	movl $231, %eax\n"	/* __NR_exit_group */
+	"	syscall\n"
+	"	jmp .Lcptrst_die\n"
+	"	.globl cptrst_tramp_end\n"
+	"cptrst_tramp_end:\n"
+	"	.popsection\n"
+);
+
+/* ---------------------------------------------------------------------
+ * Task state of the restored task (current).
+ */
+
+/* Where the caller goes when its ioctl returns: @ip, with stack @sp. */
+void cptrst_rst_set_ip_sp(__u64 ip, __u64 sp)
+{
+	struct pt_regs *r = current_pt_regs();
+
+	r->ip = ip;
+	r->sp = sp;
+	r->orig_ax = -1;
+}
+
+/* A new close-on-exec fd of the caller for @f. */
+int cptrst_rst_install_fd(struct file *f)
+{
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd >= 0)
+		fd_install(fd, get_file(f));
+	return fd;
+}
+
+/* Close every fd of the caller from @first on. */
+void cptrst_rst_close_fds_from(unsigned int first)
+{
+	unsigned int fd, max;
+
+	rcu_read_lock();
+	max = files_fdtable(current->files)->max_fds;
+	rcu_read_unlock();
+	for (fd = first; fd < max; fd++)
+		close_fd(fd);
+}
+
+#define UNBLOCKABLE (sigmask(SIGKILL) | sigmask(SIGSTOP))
+
+/* Block every signal that can be blocked; @old gets the previous mask. */
+int cptrst_rst_block_signals(__u64 *old)
+{
+	sigset_t all, prev;
+	int ret;
+
+	sigfillset(&all);
+	sigdelsetmask(&all, UNBLOCKABLE);
+	ret = sigprocmask(SIG_SETMASK, &all, &prev);
+	*old = prev.sig[0];
+	return ret;
+}
+
+int cptrst_rst_set_sigmask(__u64 blocked)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	set.sig[0] = blocked & ~UNBLOCKABLE;
+	return sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/*
+ * Write the general registers (struct user_regs_struct order) into the
+ * caller's saved user registers: they take effect when the ioctl returns.
+ * A 64-bit user context only: cs and ss must be the 64-bit user selectors,
+ * ip and sp user addresses. Only the flags a signal return may set are
+ * taken (FIX_EFLAGS). orig_ax = -1: no syscall restart on the way out.
+ * ax is overwritten by the ioctl's return value; cptrst_rst_queue_ax()
+ * sets it afterwards. fs/gs bases are set by the trampoline, the segment
+ * selectors ds/es/fs/gs are left as they are (0 for a 64-bit task).
+ */
+int cptrst_rst_set_regs(const __u64 *v, unsigned int n)
+{
+	struct pt_regs *r = current_pt_regs();
+
+	if (n != sizeof(struct user_regs_struct) / 8)
+		return -EINVAL;
+	if (v[17] != __USER_CS || v[20] != __USER_DS)
+		return -EINVAL;
+	if (v[16] >= TASK_SIZE_MAX || v[19] >= TASK_SIZE_MAX)
+		return -EINVAL;
+	r->r15 = v[0];
+	r->r14 = v[1];
+	r->r13 = v[2];
+	r->r12 = v[3];
+	r->bp = v[4];
+	r->bx = v[5];
+	r->r11 = v[6];
+	r->r10 = v[7];
+	r->r9 = v[8];
+	r->r8 = v[9];
+	r->ax = v[10];
+	r->cx = v[11];
+	r->dx = v[12];
+	r->si = v[13];
+	r->di = v[14];
+	r->orig_ax = -1;
+	r->ip = v[16];
+	r->cs = __USER_CS;
+	r->flags = (r->flags & ~FIX_EFLAGS) | (v[18] & FIX_EFLAGS);
+	r->sp = v[19];
+	r->ss = __USER_DS;
+	return 0;
+}
+
+/*
+ * The command name. As __set_task_comm() (not exported) without its trace
+ * and perf events: under task_lock, NUL-padded.
+ */
+void cptrst_rst_set_comm(const char *comm)
+{
+	char buf[TASK_COMM_LEN];
+
+	memcpy(buf, comm, TASK_COMM_LEN);
+	buf[TASK_COMM_LEN - 1] = 0;
+	task_lock(current);
+	strscpy_pad(current->comm, buf, sizeof(current->comm));
+	task_unlock(current);
+}
+
+/* The Linux execution domain only; its flags (ADDR_NO_RANDOMIZE, ...) kept. */
+int cptrst_rst_set_personality(__u32 personality)
+{
+	if ((personality & PER_MASK) != PER_LINUX)
+		return -EINVAL;
+	current->personality = personality;
+	return 0;
+}
+
+void cptrst_rst_clear_pdeath(void)
+{
+	current->pdeath_signal = 0;
+}
+
+/*
+ * rax: the syscall return path stores the ioctl's result in regs->ax after
+ * the ioctl returns, so the restored value is written by a task work, which
+ * runs after that store and before any signal frame is built. The work
+ * holds a reference on @pin, the /dev/cptrst file whose fops own the module,
+ * so that the module cannot be unloaded while the work is queued; the
+ * callback's last act is fput(), which defers the final release (and the
+ * module_put()) to after the callback has returned.
+ */
+struct cptrst_ax_work {
+	struct callback_head cb;
+	struct file *pin;
+	u64 ax;
+};
+
+static void cptrst_ax_fn(struct callback_head *cb)
+{
+	struct cptrst_ax_work *w = container_of(cb, struct cptrst_ax_work, cb);
+	struct file *pin = w->pin;
+
+	if (!(current->flags & PF_EXITING))
+		current_pt_regs()->ax = w->ax;
+	kfree(w);
+	fput(pin);
+}
+
+int cptrst_rst_queue_ax(struct file *pin, __u64 ax)
+{
+	struct cptrst_ax_work *w = kmalloc(sizeof(*w), GFP_KERNEL);
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	w->ax = ax;
+	w->pin = get_file(pin);
+	init_task_work(&w->cb, cptrst_ax_fn);
+	ret = task_work_add(current, &w->cb, TWA_RESUME);
+	if (ret) {
+		fput(pin);
+		kfree(w);
+	}
+	return ret;
+}
+
+/*
+ * Park the caller's FPU state: save the live registers into its fpstate
+ * and set TIF_NEED_FPU_LOAD, so that nothing rewrites the fpstate from the
+ * registers until the task returns to user space, where the fpstate is
+ * loaded. Another task may then set it (cptrst_task_set_xstate()).
+ */
+void cptrst_rst_fpu_park(void)
+{
+	kernel_fpu_begin_mask(0);
+	kernel_fpu_end();
+}
+
+/*
+ * Set the xstate of @t, a task parked in its restart ioctl after
+ * cptrst_rst_fpu_park(), from a standard-format XSAVE buffer of exactly the
+ * regset's size, through the NT_X86_XSTATE regset (which validates it and
+ * converts it to the kernel's format). Never on the caller itself.
+ */
+int cptrst_task_set_xstate(struct task_struct *t, const void *buf, unsigned int size)
+{
+	const struct user_regset_view *view;
+	unsigned int i;
+
+	if (t == current)
+		return -EINVAL;
+	view = task_user_regset_view(t);
+	for (i = 0; i < view->n; i++) {
+		const struct user_regset *rs = &view->regsets[i];
+
+		if (rs->core_note_type != NT_X86_XSTATE)
+			continue;
+		if (!rs->set)
+			return -EOPNOTSUPP;
+		if (rs->n * rs->size != size)
+			return -EINVAL;
+		return rs->set(t, rs, 0, size, buf, NULL);
+	}
+	return -EOPNOTSUPP;
+}

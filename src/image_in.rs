@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The image stream, read side: the caller's image fd read in large
+//! pieces, every byte fed to the shared streaming validator
+//! ([`crate::image::Validator`]), each record handed to a [`Visitor`] once
+//! the validator has accepted it. Page data comes in pieces, never more
+//! than the buffer holds. The restart code walks an image twice: once to
+//! check all of it before anything changes, once to restore.
+//!
+//! Failures carry a message that names the record and its byte offset;
+//! the restart operation returns it to the caller.
+
+use core::fmt::{self, Write};
+
+use kernel::error::code;
+use kernel::prelude::*;
+
+use crate::image::{self, ErrorKind, Expect, FileHeader, Record, Summary, Tree, Validator};
+use crate::shim::rst::InFile;
+
+/// Size of the read buffer.
+const BUF_LEN: usize = 1 << 20;
+
+/// A short message (truncated past its capacity).
+pub(crate) struct Msg {
+    buf: [u8; Msg::CAP],
+    len: usize,
+}
+
+impl Msg {
+    const CAP: usize = 240;
+
+    /// An empty message.
+    pub(crate) const fn new() -> Msg {
+        Msg { buf: [0; Msg::CAP], len: 0 }
+    }
+
+    /// The text.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl Write for Msg {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len >= Msg::CAP {
+                break;
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Why a restart fails: the errno and a message for the caller.
+pub(crate) struct Fail {
+    pub(crate) err: Error,
+    pub(crate) msg: Msg,
+}
+
+impl Fail {
+    /// A failure with a formatted message.
+    pub(crate) fn new(err: Error, args: fmt::Arguments<'_>) -> Fail {
+        let mut msg = Msg::new();
+        let _ = msg.write_fmt(args);
+        Fail { err, msg }
+    }
+
+    /// A failure that only has an errno (allocation, signal...).
+    pub(crate) fn errno(err: Error, what: &str) -> Fail {
+        Fail::new(err, format_args!("{}: error {}", what, err.to_errno()))
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(err: Error) -> Fail {
+        Fail::errno(err, "restart")
+    }
+}
+
+/// `fail!(ERRNO, "format", args...)`: a [`Fail`].
+macro_rules! fail {
+    ($err:expr, $($arg:tt)*) => {
+        $crate::image_in::Fail::new($err, format_args!($($arg)*))
+    };
+}
+pub(crate) use fail;
+
+/// The failure for an image the validator refused: `ENOEXEC` for an image
+/// of another kind of machine or format, `EINVAL` for a damaged one.
+pub(crate) fn image_fail(e: image::Error) -> Fail {
+    let err = match e.kind {
+        ErrorKind::BadMagic
+        | ErrorKind::UnsupportedMajor { .. }
+        | ErrorKind::WrongArch { .. }
+        | ErrorKind::BadPageSize { .. } => code::ENOEXEC,
+        _ => code::EINVAL,
+    };
+    fail!(err, "{}", e)
+}
+
+/// What a walk hands over, in image order.
+pub(crate) trait Visitor {
+    /// The file header.
+    fn header(&mut self, h: &FileHeader) -> Result<(), Fail>;
+    /// The TREE record (at its offset).
+    fn tree(&mut self, off: u64, t: &Tree<'_>) -> Result<(), Fail>;
+    /// Any later record, at its offset (a PAGES record without its data).
+    fn record(&mut self, off: u64, r: &Record<'_>) -> Result<(), Fail>;
+    /// The next piece of the current PAGES record's data.
+    fn data(&mut self, off: u64, bytes: &[u8]) -> Result<(), Fail>;
+}
+
+/// A buffered reader of the image.
+struct BufIn<'f> {
+    file: &'f InFile,
+    /// Image offset of `buf[0]`.
+    base: u64,
+    buf: KVVec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<'f> BufIn<'f> {
+    fn new(file: &'f InFile) -> Result<Self, Fail> {
+        let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        Ok(BufIn { file, base: 0, buf, start: 0, end: 0, eof: false })
+    }
+
+    /// Makes at least `need` bytes available unless the file ends first.
+    fn fill(&mut self, need: usize) -> Result<(), Fail> {
+        if self.end - self.start >= need || self.eof {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        while self.end < need.min(BUF_LEN) && !self.eof {
+            let off = self.base + self.end as u64;
+            let dst = self.buf.get_mut(self.end..).unwrap_or(&mut []);
+            let n = self
+                .file
+                .read_at(off, dst)
+                .map_err(|e| fail!(e, "reading the image at offset {}: error {}", off, e.to_errno()))?;
+            if n == 0 {
+                self.eof = true;
+            }
+            self.end += n;
+        }
+        Ok(())
+    }
+
+    /// Up to `n` bytes (fewer only at the end of the file or past the
+    /// buffer's size when `partial`).
+    fn take(&mut self, n: u64, partial: bool) -> Result<&[u8], Fail> {
+        let want = usize::try_from(n).unwrap_or(usize::MAX).min(BUF_LEN);
+        if partial {
+            if self.start == self.end {
+                self.fill(want)?;
+            }
+        } else {
+            self.fill(want)?;
+        }
+        let avail = (self.end - self.start).min(want);
+        let s = self.start;
+        self.start += avail;
+        Ok(self.buf.get(s..s + avail).unwrap_or(&[]))
+    }
+}
+
+/// Walks the whole image of `file` through the validator, handing each
+/// accepted piece to `v`. Returns the validator's summary: only then is the
+/// image known to be whole (trailer, counts, CRC32C).
+pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> {
+    let mut input = BufIn::new(file)?;
+    let mut val = Validator::new();
+    let h = {
+        let b = input.take(image::HEADER_LEN as u64, false)?;
+        val.feed_header(b).map_err(image_fail)?
+    };
+    v.header(&h)?;
+    // Up to the TREE: record headers and skipped unknown records.
+    let tree_len = loop {
+        match val.expect() {
+            Expect::RecordHeader => {
+                let b = input.take(image::RECORD_HEADER_LEN as u64, false)?;
+                if b.is_empty() {
+                    return val.end_of_input().map_err(image_fail);
+                }
+                val.feed_record_header(b).map_err(image_fail)?;
+            }
+            Expect::Data(n) => {
+                let b = input.take(n, true)?;
+                if b.is_empty() {
+                    return val.end_of_input().map_err(image_fail);
+                }
+                val.feed_data(b).map_err(image_fail)?;
+            }
+            Expect::Tree(n) => break n,
+            Expect::Failed(e) => return Err(image_fail(e)),
+            _ => return Err(fail!(code::EINVAL, "image: no TREE record")),
+        }
+    };
+    // The TREE payload must outlive the validator: its own buffer.
+    let len = usize::try_from(tree_len).map_err(|_| fail!(code::EINVAL, "TREE: too long"))?;
+    let mut tree_buf = KVVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    let got = {
+        let b = input.take(tree_len, false)?;
+        let n = b.len().min(len);
+        tree_buf[..n].copy_from_slice(&b[..n]);
+        n
+    };
+    let tree = val.feed_tree(&tree_buf[..got]).map_err(image_fail)?;
+    let (_, off) = val.current();
+    v.tree(off, &tree)?;
+    loop {
+        match val.expect() {
+            Expect::RecordHeader => {
+                let b = input.take(image::RECORD_HEADER_LEN as u64, false)?;
+                if b.is_empty() {
+                    return val.end_of_input().map_err(image_fail);
+                }
+                val.feed_record_header(b).map_err(image_fail)?;
+            }
+            Expect::Payload(n) => {
+                let b = input.take(n, false)?;
+                let rec = val.feed_payload(b).map_err(image_fail)?;
+                let (_, off) = val.current();
+                v.record(off, &rec)?;
+            }
+            Expect::Data(n) => {
+                let b = input.take(n, true)?;
+                if b.is_empty() {
+                    return val.end_of_input().map_err(image_fail);
+                }
+                val.feed_data(b).map_err(image_fail)?;
+                let (h, off) = val.current();
+                if h.kind == image::RECORD_PAGES {
+                    v.data(off, b)?;
+                }
+            }
+            Expect::End => {
+                // Nothing may follow the trailer.
+                let b = input.take(image::RECORD_HEADER_LEN as u64, false)?;
+                if !b.is_empty() {
+                    val.feed_record_header(b).map_err(image_fail)?;
+                }
+                return val.end_of_input().map_err(image_fail);
+            }
+            Expect::Failed(e) => return Err(image_fail(e)),
+            Expect::Header | Expect::Tree(_) => {
+                return Err(fail!(code::EINVAL, "image: a second TREE record"));
+            }
+        }
+    }
+}
