@@ -90,6 +90,15 @@ struct cptrst_vma_info {
 	__u32 pad;
 };
 
+/* cptrst_task_fds() kinds: the image's FILE_KIND_* values (format.rs). */
+#define CPTRST_FILE_REG		1
+#define CPTRST_FILE_DIR		2
+#define CPTRST_FILE_FIFO	3
+#define CPTRST_FILE_SOCK	4
+#define CPTRST_FILE_CHR		5
+#define CPTRST_FILE_BLK		6
+#define CPTRST_FILE_OTHER	7	/* anon inodes: eventfd, epoll, ... */
+
 /* Checkpoint permission and stop state of @t for the calling task. */
 int cptrst_task_check_dump(struct task_struct *t);
 struct task_struct *cptrst_task_get_by_vpid(__s32 nr);
@@ -101,6 +110,7 @@ int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cpt
 int cptrst_task_regs(struct task_struct *t, void *buf, unsigned int size);
 unsigned int cptrst_xstate_size(void);
 int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size);
+int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned int max);
 
 struct mm_struct *cptrst_task_mm_get(struct task_struct *t);
 void cptrst_mm_put(struct mm_struct *mm);

@@ -8,8 +8,8 @@
 //!    descendant) and check each task: `EPERM` for a kernel thread or a task
 //!    the caller could not ptrace, `EBUSY` unless ptrace-stopped by the caller;
 //!    the output must not be a file the tree maps (`ETXTBSY`);
-//! 3. stream the image: header, tree, then per task its state, registers and
-//!    FPU ([`crate::dump_task`]), then per address space its layout, VMAs and
+//! 3. stream the image: header, tree, then per task its state, registers,
+//!    FPU and open fds ([`crate::dump_task`]), then per address space its layout, VMAs and
 //!    pages ([`crate::dump_mm`]), then the trailer with counts and a CRC32C;
 //! 4. check every task once more: a tree that moved during the dump gives
 //!    `EBUSY` (the image has no trailer and is refused by every reader).
@@ -57,9 +57,10 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     out.header()?;
     dump_task::write_tree(&mut out, &infos, &order, &mm_ids)?;
     let mut xstate = KVVec::from_elem(0u8, out.xstate_size(), GFP_KERNEL)?;
+    let mut fds = dump_task::FdScratch::new()?;
     for (index, &k) in order.iter().enumerate() {
         let index = u32::try_from(index).map_err(|_| code::E2BIG)?;
-        dump_task::write_task(&mut out, index, &tasks[k], &infos[k], &mut xstate)?;
+        dump_task::write_task(&mut out, index, &tasks[k], &infos[k], &mut xstate, &mut fds)?;
     }
     dump_mm::write_mms(&mut out, &mms)?;
     // The tree must not have moved while it was read.

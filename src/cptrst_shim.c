@@ -57,6 +57,7 @@ void cptrst_misc_deregister(void)
  */
 #include <linux/cred.h>
 #include <linux/elf.h>
+#include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -322,6 +323,71 @@ unsigned int cptrst_xstate_size(void)
 int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size)
 {
 	return get_regset(t, NT_X86_XSTATE, buf, size);
+}
+
+static __u32 file_kind(umode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:	return CPTRST_FILE_REG;
+	case S_IFDIR:	return CPTRST_FILE_DIR;
+	case S_IFIFO:	return CPTRST_FILE_FIFO;
+	case S_IFSOCK:	return CPTRST_FILE_SOCK;
+	case S_IFCHR:	return CPTRST_FILE_CHR;
+	case S_IFBLK:	return CPTRST_FILE_BLK;
+	default:	return CPTRST_FILE_OTHER;	/* anon inodes have no type */
+	}
+}
+
+/*
+ * The open fds of @t in ascending order, with their kinds (CPTRST_FILE_*),
+ * into @fds and @kinds, @max entries each. Returns the count (0 for a task
+ * without a files_struct: exiting), -E2BIG if @t has more than @max fds,
+ * -EINTR if the caller is being killed.
+ *
+ * This is the walk of /proc/PID/fd (proc_readfd_common). Each call of the
+ * exported task_lookup_next_fdget_rcu() reads t->files under task_lock(t),
+ * which keeps the files_struct alive for that call (exit_files() and the
+ * unshare paths replace t->files under the same lock before dropping their
+ * reference), finds the first open fd >= *fd under RCU, and returns its
+ * file with a reference of its own: between two calls we hold nothing of
+ * the table, only the file we inspect, and drop it with fput(), which does
+ * not sleep. The other ways need files_struct pinned across a walk:
+ * get_files_struct() no longer exists and put_files_struct() is not
+ * exported, and iterate_fd() under task_lock() would nest files->file_lock
+ * in alloc_lock for the whole walk: a long hold of two spinlocks in an
+ * order of our own invention. The tree is stopped; a
+ * process outside it sharing the table (CLONE_FILES) could change it during
+ * the walk, which then is as good a snapshot as /proc's. O_PATH fds are
+ * listed too (the lookup masks no f_mode bit).
+ */
+int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned int max)
+{
+	unsigned int fd = 0, n = 0;
+
+	for (;;) {
+		struct file *f;
+		umode_t mode;
+
+		rcu_read_lock();
+		f = task_lookup_next_fdget_rcu(t, &fd);
+		rcu_read_unlock();
+		if (!f)
+			break;
+		mode = file_inode(f)->i_mode;
+		fput(f);
+		if (n == max)
+			return -E2BIG;
+		fds[n] = fd;
+		kinds[n] = file_kind(mode);
+		n++;
+		if (fd == UINT_MAX)
+			break;
+		fd++;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return n;
 }
 
 struct mm_struct *cptrst_task_mm_get(struct task_struct *t)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Dump code for tasks: ids and state (the tree), credentials, signal mask,
-//! general registers and FPU/xstate. Read-only on the tasks.
+//! general registers, FPU/xstate and open file descriptors. Read-only on
+//! the tasks.
 
 use kernel::error::code;
 use kernel::prelude::*;
@@ -165,9 +166,96 @@ pub(crate) fn write_tree(out: &mut ImageOut, infos: &[TaskInfo], order: &[usize]
 /// Signals that can never be blocked (SIGKILL, SIGSTOP).
 const UNBLOCKABLE: u64 = (1 << 8) | (1 << 18);
 
-/// Writes a task's TASK record, then for a live task its REGS and FPU.
-/// `xstate` is scratch space of the image's xstate size.
-pub(crate) fn write_task(out: &mut ImageOut, index: u32, t: &Task, i: &TaskInfo, xstate: &mut [u8]) -> Result {
+/// The image's kind of an fd of kind `k` (`shim::file_kind`).
+fn file_kind(k: u32) -> u32 {
+    use shim::file_kind as s;
+    match k {
+        s::REG => image::FILE_KIND_REG,
+        s::DIR => image::FILE_KIND_DIR,
+        s::FIFO => image::FILE_KIND_FIFO,
+        s::SOCK => image::FILE_KIND_SOCK,
+        s::CHR => image::FILE_KIND_CHR,
+        s::BLK => image::FILE_KIND_BLK,
+        s::OTHER => image::FILE_KIND_OTHER,
+        // Not a kind the shim gives: still a valid image.
+        _ => image::FILE_KIND_OTHER,
+    }
+}
+
+/// Entries of [`FdScratch`] at first; doubled as needed up to `MAX_FILES`.
+const FDS_INITIAL: usize = 256;
+/// The FILES limit of the format.
+const FDS_MAX: usize = image::MAX_FILES as usize;
+// A whole FILES record fits in the output buffer.
+const _: () = assert!(64 + image::FILES_MAX_PAYLOAD <= crate::image_out::BUF_LEN);
+
+/// Scratch space for the fds of one task, reused from task to task.
+///
+/// # Invariants
+/// `fds`, `kinds` and `entries` have the same length, at most `FDS_MAX`.
+pub(crate) struct FdScratch {
+    fds: KVVec<u32>,
+    kinds: KVVec<u32>,
+    entries: KVVec<image::FileEntry>,
+}
+
+impl FdScratch {
+    /// Room for the first [`FDS_INITIAL`] fds.
+    pub(crate) fn new() -> Result<Self> {
+        Self::with_len(FDS_INITIAL)
+    }
+
+    fn with_len(n: usize) -> Result<Self> {
+        let zero = image::FileEntry { fd: 0, kind: 0 };
+        // INVARIANT: three buffers of `n <= FDS_MAX` entries.
+        Ok(FdScratch {
+            fds: KVVec::from_elem(0, n, GFP_KERNEL)?,
+            kinds: KVVec::from_elem(0, n, GFP_KERNEL)?,
+            entries: KVVec::from_elem(zero, n, GFP_KERNEL)?,
+        })
+    }
+
+    /// The open fds of `t` as FILES entries, ascending.
+    ///
+    /// # Errors
+    /// `E2BIG` past [`image::MAX_FILES`] fds, `ENOMEM`, `EINTR`.
+    fn files_of(&mut self, t: &Task) -> Result<&[image::FileEntry]> {
+        let n = loop {
+            match t.fds(&mut self.fds, &mut self.kinds) {
+                Ok(n) => break n,
+                Err(e) if e == code::E2BIG && self.fds.len() < FDS_MAX => {
+                    let len = self.fds.len().saturating_mul(2).min(FDS_MAX);
+                    *self = Self::with_len(len)?;
+                }
+                Err(e) => {
+                    if e == code::E2BIG {
+                        pr_info!("cptrst: checkpoint: a task has more than {} open fds\n", FDS_MAX);
+                    }
+                    return Err(e);
+                }
+            }
+        };
+        for k in 0..n {
+            let (Some(&fd), Some(&kind), Some(e)) = (self.fds.get(k), self.kinds.get(k), self.entries.get_mut(k)) else {
+                return Err(code::EINVAL);
+            };
+            *e = image::FileEntry { fd, kind: file_kind(kind) };
+        }
+        self.entries.get(..n).ok_or(code::EINVAL)
+    }
+}
+
+/// Writes a task's TASK record, then for a live task its REGS, FPU and
+/// FILES. `xstate` is scratch space of the image's xstate size, `fds` for
+/// the fd list.
+pub(crate) fn write_task(
+    out: &mut ImageOut,
+    index: u32,
+    t: &Task,
+    i: &TaskInfo,
+    xstate: &mut [u8],
+    fds: &mut FdScratch,
+) -> Result {
     let rec = image::Task {
         index,
         pid: i.pids[0] as u32,
@@ -190,5 +278,9 @@ pub(crate) fn write_task(out: &mut ImageOut, index: u32, t: &Task, i: &TaskInfo,
     let regs = image::Regs::from_array(regs_of(t)?);
     out.put(64 + image::REGS_PAYLOAD_LEN, |e, b| e.regs(&regs, b))?;
     t.xstate(xstate)?;
-    out.put(64 + image::FPU_FIXED_LEN + xstate.len(), |e, b| e.fpu(xstate, b))
+    out.put(64 + image::FPU_FIXED_LEN + xstate.len(), |e, b| e.fpu(xstate, b))?;
+    let files = fds.files_of(t)?;
+    let count = u32::try_from(files.len()).map_err(|_| code::E2BIG)?;
+    let len = image::Files::payload_len(count).ok_or(code::E2BIG)?;
+    out.put(64 + len, |e, b| e.files(files, b))
 }

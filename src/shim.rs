@@ -123,6 +123,19 @@ pub(crate) struct VmaInfo {
 }
 const _: () = assert!(core::mem::size_of::<VmaInfo>() == 8 * 6 + 16);
 
+/// `CPTRST_FILE_*`: the kinds [`Task::fds`] gives (the same numbers as the
+/// image's `FILE_KIND_*`, translated in `dump_task.rs` all the same).
+pub(crate) mod file_kind {
+    pub(crate) const REG: u32 = 1;
+    pub(crate) const DIR: u32 = 2;
+    pub(crate) const FIFO: u32 = 3;
+    pub(crate) const SOCK: u32 = 4;
+    pub(crate) const CHR: u32 = 5;
+    pub(crate) const BLK: u32 = 6;
+    /// Anything else (anonymous inodes).
+    pub(crate) const OTHER: u32 = 7;
+}
+
 /// Opaque C objects: Rust only ever holds pointers to them.
 mod opaque {
     macro_rules! opaque {
@@ -151,6 +164,7 @@ mod dump_ffi {
         pub(super) fn cptrst_task_regs(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
         pub(super) fn cptrst_xstate_size() -> u32;
         pub(super) fn cptrst_task_xstate(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
+        pub(super) fn cptrst_task_fds(t: *mut task_struct, fds: *mut u32, kinds: *mut u32, max: u32) -> i32;
         pub(super) fn cptrst_task_mm_get(t: *mut task_struct) -> *mut mm_struct;
         pub(super) fn cptrst_mm_put(mm: *mut mm_struct);
         pub(super) fn cptrst_mm_read_lock(mm: *mut mm_struct) -> i32;
@@ -244,6 +258,24 @@ impl Task {
         let len = u32::try_from(buf.len()).map_err(|_| code::EINVAL)?;
         // SAFETY: `buf` is writable for `len` bytes.
         errno_result(unsafe { dump_ffi::cptrst_task_xstate(self.ptr(), buf.as_mut_ptr(), len) })
+    }
+
+    /// The task's open fds in ascending order into `fds`, their kinds
+    /// ([`file_kind`]) into `kinds`. Returns how many: at most
+    /// `min(fds.len(), kinds.len())`; 0 for a task without files (exiting).
+    ///
+    /// # Errors
+    /// `E2BIG` if the task has more fds than that; `EINTR` if the caller is
+    /// being killed.
+    pub(crate) fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize> {
+        let max = fds.len().min(kinds.len());
+        let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
+        // SAFETY: `self` holds a reference on the task (type invariant);
+        // `fds` and `kinds` are writable for at least `max` entries each, and
+        // the shim writes at most `max` of each.
+        let n = unsafe { dump_ffi::cptrst_task_fds(self.ptr(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32) };
+        errno_result(n)?;
+        Ok((n as usize).min(max))
     }
 
     /// The task's mm, referenced (None for a zombie or a kernel thread).

@@ -1,15 +1,16 @@
 #!/bin/sh
 # `cptrst inspect` on bad images: truncated, corrupted, wrong magic, empty,
 # trailing garbage. Each is refused with exit status 1 and a message that
-# names the record and the byte offset.
+# names the record and the byte offset. A good image lists each task's fds.
 . /tests/tap.sh
-plan 7
+plan 8
 
 sleep 1000 &
 pid=$!
 cptrst checkpoint $pid -o /tmp/good.img --kill 2>/dev/null
 size=$(stat -c %s /tmp/good.img)
 check "a good image validates" cptrst inspect /tmp/good.img
+check "the image lists fds 0, 1, 2" sh -c "cptrst inspect /tmp/good.img | grep -q '^ *fds 0:[a-z]* 1:[a-z]* 2:[a-z]*'"
 
 refused() { # refused DESC FILE PATTERN
     out=$(cptrst inspect "$2" 2>&1)

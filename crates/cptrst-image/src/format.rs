@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The cptrst checkpoint image format, version 1.0.
+//! The cptrst checkpoint image format, version 1.1.
 //!
 //! This file is the single definition of the format. It is compiled twice:
 //! into the kernel module as a child module (`#[path] mod image;`) and into
@@ -14,10 +14,15 @@
 //!
 //! ```text
 //! TREE
-//! for each task, in tree order:  TASK [REGS FPU]      (REGS, FPU: live tasks)
-//! for each mm id 1..=N:          MM (VMA PAGES*)*     (VMAs sorted by address)
-//! TRAILER                                              (counts + CRC32C)
+//! for each task, in tree order:  TASK [REGS FPU [FILES]]  (live tasks only)
+//! for each mm id 1..=N:          MM (VMA PAGES*)*         (VMAs sorted by address)
+//! TRAILER                                                  (counts + CRC32C)
 //! ```
+//!
+//! FILES (version 1.1) lists a live task's open fds and their kinds; it is
+//! optional (1.0 images have none) and skippable: its
+//! [`RECORD_FLAG_MUST_UNDERSTAND`] bit is clear, as for every record type a
+//! minor version adds, so 1.0 readers skip it.
 //!
 //! Address spaces are shared by reference: every tree entry has an `mm_id`
 //! (0 for a zombie), equal for tasks sharing an mm (threads, `CLONE_VM`
@@ -46,8 +51,9 @@ pub const MAGIC: [u8; 8] = *b"\x89CPTRST\n";
 /// Major version this code reads and writes. A reader refuses other majors.
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this code writes. Readers accept any minor of their major:
-/// minor versions only add skippable record types.
-pub const VERSION_MINOR: u16 = 0;
+/// minor versions only add skippable record types (1.1: FILES). A 1.0
+/// image is valid and simply has no FILES records.
+pub const VERSION_MINOR: u16 = 1;
 /// Length of the file header, in bytes.
 pub const HEADER_LEN: usize = 128;
 /// Length of a record header, in bytes.
@@ -90,10 +96,15 @@ pub const RECORD_VMA: u32 = 6;
 pub const RECORD_PAGES: u32 = 7;
 /// Record type: the trailer (counts and CRC32C). Exactly one, last.
 pub const RECORD_TRAILER: u32 = 8;
+/// Record type (version 1.1): one live task's open file descriptors.
+/// Optional, at most one per live task, right after its FPU record.
+/// Skippable: [`RECORD_FLAG_MUST_UNDERSTAND`] is clear.
+pub const RECORD_FILES: u32 = 9;
 
 /// Record flag: a reader that does not know the record type must refuse the
 /// image. Set on every record type of version 1.0; clear on records a later
-/// minor version adds, which older readers skip.
+/// minor version adds (FILES), which older readers skip. Each known type
+/// has exactly one valid flags value: [`record_flags`].
 pub const RECORD_FLAG_MUST_UNDERSTAND: u32 = 1;
 /// Record flags defined by version 1.
 pub const RECORD_FLAGS_KNOWN: u32 = RECORD_FLAG_MUST_UNDERSTAND;
@@ -114,6 +125,27 @@ pub const MAX_PATH_LEN: usize = 4096;
 pub const MAX_AUXV: usize = 64;
 /// Most pages in one PAGES record.
 pub const MAX_PAGES_PER_RUN: u64 = 1 << 18;
+/// Most entries in one FILES record.
+pub const MAX_FILES: u32 = 65536;
+/// File descriptors are below this (`NR_OPEN`, the kernel's ceiling of
+/// `fs.nr_open`).
+pub const FD_LIMIT: u32 = 1 << 30;
+
+/// FILES entry kind: regular file (`S_ISREG`; memfds included).
+pub const FILE_KIND_REG: u32 = 1;
+/// FILES entry kind: directory (`S_ISDIR`).
+pub const FILE_KIND_DIR: u32 = 2;
+/// FILES entry kind: pipe or FIFO (`S_ISFIFO`).
+pub const FILE_KIND_FIFO: u32 = 3;
+/// FILES entry kind: socket (`S_ISSOCK`).
+pub const FILE_KIND_SOCK: u32 = 4;
+/// FILES entry kind: character device (`S_ISCHR`; terminals, `/dev/null`).
+pub const FILE_KIND_CHR: u32 = 5;
+/// FILES entry kind: block device (`S_ISBLK`).
+pub const FILE_KIND_BLK: u32 = 6;
+/// FILES entry kind: anything else (anonymous inodes: eventfd, epoll,
+/// signalfd, timerfd...).
+pub const FILE_KIND_OTHER: u32 = 7;
 
 /// Tree entry flag: the task is not its thread group's leader.
 pub const TASK_THREAD: u32 = 1 << 0;
@@ -181,16 +213,28 @@ pub const PAGES_FIXED_LEN: usize = 16;
 pub const TRAILER_PAYLOAD_LEN: usize = 24;
 /// Length of the whole trailer record.
 pub const TRAILER_RECORD_LEN: usize = RECORD_HEADER_LEN + TRAILER_PAYLOAD_LEN;
+/// Length of one FILES entry.
+pub const FILE_ENTRY_LEN: usize = 8;
+/// Length of the fixed part of a FILES payload (before the entries).
+pub const FILES_FIXED_LEN: usize = 8;
+/// Largest FILES payload.
+pub const FILES_MAX_PAYLOAD: usize = FILES_FIXED_LEN + MAX_FILES as usize * FILE_ENTRY_LEN;
 /// Largest payload of any record, known or not.
 pub const MAX_RECORD_PAYLOAD: u64 =
     PAGES_FIXED_LEN as u64 + MAX_PAGES_PER_RUN * PAGE_SIZE_X86_64 as u64;
 /// Largest payload a streaming reader must hold in memory at once: every
 /// payload it is handed whole (all but page data and skipped records).
-pub const MAX_META_PAYLOAD: usize = TREE_MAX_PAYLOAD;
+pub const MAX_META_PAYLOAD: usize = if TREE_MAX_PAYLOAD > FILES_MAX_PAYLOAD {
+    TREE_MAX_PAYLOAD
+} else {
+    FILES_MAX_PAYLOAD
+};
 /// A buffer of this size holds any single record the [`Encoder`] writes,
-/// except a whole TREE, an FPU record with an xstate above 4 KiB and a
-/// whole PAGES record (use [`Encoder::tree_begin`] and
-/// [`Encoder::pages_begin`] to stream those).
+/// except a whole TREE, an FPU record with an xstate above 4 KiB, a FILES
+/// record of more than 652 entries and a whole PAGES record (use
+/// [`Encoder::tree_begin`] and [`Encoder::pages_begin`] to stream the
+/// TREE and PAGES; size the buffer of a FILES record with
+/// [`Files::payload_len`]).
 pub const ENCODE_BUF_LEN: usize = RECORD_HEADER_LEN + MM_MAX_PAYLOAD;
 
 /// The printable name of a record type.
@@ -205,6 +249,30 @@ pub fn record_name(kind: u32) -> &'static str {
         RECORD_VMA => "VMA",
         RECORD_PAGES => "PAGES",
         RECORD_TRAILER => "TRAILER",
+        RECORD_FILES => "FILES",
+        _ => "unknown",
+    }
+}
+
+/// The only valid record flags of a known record type: must-understand for
+/// the 1.0 types, none for the types minor versions add (FILES).
+pub fn record_flags(kind: u32) -> u32 {
+    match kind {
+        RECORD_FILES => 0,
+        _ => RECORD_FLAG_MUST_UNDERSTAND,
+    }
+}
+
+/// The printable name of a FILES entry kind (`FILE_KIND_*`).
+pub fn file_kind_name(kind: u32) -> &'static str {
+    match kind {
+        FILE_KIND_REG => "reg",
+        FILE_KIND_DIR => "dir",
+        FILE_KIND_FIFO => "fifo",
+        FILE_KIND_SOCK => "sock",
+        FILE_KIND_CHR => "chr",
+        FILE_KIND_BLK => "blk",
+        FILE_KIND_OTHER => "other",
         _ => "unknown",
     }
 }
@@ -453,8 +521,9 @@ pub enum ErrorKind {
     },
     /// Record type 0, which is never valid.
     InvalidRecordType,
-    /// A record has flags version 1 does not define, or a 1.0 record type
-    /// lacks [`RECORD_FLAG_MUST_UNDERSTAND`].
+    /// A record has flags version 1 does not define, or a known record type
+    /// has other flags than its own ([`record_flags`]: a 1.0 type without
+    /// [`RECORD_FLAG_MUST_UNDERSTAND`], FILES with it).
     BadRecordFlags {
         /// The flags found.
         flags: u32,
@@ -631,6 +700,26 @@ pub enum ErrorKind {
     PagesOutsideVma,
     /// A PAGES run starting below the end of the previous run of its VMA.
     PagesNotAscending,
+    /// A FILES record with more than [`MAX_FILES`] entries.
+    FilesTooMany {
+        /// The count found.
+        count: u32,
+    },
+    /// A FILES entry whose fd is not above the previous entry's.
+    FilesUnsorted {
+        /// The fd found.
+        fd: u32,
+    },
+    /// A FILES entry whose fd is not below [`FD_LIMIT`].
+    BadFd {
+        /// The fd found.
+        fd: u32,
+    },
+    /// A FILES entry kind the format does not define (`FILE_KIND_*`).
+    BadFileKind {
+        /// The kind found.
+        kind: u32,
+    },
     /// The trailer's record count is wrong.
     TrailerCountMismatch {
         /// The count in the trailer.
@@ -741,6 +830,10 @@ impl fmt::Display for ErrorKind {
             PagesUnaligned => write!(f, "page run not page-aligned"),
             PagesOutsideVma => write!(f, "page run outside its VMA"),
             PagesNotAscending => write!(f, "page run below the previous one"),
+            FilesTooMany { count } => write!(f, "{count} files, more than {MAX_FILES}"),
+            FilesUnsorted { fd } => write!(f, "fd {fd} not above the previous one"),
+            BadFd { fd } => write!(f, "fd {fd} not below {FD_LIMIT}"),
+            BadFileKind { kind } => write!(f, "bad file kind {kind}"),
             TrailerCountMismatch { found, expected } => {
                 write!(f, "trailer record count {found}, expected {expected}")
             }
@@ -1082,7 +1175,8 @@ pub struct RecordHeader {
 }
 
 impl RecordHeader {
-    /// A header for a 1.0 record type (must-understand).
+    /// A header for a 1.0 record type (must-understand); for FILES, set
+    /// `flags` to [`record_flags`]`(RECORD_FILES)` (0).
     pub const fn new(kind: u32, len: u64) -> Self {
         Self {
             kind,
@@ -1145,9 +1239,9 @@ impl RecordHeader {
         Ok(h)
     }
 
-    /// The type is one this version defines.
+    /// The type is one this version (1.0 or 1.1) defines.
     pub fn is_known(&self) -> bool {
-        (RECORD_TREE..=RECORD_TRAILER).contains(&self.kind)
+        (RECORD_TREE..=RECORD_FILES).contains(&self.kind)
     }
 }
 
@@ -2260,6 +2354,124 @@ impl Trailer {
     }
 }
 
+/// One entry of a FILES record: an open file descriptor and what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The descriptor number, below [`FD_LIMIT`].
+    pub fd: u32,
+    /// What it refers to (`FILE_KIND_*`).
+    pub kind: u32,
+}
+
+impl FileEntry {
+    fn decode(b: &[u8]) -> Option<Self> {
+        let mut r = Rd::new(b);
+        Some(Self {
+            fd: r.u32()?,
+            kind: r.u32()?,
+        })
+    }
+}
+
+/// The FILES record (version 1.1): the open file descriptors of a live
+/// task, in ascending fd order. Borrows the raw entries of the payload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Files<'a> {
+    /// The entries, [`FILE_ENTRY_LEN`] bytes each (a whole number of them,
+    /// checked by the decoder).
+    raw: &'a [u8],
+}
+
+impl<'a> Files<'a> {
+    /// Number of entries.
+    pub fn len(&self) -> u32 {
+        u32::try_from(self.raw.len() / FILE_ENTRY_LEN).unwrap_or(u32::MAX)
+    }
+
+    /// No entry (a task without open files).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `i`.
+    pub fn get(&self, i: u32) -> Option<FileEntry> {
+        let start = (i as usize).checked_mul(FILE_ENTRY_LEN)?;
+        let end = start.checked_add(FILE_ENTRY_LEN)?;
+        FileEntry::decode(self.raw.get(start..end)?)
+    }
+
+    /// The entries, in ascending fd order.
+    pub fn iter(&self) -> FilesIter<'a> {
+        FilesIter {
+            files: *self,
+            next: 0,
+        }
+    }
+
+    /// Payload length of a FILES record of `count` entries.
+    pub fn payload_len(count: u32) -> Option<usize> {
+        (count as usize)
+            .checked_mul(FILE_ENTRY_LEN)?
+            .checked_add(FILES_FIXED_LEN)
+    }
+
+    fn decode(p: &'a [u8]) -> Result<Self, ErrorKind> {
+        use ErrorKind::*;
+        let short = BadPayloadLength {
+            len: to_u64(p.len()),
+            expected: FILES_FIXED_LEN as u64,
+        };
+        let mut r = Rd::new(p);
+        let count = r.u32().ok_or(short)?;
+        let reserved = r.u32().ok_or(short)?;
+        if reserved != 0 {
+            return Err(NonZeroReserved);
+        }
+        if count > MAX_FILES {
+            return Err(FilesTooMany { count });
+        }
+        let expected = Self::payload_len(count).ok_or(FilesTooMany { count })?;
+        if p.len() != expected {
+            return Err(BadPayloadLength {
+                len: to_u64(p.len()),
+                expected: to_u64(expected),
+            });
+        }
+        let files = Files { raw: r.rest() };
+        let mut prev: Option<u32> = None;
+        for e in files.iter() {
+            if e.fd >= FD_LIMIT {
+                return Err(BadFd { fd: e.fd });
+            }
+            if prev.is_some_and(|p| e.fd <= p) {
+                return Err(FilesUnsorted { fd: e.fd });
+            }
+            if !(FILE_KIND_REG..=FILE_KIND_OTHER).contains(&e.kind) {
+                return Err(BadFileKind { kind: e.kind });
+            }
+            prev = Some(e.fd);
+        }
+        Ok(files)
+    }
+}
+
+/// Iterator over the entries of a [`Files`] record.
+#[derive(Clone, Debug)]
+pub struct FilesIter<'a> {
+    files: Files<'a>,
+    next: u32,
+}
+
+impl Iterator for FilesIter<'_> {
+    type Item = FileEntry;
+
+    fn next(&mut self) -> Option<FileEntry> {
+        let e = self.files.get(self.next)?;
+        self.next = self.next.checked_add(1)?;
+        Some(e)
+    }
+}
+
 /// A decoded record.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Record<'a> {
@@ -2279,6 +2491,8 @@ pub enum Record<'a> {
     Pages(Pages<'a>),
     /// TRAILER.
     Trailer(Trailer),
+    /// FILES (version 1.1).
+    Files(Files<'a>),
     /// A record of a type this version does not define, skipped.
     Unknown {
         /// Its type.
@@ -2303,6 +2517,7 @@ impl Record<'_> {
             Record::Vma(_) => RECORD_VMA,
             Record::Pages(_) => RECORD_PAGES,
             Record::Trailer(_) => RECORD_TRAILER,
+            Record::Files(_) => RECORD_FILES,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -2333,7 +2548,7 @@ pub fn decode_record<'a>(
             payload,
         });
     }
-    if hdr.flags != RECORD_FLAG_MUST_UNDERSTAND {
+    if hdr.flags != record_flags(hdr.kind) {
         return Err(ErrorKind::BadRecordFlags { flags: hdr.flags });
     }
     check_len(hdr, file)?;
@@ -2354,6 +2569,7 @@ fn check_len(hdr: &RecordHeader, file: &FileHeader) -> Result<(), ErrorKind> {
         RECORD_MM => (MM_FIXED_LEN, MM_MAX_PAYLOAD),
         RECORD_VMA => (VMA_FIXED_LEN, VMA_MAX_PAYLOAD),
         RECORD_PAGES => (PAGES_FIXED_LEN, usize::MAX),
+        RECORD_FILES => (FILES_FIXED_LEN, FILES_MAX_PAYLOAD),
         _ => (TRAILER_PAYLOAD_LEN, TRAILER_PAYLOAD_LEN),
     };
     let (min, max) = (to_u64(min), to_u64(max));
@@ -2391,6 +2607,7 @@ fn decode_known<'a>(
                 data: p.get(PAGES_FIXED_LEN..).unwrap_or(&[]),
             })
         }
+        RECORD_FILES => Record::Files(Files::decode(p)?),
         _ => Record::Trailer(Trailer::decode(p)?),
     })
 }
@@ -2637,6 +2854,40 @@ impl Encoder {
         })
     }
 
+    /// Writes a FILES record (version 1.1, skippable) of `entries`, which
+    /// should be in ascending fd order with valid fds and kinds (the
+    /// encoder checks the count only). Needs [`Files::payload_len`] plus
+    /// [`RECORD_HEADER_LEN`] bytes of `buf`.
+    pub fn files(&mut self, entries: &[FileEntry], buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let count = u32::try_from(entries.len()).map_err(|_| EncodeError::Limit)?;
+        if count > MAX_FILES {
+            return Err(EncodeError::Limit);
+        }
+        let len = Files::payload_len(count).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_FILES, record_flags(RECORD_FILES), len, buf, |w| {
+            w.u32(count)?;
+            w.u32(0)?;
+            entries.iter().try_for_each(|e| {
+                w.u32(e.fd)?;
+                w.u32(e.kind)
+            })
+        })
+    }
+
+    /// Writes a decoded FILES record again.
+    fn files_decoded(&mut self, f: &Files<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let count = f.len();
+        if count > MAX_FILES {
+            return Err(EncodeError::Limit);
+        }
+        let len = Files::payload_len(count).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_FILES, record_flags(RECORD_FILES), len, buf, |w| {
+            w.u32(count)?;
+            w.u32(0)?;
+            w.put(f.raw)
+        })
+    }
+
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
         if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
             return Err(EncodeError::Limit);
@@ -2732,6 +2983,7 @@ impl Encoder {
             Record::Vma(v) => self.vma(v, buf),
             Record::Pages(p) => self.pages(p, buf),
             Record::Trailer(t) => self.trailer_with(t, buf),
+            Record::Files(f) => self.files_decoded(f, buf),
             Record::Unknown {
                 kind,
                 flags,
@@ -2832,9 +3084,14 @@ enum Step {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TaskStage {
+    /// No task record pending.
     None,
+    /// A live task's TASK was read: its REGS comes next.
     NeedRegs,
+    /// Its REGS was read: its FPU comes next.
     NeedFpu,
+    /// Its FPU was read: its FILES may come next (optional).
+    MayFiles,
 }
 
 /// Incremental validator: the same checks as [`validate`], fed one piece at
@@ -3001,7 +3258,8 @@ impl<'t> Validator<'t> {
         }
     }
 
-    /// The record type required next, at a record boundary.
+    /// The record type required next, at a record boundary (besides it, a
+    /// FILES record may come in stage `MayFiles`, PAGES inside a VMA).
     fn expected(&self) -> u32 {
         if self.tree.is_none() {
             RECORD_TREE
@@ -3056,7 +3314,7 @@ impl<'t> Validator<'t> {
             };
             return Ok(h);
         }
-        if h.flags != RECORD_FLAG_MUST_UNDERSTAND {
+        if h.flags != record_flags(h.kind) {
             return self.fail_here(ErrorKind::BadRecordFlags { flags: h.flags });
         }
         let expected = self.expected();
@@ -3064,8 +3322,13 @@ impl<'t> Validator<'t> {
             && self.stage == TaskStage::None
             && self.next_task == self.ntasks
             && self.mms_done > 0;
-        if h.kind != expected && !pages_ok {
+        let files_ok = h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles;
+        if h.kind != expected && !pages_ok && !files_ok {
             return self.fail_here(ErrorKind::OutOfOrder { expected });
+        }
+        // The FILES slot closes at the next known record, whatever it is.
+        if self.stage == TaskStage::MayFiles && h.kind != RECORD_FILES {
+            self.stage = TaskStage::None;
         }
         if let Err(k) = check_len(&h, &file) {
             return self.fail_here(k);
@@ -3188,7 +3451,8 @@ impl<'t> Validator<'t> {
                 };
             }
             Record::Regs(_) => self.stage = TaskStage::NeedFpu,
-            Record::Fpu(_) => self.stage = TaskStage::None,
+            Record::Fpu(_) => self.stage = TaskStage::MayFiles,
+            Record::Files(_) => self.stage = TaskStage::None,
             Record::Mm(m) => {
                 let expected = self.mms_done.saturating_add(1);
                 if m.mm_id != expected {

@@ -6,7 +6,8 @@
 //! that is the init of a nested pid namespace, and a zombie child (103);
 //! two address spaces (the root's, shared by its thread, with a file
 //! mapping, a heap and a stack; the child's, with a vDSO and an anonymous
-//! mapping), five pages in four runs.
+//! mapping), five pages in four runs. The root has a FILES record (five
+//! fds), the child an empty one, the thread none (FILES is optional).
 
 use crate::*;
 
@@ -102,6 +103,22 @@ pub fn xstate(index: u32) -> [u8; SAMPLE_XSTATE_SIZE as usize] {
     }
     x[512..520].copy_from_slice(&0x7u64.to_le_bytes()); // xstate_bv
     x
+}
+
+/// The sample's FILES entries of task `index` (`None`: no FILES record).
+pub fn files(index: u32) -> Option<&'static [FileEntry]> {
+    const ROOT: [FileEntry; 5] = [
+        FileEntry { fd: 0, kind: FILE_KIND_CHR },
+        FileEntry { fd: 1, kind: FILE_KIND_CHR },
+        FileEntry { fd: 2, kind: FILE_KIND_CHR },
+        FileEntry { fd: 3, kind: FILE_KIND_REG },
+        FileEntry { fd: 7, kind: FILE_KIND_FIFO },
+    ];
+    match index {
+        0 => Some(&ROOT),
+        2 => Some(&[]),
+        _ => None,
+    }
 }
 
 /// Auxv words of the root's mm (AT_PAGESZ, AT_NULL).
@@ -235,6 +252,9 @@ pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
         if !t.is_zombie() {
             pos += e.regs(&regs(i), at(buf, pos))?;
             pos += e.fpu(&xstate(i), at(buf, pos))?;
+            if let Some(f) = files(i) {
+                pos += e.files(f, at(buf, pos))?;
+            }
         }
     }
     let ps = PAGE_SIZE_X86_64 as usize;

@@ -51,17 +51,20 @@ const TREE: usize = 0;
 const TASK0: usize = 1;
 const REGS0: usize = 2;
 const FPU0: usize = 3;
-const TASK1: usize = 4;
-const TASK2: usize = 7;
-const TASK3: usize = 10;
-const MM1: usize = 11;
-const VMA_A: usize = 12;
-const PAGES_A: usize = 13;
-const VMA_B: usize = 14;
-const PAGES_B1: usize = 15;
-const PAGES_B2: usize = 16;
-const VMA_C: usize = 17;
-const MM2: usize = 18;
+const FILES0: usize = 4;
+const TASK1: usize = 5;
+const REGS1: usize = 6;
+const TASK2: usize = 8;
+const FILES2: usize = 11;
+const TASK3: usize = 12;
+const MM1: usize = 13;
+const VMA_A: usize = 14;
+const PAGES_A: usize = 15;
+const VMA_B: usize = 16;
+const PAGES_B1: usize = 17;
+const PAGES_B2: usize = 18;
+const VMA_C: usize = 19;
+const MM2: usize = 20;
 
 impl Img {
     /// The sample, split by raw framing (independent of the reader).
@@ -261,7 +264,7 @@ fn sample_is_valid() {
     assert_eq!(s.vmas, 5);
     assert_eq!(s.page_runs, 4);
     assert_eq!(s.pages, 5);
-    assert_eq!(s.records, 22);
+    assert_eq!(s.records, 24);
     assert_eq!(s.total_bytes, b.len() as u64);
     assert_eq!(s.crc32c, crc32c(&b[..b.len() - TRAILER_RECORD_LEN]));
     assert_eq!(b.len() % ALIGN, 0);
@@ -413,7 +416,7 @@ fn round_trip_trailer() {
     assert_eq!(
         last.record,
         Record::Trailer(Trailer {
-            records: 22,
+            records: 24,
             total_bytes: b.len() as u64,
             crc32c: crc32c(&b[..b.len() - 40]),
         })
@@ -432,7 +435,7 @@ fn round_trip_unknown_skippable() {
     img.recs.insert(TREE, r);
     let b = img.bytes();
     let s = check(&b).unwrap();
-    assert_eq!(s.records, 25);
+    assert_eq!(s.records, 27);
     let it = items(&b);
     assert_eq!(
         it[0].record,
@@ -1142,7 +1145,7 @@ fn tree_shared_mm_and_zombie_leader_accepted() {
     let mut img = Img::sample();
     img.set_entry(0, 0, TASK_ZOMBIE);
     img.set_entry(0, 32, 0);
-    img.recs.drain(REGS0..=FPU0);
+    img.recs.drain(REGS0..=FILES0);
     check(&img.bytes()).unwrap();
 }
 
@@ -1511,14 +1514,14 @@ fn trailer_patch(off: usize, v: u64, width: usize) -> (Vec<u8>, u64) {
 
 #[test]
 fn reject_trailer_count_mismatch() {
-    let (b, at) = trailer_patch(0, 21, 8);
+    let (b, at) = trailer_patch(0, 23, 8);
     refused(
         &b,
         RECORD_TRAILER,
         at,
         ErrorKind::TrailerCountMismatch {
-            found: 21,
-            expected: 22,
+            found: 23,
+            expected: 24,
         },
     );
 }
@@ -1578,6 +1581,330 @@ fn reject_trailer_bad_length() {
             expected: 24,
         },
     );
+}
+
+// ---------------------------------------------------------------------------
+// FILES (version 1.1)
+// ---------------------------------------------------------------------------
+
+/// Entries as FILES payload bytes (count, reserved, entries).
+fn files_payload(entries: &[(u32, u32)]) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    p.extend_from_slice(&0u32.to_le_bytes());
+    for &(fd, kind) in entries {
+        p.extend_from_slice(&fd.to_le_bytes());
+        p.extend_from_slice(&kind.to_le_bytes());
+    }
+    p
+}
+
+fn files_rec(entries: &[(u32, u32)]) -> Rec {
+    let mut r = Rec::new(RECORD_FILES, files_payload(entries));
+    r.flags = 0;
+    r
+}
+
+#[test]
+fn round_trip_files() {
+    let b = sample_bytes();
+    let it = items(&b);
+    let Record::Files(f) = it[FILES0].record else {
+        panic!("not FILES: {:?}", it[FILES0].record)
+    };
+    let want = sample::files(0).unwrap();
+    assert_eq!(f.iter().collect::<Vec<_>>(), want.to_vec());
+    assert_eq!(f.len(), 5);
+    assert!(!f.is_empty());
+    assert_eq!(f.get(3), Some(FileEntry { fd: 3, kind: FILE_KIND_REG }));
+    assert_eq!(f.get(5), None);
+    assert_eq!(f.get(u32::MAX), None);
+    assert_eq!(it[FILES0].header, RecordHeader { kind: RECORD_FILES, flags: 0, len: 48 });
+    assert_eq!(Files::payload_len(5), Some(48));
+    assert_eq!(Files::payload_len(0), Some(FILES_FIXED_LEN));
+    assert_eq!(Files::payload_len(MAX_FILES), Some(FILES_MAX_PAYLOAD));
+    // The child's record is empty; the thread has none.
+    let Record::Files(f2) = it[FILES2].record else {
+        panic!("not FILES")
+    };
+    assert!(f2.is_empty());
+    assert_eq!(f2.iter().count(), 0);
+    assert_eq!(it[TASK1 + 3].header.kind, RECORD_TASK);
+    assert_eq!(it[FILES0].record.kind(), RECORD_FILES);
+    assert_eq!(record_name(RECORD_FILES), "FILES");
+    assert_eq!(record_flags(RECORD_FILES), 0);
+    assert_eq!(record_flags(RECORD_TASK), RECORD_FLAG_MUST_UNDERSTAND);
+    let names: Vec<_> = (0..=8).map(file_kind_name).collect();
+    assert_eq!(names, ["unknown", "reg", "dir", "fifo", "sock", "chr", "blk", "other", "unknown"]);
+    // The encoder writes what was read, from entries or from the record.
+    let off = it[FILES0].offset as usize;
+    let mut e = Encoder::new(sample::header());
+    let mut buf = vec![0u8; 256];
+    e.header(&mut buf).unwrap();
+    assert_eq!(e.files(want, &mut buf), Ok(16 + 48));
+    assert_eq!(&buf[..64], &b[off..off + 64]);
+    assert_eq!(e.record_any(&Record::Files(f), &mut buf), Ok(64));
+    assert_eq!(&buf[..64], &b[off..off + 64]);
+    assert_eq!(e.records(), 2);
+}
+
+#[test]
+fn files_written_by_version_1_1() {
+    assert_eq!(VERSION_MINOR, 1);
+    assert_eq!(sample::header().minor, 1);
+    assert_eq!(Img::sample().header[10], 1);
+}
+
+#[test]
+fn minor_0_image_without_files_is_valid() {
+    let mut img = Img::sample();
+    img.header[10] = 0;
+    img.recs.remove(FILES2);
+    img.recs.remove(FILES0);
+    let b = img.bytes();
+    let s = check(&b).unwrap();
+    assert_eq!(s.header.minor, 0);
+    assert_eq!(s.records, 22);
+    assert!(items(&b).iter().all(|i| i.header.kind != RECORD_FILES));
+    assert_eq!(reencode(&b), b);
+    // Files on some live tasks only (here: the thread's alone) are fine too.
+    let mut img = Img::sample();
+    img.recs.remove(FILES2);
+    img.recs.remove(FILES0);
+    img.recs.insert(TASK1 + 2, files_rec(&[(0, FILE_KIND_CHR)]));
+    check(&img.bytes()).unwrap();
+}
+
+#[test]
+fn files_max_entries() {
+    let entries: Vec<FileEntry> = (0..MAX_FILES)
+        .map(|i| FileEntry { fd: i * 3, kind: 1 + i % 7 })
+        .collect();
+    let mut e = Encoder::new(sample::header());
+    let mut buf = vec![0u8; 16 + FILES_MAX_PAYLOAD];
+    e.header(&mut buf).unwrap();
+    let n = e.files(&entries, &mut buf).unwrap();
+    assert_eq!(n, 16 + FILES_MAX_PAYLOAD);
+    const _: () = assert!(FILES_MAX_PAYLOAD <= MAX_META_PAYLOAD);
+    let mut img = Img::sample();
+    img.recs[FILES0].payload = buf[16..n].to_vec();
+    let b = img.bytes();
+    check(&b).unwrap();
+    let it = items(&b);
+    let Record::Files(f) = it[FILES0].record else {
+        panic!()
+    };
+    assert_eq!(f.len(), MAX_FILES);
+    assert_eq!(f.get(MAX_FILES - 1), entries.last().copied());
+    // One more is beyond the format.
+    let mut more = entries.clone();
+    more.push(FileEntry { fd: FD_LIMIT - 1, kind: 1 });
+    let mut buf = vec![0u8; 32 + FILES_MAX_PAYLOAD];
+    assert_eq!(e.files(&more, &mut buf), Err(EncodeError::Limit));
+    assert_eq!(
+        e.files(&entries, &mut buf[..100]),
+        Err(EncodeError::BufferTooSmall { needed: 16 + FILES_MAX_PAYLOAD })
+    );
+}
+
+#[test]
+fn reject_files_too_many() {
+    refused_patch(
+        FILES0,
+        ErrorKind::FilesTooMany {
+            count: MAX_FILES + 1,
+        },
+        |img| img.set32(FILES0, 0, MAX_FILES + 1),
+    );
+    // Per-type length limit, from the record header alone.
+    let len = (FILES_MAX_PAYLOAD + 8) as u64;
+    refused_patch(
+        FILES0,
+        ErrorKind::RecordTooLarge {
+            len,
+            max: FILES_MAX_PAYLOAD as u64,
+        },
+        |img| img.recs[FILES0].len = Some(len),
+    );
+}
+
+#[test]
+fn reject_files_bad_payload_length() {
+    // Count and length disagree.
+    refused_patch(
+        FILES0,
+        ErrorKind::BadPayloadLength {
+            len: 48,
+            expected: 40,
+        },
+        |img| img.set32(FILES0, 0, 4),
+    );
+    // Shorter than the fixed part.
+    refused_patch(
+        FILES2,
+        ErrorKind::BadPayloadLength {
+            len: 0,
+            expected: 8,
+        },
+        |img| img.p(FILES2).clear(),
+    );
+}
+
+#[test]
+fn reject_files_unsorted() {
+    // Swapped.
+    refused_patch(FILES0, ErrorKind::FilesUnsorted { fd: 1 }, |img| {
+        img.set32(FILES0, 8 + 8, 2);
+        img.set32(FILES0, 8 + 16, 1);
+    });
+    // Twice the same fd.
+    refused_patch(FILES0, ErrorKind::FilesUnsorted { fd: 3 }, |img| {
+        img.set32(FILES0, 8 + 32, 3)
+    });
+}
+
+#[test]
+fn reject_bad_fd() {
+    refused_patch(FILES0, ErrorKind::BadFd { fd: FD_LIMIT }, |img| {
+        img.set32(FILES0, 8 + 32, FD_LIMIT)
+    });
+    refused_patch(FILES0, ErrorKind::BadFd { fd: u32::MAX }, |img| {
+        img.set32(FILES0, 8, u32::MAX)
+    });
+    // The largest fd is fine.
+    let mut img = Img::sample();
+    img.set32(FILES0, 8 + 32, FD_LIMIT - 1);
+    check(&img.bytes()).unwrap();
+}
+
+#[test]
+fn reject_bad_file_kind() {
+    for kind in [0, 8, u32::MAX] {
+        refused_patch(FILES0, ErrorKind::BadFileKind { kind }, |img| {
+            img.set32(FILES0, 8 + 12, kind)
+        });
+    }
+}
+
+#[test]
+fn reject_files_reserved() {
+    refused_patch(FILES0, ErrorKind::NonZeroReserved, |img| {
+        img.set32(FILES0, 4, 1)
+    });
+}
+
+#[test]
+fn reject_files_must_understand() {
+    // FILES is a skippable type: exactly one encoding, flags 0.
+    refused_patch(
+        FILES0,
+        ErrorKind::BadRecordFlags {
+            flags: RECORD_FLAG_MUST_UNDERSTAND,
+        },
+        |img| img.recs[FILES0].flags = RECORD_FLAG_MUST_UNDERSTAND,
+    );
+    refused_patch(FILES0, ErrorKind::BadRecordFlags { flags: 2 }, |img| {
+        img.recs[FILES0].flags = 2
+    });
+    let h = sample::header();
+    let mut hdr = RecordHeader::new(RECORD_FILES, 8);
+    assert_eq!(
+        decode_record(&hdr, &[0; 8], &h),
+        Err(ErrorKind::BadRecordFlags { flags: 1 })
+    );
+    hdr.flags = 0;
+    assert!(matches!(decode_record(&hdr, &[0; 8], &h), Ok(Record::Files(f)) if f.is_empty()));
+}
+
+/// Inserts a copy of the root's FILES record at `at` and asserts it is
+/// refused there, `expected` being required.
+#[track_caller]
+fn files_out_of_order(img: &mut Img, at: usize, expected: u32) {
+    let r = files_rec(&[(0, FILE_KIND_CHR)]);
+    img.recs.insert(at, r);
+    refused(
+        &img.bytes(),
+        RECORD_FILES,
+        img.offset(at),
+        ErrorKind::OutOfOrder { expected },
+    );
+}
+
+#[test]
+fn reject_files_out_of_place() {
+    // Right after the TREE.
+    files_out_of_order(&mut Img::sample(), TASK0, RECORD_TASK);
+    // Before REGS, before FPU.
+    files_out_of_order(&mut Img::sample(), REGS0, RECORD_REGS);
+    files_out_of_order(&mut Img::sample(), FPU0, RECORD_FPU);
+    // Twice for one task.
+    files_out_of_order(&mut Img::sample(), FILES0 + 1, RECORD_TASK);
+    // For a zombie.
+    files_out_of_order(&mut Img::sample(), TASK3 + 1, RECORD_MM);
+    // Among the MM groups.
+    files_out_of_order(&mut Img::sample(), MM1, RECORD_MM);
+    files_out_of_order(&mut Img::sample(), MM1 + 1, RECORD_VMA);
+    files_out_of_order(&mut Img::sample(), PAGES_A + 1, RECORD_VMA);
+    // After REGS of the thread, which has no FILES (before its FPU).
+    files_out_of_order(&mut Img::sample(), REGS1 + 1, RECORD_FPU);
+    // Before the trailer.
+    let mut img = Img::sample();
+    let n = img.recs.len();
+    files_out_of_order(&mut img, n, RECORD_TRAILER);
+}
+
+/// The sample without its zombie: the last task (2) is live, so its FPU
+/// (and FILES) come right before the first MM.
+fn sample_last_task_live() -> Img {
+    let mut img = Img::sample();
+    img.set32(TREE, 0, 3);
+    img.p(TREE).truncate(TREE_FIXED_LEN + 3 * TREE_ENTRY_LEN);
+    img.recs.remove(TASK3);
+    check(&img.bytes()).unwrap();
+    img
+}
+
+#[test]
+fn reject_files_after_mm() {
+    // FPU MM FILES: the FILES slot closed with the MM.
+    let mut img = sample_last_task_live();
+    img.recs.remove(FILES2);
+    files_out_of_order(&mut img, FILES2 + 1, RECORD_VMA);
+    // FPU FILES MM FILES.
+    let mut img = sample_last_task_live();
+    files_out_of_order(&mut img, FILES2 + 2, RECORD_VMA);
+}
+
+#[test]
+fn files_after_skipped_record_accepted() {
+    // Skippable unknown records may stand anywhere, even between FPU and
+    // FILES, and do not close the FILES slot.
+    let mut img = Img::sample();
+    let mut r = Rec::new(0x1234, vec![0; 8]);
+    r.flags = 0;
+    img.recs.insert(FILES0, r);
+    let s = check(&img.bytes()).unwrap();
+    assert_eq!(s.records, 25);
+}
+
+#[test]
+fn files_error_display() {
+    let e = Error {
+        offset: 128,
+        record: RECORD_FILES,
+        kind: ErrorKind::FilesUnsorted { fd: 3 },
+    };
+    assert_eq!(
+        std::format!("{e}"),
+        "FILES (type 9) at offset 128: fd 3 not above the previous one"
+    );
+    for (k, want) in [
+        (ErrorKind::FilesTooMany { count: 65537 }, "65537 files, more than 65536"),
+        (ErrorKind::BadFd { fd: 1 << 30 }, "fd 1073741824 not below 1073741824"),
+        (ErrorKind::BadFileKind { kind: 8 }, "bad file kind 8"),
+    ] {
+        assert_eq!(std::format!("{k}"), want);
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,11 @@
 //! The whole image is validated first (every record, the trailer's counts
 //! and CRC32C): a bad image gives exit status 1 and a message naming the
 //! record and its byte offset, and nothing else is printed.
+//!
+//! A task's open fds (FILES record, image 1.1) show in the JSON as
+//! `"files": [{"fd": 0, "kind": "chr"}, ...]`, and in the text as a line
+//! `fds 0:chr 1:chr ...`; a task without a FILES record (a zombie, or any
+//! task of a 1.0 image) has no `files` key.
 
 use std::io::{Read, Write};
 
@@ -111,6 +116,13 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     v["fpu"] = fpu_json(f.xstate);
                 }
             }
+            Record::Files(f) => {
+                let files: Vec<Value> =
+                    f.iter().map(|e| json!({"fd": e.fd, "kind": image::file_kind_name(e.kind)})).collect();
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["files"] = Value::Array(files);
+                }
+            }
             Record::Mm(m) => {
                 let auxv: Vec<Value> = m.auxv.iter().map(|(k, v)| json!([k, v])).collect();
                 mms.push(json!({
@@ -201,6 +213,13 @@ fn print_text(v: &Value) {
                 r["fs_base"].as_u64().unwrap_or(0),
                 t["fpu"]["size"]
             );
+        }
+        if let Some(files) = t.get("files").and_then(Value::as_array) {
+            let list: Vec<String> = files
+                .iter()
+                .map(|f| format!("{}:{}", f["fd"], f["kind"].as_str().unwrap_or("?")))
+                .collect();
+            println!("      fds {}", if list.is_empty() { "none".to_string() } else { list.join(" ") });
         }
     }
     for m in v["mms"].as_array().cloned().unwrap_or_default() {

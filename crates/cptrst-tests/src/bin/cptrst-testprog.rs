@@ -12,6 +12,9 @@
 //! - `sparse`: a 64 MiB anonymous mapping with 4 pages touched; pauses;
 //! - `tree N T`: forks N children, each with T extra threads; all pause;
 //! - `dirty MIB`: MIB MiB of anonymous memory, all written; pauses;
+//! - `files FILE`: opens a regular file (FILE, created), a directory, a
+//!   pipe, a socket pair, `/dev/null` and an eventfd, and one more copy of
+//!   FILE at fd 100; prints `"fds": [[fd, kind], ...]`; pauses;
 //! - `pause`, `nanosleep`: block in that system call;
 //! - `spin`: spins in user mode (no flag).
 
@@ -246,6 +249,36 @@ fn dirty(mib: usize) -> ! {
     pause_forever()
 }
 
+/// `files FILE`: fds of every kind the image names (block devices aside).
+fn files(path: &str) -> ! {
+    use std::os::fd::IntoRawFd;
+    let mut fds: Vec<(i32, &str)> = Vec::new();
+    let reg = std::fs::File::create(path).expect("create file").into_raw_fd();
+    fds.push((reg, "reg"));
+    let dir = std::fs::File::open("/tmp").expect("open /tmp").into_raw_fd();
+    fds.push((dir, "dir"));
+    let mut p = [0i32; 2];
+    // SAFETY: pipe(2) into a 2-int array.
+    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0, "pipe");
+    fds.extend([(p[0], "fifo"), (p[1], "fifo")]);
+    let mut sv = [0i32; 2];
+    // SAFETY: socketpair(2) into a 2-int array.
+    assert_eq!(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, sv.as_mut_ptr()) }, 0, "socketpair");
+    fds.extend([(sv[0], "sock"), (sv[1], "sock")]);
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null").expect("/dev/null").into_raw_fd();
+    fds.push((null, "chr"));
+    // SAFETY: eventfd(2) with no flags.
+    let ev = unsafe { libc::eventfd(0, 0) };
+    assert!(ev >= 0, "eventfd");
+    fds.push((ev, "other"));
+    // SAFETY: dup2(2) of an fd we own to a free number.
+    assert_eq!(unsafe { libc::dup2(reg, 100) }, 100, "dup2");
+    fds.push((100, "reg"));
+    let list: Vec<String> = fds.iter().map(|(fd, k)| format!("[{fd}, \"{k}\"]")).collect();
+    ready(&format!("{{\"fds\": [{}]}}", list.join(", ")));
+    pause_forever()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -259,6 +292,7 @@ fn main() {
             tree(n, t)
         }
         Some("dirty") => dirty(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
+        Some("files") => files(args.get(1).map_or("/tmp/cptrst-files-file", String::as_str)),
         Some("nanosleep") => {
             ready("{}");
             let ts = libc::timespec { tv_sec: 100_000, tv_nsec: 0 };
@@ -277,7 +311,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: cptrst-testprog regs|fpu|mem [FILE]|sparse|tree [N [T]]|spin");
+            eprintln!("usage: cptrst-testprog regs|fpu|mem [FILE]|sparse|tree [N [T]]|files [FILE]|spin");
             std::process::exit(2);
         }
     }

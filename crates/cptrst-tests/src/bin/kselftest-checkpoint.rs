@@ -176,8 +176,61 @@ fn process_tree() -> Result<(), String> {
     mm_ids.dedup();
     ensure(mm_ids.len() == 3, || format!("mm ids {mm_ids:?}"))?;
     ensure(img["mms"].as_array().map(Vec::len) == Some(3), || "3 MM groups expected".into())?;
+    ensure(tasks.iter().all(|t| t["files"].is_array()), || "a live task without a FILES record".into())?;
     let pg = tasks[0]["pgid"].clone();
     ensure(tasks.iter().all(|t| t["pgid"] == pg && t["sid"] == tasks[0]["sid"]), || "pgid/sid differ".into())
+}
+
+/// The kind `cptrst inspect` names for the file `path` (a /proc/PID/fd link).
+fn kind_of(path: &std::path::Path) -> Result<&'static str, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.file_type();
+    Ok(if t.is_file() {
+        "reg"
+    } else if t.is_dir() {
+        "dir"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "sock"
+    } else if t.is_char_device() {
+        "chr"
+    } else if t.is_block_device() {
+        "blk"
+    } else {
+        "other"
+    })
+}
+
+/// The FILES record: the open fds (0, 1, 2 and those the workload opened)
+/// with their kinds, exactly as /proc/PID/fd shows them.
+fn open_files() -> Result<(), String> {
+    let w = Workload::start(&["files", "/tmp/ck-files-reg"])?;
+    let img = checkpoint_json(w.pid(), "/tmp/ck-files.img")?;
+    let files = task0(&img)["files"].as_array().ok_or("no files in the image")?;
+    let got: Vec<(u64, String)> = files
+        .iter()
+        .map(|f| (f["fd"].as_u64().unwrap_or(u64::MAX), f["kind"].as_str().unwrap_or("").to_string()))
+        .collect();
+    let has = |fd: u64| got.iter().any(|(f, _)| *f == fd);
+    ensure(has(0) && has(1) && has(2), || format!("fds 0, 1, 2 not all in the image: {got:?}"))?;
+    // Its stdout is the test's pipe.
+    ensure(got.iter().any(|(f, k)| *f == 1 && k == "fifo"), || format!("fd 1 is not a pipe: {got:?}"))?;
+    let want = w.info["fds"].as_array().ok_or("no fds in the ready line")?;
+    for p in want {
+        let (fd, kind) = (p[0].as_u64().unwrap_or(u64::MAX), p[1].as_str().unwrap_or(""));
+        ensure(got.iter().any(|(f, k)| *f == fd && k == kind), || format!("fd {fd} ({kind}) not in the image: {got:?}"))?;
+    }
+    // The workload is still stopped: the same fds, the same kinds as /proc.
+    let dir = format!("/proc/{}/fd", w.pid());
+    let mut on_proc = Vec::new();
+    for e in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
+        let e = e.map_err(|e| e.to_string())?;
+        let fd: u64 = e.file_name().to_string_lossy().parse().map_err(|_| "bad fd name")?;
+        on_proc.push((fd, kind_of(&e.path())?.to_string()));
+    }
+    on_proc.sort();
+    ensure(got == on_proc, || format!("image {got:?}, /proc {on_proc:?}"))
 }
 
 /// The same stopped process dumped to a file, a pipe and a unix socket
@@ -384,6 +437,7 @@ fn main() {
         ("memory: anon, file, shared, ro, PROT_NONE, heap, stack", memory_patterns),
         ("64 MiB mapping with 4 pages touched", sparse_mapping),
         ("tree of parent, children and threads", process_tree),
+        ("open fds and their kinds (FILES)", open_files),
         ("same image to a file, a pipe and a unix socket", file_pipe_socket),
         ("refusals: EBUSY, ESRCH, EPERM, EINVAL, EBADF", refusals_ioctl),
         ("refusal: another user's task, unprivileged caller", refusal_other_user),
