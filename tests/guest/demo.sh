@@ -36,4 +36,23 @@ say "eclone: a command at a chosen pid, and at pid 1 of a new pid namespace"
 cptrst eclone --pid 4242 -- sh -c 'echo "my pid is $$"'
 cptrst eclone --pid 4343,1 -- sh -c 'echo "my pid is $$"; exec grep NSpid /proc/self/status'
 
-say "restart: not implemented yet (EOPNOTSUPP), so the demo stops here"
+say "restart: a single process, cptrst-testprog counter (a tick every 0.3 s)"
+cptrst-testprog counter > /tmp/ticks.log &
+pid=$!
+sleep 1.5
+tail -n 2 /tmp/ticks.log
+
+say "checkpoint it and kill it (cptrst checkpoint $pid -o /tmp/counter.img --kill)"
+cptrst checkpoint $pid -o /tmp/counter.img --kill && ls -l /tmp/counter.img
+wait $pid 2>/dev/null	# reap it: the restart needs its pid free
+if kill -0 $pid 2>/dev/null; then echo "pid $pid still exists?"; else echo "pid $pid is gone"; fi
+last=$(tail -n 1 /tmp/ticks.log); sleep 1
+echo "last line: '$last'; 1 s later: '$(tail -n 1 /tmp/ticks.log)'"
+
+say "restart it from the image, at pid $pid, its output going on in the same log"
+echo "cptrst restart -i /tmp/counter.img --detach >> /tmp/ticks.log"
+cptrst restart -i /tmp/counter.img --detach >> /tmp/ticks.log
+sleep 1.5
+tail -n 4 /tmp/ticks.log
+grep -E '^(Name|Pid|PPid):' /proc/$pid/status
+kill $pid

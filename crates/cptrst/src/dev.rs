@@ -34,6 +34,17 @@ impl Dev {
         }
     }
 
+    /// The device's fd (for a restarting child, which calls the ioctl raw).
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// `restart(ctid, fd, flags)`, with the error-message buffer `a.msg`
+    /// (the kernel writes there through the pointer).
+    pub fn restart(&self, a: &uapi::RestartArgs) -> io::Result<()> {
+        self.ioctl(uapi::IOC_RESTART, a).map(|_| ())
+    }
+
     /// `checkpoint(pid, fd, flags)`.
     pub fn checkpoint(&self, pid: i32, fd: i32, flags: u32) -> io::Result<()> {
         let a = uapi::CheckpointArgs { pid, fd, flags, ..Default::default() };

@@ -10,6 +10,15 @@ pub use cptrst_uapi::CloneArgs;
 
 extern "C" {
     fn eclone(flags_low: u32, cargs: *mut CloneArgs, args_size: i32, pids: *mut i32) -> i32;
+    fn eclone_set_device_fd(fd: i32) -> i32;
+}
+
+/// Makes the library use `fd` as its `/dev/cptrst` (it opens its own on
+/// first use otherwise, and keeps it open); -1 forgets it. Returns the fd
+/// it used before (-1 for none: closing that one is the caller's business).
+pub fn set_device_fd(fd: i32) -> i32 {
+    // SAFETY: the library only stores the number.
+    unsafe { eclone_set_device_fd(fd) }
 }
 
 /// Which side of an [`eclone_fork`] this is.

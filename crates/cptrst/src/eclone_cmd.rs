@@ -51,7 +51,7 @@ fn explain(e: &std::io::Error) -> &'static str {
 }
 
 /// Waits for `pid` and returns a shell-style exit status.
-fn wait_status(pid: i32) -> u8 {
+pub(crate) fn wait_status(pid: i32) -> u8 {
     let mut st = 0;
     loop {
         // SAFETY: waitpid on our own child, status is a local.

@@ -3,11 +3,15 @@
 //!
 //! ```text
 //! cptrst checkpoint PID [-o FILE] [--kill|--resume]
+//! cptrst restart [-i FILE|-] [--detach] [--skip-files]
+//! cptrst inspect FILE|- [--json] [--page ADDR]
+//! cptrst eclone --pid N[,M,...] [--] COMMAND [ARGS...]
 //! ```
 
 mod checkpoint;
 mod eclone_cmd;
 mod inspect;
+mod restart;
 mod stop;
 
 use cptrst::dev;
@@ -22,6 +26,14 @@ commands:
         stop the process tree rooted at PID and dump it into FILE (default:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
         killed (--kill), or let run on (--resume).
+  restart [-i FILE|-] [--detach] [--skip-files]
+        restore the process checkpointed in FILE (default: standard input,
+        e.g. a pipe from `cptrst checkpoint PID --kill`) at its pid (pid 1
+        of a new pid namespace if it had one), with this tool's standard
+        input, output and error as its fds 0, 1 and 2. Waits for it and
+        exits with its status, or with --detach prints its pid and exits.
+        --skip-files restores even if the image lists other open files
+        (they are not restored). One process only: trees come later.
   inspect FILE|- [--json] [--page ADDR]
         validate an image and print its tasks, registers, address spaces and
         page counts (--json for scripts); --page writes the content of the
@@ -43,6 +55,7 @@ fn main() -> ExitCode {
         Some("checkpoint") => checkpoint::main(&args[1..]),
         Some("eclone") => eclone_cmd::main(&args[1..]),
         Some("inspect") => inspect::main(&args[1..]),
+        Some("restart") => restart::main(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             print!("{USAGE}");
             Ok(())

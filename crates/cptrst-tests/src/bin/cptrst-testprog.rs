@@ -279,6 +279,19 @@ fn files(path: &str) -> ! {
     pause_forever()
 }
 
+/// `counter`: prints `tick N` on stdout every 300 ms, N counted in memory
+/// (a single-threaded process, for the restart demo).
+fn counter() -> ! {
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "tick {n}").and_then(|()| out.flush());
+        drop(out);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -291,6 +304,7 @@ fn main() {
             let t = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
             tree(n, t)
         }
+        Some("counter") => counter(),
         Some("dirty") => dirty(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
         Some("files") => files(args.get(1).map_or("/tmp/cptrst-files-file", String::as_str)),
         Some("nanosleep") => {
