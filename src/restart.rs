@@ -936,6 +936,19 @@ impl Visitor for Walker<'_> {
                     self.xstate.extend_from_slice(x, GFP_KERNEL).map_err(alloc_fail)?;
                 }
             }
+            Record::Files(files) => {
+                if self.flags & RST_SKIP_FILES == 0 {
+                    if let Some(e) = files.iter().find(|e| e.fd > 2) {
+                        return Err(fail!(
+                            eopnotsupp(),
+                            "FILES (type 9) at offset {}: the task had fd {} ({}) open; only fds 0, 1 and 2 are restored (they are the restart tool's): use --skip-files to restart without the others",
+                            off,
+                            e.fd,
+                            image::file_kind_name(e.kind)
+                        ));
+                    }
+                }
+            }
             Record::Mm(mm) => self.mm_record(off, mm)?,
             Record::Vma(v) => self.vma_record(off, v)?,
             Record::Pages(p) => {
