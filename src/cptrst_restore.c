@@ -67,8 +67,9 @@ struct file *cptrst_in_get(int fd, __u64 *pos)
 }
 
 /*
- * Read up to @len bytes at @pos; fewer only at the end of the file. A fatal
- * signal ends it with -EINTR.
+ * Read up to @len bytes at @pos; fewer only at the end of the file. A
+ * signal that interrupts the read (a fatal one, or one with a handler on a
+ * file system that checks) ends it with -EINTR: the restart fails cleanly.
  */
 long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 {
@@ -82,8 +83,8 @@ long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 			return -EINTR;
 		n = kernel_read(f, buf + done, min_t(unsigned long, len - done, MAX_RW_COUNT), &p);
 		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
-		    n == -ERESTART_RESTARTBLOCK || n == -EINTR)
-			continue;	/* a non-fatal signal: go on */
+		    n == -ERESTART_RESTARTBLOCK)
+			return -EINTR;
 		if (n < 0)
 			return n;
 		if (n == 0)

@@ -1,8 +1,8 @@
 #!/bin/sh
-# bench-checkpoint [MIB [ROUNDS]]: checkpoint time and image size of a
-# process with MIB MiB of dirty anonymous memory, against a plain copy of
-# the same amount in the same guest (dd from /dev/zero to tmpfs, and cp of
-# the image file), images on tmpfs. Median of ROUNDS.
+# bench-checkpoint [MIB [ROUNDS]]: checkpoint and restart time and image
+# size of a process with MIB MiB of dirty anonymous memory, against a plain
+# copy of the same amount in the same guest (dd from /dev/zero to tmpfs, and
+# cp of the image file), images on tmpfs. Median of ROUNDS.
 mib=${1:-256}
 rounds=${2:-5}
 now() { awk '{print $1}' /proc/uptime; }
@@ -25,11 +25,28 @@ while [ $i -lt "$rounds" ]; do
     echo "$t1 - $t0" | bc -l >> $dd_
     i=$((i + 1))
 done
+# Restart: the image of the last round, the process killed first; each
+# round restarts it (--detach: the tool returns once it runs) and kills it.
+rs=/tmp/bench-rs.times
+: > $rs
 kill -9 $pid
-c=$(median < $ck); p=$(median < $cp_); d=$(median < $dd_)
+wait $pid 2>/dev/null
+i=0
+while [ $i -lt "$rounds" ]; do
+    while [ -e /proc/$pid ]; do sleep 0.05; done
+    t0=$(now); cptrst restart -i /tmp/bench.img --detach 2>/dev/null || exit 1; t1=$(now)
+    echo "$t1 - $t0" | bc -l >> $rs
+    kill -9 $pid
+    i=$((i + 1))
+done
+rm -f /tmp/bench.img
+c=$(median < $ck); p=$(median < $cp_); d=$(median < $dd_); r=$(median < $rs)
 echo "dirty anonymous memory: $mib MiB, $rounds rounds, images on tmpfs"
 echo "checkpoint:         median ${c} s  (all: $(tr '\n' ' ' < $ck))"
 echo "image size:         $size bytes ($(echo "$size / 1048576" | bc -l | cut -c1-7) MiB)"
 echo "cp of the image:    median ${p} s"
 echo "dd /dev/zero:       median ${d} s"
+echo "restart:            median ${r} s  (all: $(tr '\n' ' ' < $rs))"
 echo "ratio checkpoint/cp: $(echo "$c / $p" | bc -l | cut -c1-5)"
+echo "ratio restart/cp:    $(echo "$r / $p" | bc -l | cut -c1-5)"
+echo "ratio restart/checkpoint: $(echo "$r / $c" | bc -l | cut -c1-5)"

@@ -1,11 +1,11 @@
 #!/bin/sh
 # The module: modinfo, and 100 unload/load cycles with no leak (kmemleak)
-# and the device back each time.
+# and the device back each time; a restarted process keeps no hold on it.
 . /tests/tap.sh
 KO=/lib/modules/cptrst.ko
 KML=/sys/kernel/debug/kmemleak
 
-plan 5
+plan 6
 
 info=$(modinfo "$KO" 2>&1)
 if echo "$info" | grep -q '^license: *GPL$' && echo "$info" | grep -q '^version: *[0-9]' &&
@@ -63,3 +63,36 @@ if [ "$growth" -lt 256 ]; then
 else
     not_ok "vmalloc usage grew by ${growth} KiB over 100 cycles"
 fi
+
+# A restarted process must not keep the module: its /dev/cptrst and image
+# fds are closed and the task work that sets rax has dropped its reference.
+# It runs on after the unload (checkpoint/restart is disabled, not it).
+cptrst-testprog counter > /tmp/t-module.ticks &
+pid=$!
+sleep 1
+res=""
+if cptrst checkpoint $pid -o /tmp/t-module.img --kill >/dev/null 2>&1; then
+    wait $pid 2>/dev/null
+    if cptrst restart -i /tmp/t-module.img --detach >/tmp/t-module.ticks 2>/dev/null; then
+        sleep 0.5
+        fds=$(ls /proc/$pid/fd 2>/dev/null | tr '\n' ' ')
+        if ! rmmod cptrst; then
+            res="rmmod failed after the restart (fds of the restored process: $fds)"
+        elif ! kill -0 $pid 2>/dev/null; then
+            res="the restored process died when the module went"
+        else
+            n1=$(tail -1 /tmp/t-module.ticks); sleep 1; n2=$(tail -1 /tmp/t-module.ticks)
+            [ "$n1" != "$n2" ] || res="the restored process stopped counting ($n1)"
+            [ "$fds" = "0 1 2 " ] || res="${res:+$res; }the restored process has fds '$fds', not 0 1 2"
+        fi
+        insmod "$KO" 2>/dev/null
+    else
+        res="restart failed"
+    fi
+else
+    res="checkpoint failed"
+fi
+kill -9 $pid 2>/dev/null
+[ -c /dev/cptrst ] || insmod "$KO"
+rm -f /tmp/t-module.img /tmp/t-module.ticks
+[ -z "$res" ] && ok "after a restart, rmmod works and the restored process runs on" || not_ok "after a restart, rmmod: $res"
