@@ -19,7 +19,7 @@ ifeq ($(KDIR),)
 KDIR_DEFAULT := 1
 endif
 
-.PHONY: all module deps kernel tools benches guest-bin kselftests check check-host check-guest demo clean clean-cache
+.PHONY: all module deps kernel tools benches progs guest-bin kselftests check check-host check-guest demo clean clean-cache
 
 all: module
 
@@ -55,7 +55,13 @@ benches:
 	@mkdir -p $(GUEST_BIN)
 	+@$(MAKE) -s -f $(TOP)/tests/bench/Makefile TOP=$(TOP) OUT=$(GUEST_BIN) all
 
-guest-bin: kselftests tools benches
+# glibc programs for the restart tests (tests/progs): one dynamically linked
+# (scripts/mkinitramfs copies its libraries into the initramfs), one static.
+progs:
+	@mkdir -p $(GUEST_BIN)
+	+@$(MAKE) -s -f $(TOP)/tests/progs/Makefile TOP=$(TOP) OUT=$(GUEST_BIN) all
+
+guest-bin: kselftests tools benches progs
 
 check: deps kernel module guest-bin
 	@bash $(TOP)/scripts/check

@@ -46,8 +46,29 @@ pub fn ymmh_value(i: usize) -> [u8; 16] {
 /// The x87 values the `fpu` workload pushes, st(0) is the last one.
 pub const X87_VALUES: [f64; 8] = [1.0, -2.5, 3.25, 1e10, -7.125, 0.5, 42.0, 6.0221e23];
 
+pub mod corrupt;
 pub mod tap;
 pub mod workload;
+
+/// What the self-checking workloads (`counter-check`, `regs-check`,
+/// `fpu-check`, `sleep-check`, `mem-check`, tests/progs/glibc-check.c)
+/// store in their 32-bit `ready` word once their state is in place.
+pub const READY_MAGIC: u32 = 0x600d_f00d;
+
+/// The value `regs-check` puts in rax (the others are [`GPR_VALUES`]).
+pub const RAX_VALUE: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+
+/// The MXCSR `fpu-check` loads (round toward zero, all exceptions masked).
+pub const FPU_CHECK_MXCSR: u32 = 0x7f80;
+
+/// The x87 control word `fpu-check` loads (round toward zero, extended
+/// precision, all exceptions masked).
+pub const FPU_CHECK_FCW: u16 = 0x0f7f;
+
+/// Word `word` of page `page` of the `mem-check` mapping.
+pub fn mem_check_word(page: usize, word: usize) -> u64 {
+    ((page as u64) << 32 | word as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x6d65_6d2d_6368_6b21
+}
 
 /// The 80-bit x87 extended encoding (10 bytes, little endian) of a normal,
 /// finite f64, as FXSAVE stores it.

@@ -16,9 +16,15 @@
 //!   pipe, a socket pair, `/dev/null` and an eventfd, and one more copy of
 //!   FILE at fd 100; prints `"fds": [[fd, kind], ...]`; pauses;
 //! - `pause`, `nanosleep`: block in that system call;
-//! - `spin`: spins in user mode (no flag).
+//! - `spin`: spins in user mode (no flag);
+//! - `counter-check`, `regs-check`, `fpu-check sse|avx`, `sleep-check SECS`,
+//!   `mem-check MIB`: for the restart tests, they check their own state
+//!   after the restart and exit 0 or 1 (see their section below);
+//! - `reaper CMD [ARGS...]`: runs CMD so that its pid is freed as soon as it
+//!   dies (no zombie), for the restart tests.
 
 use cptrst_tests::{fill_page, xmm_value, ymmh_value, GPR_VALUES, X87_VALUES};
+use cptrst_tests::{f64_to_x87, mem_check_word, FPU_CHECK_FCW, FPU_CHECK_MXCSR, RAX_VALUE, READY_MAGIC};
 use std::io::Write;
 
 const PAGE: usize = 4096;
@@ -292,6 +298,548 @@ fn counter() -> ! {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Self-checking workloads for the restart tests (kselftest-restart).
+//
+// Each prints `{"pid": P, "ready": A, "go": B, "arg": C, ...}`: `ready` is a
+// u32 it sets to READY_MAGIC once its state is in place, `go` a byte the test
+// sets to 1 (through /proc/PID/mem) after the restart, `arg` a u64 the test
+// may write before `go`. After `go` the workload checks its own state and
+// exits 0, or 1 with a message on stderr: `cptrst restart`'s exit status is
+// the verdict.
+// ---------------------------------------------------------------------------
+
+static mut RST_READY: u32 = 0;
+static mut RST_GO: u8 = 0;
+static mut RST_ARG: u64 = 0;
+
+fn rst_ready_line(extra: &str) {
+    ready(&format!(
+        "{{\"pid\": {}, \"ready\": {}, \"go\": {}, \"arg\": {}{}{}}}",
+        std::process::id(),
+        std::ptr::addr_of!(RST_READY) as usize,
+        std::ptr::addr_of!(RST_GO) as usize,
+        std::ptr::addr_of!(RST_ARG) as usize,
+        if extra.is_empty() { "" } else { ", " },
+        extra
+    ));
+}
+
+fn rst_set_ready() {
+    // SAFETY: a volatile store to our own static, read by the test through
+    // /proc/PID/mem.
+    unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!(RST_READY), READY_MAGIC) };
+}
+
+fn rst_go() -> bool {
+    // SAFETY: a volatile load of our own static, written by the test.
+    unsafe { std::ptr::read_volatile(std::ptr::addr_of!(RST_GO)) != 0 }
+}
+
+fn rst_arg() -> u64 {
+    // SAFETY: as rst_go.
+    unsafe { std::ptr::read_volatile(std::ptr::addr_of!(RST_ARG)) }
+}
+
+/// Exits 0 if `errs` is empty, else prints them and exits 1.
+fn rst_verdict(name: &str, errs: &[String]) -> ! {
+    if errs.is_empty() {
+        std::process::exit(0);
+    }
+    for e in errs {
+        eprintln!("cptrst-testprog {name}: {e}");
+    }
+    std::process::exit(1)
+}
+
+static mut CNT_MEM: u64 = 0;
+static mut CNT_OUT: [u64; 2] = [0; 2];
+
+/// `counter-check`: r12 counts up in an asm loop and is stored to memory
+/// each turn, r13 = 3 * r12 advances on its own; after `go`: memory ==
+/// r12, r13 == 3 * r12, and r12 >= `arg` (the test writes the counter of
+/// the image there).
+fn counter_check() -> ! {
+    rst_ready_line(&format!("\"counter\": {}", std::ptr::addr_of!(CNT_MEM) as usize));
+    // SAFETY: registers r12/r13 are declared clobbered; the asm only writes
+    // our own statics.
+    unsafe {
+        std::arch::asm!(
+            "xor r12d, r12d",
+            "xor r13d, r13d",
+            "mov dword ptr [rip + {ready}], {magic}",
+            "2:",
+            "inc r12",
+            "add r13, 3",
+            "mov qword ptr [rip + {mem}], r12",
+            "cmp byte ptr [rip + {go}], 0",
+            "je 2b",
+            "mov qword ptr [rip + {out}], r12",
+            "mov qword ptr [rip + {out} + 8], r13",
+            ready = sym RST_READY,
+            go = sym RST_GO,
+            mem = sym CNT_MEM,
+            out = sym CNT_OUT,
+            magic = const READY_MAGIC,
+            out("r12") _,
+            out("r13") _,
+        );
+    }
+    // SAFETY: plain reads of our statics, the asm is done.
+    let (r12, r13, mem) = unsafe {
+        let o = std::ptr::read_volatile(std::ptr::addr_of!(CNT_OUT));
+        (o[0], o[1], std::ptr::read_volatile(std::ptr::addr_of!(CNT_MEM)))
+    };
+    let min = rst_arg();
+    let mut errs = Vec::new();
+    if mem != r12 {
+        errs.push(format!("counter in memory {mem} != r12 {r12}"));
+    }
+    if r13 != r12.wrapping_mul(3) {
+        errs.push(format!("r13 {r13} != 3 * r12 ({r12})"));
+    }
+    if r12 < min {
+        errs.push(format!("r12 {r12} below the checkpointed counter {min}: did not continue"));
+    }
+    rst_verdict("counter-check", &errs)
+}
+
+/// rax, then GPR_VALUES order (rbx, rcx, rdx, rsi, rdi, rbp, r8..r15).
+static RC_VALUES: [u64; 15] = [
+    RAX_VALUE,
+    GPR_VALUES[0].1,
+    GPR_VALUES[1].1,
+    GPR_VALUES[2].1,
+    GPR_VALUES[3].1,
+    GPR_VALUES[4].1,
+    GPR_VALUES[5].1,
+    GPR_VALUES[6].1,
+    GPR_VALUES[7].1,
+    GPR_VALUES[8].1,
+    GPR_VALUES[9].1,
+    GPR_VALUES[10].1,
+    GPR_VALUES[11].1,
+    GPR_VALUES[12].1,
+    GPR_VALUES[13].1,
+];
+static mut RC_SAVED: [u64; 15] = [0; 15];
+
+/// `regs-check`: every general register but rsp holds its known value
+/// while spinning on `go` (RIP-relative: no register holds an address),
+/// then all are stored and compared.
+fn regs_check() -> ! {
+    rst_ready_line("");
+    // SAFETY: rbx and rbp (not declarable as clobbers) are saved on the
+    // stack and restored; every other register used is declared clobbered;
+    // the asm only writes our own statics.
+    unsafe {
+        std::arch::asm!(
+            "push rbx",
+            "push rbp",
+            "mov rax, qword ptr [rip + {v}]",
+            "mov rbx, qword ptr [rip + {v} + 8]",
+            "mov rcx, qword ptr [rip + {v} + 16]",
+            "mov rdx, qword ptr [rip + {v} + 24]",
+            "mov rsi, qword ptr [rip + {v} + 32]",
+            "mov rdi, qword ptr [rip + {v} + 40]",
+            "mov rbp, qword ptr [rip + {v} + 48]",
+            "mov r8, qword ptr [rip + {v} + 56]",
+            "mov r9, qword ptr [rip + {v} + 64]",
+            "mov r10, qword ptr [rip + {v} + 72]",
+            "mov r11, qword ptr [rip + {v} + 80]",
+            "mov r12, qword ptr [rip + {v} + 88]",
+            "mov r13, qword ptr [rip + {v} + 96]",
+            "mov r14, qword ptr [rip + {v} + 104]",
+            "mov r15, qword ptr [rip + {v} + 112]",
+            "mov dword ptr [rip + {ready}], {magic}",
+            "2:",
+            "cmp byte ptr [rip + {go}], 0",
+            "je 2b",
+            "mov qword ptr [rip + {s}], rax",
+            "mov qword ptr [rip + {s} + 8], rbx",
+            "mov qword ptr [rip + {s} + 16], rcx",
+            "mov qword ptr [rip + {s} + 24], rdx",
+            "mov qword ptr [rip + {s} + 32], rsi",
+            "mov qword ptr [rip + {s} + 40], rdi",
+            "mov qword ptr [rip + {s} + 48], rbp",
+            "mov qword ptr [rip + {s} + 56], r8",
+            "mov qword ptr [rip + {s} + 64], r9",
+            "mov qword ptr [rip + {s} + 72], r10",
+            "mov qword ptr [rip + {s} + 80], r11",
+            "mov qword ptr [rip + {s} + 88], r12",
+            "mov qword ptr [rip + {s} + 96], r13",
+            "mov qword ptr [rip + {s} + 104], r14",
+            "mov qword ptr [rip + {s} + 112], r15",
+            "pop rbp",
+            "pop rbx",
+            v = sym RC_VALUES,
+            s = sym RC_SAVED,
+            ready = sym RST_READY,
+            go = sym RST_GO,
+            magic = const READY_MAGIC,
+            out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            out("r12") _, out("r13") _, out("r14") _, out("r15") _,
+        );
+    }
+    // SAFETY: a plain read of our static, the asm is done.
+    let saved = unsafe { std::ptr::read_volatile(std::ptr::addr_of!(RC_SAVED)) };
+    let names = std::iter::once("ax").chain(GPR_VALUES.iter().map(|&(n, _)| n));
+    let errs: Vec<String> = names
+        .zip(RC_VALUES.iter().zip(saved.iter()))
+        .filter(|(_, (w, g))| w != g)
+        .map(|(n, (w, g))| format!("{n} = {g:#018x}, want {w:#018x}"))
+        .collect();
+    rst_verdict("regs-check", &errs)
+}
+
+/// Inputs and outputs of `fpu-check`, one block so the asm needs one base.
+#[repr(C, align(64))]
+struct FpuBlock {
+    /// ymm i (or xmm i in its low half) at 32 * i.
+    vin: [u8; 512],
+    vout: [u8; 512],
+    x87in: [f64; 8],
+    /// st(0) first, 10 bytes each (fstp tbyte).
+    x87out: [u8; 80],
+    mxcsr_in: u32,
+    mxcsr_out: u32,
+    fcw_in: u16,
+    fcw_out: u16,
+    mxcsr_default: u32,
+    fcw_default: u16,
+}
+
+macro_rules! fpu_check_asm {
+    ($load:literal, $store:literal, $b:expr, $($clob:tt)*) => {
+        std::arch::asm!(
+            "finit",
+            "fldcw word ptr [rax + {fcw_in}]",
+            "fld qword ptr [rax + {x87in}]",
+            "fld qword ptr [rax + {x87in} + 8]",
+            "fld qword ptr [rax + {x87in} + 16]",
+            "fld qword ptr [rax + {x87in} + 24]",
+            "fld qword ptr [rax + {x87in} + 32]",
+            "fld qword ptr [rax + {x87in} + 40]",
+            "fld qword ptr [rax + {x87in} + 48]",
+            "fld qword ptr [rax + {x87in} + 56]",
+            "ldmxcsr dword ptr [rax + {mxcsr_in}]",
+            concat!($load, " xmm0, [rax + 0]"), concat!($load, " xmm1, [rax + 32]"),
+            concat!($load, " xmm2, [rax + 64]"), concat!($load, " xmm3, [rax + 96]"),
+            concat!($load, " xmm4, [rax + 128]"), concat!($load, " xmm5, [rax + 160]"),
+            concat!($load, " xmm6, [rax + 192]"), concat!($load, " xmm7, [rax + 224]"),
+            concat!($load, " xmm8, [rax + 256]"), concat!($load, " xmm9, [rax + 288]"),
+            concat!($load, " xmm10, [rax + 320]"), concat!($load, " xmm11, [rax + 352]"),
+            concat!($load, " xmm12, [rax + 384]"), concat!($load, " xmm13, [rax + 416]"),
+            concat!($load, " xmm14, [rax + 448]"), concat!($load, " xmm15, [rax + 480]"),
+            "mov dword ptr [rip + {ready}], {magic}",
+            "2:",
+            "cmp byte ptr [rip + {go}], 0",
+            "je 2b",
+            concat!($store, " [rax + 512 + 0], xmm0"), concat!($store, " [rax + 512 + 32], xmm1"),
+            concat!($store, " [rax + 512 + 64], xmm2"), concat!($store, " [rax + 512 + 96], xmm3"),
+            concat!($store, " [rax + 512 + 128], xmm4"), concat!($store, " [rax + 512 + 160], xmm5"),
+            concat!($store, " [rax + 512 + 192], xmm6"), concat!($store, " [rax + 512 + 224], xmm7"),
+            concat!($store, " [rax + 512 + 256], xmm8"), concat!($store, " [rax + 512 + 288], xmm9"),
+            concat!($store, " [rax + 512 + 320], xmm10"), concat!($store, " [rax + 512 + 352], xmm11"),
+            concat!($store, " [rax + 512 + 384], xmm12"), concat!($store, " [rax + 512 + 416], xmm13"),
+            concat!($store, " [rax + 512 + 448], xmm14"), concat!($store, " [rax + 512 + 480], xmm15"),
+            "fstp tbyte ptr [rax + {x87out}]",
+            "fstp tbyte ptr [rax + {x87out} + 10]",
+            "fstp tbyte ptr [rax + {x87out} + 20]",
+            "fstp tbyte ptr [rax + {x87out} + 30]",
+            "fstp tbyte ptr [rax + {x87out} + 40]",
+            "fstp tbyte ptr [rax + {x87out} + 50]",
+            "fstp tbyte ptr [rax + {x87out} + 60]",
+            "fstp tbyte ptr [rax + {x87out} + 70]",
+            "stmxcsr dword ptr [rax + {mxcsr_out}]",
+            "fnstcw word ptr [rax + {fcw_out}]",
+            "ldmxcsr dword ptr [rax + {mxcsr_default}]",
+            "fldcw word ptr [rax + {fcw_default}]",
+            in("rax") $b,
+            fcw_in = const std::mem::offset_of!(FpuBlock, fcw_in),
+            fcw_out = const std::mem::offset_of!(FpuBlock, fcw_out),
+            fcw_default = const std::mem::offset_of!(FpuBlock, fcw_default),
+            mxcsr_in = const std::mem::offset_of!(FpuBlock, mxcsr_in),
+            mxcsr_out = const std::mem::offset_of!(FpuBlock, mxcsr_out),
+            mxcsr_default = const std::mem::offset_of!(FpuBlock, mxcsr_default),
+            x87in = const std::mem::offset_of!(FpuBlock, x87in),
+            x87out = const std::mem::offset_of!(FpuBlock, x87out),
+            ready = sym RST_READY,
+            go = sym RST_GO,
+            magic = const READY_MAGIC,
+            out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+            out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+            $($clob)*
+        )
+    };
+}
+
+/// x87 + SSE: xmm0-15 loaded with movdqu (the upper ymm halves untouched).
+unsafe fn fpu_check_sse(b: *mut FpuBlock) {
+    fpu_check_asm!("movdqu", "movdqu", b,
+        out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+        out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+        out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+        out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+    );
+}
+
+/// x87 + AVX: the whole ymm0-15.
+#[target_feature(enable = "avx")]
+unsafe fn fpu_check_avx(b: *mut FpuBlock) {
+    std::arch::asm!(
+        "vmovdqu ymm0, [rax + 0]", "vmovdqu ymm1, [rax + 32]",
+        "vmovdqu ymm2, [rax + 64]", "vmovdqu ymm3, [rax + 96]",
+        "vmovdqu ymm4, [rax + 128]", "vmovdqu ymm5, [rax + 160]",
+        "vmovdqu ymm6, [rax + 192]", "vmovdqu ymm7, [rax + 224]",
+        "vmovdqu ymm8, [rax + 256]", "vmovdqu ymm9, [rax + 288]",
+        "vmovdqu ymm10, [rax + 320]", "vmovdqu ymm11, [rax + 352]",
+        "vmovdqu ymm12, [rax + 384]", "vmovdqu ymm13, [rax + 416]",
+        "vmovdqu ymm14, [rax + 448]", "vmovdqu ymm15, [rax + 480]",
+        "finit",
+        "fldcw word ptr [rax + {fcw_in}]",
+        "fld qword ptr [rax + {x87in}]",
+        "fld qword ptr [rax + {x87in} + 8]",
+        "fld qword ptr [rax + {x87in} + 16]",
+        "fld qword ptr [rax + {x87in} + 24]",
+        "fld qword ptr [rax + {x87in} + 32]",
+        "fld qword ptr [rax + {x87in} + 40]",
+        "fld qword ptr [rax + {x87in} + 48]",
+        "fld qword ptr [rax + {x87in} + 56]",
+        "ldmxcsr dword ptr [rax + {mxcsr_in}]",
+        "mov dword ptr [rip + {ready}], {magic}",
+        "2:",
+        "cmp byte ptr [rip + {go}], 0",
+        "je 2b",
+        "vmovdqu [rax + 512 + 0], ymm0", "vmovdqu [rax + 512 + 32], ymm1",
+        "vmovdqu [rax + 512 + 64], ymm2", "vmovdqu [rax + 512 + 96], ymm3",
+        "vmovdqu [rax + 512 + 128], ymm4", "vmovdqu [rax + 512 + 160], ymm5",
+        "vmovdqu [rax + 512 + 192], ymm6", "vmovdqu [rax + 512 + 224], ymm7",
+        "vmovdqu [rax + 512 + 256], ymm8", "vmovdqu [rax + 512 + 288], ymm9",
+        "vmovdqu [rax + 512 + 320], ymm10", "vmovdqu [rax + 512 + 352], ymm11",
+        "vmovdqu [rax + 512 + 384], ymm12", "vmovdqu [rax + 512 + 416], ymm13",
+        "vmovdqu [rax + 512 + 448], ymm14", "vmovdqu [rax + 512 + 480], ymm15",
+        "fstp tbyte ptr [rax + {x87out}]",
+        "fstp tbyte ptr [rax + {x87out} + 10]",
+        "fstp tbyte ptr [rax + {x87out} + 20]",
+        "fstp tbyte ptr [rax + {x87out} + 30]",
+        "fstp tbyte ptr [rax + {x87out} + 40]",
+        "fstp tbyte ptr [rax + {x87out} + 50]",
+        "fstp tbyte ptr [rax + {x87out} + 60]",
+        "fstp tbyte ptr [rax + {x87out} + 70]",
+        "stmxcsr dword ptr [rax + {mxcsr_out}]",
+        "fnstcw word ptr [rax + {fcw_out}]",
+        "ldmxcsr dword ptr [rax + {mxcsr_default}]",
+        "fldcw word ptr [rax + {fcw_default}]",
+        "vzeroupper",
+        in("rax") b,
+        fcw_in = const std::mem::offset_of!(FpuBlock, fcw_in),
+        fcw_out = const std::mem::offset_of!(FpuBlock, fcw_out),
+        fcw_default = const std::mem::offset_of!(FpuBlock, fcw_default),
+        mxcsr_in = const std::mem::offset_of!(FpuBlock, mxcsr_in),
+        mxcsr_out = const std::mem::offset_of!(FpuBlock, mxcsr_out),
+        mxcsr_default = const std::mem::offset_of!(FpuBlock, mxcsr_default),
+        x87in = const std::mem::offset_of!(FpuBlock, x87in),
+        x87out = const std::mem::offset_of!(FpuBlock, x87out),
+        ready = sym RST_READY,
+        go = sym RST_GO,
+        magic = const READY_MAGIC,
+        out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+        out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+        out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
+        out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
+        out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
+        out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+    );
+}
+
+/// `fpu-check sse|avx`: x87 stack, FCW, MXCSR and xmm0-15 (sse) or the
+/// whole ymm0-15 (avx) hold known values while spinning on `go`; then
+/// they are stored and compared bit for bit.
+fn fpu_check(mode: &str) -> ! {
+    let avx = match mode {
+        "sse" => false,
+        "avx" => true,
+        _ => {
+            eprintln!("usage: cptrst-testprog fpu-check sse|avx");
+            std::process::exit(2)
+        }
+    };
+    if avx && !std::arch::is_x86_feature_detected!("avx") {
+        eprintln!("cptrst-testprog fpu-check: this CPU has no AVX");
+        std::process::exit(3);
+    }
+    let mut b = Box::new(FpuBlock {
+        vin: [0; 512],
+        vout: [0; 512],
+        x87in: X87_VALUES,
+        x87out: [0; 80],
+        mxcsr_in: FPU_CHECK_MXCSR,
+        mxcsr_out: 0,
+        fcw_in: FPU_CHECK_FCW,
+        fcw_out: 0,
+        mxcsr_default: 0x1f80,
+        fcw_default: 0x037f,
+    });
+    for i in 0..16 {
+        b.vin[i * 32..i * 32 + 16].copy_from_slice(&xmm_value(i));
+        b.vin[i * 32 + 16..i * 32 + 32].copy_from_slice(&ymmh_value(i));
+    }
+    rst_ready_line(&format!("\"avx\": {avx}"));
+    let p: *mut FpuBlock = &mut *b;
+    // SAFETY: the asm reads and writes only the block and our statics;
+    // fpu_check_avx runs only where AVX was detected.
+    unsafe {
+        if avx {
+            fpu_check_avx(p)
+        } else {
+            fpu_check_sse(p)
+        }
+    }
+    // SAFETY: the asm is done; read its outputs back.
+    let b = unsafe { std::ptr::read_volatile(p) };
+    let hex = |s: &[u8]| s.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut errs = Vec::new();
+    for i in 0..8 {
+        let want = f64_to_x87(X87_VALUES[7 - i]);
+        let got = &b.x87out[i * 10..i * 10 + 10];
+        if got != want {
+            errs.push(format!("st({i}) = {}, want {}", hex(got), hex(&want)));
+        }
+    }
+    if b.fcw_out != FPU_CHECK_FCW {
+        errs.push(format!("x87 control word {:#06x}, want {FPU_CHECK_FCW:#06x}", b.fcw_out));
+    }
+    if b.mxcsr_out != FPU_CHECK_MXCSR {
+        errs.push(format!("MXCSR {:#x}, want {FPU_CHECK_MXCSR:#x}", b.mxcsr_out));
+    }
+    for i in 0..16 {
+        let (got, want) = (&b.vout[i * 32..i * 32 + 16], &b.vin[i * 32..i * 32 + 16]);
+        if got != want {
+            errs.push(format!("xmm{i} = {}, want {}", hex(got), hex(want)));
+        }
+        if avx {
+            let (got, want) = (&b.vout[i * 32 + 16..i * 32 + 32], &b.vin[i * 32 + 16..i * 32 + 32]);
+            if got != want {
+                errs.push(format!("ymm{i} upper half = {}, want {}", hex(got), hex(want)));
+            }
+        }
+    }
+    rst_verdict("fpu-check", &errs)
+}
+
+fn monotonic() -> std::time::Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime into a local timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// `sleep-check SECS`: sleeps SECS seconds with std::thread::sleep (which
+/// sleeps again for the remaining time after EINTR); exits 0 if at least
+/// SECS seconds of CLOCK_MONOTONIC passed, else 1.
+fn sleep_check(secs: u64) -> ! {
+    let start = monotonic();
+    rst_ready_line(&format!("\"start_ns\": {}", start.as_nanos()));
+    rst_set_ready();
+    std::thread::sleep(std::time::Duration::from_secs(secs));
+    let slept = monotonic().saturating_sub(start);
+    let mut errs = Vec::new();
+    if slept < std::time::Duration::from_secs(secs) {
+        errs.push(format!("slept {slept:?}, less than {secs} s: the remaining time was lost"));
+    }
+    rst_verdict("sleep-check", &errs)
+}
+
+/// `mem-check MIB`: MIB MiB of anonymous memory, each word a function of
+/// its page and place (mem_check_word), and their sum; polls `go` with
+/// 5 ms sleeps; then recomputes the sum and compares every page.
+fn mem_check(mib: usize) -> ! {
+    let len = mib << 20;
+    let p = mmap(len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1) as *mut u64;
+    let words = PAGE / 8;
+    let mut sum = 0u64;
+    for page in 0..len / PAGE {
+        for w in 0..words {
+            let v = mem_check_word(page, w);
+            // SAFETY: inside the `len`-byte mapping.
+            unsafe { p.add(page * words + w).write(v) };
+            sum = sum.wrapping_add(v).rotate_left(1);
+        }
+    }
+    rst_ready_line(&format!("\"addr\": {}, \"len\": {}, \"sum\": {}", p as usize, len, sum));
+    rst_set_ready();
+    while !rst_go() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: the mapping is `len` readable bytes.
+    let s = unsafe { std::slice::from_raw_parts(p, len / 8) };
+    let mut errs = Vec::new();
+    let again = s.iter().fold(0u64, |a, &v| a.wrapping_add(v).rotate_left(1));
+    if again != sum {
+        errs.push(format!("checksum {again:#x}, was {sum:#x} before the checkpoint"));
+    }
+    let mut bad = 0;
+    for page in 0..len / PAGE {
+        let pg = &s[page * words..(page + 1) * words];
+        if let Some(w) = (0..words).find(|&w| pg[w] != mem_check_word(page, w)) {
+            bad += 1;
+            if bad <= 5 {
+                errs.push(format!(
+                    "page {page} ({:#x}) word {w}: {:#x}, want {:#x}",
+                    p as usize + page * PAGE,
+                    pg[w],
+                    mem_check_word(page, w)
+                ));
+            }
+        }
+    }
+    if bad > 5 {
+        errs.push(format!("{bad} pages differ in all"));
+    }
+    rst_verdict("mem-check", &errs)
+}
+
+/// `reaper CMD [ARGS...]`: runs CMD (its stdout is ours) with SIGCHLD
+/// ignored here, so that CMD's death frees its pid at once (no zombie for
+/// anyone to reap), then waits to be killed (dies with its parent).
+fn reaper(cmd: &[String]) -> ! {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setting our own signal disposition and death signal.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+    }
+    let Some((prog, args)) = cmd.split_first() else {
+        eprintln!("usage: cptrst-testprog reaper CMD [ARGS...]");
+        std::process::exit(2)
+    };
+    let mut c = std::process::Command::new(prog);
+    c.args(args);
+    // SAFETY: signal(2) is async-signal-safe: CMD gets SIGCHLD back at SIG_DFL.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    if let Err(e) = c.spawn() {
+        eprintln!("cptrst-testprog reaper: cannot run {prog}: {e}");
+        std::process::exit(1);
+    }
+    // Only CMD holds our stdout now: a reader sees EOF when CMD dies.
+    // SAFETY: replacing fd 1 with /dev/null; nothing is printed after this.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+        if null >= 0 {
+            libc::dup2(null, 1);
+            libc::close(null);
+        }
+    }
+    pause_forever()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -318,6 +866,12 @@ fn main() {
             ready("{}");
             pause_forever()
         }
+        Some("counter-check") => counter_check(),
+        Some("regs-check") => regs_check(),
+        Some("fpu-check") => fpu_check(args.get(1).map_or("sse", String::as_str)),
+        Some("sleep-check") => sleep_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3)),
+        Some("mem-check") => mem_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
+        Some("reaper") => reaper(&args[1..]),
         Some("spin") => {
             ready("{}");
             loop {

@@ -1,0 +1,222 @@
+//! Damaged variants of a real image, for the restart refusal tests: each
+//! record kind cut short, a record length that overflows, overlapping VMAs,
+//! a VMA in kernel space, wrong magic/major/arch, an XCR0 feature the CPU
+//! lacks, another kernel release, a bad checksum.
+//!
+//! Every variant whose damage is not the checksum itself gets a trailer
+//! with the right CRC32C again (`sample::fix_trailer`), so that only the
+//! check aimed at gets to refuse it. [`variants`] runs the image crate's
+//! own validator over each one: the record it names is what the refusal
+//! must name too (the kernel and the tool use the same code and `Display`).
+
+use cptrst_image as img;
+use cptrst_image::sample::fix_trailer;
+
+const PAGE: u64 = img::PAGE_SIZE_X86_64 as u64;
+
+/// One record of an image: where, what, how long its payload is.
+#[derive(Clone, Copy, Debug)]
+pub struct Rec {
+    /// Offset of its record header.
+    pub offset: usize,
+    /// `RECORD_*`.
+    pub kind: u32,
+    /// Payload length.
+    pub len: usize,
+}
+
+impl Rec {
+    /// Offset of its payload.
+    pub fn payload(&self) -> usize {
+        self.offset + img::RECORD_HEADER_LEN
+    }
+}
+
+/// The records of a well-framed image, trailer included.
+pub fn records(b: &[u8]) -> Result<Vec<Rec>, String> {
+    let mut out = Vec::new();
+    let mut pos = img::HEADER_LEN;
+    while pos < b.len() {
+        let h = b.get(pos..pos + 16).ok_or(format!("record header cut at {pos}"))?;
+        let kind = u32::from_le_bytes(h[0..4].try_into().unwrap());
+        let len = u64::from_le_bytes(h[8..16].try_into().unwrap());
+        let len = usize::try_from(len).map_err(|_| format!("record at {pos}: length {len}"))?;
+        let end = pos + 16 + len;
+        if end > b.len() {
+            return Err(format!("record at {pos}: {len} bytes run past the end ({})", b.len()));
+        }
+        out.push(Rec { offset: pos, kind, len });
+        pos = end;
+    }
+    Ok(out)
+}
+
+/// A damaged image and what must refuse it.
+pub struct Variant {
+    /// What was done to it.
+    pub name: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// The record a refusal must name: `header`, `TREE`, `MM`, `VMA`...
+    pub record: &'static str,
+    /// The image crate's verdict (`Some` for damage the format check sees,
+    /// `None` for what only the running system can refuse: CPU features,
+    /// kernel release).
+    pub lib_error: Option<img::Error>,
+}
+
+impl Variant {
+    /// The text the refusal message must contain: `MM (type 5) at offset
+    /// 1234` as `format::Error` prints it, or just the record name.
+    pub fn expected_text(&self) -> String {
+        match &self.lib_error {
+            Some(e) => format!("{} (type {}) at offset {}", img::record_name(e.record), e.record, e.offset),
+            None => self.record.to_string(),
+        }
+    }
+}
+
+fn put_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// The variants of `good` (a valid image of a single process).
+/// `missing_xcr0_bit` is an XCR0 feature bit the CPU that will restart
+/// them does not have.
+pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, String> {
+    img::validate(good).map_err(|e| format!("the original image is refused by the image crate: {e}"))?;
+    let recs = records(good)?;
+    let first = |kind: u32| {
+        recs.iter()
+            .copied()
+            .find(|r| r.kind == kind)
+            .ok_or(format!("the image has no {} record", img::record_name(kind)))
+    };
+    // (name, data, record, the library must refuse it)
+    let mut raw: Vec<(String, Vec<u8>, &'static str, bool)> = Vec::new();
+
+    for kind in [
+        img::RECORD_TREE,
+        img::RECORD_TASK,
+        img::RECORD_REGS,
+        img::RECORD_FPU,
+        img::RECORD_MM,
+        img::RECORD_VMA,
+        img::RECORD_PAGES,
+        img::RECORD_TRAILER,
+    ] {
+        let r = first(kind)?;
+        let cut = r.payload() + r.len / 2;
+        raw.push((
+            format!("cut in the middle of the first {} record (at {cut} of {})", img::record_name(kind), good.len()),
+            good[..cut].to_vec(),
+            img::record_name(kind),
+            true,
+        ));
+    }
+
+    let mm = first(img::RECORD_MM)?;
+    let mut b = good.to_vec();
+    put_u64(&mut b, mm.offset + 8, !7u64);
+    raw.push(("MM record length 0xffff_ffff_ffff_fff8".into(), b, "MM", true));
+
+    // VMAs of the first MM: the VMA records between it and the next MM.
+    let vmas: Vec<Rec> = recs
+        .iter()
+        .skip_while(|r| r.offset <= mm.offset)
+        .take_while(|r| r.kind != img::RECORD_MM && r.kind != img::RECORD_TRAILER)
+        .filter(|r| r.kind == img::RECORD_VMA)
+        .copied()
+        .collect();
+    if vmas.len() < 2 {
+        return Err(format!("the first MM has {} VMAs, want at least 2", vmas.len()));
+    }
+    let (a, v) = (vmas[0], vmas[1]);
+    let a_end = get_u64(good, a.payload() + 8);
+    let mut b = good.to_vec();
+    put_u64(&mut b, v.payload(), a_end - PAGE);
+    fix_trailer(&mut b);
+    raw.push((format!("VMA at offset {} starts a page below the end of the one before", v.offset), b, "VMA", true));
+
+    let last = *vmas.last().unwrap();
+    let mut b = good.to_vec();
+    put_u64(&mut b, last.payload(), 0xffff_ffff_ff60_0000);
+    put_u64(&mut b, last.payload() + 8, 0xffff_ffff_ff60_1000);
+    fix_trailer(&mut b);
+    raw.push((format!("VMA at offset {} moved to 0xffffffffff600000 (kernel space)", last.offset), b, "VMA", true));
+
+    let mut b = good.to_vec();
+    b[0] ^= 0xff;
+    fix_trailer(&mut b);
+    raw.push(("wrong magic".into(), b, "header", true));
+
+    let mut b = good.to_vec();
+    b[8..10].copy_from_slice(&(img::VERSION_MAJOR + 1).to_le_bytes());
+    fix_trailer(&mut b);
+    raw.push((format!("major version {}", img::VERSION_MAJOR + 1), b, "header", true));
+
+    let mut b = good.to_vec();
+    b[16..20].copy_from_slice(&183u32.to_le_bytes()); // EM_AARCH64
+    fix_trailer(&mut b);
+    raw.push(("architecture 183 (aarch64)".into(), b, "header", true));
+
+    let mut b = good.to_vec();
+    let xcr0 = get_u64(good, 24) | 1u64 << missing_xcr0_bit;
+    put_u64(&mut b, 24, xcr0);
+    fix_trailer(&mut b);
+    raw.push((format!("XCR0 {xcr0:#x}: feature bit {missing_xcr0_bit}, which this CPU lacks"), b, "header", false));
+
+    let mut b = good.to_vec();
+    let other = b"0.0.1-not-this-kernel";
+    b[40..40 + img::KERNEL_RELEASE_LEN].fill(0);
+    b[40..40 + other.len()].copy_from_slice(other);
+    fix_trailer(&mut b);
+    raw.push(("another kernel release (0.0.1-not-this-kernel)".into(), b, "header", false));
+
+    let pages = first(img::RECORD_PAGES)?;
+    let mut b = good.to_vec();
+    b[pages.payload() + img::PAGES_FIXED_LEN] ^= 0x01;
+    raw.push((format!("one bit of the first page (offset {}) flipped, CRC not fixed", pages.payload() + 16), b, "TRAILER", true));
+
+    let mut out = Vec::new();
+    for (name, data, record, lib_refuses) in raw {
+        let lib_error = img::validate(&data).err();
+        match (&lib_error, lib_refuses) {
+            (Some(e), true) if img::record_name(e.record) == record => {}
+            (None, false) => {}
+            (Some(e), _) => return Err(format!("test bug: '{name}': the image crate says '{e}', not a {record} error")),
+            (None, _) => return Err(format!("test bug: '{name}': the image crate accepts it")),
+        }
+        out.push(Variant { name, data, record, lib_error });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sample image (4 tasks, 2 MMs) gives every variant, each refused
+    /// by the library with the record aimed at, and the streaming validator
+    /// (the kernel's way) agrees on the error.
+    #[test]
+    fn variants_of_the_sample() {
+        let mut buf = vec![0u8; img::sample::SAMPLE_MAX_LEN];
+        let n = img::sample::build(&mut buf).unwrap();
+        buf.truncate(n);
+        let vs = variants(&buf, 17).unwrap();
+        assert_eq!(vs.len(), 17);
+        for v in &vs {
+            let streaming = img::sample::validate_streaming(&v.data, 4096).err();
+            assert_eq!(streaming, v.lib_error, "{}", v.name);
+            if let Some(e) = &v.lib_error {
+                assert!(e.to_string().starts_with(&v.expected_text()), "{}: {e}", v.name);
+                eprintln!("{}: {e}", v.name);
+            }
+        }
+    }
+}
