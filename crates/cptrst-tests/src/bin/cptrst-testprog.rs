@@ -752,6 +752,70 @@ fn sleep_check(secs: u64) -> ! {
     rst_verdict("sleep-check", &errs)
 }
 
+/// The signals `task-check` blocks: SIGUSR1, SIGUSR2, SIGWINCH, SIGRTMIN+3.
+const TASK_CHECK_SIGS: [i32; 4] = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH, 37];
+/// The name `task-check` gives itself.
+const TASK_CHECK_COMM: &str = "task-check-42";
+
+fn blocked_now() -> u64 {
+    // SAFETY: sigprocmask(2) query into a local set.
+    let mut cur: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur) };
+    (1..=64).filter(|&n| unsafe { libc::sigismember(&cur, n) } == 1).fold(0u64, |m, n| m | 1 << (n - 1))
+}
+
+/// `task-check`: a command name of its own (PR_SET_NAME), signals blocked,
+/// ADDR_NO_RANDOMIZE in its personality, an extra fd if `--fd` is given;
+/// after `go`: the same name, mask and personality.
+fn task_check(extra_fd: bool) -> ! {
+    if extra_fd {
+        // An fd beyond 0-2: restart refuses it unless --skip-files.
+        let f = std::fs::File::open("/proc/self/status").expect("open");
+        std::mem::forget(f);
+    }
+    let name = std::ffi::CString::new(TASK_CHECK_COMM).unwrap_or_default();
+    // SAFETY: prctl(PR_SET_NAME) with a NUL-terminated string.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+    // SAFETY: sigprocmask(2) with a set built here.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in TASK_CHECK_SIGS {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    // SAFETY: personality(2) query, then set.
+    let pers = unsafe { libc::personality(0xffff_ffff) } as u64 | 0x0040000;
+    // SAFETY: as above; ADDR_NO_RANDOMIZE is open to every user.
+    unsafe { libc::personality(pers as libc::c_ulong) };
+    let mask = blocked_now();
+    rst_ready_line(&format!("\"mask\": {mask}, \"personality\": {pers}"));
+    rst_set_ready();
+    while !rst_go() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let mut errs = Vec::new();
+    let mut buf = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_GET_NAME, buf.as_mut_ptr()) };
+    let got = String::from_utf8_lossy(buf.split(|&b| b == 0).next().unwrap_or(&[])).into_owned();
+    if got != TASK_CHECK_COMM {
+        errs.push(format!("name '{got}', want '{TASK_CHECK_COMM}'"));
+    }
+    let now = blocked_now();
+    if now != mask {
+        errs.push(format!("blocked signals {now:#x}, want {mask:#x}"));
+    }
+    // SAFETY: personality(2) query.
+    let p = unsafe { libc::personality(0xffff_ffff) } as u64;
+    if p != pers {
+        errs.push(format!("personality {p:#x}, want {pers:#x}"));
+    }
+    rst_verdict("task-check", &errs)
+}
+
 /// `mem-check MIB`: MIB MiB of anonymous memory, each word a function of
 /// its page and place (mem_check_word), and their sum; polls `go` with
 /// 5 ms sleeps; then recomputes the sum and compares every page.
@@ -871,6 +935,7 @@ fn main() {
         Some("fpu-check") => fpu_check(args.get(1).map_or("sse", String::as_str)),
         Some("sleep-check") => sleep_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3)),
         Some("mem-check") => mem_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
+        Some("task-check") => task_check(args.get(1).is_some_and(|a| a == "--fd")),
         Some("reaper") => reaper(&args[1..]),
         Some("spin") => {
             ready("{}");

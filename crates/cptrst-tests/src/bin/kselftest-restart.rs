@@ -339,6 +339,54 @@ fn counter_of_image(img: &str) -> Result<Option<u64>, String> {
     Ok(Some(c))
 }
 
+/// comm, signal mask and personality come back (the workload checks them);
+/// the exe link names the program and only fds 0, 1, 2 are open.
+fn task_state() -> Result<(), String> {
+    let p = Proc::start(&["cptrst-testprog", "task-check"])?;
+    let img = "/tmp/rst-task.img";
+    let r = (|| {
+        p.checkpoint_kill(img)?;
+        let mut t = Tool::restart(&["-i", img], "task")?;
+        p.wait_restored(&mut t)?;
+        let exe = std::fs::read_link(format!("/proc/{}/exe", p.pid)).map_err(|e| format!("exe link: {e}"))?;
+        ensure(exe.to_str() == Some("/usr/bin/cptrst-testprog"), || format!("/proc/PID/exe is {exe:?}"))?;
+        let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", p.pid))
+            .map_err(|e| format!("/proc/PID/fd: {e}"))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        fds.sort();
+        ensure(fds == ["0", "1", "2"], || format!("the restored process has fds {fds:?}, want 0 1 2"))?;
+        p.go(None)?;
+        t.expect_ok()
+    })();
+    let _ = std::fs::remove_file(img);
+    r
+}
+
+/// An image with an fd beyond 0-2 is refused (FILES named), the pid stays
+/// free; with --skip-files it restarts, with fds 0-2 only.
+fn skip_files() -> Result<(), String> {
+    let p = Proc::start(&["cptrst-testprog", "task-check", "--fd"])?;
+    let img = "/tmp/rst-files.img";
+    let r = (|| {
+        p.checkpoint_kill(img)?;
+        let mut t = Tool::restart(&["-i", img], "files")?;
+        let st = t.wait(TOOL_TIMEOUT)?;
+        let err = t.stderr();
+        ensure(st.code() == Some(1), || format!("without --skip-files: {}, want exit 1\n{}", status_text(st), t.output()))?;
+        ensure(err.contains("FILES") && err.contains("fd 3"), || format!("the refusal does not name FILES and fd 3:\n{err}"))?;
+        ensure(!exists(p.pid), || format!("pid {} exists after the refusal", p.pid))?;
+        let mut t = Tool::restart(&["-i", img, "--skip-files"], "files2")?;
+        p.wait_restored(&mut t)?;
+        let n = std::fs::read_dir(format!("/proc/{}/fd", p.pid)).map_err(|e| e.to_string())?.count();
+        ensure(n == 3, || format!("with --skip-files the restored process has {n} fds, want 3"))?;
+        p.go(None)?;
+        t.expect_ok()
+    })();
+    let _ = std::fs::remove_file(img);
+    r
+}
+
 fn counter() -> Result<(), String> {
     round_trip(&["cptrst-testprog", "counter-check"], "counter", Duration::from_millis(300), counter_of_image)
 }
@@ -679,6 +727,8 @@ fn main() {
         ("static glibc program: TLS, heap, vDSO clock", glibc_static),
         ("checkpointed in a 3 s sleep: sleeps the rest after restart", sleep_rest),
         ("256 MiB of memory restored page by page", mem_256),
+        ("comm, signal mask, personality, exe link; fds 0-2 only", task_state),
+        ("an fd beyond 0-2: refused naming FILES, --skip-files restarts", skip_files),
         ("checkpoint --kill | restart through a pipe", through_pipe),
         ("refusal: the pid is in use (EEXIST), exit status 1", pid_in_use),
         ("refusal: damaged images name the record, leave nothing behind", damaged_images),
