@@ -65,11 +65,7 @@ int cptrst_rst_write_shmem(__u64 addr, const void *buf, unsigned long len);
 int cptrst_rst_copy_to_user(__u64 addr, const void *buf, unsigned long len);
 int cptrst_rst_copy_from_user(void *buf, __u64 addr, unsigned long len);
 
-struct cptrst_mm_layout {
-	__u64 start_code, end_code, start_data, end_data;
-	__u64 start_brk, brk, start_stack;
-	__u64 arg_start, arg_end, env_start, env_end;
-};
+/* struct cptrst_mm_layout: cptrst_shim.h */
 int cptrst_rst_set_mm(const struct cptrst_mm_layout *l, const __u64 *auxv, unsigned int words);
 int cptrst_rst_vdso_is(__u64 addr);
 unsigned int cptrst_auxv_max_words(void);

@@ -59,10 +59,15 @@ struct cptrst_task_info {
 	char comm[16];
 };
 
-struct cptrst_mm_info {
+/* The mm's layout fields, in prctl(PR_SET_MM_MAP) order (dump and restore). */
+struct cptrst_mm_layout {
 	__u64 start_code, end_code, start_data, end_data;
 	__u64 start_brk, brk, start_stack;
 	__u64 arg_start, arg_end, env_start, env_end;
+};
+
+struct cptrst_mm_info {
+	struct cptrst_mm_layout layout;
 	__u64 vdso;			/* mm->context.vdso */
 	__u64 auxv[CPTRST_AUXV_WORDS];
 	__u32 nr_auxv_words;

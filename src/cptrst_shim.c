@@ -431,18 +431,18 @@ int cptrst_mm_info(struct mm_struct *mm, struct cptrst_mm_info *out, char *path,
 	int len;
 
 	memset(out, 0, sizeof(*out));
-	out->start_code = mm->start_code;
-	out->end_code = mm->end_code;
-	out->start_data = mm->start_data;
-	out->end_data = mm->end_data;
-	out->start_brk = mm->start_brk;
-	out->brk = mm->brk;
-	out->start_stack = mm->start_stack;
+	out->layout.start_code = mm->start_code;
+	out->layout.end_code = mm->end_code;
+	out->layout.start_data = mm->start_data;
+	out->layout.end_data = mm->end_data;
+	out->layout.start_brk = mm->start_brk;
+	out->layout.brk = mm->brk;
+	out->layout.start_stack = mm->start_stack;
 	spin_lock(&mm->arg_lock);
-	out->arg_start = mm->arg_start;
-	out->arg_end = mm->arg_end;
-	out->env_start = mm->env_start;
-	out->env_end = mm->env_end;
+	out->layout.arg_start = mm->arg_start;
+	out->layout.arg_end = mm->arg_end;
+	out->layout.env_start = mm->env_start;
+	out->layout.env_end = mm->env_end;
 	spin_unlock(&mm->arg_lock);
 	out->vdso = (unsigned long)mm->context.vdso;
 	for (i = 0; i + 1 < AT_VECTOR_SIZE; i += 2) {

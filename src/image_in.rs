@@ -187,23 +187,13 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
     // Up to the TREE: record headers and skipped unknown records.
     let tree_len = loop {
         match val.expect() {
-            Expect::RecordHeader => {
-                let b = input.take(image::RECORD_HEADER_LEN as u64, false)?;
-                if b.is_empty() {
-                    return val.end_of_input().map_err(image_fail);
-                }
-                val.feed_record_header(b).map_err(image_fail)?;
-            }
-            Expect::Data(n) => {
-                let b = input.take(n, true)?;
-                if b.is_empty() {
-                    return val.end_of_input().map_err(image_fail);
-                }
-                val.feed_data(b).map_err(image_fail)?;
-            }
             Expect::Tree(n) => break n,
             Expect::Failed(e) => return Err(image_fail(e)),
-            _ => return Err(fail!(code::EINVAL, "image: no TREE record")),
+            e => {
+                if let Some(end) = common_step(&mut input, &mut val, e, &mut *v)? {
+                    return end;
+                }
+            }
         }
     };
     // The TREE payload must outlive the validator: its own buffer.
@@ -220,29 +210,11 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
     v.tree(off, &tree)?;
     loop {
         match val.expect() {
-            Expect::RecordHeader => {
-                let b = input.take(image::RECORD_HEADER_LEN as u64, false)?;
-                if b.is_empty() {
-                    return val.end_of_input().map_err(image_fail);
-                }
-                val.feed_record_header(b).map_err(image_fail)?;
-            }
             Expect::Payload(n) => {
                 let b = input.take(n, false)?;
                 let rec = val.feed_payload(b).map_err(image_fail)?;
                 let (_, off) = val.current();
                 v.record(off, &rec)?;
-            }
-            Expect::Data(n) => {
-                let b = input.take(n, true)?;
-                if b.is_empty() {
-                    return val.end_of_input().map_err(image_fail);
-                }
-                val.feed_data(b).map_err(image_fail)?;
-                let (h, off) = val.current();
-                if h.kind == image::RECORD_PAGES {
-                    v.data(off, b)?;
-                }
             }
             Expect::End => {
                 // Nothing may follow the trailer.
@@ -256,6 +228,41 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
             Expect::Header | Expect::Tree(_) => {
                 return Err(fail!(code::EINVAL, "image: a second TREE record"));
             }
+            e => {
+                if let Some(end) = common_step(&mut input, &mut val, e, &mut *v)? {
+                    return end;
+                }
+            }
         }
     }
+}
+
+/// The steps both loops of [`walk`] take: a record header, or a piece of
+/// data (page data goes to the visitor). `Some` when the input ended (the
+/// validator then says whether that was the right place).
+fn common_step(
+    input: &mut BufIn<'_>,
+    val: &mut Validator<'_>,
+    e: Expect,
+    v: &mut dyn Visitor,
+) -> Result<Option<Result<Summary, Fail>>, Fail> {
+    let (n, partial) = match e {
+        Expect::RecordHeader => (image::RECORD_HEADER_LEN as u64, false),
+        Expect::Data(n) => (n, true),
+        _ => return Err(fail!(code::EINVAL, "image: a record out of place")),
+    };
+    let b = input.take(n, partial)?;
+    if b.is_empty() {
+        return Ok(Some(val.end_of_input().map_err(image_fail)));
+    }
+    if partial {
+        val.feed_data(b).map_err(image_fail)?;
+        let (h, off) = val.current();
+        if h.kind == image::RECORD_PAGES {
+            v.data(off, b)?;
+        }
+    } else {
+        val.feed_record_header(b).map_err(image_fail)?;
+    }
+    Ok(None)
 }

@@ -38,7 +38,8 @@ use crate::image::{self, FileHeader, Record, Summary, Tree, VmaKind};
 use crate::image_in::{self, fail, Fail, Visitor};
 use crate::ops::eopnotsupp;
 use crate::shim::{self, Task};
-use crate::shim::rst::{self, DevFile, FileRef, InFile, Locked, MmLayout, PidRef, RstGuard, WaitQ, Woken};
+use crate::shim::rst::{self, DevFile, FileRef, InFile, Locked, PidRef, RstGuard, WaitQ, Woken};
+use crate::shim::MmLayout;
 use crate::uapi::{RestartArgs, RST_COORD, RST_RESUME, RST_SKIP_FILES};
 
 // Phases of a context (`Ctx::phase`).
@@ -991,32 +992,8 @@ impl Visitor for Walker<'_> {
 
 impl Walker<'_> {
     fn mm_record(&mut self, off: u64, mm: &image::Mm<'_>) -> Result<(), Fail> {
-        let layout = MmLayout {
-            start_code: mm.start_code,
-            end_code: mm.end_code,
-            start_data: mm.start_data,
-            end_data: mm.end_data,
-            start_brk: mm.start_brk,
-            brk: mm.brk,
-            start_stack: mm.start_stack,
-            arg_start: mm.arg_start,
-            arg_end: mm.arg_end,
-            env_start: mm.env_start,
-            env_end: mm.env_end,
-        };
-        let f = [
-            layout.start_code,
-            layout.end_code,
-            layout.start_data,
-            layout.end_data,
-            layout.start_brk,
-            layout.brk,
-            layout.start_stack,
-            layout.arg_start,
-            layout.arg_end,
-            layout.env_start,
-            layout.env_end,
-        ];
+        let f = mm.layout();
+        let layout = MmLayout::from_array(f);
         if f.iter().any(|&v| v < PAGE_SIZE as u64 || v >= self.m.task_size)
             || layout.start_code >= layout.end_code
             || layout.start_data > layout.end_data

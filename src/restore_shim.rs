@@ -13,7 +13,7 @@ use core::sync::atomic::AtomicU32;
 use kernel::error::{code, Error, Result};
 
 use super::opaque::{file, task_struct};
-use super::{errno_result, Task};
+use super::{errno_result, MmLayout, Task};
 
 mod opaque {
     #[repr(C)]
@@ -40,23 +40,6 @@ pub(crate) struct Special {
 }
 const _: () = assert!(core::mem::size_of::<Special>() == 32);
 
-/// `struct cptrst_mm_layout`: the mm's layout fields, prctl(PR_SET_MM_MAP) order.
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub(crate) struct MmLayout {
-    pub(crate) start_code: u64,
-    pub(crate) end_code: u64,
-    pub(crate) start_data: u64,
-    pub(crate) end_data: u64,
-    pub(crate) start_brk: u64,
-    pub(crate) brk: u64,
-    pub(crate) start_stack: u64,
-    pub(crate) arg_start: u64,
-    pub(crate) arg_end: u64,
-    pub(crate) env_start: u64,
-    pub(crate) env_end: u64,
-}
-const _: () = assert!(core::mem::size_of::<MmLayout>() == 88);
 
 mod ffi {
     use super::opaque::{cptrst_waitq, pid};

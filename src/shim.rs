@@ -74,10 +74,10 @@ const _: () = assert!(core::mem::size_of::<TaskInfo>() == 4 * MAX_LEVELS + 4 * 1
 /// `cptrst_task_info.flags`: thread group leader.
 pub(crate) const TI_LEADER: u32 = 1 << 0;
 
-/// `struct cptrst_mm_info`.
+/// `struct cptrst_mm_layout`: the mm's layout fields, prctl(PR_SET_MM_MAP) order.
 #[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct MmInfo {
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct MmLayout {
     pub(crate) start_code: u64,
     pub(crate) end_code: u64,
     pub(crate) start_data: u64,
@@ -89,6 +89,23 @@ pub(crate) struct MmInfo {
     pub(crate) arg_end: u64,
     pub(crate) env_start: u64,
     pub(crate) env_end: u64,
+}
+const _: () = assert!(core::mem::size_of::<MmLayout>() == 88);
+
+impl MmLayout {
+    /// From the fields in this order (`image::Mm::layout`).
+    pub(crate) fn from_array(a: [u64; 11]) -> MmLayout {
+        let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end] =
+            a;
+        MmLayout { start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end }
+    }
+}
+
+/// `struct cptrst_mm_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct MmInfo {
+    pub(crate) layout: MmLayout,
     pub(crate) vdso: u64,
     pub(crate) auxv: [u64; AUXV_WORDS],
     pub(crate) nr_auxv_words: u32,

@@ -1990,7 +1990,8 @@ pub struct Mm<'a> {
 }
 
 impl<'a> Mm<'a> {
-    fn layout(&self) -> [u64; 11] {
+    /// The 11 layout fields, `start_code` to `env_end`, in declaration order.
+    pub fn layout(&self) -> [u64; 11] {
         [
             self.start_code,
             self.end_code,
