@@ -18,7 +18,6 @@ struct pid;
 struct file *cptrst_in_get(int fd, __u64 *pos);
 long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos);
 struct file *cptrst_file_open(const char *path, int write);
-struct file *cptrst_file_get(struct file *f);
 void cptrst_file_put(struct file *f);
 
 /* Waiting for a word to change, killably (>0 changed, 0 timeout, -EINTR). */
@@ -35,15 +34,17 @@ void cptrst_rst_unlock(void);
 struct task_struct *cptrst_current_get(void);
 struct pid *cptrst_pid_get_vpid(int nr);
 void cptrst_pid_put(struct pid *pid);
-int cptrst_current_is_pid(struct pid *pid);
 struct task_struct *cptrst_pid_task_get(struct pid *pid);
 int cptrst_task_gone(struct task_struct *t);
 struct task_struct *cptrst_task_get(struct task_struct *t);
 int cptrst_task_is_current(struct task_struct *t);
 int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent);
-int cptrst_current_vpid(void);
+struct pid_namespace;
+struct pid_namespace *cptrst_pid_ns_get(struct pid *pid);
+int cptrst_pid_exists(struct pid_namespace *ns, int nr);
+int cptrst_current_in_tree_of(struct pid *root);
+int cptrst_task_exit_code(struct task_struct *t, int *code);
 int cptrst_current_level(void);
-int cptrst_current_single(void);
 int cptrst_task_tgid_vnr(struct task_struct *t);
 void cptrst_task_kill(struct task_struct *t);
 void cptrst_current_kill(void);
@@ -61,7 +62,8 @@ long cptrst_rst_unmap_all(void);
 long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off);
 int cptrst_rst_munmap(__u64 addr, __u64 len);
 int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len);
-int cptrst_rst_write_shmem(__u64 addr, const void *buf, unsigned long len);
+struct file *cptrst_shmem_create(__u64 size);
+int cptrst_file_write(struct file *f, __u64 pos, const void *buf, unsigned long len);
 int cptrst_rst_copy_to_user(__u64 addr, const void *buf, unsigned long len);
 int cptrst_rst_copy_from_user(void *buf, __u64 addr, unsigned long len);
 

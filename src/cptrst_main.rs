@@ -28,6 +28,8 @@ mod image_in;
 mod image_out;
 mod ops;
 mod restart;
+mod restore_mm;
+mod restore_plan;
 mod shim;
 // Shared with the tools, which use the parts the module does not (command
 // numbers, the device path): hence the two allows.

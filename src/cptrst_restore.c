@@ -17,6 +17,7 @@
 #include <linux/mmap_lock.h>
 #include <linux/personality.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/regset.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -98,11 +99,6 @@ long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 struct file *cptrst_file_open(const char *path, int write)
 {
 	return filp_open(path, (write ? O_RDWR : O_RDONLY) | O_LARGEFILE, 0);
-}
-
-struct file *cptrst_file_get(struct file *f)
-{
-	return get_file(f);
 }
 
 void cptrst_file_put(struct file *f)
@@ -193,11 +189,6 @@ void cptrst_pid_put(struct pid *pid)
 	put_pid(pid);
 }
 
-int cptrst_current_is_pid(struct pid *pid)
-{
-	return task_pid(current) == pid;
-}
-
 struct task_struct *cptrst_pid_task_get(struct pid *pid)
 {
 	return get_pid_task(pid, PIDTYPE_PID);
@@ -230,16 +221,29 @@ int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent)
 	return ret;
 }
 
-/* The caller's pid in its own pid namespace. */
-int cptrst_current_vpid(void)
+/* The pid namespace @pid was allocated in (its task's active one), referenced. */
+struct pid_namespace *cptrst_pid_ns_get(struct pid *pid)
 {
-	return task_pid_vnr(current);
+	return get_pid_ns(ns_of_pid(pid));
 }
 
-/* Is the caller alone in its thread group? */
-int cptrst_current_single(void)
+int cptrst_pid_exists(struct pid_namespace *ns, int nr)
 {
-	return thread_group_empty(current);
+	int ret;
+
+	rcu_read_lock();
+	ret = find_pid_ns(nr, ns) != NULL;
+	rcu_read_unlock();
+	return ret;
+}
+
+/* Is @t a zombie? Then @code gets its exit code. */
+int cptrst_task_exit_code(struct task_struct *t, int *code)
+{
+	if (READ_ONCE(t->exit_state) != EXIT_ZOMBIE)
+		return 0;
+	*code = READ_ONCE(t->exit_code);
+	return 1;
 }
 
 /* @t's thread group id as the caller sees it. */
@@ -383,38 +387,33 @@ int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len)
 }
 
 /*
- * Write into the shmem object behind the shared anonymous mapping at @addr,
- * whatever the mapping's protection: through the object, not the mapping.
+ * A shared memory object of @size bytes, as mmap(MAP_SHARED|MAP_ANONYMOUS)
+ * makes (shmem_zero_setup: "dev/zero" on the internal mount, no LSM
+ * inode checks), for every mapping of the image that shares it.
  */
-int cptrst_rst_write_shmem(__u64 addr, const void *buf, unsigned long len)
+struct file *cptrst_shmem_create(__u64 size)
 {
-	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
-	struct file *f = NULL;
-	loff_t pos = 0;
+	if (!size || size > MAX_LFS_FILESIZE)
+		return ERR_PTR(-EINVAL);
+	return shmem_kernel_file_setup("dev/zero", size, 0);
+}
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	vma = vma_lookup(mm, addr);
-	if (vma && vma->vm_file && (vma->vm_flags & VM_SHARED) &&
-	    shmem_mapping(vma->vm_file->f_mapping) && len <= vma->vm_end - addr) {
-		f = get_file(vma->vm_file);
-		pos = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
-	}
-	mmap_read_unlock(mm);
-	if (!f)
-		return -EFAULT;
+/* Write all of @buf into @f at @pos. */
+int cptrst_file_write(struct file *f, __u64 pos, const void *buf, unsigned long len)
+{
+	loff_t p = pos;
+
 	while (len) {
-		ssize_t n = kernel_write(f, buf, len, &pos);
+		ssize_t n;
 
-		if (n <= 0) {
-			fput(f);
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = kernel_write(f, buf, len, &p);
+		if (n <= 0)
 			return n < 0 ? n : -EIO;
-		}
 		buf += n;
 		len -= n;
 	}
-	fput(f);
 	return 0;
 }
 
@@ -489,8 +488,12 @@ int cptrst_rst_vdso_is(__u64 addr)
 /* ---------------------------------------------------------------------
  * The restore trampoline: position-independent user code, kept here as
  * data (.rodata, never executed in the kernel) and copied into the restored
- * address space, in a hole of the image's layout, with a parameter block in
- * the page after it (struct TrampParams in src/restart.rs). A module cannot
+ * address space, in a hole of the image's layout, followed by one parameter
+ * page per task of that address space (struct TrampParams in
+ * src/restore_mm.rs): each task enters with its stack pointer on its page.
+ * Only the mm's owner has [vdso]/[vvar] to move and an exe link to set;
+ * the other tasks' blocks have zero lengths and no fd, so they only set
+ * their fs/gs bases. A module cannot
  * create or move the vDSO and vvar (special mappings; mremap() of a whole
  * one is allowed and updates mm->context.vdso), so user code does it:
  *
@@ -555,7 +558,7 @@ asm(
 	"	.balign 64\n"
 	"	.globl cptrst_tramp_start\n"
 	"cptrst_tramp_start:\n"
-	"	leaq cptrst_tramp_start+4096(%rip), %rbx\n"
+	"	movq %rsp, %rbx\n"	/* the task's parameter page */
 	/* 1: park [vvar] and [vdso] */
 	TRAMP_MREMAP(1, TP_VVAR_CUR, TP_VVAR_LEN, TP_VVAR_PARK, ".Lcptrst_fail_a")
 	TRAMP_MREMAP(2, TP_VDSO_CUR, TP_VDSO_LEN, TP_VDSO_PARK, ".Lcptrst_fail_a")

@@ -14,6 +14,7 @@
 #include <linux/module.h>
 
 #include "../include/cptrst_shim.h"
+#include "../include/cptrst_restore.h"
 
 MODULE_VERSION("0.1.0");
 
@@ -132,6 +133,20 @@ static bool in_tree(struct task_struct *t, struct task_struct *root)
 			return false;
 		p = parent->group_leader;
 	}
+}
+
+/* Is the caller in the thread group of the task with @root, or below it? */
+int cptrst_current_in_tree_of(struct pid *root)
+{
+	struct task_struct *r;
+	int ret = 0;
+
+	rcu_read_lock();
+	r = pid_task(root, PIDTYPE_PID);
+	if (r)
+		ret = in_tree(current, r->group_leader);
+	rcu_read_unlock();
+	return ret;
 }
 
 /*

@@ -12,7 +12,8 @@ use core::sync::atomic::AtomicU32;
 
 use kernel::error::{code, Error, Result};
 
-use super::opaque::{file, task_struct};
+use super::opaque::{file, pid_namespace, task_struct};
+use super::PidNs;
 use super::{errno_result, MmLayout, Task};
 
 mod opaque {
@@ -43,12 +44,11 @@ const _: () = assert!(core::mem::size_of::<Special>() == 32);
 
 mod ffi {
     use super::opaque::{cptrst_waitq, pid};
-    use super::{file, task_struct, MmLayout, Special};
+    use super::{file, pid_namespace, task_struct, MmLayout, Special};
     extern "C" {
         pub(super) fn cptrst_in_get(fd: i32, pos: *mut u64) -> *mut file;
         pub(super) fn cptrst_in_read(f: *mut file, buf: *mut u8, len: usize, pos: u64) -> isize;
         pub(super) fn cptrst_file_open(path: *const u8, write: i32) -> *mut file;
-        pub(super) fn cptrst_file_get(f: *mut file) -> *mut file;
         pub(super) fn cptrst_file_put(f: *mut file);
 
         pub(super) fn cptrst_waitq_new() -> *mut cptrst_waitq;
@@ -62,14 +62,11 @@ mod ffi {
         pub(super) fn cptrst_current_get() -> *mut task_struct;
         pub(super) fn cptrst_pid_get_vpid(nr: i32) -> *mut pid;
         pub(super) fn cptrst_pid_put(p: *mut pid);
-        pub(super) fn cptrst_current_is_pid(p: *mut pid) -> i32;
         pub(super) fn cptrst_pid_task_get(p: *mut pid) -> *mut task_struct;
         pub(super) fn cptrst_task_gone(t: *mut task_struct) -> i32;
         pub(super) fn cptrst_task_get(t: *mut task_struct) -> *mut task_struct;
         pub(super) fn cptrst_task_is_current(t: *mut task_struct) -> i32;
         pub(super) fn cptrst_task_child_of(t: *mut task_struct, parent: *mut task_struct) -> i32;
-        pub(super) fn cptrst_current_vpid() -> i32;
-        pub(super) fn cptrst_current_single() -> i32;
         pub(super) fn cptrst_task_tgid_vnr(t: *mut task_struct) -> i32;
         pub(super) fn cptrst_task_kill(t: *mut task_struct);
         pub(super) fn cptrst_current_kill();
@@ -80,7 +77,12 @@ mod ffi {
         pub(super) fn cptrst_rst_mmap(f: *mut file, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> isize;
         pub(super) fn cptrst_rst_munmap(addr: u64, len: u64) -> i32;
         pub(super) fn cptrst_rst_write_force(addr: u64, buf: *const u8, len: usize) -> i32;
-        pub(super) fn cptrst_rst_write_shmem(addr: u64, buf: *const u8, len: usize) -> i32;
+        pub(super) fn cptrst_shmem_create(size: u64) -> *mut file;
+        pub(super) fn cptrst_file_write(f: *mut file, pos: u64, buf: *const u8, len: usize) -> i32;
+        pub(super) fn cptrst_pid_ns_get(p: *mut pid) -> *mut pid_namespace;
+        pub(super) fn cptrst_pid_exists(ns: *mut pid_namespace, nr: i32) -> i32;
+        pub(super) fn cptrst_current_in_tree_of(root: *mut pid) -> i32;
+        pub(super) fn cptrst_task_exit_code(t: *mut task_struct, code: *mut i32) -> i32;
         pub(super) fn cptrst_rst_copy_to_user(addr: u64, buf: *const u8, len: usize) -> i32;
         pub(super) fn cptrst_rst_copy_from_user(buf: *mut u8, addr: u64, len: usize) -> i32;
         pub(super) fn cptrst_rst_set_mm(l: *const MmLayout, auxv: *const u64, words: u32) -> i32;
@@ -148,14 +150,6 @@ impl FileRef {
         let f = unsafe { ffi::cptrst_file_open(path.as_ptr(), i32::from(write)) };
         // INVARIANT: filp_open() returned a new reference.
         err_ptr(f).map(FileRef)
-    }
-
-    /// Another reference to the same file.
-    pub(crate) fn clone_ref(&self) -> FileRef {
-        // SAFETY: we hold a reference, so the file is alive to take another.
-        let f = unsafe { ffi::cptrst_file_get(self.0.as_ptr()) };
-        // INVARIANT: get_file() took a reference; it returns its argument.
-        FileRef(NonNull::new(f).unwrap_or(self.0))
     }
 
     pub(crate) fn as_ptr(&self) -> *mut file {
@@ -357,6 +351,11 @@ impl Task {
         Task(NonNull::new(t).unwrap_or(self.0))
     }
 
+    /// Is it the same task as `other`?
+    pub(crate) fn same(&self, other: &Task) -> bool {
+        self.0 == other.0
+    }
+
     /// Is it the calling task?
     pub(crate) fn is_current(&self) -> bool {
         // SAFETY: referenced task; compares pointers.
@@ -417,10 +416,19 @@ impl PidRef {
         self.0 == other.0
     }
 
-    /// Is it the caller's pid?
-    pub(crate) fn is_current(&self) -> bool {
-        // SAFETY: referenced pid.
-        unsafe { ffi::cptrst_current_is_pid(self.0.as_ptr()) != 0 }
+    /// The pid namespace it was allocated in (the active one of its task).
+    pub(crate) fn ns(&self) -> Option<PidNs> {
+        // SAFETY: referenced pid; the shim takes a namespace reference.
+        let ns = unsafe { ffi::cptrst_pid_ns_get(self.0.as_ptr()) };
+        // INVARIANT: get_pid_ns() took the reference `PidNs` owns.
+        NonNull::new(ns).map(PidNs)
+    }
+
+    /// Is the caller the task with this pid, or in its thread group, or a
+    /// descendant of it?
+    pub(crate) fn has_current_below(&self) -> bool {
+        // SAFETY: referenced pid; the shim walks parents under RCU.
+        unsafe { ffi::cptrst_current_in_tree_of(self.0.as_ptr()) != 0 }
     }
 
     /// The task that has this pid now, referenced.
@@ -447,16 +455,21 @@ impl Task {
     }
 }
 
-/// The caller's pid in its own pid namespace.
-pub(crate) fn current_vpid() -> i32 {
-    // SAFETY: no precondition.
-    unsafe { ffi::cptrst_current_vpid() }
+/// Does pid `nr` exist in `ns`?
+pub(crate) fn pid_exists(ns: &PidNs, nr: u32) -> bool {
+    let Ok(nr) = i32::try_from(nr) else { return false };
+    // SAFETY: referenced namespace; the shim looks up under RCU.
+    unsafe { ffi::cptrst_pid_exists(ns.0.as_ptr(), nr) != 0 }
 }
 
-/// Is the caller alone in its thread group?
-pub(crate) fn current_single() -> bool {
-    // SAFETY: no precondition.
-    unsafe { ffi::cptrst_current_single() != 0 }
+impl Task {
+    /// Its exit code once it is a zombie (None while it lives).
+    pub(crate) fn zombie_code(&self) -> Option<i32> {
+        let mut code = 0;
+        // SAFETY: referenced task; `code` is a writable local.
+        let z = unsafe { ffi::cptrst_task_exit_code(self.raw(), &mut code) };
+        (z != 0).then_some(code)
+    }
 }
 
 /// Makes the caller die on its way out of the kernel.
@@ -520,12 +533,6 @@ pub(crate) fn write_force(addr: u64, buf: &[u8]) -> Result {
     errno_result(unsafe { ffi::cptrst_rst_write_force(addr, buf.as_ptr(), buf.len()) })
 }
 
-/// Writes `buf` into the shmem object of the shared anonymous mapping at `addr`.
-pub(crate) fn write_shmem(addr: u64, buf: &[u8]) -> Result {
-    // SAFETY: `buf` is readable for its length.
-    errno_result(unsafe { ffi::cptrst_rst_write_shmem(addr, buf.as_ptr(), buf.len()) })
-}
-
 /// Sets the caller's mm layout and saved auxv (`auxv` ends with AT_NULL).
 pub(crate) fn set_mm(l: &MmLayout, auxv: &[u64]) -> Result {
     let words = u32::try_from(auxv.len()).map_err(|_| code::EINVAL)?;
@@ -585,13 +592,37 @@ impl DevFile {
 // ---------------------------------------------------------------------
 // The caller's task state.
 
-/// Installs `f` as a new close-on-exec fd of the caller.
-pub(crate) fn install_fd(f: *mut file) -> Result<i32> {
+fn install(f: *mut file) -> Result<i32> {
     // SAFETY: `f` is a file the caller holds a reference on for the call
     // (the ioctl's /dev/cptrst file or a `FileRef`); the shim takes its own.
     let fd = unsafe { ffi::cptrst_rst_install_fd(f) };
     errno_result(fd)?;
     Ok(fd)
+}
+
+/// Installs the ioctl's `/dev/cptrst` file as a new close-on-exec fd of the caller.
+pub(crate) fn install_fd(dev: &DevFile) -> Result<i32> {
+    install(dev.as_ptr())
+}
+
+/// Installs `f` as a new close-on-exec fd of the caller.
+pub(crate) fn install_file(f: &FileRef) -> Result<i32> {
+    install(f.as_ptr())
+}
+
+/// A new shared memory object of `size` bytes, as `mmap(MAP_SHARED |
+/// MAP_ANONYMOUS)` creates ("dev/zero" on the internal shm mount).
+pub(crate) fn shmem_create(size: u64) -> Result<FileRef> {
+    // SAFETY: no precondition; returns a new file reference or an error.
+    let f = unsafe { ffi::cptrst_shmem_create(size) };
+    // INVARIANT: shmem_kernel_file_setup() returned a new reference.
+    err_ptr(f).map(FileRef)
+}
+
+/// Writes all of `buf` into `f` at `pos`.
+pub(crate) fn file_write(f: &FileRef, pos: u64, buf: &[u8]) -> Result {
+    // SAFETY: referenced file; `buf` readable for its length.
+    errno_result(unsafe { ffi::cptrst_file_write(f.as_ptr(), pos, buf.as_ptr(), buf.len()) })
 }
 
 /// Closes every fd of the caller from `first` on.
@@ -640,10 +671,10 @@ pub(crate) fn clear_pdeath() {
 /// Queues the task work that sets the caller's rax to `ax` once the ioctl
 /// has returned. `pin` (the /dev/cptrst file of the ioctl) keeps the module
 /// loaded until the work has run.
-pub(crate) fn queue_ax(pin: *mut file, ax: u64) -> Result {
+pub(crate) fn queue_ax(pin: &DevFile, ax: u64) -> Result {
     // SAFETY: `pin` is the file of the running ioctl, referenced by the
     // caller of the ioctl for the whole call; the shim takes its own.
-    errno_result(unsafe { ffi::cptrst_rst_queue_ax(pin, ax) })
+    errno_result(unsafe { ffi::cptrst_rst_queue_ax(pin.as_ptr(), ax) })
 }
 
 /// Saves the caller's live FPU registers and marks them to be reloaded on

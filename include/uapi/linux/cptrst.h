@@ -68,6 +68,12 @@ struct cptrst_restart_args {
 #define CPTRST_RESTART_RESUME		(1u << 2)	/* internal: the restore trampoline's call */
 
 /*
+ * A zombie participant's successful call returns CPTRST_RESTART_ZOMBIE ORed
+ * with the wait status (low 16 bits) it must exit with at once.
+ */
+#define CPTRST_RESTART_ZOMBIE		0x10000
+
+/*
  * The v13 eclone() argument block of the seed patchset, where it was named
  * "struct clone_args". Upstream Linux later gave that name to clone3()'s
  * argument block (<linux/sched.h>), so it is prefixed here.

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Restart, the address space of the restored task (current): the restore
+//! trampoline (mapped in a hole of the image's layout, one parameter page
+//! per task of the mm), and pass 2: every VMA of the plan mapped at its
+//! final protection, every run of pages read from the image at the offset
+//! pass 1 recorded and written in.
+
+use kernel::error::code;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+
+use crate::image::{self, VmaKind};
+use crate::image_in::{fail, Fail};
+use crate::restore_plan::{reg, MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
+use crate::shim::rst::{self, DevFile, InFile, Special};
+use crate::uapi::{RestartArgs, RST_RESUME};
+
+// mmap flags (uapi asm-generic/mman*.h).
+const MAP_SHARED: u32 = 0x01;
+const MAP_PRIVATE: u32 = 0x02;
+const MAP_FIXED: u32 = 0x10;
+const MAP_ANONYMOUS: u32 = 0x20;
+const MAP_GROWSDOWN: u32 = 0x100;
+const MAP_NORESERVE: u32 = 0x4000;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+
+/// Size of the buffer page data goes through.
+const CHUNK: usize = 1 << 20;
+
+/// The trampoline's parameter block (`TP_*` in cptrst_restore.c), one page
+/// per task of the mm, the task's stack pointer points at it.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TrampParams {
+    pub(crate) step: u64,
+    pub(crate) err: u64,
+    pub(crate) devfd: u64,
+    pub(crate) vvar_cur: u64,
+    pub(crate) vvar_park: u64,
+    pub(crate) vvar_img: u64,
+    pub(crate) vvar_len: u64,
+    pub(crate) vdso_cur: u64,
+    pub(crate) vdso_park: u64,
+    pub(crate) vdso_img: u64,
+    pub(crate) vdso_len: u64,
+    pub(crate) exefd: i64,
+    pub(crate) fs_base: u64,
+    pub(crate) gs_base: u64,
+    pub(crate) args: RestartArgs,
+    pub(crate) cmd: u64,
+}
+const _: () = assert!(core::mem::size_of::<TrampParams>() == 168);
+const _: () = assert!(core::mem::offset_of!(TrampParams, args) == 112);
+
+impl TrampParams {
+    fn to_bytes(self) -> [u8; 168] {
+        let w: [u64; 14] = [
+            self.step,
+            self.err,
+            self.devfd,
+            self.vvar_cur,
+            self.vvar_park,
+            self.vvar_img,
+            self.vvar_len,
+            self.vdso_cur,
+            self.vdso_park,
+            self.vdso_img,
+            self.vdso_len,
+            self.exefd as u64,
+            self.fs_base,
+            self.gs_base,
+        ];
+        let mut b = [0u8; 168];
+        for (i, v) in w.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        let a = &self.args;
+        b[112..116].copy_from_slice(&a.ctid.to_ne_bytes());
+        b[116..120].copy_from_slice(&a.fd.to_ne_bytes());
+        b[120..124].copy_from_slice(&a.flags.to_ne_bytes());
+        b[124..128].copy_from_slice(&a.msg_len.to_ne_bytes());
+        b[128..136].copy_from_slice(&a.msg.to_ne_bytes());
+        b[160..168].copy_from_slice(&self.cmd.to_ne_bytes());
+        b
+    }
+
+    /// A parameter block for `t`, its fs/gs bases, the restart call, no
+    /// vDSO move (the mm's owner adds those), no exe link.
+    pub(crate) fn for_task(t: &TaskPlan, devfd: i32) -> TrampParams {
+        let regs = t.regs.unwrap_or([0; 27]);
+        TrampParams {
+            devfd: devfd as u64,
+            exefd: -1,
+            fs_base: regs[reg::FS_BASE],
+            gs_base: regs[reg::GS_BASE],
+            args: RestartArgs { ctid: 0, fd: -1, flags: RST_RESUME, ..Default::default() },
+            cmd: u64::from(crate::uapi::IOC_RESTART),
+            ..Default::default()
+        }
+    }
+
+    /// Writes the block to its page.
+    pub(crate) fn store(&self, page: u64) -> Result<(), Fail> {
+        rst::copy_to_user(page, &self.to_bytes()).map_err(|e| fail!(e, "writing the trampoline's parameters: error {}", e.to_errno()))
+    }
+
+    /// The failure the trampoline reported in the block at `page`, if any.
+    pub(crate) fn check(page: u64) -> Result<(), Fail> {
+        let mut b = [0u8; 16];
+        rst::copy_from_user(&mut b, page)?;
+        let step = u64::from_ne_bytes(b[0..8].try_into().unwrap_or([0; 8]));
+        let err = u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8]));
+        if step == 0 {
+            return Ok(());
+        }
+        let what = match step {
+            1 | 3 => "moving [vvar]",
+            2 | 4 => "moving [vdso]",
+            6 => "setting the fs base",
+            7 => "setting the gs base",
+            _ => "an unknown step",
+        };
+        Err(fail!(code::EFAULT, "restore trampoline: {} failed: error {}", what, -(err as i64)))
+    }
+}
+
+/// The trampoline mapping of an mm.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Tramp {
+    pub(crate) start: u64,
+    pub(crate) len: u64,
+}
+
+impl Tramp {
+    /// The parameter page of the task in `slot`.
+    pub(crate) fn page(&self, slot: usize) -> u64 {
+        self.start + PAGE * (1 + slot as u64)
+    }
+}
+
+/// A hole of `len` bytes in the image's layout `ranges` (ascending), away
+/// from the `extra` ranges.
+fn find_hole(ranges: &[(u64, u64)], extra: &[(u64, u64)], len: u64, top: u64) -> Option<u64> {
+    let mut a: u64 = 0x10_0000;
+    let mut i = 0;
+    loop {
+        let end = a.checked_add(len)?;
+        if end > top {
+            return None;
+        }
+        while i < ranges.len() && ranges[i].1 <= a {
+            i += 1;
+        }
+        let mut next = None;
+        if i < ranges.len() && ranges[i].0 < end {
+            next = Some(ranges[i].1);
+        }
+        for &(s, e) in extra {
+            if s < end && a < e {
+                next = Some(next.map_or(e, |n: u64| n.max(e)));
+            }
+        }
+        match next {
+            None => return Some(a),
+            Some(n) => a = (n + PAGE - 1) & !(PAGE - 1),
+        }
+    }
+}
+
+/// The mm's owner, first call: the point of no return. Unmaps everything
+/// but [vdso] and [vvar], maps the trampoline (code, one parameter page per
+/// task of the mm, parking room for [vvar] and [vdso]) in a hole of the
+/// image's layout, and makes the call return into it with the owner's
+/// parameters.
+pub(crate) fn enter_owner(mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Result<Tramp, Fail> {
+    let cur: Special = rst::special()?;
+    let vdso_len = mm.vdso.1 - mm.vdso.0;
+    let vvar_len = mm.vvar.1 - mm.vvar.0;
+    if cur.vdso_end - cur.vdso_start != vdso_len || cur.vvar_end - cur.vvar_start != vvar_len {
+        return Err(fail!(code::ENOEXEC, "the task's [vdso]/[vvar] differ in size from the image's"));
+    }
+    let fixed = PAGE * (1 + mm.nr_tasks as u64);
+    let len = fixed + vvar_len + vdso_len;
+    let extra = [(cur.vdso_start, cur.vdso_end), (cur.vvar_start, cur.vvar_end)];
+    let h = find_hole(&mm.ranges, &extra, len, rst::task_size())
+        .ok_or_else(|| fail!(code::ENOMEM, "no room for the restore trampoline in the image's layout"))?;
+    let code = rst::tramp_code();
+    if code.len() > PAGE_SIZE {
+        return Err(fail!(code::EINVAL, "trampoline too large"));
+    }
+
+    // The point of no return.
+    rst::block_signals()?;
+    rst::unmap_all().map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
+    rst::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0)
+        .map_err(|e| fail!(e, "mapping the restore trampoline at {:#x}: error {}", h, e.to_errno()))?;
+    rst::copy_to_user(h, code)?;
+    let t = Tramp { start: h, len };
+    let devfd = rst::install_fd(dev)?;
+    let mut p = TrampParams::for_task(owner, devfd);
+    p.vvar_cur = cur.vvar_start;
+    p.vvar_park = h + fixed;
+    p.vvar_img = mm.vvar.0;
+    p.vvar_len = vvar_len;
+    p.vdso_cur = cur.vdso_start;
+    p.vdso_park = h + fixed + vvar_len;
+    p.vdso_img = mm.vdso.0;
+    p.vdso_len = vdso_len;
+    p.store(t.page(owner.slot))?;
+    rst::set_ip_sp(h, t.page(owner.slot));
+    Ok(t)
+}
+
+/// Another task of the mm, first call: its parameters, and back into the
+/// owner's trampoline.
+pub(crate) fn enter_thread(t: &Tramp, task: &TaskPlan, dev: &DevFile) -> Result<(), Fail> {
+    rst::block_signals()?;
+    let devfd = rst::install_fd(dev)?;
+    TrampParams::for_task(task, devfd).store(t.page(task.slot))?;
+    rst::set_ip_sp(t.start, t.page(task.slot));
+    Ok(())
+}
+
+/// The mm's owner, second call: pass 2 over its address space, then the
+/// layout, auxv and (through the trampoline) the exe link.
+pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner: &TaskPlan) -> Result<(), Fail> {
+    let mut buf = KVVec::from_elem(0u8, CHUNK, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    for v in mm.vmas.iter() {
+        let (ts, te) = (t.start, t.start + t.len);
+        if v.start < te && ts < v.end {
+            return Err(fail!(code::EINVAL, "VMA {:#x}-{:#x}: overlaps the trampoline", v.start, v.end));
+        }
+        let len = v.end - v.start;
+        let mut flags = MAP_FIXED;
+        if v.flags & image::VMA_NORESERVE != 0 {
+            flags |= MAP_NORESERVE;
+        }
+        let r = match v.kind {
+            VmaKind::Vdso | VmaKind::Vvar => continue,
+            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {
+                flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+                if v.flags & image::VMA_GROWSDOWN != 0 {
+                    flags |= MAP_GROWSDOWN;
+                }
+                rst::mmap(None, v.start, len, v.prot, flags, 0)
+            }
+            VmaKind::FilePrivate | VmaKind::FileShared => {
+                let f = plan.files.get(v.object).ok_or(code::EINVAL)?;
+                let shared = if v.kind == VmaKind::FileShared { MAP_SHARED } else { MAP_PRIVATE };
+                rst::mmap(Some(f), v.start, len, v.prot, flags | shared, v.pgoff * PAGE)
+            }
+            VmaKind::SharedAnon => {
+                let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
+                rst::mmap(Some(f), v.start, len, v.prot, flags | MAP_SHARED, v.pgoff * PAGE)
+            }
+        };
+        r.map_err(|e| fail!(e, "VMA {:#x}-{:#x}: mapping it: error {}", v.start, v.end, e.to_errno()))?;
+        let runs = mm.runs.get(v.first_run..v.first_run + v.nr_runs).unwrap_or(&[]);
+        for run in runs {
+            fill_run(image, plan, v, run, &mut buf)?;
+        }
+    }
+    rst::set_mm(&mm.layout, &mm.auxv)
+        .map_err(|e| fail!(e, "MM (type 5) at offset {}: the kernel refused the layout or auxv: error {}", mm.off, e.to_errno()))?;
+    if let Some(exe) = mm.exe.and_then(|i| plan.files.get(i)) {
+        let fd = rst::install_file(exe)?;
+        let page = t.page(owner.slot);
+        rst::copy_to_user(page + 88, &i64::from(fd).to_ne_bytes())?;
+    }
+    Ok(())
+}
+
+/// Reads one run of pages from the image and writes it into place.
+fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [u8]) -> Result<(), Fail> {
+    let mut done = 0u64;
+    while done < run.len {
+        let n = ((run.len - done) as usize).min(buf.len());
+        let chunk = buf.get_mut(..n).ok_or(code::EINVAL)?;
+        let got = image
+            .read_at(run.image_off + done, chunk)
+            .map_err(|e| fail!(e, "PAGES (type 7) at offset {}: reading: error {}", run.off, e.to_errno()))?;
+        if got != n {
+            return Err(fail!(code::EINVAL, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off));
+        }
+        let addr = run.addr + done;
+        let r = match v.kind {
+            VmaKind::SharedAnon => {
+                let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
+                rst::file_write(f, v.pgoff * PAGE + (addr - v.start), chunk)
+            }
+            _ if v.prot & image::PROT_WRITE != 0 => rst::copy_to_user(addr, chunk),
+            _ => rst::write_force(addr, chunk),
+        };
+        r.map_err(|e| fail!(e, "PAGES (type 7) at offset {}: writing {:#x}: error {}", run.off, addr, e.to_errno()))?;
+        done += n as u64;
+    }
+    Ok(())
+}
