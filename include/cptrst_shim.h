@@ -87,7 +87,8 @@ struct cptrst_vma_info {
 	__u64 start, end;
 	__u64 flags;			/* vm_flags */
 	__u64 pgoff;
-	__u64 inode;			/* file's inode number, 0 without a file */
+	__u64 inode;			/* file's inode number, 0 without a file
+					 * (shared anon: the shmem object's) */
 	__u64 dev;			/* file's super block dev */
 	__u32 kind;			/* CPTRST_VMA_* */
 	__u32 path_len;			/* bytes of path written, 0 without a file */

@@ -519,8 +519,14 @@ int cptrst_vma_info(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *ou
 	}
 	if ((vma->vm_flags & VM_MAYSHARE) && shmem_mapping(file->f_mapping) &&
 	    !strcmp(file->f_path.dentry->d_name.name, "dev/zero")) {
+		/*
+		 * The object's identity for the image's SHM records: inode
+		 * numbers of the internal shm mount are never reused (see
+		 * ShmIds in dump_mm.rs).
+		 */
 		out->kind = CPTRST_VMA_SHARED_ANON;
 		out->inode = file_inode(file)->i_ino;
+		out->dev = file_inode(file)->i_sb->s_dev;
 		return 0;
 	}
 	out->kind = (vma->vm_flags & VM_MAYSHARE) ? CPTRST_VMA_FILE_SHARED : CPTRST_VMA_FILE_PRIVATE;

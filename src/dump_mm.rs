@@ -9,10 +9,17 @@
 //! object without allocating. Shared file mappings, the vDSO and vvar carry
 //! no pages: the file and the kernel have them. The mmap lock is held only
 //! to pin a batch of pages, never while writing the image.
+//!
+//! Each shared anonymous VMA is followed by an SHM record naming its shmem
+//! object: the same id for every VMA, in any mm of the tree, that maps the
+//! same object (a mapping inherited across fork), numbered 1, 2, ... in
+//! order of first appearance ([`ShmIds`]). Each mapper's pages are still
+//! dumped.
 
 use kernel::error::code;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::rbtree::RBTree;
 
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
@@ -108,16 +115,56 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
     Ok(kind)
 }
 
+/// The ids of the SHM records: one per shmem object, numbered 1, 2, ... in
+/// order of first appearance across all the mms of the image (the format
+/// requires that order), keyed by the object's identity.
+///
+/// The identity is the shmem inode's (super block dev, inode number), as
+/// `cptrst_vma_info` gives them for a shared anonymous VMA. Every
+/// "dev/zero" object is created by `shmem_zero_setup()` on the kernel's
+/// internal shm mount (`shm_mnt`, an `SB_KERNMOUNT` super block), whose
+/// inode numbers come from a 64-bit counter (`shmem_reserve_inode()`, per
+/// cpu batches of `sbinfo->next_ino`) that never wraps nor hands out a
+/// number twice: on that super block the inode number names one object for
+/// the life of the system, even one freed meanwhile. The dev is only there
+/// so that the key stays unique should another shmem super block ever be
+/// involved.
+struct ShmIds {
+    ids: RBTree<(u64, u64), u64>,
+    last: u64,
+}
+
+impl ShmIds {
+    fn new() -> Self {
+        ShmIds { ids: RBTree::new(), last: 0 }
+    }
+
+    /// The id of the object of shared anonymous VMA `v`, a new one if the
+    /// object was not seen before.
+    fn id(&mut self, v: &VmaInfo) -> Result<u64> {
+        let key = (v.dev, v.inode);
+        if let Some(&id) = self.ids.get(&key) {
+            return Ok(id);
+        }
+        let id = self.last.checked_add(1).ok_or(code::E2BIG)?;
+        self.ids.try_create_and_insert(key, id, GFP_KERNEL)?;
+        self.last = id;
+        Ok(id)
+    }
+}
+
 /// Writes every address space: MM, then each VMA with its pages.
 pub(crate) fn write_mms(out: &mut ImageOut, mms: &[Mm]) -> Result {
     let mut path = KVec::from_elem(0u8, shim::PATH_MAX, GFP_KERNEL)?;
+    // One numbering for the whole image: objects are shared across mms.
+    let mut shm = ShmIds::new();
     for (i, mm) in mms.iter().enumerate() {
-        write_mm(out, u32::try_from(i + 1).map_err(|_| code::E2BIG)?, mm, &mut path)?;
+        write_mm(out, u32::try_from(i + 1).map_err(|_| code::E2BIG)?, mm, &mut path, &mut shm)?;
     }
     Ok(())
 }
 
-fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8]) -> Result {
+fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8], shm: &mut ShmIds) -> Result {
     // Read the layout and the VMA list under the lock; write without it.
     let mut vmas: KVec<VmaRec> = KVec::new();
     let mut arena: KVec<u8> = KVec::new();
@@ -171,6 +218,10 @@ fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8]) -> Result 
             path: if kind.has_path() { &arena[v.path_off..v.path_off + plen] } else { &[] },
         };
         out.put(64 + image::VMA_MAX_PAYLOAD, |e, b| e.vma(&rec, b))?;
+        if kind == VmaKind::SharedAnon {
+            let s = image::Shm { id: shm.id(&v.info)? };
+            out.put(image::RECORD_HEADER_LEN + image::SHM_PAYLOAD_LEN, |e, b| e.shm(&s, b))?;
+        }
         match kind {
             VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => write_pages(out, mm, &v.info, false)?,
             VmaKind::FilePrivate => write_pages(out, mm, &v.info, true)?,

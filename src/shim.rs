@@ -131,7 +131,11 @@ pub(crate) struct VmaInfo {
     pub(crate) end: u64,
     pub(crate) flags: u64,
     pub(crate) pgoff: u64,
+    /// The mapped file's inode number; for a shared anonymous VMA, the
+    /// shmem object's, which with `dev` identifies the object (the ids of
+    /// the image's SHM records, see `dump_mm::ShmIds`).
     pub(crate) inode: u64,
+    /// The super block dev of the mapped file (or shmem object).
     pub(crate) dev: u64,
     pub(crate) kind: u32,
     pub(crate) path_len: u32,

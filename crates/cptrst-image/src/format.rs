@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The cptrst checkpoint image format, version 1.1.
+//! The cptrst checkpoint image format, version 1.2.
 //!
 //! This file is the single definition of the format. It is compiled twice:
 //! into the kernel module as a child module (`#[path] mod image;`) and into
@@ -15,7 +15,7 @@
 //! ```text
 //! TREE
 //! for each task, in tree order:  TASK [REGS FPU [FILES]]  (live tasks only)
-//! for each mm id 1..=N:          MM (VMA PAGES*)*         (VMAs sorted by address)
+//! for each mm id 1..=N:          MM (VMA [SHM] PAGES*)*   (VMAs sorted by address)
 //! TRAILER                                                  (counts + CRC32C)
 //! ```
 //!
@@ -23,6 +23,11 @@
 //! optional (1.0 images have none) and skippable: its
 //! [`RECORD_FLAG_MUST_UNDERSTAND`] bit is clear, as for every record type a
 //! minor version adds, so 1.0 readers skip it.
+//!
+//! SHM (version 1.2, skippable as well) follows a shared anonymous VMA and
+//! names its shmem object by an id, equal for every VMA of the image (in
+//! any mm) that maps the same object, numbered 1, 2, ... in order of first
+//! appearance; a restart maps one object per id, shared.
 //!
 //! Address spaces are shared by reference: every tree entry has an `mm_id`
 //! (0 for a zombie), equal for tasks sharing an mm (threads, `CLONE_VM`
@@ -51,9 +56,10 @@ pub const MAGIC: [u8; 8] = *b"\x89CPTRST\n";
 /// Major version this code reads and writes. A reader refuses other majors.
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this code writes. Readers accept any minor of their major:
-/// minor versions only add skippable record types (1.1: FILES). A 1.0
-/// image is valid and simply has no FILES records.
-pub const VERSION_MINOR: u16 = 1;
+/// minor versions only add skippable record types (1.1: FILES, 1.2: SHM).
+/// A 1.0 image is valid and simply has no FILES or SHM records, a 1.1
+/// image no SHM records.
+pub const VERSION_MINOR: u16 = 2;
 /// Length of the file header, in bytes.
 pub const HEADER_LEN: usize = 128;
 /// Length of a record header, in bytes.
@@ -100,10 +106,15 @@ pub const RECORD_TRAILER: u32 = 8;
 /// Optional, at most one per live task, right after its FPU record.
 /// Skippable: [`RECORD_FLAG_MUST_UNDERSTAND`] is clear.
 pub const RECORD_FILES: u32 = 9;
+/// Record type (version 1.2): the shmem object a shared anonymous VMA maps.
+/// Optional, at most one per VMA of kind [`VmaKind::SharedAnon`], right
+/// after it (before its PAGES). Skippable: [`RECORD_FLAG_MUST_UNDERSTAND`]
+/// is clear.
+pub const RECORD_SHM: u32 = 10;
 
 /// Record flag: a reader that does not know the record type must refuse the
 /// image. Set on every record type of version 1.0; clear on records a later
-/// minor version adds (FILES), which older readers skip. Each known type
+/// minor version adds (FILES, SHM), which older readers skip. Each known type
 /// has exactly one valid flags value: [`record_flags`].
 pub const RECORD_FLAG_MUST_UNDERSTAND: u32 = 1;
 /// Record flags defined by version 1.
@@ -219,6 +230,8 @@ pub const FILE_ENTRY_LEN: usize = 8;
 pub const FILES_FIXED_LEN: usize = 8;
 /// Largest FILES payload.
 pub const FILES_MAX_PAYLOAD: usize = FILES_FIXED_LEN + MAX_FILES as usize * FILE_ENTRY_LEN;
+/// Length of an SHM payload (id, reserved).
+pub const SHM_PAYLOAD_LEN: usize = 16;
 /// Largest payload of any record, known or not.
 pub const MAX_RECORD_PAYLOAD: u64 =
     PAGES_FIXED_LEN as u64 + MAX_PAGES_PER_RUN * PAGE_SIZE_X86_64 as u64;
@@ -250,15 +263,16 @@ pub fn record_name(kind: u32) -> &'static str {
         RECORD_PAGES => "PAGES",
         RECORD_TRAILER => "TRAILER",
         RECORD_FILES => "FILES",
+        RECORD_SHM => "SHM",
         _ => "unknown",
     }
 }
 
 /// The only valid record flags of a known record type: must-understand for
-/// the 1.0 types, none for the types minor versions add (FILES).
+/// the 1.0 types, none for the types minor versions add (FILES, SHM).
 pub fn record_flags(kind: u32) -> u32 {
     match kind {
-        RECORD_FILES => 0,
+        RECORD_FILES | RECORD_SHM => 0,
         _ => RECORD_FLAG_MUST_UNDERSTAND,
     }
 }
@@ -523,7 +537,7 @@ pub enum ErrorKind {
     InvalidRecordType,
     /// A record has flags version 1 does not define, or a known record type
     /// has other flags than its own ([`record_flags`]: a 1.0 type without
-    /// [`RECORD_FLAG_MUST_UNDERSTAND`], FILES with it).
+    /// [`RECORD_FLAG_MUST_UNDERSTAND`], FILES or SHM with it).
     BadRecordFlags {
         /// The flags found.
         flags: u32,
@@ -720,6 +734,19 @@ pub enum ErrorKind {
         /// The kind found.
         kind: u32,
     },
+    /// An SHM record with id 0 (ids start at 1).
+    BadShmId {
+        /// The id found.
+        id: u64,
+    },
+    /// An SHM id neither seen before in the image nor the next one: ids
+    /// are numbered 1, 2, ... in order of first appearance.
+    ShmIdNotInOrder {
+        /// The id found.
+        id: u64,
+        /// The next new id (one more than the largest seen).
+        next: u64,
+    },
     /// The trailer's record count is wrong.
     TrailerCountMismatch {
         /// The count in the trailer.
@@ -834,6 +861,10 @@ impl fmt::Display for ErrorKind {
             FilesUnsorted { fd } => write!(f, "fd {fd} not above the previous one"),
             BadFd { fd } => write!(f, "fd {fd} not below {FD_LIMIT}"),
             BadFileKind { kind } => write!(f, "bad file kind {kind}"),
+            BadShmId { id } => write!(f, "shm object id {id}, ids start at 1"),
+            ShmIdNotInOrder { id, next } => {
+                write!(f, "shm object id {id} neither seen before nor the next one ({next})")
+            }
             TrailerCountMismatch { found, expected } => {
                 write!(f, "trailer record count {found}, expected {expected}")
             }
@@ -1175,8 +1206,8 @@ pub struct RecordHeader {
 }
 
 impl RecordHeader {
-    /// A header for a 1.0 record type (must-understand); for FILES, set
-    /// `flags` to [`record_flags`]`(RECORD_FILES)` (0).
+    /// A header for a 1.0 record type (must-understand); for FILES and
+    /// SHM, set `flags` to [`record_flags`] of the type (0).
     pub const fn new(kind: u32, len: u64) -> Self {
         Self {
             kind,
@@ -1239,9 +1270,9 @@ impl RecordHeader {
         Ok(h)
     }
 
-    /// The type is one this version (1.0 or 1.1) defines.
+    /// The type is one this version (1.0, 1.1 or 1.2) defines.
     pub fn is_known(&self) -> bool {
-        (RECORD_TREE..=RECORD_FILES).contains(&self.kind)
+        (RECORD_TREE..=RECORD_SHM).contains(&self.kind)
     }
 }
 
@@ -2473,6 +2504,36 @@ impl Iterator for FilesIter<'_> {
     }
 }
 
+/// The SHM record (version 1.2): which shmem object the shared anonymous
+/// VMA before it maps. Every VMA of the image mapping the same object has
+/// the same id; ids are numbered 1, 2, ... in order of first appearance in
+/// the image (the [`Validator`] checks it), so the largest id is the number
+/// of objects ([`Summary::shm_objects`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shm {
+    /// The object's id in this image, at least 1.
+    pub id: u64,
+}
+
+impl Shm {
+    fn decode(p: &[u8]) -> Result<Self, ErrorKind> {
+        let mut r = Rd::new(p);
+        let (Some(id), Some(reserved)) = (r.u64(), r.u64()) else {
+            return Err(ErrorKind::BadPayloadLength {
+                len: to_u64(p.len()),
+                expected: SHM_PAYLOAD_LEN as u64,
+            });
+        };
+        if reserved != 0 {
+            return Err(ErrorKind::NonZeroReserved);
+        }
+        if id == 0 {
+            return Err(ErrorKind::BadShmId { id });
+        }
+        Ok(Self { id })
+    }
+}
+
 /// A decoded record.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Record<'a> {
@@ -2494,6 +2555,8 @@ pub enum Record<'a> {
     Trailer(Trailer),
     /// FILES (version 1.1).
     Files(Files<'a>),
+    /// SHM (version 1.2).
+    Shm(Shm),
     /// A record of a type this version does not define, skipped.
     Unknown {
         /// Its type.
@@ -2519,6 +2582,7 @@ impl Record<'_> {
             Record::Pages(_) => RECORD_PAGES,
             Record::Trailer(_) => RECORD_TRAILER,
             Record::Files(_) => RECORD_FILES,
+            Record::Shm(_) => RECORD_SHM,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -2571,6 +2635,7 @@ fn check_len(hdr: &RecordHeader, file: &FileHeader) -> Result<(), ErrorKind> {
         RECORD_VMA => (VMA_FIXED_LEN, VMA_MAX_PAYLOAD),
         RECORD_PAGES => (PAGES_FIXED_LEN, usize::MAX),
         RECORD_FILES => (FILES_FIXED_LEN, FILES_MAX_PAYLOAD),
+        RECORD_SHM => (SHM_PAYLOAD_LEN, SHM_PAYLOAD_LEN),
         _ => (TRAILER_PAYLOAD_LEN, TRAILER_PAYLOAD_LEN),
     };
     let (min, max) = (to_u64(min), to_u64(max));
@@ -2609,6 +2674,7 @@ fn decode_known<'a>(
             })
         }
         RECORD_FILES => Record::Files(Files::decode(p)?),
+        RECORD_SHM => Record::Shm(Shm::decode(p)?),
         _ => Record::Trailer(Trailer::decode(p)?),
     })
 }
@@ -2889,6 +2955,20 @@ impl Encoder {
         })
     }
 
+    /// Writes an SHM record (version 1.2, skippable), right after the
+    /// VMA record of a shared anonymous mapping. The id must be at least 1
+    /// (else [`EncodeError::Limit`]); the caller numbers the objects in
+    /// order of first appearance (the encoder does not check it).
+    pub fn shm(&mut self, s: &Shm, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if s.id == 0 {
+            return Err(EncodeError::Limit);
+        }
+        self.record(RECORD_SHM, record_flags(RECORD_SHM), SHM_PAYLOAD_LEN, buf, |w| {
+            w.u64(s.id)?;
+            w.u64(0)
+        })
+    }
+
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
         if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
             return Err(EncodeError::Limit);
@@ -2985,6 +3065,7 @@ impl Encoder {
             Record::Pages(p) => self.pages(p, buf),
             Record::Trailer(t) => self.trailer_with(t, buf),
             Record::Files(f) => self.files_decoded(f, buf),
+            Record::Shm(s) => self.shm(s, buf),
             Record::Unknown {
                 kind,
                 flags,
@@ -3071,6 +3152,9 @@ pub struct Summary {
     pub page_runs: u64,
     /// Pages in all PAGES records.
     pub pages: u64,
+    /// Distinct shmem objects named by SHM records (the largest id; 0 in
+    /// an image without SHM).
+    pub shm_objects: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -3133,6 +3217,11 @@ pub struct Validator<'t> {
     vmas: u64,
     page_runs: u64,
     pages: u64,
+    /// The last VMA was shared anonymous and no known record followed it
+    /// yet: an SHM record may come.
+    may_shm: bool,
+    /// The largest SHM id so far (ids come in order of first appearance).
+    shm_max: u64,
 }
 
 impl Default for Validator<'_> {
@@ -3172,6 +3261,8 @@ impl<'t> Validator<'t> {
             vmas: 0,
             page_runs: 0,
             pages: 0,
+            may_shm: false,
+            shm_max: 0,
         }
     }
 
@@ -3260,7 +3351,8 @@ impl<'t> Validator<'t> {
     }
 
     /// The record type required next, at a record boundary (besides it, a
-    /// FILES record may come in stage `MayFiles`, PAGES inside a VMA).
+    /// FILES record may come in stage `MayFiles`, an SHM record right after
+    /// a shared anonymous VMA, PAGES inside a VMA).
     fn expected(&self) -> u32 {
         if self.tree.is_none() {
             RECORD_TREE
@@ -3324,12 +3416,17 @@ impl<'t> Validator<'t> {
             && self.next_task == self.ntasks
             && self.mms_done > 0;
         let files_ok = h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles;
-        if h.kind != expected && !pages_ok && !files_ok {
+        let shm_ok = h.kind == RECORD_SHM && self.may_shm;
+        if h.kind != expected && !pages_ok && !files_ok && !shm_ok {
             return self.fail_here(ErrorKind::OutOfOrder { expected });
         }
-        // The FILES slot closes at the next known record, whatever it is.
+        // The FILES slot closes at the next known record, whatever it is;
+        // so does the SHM slot (an SHM record closes it in `place`).
         if self.stage == TaskStage::MayFiles && h.kind != RECORD_FILES {
             self.stage = TaskStage::None;
+        }
+        if h.kind != RECORD_SHM {
+            self.may_shm = false;
         }
         if let Err(k) = check_len(&h, &file) {
             return self.fail_here(k);
@@ -3454,6 +3551,19 @@ impl<'t> Validator<'t> {
             Record::Regs(_) => self.stage = TaskStage::NeedFpu,
             Record::Fpu(_) => self.stage = TaskStage::MayFiles,
             Record::Files(_) => self.stage = TaskStage::None,
+            Record::Shm(s) => {
+                // Each id is one seen before (at most the largest so far:
+                // ids have no gaps) or the next new one.
+                let next = self.shm_max.saturating_add(1);
+                if s.id == 0 {
+                    return Err(BadShmId { id: s.id });
+                }
+                if s.id > next {
+                    return Err(ShmIdNotInOrder { id: s.id, next });
+                }
+                self.shm_max = self.shm_max.max(s.id);
+                self.may_shm = false;
+            }
             Record::Mm(m) => {
                 let expected = self.mms_done.saturating_add(1);
                 if m.mm_id != expected {
@@ -3479,6 +3589,7 @@ impl<'t> Validator<'t> {
                 self.vmas_left = self.vmas_left.saturating_sub(1);
                 self.cur_vma = Some((v.start, v.end));
                 self.prev_vma = self.cur_vma;
+                self.may_shm = v.kind == VmaKind::SharedAnon;
                 self.pages_floor = v.start;
                 self.vmas = self.vmas.saturating_add(1);
             }
@@ -3555,6 +3666,7 @@ impl<'t> Validator<'t> {
                 vmas: self.vmas,
                 page_runs: self.page_runs,
                 pages: self.pages,
+                shm_objects: self.shm_max,
             }),
             (Step::Header, _) | (_, None) => {
                 self.fail(Error::new(0, 0, ErrorKind::TruncatedHeader))

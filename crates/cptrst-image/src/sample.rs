@@ -5,9 +5,12 @@
 //! Four tasks: a root process (pid 100) with a thread (101), a child (102)
 //! that is the init of a nested pid namespace, and a zombie child (103);
 //! two address spaces (the root's, shared by its thread, with a file
-//! mapping, a heap and a stack; the child's, with a vDSO and an anonymous
-//! mapping), five pages in four runs. The root has a FILES record (five
-//! fds), the child an empty one, the thread none (FILES is optional).
+//! mapping, a heap, a shared anonymous mapping and a stack; the child's,
+//! with a vDSO, an anonymous mapping, the root's shared anonymous mapping
+//! it inherited and one of its own), seven pages in six runs. The root has
+//! a FILES record (five fds), the child an empty one, the thread none
+//! (FILES is optional). Each shared anonymous VMA has an SHM record: id 1
+//! for the object both mms map, id 2 for the child's own.
 
 use crate::*;
 
@@ -15,7 +18,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 /// Size of a buffer that holds the sample image.
-pub const SAMPLE_MAX_LEN: usize = 32 * 1024;
+pub const SAMPLE_MAX_LEN: usize = 48 * 1024;
 /// XCR0 of the sample (x87, SSE, AVX).
 pub const SAMPLE_XCR0: u64 = 0x7;
 /// xstate size of the sample (legacy area, XSAVE header, AVX).
@@ -133,7 +136,7 @@ const MAY: u32 = VMA_MAYREAD | VMA_MAYWRITE | VMA_MAYEXEC;
 pub fn mms() -> [Mm<'static>; 2] {
     let base = Mm {
         mm_id: 1,
-        nr_vmas: 3,
+        nr_vmas: 4,
         start_code: 0x40_0000,
         end_code: 0x40_1800,
         start_data: 0x60_0000,
@@ -150,7 +153,7 @@ pub fn mms() -> [Mm<'static>; 2] {
     };
     let child = Mm {
         mm_id: 2,
-        nr_vmas: 2,
+        nr_vmas: 4,
         auxv: Auxv::from_words(&AUXV2).expect("valid auxv"),
         exe_path: b"",
         ..base
@@ -158,9 +161,20 @@ pub fn mms() -> [Mm<'static>; 2] {
     [base, child]
 }
 
+/// The shared anonymous mapping of the root, inherited by the child.
+const SHARED: Vma<'static> = Vma {
+    start: 0x7ff0_0000_0000,
+    end: 0x7ff0_0000_2000,
+    pgoff: 0,
+    prot: RW,
+    flags: MAY,
+    kind: VmaKind::SharedAnon,
+    path: b"",
+};
+
 /// The VMAs of mm `mm_id` (1 or 2), in order.
 pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
-    const V1: [Vma<'static>; 3] = [
+    const V1: [Vma<'static>; 4] = [
         Vma {
             start: 0x40_0000,
             end: 0x40_2000,
@@ -179,6 +193,7 @@ pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
             kind: VmaKind::Heap,
             path: b"",
         },
+        SHARED,
         Vma {
             start: 0x7fff_fffd_e000,
             end: 0x7fff_ffff_f000,
@@ -189,7 +204,7 @@ pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
             path: b"",
         },
     ];
-    const V2: [Vma<'static>; 2] = [
+    const V2: [Vma<'static>; 4] = [
         Vma {
             start: 0x7f00_0000_0000,
             end: 0x7f00_0000_2000,
@@ -208,6 +223,16 @@ pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
             kind: VmaKind::AnonPrivate,
             path: b"",
         },
+        SHARED,
+        Vma {
+            start: 0x7ff0_0001_0000,
+            end: 0x7ff0_0001_1000,
+            pgoff: 0,
+            prot: PROT_READ,
+            flags: MAY,
+            kind: VmaKind::SharedAnon,
+            path: b"",
+        },
     ];
     if mm_id == 1 {
         &V1
@@ -221,8 +246,19 @@ pub fn runs(mm_id: u32, vma: usize) -> &'static [(u64, u64)] {
     match (mm_id, vma) {
         (1, 0) => &[(0x40_0000, 1)],
         (1, 1) => &[(0x60_0000, 1), (0x60_1000, 2)],
+        (1, 2) | (2, 2) => &[(0x7ff0_0000_0000, 1)],
         (2, 1) => &[(0x7f10_0000_0000, 1)],
         _ => &[],
+    }
+}
+
+/// The SHM record of VMA `vma` of mm `mm_id` (`None`: the VMA is not
+/// shared anonymous memory).
+pub fn shm(mm_id: u32, vma: usize) -> Option<Shm> {
+    match (mm_id, vma) {
+        (1, 2) | (2, 2) => Some(Shm { id: 1 }),
+        (2, 3) => Some(Shm { id: 2 }),
+        _ => None,
     }
 }
 
@@ -262,6 +298,9 @@ pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
         pos += e.mm(&mm, at(buf, pos))?;
         for (vi, v) in vmas(mm.mm_id).iter().enumerate() {
             pos += e.vma(v, at(buf, pos))?;
+            if let Some(s) = shm(mm.mm_id, vi) {
+                pos += e.shm(&s, at(buf, pos))?;
+            }
             for (ri, &(addr, n)) in runs(mm.mm_id, vi).iter().enumerate() {
                 let len = n as usize * ps;
                 if ri == 0 {

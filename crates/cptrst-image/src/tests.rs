@@ -63,8 +63,15 @@ const PAGES_A: usize = 15;
 const VMA_B: usize = 16;
 const PAGES_B1: usize = 17;
 const PAGES_B2: usize = 18;
-const VMA_C: usize = 19;
-const MM2: usize = 20;
+const VMA_S: usize = 19;
+const SHM1: usize = 20;
+const PAGES_S: usize = 21;
+const VMA_C: usize = 22;
+const MM2: usize = 23;
+const VMA_S2: usize = 27;
+const SHM2: usize = 28;
+const VMA_T: usize = 30;
+const SHM3: usize = 31;
 
 impl Img {
     /// The sample, split by raw framing (independent of the reader).
@@ -261,10 +268,11 @@ fn sample_is_valid() {
     assert_eq!(s.header, sample::header());
     assert_eq!(s.tasks, 4);
     assert_eq!(s.mms, 2);
-    assert_eq!(s.vmas, 5);
-    assert_eq!(s.page_runs, 4);
-    assert_eq!(s.pages, 5);
-    assert_eq!(s.records, 24);
+    assert_eq!(s.vmas, 8);
+    assert_eq!(s.page_runs, 6);
+    assert_eq!(s.pages, 7);
+    assert_eq!(s.records, 32);
+    assert_eq!(s.shm_objects, 2);
     assert_eq!(s.total_bytes, b.len() as u64);
     assert_eq!(s.crc32c, crc32c(&b[..b.len() - TRAILER_RECORD_LEN]));
     assert_eq!(b.len() % ALIGN, 0);
@@ -375,7 +383,7 @@ fn round_trip_vma() {
     let b = sample_bytes();
     let it = items(&b);
     assert_eq!(it[VMA_A].record, Record::Vma(sample::vmas(1)[0]));
-    assert_eq!(it[VMA_C].record, Record::Vma(sample::vmas(1)[2]));
+    assert_eq!(it[VMA_C].record, Record::Vma(sample::vmas(1)[3]));
     for k in 1..=8 {
         let kind = VmaKind::from_u32(k).unwrap();
         assert_eq!(kind.as_u32(), k);
@@ -416,7 +424,7 @@ fn round_trip_trailer() {
     assert_eq!(
         last.record,
         Record::Trailer(Trailer {
-            records: 24,
+            records: 32,
             total_bytes: b.len() as u64,
             crc32c: crc32c(&b[..b.len() - 40]),
         })
@@ -435,7 +443,7 @@ fn round_trip_unknown_skippable() {
     img.recs.insert(TREE, r);
     let b = img.bytes();
     let s = check(&b).unwrap();
-    assert_eq!(s.records, 27);
+    assert_eq!(s.records, 35);
     let it = items(&b);
     assert_eq!(
         it[0].record,
@@ -984,7 +992,7 @@ fn reject_vma_count_mismatch() {
         ErrorKind::OutOfOrder {
             expected: RECORD_MM,
         },
-        |img| img.set32(MM1, 4, 2),
+        |img| img.set32(MM1, 4, 3),
     );
     // One VMA fewer.
     refused_patch(
@@ -992,7 +1000,7 @@ fn reject_vma_count_mismatch() {
         ErrorKind::OutOfOrder {
             expected: RECORD_VMA,
         },
-        |img| img.set32(MM1, 4, 4),
+        |img| img.set32(MM1, 4, 5),
     );
 }
 
@@ -1409,8 +1417,8 @@ fn reject_vma_unsorted() {
 #[test]
 fn reject_vma_overlap() {
     refused_patch(VMA_C, ErrorKind::VmaOverlap, |img| {
-        img.set64(VMA_C, 0, 0x60_2000);
-        img.set64(VMA_C, 8, 0x60_4000);
+        img.set64(VMA_C, 0, 0x7ff0_0000_1000);
+        img.set64(VMA_C, 8, 0x7ff0_0000_3000);
     });
 }
 
@@ -1514,14 +1522,14 @@ fn trailer_patch(off: usize, v: u64, width: usize) -> (Vec<u8>, u64) {
 
 #[test]
 fn reject_trailer_count_mismatch() {
-    let (b, at) = trailer_patch(0, 23, 8);
+    let (b, at) = trailer_patch(0, 31, 8);
     refused(
         &b,
         RECORD_TRAILER,
         at,
         ErrorKind::TrailerCountMismatch {
-            found: 23,
-            expected: 24,
+            found: 31,
+            expected: 32,
         },
     );
 }
@@ -1649,22 +1657,33 @@ fn round_trip_files() {
 }
 
 #[test]
-fn files_written_by_version_1_1() {
-    assert_eq!(VERSION_MINOR, 1);
-    assert_eq!(sample::header().minor, 1);
-    assert_eq!(Img::sample().header[10], 1);
+fn written_by_version_1_2() {
+    assert_eq!(VERSION_MINOR, 2);
+    assert_eq!(sample::header().minor, 2);
+    assert_eq!(Img::sample().header[10], 2);
+}
+
+/// The sample without its SHM records.
+fn sample_without_shm() -> Img {
+    let mut img = Img::sample();
+    for i in [SHM3, SHM2, SHM1] {
+        assert_eq!(img.recs[i].kind, RECORD_SHM);
+        img.recs.remove(i);
+    }
+    img
 }
 
 #[test]
 fn minor_0_image_without_files_is_valid() {
-    let mut img = Img::sample();
+    let mut img = sample_without_shm();
     img.header[10] = 0;
     img.recs.remove(FILES2);
     img.recs.remove(FILES0);
     let b = img.bytes();
     let s = check(&b).unwrap();
     assert_eq!(s.header.minor, 0);
-    assert_eq!(s.records, 22);
+    assert_eq!(s.records, 27);
+    assert_eq!(s.shm_objects, 0);
     assert!(items(&b).iter().all(|i| i.header.kind != RECORD_FILES));
     assert_eq!(reencode(&b), b);
     // Files on some live tasks only (here: the thread's alone) are fine too.
@@ -1884,7 +1903,7 @@ fn files_after_skipped_record_accepted() {
     r.flags = 0;
     img.recs.insert(FILES0, r);
     let s = check(&img.bytes()).unwrap();
-    assert_eq!(s.records, 25);
+    assert_eq!(s.records, 33);
 }
 
 #[test]
@@ -1905,6 +1924,263 @@ fn files_error_display() {
     ] {
         assert_eq!(std::format!("{k}"), want);
     }
+}
+
+// ---------------------------------------------------------------------------
+// SHM (version 1.2)
+// ---------------------------------------------------------------------------
+
+/// An SHM record as raw parts (skippable flags).
+fn shm_rec(id: u64) -> Rec {
+    let mut p = Vec::new();
+    p.extend_from_slice(&id.to_le_bytes());
+    p.extend_from_slice(&0u64.to_le_bytes());
+    let mut r = Rec::new(RECORD_SHM, p);
+    r.flags = 0;
+    r
+}
+
+#[test]
+fn round_trip_shm() {
+    let b = sample_bytes();
+    let it = items(&b);
+    // Both mms map object 1 (the child inherited it), the child also 2.
+    for (idx, id) in [(SHM1, 1), (SHM2, 1), (SHM3, 2)] {
+        assert_eq!(it[idx].record, Record::Shm(Shm { id }), "record {idx}");
+        assert_eq!(it[idx].header, RecordHeader { kind: RECORD_SHM, flags: 0, len: 16 });
+        assert_eq!(it[idx - 1].header.kind, RECORD_VMA);
+    }
+    let Record::Vma(v) = it[VMA_S].record else {
+        panic!("not a VMA")
+    };
+    assert_eq!(v.kind, VmaKind::SharedAnon);
+    assert_eq!(it[VMA_S2].record, it[VMA_S].record);
+    assert!(matches!(it[VMA_T].record, Record::Vma(v) if v.kind == VmaKind::SharedAnon));
+    // The pages of the VMA come after its SHM.
+    let Record::Pages(p) = it[PAGES_S].record else {
+        panic!("not PAGES")
+    };
+    assert_eq!((p.addr, p.nr_pages), (0x7ff0_0000_0000, 1));
+    assert_eq!(it[SHM1].record.kind(), RECORD_SHM);
+    assert_eq!(record_name(RECORD_SHM), "SHM");
+    assert_eq!(record_flags(RECORD_SHM), 0);
+    assert!(RecordHeader::new(RECORD_SHM, 16).is_known());
+    assert!(!RecordHeader::new(RECORD_SHM + 1, 16).is_known());
+    assert_eq!(SHM_PAYLOAD_LEN, 16);
+    // The encoder writes what was read, from the struct or the record.
+    let off = it[SHM3].offset as usize;
+    let mut e = Encoder::new(sample::header());
+    let mut buf = vec![0u8; 256];
+    e.header(&mut buf).unwrap();
+    assert_eq!(e.shm(&Shm { id: 2 }, &mut buf), Ok(32));
+    assert_eq!(&buf[..32], &b[off..off + 32]);
+    assert_eq!(e.record_any(&it[SHM3].record, &mut buf), Ok(32));
+    assert_eq!(&buf[..32], &b[off..off + 32]);
+    assert_eq!(e.records(), 2);
+    // Id 0 is not written; nor is anything into a short buffer.
+    assert_eq!(e.shm(&Shm { id: 0 }, &mut buf), Err(EncodeError::Limit));
+    assert_eq!(
+        e.shm(&Shm { id: 1 }, &mut buf[..31]),
+        Err(EncodeError::BufferTooSmall { needed: 32 })
+    );
+    assert_eq!(e.records(), 2);
+    // decode_record, outside an image.
+    let h = sample::header();
+    let mut hdr = RecordHeader::new(RECORD_SHM, 16);
+    hdr.flags = 0;
+    let mut p = [0u8; 16];
+    p[0] = 7;
+    assert_eq!(decode_record(&hdr, &p, &h), Ok(Record::Shm(Shm { id: 7 })));
+}
+
+#[test]
+fn shm_summary_counts_objects() {
+    assert_eq!(check(&sample_bytes()).unwrap().shm_objects, 2);
+    // The child's own mapping is the same object as the shared one: 1.
+    let mut img = Img::sample();
+    img.set64(SHM3, 0, 1);
+    assert_eq!(check(&img.bytes()).unwrap().shm_objects, 1);
+    // Three objects: the child's inherited mapping is another object.
+    let mut img = Img::sample();
+    img.set64(SHM2, 0, 2);
+    img.set64(SHM3, 0, 3);
+    assert_eq!(check(&img.bytes()).unwrap().shm_objects, 3);
+    // An id seen before may come again after a new one (1 2 1).
+    let mut img = Img::sample();
+    img.set64(SHM2, 0, 2);
+    img.set64(SHM3, 0, 1);
+    assert_eq!(check(&img.bytes()).unwrap().shm_objects, 2);
+}
+
+#[test]
+fn minor_1_image_without_shm_is_valid() {
+    let mut img = sample_without_shm();
+    img.header[10] = 1;
+    let b = img.bytes();
+    let s = check(&b).unwrap();
+    assert_eq!(s.header.minor, 1);
+    assert_eq!(s.records, 29);
+    assert_eq!(s.shm_objects, 0);
+    assert!(items(&b).iter().all(|i| i.header.kind != RECORD_SHM));
+    assert_eq!(reencode(&b), b);
+    // SHM is optional per VMA: on some shared anonymous VMAs only.
+    let mut img = Img::sample();
+    img.recs.remove(SHM2);
+    assert_eq!(check(&img.bytes()).unwrap().shm_objects, 2);
+    let mut img = Img::sample();
+    img.recs.remove(SHM1);
+    // Now the inherited mapping's id 1 is the first one.
+    assert_eq!(check(&img.bytes()).unwrap().shm_objects, 2);
+}
+
+#[test]
+fn reject_shm_bad_id() {
+    refused_patch(SHM1, ErrorKind::BadShmId { id: 0 }, |img| img.set64(SHM1, 0, 0));
+    refused_patch(SHM3, ErrorKind::BadShmId { id: 0 }, |img| img.set64(SHM3, 0, 0));
+}
+
+#[test]
+fn reject_shm_id_not_in_order() {
+    // The first id is not 1.
+    refused_patch(SHM1, ErrorKind::ShmIdNotInOrder { id: 2, next: 1 }, |img| {
+        img.set64(SHM1, 0, 2)
+    });
+    // A gap: 1 1 3.
+    refused_patch(SHM3, ErrorKind::ShmIdNotInOrder { id: 3, next: 2 }, |img| {
+        img.set64(SHM3, 0, 3)
+    });
+    refused_patch(
+        SHM3,
+        ErrorKind::ShmIdNotInOrder {
+            id: u64::MAX,
+            next: 2,
+        },
+        |img| img.set64(SHM3, 0, u64::MAX),
+    );
+    // 1 2 ... with 2 first: 2 is new before 1 was seen.
+    refused_patch(SHM1, ErrorKind::ShmIdNotInOrder { id: 2, next: 1 }, |img| {
+        img.set64(SHM1, 0, 2);
+        img.set64(SHM3, 0, 1);
+    });
+}
+
+#[test]
+fn reject_shm_reserved() {
+    refused_patch(SHM2, ErrorKind::NonZeroReserved, |img| img.set64(SHM2, 8, 1));
+}
+
+#[test]
+fn reject_shm_bad_length() {
+    refused_patch(SHM1, ErrorKind::BadPayloadLength { len: 24, expected: 16 }, |img| {
+        img.p(SHM1).extend_from_slice(&[0; 8])
+    });
+    refused_patch(SHM1, ErrorKind::BadPayloadLength { len: 8, expected: 16 }, |img| {
+        img.p(SHM1).truncate(8)
+    });
+    refused_patch(SHM1, ErrorKind::BadPayloadLength { len: 0, expected: 16 }, |img| {
+        img.p(SHM1).clear()
+    });
+    let h = sample::header();
+    let mut hdr = RecordHeader::new(RECORD_SHM, 8);
+    hdr.flags = 0;
+    assert_eq!(
+        decode_record(&hdr, &[1, 0, 0, 0, 0, 0, 0, 0], &h),
+        Err(ErrorKind::BadPayloadLength { len: 8, expected: 16 })
+    );
+}
+
+#[test]
+fn reject_shm_must_understand() {
+    // SHM is a skippable type: exactly one encoding, flags 0.
+    refused_patch(
+        SHM1,
+        ErrorKind::BadRecordFlags {
+            flags: RECORD_FLAG_MUST_UNDERSTAND,
+        },
+        |img| img.recs[SHM1].flags = RECORD_FLAG_MUST_UNDERSTAND,
+    );
+    refused_patch(SHM1, ErrorKind::BadRecordFlags { flags: 4 }, |img| {
+        img.recs[SHM1].flags = 4
+    });
+    let h = sample::header();
+    let hdr = RecordHeader::new(RECORD_SHM, 16);
+    assert_eq!(
+        decode_record(&hdr, &[1; 16], &h),
+        Err(ErrorKind::BadRecordFlags { flags: 1 })
+    );
+}
+
+/// Inserts an SHM record of id 1 at `at` into `img` and asserts it is
+/// refused there, `expected` being required.
+#[track_caller]
+fn shm_out_of_order(img: &mut Img, at: usize, expected: u32) {
+    img.recs.insert(at, shm_rec(1));
+    refused(
+        &img.bytes(),
+        RECORD_SHM,
+        img.offset(at),
+        ErrorKind::OutOfOrder { expected },
+    );
+}
+
+#[test]
+fn reject_shm_out_of_place() {
+    // In the task section: after the TREE, in the FILES slot, after FILES.
+    shm_out_of_order(&mut Img::sample(), TASK0, RECORD_TASK);
+    shm_out_of_order(&mut Img::sample(), FILES0, RECORD_TASK);
+    shm_out_of_order(&mut Img::sample(), FILES0 + 1, RECORD_TASK);
+    shm_out_of_order(&mut Img::sample(), REGS0, RECORD_REGS);
+    // Right after an MM, before its first VMA.
+    shm_out_of_order(&mut Img::sample(), MM1 + 1, RECORD_VMA);
+    shm_out_of_order(&mut Img::sample(), MM2 + 1, RECORD_VMA);
+    // After VMAs that are not shared anonymous memory: a file mapping, the
+    // heap, the stack (last of its mm), the vDSO, a private anonymous one.
+    shm_out_of_order(&mut Img::sample(), VMA_A + 1, RECORD_VMA);
+    shm_out_of_order(&mut Img::sample(), VMA_B + 1, RECORD_VMA);
+    shm_out_of_order(&mut Img::sample(), VMA_C + 1, RECORD_MM);
+    shm_out_of_order(&mut Img::sample(), MM2 + 2, RECORD_VMA);
+    shm_out_of_order(&mut Img::sample(), MM2 + 3, RECORD_VMA);
+    // After the shared VMA's pages (its slot closed at the PAGES).
+    shm_out_of_order(&mut Img::sample(), PAGES_S + 1, RECORD_VMA);
+    let mut img = Img::sample();
+    img.recs.remove(SHM1);
+    shm_out_of_order(&mut img, PAGES_S, RECORD_VMA);
+    // Twice for one VMA.
+    shm_out_of_order(&mut Img::sample(), SHM1 + 1, RECORD_VMA);
+    // Twice for the last VMA, before the trailer.
+    let mut img = Img::sample();
+    let n = img.recs.len();
+    shm_out_of_order(&mut img, n, RECORD_TRAILER);
+}
+
+#[test]
+fn shm_after_skipped_record_accepted() {
+    // Skippable unknown records may stand anywhere, even between a VMA and
+    // its SHM, and do not close the SHM slot.
+    let mut img = Img::sample();
+    let mut r = Rec::new(0x1234, vec![0; 8]);
+    r.flags = 0;
+    img.recs.insert(SHM1, r);
+    let s = check(&img.bytes()).unwrap();
+    assert_eq!(s.records, 33);
+    assert_eq!(s.shm_objects, 2);
+}
+
+#[test]
+fn shm_error_display() {
+    let e = Error {
+        offset: 4096,
+        record: RECORD_SHM,
+        kind: ErrorKind::ShmIdNotInOrder { id: 3, next: 2 },
+    };
+    assert_eq!(
+        std::format!("{e}"),
+        "SHM (type 10) at offset 4096: shm object id 3 neither seen before nor the next one (2)"
+    );
+    assert_eq!(
+        std::format!("{}", ErrorKind::BadShmId { id: 0 }),
+        "shm object id 0, ids start at 1"
+    );
 }
 
 // ---------------------------------------------------------------------------

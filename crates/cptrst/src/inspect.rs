@@ -9,6 +9,11 @@
 //! `"files": [{"fd": 0, "kind": "chr"}, ...]`, and in the text as a line
 //! `fds 0:chr 1:chr ...`; a task without a FILES record (a zombie, or any
 //! task of a 1.0 image) has no `files` key.
+//!
+//! The shmem object of a shared anonymous VMA (SHM record, image 1.2)
+//! shows in the JSON as the VMA's `"shm": 1`, and in the text as `shm#1`
+//! in the PATH column: VMAs with the same id map the same memory, in one
+//! mm or several. A VMA without an SHM record has no `shm` key.
 
 use std::io::{Read, Write};
 
@@ -121,6 +126,15 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     f.iter().map(|e| json!({"fd": e.fd, "kind": image::file_kind_name(e.kind)})).collect();
                 if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
                     v["files"] = Value::Array(files);
+                }
+            }
+            Record::Shm(s) => {
+                if let Some(v) = mms
+                    .last_mut()
+                    .and_then(|m| m["vmas"].as_array_mut())
+                    .and_then(|v| v.last_mut())
+                {
+                    v["shm"] = json!(s.id);
                 }
             }
             Record::Mm(m) => {
@@ -241,10 +255,14 @@ fn print_text(v: &Value) {
                 if p & 2 != 0 { 'w' } else { '-' },
                 if p & 4 != 0 { 'x' } else { '-' }
             );
+            let path = match vma.get("shm").and_then(Value::as_u64) {
+                Some(id) => format!("shm#{id}"),
+                None => vma["path"].as_str().unwrap_or("").to_string(),
+            };
             println!(
                 "  {:016x}-{:016x} {:<4} {:<12} {:>9}K {:>7}  {}",
                 s, e, prot, vma["kind"].as_str().unwrap_or(""), (e - s) / 1024, vma["pages"].to_string(),
-                vma["path"].as_str().unwrap_or("")
+                path
             );
         }
     }
@@ -296,7 +314,8 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     if json_out {
         let mut v = v;
         v["summary"] = json!({"tasks": summary.tasks, "mms": summary.mms, "vmas": summary.vmas,
-                               "page_runs": summary.page_runs, "pages": summary.pages});
+                               "page_runs": summary.page_runs, "pages": summary.pages,
+                               "shm_objects": summary.shm_objects});
         writeln!(out, "{v}").map_err(|e| Failure::os("standard output", e))?;
     } else {
         print_text(&v);
@@ -306,4 +325,26 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shm_ids_on_the_vmas() {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build(&mut buf).unwrap();
+        let (v, _) = describe(&buf[..n]).unwrap();
+        let shm = |mm: usize, vma: usize| v["mms"][mm]["vmas"][vma].get("shm").cloned();
+        // The root's shared mapping and the child's inherited copy: object 1.
+        assert_eq!(shm(0, 2), Some(json!(1)));
+        assert_eq!(shm(1, 2), Some(json!(1)));
+        assert_eq!(shm(1, 3), Some(json!(2)));
+        assert_eq!(v["mms"][1]["vmas"][3]["kind"], "shared-anon");
+        // Not on the other VMAs; the pages stay with their VMA.
+        assert_eq!(shm(0, 1), None);
+        assert_eq!(shm(0, 3), None);
+        assert_eq!(v["mms"][0]["vmas"][2]["pages"], 1);
+    }
 }

@@ -11,6 +11,10 @@
 //!   with [`pattern`]; then pauses;
 //! - `sparse`: a 64 MiB anonymous mapping with 4 pages touched; pauses;
 //! - `tree N T`: forks N children, each with T extra threads; all pause;
+//! - `shared-tree`: two shared anonymous mappings (`shared`: 2 pages,
+//!   `other`: 1 page), then a fork: the child inherits both, writes page 1
+//!   of `shared` and maps one of its own (`own`); prints the three
+//!   addresses and the child's pid; both pause;
 //! - `dirty MIB`: MIB MiB of anonymous memory, all written; pauses;
 //! - `files FILE`: opens a regular file (FILE, created), a directory, a
 //!   pipe, a socket pair, `/dev/null` and an eventfd, and one more copy of
@@ -239,6 +243,48 @@ fn tree(children: usize, threads: usize) -> ! {
         }
     }
     ready(&format!("{{\"children\": {:?}}}", pids));
+    pause_forever()
+}
+
+/// `shared-tree`: shared anonymous memory inherited across fork (the same
+/// objects in both processes) and one object in the child alone.
+fn shared_tree() -> ! {
+    let rw = libc::PROT_READ | libc::PROT_WRITE;
+    let flags = libc::MAP_SHARED | libc::MAP_ANONYMOUS;
+    let shared = mmap(2 * PAGE, rw, flags, -1);
+    fill(shared, 1, 10);
+    let other = mmap(PAGE, rw, flags, -1);
+    fill(other, 1, 11);
+    let mut p = [0i32; 2];
+    // SAFETY: pipe(2) into a local array.
+    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: fork in a program that has not started threads.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // Page 1 of the inherited mapping, written by the child, is the
+        // parent's too.
+        // SAFETY: page 1 of the 2-page mapping.
+        let s = unsafe { std::slice::from_raw_parts_mut(shared.add(PAGE), PAGE) };
+        fill_page(s, 10, 1);
+        let own = mmap(PAGE, rw, flags, -1);
+        fill(own, 1, 12);
+        let b = (own as usize as u64).to_ne_bytes();
+        // SAFETY: writes 8 bytes of a local array to the pipe.
+        unsafe { libc::write(p[1], b.as_ptr().cast(), b.len()) };
+        pause_forever();
+    }
+    let mut b = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into a local array.
+    let n = unsafe { libc::read(p[0], b.as_mut_ptr().cast(), b.len()) };
+    assert_eq!(n, 8, "the child's address");
+    ready(&format!(
+        "{{\"shared\": {}, \"other\": {}, \"own\": {}, \"child\": {}}}",
+        shared as usize,
+        other as usize,
+        u64::from_ne_bytes(b),
+        pid
+    ));
     pause_forever()
 }
 
@@ -916,6 +962,7 @@ fn main() {
             let t = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
             tree(n, t)
         }
+        Some("shared-tree") => shared_tree(),
         Some("counter") => counter(),
         Some("dirty") => dirty(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
         Some("files") => files(args.get(1).map_or("/tmp/cptrst-files-file", String::as_str)),

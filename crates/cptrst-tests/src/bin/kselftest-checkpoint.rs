@@ -181,6 +181,74 @@ fn process_tree() -> Result<(), String> {
     ensure(tasks.iter().all(|t| t["pgid"] == pg && t["sid"] == tasks[0]["sid"]), || "pgid/sid differ".into())
 }
 
+/// The VMA at `addr` of the mm of the task `pid` in `img`.
+fn vma_of_task(img: &Value, pid: u64, addr: u64) -> Result<&Value, String> {
+    let tasks = img["tasks"].as_array().ok_or("no tasks")?;
+    let t = tasks.iter().find(|t| t["pid"].as_u64() == Some(pid)).ok_or(format!("task {pid} not in the image"))?;
+    let id = t["mm_id"].as_u64().ok_or(format!("task {pid} without an mm"))?;
+    let mm = img["mms"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["mm_id"].as_u64() == Some(id)))
+        .ok_or(format!("no MM group {id}"))?;
+    mm["vmas"]
+        .as_array()
+        .and_then(|v| {
+            v.iter().find(|v| {
+                v["start"].as_u64().is_some_and(|s| s <= addr) && v["end"].as_u64().is_some_and(|e| addr < e)
+            })
+        })
+        .ok_or(format!("task {pid}: no VMA at {addr:#x}"))
+}
+
+/// SHM records: a shared anonymous mapping inherited across fork has the
+/// same object id in the parent's and the child's VMA; separate mappings
+/// (one more in both, one in the child alone) have their own ids, numbered
+/// 1, 2, 3 in order of first appearance.
+fn shared_anon_objects() -> Result<(), String> {
+    let w = Workload::start(&["shared-tree"])?;
+    let f = "/tmp/ck-shm.img";
+    let img = checkpoint_json(w.pid(), f)?;
+    let at = |k: &str| w.info[k].as_u64().unwrap_or(0);
+    let (parent, child) = (w.pid() as u64, at("child"));
+    let shm = |pid: u64, name: &str| -> Result<u64, String> {
+        let v = vma_of_task(&img, pid, at(name))?;
+        ensure(v["kind"].as_str() == Some("shared-anon"), || format!("{pid} {name}: kind {}", v["kind"]))?;
+        v["shm"].as_u64().ok_or(format!("task {pid}, mapping {name}: no SHM id ({v})"))
+    };
+    let (ps, cs) = (shm(parent, "shared")?, shm(child, "shared")?);
+    ensure(ps == cs, || format!("inherited mapping: id {ps} in the parent, {cs} in the child"))?;
+    let (po, co) = (shm(parent, "other")?, shm(child, "other")?);
+    ensure(po == co, || format!("second inherited mapping: id {po} in the parent, {co} in the child"))?;
+    let own = shm(child, "own")?;
+    let mut ids = vec![ps, po, own];
+    ids.sort_unstable();
+    ensure(ids == [1, 2, 3], || format!("ids shared {ps}, other {po}, own {own}: want 1, 2, 3 in some order"))?;
+    ensure(img["summary"]["shm_objects"].as_u64() == Some(3), || format!("summary {}", img["summary"]))?;
+    // The mms in id order number the objects in order of first appearance:
+    // the parent's mm (mm 1) has ids 1 and 2.
+    ensure(ps.max(po) == 2, || format!("parent's ids {ps} and {po}, want 1 and 2"))?;
+    // No SHM on other VMAs.
+    let n = img["mms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["vmas"].as_array().into_iter().flatten())
+        .filter(|v| v.get("shm").is_some() != (v["kind"].as_str() == Some("shared-anon")))
+        .count();
+    ensure(n == 0, || format!("{n} VMAs with an SHM record and not shared anonymous, or the reverse"))?;
+    // Each mapper's pages are dumped; page 1, written by the child, is the
+    // parent's too.
+    check_pages(f, at("shared"), 10, &[0, 1])?;
+    check_pages(f, at("other"), 11, &[0])?;
+    // The text names the objects in the PATH column.
+    let out = cptrst(&["inspect", f]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("shm#{ps}");
+    ensure(text.lines().filter(|l| l.contains("shared-anon") && l.trim_end().ends_with(&want)).count() == 2, || {
+        format!("the text does not show {want} twice:\n{text}")
+    })
+}
+
 /// The kind `cptrst inspect` names for the file `path` (a /proc/PID/fd link).
 fn kind_of(path: &std::path::Path) -> Result<&'static str, String> {
     use std::os::unix::fs::FileTypeExt;
@@ -438,6 +506,7 @@ fn main() {
         ("64 MiB mapping with 4 pages touched", sparse_mapping),
         ("tree of parent, children and threads", process_tree),
         ("open fds and their kinds (FILES)", open_files),
+        ("shared anonymous memory across fork: SHM ids", shared_anon_objects),
         ("same image to a file, a pipe and a unix socket", file_pipe_socket),
         ("refusals: EBUSY, ESRCH, EPERM, EINVAL, EBADF", refusals_ioctl),
         ("refusal: another user's task, unprivileged caller", refusal_other_user),
