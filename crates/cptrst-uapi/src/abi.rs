@@ -163,6 +163,9 @@ pub const RST_COORD: u32 = 1 << 0;
 pub const RST_SKIP_FILES: u32 = 1 << 1;
 /// Internal: the second call of a participant, from the restore trampoline.
 pub const RST_RESUME: u32 = 1 << 2;
+/// Not a flag: a zombie participant's successful call returns it ORed with
+/// the wait status (low 16 bits) to exit with.
+pub const RST_ZOMBIE: u32 = 0x10000;
 /// All flags `restart` knows.
 pub const RST_FLAGS_ALL: u32 = RST_COORD | RST_SKIP_FILES | RST_RESUME;
 /// Largest error-message buffer the kernel fills.
