@@ -11,6 +11,14 @@ pub use cptrst_uapi::CloneArgs;
 extern "C" {
     fn eclone(flags_low: u32, cargs: *mut CloneArgs, args_size: i32, pids: *mut i32) -> i32;
     fn eclone_set_device_fd(fd: i32) -> i32;
+    fn eclone_fn(
+        f: extern "C" fn(*mut libc::c_void) -> i32,
+        arg: *mut libc::c_void,
+        flags_low: u32,
+        cargs: *mut CloneArgs,
+        args_size: i32,
+        pids: *mut i32,
+    ) -> i32;
 }
 
 /// Makes the library use `fd` as its `/dev/cptrst` (it opens its own on
@@ -48,5 +56,35 @@ pub unsafe fn eclone_fork(flags_low: u32, pids: &[i32]) -> io::Result<Forked> {
         r if r < 0 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// eclone of a child that runs `f(arg)` on its own stack (`stack_top`, 16-byte
+/// aligned) and exits with its result: for `CLONE_VM`/`CLONE_THREAD`
+/// children. Returns the child's pid in the caller's namespace. Allocates
+/// nothing: at most [`cptrst_uapi::MAX_PID_NS_LEVEL`] pids.
+///
+/// # Safety
+/// `f` runs in a task sharing (or copying) the caller's memory, with the
+/// caller's TLS: it may only make raw system calls, and `arg` and the stack
+/// must stay valid as long as it uses them.
+pub unsafe fn eclone_on_stack(
+    f: extern "C" fn(*mut libc::c_void) -> i32,
+    arg: *mut libc::c_void,
+    flags_low: u32,
+    stack_top: u64,
+    pids: &[i32],
+) -> io::Result<i32> {
+    let mut buf = [0i32; cptrst_uapi::MAX_PID_NS_LEVEL as usize];
+    let n = pids.len().min(buf.len());
+    buf[..n].copy_from_slice(&pids[..n]);
+    let mut cargs = CloneArgs { nr_pids: n as u32, child_stack: stack_top, ..Default::default() };
+    // SAFETY: `cargs` and `buf` are live and sized as `nr_pids` says; the
+    // caller vouches for `f`, `arg` and the stack.
+    let r = unsafe { eclone_fn(f, arg, flags_low, &mut cargs, std::mem::size_of::<CloneArgs>() as i32, buf.as_mut_ptr()) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
     }
 }

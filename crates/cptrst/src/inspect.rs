@@ -87,11 +87,19 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
         let item = item?;
         match item.record {
             Record::Tree(t) => {
-                for e in t.iter() {
+                let all: Vec<_> = t.iter().collect();
+                for e in &all {
+                    // The child processes (not threads) of a process, by index.
+                    let children: Vec<usize> = if e.is_thread() {
+                        Vec::new()
+                    } else {
+                        all.iter().enumerate().filter(|(_, c)| !c.is_thread() && c.ppid == e.pid()).map(|(i, _)| i).collect()
+                    };
                     tasks.push(json!({
                         "pid": e.pid(), "pids": e.level_pids(), "tgid": e.tgid, "ppid": e.ppid,
                         "pgid": e.pgid, "sid": e.sid, "thread": e.is_thread(), "zombie": e.is_zombie(),
                         "exit_code": e.exit_code, "exit_signal": e.exit_signal, "mm_id": e.mm_id,
+                        "children": children,
                     }));
                 }
             }
@@ -189,6 +197,57 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
     Ok((json!({"header": header, "tasks": tasks, "mms": mms, "trailer": trailer}), pages))
 }
 
+/// One line of the tree: pid (`{tid}` for a thread), comm, and what
+/// matters to rebuild it.
+fn tree_line(t: &Value) -> String {
+    let pid = t["pid"].as_u64().unwrap_or(0);
+    let mut s = if t["thread"].as_bool() == Some(true) { format!("{{{pid}}}") } else { pid.to_string() };
+    s += &format!(" {}", t["comm"].as_str().unwrap_or("?"));
+    let pids = t["pids"].as_array().map_or(0, Vec::len);
+    if pids > 1 {
+        let v: Vec<String> = t["pids"].as_array().into_iter().flatten().map(Value::to_string).collect();
+        s += &format!("  pids {}", v.join("/"));
+    }
+    if t["thread"].as_bool() != Some(true) {
+        let (pg, sid) = (t["pgid"].as_u64().unwrap_or(0), t["sid"].as_u64().unwrap_or(0));
+        s += &format!("  pgid {pg} sid {sid}");
+        if sid == pid {
+            s += " (session leader)";
+        } else if pg == pid {
+            s += " (group leader)";
+        }
+    } else {
+        s += "  (thread)";
+    }
+    if t["zombie"].as_bool() == Some(true) {
+        s += &format!("  <zombie, wait status {:#x}>", t["exit_code"].as_u64().unwrap_or(0));
+    }
+    s
+}
+
+/// The tree, pstree-like: each process, then its threads and children.
+fn tree_lines(tasks: &[Value]) -> Vec<String> {
+    fn walk(tasks: &[Value], i: usize, prefix: &str, last: bool, top: bool, out: &mut Vec<String>) {
+        let branch = if top { "" } else if last { "`- " } else { "|- " };
+        out.push(format!("{prefix}{branch}{}", tree_line(&tasks[i])));
+        let pid = tasks[i]["pid"].as_u64();
+        let is_thread = |j: usize| tasks[j]["thread"].as_bool() == Some(true) && tasks[j]["tgid"].as_u64() == pid;
+        let threads = (0..tasks.len()).filter(|&j| j != i && is_thread(j));
+        let children = tasks[i]["children"].as_array().into_iter().flatten().filter_map(Value::as_u64).map(|c| c as usize);
+        // Only forward links: a bad image cannot make it loop.
+        let next: Vec<usize> = threads.chain(children).filter(|&j| j > i && j < tasks.len()).collect();
+        let sub = if top { prefix.to_string() } else { format!("{prefix}{}", if last { "   " } else { "|  " }) };
+        for (k, &j) in next.iter().enumerate() {
+            walk(tasks, j, &sub, k + 1 == next.len(), false, out);
+        }
+    }
+    let mut out = Vec::new();
+    if !tasks.is_empty() {
+        walk(tasks, 0, "  ", true, true, &mut out);
+    }
+    out
+}
+
 fn print_text(v: &Value) {
     let h = &v["header"];
     println!(
@@ -235,6 +294,10 @@ fn print_text(v: &Value) {
                 .collect();
             println!("      fds {}", if list.is_empty() { "none".to_string() } else { list.join(" ") });
         }
+    }
+    println!("\ntree:");
+    for l in tree_lines(&tasks) {
+        println!("{l}");
     }
     for m in v["mms"].as_array().cloned().unwrap_or_default() {
         println!(
@@ -346,5 +409,43 @@ mod tests {
         assert_eq!(shm(0, 1), None);
         assert_eq!(shm(0, 3), None);
         assert_eq!(v["mms"][0]["vmas"][2]["pages"], 1);
+    }
+
+    #[test]
+    fn the_tree_as_a_tree() {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build(&mut buf).unwrap();
+        let (v, _) = describe(&buf[..n]).unwrap();
+        let tasks = v["tasks"].as_array().unwrap();
+        assert_eq!(tasks[0]["children"], json!([2, 3]));
+        assert_eq!(tasks[1]["children"], json!([]));
+        let lines = tree_lines(tasks);
+        assert_eq!(
+            lines,
+            [
+                "  100 sample  pgid 100 sid 100 (session leader)",
+                "  |- {101} sample  (thread)",
+                "  |- 102 sample  pids 102/1  pgid 100 sid 100",
+                "  `- 103 sample  pgid 100 sid 100  <zombie, wait status 0x100>",
+            ]
+        );
+    }
+
+    #[test]
+    fn deeper_trees_indent() {
+        let t = |pid: u32, ppid: u32, children: &[usize]| {
+            json!({"pid": pid, "pids": [pid], "tgid": pid, "ppid": ppid, "pgid": 1, "sid": 1, "thread": false,
+                   "zombie": false, "exit_code": 0, "comm": "x", "children": children})
+        };
+        let tasks = [t(1, 0, &[1, 2]), t(2, 1, &[3]), t(3, 1, &[]), t(4, 2, &[])];
+        assert_eq!(
+            tree_lines(&tasks),
+            [
+                "  1 x  pgid 1 sid 1 (session leader)",
+                "  |- 2 x  pgid 1 sid 1",
+                "  |  `- 4 x  pgid 1 sid 1",
+                "  `- 3 x  pgid 1 sid 1",
+            ]
+        );
     }
 }

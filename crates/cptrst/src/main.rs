@@ -11,6 +11,7 @@
 mod checkpoint;
 mod eclone_cmd;
 mod inspect;
+mod plan;
 mod restart;
 mod stop;
 
@@ -27,18 +28,20 @@ commands:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
         killed (--kill), or let run on (--resume).
   restart [-i FILE|-] [--detach] [--skip-files]
-        restore the process checkpointed in FILE (default: standard input,
-        e.g. a pipe from `cptrst checkpoint PID --kill`) at its pid (pid 1
-        of a new pid namespace if it had one), with this tool's standard
-        input, output and error as its fds 0, 1 and 2. Waits for it and
-        exits with its status, or with --detach prints its pid and exits.
-        --skip-files restores even if the image lists other open files
-        (they are not restored). One process only: trees come later.
+        restore the process tree checkpointed in FILE (default: standard
+        input, e.g. a pipe from `cptrst checkpoint PID --kill`) at its pids
+        (the root at pid 1 of a new pid namespace if it had one): children,
+        threads, zombies, sessions and process groups, with this tool's
+        standard input, output and error as fds 0, 1 and 2. Waits for the
+        root and exits with its status, or with --detach prints its pid and
+        exits. --skip-files restores even if the image lists other open
+        files (they are not restored).
   inspect FILE|- [--json] [--page ADDR]
-        validate an image and print its tasks, registers, address spaces and
-        page counts (--json for scripts); --page writes the content of the
-        page at ADDR as stored in the image. A bad image gives exit status 1
-        and names the record and byte offset.
+        validate an image and print its tasks (as a table and as a tree),
+        registers, address spaces and page counts (--json for scripts);
+        --page writes the content of the page at ADDR as stored in the
+        image. A bad image gives exit status 1 and names the record and
+        byte offset.
   eclone --pid N[,M,...] [--] COMMAND [ARGS...]
         run COMMAND with chosen pids, outermost pid namespace first: the last
         one is its pid in its own namespace. More pids than the caller has

@@ -1,25 +1,35 @@
 //! `cptrst restart [-i FILE|-] [--detach] [--skip-files]`: restart a
-//! checkpointed process from its image.
+//! checkpointed process tree from its image.
 //!
-//! The protocol (Documentation/restart-design.rst): the tool creates one
-//! child with eclone at the image's root pid (pid 1 of a new pid namespace
-//! when the tree had its own), and both call `CPTRST_IOC_RESTART` on the
-//! same image fd. The child is the participant: prepared as the kernel
-//! expects (death signal, default signal dispositions, only fds 0, 1, 2,
-//! the device and the image left open), its call does not return on
-//! success: it becomes the restored process. The tool is the coordinator:
-//! the kernel checks the whole image, restores the child, and the tool's
-//! call returns once the restored process runs, or fails with a message
-//! naming the bad record (the child is then killed).
+//! The protocol (Documentation/restart.rst, and for trees
+//! /work/shared-notes/tree-spec.md): the tool creates the root with eclone
+//! at its pid (pid 1 of a new pid namespace when the tree had its own);
+//! each process then creates its children at their pids, and its threads,
+//! as planned by [`crate::plan`] before the first eclone. Every task is a
+//! participant: prepared as the kernel expects (death signal, default
+//! signal dispositions, only fds 0, 1, 2, the device, the image and the
+//! report pipe left open), with its session and process group set, it
+//! writes a ready note (its image index) to the tool's report pipe (a
+//! leader writes its threads' notes, as they share its fd table), closes
+//! the pipe and calls `CPTRST_IOC_RESTART`, which does not return on
+//! success: it becomes the restored task. A zombie's call returns
+//! `RST_ZOMBIE` | the wait status it then exits with. A task that cannot be
+//! built writes a failure note instead and exits.
+//!
+//! The tool reads the pipe (packet mode: one note per read) until all the
+//! tasks are ready, then makes the coordinator call: the kernel checks the
+//! whole image, restores every task, and the call returns once they run,
+//! or fails with a message naming the bad record (the tasks are then
+//! killed). A failure note, a death (the root's exit, or EOF on the pipe
+//! before every note) or 60 s without every note: the tool kills the tasks
+//! it knows of (the others die with their parents, `PR_SET_PDEATHSIG`) and
+//! exits 1 with `cptrst: restart: task I (pid P): MESSAGE`.
 //!
 //! The kernel reads the image twice, so it needs a seekable fd: a regular
 //! file is passed as is, anything else (pipe, socket) is first copied into
 //! a sealed memfd, so that `cptrst checkpoint PID --kill | cptrst restart`
-//! works. The tool parses only the file header and the TREE record, to
-//! learn the root pid and the number of tasks; the kernel validates the
-//! whole image again.
-//!
-//! This version restarts a single process (one task in the TREE).
+//! works. The tool parses only the file header and the TREE record; the
+//! kernel validates the whole image again.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -28,10 +38,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::eclone_cmd::wait_status;
-use cptrst::eclone::{eclone_fork, Forked};
+use crate::plan::{self, Group, Plan};
+use cptrst::eclone::{eclone_fork, eclone_on_stack, Forked};
 use cptrst::{dev::Dev, proc, Failure};
-use cptrst_image::{self as image, Expect, Validator};
-use cptrst_uapi::{RestartArgs, RST_COORD, RST_MSG_MAX, RST_SKIP_FILES};
+use cptrst_image::{self as image, Expect, TreeEntry, Validator};
+use cptrst_uapi::{RestartArgs, RST_COORD, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -225,15 +236,6 @@ fn pread_full(fd: RawFd, buf: &mut [u8], mut off: u64) -> std::io::Result<usize>
     Ok(n)
 }
 
-/// What the tool needs to know of the image.
-#[derive(Debug, PartialEq, Eq)]
-struct Root {
-    /// The root task's pid in the tree's own pid namespace.
-    pid: u32,
-    /// Tasks (processes and threads) in the tree.
-    tasks: u32,
-}
-
 /// Why reading the head of the image failed.
 #[derive(Debug)]
 enum HeadError {
@@ -243,8 +245,8 @@ enum HeadError {
 
 /// Reads and checks the file header and the TREE record at the fd's
 /// current position (without moving it); skippable unknown records before
-/// the TREE are read through.
-fn read_root(fd: RawFd) -> Result<Root, HeadError> {
+/// the TREE are read through. Returns the TREE's entries, in image order.
+fn read_tree(fd: RawFd) -> Result<Vec<TreeEntry>, HeadError> {
     // SAFETY: lseek on an fd we own, without moving it.
     let start = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
     if start < 0 {
@@ -289,46 +291,175 @@ fn read_root(fd: RawFd) -> Result<Root, HeadError> {
     let mut payload = vec![0u8; tree_len as usize];
     let n = pread_full(fd, &mut payload, off).map_err(HeadError::Io)?;
     let tree = v.feed_tree(&payload[..n]).map_err(HeadError::Image)?;
-    let root = tree.get(0).ok_or_else(|| HeadError::Io(std::io::Error::other("empty TREE")))?;
-    Ok(Root { pid: root.pid(), tasks: tree.len() })
+    if tree.is_empty() {
+        return Err(HeadError::Io(std::io::Error::other("empty TREE")));
+    }
+    Ok(tree.iter().collect())
 }
 
-/// In the child: prepare as the protocol says, then become the restored
-/// process. Async-signal-safe only: raw system calls, no allocation.
-fn participant(dev: RawFd, img: RawFd, tool: i32, new_ns: bool, args: &RestartArgs) -> ! {
-    fn die(msg: &[u8]) -> ! {
-        // SAFETY: write(2) and _exit(2) are async-signal-safe.
-        unsafe {
-            libc::write(2, msg.as_ptr().cast(), msg.len());
-            libc::_exit(127)
+/// How long the tool waits for every task to be ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A participant's note to the tool, one packet of the report pipe.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Note {
+    /// [`NOTE_READY`] or [`NOTE_FAILED`].
+    kind: u32,
+    /// The task it is about (image index).
+    index: u32,
+    /// For a failure: what failed (`FAIL_*`).
+    what: u32,
+    /// For a failure: the errno.
+    errno: i32,
+}
+
+/// The task has created its children and threads and is about to call restart.
+const NOTE_READY: u32 = 1;
+/// The task could not be built (it exits, or was never created).
+const NOTE_FAILED: u32 = 2;
+
+/// Creating the task failed (eclone): it does not exist.
+const FAIL_CREATE: u32 = 1;
+/// Its `setsid()` failed.
+const FAIL_SETSID: u32 = 2;
+/// Its `setpgid()` failed.
+const FAIL_SETPGID: u32 = 3;
+/// Its parent went away before it was set up.
+const FAIL_PARENT_GONE: u32 = 4;
+/// Mapping the stack of the thread failed.
+const FAIL_STACK: u32 = 5;
+
+impl Note {
+    fn from_bytes(b: &[u8]) -> Option<Note> {
+        if b.len() != std::mem::size_of::<Note>() {
+            return None;
         }
+        let w = |i: usize| u32::from_ne_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
+        Some(Note { kind: w(0), index: w(1), what: w(2), errno: w(3) as i32 })
     }
-    // The kernel's `struct sigaction` for rt_sigaction (not glibc's, which
-    // refuses glibc's own signals 32 and 33): all zero is SIG_DFL.
-    #[repr(C)]
-    struct KSigaction {
-        handler: usize,
-        flags: u64,
-        restorer: usize,
-        mask: u64,
+}
+
+/// What the tasks need, computed by the tool before the first one is
+/// created: the tasks only read it (their copy, or the shared memory of a
+/// thread group).
+struct Ctx<'a> {
+    plans: &'a [Plan],
+    /// The /dev/cptrst fd (the eclone library's too).
+    dev: RawFd,
+    /// The image fd.
+    img: RawFd,
+    /// The write end of the report pipe.
+    report: RawFd,
+    /// `RST_SKIP_FILES` or 0.
+    skip: u32,
+    /// The tool's process group (for [`Group::JoinTool`]).
+    tool_pgid: i32,
+}
+
+/// Writes one note to the tool. Async-signal-safe.
+fn note(c: &Ctx, kind: u32, index: u32, what: u32, errno: i32) {
+    let n = Note { kind, index, what, errno };
+    // SAFETY: a write of a local; a packet of the pipe (O_DIRECT) or, at
+    // 16 bytes, an atomic write anyway.
+    unsafe { libc::write(c.report, (&n as *const Note).cast(), std::mem::size_of::<Note>()) };
+}
+
+/// Reports a failure about task `index` and exits. Async-signal-safe.
+fn fail(c: &Ctx, index: u32, what: u32, errno: i32) -> ! {
+    note(c, NOTE_FAILED, index, what, errno);
+    // SAFETY: _exit is always safe.
+    unsafe { libc::_exit(127) }
+}
+
+fn errno() -> i32 {
+    // SAFETY: errno of the calling thread.
+    unsafe { *libc::__errno_location() }
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction (not glibc's, which
+/// refuses glibc's own signals 32 and 33): all zero is SIG_DFL.
+#[repr(C)]
+struct KSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+const SIG_DFL_ACTION: KSigaction = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+
+/// A zombie's restart call returned `status` (a wait status): exit with it.
+fn exit_as(status: i32) -> ! {
+    let sig = status & 0x7f;
+    // SAFETY: plain system calls on locals; the task exits.
+    unsafe {
+        if sig == 0 {
+            libc::_exit((status >> 8) & 0xff);
+        }
+        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::syscall(libc::SYS_rt_sigaction, sig, &SIG_DFL_ACTION as *const KSigaction, 0usize, 8usize);
+        let set: u64 = 1u64 << ((sig - 1) & 63);
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_UNBLOCK, &set as *const u64, 0usize, 8usize);
+        libc::kill(libc::getpid(), sig);
+        libc::_exit(127)
     }
-    let dfl = KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
-    // SAFETY: plain system calls on constants and locals; nothing here
-    // allocates or takes a lock.
+}
+
+/// What a thread needs, at the bottom of its own stack mapping.
+#[repr(C)]
+struct ThreadStart {
+    dev: RawFd,
+    args: RestartArgs,
+}
+
+/// Size of a thread's stack mapping (gone at restore: the restored task
+/// gets the image's memory).
+const THREAD_STACK: usize = 64 * 1024;
+
+/// A thread of a participant: calls restart. It shares its leader's memory
+/// and TLS: raw system calls only.
+extern "C" fn thread_main(arg: *mut libc::c_void) -> i32 {
+    let t = arg as *const ThreadStart;
+    // SAFETY: `arg` is the ThreadStart its leader wrote at the bottom of
+    // this thread's stack mapping, which stays until the restore replaces
+    // the memory (after every task entered restart).
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        // The tool may have died before the prctl. In a new pid namespace
+        libc::ioctl((*t).dev, cptrst_uapi::IOC_RESTART as libc::c_ulong, &(*t).args as *const RestartArgs);
+    }
+    // The call failed: this thread exits (eclone_fn's exit, not the whole
+    // group's), its leader goes on, and the coordinator names the task
+    // that is missing or failed.
+    127
+}
+
+/// A task the tool, or its parent `creator` (its pid as the parent saw
+/// it), just created for entry `i`: prepare as the protocol says, set the
+/// session and group, create the children and threads, report ready, and
+/// become the restored task. Only system calls and reads of `c` (the
+/// eclone library allocates a little, in this task's own copy of the
+/// memory, before any thread exists).
+fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
+    let p = &c.plans[i];
+    let args = RestartArgs { ctid: 0, fd: c.img, flags: c.skip, ..Default::default() };
+    // SAFETY: plain system calls on constants and locals; nothing here
+    // takes a lock.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // The parent may have died before the prctl. In a new pid namespace
         // the parent is outside it, and getppid() returns 0.
         let ppid = libc::getppid();
-        if ppid != tool && !(new_ns && ppid == 0) {
-            die(b"cptrst restart: the restart tool went away\n");
+        if ppid != creator && !(p.new_ns() && ppid == 0) {
+            fail(c, i as u32, FAIL_PARENT_GONE, 0);
         }
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KSigaction, 0usize, 8usize);
+                libc::syscall(libc::SYS_rt_sigaction, sig, &SIG_DFL_ACTION as *const KSigaction, 0usize, 8usize);
             }
         }
-        let mut keep = [0, 1, 2, dev, img];
+        let mut keep = [0, 1, 2, c.dev, c.img, c.report];
         keep.sort_unstable();
         let mut next: u32 = 0;
         for &k in &keep {
@@ -339,36 +470,256 @@ fn participant(dev: RawFd, img: RawFd, tool: i32, new_ns: bool, args: &RestartAr
             next = next.max(k + 1);
         }
         libc::syscall(libc::SYS_close_range, next, u32::MAX, 0u32);
-        libc::ioctl(dev, cptrst_uapi::IOC_RESTART as libc::c_ulong, args as *const RestartArgs);
+        let (r, what) = match p.group {
+            Group::Keep => (0, 0),
+            Group::Setsid => (libc::setsid(), FAIL_SETSID),
+            Group::Lead => (libc::setpgid(0, 0), FAIL_SETPGID),
+            Group::Join(g) => (libc::setpgid(0, g), FAIL_SETPGID),
+            Group::JoinTool => (libc::setpgid(0, c.tool_pgid), FAIL_SETPGID),
+        };
+        if r < 0 {
+            fail(c, i as u32, what, errno());
+        }
+        let me = libc::getpid();
+        for &ch in &p.children {
+            let cp = &c.plans[ch as usize];
+            match eclone_fork(cp.flags, &cp.pids) {
+                Ok(Forked::Child) => participant(c, ch as usize, me),
+                Ok(Forked::Parent(_)) => {}
+                Err(e) => fail(c, ch, FAIL_CREATE, e.raw_os_error().unwrap_or(0)),
+            }
+        }
+        for &t in &p.threads {
+            let tp = &c.plans[t as usize];
+            let prot = libc::PROT_READ | libc::PROT_WRITE;
+            let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK;
+            let base = libc::mmap(std::ptr::null_mut(), THREAD_STACK, prot, flags, -1, 0);
+            if base == libc::MAP_FAILED {
+                fail(c, t, FAIL_STACK, errno());
+            }
+            let start = base as *mut ThreadStart;
+            start.write(ThreadStart { dev: c.dev, args });
+            let top = (base as u64 + THREAD_STACK as u64) & !15;
+            if let Err(e) = eclone_on_stack(thread_main, start.cast(), tp.flags, top, &tp.pids) {
+                fail(c, t, FAIL_CREATE, e.raw_os_error().unwrap_or(0));
+            }
+            // The thread shares the fd table: the leader reports for it.
+            note(c, NOTE_READY, t, 0, 0);
+        }
+        note(c, NOTE_READY, i as u32, 0, 0);
+        libc::close(c.report);
+        let r = libc::ioctl(c.dev, cptrst_uapi::IOC_RESTART as libc::c_ulong, &args as *const RestartArgs);
+        if r > 0 && p.zombie && r as u32 & RST_ZOMBIE != 0 {
+            exit_as(r & 0xffff);
+        }
+        // The coordinator reports the failure.
+        libc::_exit(127)
     }
-    die(b"cptrst restart: the restored task's restart call failed\n")
+}
+
+/// A wait status for messages.
+fn status_text(st: i32) -> String {
+    if libc::WIFEXITED(st) {
+        format!("exit status {}", libc::WEXITSTATUS(st))
+    } else if libc::WIFSIGNALED(st) {
+        format!("killed by signal {}", libc::WTERMSIG(st))
+    } else {
+        format!("wait status {st:#x}")
+    }
+}
+
+/// "task I (pid P)".
+fn task_name(tree: &[TreeEntry], i: usize) -> String {
+    format!("task {i} (pid {})", tree.get(i).map_or(0, TreeEntry::pid))
+}
+
+/// The message for a failure note.
+fn failure_text(tree: &[TreeEntry], plans: &[Plan], n: &Note) -> String {
+    let i = n.index as usize;
+    let err = || format!("{} ({})", strerror(n.errno), errno_name(n.errno));
+    let why = match n.what {
+        FAIL_CREATE => {
+            let pids: Vec<String> = plans.get(i).map(|p| p.pids.iter().map(i32::to_string).collect()).unwrap_or_default();
+            let by = plans.get(i).and_then(|p| p.creator).map_or("the tool".into(), |c| task_name(tree, c as usize));
+            let hint = match n.errno {
+                libc::EEXIST => ": a pid is in use",
+                libc::EPERM => ": choosing pids needs CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) over the pid namespaces",
+                _ => "",
+            };
+            format!("{by} cannot create it at pid {}: {}{hint}", pids.join("/"), err())
+        }
+        FAIL_SETSID => format!("setsid() failed: {}", err()),
+        FAIL_SETPGID => {
+            let g = match plans.get(i).map(|p| p.group) {
+                Some(Group::Join(g)) => g.to_string(),
+                Some(Group::JoinTool) => "<the tool's group>".into(),
+                _ => "0".into(),
+            };
+            format!("setpgid(0, {g}) failed: {}", err())
+        }
+        FAIL_PARENT_GONE => "its parent went away before it was set up".into(),
+        FAIL_STACK => format!("mapping its stack failed: {}", err()),
+        w => format!("failed (reason {w}, {})", err()),
+    };
+    format!("{}: {why}", task_name(tree, i))
+}
+
+/// The ready notes the tool has received.
+struct Readiness<'a> {
+    tree: &'a [TreeEntry],
+    plans: &'a [Plan],
+    ready: Vec<bool>,
+    count: usize,
+}
+
+impl<'a> Readiness<'a> {
+    fn new(tree: &'a [TreeEntry], plans: &'a [Plan]) -> Self {
+        Readiness { tree, plans, ready: vec![false; tree.len()], count: 0 }
+    }
+
+    fn all(&self) -> bool {
+        self.count == self.tree.len()
+    }
+
+    /// Takes one packet; a failure gives its message.
+    fn feed(&mut self, packet: &[u8]) -> Result<(), String> {
+        let n = Note::from_bytes(packet).ok_or_else(|| format!("a bad note of {} bytes on the report pipe", packet.len()))?;
+        let i = n.index as usize;
+        if i >= self.tree.len() {
+            return Err(format!("a note about task {i}, which is not in the tree"));
+        }
+        match n.kind {
+            NOTE_READY => {
+                if !self.ready[i] {
+                    self.ready[i] = true;
+                    self.count += 1;
+                }
+                Ok(())
+            }
+            NOTE_FAILED => Err(failure_text(self.tree, self.plans, &n)),
+            k => Err(format!("a note of unknown kind {k}")),
+        }
+    }
+
+    /// The tasks not ready yet, for a message.
+    fn missing(&self) -> String {
+        let v: Vec<String> = (0..self.tree.len()).filter(|&i| !self.ready[i]).map(|i| task_name(self.tree, i)).collect();
+        if v.len() > 8 {
+            format!("{} and {} more", v[..8].join(", "), v.len() - 8)
+        } else {
+            v.join(", ")
+        }
+    }
+
+    /// The first task not ready (image order).
+    fn first_missing(&self) -> usize {
+        self.ready.iter().position(|r| !r).unwrap_or(0)
+    }
+
+    /// The process pids (level 0) of the ready tasks.
+    fn pids(&self) -> Vec<i32> {
+        (0..self.tree.len()).filter(|&i| self.ready[i] && !self.tree[i].is_thread()).map(|i| self.tree[i].pid() as i32).collect()
+    }
+}
+
+/// `waitpid(pid, WNOHANG)`: its wait status if it has exited.
+fn try_wait(pid: i32) -> Option<i32> {
+    let mut st = 0;
+    // SAFETY: waitpid on our own child, status is a local.
+    let r = unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG | libc::__WALL) };
+    (r == pid).then_some(st)
+}
+
+/// Reads the report pipe until every task is ready; otherwise the message.
+/// `root_status` gets the root's wait status if it was reaped meanwhile.
+fn wait_ready(rd: RawFd, root: i32, r: &mut Readiness, root_status: &mut Option<i32>, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 64];
+    while !r.all() {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(format!("timed out after {} s waiting for {} to be ready", timeout.as_secs(), r.missing()));
+        }
+        let ms = (deadline - now).as_millis().min(200) as i32;
+        let mut pfd = libc::pollfd { fd: rd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll on one local pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 && pfd.revents != 0 {
+            // SAFETY: read into a local buffer.
+            let got = unsafe { libc::read(rd, buf.as_mut_ptr().cast(), buf.len()) };
+            if got > 0 {
+                r.feed(&buf[..got as usize])?;
+                continue;
+            }
+            if got < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            if got < 0 {
+                return Err(format!("reading the report pipe: {}", std::io::Error::last_os_error()));
+            }
+            // EOF: every task has entered restart or died, and some are
+            // missing. A root that is not ready is exiting: give it a moment.
+            for _ in 0..100 {
+                *root_status = root_status.or_else(|| try_wait(root));
+                if root_status.is_some() || r.ready[0] {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let first = r.first_missing();
+            return Err(match *root_status {
+                Some(st) if first == 0 => format!("{}: died before it was ready ({})", task_name(r.tree, 0), status_text(st)),
+                _ => format!("{}: died before it was ready (not ready: {})", task_name(r.tree, first), r.missing()),
+            });
+        }
+        if let Some(st) = try_wait(root) {
+            *root_status = Some(st);
+            let when = if r.ready[0] { "before the other tasks were ready" } else { "before it was ready" };
+            return Err(format!("{}: died {when} ({})", task_name(r.tree, 0), status_text(st)));
+        }
+    }
+    Ok(())
+}
+
+/// Kills every task of the tree the tool knows of (the others die with
+/// their parents: `PR_SET_PDEATHSIG`), and reaps the root.
+fn kill_tree(root: i32, pids: &[i32], root_status: Option<i32>) {
+    // SAFETY: kill(2) of our own child, and of tasks that reported ready
+    // (not reaped: their parents are in the tree, in restart or dead).
+    unsafe {
+        libc::kill(root, libc::SIGKILL);
+        for &p in pids {
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+    if root_status.is_none() {
+        wait_status(root);
+    }
 }
 
 pub fn main(args: &[String]) -> Result<(), Failure> {
     let o = parse_args(args)?;
     ensure_stdio();
     let (img, name) = open_image(&o.input)?;
-    let root = read_root(img.as_raw_fd()).map_err(|e| match e {
+    let tree = read_tree(img.as_raw_fd()).map_err(|e| match e {
         HeadError::Io(e) => Failure::os(format!("restart: reading {name}"), e),
         HeadError::Image(e) => Failure::op(format!("restart: {name}: invalid image: {e}")),
     })?;
-    if root.tasks != 1 {
-        return Err(Failure::op(format!(
-            "restart: {name}: the image holds {} tasks (processes and threads): this version restarts a single-threaded process only",
-            root.tasks
-        )));
-    }
+    let plans = plan::plan_tree(&tree).map_err(|r| Failure::op(format!("restart: {name}: this tree cannot be rebuilt: {r}")))?;
+    let root_pid = tree[0].pid();
+    let new_ns = plans[0].new_ns();
     let dev = Dev::open()?;
     let skip = if o.skip_files { RST_SKIP_FILES } else { 0 };
-    let sigchld = libc::SIGCHLD as u32;
-    let (new_ns, flags, pids) = if root.pid == 1 {
-        (true, sigchld | cptrst_uapi::CLONE_NEWPID, [1])
-    } else {
-        (false, sigchld, [root.pid as i32])
-    };
-    let part = RestartArgs { ctid: 0, fd: img.as_raw_fd(), flags: skip, ..Default::default() };
-    // SAFETY: getpid has no preconditions.
-    let tool = unsafe { libc::getpid() };
+    let mut pipe = [0; 2];
+    // SAFETY: pipe2 into a local array.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) } < 0 {
+        return Err(Failure::os("restart: pipe2", std::io::Error::last_os_error()));
+    }
+    // SAFETY: both fds are new and ours.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    // SAFETY: getpid and getpgid(0) have no preconditions.
+    let (tool, tool_pgid) = unsafe { (libc::getpid(), libc::getpgid(0)) };
+    let ctx = Ctx { plans: &plans, dev: dev.as_raw_fd(), img: img.as_raw_fd(), report: wr.as_raw_fd(), skip, tool_pgid };
     // The eclone library uses the tool's device fd rather than opening one
     // of its own that would stay open (and pin the module) while the tool
     // waits for the restored process.
@@ -377,11 +728,16 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // checkpoint PID --kill | cptrst restart`): while its parent has not
     // reaped it yet, its pid is taken. Wait a little for that.
     let deadline = Instant::now() + Duration::from_secs(2);
+    // Its other tasks too: killed with it, they are reaped by whoever
+    // inherited them.
+    while !new_ns && Instant::now() < deadline && tree[1..].iter().any(|e| matches!(proc::state(e.pid() as i32), Some('Z' | 'X'))) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let forked = loop {
-        // SAFETY: the tool is single-threaded; the child only makes raw
-        // system calls (`participant`) and never returns.
-        let r = unsafe { eclone_fork(flags, &pids) };
-        let dying = || matches!(proc::state(pids[0]), None | Some('Z' | 'X'));
+        // SAFETY: the tool is single-threaded; the child only makes system
+        // calls (`participant`) and never returns.
+        let r = unsafe { eclone_fork(plans[0].flags, &plans[0].pids) };
+        let dying = || matches!(proc::state(root_pid as i32), None | Some('Z' | 'X'));
         match r {
             Err(ref e) if e.raw_os_error() == Some(libc::EEXIST) && !new_ns && Instant::now() < deadline && dying() => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -393,23 +749,37 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         cptrst::eclone::set_device_fd(-1);
     }
     let child = match forked {
-        Ok(Forked::Child) => participant(dev.as_raw_fd(), img.as_raw_fd(), tool, new_ns, &part),
+        Ok(Forked::Child) => participant(&ctx, 0, tool),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
             let what = match e.raw_os_error() {
-                Some(libc::EEXIST) if proc::state(pids[0]) == Some('Z') => {
-                    format!("pid {} is in use (by a zombie: its parent has not reaped it)", root.pid)
+                Some(libc::EEXIST) if proc::state(root_pid as i32) == Some('Z') => {
+                    format!("pid {root_pid} is in use (by a zombie: its parent has not reaped it)")
                 }
-                Some(libc::EEXIST) => format!("pid {} is in use", root.pid),
+                Some(libc::EEXIST) => format!("pid {root_pid} is in use"),
                 Some(libc::EPERM) if new_ns => {
                     "a restart at pid 1 of a new pid namespace needs CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE (root)".into()
                 }
-                Some(libc::EPERM) => format!("a restart at a chosen pid ({}) needs CAP_CHECKPOINT_RESTORE (or root)", root.pid),
-                _ => format!("creating the task at pid {}: {e}", root.pid),
+                Some(libc::EPERM) => format!("a restart at a chosen pid ({root_pid}) needs CAP_CHECKPOINT_RESTORE (or root)"),
+                _ => format!("creating the task at pid {root_pid}: {e}"),
             };
             return Err(Failure::op(format!("restart: {what}")));
         }
     };
+    // Only the tasks hold the write end now: EOF means they have all
+    // entered restart or died.
+    drop(wr);
+    let mut ready = Readiness::new(&tree, &plans);
+    let mut root_status = None;
+    let res = wait_ready(rd.as_raw_fd(), child, &mut ready, &mut root_status, READY_TIMEOUT);
+    drop(rd);
+    // Tree pids are the tool's only when the root is in the tool's namespace;
+    // otherwise killing the root (the namespace's init) kills them all.
+    let pids = if new_ns { Vec::new() } else { ready.pids() };
+    if let Err(msg) = res {
+        kill_tree(child, &pids, root_status);
+        return Err(Failure::op(format!("restart: {msg}")));
+    }
     let mut msg = vec![0u8; RST_MSG_MAX as usize];
     let coord = RestartArgs {
         ctid: child,
@@ -420,21 +790,24 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         ..Default::default()
     };
     let res = dev.restart(&coord);
-    // The restored process holds its own image and device fds until its
-    // commit; the tool's go now (a memfd holds the whole image in memory).
+    // The restored processes hold their own image and device fds until
+    // their commit; the tool's go now (a memfd holds the whole image in
+    // memory).
     drop(img);
     drop(dev);
     if let Err(e) = res {
         let errno = e.raw_os_error().unwrap_or(0);
-        // The kernel has killed the child already; this is harmless then.
-        // SAFETY: kill(2) of our own, not yet reaped, child.
-        unsafe { libc::kill(child, libc::SIGKILL) };
-        wait_status(child);
+        // The kernel has killed the tree already; this is harmless then.
+        kill_tree(child, &pids, None);
         let text = kernel_message(&msg).unwrap_or_else(|| strerror(errno));
         return Err(Failure::op(format!("restart: {text} ({})", errno_name(errno))));
     }
     if o.detach {
-        eprintln!("cptrst: restarted pid {child}");
+        if tree.len() > 1 {
+            eprintln!("cptrst: restarted pid {child} ({} tasks)", tree.len());
+        } else {
+            eprintln!("cptrst: restarted pid {child}");
+        }
         return Ok(());
     }
     std::process::exit(wait_status(child) as i32)
@@ -527,8 +900,7 @@ mod tests {
         assert_eq!(seals, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL);
         let mut f = File::from(fd);
         assert_eq!(f.stream_position().unwrap(), 0);
-        let root = read_root(f.as_raw_fd()).unwrap();
-        assert_eq!(root, Root { pid: 100, tasks: 4 });
+        assert_eq!(read_tree(f.as_raw_fd()).unwrap(), image::sample::tree_entries());
         // Not moved: the kernel reads the image from the fd's position.
         assert_eq!(f.stream_position().unwrap(), 0);
         let mut back = Vec::new();
@@ -537,25 +909,166 @@ mod tests {
         assert!(f.write_all(b"x").is_err(), "a sealed memfd must not be writable");
     }
 
+    fn one_process(pid: u32) -> Vec<TreeEntry> {
+        let mut e = image::sample::tree_entries()[0];
+        e.pids[0] = pid;
+        e.tgid = pid;
+        // Keeps the test's session and group.
+        e.pgid = 7;
+        e.sid = 7;
+        vec![e]
+    }
+
     /// The child's preparation runs through to the ioctl, which fails on a
-    /// file that is not /dev/cptrst: the child exits 127.
+    /// file that is not /dev/cptrst: the child reports ready, closes the
+    /// report pipe and exits 127.
     #[test]
     fn a_participant_whose_call_returns_exits_127() {
         let dev = File::open("/dev/null").unwrap();
         let img = copy_to_memfd(&mut pipe_with(sample()), "pipe").unwrap();
-        let args = RestartArgs { fd: img.as_raw_fd(), ..Default::default() };
+        let tree = one_process(100);
+        let plans = plan::plan_tree(&tree).unwrap();
+        let mut p = [0; 2];
+        // SAFETY: pipe2 into a local array.
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
+        // SAFETY: both fds are new and ours.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        let ctx = Ctx { plans: &plans, dev: dev.as_raw_fd(), img: img.as_raw_fd(), report: wr.as_raw_fd(), skip: 0, tool_pgid: 0 };
         // SAFETY: getpid and fork; the child only runs `participant`
-        // (raw system calls) and exits.
+        // (system calls) and exits.
         let pid = unsafe {
             let me = libc::getpid();
             let pid = libc::fork();
             if pid == 0 {
-                participant(dev.as_raw_fd(), img.as_raw_fd(), me, false, &args);
+                participant(&ctx, 0, me);
             }
             pid
         };
         assert!(pid > 0);
+        drop(wr);
+        let mut r = Readiness::new(&tree, &plans);
+        let mut st = None;
+        assert_eq!(wait_ready(rd.as_raw_fd(), pid, &mut r, &mut st, READY_TIMEOUT), Ok(()));
+        assert_eq!(r.pids(), [100]);
         assert_eq!(wait_status(pid), 127);
+        // Then EOF: the child closed its copy before its call.
+        let mut b = [0u8; 16];
+        // SAFETY: read into a local.
+        assert_eq!(unsafe { libc::read(rd.as_raw_fd(), b.as_mut_ptr().cast(), 16) }, 0);
+    }
+
+    /// A participant that cannot set up its group reports it, naming itself.
+    #[test]
+    fn a_participant_that_fails_reports_it() {
+        let dev = File::open("/dev/null").unwrap();
+        let mut tree = one_process(100);
+        // Join a group that does not exist.
+        tree.push(tree[0]);
+        tree[1].pids[0] = 101;
+        tree[1].tgid = 101;
+        tree[1].ppid = 100;
+        tree[0].pgid = 100;
+        tree[0].sid = 7;
+        tree[1].pgid = 100;
+        let mut plans = plan::plan_tree(&tree).unwrap();
+        assert_eq!(plans[0].group, Group::Lead);
+        plans[0].group = Group::Join(i32::MAX);
+        let mut p = [0; 2];
+        // SAFETY: pipe2 into a local array.
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
+        // SAFETY: both fds are new and ours.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        let ctx = Ctx { plans: &plans, dev: dev.as_raw_fd(), img: dev.as_raw_fd(), report: wr.as_raw_fd(), skip: 0, tool_pgid: 0 };
+        // SAFETY: as above.
+        let pid = unsafe {
+            let me = libc::getpid();
+            let pid = libc::fork();
+            if pid == 0 {
+                participant(&ctx, 0, me);
+            }
+            pid
+        };
+        drop(wr);
+        let mut r = Readiness::new(&tree, &plans);
+        let mut st = None;
+        let e = wait_ready(rd.as_raw_fd(), pid, &mut r, &mut st, READY_TIMEOUT).unwrap_err();
+        assert!(e.starts_with("task 0 (pid 100): setpgid(0, 2147483647) failed: "), "{e}");
+        assert!(e.contains("(ESRCH)") || e.contains("(EPERM)"), "{e}");
+        assert_eq!(wait_status(pid), 127);
+    }
+
+    /// A root that dies without a word: EOF, then its status.
+    #[test]
+    fn a_silent_death_is_reported() {
+        let tree = one_process(100);
+        let plans = plan::plan_tree(&tree).unwrap();
+        let mut p = [0; 2];
+        // SAFETY: pipe2 into a local array.
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
+        // SAFETY: both fds are new and ours; the child exits at once.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        let pid = unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::_exit(3);
+            }
+            pid
+        };
+        drop(wr);
+        let mut r = Readiness::new(&tree, &plans);
+        let mut st = None;
+        let e = wait_ready(rd.as_raw_fd(), pid, &mut r, &mut st, READY_TIMEOUT).unwrap_err();
+        assert_eq!(e, "task 0 (pid 100): died before it was ready (exit status 3)");
+        assert!(st.is_some());
+    }
+
+    /// Nobody says anything: the timeout names the missing tasks.
+    #[test]
+    fn a_timeout_names_the_missing_tasks() {
+        let tree = image::sample::tree_entries();
+        let plans = plan::plan_tree(&tree).unwrap();
+        let mut p = [0; 2];
+        // SAFETY: pipe2 into a local array.
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
+        // SAFETY: both fds are new and ours.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        let ready = Note { kind: NOTE_READY, index: 2, what: 0, errno: 0 };
+        // SAFETY: a write of a local.
+        unsafe { libc::write(wr.as_raw_fd(), (&ready as *const Note).cast(), std::mem::size_of::<Note>()) };
+        let mut r = Readiness::new(&tree, &plans);
+        let mut st = None;
+        // SAFETY: getpid has no preconditions; not a child: no wait status.
+        let me = unsafe { libc::getpid() };
+        let e = wait_ready(rd.as_raw_fd(), me, &mut r, &mut st, Duration::from_millis(300)).unwrap_err();
+        assert_eq!(e, "timed out after 0 s waiting for task 0 (pid 100), task 1 (pid 101), task 3 (pid 103) to be ready");
+        drop(wr);
+    }
+
+    #[test]
+    fn notes_and_failure_messages() {
+        let tree = image::sample::tree_entries();
+        let plans = plan::plan_tree(&tree).unwrap();
+        let bytes = |n: Note| -> Vec<u8> { [n.kind, n.index, n.what, n.errno as u32].iter().flat_map(|w| w.to_ne_bytes()).collect() };
+        let mut r = Readiness::new(&tree, &plans);
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 2, what: 0, errno: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 2, what: 0, errno: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 1, what: 0, errno: 0 })).unwrap();
+        assert!(!r.all());
+        assert_eq!(r.missing(), "task 0 (pid 100), task 3 (pid 103)");
+        assert_eq!(r.first_missing(), 0);
+        // Threads are killed with their group.
+        assert_eq!(r.pids(), [102]);
+        let e = r.feed(&bytes(Note { kind: NOTE_FAILED, index: 2, what: FAIL_CREATE, errno: libc::EEXIST })).unwrap_err();
+        let eexist = strerror(libc::EEXIST);
+        assert_eq!(e, format!("task 2 (pid 102): task 0 (pid 100) cannot create it at pid 102/1: {eexist} (EEXIST): a pid is in use"));
+        let e = r.feed(&bytes(Note { kind: NOTE_FAILED, index: 0, what: FAIL_SETSID, errno: libc::EPERM })).unwrap_err();
+        assert!(e.starts_with("task 0 (pid 100): setsid() failed: ") && e.ends_with("(EPERM)"), "{e}");
+        assert!(r.feed(&bytes(Note { kind: NOTE_READY, index: 4, what: 0, errno: 0 })).unwrap_err().contains("not in the tree"));
+        assert!(r.feed(&[1, 2, 3]).unwrap_err().contains("bad note"));
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 0, what: 0, errno: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 3, what: 0, errno: 0 })).unwrap();
+        assert!(r.all());
+        assert_eq!(r.pids(), [100, 102, 103]);
     }
 
     #[test]
@@ -571,7 +1084,7 @@ mod tests {
         };
         assert_eq!(fdflags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
         assert!(seals < 0, "a regular file is not copied into a memfd");
-        assert_eq!(read_root(fd.as_raw_fd()).unwrap(), Root { pid: 100, tasks: 4 });
+        assert_eq!(read_tree(fd.as_raw_fd()).unwrap().len(), 4);
     }
 
     #[test]
@@ -581,7 +1094,7 @@ mod tests {
         let at = image::HEADER_LEN + image::RECORD_HEADER_LEN + image::TREE_FIXED_LEN + 4;
         img[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
         let fd = copy_to_memfd(&mut pipe_with(img), "pipe").unwrap();
-        match read_root(fd.as_raw_fd()) {
+        match read_tree(fd.as_raw_fd()) {
             Err(HeadError::Image(e)) => {
                 assert_eq!(e.record, image::RECORD_TREE);
                 assert_eq!(e.offset, image::HEADER_LEN as u64);
@@ -591,9 +1104,9 @@ mod tests {
         }
         // Cut inside the header.
         let fd = copy_to_memfd(&mut pipe_with(sample()[..50].to_vec()), "pipe").unwrap();
-        assert!(matches!(read_root(fd.as_raw_fd()), Err(HeadError::Image(_))));
+        assert!(matches!(read_tree(fd.as_raw_fd()), Err(HeadError::Image(_))));
         // Cut inside the TREE.
         let fd = copy_to_memfd(&mut pipe_with(sample()[..200].to_vec()), "pipe").unwrap();
-        assert!(matches!(read_root(fd.as_raw_fd()), Err(HeadError::Image(e)) if e.record == image::RECORD_TREE));
+        assert!(matches!(read_tree(fd.as_raw_fd()), Err(HeadError::Image(e)) if e.record == image::RECORD_TREE));
     }
 }

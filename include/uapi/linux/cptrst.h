@@ -66,6 +66,11 @@ struct cptrst_restart_args {
 #define CPTRST_RESTART_COORD		(1u << 0)	/* the caller coordinates */
 #define CPTRST_RESTART_SKIP_FILES	(1u << 1)	/* ignore fds other than 0-2 */
 #define CPTRST_RESTART_RESUME		(1u << 2)	/* internal: the restore trampoline's call */
+/*
+ * Not a flag: a zombie participant's successful call returns
+ * CPTRST_RESTART_ZOMBIE ORed with the wait status (low 16 bits) to exit with.
+ */
+#define CPTRST_RESTART_ZOMBIE		0x10000
 
 /*
  * A zombie participant's successful call returns CPTRST_RESTART_ZOMBIE ORed
