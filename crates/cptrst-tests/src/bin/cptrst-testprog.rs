@@ -24,6 +24,8 @@
 //! - `counter-check`, `regs-check`, `fpu-check sse|avx`, `sleep-check SECS`,
 //!   `mem-check MIB`: for the restart tests, they check their own state
 //!   after the restart and exit 0 or 1 (see their section below);
+//! - `tree-check N`, `threads-check`, `zombie-check`, `pgrp-check`,
+//!   `shared-check`: the same for trees (kselftest-tree);
 //! - `reaper CMD [ARGS...]`: runs CMD so that its pid is freed as soon as it
 //!   dies (no zombie), for the restart tests.
 
@@ -911,6 +913,535 @@ fn mem_check(mib: usize) -> ! {
     rst_verdict("mem-check", &errs)
 }
 
+// ---------------------------------------------------------------------------
+// Self-checking tree workloads for the tree restart tests (kselftest-tree).
+//
+// Same protocol as above, per process: every process of the tree has the
+// ready/go/arg statics at the same addresses (they come from fork), sets
+// its own ready word once its state is in place, and polls its own go byte
+// (the test writes every pid's); the root's ready word is set last, once
+// every process of the tree is in place. The ready line is the root's, with
+// `"pids"` (every live process, the root first) and what each must find
+// after the restart. Setup goes through a pipe that every process has
+// closed before the root is ready: the image holds fds 0, 1, 2 only. After
+// `go` each process checks its own state, reaps its children and checks
+// their exit statuses; the root's exit status is the tree's verdict.
+// ---------------------------------------------------------------------------
+
+/// How often a tree process looks at its go byte: 100 processes polling
+/// under TCG must leave the CPU to the test.
+const TREE_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// One process's note to the root through the setup pipe: index, pid,
+/// parent pid, process group, session.
+type SetupNote = [u32; 5];
+
+fn setup_pipe() -> (i32, i32) {
+    let mut p = [0i32; 2];
+    // SAFETY: pipe(2) into a 2-int array.
+    assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0, "pipe: {}", std::io::Error::last_os_error());
+    (p[0], p[1])
+}
+
+/// This process's note (index `idx`), written to `wr`, which is closed.
+fn setup_note(wr: i32, idx: u32) {
+    // SAFETY: plain queries of our own ids.
+    let note: SetupNote = unsafe {
+        [idx, libc::getpid() as u32, libc::getppid() as u32, libc::getpgid(0) as u32, libc::getsid(0) as u32]
+    };
+    // SAFETY: writes 20 bytes (below PIPE_BUF: atomic) from a local, closes our fd.
+    unsafe {
+        libc::write(wr, note.as_ptr().cast(), std::mem::size_of::<SetupNote>());
+        libc::close(wr);
+    }
+}
+
+/// The root: reads the notes until every write end is closed (every
+/// process has written its note and holds no fd of the pipe any more).
+fn setup_collect(rd: i32, wr: i32, want: usize) -> Vec<SetupNote> {
+    // SAFETY: closing our own write end.
+    unsafe { libc::close(wr) };
+    let mut notes = Vec::new();
+    let mut buf = [0u8; 20];
+    let mut have = 0;
+    loop {
+        // SAFETY: read(2) into the rest of a local buffer.
+        let n = unsafe { libc::read(rd, buf[have..].as_mut_ptr().cast(), buf.len() - have) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        have += n as usize;
+        if have == buf.len() {
+            notes.push(std::array::from_fn(|i| u32::from_le_bytes(buf[i * 4..i * 4 + 4].try_into().unwrap())));
+            have = 0;
+        }
+    }
+    // SAFETY: closing our own read end.
+    unsafe { libc::close(rd) };
+    if notes.len() != want {
+        eprintln!("cptrst-testprog: {} setup notes, want {want}", notes.len());
+        std::process::exit(2);
+    }
+    notes.sort_by_key(|n| n[0]);
+    notes
+}
+
+/// fork(2); in the child, the parent's death kills it (a test that gives
+/// up leaves nothing behind).
+fn fork_child() -> i32 {
+    // SAFETY: the workloads fork only while single-threaded.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        // SAFETY: prctl on ourselves.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    }
+    pid
+}
+
+fn tree_wait_go() {
+    while !rst_go() {
+        std::thread::sleep(TREE_POLL);
+    }
+}
+
+/// Waits for each child and wants exit status 0 from it.
+fn reap_children(children: &[(usize, i32)], errs: &mut Vec<String>) {
+    for &(idx, pid) in children {
+        let mut st = 0;
+        // SAFETY: waitpid on our own child, into a local.
+        let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+        if r != pid {
+            errs.push(format!("waitpid of child {idx} (pid {pid}): {}", std::io::Error::last_os_error()));
+        } else if !(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0) {
+            errs.push(format!("child {idx} (pid {pid}) failed its check: wait status {st:#x}"));
+        }
+    }
+}
+
+fn ids_now() -> (i32, i32, i32, i32) {
+    // SAFETY: plain queries of our own ids.
+    unsafe { (libc::getpid(), libc::getppid(), libc::getpgid(0), libc::getsid(0)) }
+}
+
+/// The page of tree-check process `idx` (same address in every process).
+static mut TREE_PAGE: [u8; PAGE] = [0; PAGE];
+/// How many times this process looked at its go byte.
+static mut TREE_POLLS: u64 = 0;
+
+/// The tag of tree-check process `idx`'s page.
+fn tree_tag(idx: usize) -> u8 {
+    (idx as u8).wrapping_mul(37) ^ 0x5a
+}
+
+/// `tree-check N`: a tree of N processes, process i > 0 a child of process
+/// (i - 1) / 3 (so depths are mixed: 100 processes reach depth 4). Each
+/// fills its page (TREE_PAGE) with the pattern of its index; after `go`
+/// it checks the page, its pid and its parent's, and its children's exit
+/// statuses.
+fn tree_check(n: usize) -> ! {
+    if !(1..=1000).contains(&n) {
+        eprintln!("usage: cptrst-testprog tree-check N (1..=1000)");
+        std::process::exit(2);
+    }
+    let (rd, wr) = setup_pipe();
+    let mut idx = 0usize;
+    let mut children = Vec::new();
+    // Each process forks its own children, 3 * idx + 1 ..= 3 * idx + 3.
+    let mut c = 1;
+    while c <= 3 && 3 * idx + c < n {
+        let ci = 3 * idx + c;
+        let pid = fork_child();
+        if pid == 0 {
+            // SAFETY: the child does not read the pipe.
+            unsafe { libc::close(rd) };
+            idx = ci;
+            children.clear();
+            c = 1;
+            continue;
+        }
+        children.push((ci, pid));
+        c += 1;
+    }
+    let tag = tree_tag(idx);
+    // SAFETY: our own static, single-threaded.
+    let page = unsafe { &mut *std::ptr::addr_of_mut!(TREE_PAGE) };
+    fill_page(page, tag, idx);
+    let (pid, ppid, _, _) = ids_now();
+    let mut notes = Vec::new();
+    if idx == 0 {
+        notes = setup_collect(rd, wr, n - 1);
+    } else {
+        setup_note(wr, idx as u32);
+    }
+    if idx == 0 {
+        let pids: Vec<u32> = std::iter::once(pid as u32).chain(notes.iter().map(|n| n[1])).collect();
+        let ppids: Vec<u32> = std::iter::once(ppid as u32).chain(notes.iter().map(|n| n[2])).collect();
+        rst_ready_line(&format!(
+            "\"pids\": {pids:?}, \"ppids\": {ppids:?}, \"page\": {}",
+            std::ptr::addr_of!(TREE_PAGE) as usize
+        ));
+    }
+    rst_set_ready();
+    while !rst_go() {
+        // SAFETY: our own static, single-threaded.
+        unsafe { *std::ptr::addr_of_mut!(TREE_POLLS) += 1 };
+        std::thread::sleep(TREE_POLL);
+    }
+    let mut errs = Vec::new();
+    // SAFETY: our own static, single-threaded.
+    let page = unsafe { &*std::ptr::addr_of!(TREE_PAGE) };
+    if let Some(off) = (0..PAGE).find(|&o| page[o] != cptrst_tests::pattern(tag, idx, o)) {
+        errs.push(format!("page byte {off} is {:#04x}, want {:#04x}", page[off], cptrst_tests::pattern(tag, idx, off)));
+    }
+    let (now_pid, now_ppid, _, _) = ids_now();
+    if now_pid != pid {
+        errs.push(format!("getpid() {now_pid}, want {pid}"));
+    }
+    if now_ppid != ppid {
+        errs.push(format!("getppid() {now_ppid}, want {ppid}"));
+    }
+    // SAFETY: our own static.
+    if unsafe { *std::ptr::addr_of!(TREE_POLLS) } == 0 {
+        errs.push("never polled its go byte before go".into());
+    }
+    reap_children(&children, &mut errs);
+    let errs: Vec<String> = errs.into_iter().map(|e| format!("process {idx} (pid {pid}): {e}")).collect();
+    rst_verdict("tree-check", &errs)
+}
+
+/// Thread `t`'s values of r12..r15 in `threads-check`.
+fn thread_regs(t: usize) -> [u64; 4] {
+    core::array::from_fn(|r| 0x7400_0000_0000_0000 | (t as u64) << 40 | (12 + r as u64) << 32 | 0x1234_5678 ^ (t * 0x1111) as u64)
+}
+
+/// Thread `t`'s values of xmm8 and xmm9 in `threads-check`.
+fn thread_xmm(t: usize) -> [u8; 32] {
+    core::array::from_fn(|j| (0x80 + t * 32 + j) as u8 ^ 0x3c)
+}
+
+/// Thread `t`'s TLS value in `threads-check`.
+fn thread_tls(t: usize) -> u64 {
+    0x7415_0000_0000_0000 | (t as u64 + 1) * 0x0101_0101
+}
+
+thread_local! {
+    static THREAD_TLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+const THREADS: usize = 4;
+/// Threads that have their values in place.
+static mut THREADS_IN: u32 = 0;
+/// Each thread's tid, for the ready line.
+static THREAD_TIDS: [std::sync::atomic::AtomicI32; THREADS] = [const { std::sync::atomic::AtomicI32::new(0) }; THREADS];
+
+/// A thread's inputs and outputs, one block for the asm.
+#[repr(C, align(16))]
+struct ThreadBlock {
+    regs_in: [u64; 4],
+    xmm_in: [u8; 32],
+    regs_out: [u64; 4],
+    xmm_out: [u8; 32],
+    ts: libc::timespec,
+}
+
+/// One thread of `threads-check`: r12-r15, xmm8-9 and its TLS value hold
+/// thread `t`'s values while it sleeps in nanosleep (raw system calls,
+/// which keep every register but rax, rcx and r11) until `go`.
+fn thread_body(t: usize) -> Vec<String> {
+    THREAD_TLS.with(|v| v.set(thread_tls(t)));
+    let tls_addr = THREAD_TLS.with(|v| v as *const _ as usize);
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    THREAD_TIDS[t].store(tid, std::sync::atomic::Ordering::SeqCst);
+    let mut b = Box::new(ThreadBlock {
+        regs_in: thread_regs(t),
+        xmm_in: thread_xmm(t),
+        regs_out: [0; 4],
+        xmm_out: [0; 32],
+        ts: libc::timespec { tv_sec: 0, tv_nsec: 20_000_000 },
+    });
+    let p: *mut ThreadBlock = &mut *b;
+    // SAFETY: the asm reads and writes the block and our statics; every
+    // register it changes is declared; r8 (the block) is left as it was.
+    unsafe {
+        std::arch::asm!(
+            "mov r12, [r8 + {ri}]",
+            "mov r13, [r8 + {ri} + 8]",
+            "mov r14, [r8 + {ri} + 16]",
+            "mov r15, [r8 + {ri} + 24]",
+            "movdqu xmm8, [r8 + {xi}]",
+            "movdqu xmm9, [r8 + {xi} + 16]",
+            // The last thread in sets the ready word.
+            "mov eax, 1",
+            "lock xadd dword ptr [rip + {cnt}], eax",
+            "cmp eax, {last}",
+            "jne 3f",
+            "mov dword ptr [rip + {ready}], {magic}",
+            "3:",
+            "mov eax, {nanosleep}",
+            "lea rdi, [r8 + {ts}]",
+            "xor esi, esi",
+            "syscall",
+            "cmp byte ptr [rip + {go}], 0",
+            "je 3b",
+            "mov [r8 + {ro}], r12",
+            "mov [r8 + {ro} + 8], r13",
+            "mov [r8 + {ro} + 16], r14",
+            "mov [r8 + {ro} + 24], r15",
+            "movdqu [r8 + {xo}], xmm8",
+            "movdqu [r8 + {xo} + 16], xmm9",
+            in("r8") p,
+            ri = const std::mem::offset_of!(ThreadBlock, regs_in),
+            xi = const std::mem::offset_of!(ThreadBlock, xmm_in),
+            ro = const std::mem::offset_of!(ThreadBlock, regs_out),
+            xo = const std::mem::offset_of!(ThreadBlock, xmm_out),
+            ts = const std::mem::offset_of!(ThreadBlock, ts),
+            cnt = sym THREADS_IN,
+            last = const THREADS - 1,
+            ready = sym RST_READY,
+            go = sym RST_GO,
+            magic = const READY_MAGIC,
+            nanosleep = const libc::SYS_nanosleep,
+            out("rax") _, out("rcx") _, out("r11") _, out("rdi") _, out("rsi") _,
+            out("r12") _, out("r13") _, out("r14") _, out("r15") _,
+            out("xmm8") _, out("xmm9") _,
+        );
+    }
+    // SAFETY: the asm is done; read its outputs back.
+    let b = unsafe { std::ptr::read_volatile(p) };
+    let mut errs = Vec::new();
+    for (r, (got, want)) in b.regs_out.iter().zip(b.regs_in.iter()).enumerate() {
+        if got != want {
+            errs.push(format!("r{} = {got:#018x}, want {want:#018x}", 12 + r));
+        }
+    }
+    let hex = |s: &[u8]| s.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for i in 0..2 {
+        let (got, want) = (&b.xmm_out[i * 16..i * 16 + 16], &b.xmm_in[i * 16..i * 16 + 16]);
+        if got != want {
+            errs.push(format!("xmm{} = {}, want {}", 8 + i, hex(got), hex(want)));
+        }
+    }
+    let tls = THREAD_TLS.with(|v| v.get());
+    if tls != thread_tls(t) {
+        errs.push(format!("TLS value {tls:#x}, want {:#x}", thread_tls(t)));
+    }
+    let now_addr = THREAD_TLS.with(|v| v as *const _ as usize);
+    if now_addr != tls_addr {
+        errs.push(format!("TLS variable at {now_addr:#x}, was at {tls_addr:#x} (fs base)"));
+    }
+    // SAFETY: gettid has no preconditions.
+    let now_tid = unsafe { libc::gettid() };
+    if now_tid != tid {
+        errs.push(format!("gettid() {now_tid}, want {tid}"));
+    }
+    errs.into_iter().map(|e| format!("thread {t} (tid {tid}): {e}")).collect()
+}
+
+/// `threads-check`: 4 threads (the main one and 3 more), each with its own
+/// r12-r15, xmm8-9 and TLS value, sleeping in raw nanosleep calls until
+/// `go`; then each compares them; the main thread joins the others.
+fn threads_check() -> ! {
+    let others: Vec<_> = (1..THREADS).map(|t| std::thread::spawn(move || thread_body(t))).collect();
+    while THREAD_TIDS[1..].iter().any(|t| t.load(std::sync::atomic::Ordering::SeqCst) == 0) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // SAFETY: gettid has no preconditions.
+    THREAD_TIDS[0].store(unsafe { libc::gettid() }, std::sync::atomic::Ordering::SeqCst);
+    let tids: Vec<i32> = THREAD_TIDS.iter().map(|t| t.load(std::sync::atomic::Ordering::SeqCst)).collect();
+    rst_ready_line(&format!("\"tids\": {tids:?}"));
+    let mut errs = thread_body(0);
+    for (t, h) in others.into_iter().enumerate() {
+        match h.join() {
+            Ok(e) => errs.extend(e),
+            Err(_) => errs.push(format!("thread {} panicked", t + 1)),
+        }
+    }
+    rst_verdict("threads-check", &errs)
+}
+
+/// The exit status of `zombie-check`'s first child.
+const ZOMBIE_STATUS: i32 = 42;
+
+/// `zombie-check`: two children that die before the checkpoint and are
+/// not reaped: one exits with status 42, one is killed by SIGTERM. After
+/// `go` the root reaps them and checks their wait statuses.
+fn zombie_check() -> ! {
+    let a = fork_child();
+    if a == 0 {
+        // SAFETY: _exit(2) in a forked child.
+        unsafe { libc::_exit(ZOMBIE_STATUS) };
+    }
+    let b = fork_child();
+    if b == 0 {
+        pause_forever();
+    }
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(b, libc::SIGTERM) };
+    for z in [a, b] {
+        // SAFETY: waitid on our own child, WNOWAIT: it stays a zombie.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let r = unsafe { libc::waitid(libc::P_PID, z as libc::id_t, &mut si, libc::WEXITED | libc::WNOWAIT) };
+        assert_eq!(r, 0, "waitid {z}: {}", std::io::Error::last_os_error());
+    }
+    rst_ready_line(&format!("\"pids\": [{}], \"zombies\": [{a}, {b}]", std::process::id()));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    for (z, want) in [(a, "exit status 42"), (b, "killed by SIGTERM")] {
+        let mut st = 0;
+        // SAFETY: waitpid on our own child, into a local.
+        let r = unsafe { libc::waitpid(z, &mut st, libc::WNOHANG) };
+        let ok = if z == a {
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == ZOMBIE_STATUS
+        } else {
+            libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGTERM && !libc::WCOREDUMP(st)
+        };
+        if r != z {
+            errs.push(format!("zombie {z}: waitpid WNOHANG returned {r} ({}): not a zombie child any more", std::io::Error::last_os_error()));
+        } else if !ok {
+            errs.push(format!("zombie {z}: wait status {st:#x}, want {want}"));
+        }
+    }
+    rst_verdict("zombie-check", &errs)
+}
+
+/// `pgrp-check`: the root makes a session (setsid); child A makes its own
+/// process group; child B joins A's group; C, B's child, inherits it.
+/// After `go` each checks its session, group and parent.
+fn pgrp_check() -> ! {
+    // SAFETY: setsid(2): the root is not a group leader (its parent's child).
+    if unsafe { libc::setsid() } < 0 {
+        eprintln!("cptrst-testprog pgrp-check: setsid: {}", std::io::Error::last_os_error());
+        std::process::exit(2);
+    }
+    let (rd, wr) = setup_pipe();
+    let mut idx = 0usize;
+    let mut children = Vec::new();
+    let a = fork_child();
+    if a == 0 {
+        idx = 1;
+        // SAFETY: setpgid on ourselves.
+        unsafe { libc::setpgid(0, 0) };
+    } else {
+        // SAFETY: setpgid on our child too (whichever runs first).
+        unsafe { libc::setpgid(a, a) };
+        children.push((1, a));
+        let b = fork_child();
+        if b == 0 {
+            idx = 2;
+            children.clear();
+            // SAFETY: setpgid on ourselves, to A's group in our session.
+            unsafe { libc::setpgid(0, a) };
+            let c = fork_child();
+            if c == 0 {
+                idx = 3;
+            } else {
+                children.push((3, c));
+            }
+        } else {
+            // SAFETY: as above.
+            unsafe { libc::setpgid(b, a) };
+            children.push((2, b));
+        }
+    }
+    let me = ids_now();
+    if idx == 0 {
+        let notes = setup_collect(rd, wr, 3);
+        let col = |k: usize, mine: i32| -> Vec<u32> { std::iter::once(mine as u32).chain(notes.iter().map(|n| n[k])).collect() };
+        rst_ready_line(&format!(
+            "\"pids\": {:?}, \"ppids\": {:?}, \"pgids\": {:?}, \"sids\": {:?}",
+            col(1, me.0),
+            col(2, me.1),
+            col(3, me.2),
+            col(4, me.3)
+        ));
+        let pg = col(3, me.2);
+        let sid = col(4, me.3);
+        if pg != [me.0 as u32, a as u32, a as u32, a as u32] || sid.iter().any(|&s| s != me.0 as u32) {
+            eprintln!("cptrst-testprog pgrp-check: groups {pg:?} and sessions {sid:?} not as built");
+            std::process::exit(2);
+        }
+    } else {
+        // SAFETY: the children do not read the pipe.
+        unsafe { libc::close(rd) };
+        setup_note(wr, idx as u32);
+    }
+    rst_set_ready();
+    tree_wait_go();
+    let now = ids_now();
+    let mut errs = Vec::new();
+    for (what, got, want) in [("getpid", now.0, me.0), ("getppid", now.1, me.1), ("getpgid", now.2, me.2), ("getsid", now.3, me.3)] {
+        if got != want {
+            errs.push(format!("process {idx} (pid {}): {what}() {got}, want {want}", me.0));
+        }
+    }
+    reap_children(&children, &mut errs);
+    rst_verdict("pgrp-check", &errs)
+}
+
+/// Words of the `shared-check` page: the child's pid, the child's value,
+/// the parent's value; from word 8 on, a pattern.
+const SHARED_CHILD_VAL: u64 = 0xc41d_c41d_0000_0001;
+const SHARED_PARENT_VAL: u64 = 0x9a4e_9a4e_0000_0002;
+
+/// `shared-check`: a MAP_SHARED | MAP_ANONYMOUS page mapped before fork;
+/// after `go` the child writes a value the parent must see, and the parent
+/// one the child must see (within 30 s), then both check the pattern.
+fn shared_check() -> ! {
+    let p = mmap(PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1) as *mut u64;
+    let words = PAGE / 8;
+    for w in 8..words {
+        // SAFETY: inside the page.
+        unsafe { p.add(w).write(mem_check_word(0x5a, w)) };
+    }
+    let child = fork_child();
+    let me = std::process::id();
+    let word = |w: usize| {
+        // SAFETY: inside the page; the other process writes it.
+        unsafe { std::ptr::read_volatile(p.add(w)) }
+    };
+    if child == 0 {
+        // SAFETY: inside the page.
+        unsafe { std::ptr::write_volatile(p, u64::from(me)) };
+    } else {
+        while word(0) != child as u64 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        rst_ready_line(&format!("\"pids\": [{me}, {child}], \"shared\": {}", p as usize));
+    }
+    rst_set_ready();
+    tree_wait_go();
+    let (mine, theirs, put, want, who) = if child == 0 {
+        (1, 2, SHARED_CHILD_VAL, SHARED_PARENT_VAL, "child")
+    } else {
+        (2, 1, SHARED_PARENT_VAL, SHARED_CHILD_VAL, "parent")
+    };
+    // SAFETY: inside the page.
+    unsafe { std::ptr::write_volatile(p.add(mine), put) };
+    let t0 = std::time::Instant::now();
+    let mut errs = Vec::new();
+    while word(theirs) != want {
+        if t0.elapsed() > std::time::Duration::from_secs(30) {
+            errs.push(format!("{who} (pid {me}): word {theirs} is {:#x} after 30 s, want {want:#x}: the page is not shared", word(theirs)));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if let Some(w) = (8..words).find(|&w| word(w) != mem_check_word(0x5a, w)) {
+        errs.push(format!("{who} (pid {me}): word {w} is {:#x}, want {:#x}", word(w), mem_check_word(0x5a, w)));
+    }
+    if child != 0 {
+        reap_children(&[(1, child)], &mut errs);
+    }
+    rst_verdict("shared-check", &errs)
+}
+
 /// `reaper CMD [ARGS...]`: runs CMD (its stdout is ours) with SIGCHLD
 /// ignored here, so that CMD's death frees its pid at once (no zombie for
 /// anyone to reap), then waits to be killed (dies with its parent).
@@ -983,6 +1514,11 @@ fn main() {
         Some("sleep-check") => sleep_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3)),
         Some("mem-check") => mem_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
         Some("task-check") => task_check(args.get(1).is_some_and(|a| a == "--fd")),
+        Some("tree-check") => tree_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10)),
+        Some("threads-check") => threads_check(),
+        Some("zombie-check") => zombie_check(),
+        Some("pgrp-check") => pgrp_check(),
+        Some("shared-check") => shared_check(),
         Some("reaper") => reaper(&args[1..]),
         Some("spin") => {
             ready("{}");
