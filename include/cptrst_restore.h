@@ -84,6 +84,8 @@ int cptrst_rst_set_sigmask(__u64 blocked);
 int cptrst_rst_set_regs(const __u64 *regs, unsigned int n);
 void cptrst_rst_set_comm(const char *comm);
 int cptrst_rst_set_personality(__u32 personality);
+struct cptrst_thread_state;
+int cptrst_rst_set_thread_state(const struct cptrst_thread_state *ts);
 void cptrst_rst_clear_pdeath(void);
 int cptrst_rst_queue_ax(struct file *pin, __u64 ax);
 void cptrst_rst_fpu_park(void);

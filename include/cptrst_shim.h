@@ -118,6 +118,16 @@ unsigned int cptrst_xstate_size(void);
 int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size);
 int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned int max);
 
+/* What a task registered with the kernel for its thread library. */
+struct cptrst_thread_state {
+	__u64 clear_child_tid;		/* set_tid_address, CLONE_CHILD_CLEARTID */
+	__u64 robust_list;		/* set_robust_list head */
+	__u64 robust_list_len;
+	__u64 rseq;			/* rseq area (CONFIG_RSEQ) */
+	__u32 rseq_len, rseq_sig;
+};
+void cptrst_task_thread_state(struct task_struct *t, struct cptrst_thread_state *out);
+
 struct mm_struct *cptrst_task_mm_get(struct task_struct *t);
 void cptrst_mm_put(struct mm_struct *mm);
 int cptrst_mm_read_lock(struct mm_struct *mm);

@@ -57,6 +57,7 @@ void cptrst_misc_deregister(void)
  * Dump side: tasks, registers, FPU, mm and pages of a stopped tree.
  */
 #include <linux/cred.h>
+#include <linux/futex.h>
 #include <linux/elf.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
@@ -79,6 +80,7 @@ void cptrst_misc_deregister(void)
 
 static_assert(sizeof(struct cptrst_task_info) == 4 * CPTRST_MAX_LEVELS + 4 * 18 + 8 + 16);
 static_assert(sizeof(struct cptrst_mm_info) == 8 * 12 + 8 * CPTRST_AUXV_WORDS + 8);
+static_assert(sizeof(struct cptrst_thread_state) == 40);
 static_assert(sizeof(struct cptrst_vma_info) == 8 * 6 + 16);
 static_assert(CPTRST_AUXV_WORDS >= AT_VECTOR_SIZE);
 
@@ -678,6 +680,26 @@ int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f)
 		ret = 1;
 	rcu_read_unlock();
 	return ret;
+}
+
+/*
+ * The per-thread state @t registered with the kernel. @t is stopped (or a
+ * zombie), so the fields do not change under us.
+ */
+void cptrst_task_thread_state(struct task_struct *t, struct cptrst_thread_state *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->clear_child_tid = (unsigned long)READ_ONCE(t->clear_child_tid);
+#ifdef CONFIG_FUTEX
+	out->robust_list = (unsigned long)READ_ONCE(t->robust_list);
+	if (out->robust_list)
+		out->robust_list_len = sizeof(struct robust_list_head);
+#endif
+#ifdef CONFIG_RSEQ
+	out->rseq = (unsigned long)READ_ONCE(t->rseq);
+	out->rseq_len = READ_ONCE(t->rseq_len);
+	out->rseq_sig = READ_ONCE(t->rseq_sig);
+#endif
 }
 
 int cptrst_signal_pending(void)

@@ -282,5 +282,15 @@ pub(crate) fn write_task(
     let files = fds.files_of(t)?;
     let count = u32::try_from(files.len()).map_err(|_| code::E2BIG)?;
     let len = image::Files::payload_len(count).ok_or(code::E2BIG)?;
-    out.put(64 + len, |e, b| e.files(files, b))
+    out.put(64 + len, |e, b| e.files(files, b))?;
+    let ts = t.thread_state();
+    let th = image::Thread {
+        clear_child_tid: ts.clear_child_tid,
+        robust_list: ts.robust_list,
+        robust_list_len: ts.robust_list_len,
+        rseq: ts.rseq,
+        rseq_len: ts.rseq_len,
+        rseq_sig: ts.rseq_sig,
+    };
+    out.put(64 + image::THREAD_PAYLOAD_LEN, |e, b| e.thread(&th, b))
 }

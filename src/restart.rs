@@ -541,11 +541,11 @@ fn participate(dev: &DevFile, args: &RestartArgs) -> Result<isize, Fail> {
             RUN if ctx.turn.load(Ordering::Acquire) as usize == i => break,
             _ => {}
         }
+        if ctx.coord.gone() && ctx.phase.load(Ordering::Acquire) != GO {
+            return Err(die(&ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
+        }
         if let Err(f) = ctx.wait() {
             return Err(die(&ctx, of_task(&ctx, i, f)));
-        }
-        if ctx.coord.gone() {
-            return Err(die(&ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
         }
     }
     let t = &ctx.plan.tasks[i];
@@ -663,6 +663,7 @@ fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
         rst::set_comm(&t.comm);
         rst::set_personality(t.personality).map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
         rst::clear_pdeath();
+        rst::set_thread_state(&t.thread).map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
         rst::queue_ax(dev, regs[restore_plan::reg::AX])?;
         rst::set_sigmask(t.blocked)?;
         rst::fpu_park();
@@ -682,11 +683,13 @@ fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
             }
             _ => {}
         }
+        // The coordinator returns (and may exit) right after GO: its death
+        // only counts while the phase is not GO, checked after the load.
+        if ctx.coord.gone() && ctx.phase.load(Ordering::Acquire) != GO {
+            return Err(die(ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
+        }
         if let Err(f) = ctx.wait() {
             return Err(die(ctx, of_task(ctx, i, f)));
-        }
-        if ctx.coord.gone() {
-            return Err(die(ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
         }
     }
 }

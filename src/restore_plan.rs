@@ -92,6 +92,8 @@ pub(crate) struct TaskPlan {
     pub(crate) regs: Option<[u64; 27]>,
     /// The xstate (live tasks).
     pub(crate) xstate: KVVec<u8>,
+    /// Its per-thread kernel state (THREAD record; zeros without one).
+    pub(crate) thread: shim::ThreadState,
     /// Index of the task within the live tasks of its mm (its parameter
     /// page in the trampoline), 0 for the mm's owner.
     pub(crate) slot: usize,
@@ -361,7 +363,16 @@ impl Visitor for Walker<'_> {
         for e in t.iter() {
             self.tasks
                 .push(
-                    TaskPlan { entry: e, comm: [0; 16], personality: 0, blocked: 0, regs: None, xstate: KVVec::new(), slot: 0 },
+                    TaskPlan {
+                        entry: e,
+                        comm: [0; 16],
+                        personality: 0,
+                        blocked: 0,
+                        regs: None,
+                        xstate: KVVec::new(),
+                        thread: shim::ThreadState::default(),
+                        slot: 0,
+                    },
                     GFP_KERNEL,
                 )
                 .map_err(alloc_fail)?;
@@ -436,6 +447,18 @@ impl Visitor for Walker<'_> {
                             image::file_kind_name(e.kind)
                         ));
                     }
+                }
+            }
+            Record::Thread(th) => {
+                if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
+                    t.thread = shim::ThreadState {
+                        clear_child_tid: th.clear_child_tid,
+                        robust_list: th.robust_list,
+                        robust_list_len: th.robust_list_len,
+                        rseq: th.rseq,
+                        rseq_len: th.rseq_len,
+                        rseq_sig: th.rseq_sig,
+                    };
                 }
             }
             Record::Mm(mm) => self.mm_record(off, mm)?,

@@ -101,6 +101,7 @@ mod ffi {
         pub(super) fn cptrst_rst_set_comm(comm: *const u8);
         pub(super) fn cptrst_rst_set_personality(p: u32) -> i32;
         pub(super) fn cptrst_rst_clear_pdeath();
+        pub(super) fn cptrst_rst_set_thread_state(ts: *const crate::shim::ThreadState) -> i32;
         pub(super) fn cptrst_rst_queue_ax(pin: *mut file, ax: u64) -> i32;
         pub(super) fn cptrst_rst_fpu_park();
         pub(super) fn cptrst_task_set_xstate(t: *mut task_struct, buf: *const u8, size: u32) -> i32;
@@ -660,6 +661,12 @@ pub(crate) fn set_comm(comm: &[u8; 16]) {
 pub(crate) fn set_personality(p: u32) -> Result {
     // SAFETY: no precondition.
     errno_result(unsafe { ffi::cptrst_rst_set_personality(p) })
+}
+
+/// Sets the caller's clear-child-tid address, robust list and rseq area.
+pub(crate) fn set_thread_state(ts: &crate::shim::ThreadState) -> Result {
+    // SAFETY: `ts` is readable, of the C layout.
+    errno_result(unsafe { ffi::cptrst_rst_set_thread_state(ts) })
 }
 
 /// Clears the caller's parent-death signal.

@@ -101,6 +101,20 @@ impl MmLayout {
     }
 }
 
+/// `struct cptrst_thread_state`: what a task registered with the kernel
+/// for its thread library.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct ThreadState {
+    pub(crate) clear_child_tid: u64,
+    pub(crate) robust_list: u64,
+    pub(crate) robust_list_len: u64,
+    pub(crate) rseq: u64,
+    pub(crate) rseq_len: u32,
+    pub(crate) rseq_sig: u32,
+}
+const _: () = assert!(core::mem::size_of::<ThreadState>() == 40);
+
 /// `struct cptrst_mm_info`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -186,6 +200,7 @@ mod dump_ffi {
         pub(super) fn cptrst_xstate_size() -> u32;
         pub(super) fn cptrst_task_xstate(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
         pub(super) fn cptrst_task_fds(t: *mut task_struct, fds: *mut u32, kinds: *mut u32, max: u32) -> i32;
+        pub(super) fn cptrst_task_thread_state(t: *mut task_struct, out: *mut super::ThreadState);
         pub(super) fn cptrst_task_mm_get(t: *mut task_struct) -> *mut mm_struct;
         pub(super) fn cptrst_mm_put(mm: *mut mm_struct);
         pub(super) fn cptrst_mm_read_lock(mm: *mut mm_struct) -> i32;
@@ -297,6 +312,16 @@ impl Task {
         let n = unsafe { dump_ffi::cptrst_task_fds(self.ptr(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32) };
         errno_result(n)?;
         Ok((n as usize).min(max))
+    }
+
+    /// Its per-thread state registered with the kernel (clear-child-tid,
+    /// robust list, rseq).
+    pub(crate) fn thread_state(&self) -> ThreadState {
+        let mut ts = ThreadState::default();
+        // SAFETY: `self` holds a reference on the task; `ts` is a writable
+        // local of the C layout.
+        unsafe { dump_ffi::cptrst_task_thread_state(self.ptr(), &mut ts) };
+        ts
     }
 
     /// The task's mm, referenced (None for a zombie or a kernel thread).

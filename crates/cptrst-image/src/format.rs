@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The cptrst checkpoint image format, version 1.2.
+//! The cptrst checkpoint image format, version 1.3.
 //!
 //! This file is the single definition of the format. It is compiled twice:
 //! into the kernel module as a child module (`#[path] mod image;`) and into
@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! TREE
-//! for each task, in tree order:  TASK [REGS FPU [FILES]]  (live tasks only)
+//! for each task, in tree order:  TASK [REGS FPU [FILES] [THREAD]]  (live tasks only)
 //! for each mm id 1..=N:          MM (VMA [SHM] PAGES*)*   (VMAs sorted by address)
 //! TRAILER                                                  (counts + CRC32C)
 //! ```
@@ -23,6 +23,11 @@
 //! optional (1.0 images have none) and skippable: its
 //! [`RECORD_FLAG_MUST_UNDERSTAND`] bit is clear, as for every record type a
 //! minor version adds, so 1.0 readers skip it.
+//!
+//! THREAD (version 1.3, skippable as well) holds a live task's per-thread
+//! kernel state that user libraries register with the kernel: the
+//! clear-child-tid address (pthread_join waits on it), the robust futex
+//! list, and the rseq area.
 //!
 //! SHM (version 1.2, skippable as well) follows a shared anonymous VMA and
 //! names its shmem object by an id, equal for every VMA of the image (in
@@ -56,10 +61,11 @@ pub const MAGIC: [u8; 8] = *b"\x89CPTRST\n";
 /// Major version this code reads and writes. A reader refuses other majors.
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this code writes. Readers accept any minor of their major:
-/// minor versions only add skippable record types (1.1: FILES, 1.2: SHM).
+/// minor versions only add skippable record types (1.1: FILES, 1.2: SHM,
+/// 1.3: THREAD).
 /// A 1.0 image is valid and simply has no FILES or SHM records, a 1.1
 /// image no SHM records.
-pub const VERSION_MINOR: u16 = 2;
+pub const VERSION_MINOR: u16 = 3;
 /// Length of the file header, in bytes.
 pub const HEADER_LEN: usize = 128;
 /// Length of a record header, in bytes.
@@ -111,6 +117,10 @@ pub const RECORD_FILES: u32 = 9;
 /// after it (before its PAGES). Skippable: [`RECORD_FLAG_MUST_UNDERSTAND`]
 /// is clear.
 pub const RECORD_SHM: u32 = 10;
+/// Record type (version 1.3): a live task's per-thread kernel state
+/// ([`Thread`]). Optional, at most one per live task, after its FPU (and
+/// FILES, if any). Skippable: [`RECORD_FLAG_MUST_UNDERSTAND`] is clear.
+pub const RECORD_THREAD: u32 = 11;
 
 /// Record flag: a reader that does not know the record type must refuse the
 /// image. Set on every record type of version 1.0; clear on records a later
@@ -232,6 +242,10 @@ pub const FILES_FIXED_LEN: usize = 8;
 pub const FILES_MAX_PAYLOAD: usize = FILES_FIXED_LEN + MAX_FILES as usize * FILE_ENTRY_LEN;
 /// Length of an SHM payload (id, reserved).
 pub const SHM_PAYLOAD_LEN: usize = 16;
+/// Length of a THREAD payload.
+pub const THREAD_PAYLOAD_LEN: usize = 48;
+/// Largest robust list head length (`struct robust_list_head` is 24 bytes).
+pub const MAX_ROBUST_LIST_LEN: u64 = 4096;
 /// Largest payload of any record, known or not.
 pub const MAX_RECORD_PAYLOAD: u64 =
     PAGES_FIXED_LEN as u64 + MAX_PAGES_PER_RUN * PAGE_SIZE_X86_64 as u64;
@@ -264,6 +278,7 @@ pub fn record_name(kind: u32) -> &'static str {
         RECORD_TRAILER => "TRAILER",
         RECORD_FILES => "FILES",
         RECORD_SHM => "SHM",
+        RECORD_THREAD => "THREAD",
         _ => "unknown",
     }
 }
@@ -272,7 +287,7 @@ pub fn record_name(kind: u32) -> &'static str {
 /// the 1.0 types, none for the types minor versions add (FILES, SHM).
 pub fn record_flags(kind: u32) -> u32 {
     match kind {
-        RECORD_FILES | RECORD_SHM => 0,
+        RECORD_FILES | RECORD_SHM | RECORD_THREAD => 0,
         _ => RECORD_FLAG_MUST_UNDERSTAND,
     }
 }
@@ -735,6 +750,9 @@ pub enum ErrorKind {
         kind: u32,
     },
     /// An SHM record with id 0 (ids start at 1).
+    /// A THREAD record with an address outside user space or a robust list
+    /// or rseq length out of range.
+    BadThreadState,
     BadShmId {
         /// The id found.
         id: u64,
@@ -862,6 +880,7 @@ impl fmt::Display for ErrorKind {
             BadFd { fd } => write!(f, "fd {fd} not below {FD_LIMIT}"),
             BadFileKind { kind } => write!(f, "bad file kind {kind}"),
             BadShmId { id } => write!(f, "shm object id {id}, ids start at 1"),
+            BadThreadState => write!(f, "thread state outside user space or out of range"),
             ShmIdNotInOrder { id, next } => {
                 write!(f, "shm object id {id} neither seen before nor the next one ({next})")
             }
@@ -1272,7 +1291,7 @@ impl RecordHeader {
 
     /// The type is one this version (1.0, 1.1 or 1.2) defines.
     pub fn is_known(&self) -> bool {
-        (RECORD_TREE..=RECORD_SHM).contains(&self.kind)
+        (RECORD_TREE..=RECORD_THREAD).contains(&self.kind)
     }
 }
 
@@ -2534,6 +2553,49 @@ impl Shm {
     }
 }
 
+/// The THREAD record: per-thread state a task registered with the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Thread {
+    /// `set_tid_address()` / `CLONE_CHILD_CLEARTID`: cleared and woken at exit.
+    pub clear_child_tid: u64,
+    /// `set_robust_list()` head, 0 for none.
+    pub robust_list: u64,
+    /// Its length.
+    pub robust_list_len: u64,
+    /// The registered rseq area, 0 for none.
+    pub rseq: u64,
+    /// Its length.
+    pub rseq_len: u32,
+    /// Its signature.
+    pub rseq_sig: u32,
+}
+
+impl Thread {
+    fn decode(p: &[u8]) -> Result<Self, ErrorKind> {
+        let mut r = Rd::new(p);
+        let (Some(clear_child_tid), Some(robust_list), Some(robust_list_len), Some(rseq)) = (r.u64(), r.u64(), r.u64(), r.u64())
+        else {
+            return Err(ErrorKind::BadPayloadLength { len: to_u64(p.len()), expected: THREAD_PAYLOAD_LEN as u64 });
+        };
+        let (Some(rseq_len), Some(rseq_sig), Some(reserved)) = (r.u32(), r.u32(), r.u64()) else {
+            return Err(ErrorKind::BadPayloadLength { len: to_u64(p.len()), expected: THREAD_PAYLOAD_LEN as u64 });
+        };
+        if reserved != 0 {
+            return Err(ErrorKind::NonZeroReserved);
+        }
+        let t = Self { clear_child_tid, robust_list, robust_list_len, rseq, rseq_len, rseq_sig };
+        if clear_child_tid >= USER_SPACE_LIMIT
+            || robust_list >= USER_SPACE_LIMIT
+            || rseq >= USER_SPACE_LIMIT
+            || robust_list_len > MAX_ROBUST_LIST_LEN
+            || rseq_len > 4096
+        {
+            return Err(ErrorKind::BadThreadState);
+        }
+        Ok(t)
+    }
+}
+
 /// A decoded record.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Record<'a> {
@@ -2557,6 +2619,8 @@ pub enum Record<'a> {
     Files(Files<'a>),
     /// SHM (version 1.2).
     Shm(Shm),
+    /// THREAD.
+    Thread(Thread),
     /// A record of a type this version does not define, skipped.
     Unknown {
         /// Its type.
@@ -2583,6 +2647,7 @@ impl Record<'_> {
             Record::Trailer(_) => RECORD_TRAILER,
             Record::Files(_) => RECORD_FILES,
             Record::Shm(_) => RECORD_SHM,
+            Record::Thread(_) => RECORD_THREAD,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -2636,6 +2701,7 @@ fn check_len(hdr: &RecordHeader, file: &FileHeader) -> Result<(), ErrorKind> {
         RECORD_PAGES => (PAGES_FIXED_LEN, usize::MAX),
         RECORD_FILES => (FILES_FIXED_LEN, FILES_MAX_PAYLOAD),
         RECORD_SHM => (SHM_PAYLOAD_LEN, SHM_PAYLOAD_LEN),
+        RECORD_THREAD => (THREAD_PAYLOAD_LEN, THREAD_PAYLOAD_LEN),
         _ => (TRAILER_PAYLOAD_LEN, TRAILER_PAYLOAD_LEN),
     };
     let (min, max) = (to_u64(min), to_u64(max));
@@ -2675,6 +2741,7 @@ fn decode_known<'a>(
         }
         RECORD_FILES => Record::Files(Files::decode(p)?),
         RECORD_SHM => Record::Shm(Shm::decode(p)?),
+        RECORD_THREAD => Record::Thread(Thread::decode(p)?),
         _ => Record::Trailer(Trailer::decode(p)?),
     })
 }
@@ -2969,6 +3036,19 @@ impl Encoder {
         })
     }
 
+    /// Writes a THREAD record.
+    pub fn thread(&mut self, t: &Thread, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.record(RECORD_THREAD, record_flags(RECORD_THREAD), THREAD_PAYLOAD_LEN, buf, |w| {
+            w.u64(t.clear_child_tid)?;
+            w.u64(t.robust_list)?;
+            w.u64(t.robust_list_len)?;
+            w.u64(t.rseq)?;
+            w.u32(t.rseq_len)?;
+            w.u32(t.rseq_sig)?;
+            w.u64(0)
+        })
+    }
+
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
         if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
             return Err(EncodeError::Limit);
@@ -3066,6 +3146,7 @@ impl Encoder {
             Record::Trailer(t) => self.trailer_with(t, buf),
             Record::Files(f) => self.files_decoded(f, buf),
             Record::Shm(s) => self.shm(s, buf),
+            Record::Thread(t) => self.thread(t, buf),
             Record::Unknown {
                 kind,
                 flags,
@@ -3175,8 +3256,10 @@ enum TaskStage {
     NeedRegs,
     /// Its REGS was read: its FPU comes next.
     NeedFpu,
-    /// Its FPU was read: its FILES may come next (optional).
+    /// Its FPU was read: its FILES or THREAD may come next (optional).
     MayFiles,
+    /// Its FILES was read: its THREAD may come next (optional).
+    MayThread,
 }
 
 /// Incremental validator: the same checks as [`validate`], fed one piece at
@@ -3415,14 +3498,15 @@ impl<'t> Validator<'t> {
             && self.stage == TaskStage::None
             && self.next_task == self.ntasks
             && self.mms_done > 0;
-        let files_ok = h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles;
+        let files_ok = (h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles)
+            || (h.kind == RECORD_THREAD && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread));
         let shm_ok = h.kind == RECORD_SHM && self.may_shm;
         if h.kind != expected && !pages_ok && !files_ok && !shm_ok {
             return self.fail_here(ErrorKind::OutOfOrder { expected });
         }
         // The FILES slot closes at the next known record, whatever it is;
         // so does the SHM slot (an SHM record closes it in `place`).
-        if self.stage == TaskStage::MayFiles && h.kind != RECORD_FILES {
+        if matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread) && !files_ok {
             self.stage = TaskStage::None;
         }
         if h.kind != RECORD_SHM {
@@ -3550,7 +3634,8 @@ impl<'t> Validator<'t> {
             }
             Record::Regs(_) => self.stage = TaskStage::NeedFpu,
             Record::Fpu(_) => self.stage = TaskStage::MayFiles,
-            Record::Files(_) => self.stage = TaskStage::None,
+            Record::Files(_) => self.stage = TaskStage::MayThread,
+            Record::Thread(_) => self.stage = TaskStage::None,
             Record::Shm(s) => {
                 // Each id is one seen before (at most the largest so far:
                 // ids have no gaps) or the next new one.

@@ -1657,10 +1657,30 @@ fn round_trip_files() {
 }
 
 #[test]
-fn written_by_version_1_2() {
-    assert_eq!(VERSION_MINOR, 2);
-    assert_eq!(sample::header().minor, 2);
-    assert_eq!(Img::sample().header[10], 2);
+fn written_by_version_1_3() {
+    assert_eq!(VERSION_MINOR, 3);
+    assert_eq!(sample::header().minor, 3);
+    assert_eq!(Img::sample().header[10], 3);
+}
+
+/// A THREAD record after FPU or after FILES, at most one per task; the
+/// addresses in user space.
+#[test]
+fn thread_records() {
+    let t = Thread { clear_child_tid: 0x7f00_0000_1000, robust_list: 0x7f00_0000_2000, robust_list_len: 24, rseq: 0, rseq_len: 0, rseq_sig: 0 };
+    let h = sample::header();
+    let mut e = Encoder::new(h);
+    let mut buf = vec![0u8; 256];
+    e.header(&mut buf).unwrap();
+    let n = e.thread(&t, &mut buf).unwrap();
+    assert_eq!(n, RECORD_HEADER_LEN + THREAD_PAYLOAD_LEN);
+    let hdr = RecordHeader::decode(&buf[..RECORD_HEADER_LEN], 0).unwrap();
+    assert_eq!((hdr.kind, hdr.flags), (RECORD_THREAD, 0));
+    assert_eq!(decode_record(&hdr, &buf[RECORD_HEADER_LEN..n], &h), Ok(Record::Thread(t)));
+    assert_eq!(record_name(RECORD_THREAD), "THREAD");
+    let bad = Thread { clear_child_tid: USER_SPACE_LIMIT, ..t };
+    let n = e.thread(&bad, &mut buf).unwrap();
+    assert_eq!(decode_record(&hdr, &buf[RECORD_HEADER_LEN..n], &h), Err(ErrorKind::BadThreadState));
 }
 
 /// The sample without its SHM records.
@@ -1965,7 +1985,7 @@ fn round_trip_shm() {
     assert_eq!(record_name(RECORD_SHM), "SHM");
     assert_eq!(record_flags(RECORD_SHM), 0);
     assert!(RecordHeader::new(RECORD_SHM, 16).is_known());
-    assert!(!RecordHeader::new(RECORD_SHM + 1, 16).is_known());
+    assert!(!RecordHeader::new(RECORD_THREAD + 1, 16).is_known());
     assert_eq!(SHM_PAYLOAD_LEN, 16);
     // The encoder writes what was read, from the struct or the record.
     let off = it[SHM3].offset as usize;

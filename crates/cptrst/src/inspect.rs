@@ -136,6 +136,13 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     v["files"] = Value::Array(files);
                 }
             }
+            Record::Thread(t) => {
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["thread_state"] = json!({"clear_child_tid": t.clear_child_tid, "robust_list": t.robust_list,
+                                               "robust_list_len": t.robust_list_len, "rseq": t.rseq,
+                                               "rseq_len": t.rseq_len, "rseq_sig": t.rseq_sig});
+                }
+            }
             Record::Shm(s) => {
                 if let Some(v) = mms
                     .last_mut()
