@@ -22,7 +22,8 @@ first= last= firstn= lastn=
 for n in "$@"; do
     cptrst-testprog tree-check "$n" > /tmp/bench-tree.out &
     root=$!
-    while [ ! -s /tmp/bench-tree.out ]; do
+    # The whole ready line (a long one for a big tree: written in pieces).
+    until grep -q '}$' /tmp/bench-tree.out 2>/dev/null; do
         [ -e /proc/$root ] || { echo "bench-tree: tree-check $n died" >&2; exit 1; }
         sleep 0.1
     done
