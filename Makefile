@@ -4,6 +4,7 @@
 #   make            build cptrst.ko against KDIR (default: the cached test kernel)
 #   make check      install what is missing, build everything, run all tests
 #   make demo       boot the test VM and show cptrst at work
+#   make bench      cptrst against CRIU (build/bench/, Documentation/bench/)
 #   make KDIR=/path/to/tree   build the module against another Rust-enabled tree
 #
 # Kernel-side builds use Debian's rustc 1.85 (RUSTC=/usr/bin/rustc): the
@@ -19,7 +20,7 @@ ifeq ($(KDIR),)
 KDIR_DEFAULT := 1
 endif
 
-.PHONY: all module deps kernel tools benches progs guest-bin kselftests check check-host check-guest demo clean clean-cache
+.PHONY: all module deps kernel tools benches progs guest-bin kselftests check check-host check-guest demo bench clean clean-cache
 
 all: module
 
@@ -44,7 +45,7 @@ kselftests: kernel
 
 # The tools, static (glibc's crt-static), for the guest.
 TOOLS_TARGET := x86_64-unknown-linux-gnu
-GUEST_RUST_BINS := cptrst cptrst-testprog $(notdir $(basename $(wildcard $(TOP)/crates/cptrst-tests/src/bin/kselftest-*.rs)))
+GUEST_RUST_BINS := cptrst cptrst-testprog cptrst-bench $(notdir $(basename $(wildcard $(TOP)/crates/cptrst-tests/src/bin/kselftest-*.rs)))
 tools:
 	@mkdir -p $(GUEST_BIN)
 	cd $(TOP) && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
@@ -71,6 +72,11 @@ check-host: deps
 
 check-guest: module guest-bin
 	@bash $(TOP)/scripts/check --guest-only
+
+# cptrst against CRIU in one guest, on the bench kernel (no debug options):
+# scripts/bench, Documentation/benchmark.rst.
+bench: deps tools benches
+	@bash $(TOP)/scripts/bench
 
 demo: deps kernel module guest-bin
 	@bash $(TOP)/scripts/vm-run -- /tests/demo.sh

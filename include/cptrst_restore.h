@@ -17,6 +17,8 @@ struct pid;
 /* The image fd: readable and seekable. */
 struct file *cptrst_in_get(int fd, __u64 *pos);
 long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos);
+long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos);
+long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc);
 struct file *cptrst_file_open(const char *path, int write);
 void cptrst_file_put(struct file *f);
 

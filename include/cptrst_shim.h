@@ -143,11 +143,17 @@ void cptrst_page_put(struct page *page);
 /* Output: the image fd. */
 struct file *cptrst_out_get(int fd, __u64 *pos);
 long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos);
+long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos);
 void cptrst_out_put(struct file *f, __u64 pos);
 int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f);
 int cptrst_signal_pending(void);
 __u64 cptrst_xfeatures(void);
 void cptrst_kernel_release(char *buf, unsigned int size);
+
+/* CRC32C on the raw state, by the kernel (only if available() says so). */
+int cptrst_crc32c_available(void);
+__u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len);
+__u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n);
 
 /* ---------------------------------------------------------------------
  * eclone: check chosen pids against the caller's pid namespaces.

@@ -7,7 +7,8 @@ RUST_VER="1.85.0+dfsg3-1~deb12u3"
 BINDGEN_VER="0.69.5"
 PKGS_PINNED=("rustc-web=$RUST_VER" "rust-web-src=$RUST_VER" "libstd-rust-web-dev=$RUST_VER")
 PKGS=(linux-source-6.12 clang lld llvm libclang-dev flex bison bc libelf-dev libssl-dev
-      cpio kmod qemu-system-x86 busybox-static xz-utils make gcc libc6-dev git criu)
+      cpio kmod qemu-system-x86 busybox-static xz-utils make gcc libc6-dev git criu
+      gnuplot-nox linux-perf)
 
 missing=()
 for p in "${PKGS[@]}"; do

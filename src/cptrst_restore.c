@@ -14,7 +14,9 @@
 #include <linux/rseq.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/mman.h>
 #include <linux/mmap_lock.h>
 #include <linux/personality.h>
@@ -29,6 +31,7 @@
 #include <linux/slab.h>
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/wait.h>
 #include <asm/fpu/api.h>
 #include <asm/ptrace.h>
@@ -95,6 +98,81 @@ long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 		done += n;
 	}
 	return done;
+}
+
+/*
+ * Read exactly @len bytes at @pos straight into the caller's memory at
+ * @addr (one copy, from the page cache; the destination pages fault in as
+ * for read(2)). -EINTR as cptrst_in_read; -EFAULT for a bad destination;
+ * -ENODATA if the file ends first.
+ */
+long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos)
+{
+	while (len) {
+		loff_t p = pos;
+		struct iov_iter it;
+		ssize_t n;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		iov_iter_ubuf(&it, ITER_DEST, u64_to_user_ptr(addr), min_t(unsigned long, len, MAX_RW_COUNT));
+		n = vfs_iter_read(f, &it, &p, 0);
+		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
+		    n == -ERESTART_RESTARTBLOCK)
+			return -EINTR;
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -ENODATA;
+		pos += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Extend the raw CRC32C *@crc over @len bytes of @f at @pos, read in place
+ * in the page cache, without copying them: only for a shmem file (tmpfs,
+ * memfd: what `cptrst restart` reads) whose pages are all in memory, and
+ * with the kernel's crc32c. 1 when done; 0 when it could not (then *@crc is
+ * unchanged and the caller reads the bytes); -EINTR on a fatal signal.
+ */
+long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
+{
+	struct address_space *m = f->f_mapping;
+	u32 c = *crc;
+
+	if (!cptrst_crc32c_available() || !shmem_mapping(m))
+		return 0;
+	if (pos + len < pos || pos + len > i_size_read(file_inode(f)))
+		return 0;
+	while (len) {
+		pgoff_t index = pos >> PAGE_SHIFT;
+		unsigned long off = offset_in_page(pos);
+		unsigned long n = min_t(unsigned long, len, PAGE_SIZE - off);
+		struct folio *folio;
+		void *p;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		folio = filemap_get_folio(m, index);
+		if (IS_ERR(folio))
+			return 0;
+		if (!folio_test_uptodate(folio)) {
+			folio_put(folio);
+			return 0;
+		}
+		p = kmap_local_page(folio_file_page(folio, index));
+		c = cptrst_crc32c(c, p + off, n);
+		kunmap_local(p);
+		folio_put(folio);
+		pos += n;
+		len -= n;
+		cond_resched();
+	}
+	*crc = c;
+	return 1;
 }
 
 /* Open a mapped file of the image by its absolute path, as the caller. */

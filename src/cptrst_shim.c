@@ -56,7 +56,9 @@ void cptrst_misc_deregister(void)
 /* ---------------------------------------------------------------------
  * Dump side: tasks, registers, FPU, mm and pages of a stopped tree.
  */
+#include <linux/bvec.h>
 #include <linux/cred.h>
+#include <linux/crc32c.h>
 #include <linux/futex.h>
 #include <linux/elf.h>
 #include <linux/fdtable.h>
@@ -74,6 +76,7 @@ void cptrst_misc_deregister(void)
 #include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 #include <linux/utsname.h>
 #include <asm/fpu/xcr.h>
 #include <asm/cpufeature.h>
@@ -625,18 +628,18 @@ struct file *cptrst_out_get(int fd, __u64 *pos)
 }
 
 /*
- * Write all of @buf, looping on short writes. A signal to the caller ends it
+ * Write all of @it, looping on short writes. A signal to the caller ends it
  * with -EINTR; a pipe without reader gives -EPIPE (and SIGPIPE to the caller).
  */
-long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos)
+static long out_write_iter(struct file *f, struct iov_iter *it, __u64 *pos)
 {
-	while (len) {
+	while (iov_iter_count(it)) {
 		loff_t p = *pos;
 		ssize_t n;
 
 		if (signal_pending(current))
 			return -EINTR;
-		n = kernel_write(f, buf, min_t(unsigned long, len, MAX_RW_COUNT), &p);
+		n = vfs_iter_write(f, it, &p, 0);
 		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
 		    n == -ERESTART_RESTARTBLOCK)
 			return -EINTR;
@@ -645,10 +648,92 @@ long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 
 		if (n == 0)
 			return -EIO;
 		*pos = p;
-		buf += n;
-		len -= n;
 	}
 	return 0;
+}
+
+long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos)
+{
+	while (len) {
+		struct kvec iov = { .iov_base = (void *)buf, .iov_len = min_t(unsigned long, len, MAX_RW_COUNT) };
+		struct iov_iter it;
+		long r;
+
+		iov_iter_kvec(&it, ITER_SOURCE, &iov, 1, iov.iov_len);
+		r = out_write_iter(f, &it, pos);
+		if (r)
+			return r;
+		buf += iov.iov_len;
+		len -= iov.iov_len;
+	}
+	return 0;
+}
+
+/*
+ * Write @n whole pinned pages straight from the pages: no copy through a
+ * buffer. In pieces of 32 pages (the bio_vec array is on the stack).
+ */
+long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos)
+{
+	struct bio_vec bv[32];
+
+	while (n) {
+		unsigned long i, k = min_t(unsigned long, n, ARRAY_SIZE(bv));
+		struct iov_iter it;
+		long r;
+
+		for (i = 0; i < k; i++)
+			bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
+		iov_iter_bvec(&it, ITER_SOURCE, bv, k, k * PAGE_SIZE);
+		r = out_write_iter(f, &it, pos);
+		if (r)
+			return r;
+		pages += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * CRC32C of the image: the kernel's (SSE4.2/PCLMULQDQ where it has them),
+ * on the raw state (no inversions, as format.rs's CrcImpl).
+ */
+
+int cptrst_crc32c_available(void)
+{
+	return IS_REACHABLE(CONFIG_LIBCRC32C);
+}
+
+__u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len)
+{
+#if IS_REACHABLE(CONFIG_LIBCRC32C)
+	while (len) {
+		unsigned int n = min_t(unsigned long, len, 1UL << 30);
+
+		crc = crc32c(crc, p, n);
+		p += n;
+		len -= n;
+	}
+	return crc;
+#else
+	/* Never called: the Rust side asks cptrst_crc32c_available() first. */
+	WARN_ON_ONCE(1);
+	return crc;
+#endif
+}
+
+/* The CRC of @n pinned pages in order, read in place. */
+__u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		void *p = kmap_local_page(pages[i]);
+
+		crc = cptrst_crc32c(crc, p, PAGE_SIZE);
+		kunmap_local(p);
+	}
+	return crc;
 }
 
 void cptrst_out_put(struct file *f, __u64 pos)

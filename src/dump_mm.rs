@@ -235,7 +235,7 @@ fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8], shm: &mut 
 /// Dumps the pages of a private VMA that exist: all of them for anonymous
 /// memory, only the anonymous (written, copied-on-write) ones over a file.
 fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Result {
-    let mut pins = PinnedPages::new();
+    let mut pins = PinnedPages::new()?;
     let mut addr = v.start;
     while addr < v.end {
         if shim::signal_pending() {
@@ -261,10 +261,7 @@ fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Res
             while j < n && (!anon_only || pins.is_anon(j)) {
                 j += 1;
             }
-            out.pages_begin(addr + (i * PAGE_SIZE) as u64, j - i)?;
-            for k in i..j {
-                out.page(|dst| pins.copy(k, dst))?;
-            }
+            out.pages_pinned(addr + (i * PAGE_SIZE) as u64, &pins, i, j)?;
             i = j;
         }
         addr += (n * PAGE_SIZE) as u64;
@@ -272,11 +269,14 @@ fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Res
     Ok(())
 }
 
+/// Pages of shared anonymous memory copied and written at once.
+const SHM_BATCH: usize = 64;
+
 /// Dumps the pages of a shared anonymous VMA that its shmem object has:
 /// each batch of consecutive present pages is copied once, under one lock,
 /// into `run`, then written as one PAGES record.
 fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
-    let mut run = KVVec::from_elem(0u8, PIN_BATCH * PAGE_SIZE, GFP_KERNEL)?;
+    let mut run = KVVec::from_elem(0u8, SHM_BATCH * PAGE_SIZE, GFP_KERNEL)?;
     let mut addr = v.start;
     while addr < v.end {
         if shim::signal_pending() {
@@ -286,7 +286,7 @@ fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
         let mut n = 0;
         {
             let g = mm.read_lock()?;
-            while n < left.min(PIN_BATCH)
+            while n < left.min(SHM_BATCH)
                 && g.shmem_page(addr + (n * PAGE_SIZE) as u64, &mut run[n * PAGE_SIZE..(n + 1) * PAGE_SIZE])?
             {
                 n += 1;

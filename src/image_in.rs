@@ -20,6 +20,10 @@ use crate::shim::rst::InFile;
 /// Size of the read buffer.
 const BUF_LEN: usize = 1 << 20;
 
+/// Page data shorter than this goes through the buffer even when it could
+/// be checksummed in place.
+const IN_PLACE_MIN: u64 = 64 << 10;
+
 /// A short message (truncated past its capacity).
 pub(crate) struct Msg {
     buf: [u8; Msg::CAP],
@@ -110,6 +114,11 @@ pub(crate) trait Visitor {
     fn record(&mut self, off: u64, r: &Record<'_>) -> Result<(), Fail>;
     /// The next piece of the current PAGES record's data.
     fn data(&mut self, off: u64, bytes: &[u8]) -> Result<(), Fail>;
+    /// Whether [`data`](Self::data) needs the bytes: if not, the walk may
+    /// checksum page data in place instead of reading it.
+    fn wants_page_data(&self) -> bool {
+        true
+    }
 }
 
 /// A buffered reader of the image.
@@ -155,6 +164,24 @@ impl<'f> BufIn<'f> {
         Ok(())
     }
 
+    /// Whether nothing read is left in the buffer.
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Skips `n` bytes the caller consumed without reading (the buffer
+    /// must be empty).
+    fn skip(&mut self, n: u64) {
+        self.base += self.end as u64 + n;
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// The image offset of the next byte.
+    fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+
     /// Up to `n` bytes (fewer only at the end of the file or past the
     /// buffer's size when `partial`).
     fn take(&mut self, n: u64, partial: bool) -> Result<&[u8], Fail> {
@@ -179,6 +206,9 @@ impl<'f> BufIn<'f> {
 pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> {
     let mut input = BufIn::new(file)?;
     let mut val = Validator::new();
+    if let Some(imp) = crate::shim::crc_impl() {
+        val.set_crc_impl(imp);
+    }
     let h = {
         let b = input.take(image::HEADER_LEN as u64, false)?;
         val.feed_header(b).map_err(image_fail)?
@@ -251,6 +281,27 @@ fn common_step(
         Expect::Data(n) => (n, true),
         _ => return Err(fail!(code::EINVAL, "image: a record out of place")),
     };
+    // Page data that only needs its checksum: in place, if the image file
+    // allows (no copy through the buffer).
+    if partial && input.is_empty() && !v.wants_page_data() && n >= IN_PLACE_MIN && val.current().0.kind == image::RECORD_PAGES {
+        let len = n.min(BUF_LEN as u64 * 64);
+        let off = input.offset();
+        let mut res = Ok(());
+        let done = val
+            .feed_data_crc(len, |st| match input.file.crc_in_place(off, len as usize, st) {
+                Ok(c) => c,
+                Err(e) => {
+                    res = Err(e);
+                    None
+                }
+            })
+            .map_err(image_fail)?;
+        res.map_err(|e| fail!(e, "reading the image at offset {}: error {}", off, e.to_errno()))?;
+        if done {
+            input.skip(len);
+            return Ok(None);
+        }
+    }
     let b = input.take(n, partial)?;
     if b.is_empty() {
         return Ok(Some(val.end_of_input().map_err(image_fail)));

@@ -11,7 +11,7 @@ use kernel::error::code;
 use kernel::prelude::*;
 
 use crate::image::{self, EncodeError, Encoder, FileHeader};
-use crate::shim::{self, OutFile};
+use crate::shim::{self, OutFile, PinnedPages};
 
 /// Size of the output buffer: page runs go out in writes of this size.
 pub(crate) const BUF_LEN: usize = 1 << 20;
@@ -44,8 +44,12 @@ impl ImageOut {
             &shim::kernel_release(),
         );
         let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
+        let mut enc = Encoder::new(header);
+        if let Some(imp) = shim::crc_impl() {
+            enc.set_crc_impl(imp);
+        }
         // INVARIANT: the buffer is BUF_LEN long and empty.
-        Ok(ImageOut { file, enc: Encoder::new(header), buf, len: 0 })
+        Ok(ImageOut { file, enc, buf, len: 0 })
     }
 
     /// The size of every FPU record's xstate.
@@ -113,6 +117,28 @@ impl ImageOut {
         self.enc.data(dst).map_err(enc_err)?;
         self.len += ps;
         Ok(())
+    }
+
+    /// Writes a whole PAGES record of pages `i..j` of `pins`, which map
+    /// consecutive addresses from `addr`: the header through the buffer,
+    /// the data straight from the pages (no copy), its CRC computed in
+    /// place.
+    pub(crate) fn pages_pinned(&mut self, addr: u64, pins: &PinnedPages, i: usize, j: usize) -> Result {
+        let nr = j.checked_sub(i).filter(|&n| n > 0).ok_or(code::EINVAL)?;
+        self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))?;
+        self.flush()?;
+        let mut crc = Ok(0);
+        self.enc
+            .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| match pins.crc(st, i, j) {
+                Ok(c) => c,
+                Err(e) => {
+                    crc = Err(e);
+                    st
+                }
+            })
+            .map_err(enc_err)?;
+        crc?;
+        self.file.write_pages(pins, i, j)
     }
 
     /// Writes the trailer and everything still buffered.

@@ -22,6 +22,13 @@
 //!    every zombie is dead with its status, the coordinator sets each
 //!    task's xstate (only another task can) and lets them all go at once.
 //!
+//! Each participant sleeps on its own wait queue: handing over the turn
+//! wakes the next task only (a shared queue woke all of them at every
+//! step, which made a 100-task restart spend most of its time switching
+//! tasks); a phase change (RUN, GO, FAILED) wakes everyone. The coordinator
+//! has a queue of its own: arrivals, the last hand-over and phase changes
+//! wake it.
+//!
 //! After the point of no return any failure kills every task of the tree;
 //! every wait is killable and re-checks its peers. The failure message
 //! (naming the task and the image record) goes to the coordinator's buffer.
@@ -90,9 +97,15 @@ pub(crate) struct Ctx {
     phase: AtomicU32,
     /// Whose turn it is (tree index).
     turn: AtomicU32,
-    /// Participants arrived (or changed stage): bumped on every change.
+    /// Participants arrived, a turn passed the last task, or the phase
+    /// changed: bumped on every such change; the coordinator waits on it.
     events: AtomicU32,
     wq: WaitQ,
+    /// Per participant: bumped when something it waits for changes (its
+    /// turn, the phase), with its own queue, so that a hand-over wakes one
+    /// task rather than all of them.
+    kicks: KVec<AtomicU32>,
+    wqs: KVec<WaitQ>,
     st: Locked<State>,
 }
 
@@ -113,13 +126,30 @@ impl Ctx {
             }
         });
         drop(g);
-        self.phase.store(FAILED, Ordering::Release);
-        self.wake();
+        self.set_phase(FAILED);
     }
 
+    /// Wakes the coordinator.
     fn wake(&self) {
         self.events.fetch_add(1, Ordering::AcqRel);
         self.wq.wake();
+    }
+
+    /// Wakes participant `i`.
+    fn kick(&self, i: usize) {
+        if let (Some(k), Some(q)) = (self.kicks.get(i), self.wqs.get(i)) {
+            k.fetch_add(1, Ordering::AcqRel);
+            q.wake();
+        }
+    }
+
+    /// Moves to `phase` and wakes everyone.
+    fn set_phase(&self, phase: u32) {
+        self.phase.store(phase, Ordering::Release);
+        for i in 0..self.kicks.len() {
+            self.kick(i);
+        }
+        self.wake();
     }
 
     fn failed(&self) -> bool {
@@ -133,6 +163,8 @@ impl Ctx {
             .unwrap_or_else(|| fail!(code::ESRCH, "a task being restored died"))
     }
 
+    /// Records participant `i`'s stage. The coordinator looks at stages
+    /// only once the last turn has passed ([`Ctx::next_turn`] wakes it).
     fn set_stage(&self, i: usize, stage: u32) {
         let mut g = RstGuard::lock();
         self.st.with(&mut g, |s| {
@@ -140,8 +172,6 @@ impl Ctx {
                 p.stage = stage;
             }
         });
-        drop(g);
-        self.wake();
     }
 
     fn stage(&self, i: usize) -> Option<u32> {
@@ -149,7 +179,23 @@ impl Ctx {
         self.st.with(&mut g, |s| s.parts.get(i).and_then(|p| p.as_ref()).map(|p| p.stage))
     }
 
-    /// Sleeps until something changes (or the poll interval passed).
+    /// Participant `i`'s kick count, to load before looking at what it
+    /// waits for and to hand to [`Ctx::wait_kick`] (no lost wake-up).
+    fn kicks_of(&self, i: usize) -> u32 {
+        self.kicks.get(i).map_or(0, |k| k.load(Ordering::Acquire))
+    }
+
+    /// Participant `i` sleeps until it is kicked after `seen` (from
+    /// [`Ctx::kicks_of`]) or the poll interval passed.
+    fn wait_kick(&self, i: usize, seen: u32) -> Result<(), Fail> {
+        let (Some(k), Some(q)) = (self.kicks.get(i), self.wqs.get(i)) else {
+            return Err(fail!(code::EINVAL, "no such participant"));
+        };
+        q.wait(k, seen, POLL_MS).map(|_| ()).map_err(|e| fail!(e, "interrupted (a fatal signal)"))
+    }
+
+    /// The coordinator sleeps until something changes (or the poll
+    /// interval passed).
     fn wait(&self) -> Result<(), Fail> {
         let ev = self.events.load(Ordering::Acquire);
         self.wq
@@ -158,10 +204,15 @@ impl Ctx {
             .map_err(|e| fail!(e, "interrupted (a fatal signal)"))
     }
 
-    /// Hands the turn from `i` to the next task.
+    /// Hands the turn from `i` to the next task, waking only that one (or
+    /// the coordinator after the last).
     fn next_turn(&self, i: usize) {
         let _ = self.turn.compare_exchange(i as u32, i as u32 + 1, Ordering::AcqRel, Ordering::Acquire);
-        self.wake();
+        if i + 1 < self.kicks.len() {
+            self.kick(i + 1);
+        } else {
+            self.wake();
+        }
     }
 
     /// The name of task `i` for messages: its index and pid.
@@ -242,6 +293,12 @@ fn coordinate(args: &RestartArgs) -> Result<(), Fail> {
         for _ in 0..plan.mms.len() {
             tramps.push(Tramp::default(), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
         }
+        let mut kicks = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        let mut wqs = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        for _ in 0..n {
+            kicks.push(AtomicU32::new(0), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+            wqs.push(WaitQ::new()?, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        }
         let ctx = Arc::new(
             Ctx {
                 coord: me,
@@ -254,6 +311,8 @@ fn coordinate(args: &RestartArgs) -> Result<(), Fail> {
                 turn: AtomicU32::new(0),
                 events: AtomicU32::new(0),
                 wq: WaitQ::new()?,
+                kicks,
+                wqs,
                 st: Locked::new(State { parts, tramps, failure: None }),
             },
             GFP_KERNEL,
@@ -262,8 +321,7 @@ fn coordinate(args: &RestartArgs) -> Result<(), Fail> {
         register(&ctx)?;
         let r = drive(&ctx, &root_task);
         if r.is_err() {
-            ctx.phase.store(FAILED, Ordering::Release);
-            ctx.wake();
+            ctx.set_phase(FAILED);
         }
         unregister(&ctx);
         if r.is_err() {
@@ -389,8 +447,7 @@ fn drive(ctx: &Ctx, root_task: &Task) -> Result<(), Fail> {
         }
     }
     // 2. In turn.
-    ctx.phase.store(RUN, Ordering::Release);
-    ctx.wake();
+    ctx.set_phase(RUN);
     loop {
         if ctx.failed() {
             return Err(ctx.take_failure());
@@ -442,8 +499,7 @@ fn release(ctx: &Ctx, parts: &[Option<(Task, u32)>]) -> Result<(), Fail> {
         t.set_xstate(x)
             .map_err(|e| of_task(ctx, i, fail!(e, "FPU: the kernel refused the image's xstate: error {}", e.to_errno())))?;
     }
-    ctx.phase.store(GO, Ordering::Release);
-    ctx.wake();
+    ctx.set_phase(GO);
     Ok(())
 }
 
@@ -536,6 +592,7 @@ fn participate(dev: &DevFile, args: &RestartArgs) -> Result<isize, Fail> {
     ctx.wake();
     // Wait for the turn.
     loop {
+        let seen = ctx.kicks_of(i);
         match ctx.phase.load(Ordering::Acquire) {
             FAILED => return Err(die(&ctx, fail!(code::EINTR, "the restart failed"))),
             RUN if ctx.turn.load(Ordering::Acquire) as usize == i => break,
@@ -544,7 +601,7 @@ fn participate(dev: &DevFile, args: &RestartArgs) -> Result<isize, Fail> {
         if ctx.coord.gone() && ctx.phase.load(Ordering::Acquire) != GO {
             return Err(die(&ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
         }
-        if let Err(f) = ctx.wait() {
+        if let Err(f) = ctx.wait_kick(i, seen) {
             return Err(die(&ctx, of_task(&ctx, i, f)));
         }
     }
@@ -675,6 +732,7 @@ fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
     ctx.set_stage(i, PARKED);
     ctx.next_turn(i);
     loop {
+        let seen = ctx.kicks_of(i);
         match ctx.phase.load(Ordering::Acquire) {
             GO => return Ok(()),
             FAILED => {
@@ -688,7 +746,7 @@ fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
         if ctx.coord.gone() && ctx.phase.load(Ordering::Acquire) != GO {
             return Err(die(ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
         }
-        if let Err(f) = ctx.wait() {
+        if let Err(f) = ctx.wait_kick(i, seen) {
             return Err(die(ctx, of_task(ctx, i, f)));
         }
     }

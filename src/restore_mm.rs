@@ -271,8 +271,20 @@ pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner:
     Ok(())
 }
 
-/// Reads one run of pages from the image and writes it into place.
+/// Reads one run of pages from the image and writes it into place:
+/// straight from the image into writable private memory (one copy), else
+/// through `buf`.
 fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [u8]) -> Result<(), Fail> {
+    if v.kind != VmaKind::SharedAnon && v.prot & image::PROT_WRITE != 0 {
+        let len = usize::try_from(run.len).map_err(|_| code::EINVAL)?;
+        return image.read_to_user(run.image_off, run.addr, len).map_err(|e| {
+            if e.to_errno() == -(kernel::bindings::ENODATA as i32) {
+                fail!(e, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off)
+            } else {
+                fail!(e, "PAGES (type 7) at offset {}: reading into {:#x}: error {}", run.off, run.addr, e.to_errno())
+            }
+        });
+    }
     let mut done = 0u64;
     while done < run.len {
         let n = ((run.len - done) as usize).min(buf.len());

@@ -504,6 +504,11 @@ impl Visitor for Walker<'_> {
     fn data(&mut self, _off: u64, _bytes: &[u8]) -> Result<(), Fail> {
         Ok(())
     }
+
+    fn wants_page_data(&self) -> bool {
+        // Pass 2 reads page data from the image itself.
+        false
+    }
 }
 
 /// The rules a tree must follow for this restart to build it.

@@ -48,6 +48,8 @@ mod ffi {
     extern "C" {
         pub(super) fn cptrst_in_get(fd: i32, pos: *mut u64) -> *mut file;
         pub(super) fn cptrst_in_read(f: *mut file, buf: *mut u8, len: usize, pos: u64) -> isize;
+        pub(super) fn cptrst_in_read_user(f: *mut file, addr: u64, len: usize, pos: u64) -> isize;
+        pub(super) fn cptrst_in_crc(f: *mut file, pos: u64, len: usize, crc: *mut u32) -> isize;
         pub(super) fn cptrst_file_open(path: *const u8, write: i32) -> *mut file;
         pub(super) fn cptrst_file_put(f: *mut file);
 
@@ -196,6 +198,35 @@ impl InFile {
         // SAFETY: `buf` is writable for its length; the file is referenced.
         let r = unsafe { ffi::cptrst_in_read(self.f.as_ptr(), buf.as_mut_ptr(), buf.len(), pos) };
         isize_result(r).map(|n| (n as usize).min(buf.len()))
+    }
+
+    /// Extends the raw CRC32C state `crc` over `len` bytes at image offset
+    /// `off`, read in place in the page cache if the image is a shmem file
+    /// with all those pages in memory; `None` if it could not (then read
+    /// the bytes instead).
+    ///
+    /// # Errors
+    /// `EINTR` on a fatal signal.
+    pub(crate) fn crc_in_place(&self, off: u64, len: usize, crc: u32) -> Result<Option<u32>> {
+        let pos = self.base.checked_add(off).ok_or(code::EFBIG)?;
+        let mut c = crc;
+        // SAFETY: the file is referenced; `c` is a local the shim writes.
+        let r = unsafe { ffi::cptrst_in_crc(self.f.as_ptr(), pos, len, &mut c) };
+        Ok((isize_result(r)? == 1).then_some(c))
+    }
+
+    /// Reads exactly `len` bytes at image offset `off` straight into the
+    /// current task's memory at `addr`.
+    ///
+    /// # Errors
+    /// `EINTR` on a fatal signal, `EFAULT` for a bad destination,
+    /// `ENODATA` if the image ends first, I/O errors.
+    pub(crate) fn read_to_user(&self, off: u64, addr: u64, len: usize) -> Result {
+        let pos = self.base.checked_add(off).ok_or(code::EFBIG)?;
+        // SAFETY: the file is referenced; the destination is user memory,
+        // which the kernel's copy checks and faults in.
+        let r = unsafe { ffi::cptrst_in_read_user(self.f.as_ptr(), addr, len, pos) };
+        isize_result(r).map(|_| ())
     }
 }
 

@@ -214,11 +214,15 @@ mod dump_ffi {
         pub(super) fn cptrst_page_put(p: *mut page);
         pub(super) fn cptrst_out_get(fd: i32, pos: *mut u64) -> *mut file;
         pub(super) fn cptrst_out_write(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
+        pub(super) fn cptrst_out_write_pages(f: *mut file, pages: *const *mut page, n: usize, pos: *mut u64) -> isize;
         pub(super) fn cptrst_out_put(f: *mut file, pos: u64);
         pub(super) fn cptrst_mm_maps_file(mm: *mut mm_struct, f: *mut file) -> i32;
         pub(super) fn cptrst_signal_pending() -> i32;
         pub(super) fn cptrst_xfeatures() -> u64;
         pub(super) fn cptrst_kernel_release(buf: *mut u8, size: u32);
+        pub(super) fn cptrst_crc32c_available() -> i32;
+        pub(super) fn cptrst_crc32c(crc: u32, p: *const u8, len: usize) -> u32;
+        pub(super) fn cptrst_pages_crc32c(crc: u32, pages: *const *mut page, n: usize) -> u32;
     }
 }
 
@@ -432,17 +436,18 @@ pub(crate) struct MmReadGuard<'a>(&'a Mm);
 
 /// Pages pinned from an mm by [`MmReadGuard::pin_pages`]; unpinned on drop.
 pub(crate) struct PinnedPages {
-    pages: [*mut opaque::page; PIN_BATCH],
+    /// [`PIN_BATCH`] entries, the first `n` pinned.
+    pages: KVVec<*mut opaque::page>,
     n: usize,
 }
 
 /// How many pages [`MmReadGuard::pin_pages`] pins at most.
-pub(crate) const PIN_BATCH: usize = 64;
+pub(crate) const PIN_BATCH: usize = 4096;
 
 impl PinnedPages {
     /// An empty set.
-    pub(crate) const fn new() -> Self {
-        PinnedPages { pages: [core::ptr::null_mut(); PIN_BATCH], n: 0 }
+    pub(crate) fn new() -> Result<Self> {
+        Ok(PinnedPages { pages: KVVec::from_elem(core::ptr::null_mut(), PIN_BATCH, GFP_KERNEL)?, n: 0 })
     }
 
     /// Whether page `i` is anonymous (private, not page cache).
@@ -459,6 +464,28 @@ impl PinnedPages {
         // SAFETY: the page is pinned, `dst` is PAGE_SIZE writable bytes.
         unsafe { dump_ffi::cptrst_page_copy(self.pages[i], dst.as_mut_ptr()) };
         Ok(())
+    }
+
+    /// Extends the raw CRC32C state `crc` (see [`crate::image::CrcImpl`])
+    /// over pages `i..j`, read in place.
+    pub(crate) fn crc(&self, crc: u32, i: usize, j: usize) -> Result<u32> {
+        if i > j || j > self.n {
+            return Err(code::EINVAL);
+        }
+        match crc_impl() {
+            // SAFETY: entries `i..j` are pinned pages (checked above); the
+            // shim only maps and reads them.
+            Some(_) => Ok(unsafe { dump_ffi::cptrst_pages_crc32c(crc, self.pages[i..j].as_ptr(), j - i) }),
+            None => {
+                let mut page = KVec::from_elem(0u8, kernel::page::PAGE_SIZE, GFP_KERNEL)?;
+                let mut c = crc;
+                for k in i..j {
+                    self.copy(k, &mut page)?;
+                    c = crate::image::crc32c_raw(c, &page);
+                }
+                Ok(c)
+            }
+        }
     }
 
     fn release(&mut self) {
@@ -586,6 +613,40 @@ impl OutFile {
         }
         Ok(())
     }
+}
+
+impl OutFile {
+    /// Writes pages `i..j` of `pins` straight from the pages.
+    ///
+    /// # Errors
+    /// As [`OutFile::write`].
+    pub(crate) fn write_pages(&mut self, pins: &PinnedPages, i: usize, j: usize) -> Result {
+        if i > j || j > pins.n {
+            return Err(code::EINVAL);
+        }
+        // SAFETY: entries `i..j` are pinned pages (checked above); the file
+        // is referenced; the shim only reads the pages.
+        let r = unsafe { dump_ffi::cptrst_out_write_pages(self.f.as_ptr(), pins.pages[i..j].as_ptr(), j - i, &mut self.pos) };
+        if r < 0 {
+            return Err(Error::from_errno(r as i32));
+        }
+        Ok(())
+    }
+}
+
+/// The kernel's CRC32C on the raw state.
+fn kernel_crc32c(crc: u32, data: &[u8]) -> u32 {
+    // SAFETY: `data` is readable for its length; only called once
+    // `cptrst_crc32c_available` said the kernel has crc32c.
+    unsafe { dump_ffi::cptrst_crc32c(crc, data.as_ptr(), data.len()) }
+}
+
+/// The kernel's CRC32C (SSE4.2/PCLMULQDQ where the CPU has them) for the
+/// image code, if the kernel has crc32c (CONFIG_LIBCRC32C); else `None`
+/// and the image code uses its own table-driven one.
+pub(crate) fn crc_impl() -> Option<crate::image::CrcImpl> {
+    // SAFETY: no arguments, no state.
+    (unsafe { dump_ffi::cptrst_crc32c_available() } != 0).then_some(kernel_crc32c as crate::image::CrcImpl)
 }
 
 impl Drop for OutFile {

@@ -355,16 +355,60 @@ fn crc_t(table: usize, byte: u32) -> u32 {
     }
 }
 
+/// A CRC32C implementation on the raw running state: no initial or final
+/// inversion, the convention of the kernel's `crc32c(seed, p, len)`.
+/// [`crc32c_raw`] is this crate's; the module plugs in the kernel's
+/// (SSE4.2/PCLMULQDQ) one with [`Encoder::set_crc_impl`] and
+/// [`Validator::set_crc_impl`]. Every implementation must compute the same
+/// function.
+pub type CrcImpl = fn(u32, &[u8]) -> u32;
+
+/// Table-driven CRC32C (slice-by-8) on the raw state: see [`CrcImpl`].
+pub fn crc32c_raw(state: u32, data: &[u8]) -> u32 {
+    let mut c = state;
+    let mut chunks = data.chunks_exact(8);
+    for ch in &mut chunks {
+        let mut w = [0u8; 8];
+        for (d, s) in w.iter_mut().zip(ch) {
+            *d = *s;
+        }
+        let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
+        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+        c = crc_t(7, lo)
+            ^ crc_t(6, lo >> 8)
+            ^ crc_t(5, lo >> 16)
+            ^ crc_t(4, lo >> 24)
+            ^ crc_t(3, hi)
+            ^ crc_t(2, hi >> 8)
+            ^ crc_t(1, hi >> 16)
+            ^ crc_t(0, hi >> 24);
+    }
+    for &b in chunks.remainder() {
+        c = crc_t(0, c ^ u32::from(b)) ^ (c >> 8);
+    }
+    c
+}
+
 /// Running CRC32C state (initial value all ones, final XOR all ones).
 ///
 /// `Crc32c::new()` then [`update`](Self::update) over pieces in order gives
 /// the same [`value`](Self::value) as [`crc32c`] over their concatenation.
 /// Relation to the kernel's `crc32c(seed, p, len)` (no inversions):
 /// `value == !crc32c(!0, data)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Crc32c {
     state: u32,
+    imp: CrcImpl,
 }
+
+impl PartialEq for Crc32c {
+    /// Two CRCs are equal if their values are (whatever computes them).
+    fn eq(&self, other: &Self) -> bool {
+        self.state == other.state
+    }
+}
+
+impl Eq for Crc32c {}
 
 impl Default for Crc32c {
     fn default() -> Self {
@@ -375,43 +419,38 @@ impl Default for Crc32c {
 impl Crc32c {
     /// A CRC over no data yet.
     pub const fn new() -> Self {
-        Self { state: !0 }
+        Self { state: !0, imp: crc32c_raw }
     }
 
     /// Resumes from the [`value`](Self::value) of a CRC over a prefix.
     pub const fn resume(value: u32) -> Self {
-        Self { state: !value }
+        Self { state: !value, imp: crc32c_raw }
+    }
+
+    /// Computes further updates with `imp`.
+    pub fn set_impl(&mut self, imp: CrcImpl) {
+        self.imp = imp;
     }
 
     /// Adds `data` to the CRC.
     pub fn update(&mut self, data: &[u8]) {
-        let mut c = self.state;
-        let mut chunks = data.chunks_exact(8);
-        for ch in &mut chunks {
-            let mut w = [0u8; 8];
-            for (d, s) in w.iter_mut().zip(ch) {
-                *d = *s;
-            }
-            let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
-            let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-            c = crc_t(7, lo)
-                ^ crc_t(6, lo >> 8)
-                ^ crc_t(5, lo >> 16)
-                ^ crc_t(4, lo >> 24)
-                ^ crc_t(3, hi)
-                ^ crc_t(2, hi >> 8)
-                ^ crc_t(1, hi >> 16)
-                ^ crc_t(0, hi >> 24);
-        }
-        for &b in chunks.remainder() {
-            c = crc_t(0, c ^ u32::from(b)) ^ (c >> 8);
-        }
-        self.state = c;
+        self.state = (self.imp)(self.state, data);
+    }
+
+    /// Adds data that the caller checksums itself: `f` maps the raw state
+    /// (see [`CrcImpl`]) over it.
+    pub fn update_with(&mut self, f: impl FnOnce(u32) -> u32) {
+        self.state = f(self.state);
     }
 
     /// The CRC32C of everything added so far.
     pub const fn value(&self) -> u32 {
         !self.state
+    }
+
+    /// The raw running state (see [`CrcImpl`]).
+    pub const fn state(&self) -> u32 {
+        self.state
     }
 }
 
@@ -2812,6 +2851,11 @@ impl Encoder {
         &self.header
     }
 
+    /// Computes the CRC32C with `imp` from now on (see [`CrcImpl`]).
+    pub fn set_crc_impl(&mut self, imp: CrcImpl) {
+        self.crc.set_impl(imp);
+    }
+
     fn commit(&mut self, buf: &[u8], n: usize) -> usize {
         self.crc.update(buf.get(..n).unwrap_or(&[]));
         self.offset = self.offset.saturating_add(to_u64(n));
@@ -3116,6 +3160,27 @@ impl Encoder {
         Ok(())
     }
 
+    /// Like [`data`](Self::data), for `len` bytes of page data that the
+    /// caller checksums itself (they need not be in one buffer): `crc` maps
+    /// the raw CRC32C state over them (see [`CrcImpl`]). It is called only
+    /// if the bytes fit the open record.
+    pub fn data_with_crc(&mut self, len: usize, crc: impl FnOnce(u32) -> u32) -> Result<(), EncodeError> {
+        let Open::Data(left) = self.open else {
+            return Err(EncodeError::Sequence);
+        };
+        let left = left
+            .checked_sub(to_u64(len))
+            .ok_or(EncodeError::Overrun)?;
+        self.crc.update_with(crc);
+        self.offset = self.offset.saturating_add(to_u64(len));
+        self.open = if left == 0 {
+            Open::None
+        } else {
+            Open::Data(left)
+        };
+        Ok(())
+    }
+
     /// Writes a record of any type with `flags` and `payload`, zero-padded
     /// to [`ALIGN`] (for records a later minor version adds, and for tests).
     pub fn raw(
@@ -3408,6 +3473,11 @@ impl<'t> Validator<'t> {
             return self.fail_here(ErrorKind::WrongStep);
         }
         Ok(())
+    }
+
+    /// Computes the CRC32C with `imp` from now on (see [`CrcImpl`]).
+    pub fn set_crc_impl(&mut self, imp: CrcImpl) {
+        self.crc.set_impl(imp);
     }
 
     fn consume(&mut self, bytes: &[u8]) {
@@ -3732,6 +3802,28 @@ impl<'t> Validator<'t> {
             self.step = Step::RecordHeader;
         }
         Ok(())
+    }
+
+    /// Like [`feed_data`](Self::feed_data) for `len` bytes that the caller
+    /// checksums itself, without handing them over: `crc` maps the raw
+    /// CRC32C state over them (see [`CrcImpl`]), or says `None` if it could
+    /// not (the bytes are then not consumed, and `Ok(false)` is returned).
+    /// `crc` is called only if the bytes fit the current record's data.
+    pub fn feed_data_crc(&mut self, len: u64, crc: impl FnOnce(u32) -> Option<u32>) -> Result<bool, Error> {
+        self.enter(Step::Data)?;
+        let Some(left) = self.left.checked_sub(len) else {
+            return self.fail_here(ErrorKind::ExcessData);
+        };
+        let Some(state) = crc(self.crc.state()) else {
+            return Ok(false);
+        };
+        self.crc.update_with(|_| state);
+        self.offset = self.offset.saturating_add(len);
+        self.left = left;
+        if left == 0 {
+            self.step = Step::RecordHeader;
+        }
+        Ok(true)
     }
 
     /// Tells the validator the input ended; `Ok` only after a valid trailer.

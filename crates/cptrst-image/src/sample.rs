@@ -326,7 +326,13 @@ pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
                         for (k, b) in dst.iter_mut().enumerate() {
                             *b = page_byte(a, k);
                         }
-                        e.data(dst)?;
+                        if pg % 2 == 0 {
+                            e.data(dst)?;
+                        } else {
+                            // As the module does for pages it writes
+                            // straight from the process: its own CRC.
+                            e.data_with_crc(ps, |st| crate::crc32c_raw(st, dst))?;
+                        }
                         pos += ps;
                     }
                 }

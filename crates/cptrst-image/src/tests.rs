@@ -229,6 +229,109 @@ fn crc32c_known_vectors() {
     assert_eq!(crc32c(&inc), 0x46DD_794E);
 }
 
+/// Byte at a time, a different implementation of the same function.
+fn crc_bytewise(mut c: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+        }
+    }
+    c
+}
+
+#[test]
+fn crc_impl_pluggable() {
+    let data: Vec<u8> = (0..777u32).map(|i| (i * 13 % 256) as u8).collect();
+    assert_eq!(crc32c_raw(!0, &data), crc_bytewise(!0, &data));
+    let mut c = Crc32c::new();
+    c.set_impl(crc_bytewise);
+    c.update(&data[..100]);
+    c.update_with(|st| crc32c_raw(st, &data[100..]));
+    assert_eq!(c.value(), crc32c(&data));
+    // An image encoded and validated with another implementation.
+    let mut a = vec![0u8; 1 << 16];
+    let n = crate::sample::build(&mut a).unwrap();
+    assert!(crate::sample::validate_streaming(&a[..n], 4096).is_ok());
+    let mut v = Validator::new();
+    v.set_crc_impl(crc_bytewise);
+    assert_eq!(v.feed_header(&a[..HEADER_LEN]).map(|h| h.page_size), Ok(4096));
+    let mut e = Encoder::new(crate::sample::header());
+    e.set_crc_impl(crc_bytewise);
+    let mut b = vec![0u8; 256];
+    let k = e.header(&mut b).unwrap();
+    assert_eq!(e.crc32c(), crc32c(&b[..k]));
+}
+
+#[test]
+fn feed_data_crc_matches_feed_data() {
+    let mut buf = vec![0u8; 1 << 16];
+    let n = crate::sample::build(&mut buf).unwrap();
+    let img = &buf[..n];
+    // Validate with every data piece checksummed by the caller (the first
+    // attempt at each declined: declining must change nothing).
+    let mut v = Validator::new();
+    let mut pos = 0usize;
+    let mut declined = 0;
+    let summary = loop {
+        match v.expect() {
+            Expect::Header => {
+                v.feed_header(&img[pos..pos + HEADER_LEN]).unwrap();
+                pos += HEADER_LEN;
+            }
+            Expect::End => break v.end_of_input().unwrap(),
+            Expect::RecordHeader => {
+                v.feed_record_header(&img[pos..pos + RECORD_HEADER_LEN]).unwrap();
+                pos += RECORD_HEADER_LEN;
+            }
+            Expect::Tree(len) => {
+                v.feed_tree(&img[pos..pos + len as usize]).unwrap();
+                pos += len as usize;
+            }
+            Expect::Payload(len) => {
+                v.feed_payload(&img[pos..pos + len as usize]).unwrap();
+                pos += len as usize;
+            }
+            Expect::Data(len) => {
+                let d = &img[pos..pos + len as usize];
+                assert_eq!(v.feed_data_crc(len, |_| None), Ok(false));
+                declined += 1;
+                assert_eq!(v.feed_data_crc(len, |st| Some(crc32c_raw(st, d))), Ok(true));
+                pos += len as usize;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(declined > 0);
+    assert_eq!(summary.total_bytes as usize, n);
+    // Data where a record header is due: refused without calling the closure.
+    let mut v = Validator::new();
+    v.feed_header(&img[..HEADER_LEN]).unwrap();
+    assert!(v.feed_data_crc(1, |_| panic!("called")).is_err());
+}
+
+#[test]
+fn data_with_crc_checks_framing() {
+    let mut e = Encoder::new(crate::sample::header());
+    let mut b = vec![0u8; 1 << 14];
+    // No PAGES record open: refused, and the closure is not called.
+    assert_eq!(e.data_with_crc(4096, |_| panic!("called")), Err(EncodeError::Sequence));
+    let pos = e.header(&mut b).unwrap();
+    e.pages_begin(0x1000, 1, &mut b[pos..]).unwrap();
+    let before = e.offset();
+    assert_eq!(e.data_with_crc(8192, |_| panic!("called")), Err(EncodeError::Overrun));
+    assert_eq!(e.offset(), before);
+    let mut called = false;
+    e.data_with_crc(4096, |st| {
+        called = true;
+        crc32c_raw(st, &[0u8; 4096])
+    })
+    .unwrap();
+    assert!(called);
+    assert_eq!(e.offset(), before + 4096);
+    assert_eq!(e.data_with_crc(1, |_| panic!("called")), Err(EncodeError::Sequence));
+}
+
 #[test]
 fn crc32c_incremental() {
     let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();

@@ -1,4 +1,4 @@
-//! `cptrst checkpoint PID [-o FILE] [--kill|--resume]`.
+//! `cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]`.
 
 use std::fs::OpenOptions;
 use std::io::{IsTerminal, Seek};
@@ -32,11 +32,15 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let mut pid = None;
     let mut out: Option<String> = None;
     let mut after = After::Stop;
+    let mut stats: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-o" | "--output" => {
                 out = Some(it.next().ok_or_else(|| Failure::usage("-o needs a file"))?.clone());
+            }
+            "--stats" => {
+                stats = Some(it.next().ok_or_else(|| Failure::usage("--stats needs a file"))?.clone());
             }
             "--kill" if after == After::Stop => after = After::Kill,
             "--resume" if after == After::Stop => after = After::Resume,
@@ -83,16 +87,36 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         libc::sigaction(libc::SIGINT, &sa, std::ptr::null_mut());
         libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
     }
+    let t_stop = std::time::Instant::now();
     let tree = stop::stop_tree(pid)?;
+    let t_dump = std::time::Instant::now();
     let res = dev.checkpoint(pid, fd, 0).and_then(|()| match file.as_ref() {
         Some(mut f) => {
             let len = f.stream_position()?;
-            f.set_len(len)
+            f.set_len(len).map(|()| Some(len))
         }
-        None => Ok(()),
+        None => Ok(None),
     });
+    let t_done = std::time::Instant::now();
     match res {
-        Ok(()) => {
+        Ok(len) => {
+            if let Some(path) = stats.as_deref() {
+                // Frozen time as CRIU's `--display-stats` counts it
+                // (freezing + frozen): from the first stop to a complete
+                // image.
+                let json = format!(
+                    "{{\"freezing_us\": {}, \"dump_us\": {}, \"frozen_us\": {}, \"processes\": {}, \"threads\": {}{}}}\n",
+                    (t_dump - t_stop).as_micros(),
+                    (t_done - t_dump).as_micros(),
+                    (t_done - t_stop).as_micros(),
+                    tree.procs().len(),
+                    tree.tids().len(),
+                    len.map_or(String::new(), |l| format!(", \"image_bytes\": {l}"))
+                );
+                if let Err(e) = std::fs::write(path, json) {
+                    eprintln!("cptrst: --stats {path}: {e}");
+                }
+            }
             if after == After::Stop {
                 let pids = tree.pid_list();
                 eprintln!("cptrst: checkpointed; left stopped (SIGSTOP): resume with kill -CONT {pids}");

@@ -2,7 +2,7 @@
 //! `criu restore` / `crit`.
 //!
 //! ```text
-//! cptrst checkpoint PID [-o FILE] [--kill|--resume]
+//! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]
 //! cptrst restart [-i FILE|-] [--detach] [--skip-files]
 //! cptrst inspect FILE|- [--json] [--page ADDR]
 //! cptrst eclone --pid N[,M,...] [--] COMMAND [ARGS...]
@@ -23,10 +23,11 @@ const USAGE: &str = "\
 usage: cptrst COMMAND [ARGS]
 
 commands:
-  checkpoint PID [-o FILE] [--kill|--resume]
+  checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]
         stop the process tree rooted at PID and dump it into FILE (default:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
-        killed (--kill), or let run on (--resume).
+        killed (--kill), or let run on (--resume). --stats writes timings
+        (JSON: freezing, dump and frozen time in microseconds) to FILE.
   restart [-i FILE|-] [--detach] [--skip-files]
         restore the process tree checkpointed in FILE (default: standard
         input, e.g. a pipe from `cptrst checkpoint PID --kill`) at its pids
@@ -53,6 +54,11 @@ commands:
 pub use cptrst::Failure;
 
 fn main() -> ExitCode {
+    // Output into a closed pipe (`cptrst inspect IMG | head`) ends the
+    // tool quietly, as for any filter, instead of a panic on EPIPE.
+    // `checkpoint` ignores SIGPIPE again: it reports EPIPE itself.
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let res = match args.first().map(String::as_str) {
         Some("checkpoint") => checkpoint::main(&args[1..]),

@@ -117,6 +117,16 @@ impl Stopped {
         self.let_go(after);
     }
 
+    /// The stopped processes (the root first).
+    pub fn procs(&self) -> &[i32] {
+        &self.procs
+    }
+
+    /// The stopped threads.
+    pub fn tids(&self) -> &BTreeSet<i32> {
+        &self.tids
+    }
+
     /// The processes as a space-separated list.
     pub fn pid_list(&self) -> String {
         self.procs.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" ")

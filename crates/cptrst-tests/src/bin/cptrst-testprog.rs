@@ -24,7 +24,7 @@
 //! - `counter-check`, `regs-check`, `fpu-check sse|avx`, `sleep-check SECS`,
 //!   `mem-check MIB`: for the restart tests, they check their own state
 //!   after the restart and exit 0 or 1 (see their section below);
-//! - `tree-check N`, `threads-check`, `zombie-check`, `pgrp-check`,
+//! - `tree-check N`, `threads-check [N]`, `zombie-check`, `pgrp-check`,
 //!   `shared-check`: the same for trees (kselftest-tree);
 //! - `reaper CMD [ARGS...]`: runs CMD so that its pid is freed as soon as it
 //!   dies (no zombie), for the restart tests.
@@ -1134,11 +1134,15 @@ thread_local! {
     static THREAD_TLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+/// `threads-check`'s default and largest number of threads.
 const THREADS: usize = 4;
+const MAX_THREADS: usize = 64;
 /// Threads that have their values in place.
 static mut THREADS_IN: u32 = 0;
+/// The number of threads less one: the last one in sets the ready word.
+static mut THREADS_LAST: u32 = THREADS as u32 - 1;
 /// Each thread's tid, for the ready line.
-static THREAD_TIDS: [std::sync::atomic::AtomicI32; THREADS] = [const { std::sync::atomic::AtomicI32::new(0) }; THREADS];
+static THREAD_TIDS: [std::sync::atomic::AtomicI32; MAX_THREADS] = [const { std::sync::atomic::AtomicI32::new(0) }; MAX_THREADS];
 
 /// A thread's inputs and outputs, one block for the asm.
 #[repr(C, align(16))]
@@ -1180,7 +1184,7 @@ fn thread_body(t: usize) -> Vec<String> {
             // The last thread in sets the ready word.
             "mov eax, 1",
             "lock xadd dword ptr [rip + {cnt}], eax",
-            "cmp eax, {last}",
+            "cmp eax, dword ptr [rip + {last}]",
             "jne 3f",
             "mov dword ptr [rip + {ready}], {magic}",
             "3:",
@@ -1203,7 +1207,7 @@ fn thread_body(t: usize) -> Vec<String> {
             xo = const std::mem::offset_of!(ThreadBlock, xmm_out),
             ts = const std::mem::offset_of!(ThreadBlock, ts),
             cnt = sym THREADS_IN,
-            last = const THREADS - 1,
+            last = sym THREADS_LAST,
             ready = sym RST_READY,
             go = sym RST_GO,
             magic = const READY_MAGIC,
@@ -1244,17 +1248,24 @@ fn thread_body(t: usize) -> Vec<String> {
     errs.into_iter().map(|e| format!("thread {t} (tid {tid}): {e}")).collect()
 }
 
-/// `threads-check`: 4 threads (the main one and 3 more), each with its own
-/// r12-r15, xmm8-9 and TLS value, sleeping in raw nanosleep calls until
-/// `go`; then each compares them; the main thread joins the others.
-fn threads_check() -> ! {
-    let others: Vec<_> = (1..THREADS).map(|t| std::thread::spawn(move || thread_body(t))).collect();
-    while THREAD_TIDS[1..].iter().any(|t| t.load(std::sync::atomic::Ordering::SeqCst) == 0) {
+/// `threads-check [N]`: N threads (default 4: the main one and 3 more), each
+/// with its own r12-r15, xmm8-9 and TLS value, sleeping in raw nanosleep
+/// calls until `go`; then each compares them; the main thread joins the
+/// others.
+fn threads_check(n: usize) -> ! {
+    if !(1..=MAX_THREADS).contains(&n) {
+        eprintln!("usage: cptrst-testprog threads-check [N] (1..={MAX_THREADS})");
+        std::process::exit(2);
+    }
+    // SAFETY: written before any other thread exists.
+    unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!(THREADS_LAST), n as u32 - 1) };
+    let others: Vec<_> = (1..n).map(|t| std::thread::spawn(move || thread_body(t))).collect();
+    while THREAD_TIDS[1..n].iter().any(|t| t.load(std::sync::atomic::Ordering::SeqCst) == 0) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     // SAFETY: gettid has no preconditions.
     THREAD_TIDS[0].store(unsafe { libc::gettid() }, std::sync::atomic::Ordering::SeqCst);
-    let tids: Vec<i32> = THREAD_TIDS.iter().map(|t| t.load(std::sync::atomic::Ordering::SeqCst)).collect();
+    let tids: Vec<i32> = THREAD_TIDS[..n].iter().map(|t| t.load(std::sync::atomic::Ordering::SeqCst)).collect();
     rst_ready_line(&format!("\"tids\": {tids:?}"));
     let mut errs = thread_body(0);
     for (t, h) in others.into_iter().enumerate() {
@@ -1518,7 +1529,7 @@ fn main() {
         Some("mem-check") => mem_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(256)),
         Some("task-check") => task_check(args.get(1).is_some_and(|a| a == "--fd")),
         Some("tree-check") => tree_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10)),
-        Some("threads-check") => threads_check(),
+        Some("threads-check") => threads_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(THREADS)),
         Some("zombie-check") => zombie_check(),
         Some("pgrp-check") => pgrp_check(),
         Some("shared-check") => shared_check(),
