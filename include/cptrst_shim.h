@@ -154,6 +154,10 @@ void cptrst_kernel_release(char *buf, unsigned int size);
 int cptrst_crc32c_available(void);
 __u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len);
 __u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n);
+struct cptrst_crc_job;
+struct cptrst_crc_job *cptrst_crc_job_start(struct page **pages, unsigned long n);
+__u32 cptrst_crc_job_finish(struct cptrst_crc_job *j);
+__u32 cptrst_crc32c_shift(__u32 crc, unsigned long len);
 
 /* ---------------------------------------------------------------------
  * eclone: check chosen pids against the caller's pid namespaces.

@@ -33,6 +33,9 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/completion.h>
+#include <linux/sizes.h>
 #include <asm/fpu/api.h>
 #include <asm/ptrace.h>
 #include <asm/sighandling.h>
@@ -104,10 +107,13 @@ long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
  * Read exactly @len bytes at @pos straight into the caller's memory at
  * @addr (one copy, from the page cache; the destination pages fault in as
  * for read(2)). -EINTR as cptrst_in_read; -EFAULT for a bad destination;
- * -ENODATA if the file ends first.
+ * -ENODATA if the file ends first; -EOPNOTSUPP if the file has no
+ * ->read_iter.
  */
 long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos)
 {
+	if (!f->f_op->read_iter)
+		return -EOPNOTSUPP;	/* only ->read: the caller reads through a buffer */
 	while (len) {
 		loff_t p = pos;
 		struct iov_iter it;
@@ -132,21 +138,15 @@ long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 po
 }
 
 /*
- * Extend the raw CRC32C *@crc over @len bytes of @f at @pos, read in place
- * in the page cache, without copying them: only for a shmem file (tmpfs,
- * memfd: what `cptrst restart` reads) whose pages are all in memory, and
- * with the kernel's crc32c. 1 when done; 0 when it could not (then *@crc is
- * unchanged and the caller reads the bytes); -EINTR on a fatal signal.
+ * The raw CRC32C *@crc extended over @len bytes of @f at @pos, read in
+ * place in the page cache of a shmem file: 1 when done, 0 when a page is
+ * not in memory (*@crc is then unchanged), -EINTR on a fatal signal.
  */
-long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
+static long in_crc_range(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
 {
 	struct address_space *m = f->f_mapping;
 	u32 c = *crc;
 
-	if (!cptrst_crc32c_available() || !shmem_mapping(m))
-		return 0;
-	if (pos + len < pos || pos + len > i_size_read(file_inode(f)))
-		return 0;
 	while (len) {
 		pgoff_t index = pos >> PAGE_SHIFT;
 		unsigned long off = offset_in_page(pos);
@@ -173,6 +173,72 @@ long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
 	}
 	*crc = c;
 	return 1;
+}
+
+/* The second half of a range, checksummed by a worker meanwhile. */
+struct in_crc_job {
+	struct work_struct work;
+	struct completion done;
+	struct file *f;
+	__u64 pos;
+	unsigned long len;
+	u32 crc;
+	long ret;
+};
+
+static void in_crc_job_fn(struct work_struct *w)
+{
+	struct in_crc_job *j = container_of(w, struct in_crc_job, work);
+
+	j->ret = in_crc_range(j->f, j->pos, j->len, &j->crc);
+	complete(&j->done);
+}
+
+/*
+ * Extend the raw CRC32C *@crc over @len bytes of @f at @pos, read in place
+ * in the page cache, without copying them: only for a shmem file (tmpfs,
+ * memfd: what `cptrst restart` reads) whose pages are all in memory, and
+ * with the kernel's crc32c. A large range is split in two, the second half
+ * checksummed by a worker (on another CPU if one is idle) and combined.
+ * 1 when done; 0 when it could not (then *@crc is unchanged and the caller
+ * reads the bytes); -EINTR on a fatal signal.
+ */
+long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
+{
+	struct in_crc_job *j = NULL;
+	unsigned long half = len;
+	u32 c = *crc;
+	long r;
+
+	if (!cptrst_crc32c_available() || !shmem_mapping(f->f_mapping))
+		return 0;
+	if (pos + len < pos || pos + len > i_size_read(file_inode(f)))
+		return 0;
+	if (IS_REACHABLE(CONFIG_CRC32) && len >= SZ_2M)
+		j = kmalloc(sizeof(*j), GFP_KERNEL);
+	if (j) {
+		half = (len / 2) & PAGE_MASK;
+		INIT_WORK(&j->work, in_crc_job_fn);
+		init_completion(&j->done);
+		j->f = f;	/* the caller's reference outlives the job */
+		j->pos = pos + half;
+		j->len = len - half;
+		j->crc = 0;
+		queue_work(system_unbound_wq, &j->work);
+	}
+	r = in_crc_range(f, pos, half, &c);
+	if (j) {
+		/* Not killable: the job reads the caller's file; it is bounded. */
+		wait_for_completion(&j->done);
+		if (r == 1 && j->ret != 1)
+			r = j->ret;
+		if (r == 1)
+			c = cptrst_crc32c_shift(c, j->len) ^ j->crc;
+		kfree(j);
+	}
+	if (r == 1)
+		*crc = c;
+	return r;
 }
 
 /* Open a mapped file of the image by its absolute path, as the caller. */

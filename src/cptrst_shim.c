@@ -58,6 +58,7 @@ void cptrst_misc_deregister(void)
  */
 #include <linux/bvec.h>
 #include <linux/cred.h>
+#include <linux/crc32.h>
 #include <linux/crc32c.h>
 #include <linux/futex.h>
 #include <linux/elf.h>
@@ -77,6 +78,9 @@ void cptrst_misc_deregister(void)
 #include <linux/shmem_fs.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
+#include <linux/completion.h>
+#include <linux/slab.h>
 #include <linux/utsname.h>
 #include <asm/fpu/xcr.h>
 #include <asm/cpufeature.h>
@@ -734,6 +738,76 @@ __u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n)
 		kunmap_local(p);
 	}
 	return crc;
+}
+
+/*
+ * The CRC of a batch of pinned pages, computed by a worker (on another CPU
+ * if one is idle) while the caller writes the same pages out: the caller
+ * then combines it into its running CRC with cptrst_crc32c_shift().
+ */
+struct cptrst_crc_job {
+	struct work_struct work;
+	struct completion done;
+	struct page **pages;
+	unsigned long n;
+	u32 crc;
+};
+
+static void crc_job_fn(struct work_struct *w)
+{
+	struct cptrst_crc_job *j = container_of(w, struct cptrst_crc_job, work);
+
+	j->crc = cptrst_pages_crc32c(0, j->pages, j->n);
+	complete(&j->done);
+}
+
+/*
+ * Start a job over @n pinned pages, which must stay pinned until
+ * cptrst_crc_job_finish(). NULL without memory, or without the kernel's
+ * crc32c and its shift (then the caller computes the CRC itself).
+ */
+struct cptrst_crc_job *cptrst_crc_job_start(struct page **pages, unsigned long n)
+{
+	struct cptrst_crc_job *j;
+
+	if (!IS_REACHABLE(CONFIG_LIBCRC32C) || !IS_REACHABLE(CONFIG_CRC32))
+		return NULL;
+	j = kmalloc(sizeof(*j), GFP_KERNEL);
+	if (!j)
+		return NULL;
+	INIT_WORK(&j->work, crc_job_fn);
+	init_completion(&j->done);
+	j->pages = pages;
+	j->n = n;
+	j->crc = 0;
+	queue_work(system_unbound_wq, &j->work);
+	return j;
+}
+
+/*
+ * Wait for the job (not killable: it is a bounded computation over pages
+ * the caller keeps pinned for it), free it, return the raw CRC32C of its
+ * pages from a zero state.
+ */
+__u32 cptrst_crc_job_finish(struct cptrst_crc_job *j)
+{
+	u32 crc;
+
+	wait_for_completion(&j->done);
+	crc = j->crc;
+	kfree(j);
+	return crc;
+}
+
+/* The raw CRC32C state @crc followed by @len zero bytes. */
+__u32 cptrst_crc32c_shift(__u32 crc, unsigned long len)
+{
+#if IS_REACHABLE(CONFIG_CRC32)
+	return __crc32c_le_shift(crc, len);
+#else
+	WARN_ON_ONCE(1);	/* no job is ever started without it */
+	return crc;
+#endif
 }
 
 void cptrst_out_put(struct file *f, __u64 pos)

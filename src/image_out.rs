@@ -122,11 +122,17 @@ impl ImageOut {
     /// Writes a whole PAGES record of pages `i..j` of `pins`, which map
     /// consecutive addresses from `addr`: the header through the buffer,
     /// the data straight from the pages (no copy), its CRC computed in
-    /// place.
+    /// place (by a worker, at the same time, when it can).
     pub(crate) fn pages_pinned(&mut self, addr: u64, pins: &PinnedPages, i: usize, j: usize) -> Result {
         let nr = j.checked_sub(i).filter(|&n| n > 0).ok_or(code::EINVAL)?;
         self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))?;
         self.flush()?;
+        // The CRC in a worker while this thread writes the same pages: the
+        // two passes over the data overlap when a second CPU is idle.
+        if let Some(job) = pins.crc_job(i, j) {
+            self.file.write_pages(pins, i, j)?;
+            return self.enc.data_with_crc(nr * kernel::page::PAGE_SIZE, |st| job.finish(st)).map_err(enc_err);
+        }
         let mut crc = Ok(0);
         self.enc
             .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| match pins.crc(st, i, j) {

@@ -277,13 +277,17 @@ pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner:
 fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [u8]) -> Result<(), Fail> {
     if v.kind != VmaKind::SharedAnon && v.prot & image::PROT_WRITE != 0 {
         let len = usize::try_from(run.len).map_err(|_| code::EINVAL)?;
-        return image.read_to_user(run.image_off, run.addr, len).map_err(|e| {
-            if e.to_errno() == -(kernel::bindings::ENODATA as i32) {
-                fail!(e, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off)
-            } else {
-                fail!(e, "PAGES (type 7) at offset {}: reading into {:#x}: error {}", run.off, run.addr, e.to_errno())
+        match image.read_to_user(run.image_off, run.addr, len) {
+            Ok(()) => return Ok(()),
+            // A file system without ->read_iter: through the buffer.
+            Err(e) if e == crate::ops::eopnotsupp() => {}
+            Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => {
+                return Err(fail!(e, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off));
             }
-        });
+            Err(e) => {
+                return Err(fail!(e, "PAGES (type 7) at offset {}: reading into {:#x}: error {}", run.off, run.addr, e.to_errno()));
+            }
+        }
     }
     let mut done = 0u64;
     while done < run.len {

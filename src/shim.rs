@@ -182,11 +182,11 @@ mod opaque {
             }
         )*};
     }
-    opaque!(task_struct, mm_struct, page, pid_namespace, file);
+    opaque!(task_struct, mm_struct, page, pid_namespace, file, cptrst_crc_job);
 }
 
 mod dump_ffi {
-    use super::opaque::{file, mm_struct, page, pid_namespace, task_struct};
+    use super::opaque::{cptrst_crc_job, file, mm_struct, page, pid_namespace, task_struct};
     use super::{MmInfo, TaskInfo, VmaInfo};
     extern "C" {
         pub(super) fn cptrst_task_check_dump(t: *mut task_struct) -> i32;
@@ -223,6 +223,9 @@ mod dump_ffi {
         pub(super) fn cptrst_crc32c_available() -> i32;
         pub(super) fn cptrst_crc32c(crc: u32, p: *const u8, len: usize) -> u32;
         pub(super) fn cptrst_pages_crc32c(crc: u32, pages: *const *mut page, n: usize) -> u32;
+        pub(super) fn cptrst_crc_job_start(pages: *const *mut page, n: usize) -> *mut cptrst_crc_job;
+        pub(super) fn cptrst_crc_job_finish(j: *mut cptrst_crc_job) -> u32;
+        pub(super) fn cptrst_crc32c_shift(crc: u32, len: usize) -> u32;
     }
 }
 
@@ -488,12 +491,59 @@ impl PinnedPages {
         }
     }
 
+    /// Starts computing the CRC32C of pages `i..j` (from a zero state) in a
+    /// worker, to overlap it with writing them; `None` if that is not
+    /// possible (no memory, no kernel crc32c): then use [`PinnedPages::crc`].
+    pub(crate) fn crc_job(&self, i: usize, j: usize) -> Option<CrcJob<'_>> {
+        if i >= j || j > self.n {
+            return None;
+        }
+        // SAFETY: entries `i..j` are pinned pages (checked above); the
+        // returned job borrows `self`, so they stay pinned until it is
+        // finished or dropped, which waits for the worker.
+        let job = unsafe { dump_ffi::cptrst_crc_job_start(self.pages[i..j].as_ptr(), j - i) };
+        NonNull::new(job).map(|job| CrcJob { job, len: (j - i) * kernel::page::PAGE_SIZE, _pins: core::marker::PhantomData })
+    }
+
     fn release(&mut self) {
         while self.n > 0 {
             self.n -= 1;
             // SAFETY: entries below the old `n` are pinned by GUP.
             unsafe { dump_ffi::cptrst_page_put(self.pages[self.n]) };
         }
+    }
+}
+
+/// A CRC32C computation over pinned pages in a worker
+/// ([`PinnedPages::crc_job`]); dropping it waits for the worker.
+///
+/// # Invariants
+/// `job` is a started job not yet finished; the pages it reads are pinned
+/// by the [`PinnedPages`] it borrows.
+pub(crate) struct CrcJob<'a> {
+    job: NonNull<opaque::cptrst_crc_job>,
+    len: usize,
+    _pins: core::marker::PhantomData<&'a PinnedPages>,
+}
+
+impl CrcJob<'_> {
+    /// Waits for the worker; returns the raw CRC32C state `state`
+    /// extended over the job's pages.
+    pub(crate) fn finish(self, state: u32) -> u32 {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: a started, unfinished job (type invariant); `this` is not
+        // dropped, so it is finished exactly once.
+        let crc = unsafe { dump_ffi::cptrst_crc_job_finish(this.job.as_ptr()) };
+        // SAFETY: jobs are only started with the kernel's crc32c and its
+        // shift available; a pure computation.
+        unsafe { dump_ffi::cptrst_crc32c_shift(state, this.len) ^ crc }
+    }
+}
+
+impl Drop for CrcJob<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a started, unfinished job (type invariant).
+        unsafe { dump_ffi::cptrst_crc_job_finish(self.job.as_ptr()) };
     }
 }
 

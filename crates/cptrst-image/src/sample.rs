@@ -345,7 +345,9 @@ pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
 
 /// Runs the streaming [`Validator`] over `img` (tests and the fuzzer check
 /// that it agrees with [`validate`] and the [`Reader`]), handing data in `chunk`-byte
-/// pieces and payloads from copies; returns the kinds of the records.
+/// pieces (for an odd `chunk`, checksummed by the caller through
+/// [`Validator::feed_data_crc`]) and payloads from copies; returns the
+/// kinds of the records.
 pub fn validate_streaming(img: &[u8], chunk: usize) -> Result<(Summary, Vec<u32>), Error> {
     let mut v = Validator::new();
     let mut pos = 0usize;
@@ -383,7 +385,15 @@ pub fn validate_streaming(img: &[u8], chunk: usize) -> Result<(Summary, Vec<u32>
                 if n == 0 {
                     return v.end_of_input().map(|s| (s, kinds));
                 }
-                v.feed_data(&img[pos..pos + n])?;
+                let d = &img[pos..pos + n];
+                if chunk % 2 == 1 {
+                    // As the module's walk when it checksums in place.
+                    if !v.feed_data_crc(n as u64, |st| Some(crate::crc32c_raw(st, d)))? {
+                        unreachable!("feed_data_crc declined a checksum it was given");
+                    }
+                } else {
+                    v.feed_data(d)?;
+                }
                 pos += n;
             }
             Expect::End => {

@@ -434,6 +434,57 @@ fn damaged_images() -> Result<(), String> {
     ensure(fails.is_empty(), || fails.join("\n"))
 }
 
+/// Page data of a large run is checksummed in place when the image is on
+/// tmpfs (pass 1 does not read it) and read through a buffer when it is on
+/// ramfs (not shmem): either way a bit flipped in the middle of that run is
+/// refused naming the trailer, with nothing left behind, and the undamaged
+/// image restarts from ramfs.
+fn page_data_checks() -> Result<(), String> {
+    const MIB: u64 = 8;
+    let p = Proc::start(&["cptrst-testprog", "mem-check", &MIB.to_string()])?;
+    let good = "/tmp/rst-big.img";
+    p.checkpoint_kill(good)?;
+    let data = std::fs::read(good).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(good);
+    let big = corrupt::records(&data)?
+        .into_iter()
+        .filter(|r| r.kind == cptrst_image::RECORD_PAGES)
+        .max_by_key(|r| r.len)
+        .ok_or("the image has no PAGES record")?;
+    ensure(big.len as u64 >= MIB << 20, || format!("the largest PAGES record has {} bytes, want the {MIB} MiB run", big.len))?;
+    let mut bad = data.clone();
+    let at = big.payload() + cptrst_image::PAGES_FIXED_LEN + big.len / 2;
+    bad[at] ^= 0x10;
+    let want = cptrst_image::validate(&bad).err().ok_or("test bug: the image crate accepts the damaged image")?;
+    let want = format!("{} (type {})", cptrst_image::record_name(want.record), want.record);
+    let dir = "/tmp/rst-ramfs";
+    std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+    let st = Command::new("mount").args(["-t", "ramfs", "ramfs", dir]).status().map_err(|e| format!("mount: {e}"))?;
+    ensure(st.success(), || format!("mount -t ramfs on {dir} failed"))?;
+    let r = (|| {
+        for path in ["/tmp/rst-bad.img", "/tmp/rst-ramfs/bad.img"] {
+            std::fs::write(path, &bad).map_err(|e| format!("{path}: {e}"))?;
+            let mut t = Tool::restart(&["-i", path], "bigbad")?;
+            let st = t.wait(TOOL_TIMEOUT)?;
+            let err = t.stderr();
+            let _ = std::fs::remove_file(path);
+            ensure(st.code() == Some(1), || format!("{path}: {}, want exit status 1\n{}", status_text(st), t.output()))?;
+            ensure(err.contains(&want), || format!("{path}: the message does not contain '{want}':\n{err}"))?;
+            wait_gone(p.pid, Duration::from_secs(10)).map_err(|e| format!("{path}: after the refusal: {e}"))?;
+            let left = leftovers();
+            ensure(left.is_empty(), || format!("{path}: {}", left.join("; ")))?;
+        }
+        let path = "/tmp/rst-ramfs/good.img";
+        std::fs::write(path, &data).map_err(|e| format!("{path}: {e}"))?;
+        let mut t = Tool::restart(&["-i", path], "bigood")?;
+        p.wait_restored(&mut t)?;
+        p.go(None)?;
+        t.expect_ok()
+    })();
+    let _ = Command::new("umount").arg(dir).status();
+    r
+}
+
 /// 100 checkpoint --kill / restart --detach cycles of one counter-check
 /// process, then its own check; kmemleak finds nothing new, and Slab and
 /// VmallocUsed after cycle 100 are within a tolerance of after cycle 20.
@@ -540,6 +591,7 @@ fn main() {
         ("checkpoint --kill | restart through a pipe", through_pipe),
         ("refusal: the pid is in use (EEXIST), exit status 1", pid_in_use),
         ("refusal: damaged images name the record, leave nothing behind", damaged_images),
+        ("page data damaged in a large run: refused from tmpfs and ramfs", page_data_checks),
         ("100 checkpoint/restart cycles: state kept, no leak", hundred_cycles),
     ];
     // KSELFTEST_RESTART_ONLY=WORD[,WORD...]: only the tests whose name
