@@ -495,7 +495,10 @@ impl PinnedPages {
     /// worker, to overlap it with writing them; `None` if that is not
     /// possible (no memory, no kernel crc32c): then use [`PinnedPages::crc`].
     pub(crate) fn crc_job(&self, i: usize, j: usize) -> Option<CrcJob<'_>> {
-        if i >= j || j > self.n {
+        // A short run: handing it to a worker costs more than it saves
+        // (measured: a 100-process tree's checkpoint 0.22 s inline, 0.36 s
+        // with a job per run).
+        if i >= j || j > self.n || j - i < CRC_JOB_MIN_PAGES {
             return None;
         }
         // SAFETY: entries `i..j` are pinned pages (checked above); the
@@ -513,6 +516,9 @@ impl PinnedPages {
         }
     }
 }
+
+/// Runs shorter than this (256 KiB) get their CRC inline.
+const CRC_JOB_MIN_PAGES: usize = 64;
 
 /// A CRC32C computation over pinned pages in a worker
 /// ([`PinnedPages::crc_job`]); dropping it waits for the worker.
