@@ -90,10 +90,7 @@ long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		n = kernel_read(f, buf + done, min_t(unsigned long, len - done, MAX_RW_COUNT), &p);
-		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
-		    n == -ERESTART_RESTARTBLOCK)
-			return -EINTR;
+		n = cptrst_io_intr(kernel_read(f, buf + done, min_t(unsigned long, len - done, MAX_RW_COUNT), &p));
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -122,10 +119,7 @@ long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 po
 		if (fatal_signal_pending(current))
 			return -EINTR;
 		iov_iter_ubuf(&it, ITER_DEST, u64_to_user_ptr(addr), min_t(unsigned long, len, MAX_RW_COUNT));
-		n = vfs_iter_read(f, &it, &p, 0);
-		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
-		    n == -ERESTART_RESTARTBLOCK)
-			return -EINTR;
+		n = cptrst_io_intr(vfs_iter_read(f, &it, &p, 0));
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -177,8 +171,7 @@ static long in_crc_range(struct file *f, __u64 pos, unsigned long len, __u32 *cr
 
 /* The second half of a range, checksummed by a worker meanwhile. */
 struct in_crc_job {
-	struct work_struct work;
-	struct completion done;
+	struct cptrst_bg bg;
 	struct file *f;
 	__u64 pos;
 	unsigned long len;
@@ -186,12 +179,11 @@ struct in_crc_job {
 	long ret;
 };
 
-static void in_crc_job_fn(struct work_struct *w)
+static void in_crc_job_fn(struct cptrst_bg *b)
 {
-	struct in_crc_job *j = container_of(w, struct in_crc_job, work);
+	struct in_crc_job *j = container_of(b, struct in_crc_job, bg);
 
 	j->ret = in_crc_range(j->f, j->pos, j->len, &j->crc);
-	complete(&j->done);
 }
 
 /*
@@ -218,18 +210,16 @@ long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
 		j = kmalloc(sizeof(*j), GFP_KERNEL);
 	if (j) {
 		half = (len / 2) & PAGE_MASK;
-		INIT_WORK(&j->work, in_crc_job_fn);
-		init_completion(&j->done);
 		j->f = f;	/* the caller's reference outlives the job */
 		j->pos = pos + half;
 		j->len = len - half;
 		j->crc = 0;
-		queue_work(system_unbound_wq, &j->work);
+		cptrst_bg_start(&j->bg, in_crc_job_fn);
 	}
 	r = in_crc_range(f, pos, half, &c);
 	if (j) {
 		/* Not killable: the job reads the caller's file; it is bounded. */
-		wait_for_completion(&j->done);
+		cptrst_bg_wait(&j->bg);
 		if (r == 1 && j->ret != 1)
 			r = j->ret;
 		if (r == 1)

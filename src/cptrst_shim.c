@@ -643,10 +643,7 @@ static long out_write_iter(struct file *f, struct iov_iter *it, __u64 *pos)
 
 		if (signal_pending(current))
 			return -EINTR;
-		n = vfs_iter_write(f, it, &p, 0);
-		if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
-		    n == -ERESTART_RESTARTBLOCK)
-			return -EINTR;
+		n = cptrst_io_intr(vfs_iter_write(f, it, &p, 0));
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -745,20 +742,39 @@ __u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n)
  * if one is idle) while the caller writes the same pages out: the caller
  * then combines it into its running CRC with cptrst_crc32c_shift().
  */
+static void bg_work(struct work_struct *w)
+{
+	struct cptrst_bg *b = container_of(w, struct cptrst_bg, work);
+
+	b->fn(b);
+	complete(&b->done);
+}
+
+void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
+{
+	INIT_WORK(&b->work, bg_work);
+	init_completion(&b->done);
+	b->fn = fn;
+	queue_work(system_unbound_wq, &b->work);
+}
+
+void cptrst_bg_wait(struct cptrst_bg *b)
+{
+	wait_for_completion(&b->done);
+}
+
 struct cptrst_crc_job {
-	struct work_struct work;
-	struct completion done;
+	struct cptrst_bg bg;
 	struct page **pages;
 	unsigned long n;
 	u32 crc;
 };
 
-static void crc_job_fn(struct work_struct *w)
+static void crc_job_fn(struct cptrst_bg *b)
 {
-	struct cptrst_crc_job *j = container_of(w, struct cptrst_crc_job, work);
+	struct cptrst_crc_job *j = container_of(b, struct cptrst_crc_job, bg);
 
 	j->crc = cptrst_pages_crc32c(0, j->pages, j->n);
-	complete(&j->done);
 }
 
 /*
@@ -775,25 +791,23 @@ struct cptrst_crc_job *cptrst_crc_job_start(struct page **pages, unsigned long n
 	j = kmalloc(sizeof(*j), GFP_KERNEL);
 	if (!j)
 		return NULL;
-	INIT_WORK(&j->work, crc_job_fn);
-	init_completion(&j->done);
 	j->pages = pages;
 	j->n = n;
 	j->crc = 0;
-	queue_work(system_unbound_wq, &j->work);
+	cptrst_bg_start(&j->bg, crc_job_fn);
 	return j;
 }
 
 /*
- * Wait for the job (not killable: it is a bounded computation over pages
- * the caller keeps pinned for it), free it, return the raw CRC32C of its
- * pages from a zero state.
+ * Wait for the job (a bounded computation over pages the caller keeps
+ * pinned for it), free it, return the raw CRC32C of its pages from a zero
+ * state.
  */
 __u32 cptrst_crc_job_finish(struct cptrst_crc_job *j)
 {
 	u32 crc;
 
-	wait_for_completion(&j->done);
+	cptrst_bg_wait(&j->bg);
 	crc = j->crc;
 	kfree(j);
 	return crc;

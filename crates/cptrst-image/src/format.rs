@@ -3145,19 +3145,8 @@ impl Encoder {
     /// Accounts for page data of the open PAGES record that the caller
     /// writes out itself (adds it to the CRC and the offset).
     pub fn data(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
-        let Open::Data(left) = self.open else {
-            return Err(EncodeError::Sequence);
-        };
-        let left = left
-            .checked_sub(to_u64(bytes.len()))
-            .ok_or(EncodeError::Overrun)?;
-        self.commit(bytes, bytes.len());
-        self.open = if left == 0 {
-            Open::None
-        } else {
-            Open::Data(left)
-        };
-        Ok(())
+        let imp = self.crc.imp;
+        self.data_with_crc(bytes.len(), |st| imp(st, bytes))
     }
 
     /// Like [`data`](Self::data), for `len` bytes of page data that the
@@ -3791,17 +3780,8 @@ impl<'t> Validator<'t> {
     /// Feeds page data of the current PAGES record, or the payload of a
     /// skipped record, in pieces of any size.
     pub fn feed_data(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.enter(Step::Data)?;
-        let n = to_u64(bytes.len());
-        let Some(left) = self.left.checked_sub(n) else {
-            return self.fail_here(ErrorKind::ExcessData);
-        };
-        self.consume(bytes);
-        self.left = left;
-        if left == 0 {
-            self.step = Step::RecordHeader;
-        }
-        Ok(())
+        let imp = self.crc.imp;
+        self.feed_data_crc(to_u64(bytes.len()), |st| Some(imp(st, bytes))).map(|_| ())
     }
 
     /// Like [`feed_data`](Self::feed_data) for `len` bytes that the caller

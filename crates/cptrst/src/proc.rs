@@ -44,3 +44,14 @@ pub fn state(pid: i32) -> Option<char> {
     let after = &s[s.rfind(')')? + 1..];
     after.trim_start().chars().next()
 }
+
+/// A raw wait status (`waitpid`, `wait4`) for messages.
+pub fn wait_status_text(st: i32) -> String {
+    if libc::WIFEXITED(st) {
+        format!("exit status {}", libc::WEXITSTATUS(st))
+    } else if libc::WIFSIGNALED(st) {
+        format!("killed by signal {}", libc::WTERMSIG(st))
+    } else {
+        format!("wait status {st:#x}")
+    }
+}

@@ -517,17 +517,6 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
     }
 }
 
-/// A wait status for messages.
-fn status_text(st: i32) -> String {
-    if libc::WIFEXITED(st) {
-        format!("exit status {}", libc::WEXITSTATUS(st))
-    } else if libc::WIFSIGNALED(st) {
-        format!("killed by signal {}", libc::WTERMSIG(st))
-    } else {
-        format!("wait status {st:#x}")
-    }
-}
-
 /// "task I (pid P)".
 fn task_name(tree: &[TreeEntry], i: usize) -> String {
     format!("task {i} (pid {})", tree.get(i).map_or(0, TreeEntry::pid))
@@ -668,14 +657,14 @@ fn wait_ready(rd: RawFd, root: i32, r: &mut Readiness, root_status: &mut Option<
             }
             let first = r.first_missing();
             return Err(match *root_status {
-                Some(st) if first == 0 => format!("{}: died before it was ready ({})", task_name(r.tree, 0), status_text(st)),
+                Some(st) if first == 0 => format!("{}: died before it was ready ({})", task_name(r.tree, 0), cptrst::proc::wait_status_text(st)),
                 _ => format!("{}: died before it was ready (not ready: {})", task_name(r.tree, first), r.missing()),
             });
         }
         if let Some(st) = try_wait(root) {
             *root_status = Some(st);
             let when = if r.ready[0] { "before the other tasks were ready" } else { "before it was ready" };
-            return Err(format!("{}: died {when} ({})", task_name(r.tree, 0), status_text(st)));
+            return Err(format!("{}: died {when} ({})", task_name(r.tree, 0), cptrst::proc::wait_status_text(st)));
         }
     }
     Ok(())

@@ -40,6 +40,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cptrst::proc::wait_status_text as status_text;
 use cptrst_tests::rst::{exists, ready_word, write_mem};
 use cptrst_tests::READY_MAGIC;
 use serde_json::{json, Value};
@@ -300,16 +301,6 @@ fn status_ok(st: i32) -> bool {
     libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0
 }
 
-fn status_text(st: i32) -> String {
-    if libc::WIFEXITED(st) {
-        format!("exit status {}", libc::WEXITSTATUS(st))
-    } else if libc::WIFSIGNALED(st) {
-        format!("killed by signal {}", libc::WTERMSIG(st))
-    } else {
-        format!("wait status {st:#x}")
-    }
-}
-
 /// Reaps every zombie child (orphans come to us: we are a subreaper);
 /// returns the status of `want` if it was among them.
 fn reap_all(want: i32) -> Option<i32> {
@@ -337,6 +328,27 @@ fn wait_gone(pids: &[i32]) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
+}
+
+/// SIGKILLs every process of a workload (the original or the restored
+/// one) and waits until they are gone.
+fn kill_all(pids: &[i32]) -> Result<(), String> {
+    for &p in pids {
+        // SAFETY: kill(2) of a workload this bench started or restored.
+        unsafe { libc::kill(p, libc::SIGKILL) };
+    }
+    wait_gone(pids)
+}
+
+/// The last lines of CRIU's log `path` for a failure message (cptrst
+/// reports on its stderr: nothing).
+fn log_tail(tool: ToolKind, path: &str) -> String {
+    if tool != ToolKind::Criu {
+        return String::new();
+    }
+    let log = read(path);
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
 /// A running workload: its pid, every process's pid, its go byte.
@@ -444,13 +456,8 @@ fn one(tool: ToolKind, w: Work, dir: &str, perf: bool) -> Result<Sample, String>
         }
     };
     if !status_ok(ck.status) {
-        let log = if tool == ToolKind::Criu { read(&format!("{dir}/criu-dump.log")) } else { String::new() };
-        for p in &live.pids {
-            // SAFETY: kill(2) of the workload we started.
-            unsafe { libc::kill(*p, libc::SIGKILL) };
-        }
-        wait_gone(&live.pids)?;
-        let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        kill_all(&live.pids)?;
+        let tail = log_tail(tool, &format!("{dir}/criu-dump.log"));
         return Err(format!("{} checkpoint: {}\n{}{}{tail}", tool.name(), status_text(ck.status), read(&o), read(&e)));
     }
     s.checkpoint_s = ck.secs;
@@ -469,18 +476,13 @@ fn one(tool: ToolKind, w: Work, dir: &str, perf: bool) -> Result<Sample, String>
         )?,
     };
     let cleanup = |pids: &[i32]| {
-        for p in pids {
-            // SAFETY: kill(2) of a restored workload.
-            unsafe { libc::kill(*p, libc::SIGKILL) };
-        }
-        let _ = wait_gone(pids);
+        let _ = kill_all(pids);
         let _ = std::fs::remove_dir_all(&img);
         let _ = std::fs::remove_file(&img);
     };
     if !status_ok(rs.status) {
-        let log = if tool == ToolKind::Criu { read(&format!("{dir}/criu-restore.log")) } else { String::new() };
         cleanup(&live.pids);
-        let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail = log_tail(tool, &format!("{dir}/criu-restore.log"));
         return Err(format!("{} restart: {}\n{}{}{tail}", tool.name(), status_text(rs.status), read(&o), read(&e)));
     }
     s.restart_s = rs.secs;
