@@ -479,6 +479,37 @@ fn refusal_mapped_output() -> Result<(), String> {
     inspect_json("/tmp/ck-long.img").map(|_| ())
 }
 
+/// `--stats FILE`: freezing, dump and frozen time and the image size, as
+/// JSON; a FILE that cannot be written only warns (the checkpoint itself
+/// succeeded), and the tree runs on (--resume) either way.
+fn stats_file() -> Result<(), String> {
+    let w = Workload::start(&["mem", "/tmp/ck-stats-file"])?;
+    let pid = w.pid().to_string();
+    let (img, stats) = ("/tmp/ck-stats.img", "/tmp/ck-stats.json");
+    let r = (|| {
+        let o = cptrst(&["checkpoint", &pid, "-o", img, "--resume", "--stats", stats]);
+        ensure(o.status.success(), || format!("--stats: {}", String::from_utf8_lossy(&o.stderr)))?;
+        let text = std::fs::read_to_string(stats).map_err(|e| format!("{stats}: {e}"))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{stats}: {e}: {text}"))?;
+        let num = |k: &str| v[k].as_u64().ok_or(format!("no {k} in {text}"));
+        let len = std::fs::metadata(img).map_err(|e| e.to_string())?.len();
+        ensure(num("image_bytes")? == len, || format!("image_bytes in {text}, the image has {len}"))?;
+        ensure(num("frozen_us")? >= num("dump_us")? && num("frozen_us")? >= num("freezing_us")?, || {
+            format!("frozen time shorter than a part of it: {text}")
+        })?;
+        ensure(num("processes")? == 1 && num("threads")? >= 1, || format!("processes/threads: {text}"))?;
+        let o = cptrst(&["checkpoint", &pid, "-o", img, "--resume", "--stats", "/nonexistent/dir/s.json"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        ensure(o.status.success(), || format!("an unwritable --stats file failed the checkpoint: {err}"))?;
+        ensure(err.contains("--stats /nonexistent/dir/s.json"), || format!("no warning naming the --stats file: {err}"))?;
+        inspect_json(img)?;
+        ensure(w.alive(), || "the workload died".into())
+    })();
+    let _ = std::fs::remove_file(img);
+    let _ = std::fs::remove_file(stats);
+    r
+}
+
 /// `cptrst checkpoint` with bad arguments: clear usage errors.
 fn tool_usage_errors() -> Result<(), String> {
     for (args, code) in [
@@ -486,6 +517,7 @@ fn tool_usage_errors() -> Result<(), String> {
         (&["checkpoint", "abc"], 2),
         (&["checkpoint", "-5"], 2),
         (&["checkpoint", "1", "--kill", "--resume"], 2),
+        (&["checkpoint", "1", "--stats"], 2),
         (&["checkpoint", "4000000", "-o", "/tmp/x"], 1),
         (&["inspect"], 2),
         (&["inspect", "/nonexistent"], 1),
@@ -513,6 +545,7 @@ fn main() {
         ("pipe reader dies mid-dump: EPIPE, tree intact", pipe_reader_dies),
         ("a signal to the tool: EINTR, tree runs on", signal_interrupts),
         ("refusal: an output file the tree maps (ETXTBSY)", refusal_mapped_output),
+        ("checkpoint --stats: timings and image size as JSON", stats_file),
         ("tool usage errors", tool_usage_errors),
     ])
 }
