@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cptrst_eclone.h"
-#include "kselftest_harness.h"
+#include "cptrst_harness.h"
 
 #define ARGS_SIZE ((int)sizeof(struct cptrst_clone_args))
 
