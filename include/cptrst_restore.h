@@ -19,7 +19,11 @@ struct file *cptrst_in_get(int fd, __u64 *pos);
 long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos);
 long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos);
 long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc);
-struct file *cptrst_file_open(const char *path, int write);
+struct path;
+struct path *cptrst_path_get(const char *name, __u32 *mode, __u32 *pseudo);
+struct file *cptrst_path_open(const struct path *p, int write);
+void cptrst_path_put(struct path *p);
+unsigned long cptrst_nofile_max(void);
 void cptrst_file_put(struct file *f);
 
 /* Waiting for a word to change, killably (>0 changed, 0 timeout, -EINTR). */
@@ -48,7 +52,7 @@ int cptrst_current_in_tree_of(struct pid *root);
 int cptrst_task_exit_code(struct task_struct *t, int *code);
 int cptrst_current_level(void);
 int cptrst_task_tgid_vnr(struct task_struct *t);
-void cptrst_task_kill(struct task_struct *t);
+int cptrst_task_kill(struct task_struct *t);
 void cptrst_current_kill(void);
 
 /* The machine. */

@@ -16,6 +16,8 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
 #include <linux/pagemap.h>
 #include <linux/mman.h>
 #include <linux/mmap_lock.h>
@@ -231,10 +233,59 @@ long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
 	return r;
 }
 
-/* Open a mapped file of the image by its absolute path, as the caller. */
-struct file *cptrst_file_open(const char *path, int write)
+/*
+ * Look up a file the image names by its absolute path, as the caller,
+ * without opening it: no FIFO open blocks and no device's open method
+ * runs before Rust has seen what the path is: the inode's @mode, and in
+ * @pseudo whether it is on a file system whose files are never executable
+ * or mappable data (SB_I_NOEXEC: proc, sysfs, cgroupfs, pidfs...).
+ */
+struct path *cptrst_path_get(const char *name, __u32 *mode, __u32 *pseudo)
 {
-	return filp_open(path, (write ? O_RDWR : O_RDONLY) | O_LARGEFILE, 0);
+	struct path *p = kmalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
+	int err;
+
+	if (!p)
+		return ERR_PTR(-ENOMEM);
+	err = kern_path(name, LOOKUP_FOLLOW, p);
+	if (err) {
+		kfree(p);
+		return ERR_PTR(err);
+	}
+	*mode = d_inode(p->dentry)->i_mode;
+	*pseudo = !!(p->mnt->mnt_sb->s_iflags & SB_I_NOEXEC);
+	return p;
+}
+
+/*
+ * Open the file @p names, read-only or read-write, with the checks open(2)
+ * makes for a regular file (may_open: permission, append-only); the LSM
+ * and write-access checks are in dentry_open().
+ */
+struct file *cptrst_path_open(const struct path *p, int write)
+{
+	struct inode *inode = d_inode(p->dentry);
+	int mask = MAY_OPEN | MAY_READ | (write ? MAY_WRITE : 0);
+	int err;
+
+	err = inode_permission(mnt_idmap(p->mnt), inode, mask);
+	if (err)
+		return ERR_PTR(err);
+	if (write && IS_APPEND(inode))
+		return ERR_PTR(-EPERM);
+	return dentry_open(p, (write ? O_RDWR : O_RDONLY) | O_LARGEFILE, current_cred());
+}
+
+void cptrst_path_put(struct path *p)
+{
+	path_put(p);
+	kfree(p);
+}
+
+/* The caller's RLIMIT_NOFILE (soft): the bound on the files a restart holds. */
+unsigned long cptrst_nofile_max(void)
+{
+	return rlimit(RLIMIT_NOFILE);
 }
 
 void cptrst_file_put(struct file *f)
@@ -388,9 +439,21 @@ int cptrst_task_tgid_vnr(struct task_struct *t)
 	return task_tgid_vnr(t);
 }
 
-void cptrst_task_kill(struct task_struct *t)
+/*
+ * SIGKILL to @t's thread group, with the caller's rights: kill(2)'s
+ * permission check (check_kill_permission) applies, so a task the caller
+ * could not signal is left alone (-EPERM).
+ */
+int cptrst_task_kill(struct task_struct *t)
 {
-	send_sig(SIGKILL, t, 1);
+	struct pid *pid = get_task_pid(t, PIDTYPE_TGID);
+	int err;
+
+	if (!pid)
+		return -ESRCH;
+	err = kill_pid(pid, SIGKILL, 0);
+	put_pid(pid);
+	return err;
 }
 
 /* The caller dies on its way out of the kernel: no user instruction runs. */

@@ -29,8 +29,12 @@
 //! has a queue of its own: arrivals, the last hand-over and phase changes
 //! wake it.
 //!
-//! After the point of no return any failure kills every task of the tree;
-//! every wait is killable and re-checks its peers. The failure message
+//! After the point of no return any failure kills every task of the tree:
+//! each participant kills itself, and the coordinator kills the
+//! participants (the tasks that joined this restart, never a task found by
+//! pid, and with the caller's rights only); the restart tool kills the
+//! tasks it created that never joined. Every wait is killable and re-checks
+//! its peers. The failure message
 //! (naming the task and the image record) goes to the coordinator's buffer.
 
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -282,72 +286,64 @@ fn coordinate(args: &RestartArgs) -> Result<(), Fail> {
         return Err(fail!(code::EINVAL, "pid {} is not a child of the caller", args.ctid));
     }
     let ns = root.ns().ok_or_else(|| fail!(code::ESRCH, "no task with pid {}", args.ctid))?;
-    let res = (|| {
-        let plan = restore_plan::plan(&image, args.flags)?;
-        let n = plan.tasks.len();
-        let mut parts = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        let mut tramps = KVec::with_capacity(plan.mms.len(), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        for _ in 0..n {
-            parts.push(None, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        }
-        for _ in 0..plan.mms.len() {
-            tramps.push(Tramp::default(), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        }
-        let mut kicks = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        let mut wqs = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        for _ in 0..n {
-            kicks.push(AtomicU32::new(0), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-            wqs.push(WaitQ::new()?, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        }
-        let ctx = Arc::new(
-            Ctx {
-                coord: me,
-                root,
-                ns,
-                image,
-                flags: args.flags,
-                plan,
-                phase: AtomicU32::new(COLLECT),
-                turn: AtomicU32::new(0),
-                events: AtomicU32::new(0),
-                wq: WaitQ::new()?,
-                kicks,
-                wqs,
-                st: Locked::new(State { parts, tramps, failure: None }),
-            },
-            GFP_KERNEL,
-        )
-        .map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
-        register(&ctx)?;
-        let r = drive(&ctx, &root_task);
-        if r.is_err() {
-            ctx.set_phase(FAILED);
-        }
-        unregister(&ctx);
-        if r.is_err() {
-            let mut g = RstGuard::lock();
-            ctx.st.with(&mut g, |s| {
-                for p in s.parts.iter().flatten() {
-                    p.task.kill();
-                }
-            });
-        }
-        r
-    })();
-    if res.is_err() {
-        // Whatever they are doing, no task of the tree may run on.
-        kill_tree(&root_task);
+    let plan = restore_plan::plan(&image, args.flags)?;
+    let n = plan.tasks.len();
+    let mut parts = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    let mut tramps = KVec::with_capacity(plan.mms.len(), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    for _ in 0..n {
+        parts.push(None, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
     }
-    res
+    for _ in 0..plan.mms.len() {
+        tramps.push(Tramp::default(), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    }
+    let mut kicks = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    let mut wqs = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    for _ in 0..n {
+        kicks.push(AtomicU32::new(0), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        wqs.push(WaitQ::new()?, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    }
+    let ctx = Arc::new(
+        Ctx {
+            coord: me,
+            root,
+            ns,
+            image,
+            flags: args.flags,
+            plan,
+            phase: AtomicU32::new(COLLECT),
+            turn: AtomicU32::new(0),
+            events: AtomicU32::new(0),
+            wq: WaitQ::new()?,
+            kicks,
+            wqs,
+            st: Locked::new(State { parts, tramps, failure: None }),
+        },
+        GFP_KERNEL,
+    )
+    .map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    register(&ctx)?;
+    let r = drive(&ctx, &root_task);
+    if r.is_err() {
+        ctx.set_phase(FAILED);
+    }
+    unregister(&ctx);
+    if r.is_err() {
+        kill_parts(&ctx);
+    }
+    r
 }
 
-/// Kills the task at the root and every task below it.
-fn kill_tree(root: &Task) {
-    root.kill();
-    if let Ok(tasks) = shim::collect_tree(root, crate::checkpoint::MAX_TASKS) {
-        for t in tasks.iter() {
-            t.kill();
-        }
+/// Kills every participant of `ctx`: only tasks that joined this restart
+/// (by task, never by pid: a pid may have been reused), and only with the
+/// coordinator's rights (kill(2)'s permission check). Each also kills
+/// itself when it sees the failure; this is for those asleep. Tasks of the
+/// tree that never joined are the restart tool's to kill.
+fn kill_parts(ctx: &Ctx) {
+    let Ok(parts) = snapshot(ctx) else { return };
+    for (t, _) in parts.iter().flatten() {
+        // A task that already exited, or one the caller may not signal
+        // (it cannot be a participant then), is left alone.
+        let _ = t.kill();
     }
 }
 

@@ -4,8 +4,10 @@
 //! machine, and turns it into a [`Plan`] held in kernel memory: per task
 //! its ids and state, per address space its layout and VMAs, the opened
 //! files, and where each run of pages lies in the image. Nothing is
-//! changed before the whole image has been read: only the trailer says it
-//! is whole. Pass 2 (the restored tasks, `restore_mm.rs`) only executes the
+//! changed, and nothing the image names is looked up or opened, before the
+//! whole image has been read: only the trailer says it is whole. Then the
+//! files are opened (regular files only) and the shared memory objects
+//! created, within the caller's `RLIMIT_NOFILE`. Pass 2 (the restored tasks, `restore_mm.rs`) only executes the
 //! plan, reading page data at the offsets pass 1 recorded.
 
 use kernel::error::code;
@@ -16,7 +18,7 @@ use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::image_in::{self, fail, Fail, Visitor};
 use crate::ops::eopnotsupp;
 use crate::shim::{self, MmLayout};
-use crate::shim::rst::{self, FileRef, InFile};
+use crate::shim::rst::{self, mode, FileRef, InFile, PathRef};
 use crate::uapi::RST_SKIP_FILES;
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
@@ -182,7 +184,7 @@ impl Plan {
     }
 }
 
-/// Pass 1: reads and checks the whole image; opens the mapped files and
+/// Pass 1: reads and checks the whole image; then opens the mapped files and
 /// creates the shared memory objects.
 pub(crate) fn plan(image: &InFile, flags: u32) -> Result<Plan, Fail> {
     let m = Machine::get()?;
@@ -201,9 +203,9 @@ fn c_path(p: &[u8]) -> Option<KVec<u8>> {
     if p.first() != Some(&b'/') || p.contains(&0) {
         return None;
     }
-    let mut v = KVec::with_capacity(p.len() + 1, GFP_KERNEL).ok()?;
-    v.extend_from_slice(p, GFP_KERNEL).ok()?;
-    v.push(0, GFP_KERNEL).ok()?;
+    let mut v = KVec::with_capacity(p.len() + 1, GFP_KERNEL_ACCOUNT).ok()?;
+    v.extend_from_slice(p, GFP_KERNEL_ACCOUNT).ok()?;
+    v.push(0, GFP_KERNEL_ACCOUNT).ok()?;
     Some(v)
 }
 
@@ -220,30 +222,90 @@ impl core::fmt::Display for BStr<'_> {
     }
 }
 
-/// Files opened so far, with their paths (the same file is opened once
-/// for all the VMAs and executables that name it, as long as the table is
-/// small enough to search).
+/// A file the image names: a mapped file or an executable.
+struct FileName {
+    /// Absolute, NUL-terminated.
+    path: KVec<u8>,
+    write: bool,
+    /// The record that names it first, and its offset (for messages).
+    what: &'static str,
+    off: u64,
+}
+
+impl FileName {
+    /// The path without its NUL.
+    fn name(&self) -> &[u8] {
+        self.path.split_last().map_or(&[], |(_, p)| p)
+    }
+}
+
+/// The files the image names, each path and access mode once. Nothing is
+/// opened while the image is read: [`FileTable::open_all`] opens them once
+/// the whole image has been read and verified.
 struct FileTable {
-    files: KVec<FileRef>,
-    paths: KVec<(KVec<u8>, bool)>,
+    names: KVec<FileName>,
+    /// Indices into `names`, sorted by path and access mode.
+    sorted: KVec<usize>,
 }
 
 impl FileTable {
-    const SEARCH_MAX: usize = 512;
+    /// The index of `path` (opened for writing if `write`), added if new.
+    fn add(&mut self, path: &[u8], write: bool, what: &'static str, off: u64) -> Result<usize, Fail> {
+        let names = &self.names;
+        let found = self.sorted.binary_search_by(|&i| (names[i].name(), names[i].write).cmp(&(path, write)));
+        let pos = match found {
+            Ok(pos) => return Ok(self.sorted[pos]),
+            Err(pos) => pos,
+        };
+        let c = c_path(path)
+            .ok_or_else(|| fail!(code::EINVAL, "{} at offset {}: the path {} is not absolute or holds a NUL", what, off, BStr(path)))?;
+        self.names.push(FileName { path: c, write, what, off }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.sorted.push(self.names.len() - 1, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.sorted[pos..].rotate_right(1);
+        Ok(self.names.len() - 1)
+    }
 
-    fn open(&mut self, path: &[u8], write: bool) -> Result<usize, Error> {
-        if self.files.len() <= Self::SEARCH_MAX {
-            if let Some(i) = self.paths.iter().position(|(p, w)| p.as_slice() == path && *w == write) {
-                return Ok(i);
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Opens every file, in order. Each must be a regular file: the open of
+    /// a FIFO blocks, a device's open has effects, and neither can be
+    /// restored as a mapping. The type is checked on the looked-up inode
+    /// before the open, and that same inode is opened.
+    fn open_all(&self) -> Result<KVec<FileRef>, Fail> {
+        let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        for n in self.names.iter() {
+            let name = BStr(n.name());
+            let p = PathRef::lookup(&n.path)
+                .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
+            let kind = match p.mode() & mode::S_IFMT {
+                mode::S_IFREG if p.on_pseudo_fs() => Some("on a pseudo file system (proc, sysfs...)"),
+                mode::S_IFREG => None,
+                mode::S_IFDIR => Some("a directory"),
+                mode::S_IFIFO => Some("a FIFO"),
+                mode::S_IFSOCK => Some("a socket"),
+                mode::S_IFCHR => Some("a character device"),
+                mode::S_IFBLK => Some("a block device"),
+                mode::S_IFLNK => Some("a symbolic link"),
+                _ => Some("not a file"),
+            };
+            if let Some(kind) = kind {
+                return Err(fail!(
+                    eopnotsupp(),
+                    "{} at offset {}: {} is {}: only regular files are mapped or executed",
+                    n.what,
+                    n.off,
+                    name,
+                    kind
+                ));
             }
+            let f = p
+                .open(n.write)
+                .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
+            files.push(f, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
         }
-        let c = c_path(path).ok_or(code::EINVAL)?;
-        let f = FileRef::open(&c, write)?;
-        let mut copy = KVec::new();
-        copy.extend_from_slice(path, GFP_KERNEL)?;
-        self.files.push(f, GFP_KERNEL)?;
-        self.paths.push((copy, write), GFP_KERNEL)?;
-        Ok(self.files.len() - 1)
+        Ok(files)
     }
 }
 
@@ -263,6 +325,9 @@ struct Walker<'a> {
     cur_task: Option<usize>,
     mms: KVec<MmPlan>,
     files: FileTable,
+    /// The caller's `RLIMIT_NOFILE`: the files and shared memory objects
+    /// this restart may hold at once.
+    max_files: usize,
     shms: KVec<ShmPlan>,
     /// Index in `shms` of each SHM id (id - 1).
     shm_ids: KVec<usize>,
@@ -281,7 +346,8 @@ impl<'a> Walker<'a> {
             tasks: KVec::new(),
             cur_task: None,
             mms: KVec::new(),
-            files: FileTable { files: KVec::new(), paths: KVec::new() },
+            files: FileTable { names: KVec::new(), sorted: KVec::new() },
+            max_files: usize::try_from(rst::nofile_max()).unwrap_or(usize::MAX),
             shms: KVec::new(),
             shm_ids: KVec::new(),
             pending_shm: None,
@@ -318,7 +384,8 @@ impl<'a> Walker<'a> {
                 .map_err(|e| fail!(e, "shared memory object {} ({} bytes): error {}", i + 1, size, e.to_errno()))?;
             s.file = Some(f);
         }
-        Ok(Plan { tasks: self.tasks, mms: self.mms, files: self.files.files, shms: self.shms })
+        let files = self.files.open_all()?;
+        Ok(Plan { tasks: self.tasks, mms: self.mms, files, shms: self.shms })
     }
 
     fn mm_mut(&mut self) -> Option<&mut MmPlan> {
@@ -359,7 +426,7 @@ impl Visitor for Walker<'_> {
     fn tree(&mut self, off: u64, t: &Tree<'_>) -> Result<(), Fail> {
         self.tree_off = off;
         let n = t.len() as usize;
-        self.tasks = KVec::with_capacity(n, GFP_KERNEL).map_err(alloc_fail)?;
+        self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
         for e in t.iter() {
             self.tasks
                 .push(
@@ -373,14 +440,14 @@ impl Visitor for Walker<'_> {
                         thread: shim::ThreadState::default(),
                         slot: 0,
                     },
-                    GFP_KERNEL,
+                    GFP_KERNEL_ACCOUNT,
                 )
                 .map_err(alloc_fail)?;
         }
         check_tree(off, &self.tasks)?;
         // Address spaces: owner, live tasks, parameter slots.
         let nmms = self.tasks.iter().map(|t| t.entry.mm_id).max().unwrap_or(0) as usize;
-        self.mms = KVec::with_capacity(nmms, GFP_KERNEL).map_err(alloc_fail)?;
+        self.mms = KVec::with_capacity(nmms, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
         Ok(())
     }
 
@@ -432,8 +499,8 @@ impl Visitor for Walker<'_> {
                     return Err(fail!(code::EINVAL, "FPU (type 4) at offset {}: MXCSR {:#x} has reserved bits set", off, mxcsr));
                 }
                 if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
-                    t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL).map_err(alloc_fail)?;
-                    t.xstate.extend_from_slice(x, GFP_KERNEL).map_err(alloc_fail)?;
+                    t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                    t.xstate.extend_from_slice(x, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
                 }
             }
             Record::Files(files) => {
@@ -491,7 +558,7 @@ impl Visitor for Walker<'_> {
                 let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
                 let len = p.nr_pages.checked_mul(ps).ok_or(code::EFBIG)?;
                 let mm = self.mm_mut().ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: no MM", off))?;
-                mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL).map_err(alloc_fail)?;
+                mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
                 if let Some(v) = mm.vmas.last_mut() {
                     v.nr_runs += 1;
                 }
@@ -587,6 +654,29 @@ fn check_tree(off: u64, tasks: &[TaskPlan]) -> Result<(), Fail> {
 }
 
 impl Walker<'_> {
+    /// Names a file to open after the walk, within the caller's limit.
+    fn add_file(&mut self, path: &[u8], write: bool, what: &'static str, off: u64) -> Result<usize, Fail> {
+        let i = self.files.add(path, write, what, off)?;
+        self.check_budget(what, off)?;
+        Ok(i)
+    }
+
+    /// The files and shared memory objects planned so far must fit the
+    /// caller's `RLIMIT_NOFILE`: a restart holds them all at once.
+    fn check_budget(&self, what: &str, off: u64) -> Result<(), Fail> {
+        let n = self.files.len() + self.shms.len();
+        if n > self.max_files {
+            return Err(fail!(
+                code::EMFILE,
+                "{} at offset {}: the image needs more than {} files and shared memory objects (the caller's RLIMIT_NOFILE)",
+                what,
+                off,
+                self.max_files
+            ));
+        }
+        Ok(())
+    }
+
     fn mm_record(&mut self, off: u64, mm: &image::Mm<'_>) -> Result<(), Fail> {
         let f = mm.layout();
         let layout = MmLayout::from_array(f);
@@ -601,8 +691,8 @@ impl Walker<'_> {
         }
         let mut auxv = KVec::new();
         for (k, v) in mm.auxv.iter() {
-            auxv.push(k, GFP_KERNEL).map_err(alloc_fail)?;
-            auxv.push(v, GFP_KERNEL).map_err(alloc_fail)?;
+            auxv.push(k, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+            auxv.push(v, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
         }
         if auxv.len() < 2 || auxv.len() > self.m.auxv_words || auxv[auxv.len() - 2] != image::AT_NULL {
             return Err(fail!(code::EINVAL, "MM (type 5) at offset {}: auxv too long or not ended by AT_NULL", off));
@@ -610,9 +700,7 @@ impl Walker<'_> {
         let exe = if mm.exe_path.is_empty() {
             None
         } else {
-            Some(self.files.open(mm.exe_path, false).map_err(|e| {
-                fail!(e, "MM (type 5) at offset {}: cannot open the executable {}: error {}", off, BStr(mm.exe_path), e.to_errno())
-            })?)
+            Some(self.add_file(mm.exe_path, false, "MM (type 5)", off)?)
         };
         // The tasks of this mm: owner, parameter slots, last.
         let id = mm.mm_id;
@@ -642,7 +730,7 @@ impl Walker<'_> {
                     last,
                     off,
                 },
-                GFP_KERNEL,
+                GFP_KERNEL_ACCOUNT,
             )
             .map_err(alloc_fail)?;
         self.cur = None;
@@ -676,9 +764,7 @@ impl Walker<'_> {
             VmaKind::FilePrivate | VmaKind::FileShared => {
                 v.pgoff.checked_mul(ps).ok_or_else(|| fail!(code::EINVAL, "VMA (type 6) at offset {}: file offset too large", off))?;
                 let write = v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0;
-                object = self.files.open(v.path, write).map_err(|e| {
-                    fail!(e, "VMA (type 6) at offset {}: cannot open {}: error {}", off, BStr(v.path), e.to_errno())
-                })?;
+                object = self.add_file(v.path, write, "VMA (type 6)", off)?;
             }
             VmaKind::SharedAnon => {
                 // Its object is known at the next record: the one an SHM
@@ -694,7 +780,7 @@ impl Walker<'_> {
             VmaKind::Vvar => mm.vvar = (v.start, v.end),
             _ => {}
         }
-        mm.ranges.push((v.start, v.end), GFP_KERNEL).map_err(alloc_fail)?;
+        mm.ranges.push((v.start, v.end), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
         let first_run = mm.runs.len();
         mm.vmas
             .push(
@@ -709,7 +795,7 @@ impl Walker<'_> {
                     first_run,
                     nr_runs: 0,
                 },
-                GFP_KERNEL,
+                GFP_KERNEL_ACCOUNT,
             )
             .map_err(alloc_fail)?;
         Ok(())
@@ -728,16 +814,17 @@ impl Walker<'_> {
                     return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: object {} out of order", off, id));
                 }
                 if id == n + 1 {
-                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL).map_err(alloc_fail)?;
-                    self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL).map_err(alloc_fail)?;
+                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                    self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
                 }
                 self.shm_ids[(id - 1) as usize]
             }
             None => {
-                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL).map_err(alloc_fail)?;
+                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
                 self.shms.len() - 1
             }
         };
+        self.check_budget("record", off)?;
         if let Some(s) = self.shms.get_mut(idx) {
             s.pages = s.pages.max(pages);
         }

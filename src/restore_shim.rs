@@ -27,8 +27,13 @@ mod opaque {
         _private: [u8; 0],
         _pin: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
     }
+    #[repr(C)]
+    pub(crate) struct path {
+        _private: [u8; 0],
+        _pin: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+    }
 }
-use opaque::{cptrst_waitq, pid};
+use opaque::{cptrst_waitq, path, pid};
 
 /// `struct cptrst_special`: where the vDSO and vvar are (zeros: none).
 #[repr(C)]
@@ -43,14 +48,17 @@ const _: () = assert!(core::mem::size_of::<Special>() == 32);
 
 
 mod ffi {
-    use super::opaque::{cptrst_waitq, pid};
+    use super::opaque::{cptrst_waitq, path, pid};
     use super::{file, pid_namespace, task_struct, MmLayout, Special};
     extern "C" {
         pub(super) fn cptrst_in_get(fd: i32, pos: *mut u64) -> *mut file;
         pub(super) fn cptrst_in_read(f: *mut file, buf: *mut u8, len: usize, pos: u64) -> isize;
         pub(super) fn cptrst_in_read_user(f: *mut file, addr: u64, len: usize, pos: u64) -> isize;
         pub(super) fn cptrst_in_crc(f: *mut file, pos: u64, len: usize, crc: *mut u32) -> isize;
-        pub(super) fn cptrst_file_open(path: *const u8, write: i32) -> *mut file;
+        pub(super) fn cptrst_path_get(name: *const u8, mode: *mut u32, pseudo: *mut u32) -> *mut path;
+        pub(super) fn cptrst_path_open(p: *const path, write: i32) -> *mut file;
+        pub(super) fn cptrst_path_put(p: *mut path);
+        pub(super) fn cptrst_nofile_max() -> core::ffi::c_ulong;
         pub(super) fn cptrst_file_put(f: *mut file);
 
         pub(super) fn cptrst_waitq_new() -> *mut cptrst_waitq;
@@ -70,7 +78,7 @@ mod ffi {
         pub(super) fn cptrst_task_is_current(t: *mut task_struct) -> i32;
         pub(super) fn cptrst_task_child_of(t: *mut task_struct, parent: *mut task_struct) -> i32;
         pub(super) fn cptrst_task_tgid_vnr(t: *mut task_struct) -> i32;
-        pub(super) fn cptrst_task_kill(t: *mut task_struct);
+        pub(super) fn cptrst_task_kill(t: *mut task_struct) -> i32;
         pub(super) fn cptrst_current_kill();
         pub(super) fn cptrst_task_size() -> u64;
 
@@ -143,18 +151,6 @@ unsafe impl Send for FileRef {}
 unsafe impl Sync for FileRef {}
 
 impl FileRef {
-    /// Opens the file at the absolute `path` (NUL-terminated) as the caller,
-    /// read-only or read-write.
-    pub(crate) fn open(path: &[u8], write: bool) -> Result<FileRef> {
-        if path.last() != Some(&0) {
-            return Err(code::EINVAL);
-        }
-        // SAFETY: `path` is a NUL-terminated string valid for the call.
-        let f = unsafe { ffi::cptrst_file_open(path.as_ptr(), i32::from(write)) };
-        // INVARIANT: filp_open() returned a new reference.
-        err_ptr(f).map(FileRef)
-    }
-
     pub(crate) fn as_ptr(&self) -> *mut file {
         self.0.as_ptr()
     }
@@ -165,6 +161,81 @@ impl Drop for FileRef {
         // SAFETY: we own one reference (type invariant).
         unsafe { ffi::cptrst_file_put(self.0.as_ptr()) }
     }
+}
+
+/// File types (`S_IFMT` bits of an inode's mode).
+pub(crate) mod mode {
+    pub(crate) const S_IFMT: u32 = 0o170000;
+    pub(crate) const S_IFSOCK: u32 = 0o140000;
+    pub(crate) const S_IFLNK: u32 = 0o120000;
+    pub(crate) const S_IFREG: u32 = 0o100000;
+    pub(crate) const S_IFBLK: u32 = 0o060000;
+    pub(crate) const S_IFDIR: u32 = 0o040000;
+    pub(crate) const S_IFCHR: u32 = 0o020000;
+    pub(crate) const S_IFIFO: u32 = 0o010000;
+}
+
+/// A looked-up path (a referenced `struct path`), not opened: what it names
+/// can be examined before anything of it runs (a FIFO's open blocks, a
+/// device's open method has effects).
+///
+/// # Invariants
+/// `self.p` points to a `struct path` allocated by the shim, holding a
+/// reference on its mount and dentry, owned by this value.
+pub(crate) struct PathRef {
+    p: NonNull<path>,
+    mode: u32,
+    pseudo: bool,
+}
+
+impl PathRef {
+    /// Looks up the absolute `name` (NUL-terminated) as the caller,
+    /// following symbolic links.
+    pub(crate) fn lookup(name: &[u8]) -> Result<PathRef> {
+        if name.last() != Some(&0) {
+            return Err(code::EINVAL);
+        }
+        let (mut mode, mut pseudo) = (0u32, 0u32);
+        // SAFETY: `name` is a NUL-terminated string valid for the call;
+        // `mode` and `pseudo` are writable locals.
+        let p = unsafe { ffi::cptrst_path_get(name.as_ptr(), &mut mode, &mut pseudo) };
+        // INVARIANT: kern_path() filled the shim's allocation and took the
+        // references.
+        err_ptr(p).map(|p| PathRef { p, mode, pseudo: pseudo != 0 })
+    }
+
+    /// Is it on a pseudo file system (`SB_I_NOEXEC`: proc, sysfs, cgroupfs,
+    /// pidfs...), whose files are not data to map or execute?
+    pub(crate) fn on_pseudo_fs(&self) -> bool {
+        self.pseudo
+    }
+
+    /// The inode's mode (type and permission bits).
+    pub(crate) fn mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// Opens it read-only or read-write, with open(2)'s permission checks
+    /// for the caller.
+    pub(crate) fn open(&self, write: bool) -> Result<FileRef> {
+        // SAFETY: `self.p` is a valid, referenced path (type invariant).
+        let f = unsafe { ffi::cptrst_path_open(self.p.as_ptr(), i32::from(write)) };
+        // INVARIANT: dentry_open() returned a new reference.
+        err_ptr(f).map(FileRef)
+    }
+}
+
+impl Drop for PathRef {
+    fn drop(&mut self) {
+        // SAFETY: we own the allocation and its references (type invariant).
+        unsafe { ffi::cptrst_path_put(self.p.as_ptr()) }
+    }
+}
+
+/// The caller's `RLIMIT_NOFILE` soft limit.
+pub(crate) fn nofile_max() -> u64 {
+    // SAFETY: no precondition; reads the caller's rlimit.
+    u64::from(unsafe { ffi::cptrst_nofile_max() })
 }
 
 /// The image: a referenced, readable, seekable file, and where it starts.
@@ -406,10 +477,11 @@ impl Task {
         unsafe { ffi::cptrst_task_tgid_vnr(self.raw()) }
     }
 
-    /// Sends it SIGKILL.
-    pub(crate) fn kill(&self) {
-        // SAFETY: referenced task; send_sig() handles exiting tasks.
-        unsafe { ffi::cptrst_task_kill(self.raw()) }
+    /// Sends its thread group SIGKILL with the caller's rights (kill(2)'s
+    /// permission check): `EPERM` for a task the caller may not signal.
+    pub(crate) fn kill(&self) -> Result {
+        // SAFETY: referenced task; kill_pid() handles exiting tasks.
+        errno_result(unsafe { ffi::cptrst_task_kill(self.raw()) })
     }
 
     /// Sets its xstate from a standard-format XSAVE buffer. Only on a task

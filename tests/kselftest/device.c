@@ -3,9 +3,12 @@
  * /dev/cptrst: the device node, who may open it, the ioctl dispatcher's
  * argument checks, and unload refused while the device is open.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -15,7 +18,7 @@
 #include <unistd.h>
 
 #include <linux/cptrst.h>
-#include "kselftest_harness.h"
+#include "cptrst_harness.h"
 
 #define MODULE_PATH "/lib/modules/cptrst.ko"
 
@@ -176,6 +179,285 @@ TEST_F(dev, restart_needs_a_readable_seekable_image)
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
 }
 
+/* A deterministic generator (xorshift64), so that a failure replays. */
+static __u64 rnd(__u64 *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Issue 12, raw ioctl arguments: 3000 calls with random argument bytes
+ * (half of them with the reserved fields and padding zeroed, so that the
+ * later checks are reached), random flags and pids, and fds that are not
+ * open (a participant call with a real image fd would wait, killably, for
+ * its coordinator: that is its job). Every call fails with one of the
+ * documented errnos; none succeeds, hangs or splats.
+ */
+TEST_F(dev, random_arguments_are_refused)
+{
+	static const int allowed[] = { EINVAL, EFAULT, EBADF, ESRCH, EPERM, EBUSY, E2BIG, ENOTTY };
+	unsigned long cmds[] = { CPTRST_IOC_CHECKPOINT, CPTRST_IOC_RESTART, CPTRST_IOC_ECLONE, 0 };
+	int counts[ARRAY_SIZE(allowed)] = { 0 };
+	__u64 x = 0x5eedc0de, buf[8];
+	int i, k, bad = 0;
+
+	for (i = 0; i < 3000; i++) {
+		int which = rnd(&x) % 4, ok = 0;
+		unsigned long cmd = cmds[which];
+		long r;
+
+		for (k = 0; k < 8; k++)
+			buf[k] = rnd(&x);
+		if (which == 3)
+			cmd = _IOC(rnd(&x) % 4, CPTRST_IOC_MAGIC, rnd(&x) % 8, rnd(&x) % 128);
+		if (which == 0) {
+			struct cptrst_checkpoint_args *c = (void *)buf;
+
+			c->fd = 1000 + (rnd(&x) % 1000);
+			if (i % 2) {
+				c->pad = 0;
+				c->flags = 0;
+				memset(c->reserved, 0, sizeof(c->reserved));
+				c->pid = rnd(&x) % 70000 - 10;
+			}
+		} else if (which == 1) {
+			struct cptrst_restart_args *r = (void *)buf;
+
+			r->fd = 1000 + (rnd(&x) % 1000);
+			if (i % 2) {
+				memset(r->reserved, 0, sizeof(r->reserved));
+				r->flags &= 7;
+				r->msg_len %= 5000;
+				r->ctid = rnd(&x) % 70000 - 10;
+			}
+		} else if (which == 2) {
+			struct cptrst_eclone_args *e = (void *)buf;
+
+			if (i % 2) {
+				memset(e->reserved, 0, sizeof(e->reserved));
+				e->args_size = sizeof(struct cptrst_clone_args);
+			}
+		}
+		r = xioctl(self->fd, cmd, buf);
+		for (k = 0; k < (int)ARRAY_SIZE(allowed); k++) {
+			if (r == -allowed[k]) {
+				counts[k]++;
+				ok = 1;
+			}
+		}
+		if (!ok) {
+			bad++;
+			TH_LOG("call %d: cmd %#lx returned %ld", i, cmd, r);
+		}
+	}
+	for (k = 0; k < (int)ARRAY_SIZE(allowed); k++)
+		TH_LOG("errno %d: %d calls", allowed[k], counts[k]);
+	EXPECT_EQ(0, bad);
+}
+
+#define SUID_SLEEPER "/tmp/cptrst-suid-sleeper"
+
+/*
+ * The root-owned process of failed_restart_kills_no_foreign_task: a
+ * setuid-root copy of this program that becomes wholly root (real, effective
+ * and saved uid 0: a uid-1000 caller may not signal it), says so on fd 3,
+ * and sleeps until killed.
+ */
+static int suid_sleeper(void)
+{
+	if (setresgid(0, 0, 0) || setresuid(0, 0, 0))
+		return 1;
+	/* One byte for the caller, one for the test. */
+	if (write(3, "rr", 2) != 2)
+		return 2;
+	close(3);
+	for (;;)
+		pause();
+}
+
+/* Is @pid alive (not a zombie)? Read as root from /proc. */
+static int alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+/* The field after the state in /proc/PID/stat: the parent's pid (0: gone). */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd, n, ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+/* The process whose argv[0] is @argv0 (0: none). */
+static pid_t find_by_cmdline(const char *argv0)
+{
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *dir = opendir("/proc");
+
+	while (dir && !found && (e = readdir(dir))) {
+		char path[300], buf[256];
+		int fd, n;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (n > 0 && !strcmp(buf, argv0))
+			found = atoi(e->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	unlink(to);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL, 0700);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			n = -1;
+	close(in);
+	if (fchown(out, 0, 0) || fchmod(out, mode))
+		n = -1;
+	close(out);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * Issue 12: with the device opened up to users, a failing restart by an
+ * unprivileged caller kills nothing that did not join the restart, and
+ * nothing the caller could not kill itself. The tree's root C is the
+ * caller's child; below it runs a root-owned process D. A coordinator call
+ * with a garbage image fails, and C and D are still alive afterwards.
+ */
+TEST(failed_restart_kills_no_foreign_task)
+{
+	int rd[2], st, p_status;
+	pid_t p, c, d;
+	char b;
+
+	ASSERT_EQ(0, copy_file("/proc/self/exe", SUID_SLEEPER, 04755));
+	ASSERT_EQ(0, chmod(CPTRST_DEVICE, 0666));
+	ASSERT_EQ(0, pipe(rd));
+	p = fork();
+	ASSERT_LE(0, p);
+	if (p == 0) {
+		struct cptrst_restart_args r = { .flags = CPTRST_RESTART_COORD };
+		char junk[4096];
+		int img, dev;
+
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(10);
+		c = fork();
+		if (c == 0) {
+			/* The root: a child of the caller, with a root-owned child. */
+			d = fork();
+			if (d == 0) {
+				dup2(rd[1], 3);
+				execl(SUID_SLEEPER, SUID_SLEEPER, "--suid-sleeper", (char *)NULL);
+				_exit(11);
+			}
+			for (;;)
+				pause();
+		}
+		close(rd[1]);
+		if (c < 0 || read(rd[0], &b, 1) != 1)
+			_exit(12);
+		memset(junk, 0x5a, sizeof(junk));
+		img = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+		if (img < 0 || write(img, junk, sizeof(junk)) != sizeof(junk) || lseek(img, 0, SEEK_SET))
+			_exit(13);
+		dev = open(CPTRST_DEVICE, O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			_exit(14);
+		r.ctid = c;
+		r.fd = img;
+		/* A bad image: refused (ENOEXEC: bad magic). */
+		if (ioctl(dev, CPTRST_IOC_RESTART, &r) == 0)
+			_exit(15);
+		if (errno != ENOEXEC)
+			_exit(16);
+		_exit(0);
+	}
+	close(rd[1]);
+	ASSERT_EQ(1, read(rd[0], &b, 1)) {
+		TH_LOG("the root-owned process did not start");
+	}
+	close(rd[0]);
+	ASSERT_EQ(p, waitpid(p, &p_status, 0));
+	/* P is gone: C was re-parented, D is still C's. Find them. */
+	EXPECT_TRUE(WIFEXITED(p_status));
+	d = find_by_cmdline(SUID_SLEEPER);
+	c = d > 0 ? parent_of(d) : 0;
+	chmod(CPTRST_DEVICE, 0600);
+	unlink(SUID_SLEEPER);
+	EXPECT_EQ(0, WEXITSTATUS(p_status)) {
+		TH_LOG("caller exit status %d: 10 drop privileges, 12 D not ready, 13 image,",
+		       WEXITSTATUS(p_status));
+		TH_LOG("14 open, 15 restart succeeded, 16 wrong errno");
+	}
+	ASSERT_LT(0, d) {
+		TH_LOG("the root-owned process is gone: the failed restart killed it");
+	}
+	EXPECT_TRUE(alive(d));
+	EXPECT_LT(0, c);
+	if (c > 0) {
+		EXPECT_TRUE(alive(c)) {
+			TH_LOG("the tree's root, which never joined the restart, was killed");
+		}
+		kill(c, SIGKILL);
+	}
+	kill(d, SIGKILL);
+	/* Both were re-parented to this test (a subreaper) or init: reap what is ours. */
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+}
+
 static long delete_module(const char *name)
 {
 	return syscall(SYS_delete_module, name, O_NONBLOCK) < 0 ? -errno : 0;
@@ -223,4 +505,9 @@ TEST(unload_refused_while_open)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--suid-sleeper"))
+		return suid_sleeper();
+	return test_harness_run(argc, argv);
+}

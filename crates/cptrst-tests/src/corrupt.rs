@@ -84,6 +84,49 @@ fn get_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
+fn get_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// `b` with the variable field of record `r` (its length, a `u32`, at
+/// payload offset `len_at`; its bytes from payload offset `data_at`, padded
+/// to 8) replaced by `new`: record length, field length and trailer fixed.
+fn replace_var_field(b: &[u8], r: Rec, len_at: usize, data_at: usize, new: &[u8]) -> Vec<u8> {
+    let pad8 = |n: usize| n.div_ceil(8) * 8;
+    let old = get_u32(b, r.payload() + len_at) as usize;
+    let start = r.payload() + data_at;
+    let mut out = b[..start].to_vec();
+    out.extend_from_slice(new);
+    out.resize(start + pad8(new.len()), 0);
+    out.extend_from_slice(&b[start + pad8(old)..]);
+    out[r.payload() + len_at..r.payload() + len_at + 4].copy_from_slice(&(new.len() as u32).to_le_bytes());
+    let len = r.len - pad8(old) + pad8(new.len());
+    put_u64(&mut out, r.offset + 8, len as u64);
+    fix_trailer(&mut out);
+    out
+}
+
+/// `b` with the path of VMA record `v` replaced by `path`, checksummed
+/// again: every check but the checksum sees it.
+pub fn with_vma_path(b: &[u8], v: Rec, path: &[u8]) -> Vec<u8> {
+    replace_var_field(b, v, 36, img::VMA_FIXED_LEN, path)
+}
+
+/// `b` with the executable path of MM record `mm` replaced by `path`,
+/// checksummed again.
+pub fn with_exe_path(b: &[u8], mm: Rec, path: &[u8]) -> Vec<u8> {
+    let auxv = get_u32(b, mm.payload() + 96) as usize;
+    replace_var_field(b, mm, 100, 104 + 16 * auxv, path)
+}
+
+/// The VMA records of `b` that map a file (kinds 2 and 3).
+pub fn file_vmas(b: &[u8]) -> Result<Vec<Rec>, String> {
+    Ok(records(b)?
+        .into_iter()
+        .filter(|r| r.kind == img::RECORD_VMA && matches!(get_u32(b, r.payload() + 32), 2 | 3))
+        .collect())
+}
+
 /// The variants of `good` (a valid image of a single process).
 /// `missing_xcr0_bit` is an XCR0 feature bit the CPU that will restart
 /// them does not have.
@@ -199,6 +242,25 @@ pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_replaced_stay_valid() {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = img::sample::build(&mut buf).unwrap();
+        let good = &buf[..n];
+        let vmas = file_vmas(good).unwrap();
+        assert!(!vmas.is_empty());
+        for path in [&b"/x"[..], b"/a/much/longer/path/than/before/to/grow/the/record", b"/dev/ptmx"] {
+            let b = with_vma_path(good, vmas[0], path);
+            img::validate(&b).unwrap();
+            let r = records(&b).unwrap().into_iter().find(|r| r.offset == vmas[0].offset).unwrap();
+            let len = get_u32(&b, r.payload() + 36) as usize;
+            assert_eq!(&b[r.payload() + 40..r.payload() + 40 + len], path);
+            let mm = records(&b).unwrap().into_iter().find(|r| r.kind == img::RECORD_MM).unwrap();
+            let b2 = with_exe_path(&b, mm, path);
+            img::validate(&b2).unwrap();
+        }
+    }
 
     /// The sample image (4 tasks, 2 MMs) gives every variant, each refused
     /// by the library with the record aimed at, and the streaming validator

@@ -1,4 +1,4 @@
-//! The process tree as /proc shows it: threads, children, state.
+//! The process tree as /proc shows it (threads, children, state), and pidfds.
 
 use std::io;
 
@@ -54,4 +54,28 @@ pub fn wait_status_text(st: i32) -> String {
     } else {
         format!("wait status {st:#x}")
     }
+}
+
+/// A pidfd for process `pid` (`pidfd_open(2)`): it names that process for
+/// good, where a pid may be reused once the process is reaped.
+pub fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags; it returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the fd is new and nobody else owns it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// SIGKILL to the process `fd` names (`pidfd_send_signal(2)`).
+pub fn pidfd_kill(fd: &std::os::fd::OwnedFd) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo, no flags.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

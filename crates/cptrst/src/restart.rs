@@ -559,11 +559,25 @@ struct Readiness<'a> {
     plans: &'a [Plan],
     ready: Vec<bool>,
     count: usize,
+    /// A pidfd per ready process, taken when its note arrives (it is then
+    /// blocked entering restart, alive): the tool kills through these, so
+    /// that a kill can never reach a later process at the same pid. Empty
+    /// when the tree's pids are not the tool's (a new pid namespace: the
+    /// root's death ends it all).
+    pidfds: Vec<OwnedFd>,
+    take_pidfds: bool,
 }
 
 impl<'a> Readiness<'a> {
     fn new(tree: &'a [TreeEntry], plans: &'a [Plan]) -> Self {
-        Readiness { tree, plans, ready: vec![false; tree.len()], count: 0 }
+        Readiness { tree, plans, ready: vec![false; tree.len()], count: 0, pidfds: Vec::new(), take_pidfds: false }
+    }
+
+    /// Takes a pidfd of each process that reports ready (the tree's pids
+    /// are the tool's).
+    fn with_pidfds(mut self) -> Self {
+        self.take_pidfds = true;
+        self
     }
 
     fn all(&self) -> bool {
@@ -582,6 +596,12 @@ impl<'a> Readiness<'a> {
                 if !self.ready[i] {
                     self.ready[i] = true;
                     self.count += 1;
+                    if self.take_pidfds && !self.tree[i].is_thread() {
+                        // A process that is gone already needs no kill.
+                        if let Ok(fd) = proc::pidfd_open(self.tree[i].pid() as i32) {
+                            self.pidfds.push(fd);
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -605,10 +625,13 @@ impl<'a> Readiness<'a> {
         self.ready.iter().position(|r| !r).unwrap_or(0)
     }
 
-    /// The process pids (level 0) of the ready tasks.
+    /// The process pids (level 0) of the ready tasks: those a failure
+    /// kills through [`Readiness::pidfds`].
+    #[cfg(test)]
     fn pids(&self) -> Vec<i32> {
         (0..self.tree.len()).filter(|&i| self.ready[i] && !self.tree[i].is_thread()).map(|i| self.tree[i].pid() as i32).collect()
     }
+
 }
 
 /// `waitpid(pid, WNOHANG)`: its wait status if it has exited.
@@ -670,16 +693,14 @@ fn wait_ready(rd: RawFd, root: i32, r: &mut Readiness, root_status: &mut Option<
     Ok(())
 }
 
-/// Kills every task of the tree the tool knows of (the others die with
-/// their parents: `PR_SET_PDEATHSIG`), and reaps the root.
-fn kill_tree(root: i32, pids: &[i32], root_status: Option<i32>) {
-    // SAFETY: kill(2) of our own child, and of tasks that reported ready
-    // (not reaped: their parents are in the tree, in restart or dead).
-    unsafe {
-        libc::kill(root, libc::SIGKILL);
-        for &p in pids {
-            libc::kill(p, libc::SIGKILL);
-        }
+/// Kills every task of the tree the tool knows of: its child the root, and
+/// the ready processes through their pidfds (the others die with their
+/// parents: `PR_SET_PDEATHSIG`); then reaps the root.
+fn kill_tree(root: i32, pidfds: &[OwnedFd], root_status: Option<i32>) {
+    // SAFETY: kill(2) of our own child, not reaped yet: its pid is its own.
+    unsafe { libc::kill(root, libc::SIGKILL) };
+    for fd in pidfds {
+        let _ = proc::pidfd_kill(fd);
     }
     if root_status.is_none() {
         wait_status(root);
@@ -758,15 +779,17 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // Only the tasks hold the write end now: EOF means they have all
     // entered restart or died.
     drop(wr);
+    // Tree pids are the tool's only when the root is in the tool's namespace;
+    // otherwise killing the root (the namespace's init) kills them all.
     let mut ready = Readiness::new(&tree, &plans);
+    if !new_ns {
+        ready = ready.with_pidfds();
+    }
     let mut root_status = None;
     let res = wait_ready(rd.as_raw_fd(), child, &mut ready, &mut root_status, READY_TIMEOUT);
     drop(rd);
-    // Tree pids are the tool's only when the root is in the tool's namespace;
-    // otherwise killing the root (the namespace's init) kills them all.
-    let pids = if new_ns { Vec::new() } else { ready.pids() };
     if let Err(msg) = res {
-        kill_tree(child, &pids, root_status);
+        kill_tree(child, &ready.pidfds, root_status);
         return Err(Failure::op(format!("restart: {msg}")));
     }
     let mut msg = vec![0u8; RST_MSG_MAX as usize];
@@ -787,7 +810,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     if let Err(e) = res {
         let errno = e.raw_os_error().unwrap_or(0);
         // The kernel has killed the tree already; this is harmless then.
-        kill_tree(child, &pids, None);
+        kill_tree(child, &ready.pidfds, None);
         let text = kernel_message(&msg).unwrap_or_else(|| strerror(errno));
         return Err(Failure::op(format!("restart: {text} ({})", errno_name(errno))));
     }

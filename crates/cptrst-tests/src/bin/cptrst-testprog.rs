@@ -1407,6 +1407,32 @@ const SHARED_PARENT_VAL: u64 = 0x9a4e_9a4e_0000_0002;
 /// `shared-check`: a MAP_SHARED | MAP_ANONYMOUS page mapped before fork;
 /// after `go` the child writes a value the parent must see, and the parent
 /// one the child must see (within 30 s), then both check the pattern.
+/// Maps `n` one-page files created in `dir` (file i holds byte i % 251 + 1),
+/// each private and read-only: `n` distinct files for the restart to open.
+/// After go, every mapping must still show its own file.
+fn map_files_check(n: usize, dir: &str) -> ! {
+    let mut maps = Vec::with_capacity(n);
+    for i in 0..n {
+        let path = format!("{dir}/cptrst-map-{i}");
+        std::fs::write(&path, vec![(i % 251 + 1) as u8; PAGE]).expect("write file");
+        let f = std::fs::File::open(&path).expect("open file");
+        maps.push(mmap(PAGE, libc::PROT_READ, libc::MAP_PRIVATE, std::os::fd::AsRawFd::as_raw_fd(&f)));
+    }
+    rst_ready_line(&format!("\"files\": {n}"));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    for (i, &m) in maps.iter().enumerate() {
+        // SAFETY: each is a live one-page read-only mapping.
+        let page = unsafe { std::slice::from_raw_parts(m, PAGE) };
+        let want = (i % 251 + 1) as u8;
+        if let Some(at) = page.iter().position(|&b| b != want) {
+            errs.push(format!("mapping {i} ({dir}/cptrst-map-{i}): byte {at} is {:#x}, want {want:#x}", page[at]));
+        }
+    }
+    rst_verdict("map-files-check", &errs)
+}
+
 fn shared_check() -> ! {
     let p = mmap(PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1) as *mut u64;
     let words = PAGE / 8;
@@ -1533,6 +1559,9 @@ fn main() {
         Some("zombie-check") => zombie_check(),
         Some("pgrp-check") => pgrp_check(),
         Some("shared-check") => shared_check(),
+        Some("map-files-check") => {
+            map_files_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(40), args.get(2).map_or("/tmp", String::as_str))
+        }
         Some("reaper") => reaper(&args[1..]),
         Some("spin") => {
             ready("{}");

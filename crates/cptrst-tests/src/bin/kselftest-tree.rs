@@ -27,7 +27,7 @@ use cptrst_image as img;
 use cptrst_image::sample::fix_trailer;
 use cptrst_tests::corrupt;
 use cptrst_tests::rst::{
-    comm_of, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, ready_word, reap, settled_memory, starttime,
+    comm_of, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, open_files, ready_word, reap, settled_memory, starttime,
     status_text, wait_gone, write_mem, Tool, READY_TIMEOUT,
 };
 use cptrst_tests::tap::{self, ensure};
@@ -634,6 +634,92 @@ fn child_pid_in_use() -> Result<(), String> {
     r
 }
 
+/// Issue 12: kills at random points of a restart. In each round, after a
+/// random delay (0-1.5 s, from a seeded generator: `KILL_SEED=N` replays a
+/// run), either the tool or a random participant gets SIGKILL. A restart
+/// that had not finished fails (the tool exits non-zero or was the one
+/// killed); one that had finished is a running tree, which the test kills.
+/// Either way nothing is left: every pid free, no task in D state, no
+/// `cptrst` process. After all rounds the open-file count and Slab are
+/// where they were, and the image still restarts into a tree that passes
+/// its own check.
+fn kill_at_random_points() -> Result<(), String> {
+    const ROUNDS: u32 = 12;
+    const SLAB_TOLERANCE_KIB: u64 = 1024;
+    let seed: u64 = std::env::var("KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_c0de);
+    let mut x = seed | 1;
+    let mut rand = move |n: u64| {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let t = Tree::start(&["cptrst-testprog", "tree-check", "10"])?;
+    let image = "/tmp/tree-rkill.img";
+    t.checkpoint_kill(image)?;
+    println!("# KILL_SEED={seed}");
+    let (files0, slab0) = (open_files(), settled_memory().0);
+    let mut fails = Vec::new();
+    let (mut killed_tool, mut killed_part, mut finished) = (0, 0, 0);
+    for round in 1..=ROUNDS {
+        let delay = Duration::from_millis(rand(1500));
+        let victim = rand(t.pids.len() as u64 + 1) as usize; // pids.len(): the tool
+        let mut tool = Tool::restart(&["-i", image], "rkill")?;
+        std::thread::sleep(delay);
+        let what = if victim == t.pids.len() {
+            killed_tool += 1;
+            let _ = tool.child.kill();
+            "the tool".to_string()
+        } else {
+            killed_part += 1;
+            let p = t.pids[victim];
+            if exists(p) {
+                // SAFETY: kill(2) of a task at a pid of our tree: a
+                // participant, or the restored process.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+            format!("participant {victim} (pid {p})")
+        };
+        // A restart that had finished waits for its root: end the tree.
+        let t0 = Instant::now();
+        while tool.child.try_wait().map_err(|e| e.to_string())?.is_none() && t0.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if tool.child.try_wait().map_err(|e| e.to_string())?.is_none() {
+            finished += 1;
+            for &p in &t.pids {
+                if comm_of(p).as_deref() == Some(t.comm.as_str()) {
+                    // SAFETY: kill(2) of the restored tree, ours.
+                    unsafe { libc::kill(p, libc::SIGKILL) };
+                }
+            }
+        }
+        let st = tool.wait(TREE_TIMEOUT)?;
+        println!("# round {round}: killed {what} after {delay:?}; the tool: {}", status_text(st));
+        let left = nothing_left(&t);
+        if !left.is_empty() {
+            fails.push(format!("round {round} (killed {what} after {delay:?}):\n  {}\n  {}", left.join("\n  "), tool.output().trim_end()));
+        }
+    }
+    let (files1, slab1) = (open_files(), settled_memory().0);
+    println!("# {ROUNDS} rounds: tool killed {killed_tool}, a participant {killed_part}; {finished} had restarted the tree");
+    println!("# open files {files0:?} -> {files1:?}; Slab {slab0} -> {slab1} KiB");
+    if files1 > files0.map(|f| f + 16) {
+        fails.push(format!("open files grew from {files0:?} to {files1:?}"));
+    }
+    if slab1 > slab0 + SLAB_TOLERANCE_KIB {
+        fails.push(format!("Slab grew by {} KiB (tolerance {SLAB_TOLERANCE_KIB})", slab1 - slab0));
+    }
+    // The image still restarts whole.
+    let r = restarts_after(&t, image, "rkill-good");
+    let _ = std::fs::remove_file(image);
+    if let Err(e) = r {
+        fails.push(format!("after the rounds, the undamaged image: {e}"));
+    }
+    ensure(fails.is_empty(), || fails.join("\n"))
+}
+
 /// 50 checkpoint --kill / restart --detach cycles of a 10-process tree,
 /// then its own check; kmemleak finds nothing new, and Slab and
 /// VmallocUsed after cycle 50 are within a tolerance of after cycle 10.
@@ -672,7 +758,7 @@ fn fifty_cycles() -> Result<(), String> {
         if !exists(t.root()) {
             break None;
         }
-        ensure(t1.elapsed() < Duration::from_secs(60), || "the restored root did not exit after go".into())?;
+        ensure(t1.elapsed() < Duration::from_secs(120), || "the restored root did not exit after go".into())?;
         std::thread::sleep(Duration::from_millis(10));
     };
     let mut fails = Vec::new();
@@ -714,6 +800,7 @@ fn main() {
         ("session and process groups preserved", pgrp),
         ("MAP_SHARED anonymous page still shared by parent and child", shared),
         ("kill -9 of a participant mid-restart: exit 1, nothing left", kill_participant),
+        ("kill -9 of the tool or a participant at random points: nothing left", kill_at_random_points),
         ("refusal: an inconsistent tree names the task, leaves nothing", mismatched_tree),
         ("refusal: a child's pid in use (EEXIST), exit status 1", child_pid_in_use),
         ("50 tree checkpoint/restart cycles: state kept, no leak", fifty_cycles),
