@@ -6,8 +6,9 @@
 //! byte through /proc/PID/mem and expects the tool to exit 0: the restored
 //! process's own verdict. Then the refusals: a pid in use, damaged images
 //! (each must be refused with exit status 1, a message naming the record,
-//! and nothing left behind), and 100 checkpoint/restart cycles of one
-//! process without leaks.
+//! and nothing left behind), hostile paths, the RLIMIT_NOFILE bound, a
+//! checkpoint into a full file system or killed at random points, and 200
+//! checkpoint/restart cycles of one process without leaks.
 //!
 //! Workloads are started through `cptrst-testprog reaper`, which ignores
 //! SIGCHLD: a killed workload's pid is free at once, with no zombie for
@@ -705,11 +706,12 @@ fn page_data_checks() -> Result<(), String> {
     r
 }
 
-/// 100 checkpoint --kill / restart --detach cycles of one counter-check
-/// process, then its own check; kmemleak finds nothing new, and Slab and
-/// VmallocUsed after cycle 100 are within a tolerance of after cycle 20.
-fn hundred_cycles() -> Result<(), String> {
-    const CYCLES: u32 = 100;
+/// 200 checkpoint --kill / restart --detach cycles of one counter-check
+/// process, back to back, then its own check; kmemleak finds nothing new,
+/// and Slab, VmallocUsed and the open files after the last cycle are within
+/// a tolerance of after cycle 20.
+fn two_hundred_cycles() -> Result<(), String> {
+    const CYCLES: u32 = 200;
     // Measured: after shrinking, Slab moves by about 200 KiB over 100
     // checkpoint cycles without restart.
     const SLAB_TOLERANCE_KIB: u64 = 512;
@@ -719,6 +721,7 @@ fn hundred_cycles() -> Result<(), String> {
     let img = "/tmp/rst-cycle.img";
     let t0 = Instant::now();
     let mut at20 = (0, 0);
+    let mut files20 = None;
     let (mut first, mut last) = (0u64, 0u64);
     for i in 1..=CYCLES {
         let r = (|| {
@@ -737,9 +740,11 @@ fn hundred_cycles() -> Result<(), String> {
         r.map_err(|e| format!("cycle {i}: {e}"))?;
         if i == 20 {
             at20 = settled_memory();
+            files20 = open_files();
         }
     }
     let at100 = settled_memory();
+    let files_last = open_files();
     ensure(last > first, || format!("the counter did not move in {CYCLES} cycles ({first} -> {last})"))?;
     let took = t0.elapsed();
     let _ = std::fs::remove_file(img);
@@ -764,9 +769,12 @@ fn hundred_cycles() -> Result<(), String> {
     }
     println!("# {CYCLES} cycles in {took:?}");
     println!(
-        "# Slab after cycle 20: {} KiB, after cycle {CYCLES}: {} KiB; VmallocUsed: {} -> {} KiB",
+        "# Slab after cycle 20: {} KiB, after cycle {CYCLES}: {} KiB; VmallocUsed: {} -> {} KiB; open files {files20:?} -> {files_last:?}",
         at20.0, at100.0, at20.1, at100.1
     );
+    if files_last > files20.map(|f| f + 16) {
+        fails.push(format!("open files grew from {files20:?} after cycle 20 to {files_last:?} after cycle {CYCLES}"));
+    }
     if at100.0 > at20.0 + SLAB_TOLERANCE_KIB {
         fails.push(format!("Slab grew by {} KiB from cycle 20 to {CYCLES} (tolerance {SLAB_TOLERANCE_KIB})", at100.0 - at20.0));
     }
@@ -815,7 +823,7 @@ fn main() {
         ("refusal: FIFO, device, directory, /proc paths; nothing opened before the image is verified", hostile_paths),
         ("refusal: more mapped files than RLIMIT_NOFILE is EMFILE; restarts without the limit", file_limit),
         ("checkpoint into a full file system, or killed at random points: process runs on", checkpoint_full_fs_and_kills),
-        ("100 checkpoint/restart cycles: state kept, no leak", hundred_cycles),
+        ("200 checkpoint/restart cycles: state kept, no leak", two_hundred_cycles),
     ];
     // KSELFTEST_RESTART_ONLY=WORD[,WORD...]: only the tests whose name
     // contains one of the words (while debugging one case).
