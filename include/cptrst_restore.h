@@ -47,7 +47,7 @@ int cptrst_task_is_current(struct task_struct *t);
 int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent);
 struct pid_namespace;
 struct pid_namespace *cptrst_pid_ns_get(struct pid *pid);
-int cptrst_pid_exists(struct pid_namespace *ns, int nr);
+int cptrst_pid_alive(struct pid_namespace *ns, int nr);
 int cptrst_current_in_tree_of(struct pid *root);
 int cptrst_task_exit_code(struct task_struct *t, int *code);
 int cptrst_current_level(void);

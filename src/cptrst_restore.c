@@ -414,12 +414,16 @@ struct pid_namespace *cptrst_pid_ns_get(struct pid *pid)
 	return get_pid_ns(ns_of_pid(pid));
 }
 
-int cptrst_pid_exists(struct pid_namespace *ns, int nr)
+/* Does a live task (neither exiting nor a zombie) have pid @nr in @ns? */
+int cptrst_pid_alive(struct pid_namespace *ns, int nr)
 {
-	int ret;
+	struct task_struct *t;
+	int ret = 0;
 
 	rcu_read_lock();
-	ret = find_pid_ns(nr, ns) != NULL;
+	t = pid_task(find_pid_ns(nr, ns), PIDTYPE_PID);
+	if (t)
+		ret = !cptrst_task_gone(t);
 	rcu_read_unlock();
 	return ret;
 }

@@ -418,8 +418,10 @@ fn drive(ctx: &Ctx, root_task: &Task) -> Result<(), Fail> {
             continue;
         }
         let pid = ctx.plan.tasks[i].pid();
-        if !rst::pid_exists(&ctx.ns, pid) && (i > 0 || root_task.gone()) {
-            ctx.fail(of_task(ctx, i, fail!(code::ESRCH, "missing: no task has this pid")));
+        // A task that died before it arrived never will: a zombie (its
+        // parent, in restart, does not reap it) still holds the pid.
+        if !rst::pid_alive(&ctx.ns, pid) && (i > 0 || root_task.gone()) {
+            ctx.fail(of_task(ctx, i, fail!(code::ESRCH, "missing: no live task has this pid (it died before it joined, or was never created)")));
             continue;
         }
         ctx.wait()?;

@@ -90,7 +90,7 @@ mod ffi {
         pub(super) fn cptrst_shmem_create(size: u64) -> *mut file;
         pub(super) fn cptrst_file_write(f: *mut file, pos: u64, buf: *const u8, len: usize) -> i32;
         pub(super) fn cptrst_pid_ns_get(p: *mut pid) -> *mut pid_namespace;
-        pub(super) fn cptrst_pid_exists(ns: *mut pid_namespace, nr: i32) -> i32;
+        pub(super) fn cptrst_pid_alive(ns: *mut pid_namespace, nr: i32) -> i32;
         pub(super) fn cptrst_current_in_tree_of(root: *mut pid) -> i32;
         pub(super) fn cptrst_task_exit_code(t: *mut task_struct, code: *mut i32) -> i32;
         pub(super) fn cptrst_rst_copy_to_user(addr: u64, buf: *const u8, len: usize) -> i32;
@@ -559,11 +559,11 @@ impl Task {
     }
 }
 
-/// Does pid `nr` exist in `ns`?
-pub(crate) fn pid_exists(ns: &PidNs, nr: u32) -> bool {
+/// Does a live task (neither exiting nor a zombie) have pid `nr` in `ns`?
+pub(crate) fn pid_alive(ns: &PidNs, nr: u32) -> bool {
     let Ok(nr) = i32::try_from(nr) else { return false };
     // SAFETY: referenced namespace; the shim looks up under RCU.
-    unsafe { ffi::cptrst_pid_exists(ns.0.as_ptr(), nr) != 0 }
+    unsafe { ffi::cptrst_pid_alive(ns.0.as_ptr(), nr) != 0 }
 }
 
 impl Task {

@@ -160,6 +160,15 @@ impl Tree {
         ensure(errs.is_empty(), || errs.join("\n"))
     }
 
+    /// Is process `i` (at `p`) back: a new task at its pid, our comm,
+    /// running or sleeping, its ready word (at `ready`) set?
+    fn back(&self, ready: u64, i: usize, p: i32) -> bool {
+        starttime(p).is_some_and(|t| t != self.started[i])
+            && comm_of(p).as_deref() == Some(self.comm.as_str())
+            && matches!(cptrst::proc::state(p), Some('R') | Some('S'))
+            && ready_word(p, ready) == Some(READY_MAGIC)
+    }
+
     /// Waits until every process of the tree is back (a new task at its
     /// pid, our comm, running or sleeping, ready word set) and every zombie
     /// is a zombie again, as long as `tool` runs (unless `detached`).
@@ -167,13 +176,7 @@ impl Tree {
         let t0 = Instant::now();
         let ready = self.addr("ready")?;
         loop {
-            let back = |i: usize, p: i32| {
-                starttime(p).is_some_and(|t| t != self.started[i])
-                    && comm_of(p).as_deref() == Some(self.comm.as_str())
-                    && matches!(cptrst::proc::state(p), Some('R') | Some('S'))
-                    && ready_word(p, ready) == Some(READY_MAGIC)
-            };
-            let missing: Vec<i32> = self.pids.iter().enumerate().filter(|&(i, &p)| !back(i, p)).map(|(_, &p)| p).collect();
+            let missing: Vec<i32> = self.pids.iter().enumerate().filter(|&(i, &p)| !self.back(ready, i, p)).map(|(_, &p)| p).collect();
             let not_zombie: Vec<i32> =
                 self.zombies.iter().copied().filter(|&z| cptrst::proc::state(z) != Some('Z')).collect();
             if missing.is_empty() && not_zombie.is_empty() {
@@ -662,6 +665,7 @@ fn kill_at_random_points() -> Result<(), String> {
     let (files0, slab0) = (open_files(), settled_memory().0);
     let mut fails = Vec::new();
     let (mut killed_tool, mut killed_part, mut finished) = (0, 0, 0);
+    let ready = t.addr("ready")?;
     for round in 1..=ROUNDS {
         let delay = Duration::from_millis(rand(1500));
         let victim = rand(t.pids.len() as u64 + 1) as usize; // pids.len(): the tool
@@ -674,6 +678,11 @@ fn kill_at_random_points() -> Result<(), String> {
         } else {
             killed_part += 1;
             let p = t.pids[victim];
+            // Its pid appears once its parent has created it.
+            let t0 = Instant::now();
+            while !exists(p) && tool.child.try_wait().map_err(|e| e.to_string())?.is_none() && t0.elapsed() < TREE_TIMEOUT {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             if exists(p) {
                 // SAFETY: kill(2) of a task at a pid of our tree: a
                 // participant, or the restored process.
@@ -681,25 +690,40 @@ fn kill_at_random_points() -> Result<(), String> {
             }
             format!("participant {victim} (pid {p})")
         };
-        // A restart that had finished waits for its root: end the tree.
+        // The tool ends by itself, or the restart had finished and the tool
+        // waits for the root: then every process but the victim is back,
+        // and the test ends the tree. Anything else past the bound hangs.
         let t0 = Instant::now();
-        while tool.child.try_wait().map_err(|e| e.to_string())?.is_none() && t0.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if tool.child.try_wait().map_err(|e| e.to_string())?.is_none() {
-            finished += 1;
-            for &p in &t.pids {
-                if comm_of(p).as_deref() == Some(t.comm.as_str()) {
-                    // SAFETY: kill(2) of the restored tree, ours.
-                    unsafe { libc::kill(p, libc::SIGKILL) };
-                }
+        let hung = loop {
+            if tool.child.try_wait().map_err(|e| e.to_string())?.is_some() {
+                break false;
             }
+            if t.pids.iter().enumerate().all(|(i, &p)| i == victim || t.back(ready, i, p)) {
+                finished += 1;
+                for &p in &t.pids {
+                    if comm_of(p).as_deref() == Some(t.comm.as_str()) {
+                        // SAFETY: kill(2) of the restored tree, ours.
+                        unsafe { libc::kill(p, libc::SIGKILL) };
+                    }
+                }
+                break false;
+            }
+            if t0.elapsed() > TREE_TIMEOUT {
+                break true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if hung {
+            let _ = tool.child.kill();
         }
         let st = tool.wait(TREE_TIMEOUT)?;
         println!("# round {round}: killed {what} after {delay:?}; the tool: {}", status_text(st));
-        let left = nothing_left(&t);
-        if !left.is_empty() {
-            fails.push(format!("round {round} (killed {what} after {delay:?}):\n  {}\n  {}", left.join("\n  "), tool.output().trim_end()));
+        let mut why = nothing_left(&t);
+        if hung {
+            why.insert(0, format!("the tool neither ended nor restarted the tree in {TREE_TIMEOUT:?}"));
+        }
+        if !why.is_empty() {
+            fails.push(format!("round {round} (killed {what} after {delay:?}):\n  {}\n  {}", why.join("\n  "), tool.output().trim_end()));
         }
     }
     let (files1, slab1) = (open_files(), settled_memory().0);
