@@ -191,18 +191,27 @@ static __u64 rnd(__u64 *x)
 /*
  * Issue 12, raw ioctl arguments: 3000 calls with random argument bytes
  * (half of them with the reserved fields and padding zeroed, so that the
- * later checks are reached), random flags and pids, and fds that are not
- * open (a participant call with a real image fd would wait, killably, for
- * its coordinator: that is its job). Every call fails with one of the
+ * later checks are reached, with /dev/null for a checkpoint and a regular
+ * file of junk for a coordinator), random flags and pids; a participant's
+ * fd is never open (with a real image fd it would wait, killably, for its
+ * coordinator: that is its job). Every call fails with one of the
  * documented errnos; none succeeds, hangs or splats.
  */
 TEST_F(dev, random_arguments_are_refused)
 {
-	static const int allowed[] = { EINVAL, EFAULT, EBADF, ESRCH, EPERM, EBUSY, E2BIG, ENOTTY };
+	static const int allowed[] = { EINVAL, EFAULT, EBADF, ESRCH, EPERM, EBUSY, E2BIG, ENOTTY,
+				       ESPIPE, ENOEXEC };
 	unsigned long cmds[] = { CPTRST_IOC_CHECKPOINT, CPTRST_IOC_RESTART, CPTRST_IOC_ECLONE, 0 };
 	int counts[ARRAY_SIZE(allowed)] = { 0 };
 	__u64 x = 0x5eedc0de, buf[8];
 	int i, k, bad = 0;
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int junk = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	ASSERT_LE(0, null);
+	ASSERT_LE(0, junk);
+	memset(buf, 0x5a, sizeof(buf));
+	ASSERT_EQ((ssize_t)sizeof(buf), write(junk, buf, sizeof(buf)));
 
 	for (i = 0; i < 3000; i++) {
 		int which = rnd(&x) % 4, ok = 0;
@@ -222,6 +231,7 @@ TEST_F(dev, random_arguments_are_refused)
 				c->flags = 0;
 				memset(c->reserved, 0, sizeof(c->reserved));
 				c->pid = rnd(&x) % 70000 - 10;
+				c->fd = null;	/* reaches the pid checks */
 			}
 		} else if (which == 1) {
 			struct cptrst_restart_args *r = (void *)buf;
@@ -232,6 +242,9 @@ TEST_F(dev, random_arguments_are_refused)
 				r->flags &= 7;
 				r->msg_len %= 5000;
 				r->ctid = rnd(&x) % 70000 - 10;
+				/* A coordinator reaches the image and ctid checks. */
+				if ((r->flags & 5) == CPTRST_RESTART_COORD)
+					r->fd = junk;
 			}
 		} else if (which == 2) {
 			struct cptrst_eclone_args *e = (void *)buf;
@@ -255,6 +268,8 @@ TEST_F(dev, random_arguments_are_refused)
 	}
 	for (k = 0; k < (int)ARRAY_SIZE(allowed); k++)
 		TH_LOG("errno %d: %d calls", allowed[k], counts[k]);
+	close(null);
+	close(junk);
 	EXPECT_EQ(0, bad);
 }
 
