@@ -293,30 +293,11 @@ static int suid_sleeper(void)
 		pause();
 }
 
-/* Is @pid alive (not a zombie)? Read as root from /proc. */
-static int alive(pid_t pid)
-{
-	char path[64], buf[256], *p;
-	int fd, n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-}
-
-/* The field after the state in /proc/PID/stat: the parent's pid (0: gone). */
-static pid_t parent_of(pid_t pid)
+/* The state and the parent of @pid, from /proc/PID/stat: 0 if it is gone. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid)
 {
 	char path[64], buf[512], *p;
-	int fd, n, ppid = 0;
+	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	fd = open(path, O_RDONLY);
@@ -326,9 +307,25 @@ static pid_t parent_of(pid_t pid)
 	close(fd);
 	buf[n > 0 ? n : 0] = 0;
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
+	return p && sscanf(p + 2, "%c %d", state, ppid) == 2;
+}
+
+/* Is @pid alive (neither a zombie nor dead)? */
+static int alive(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return read_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
+}
+
+/* The parent of @pid (0: gone). */
+static pid_t parent_of(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return read_stat(pid, &state, &ppid) ? ppid : 0;
 }
 
 /* The process whose argv[0] is @argv0 (0: none). */

@@ -370,6 +370,16 @@ fn xcr0() -> u64 {
     u64::from(hi) << 32 | u64::from(lo)
 }
 
+/// The counter-check image `img` of `p` restarts at its pid, and the
+/// process passes its own check.
+fn restarts_again(p: &Proc, img: &str, tag: &str) -> Result<(), String> {
+    let a = counter_of_image(img)?;
+    let mut t = Tool::restart(&["-i", img], tag)?;
+    p.wait_restored(&mut t)?;
+    p.go(a)?;
+    t.expect_ok()
+}
+
 /// Damaged images: each refused with exit status 1, a message naming the
 /// record (and offset, as the image crate reports it), no process left at
 /// the pid, nothing blocked; the undamaged image still restarts after.
@@ -390,13 +400,7 @@ fn damaged_images() -> Result<(), String> {
     }
     println!("# {} damaged images tried (XCR0 {have:#x}, added bit {bit})", variants.len());
     // The good image still restarts, at the same pid.
-    let r = (|| {
-        let a = counter_of_image(good)?;
-        let mut t = Tool::restart(&["-i", good], "good")?;
-        p.wait_restored(&mut t)?;
-        p.go(a)?;
-        t.expect_ok()
-    })();
+    let r = restarts_again(&p, good, "good");
     let _ = std::fs::remove_file(good);
     if let Err(e) = r {
         fails.push(format!("the undamaged image after the refusals: {e}"));
@@ -610,14 +614,7 @@ fn checkpoint_full_fs_and_kills() -> Result<(), String> {
     }
     println!("# KILL_SEED={seed}");
     let _ = std::fs::remove_file(img);
-    let r = (|| {
-        p.checkpoint_kill(img)?;
-        let a = counter_of_image(img)?;
-        let mut t = Tool::restart(&["-i", img], "after-kills")?;
-        p.wait_restored(&mut t)?;
-        p.go(a)?;
-        t.expect_ok()
-    })();
+    let r = p.checkpoint_kill(img).and_then(|()| restarts_again(&p, img, "after-kills"));
     let _ = std::fs::remove_file(img);
     if let Err(e) = r {
         fails.push(format!("after the failures: {e}"));
