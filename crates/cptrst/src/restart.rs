@@ -31,7 +31,6 @@
 //! works. The tool parses only the file header and the TREE record; the
 //! kernel validates the whole image again.
 
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -40,7 +39,7 @@ use std::time::{Duration, Instant};
 use crate::eclone_cmd::wait_status;
 use crate::plan::{self, Group, Plan};
 use cptrst::eclone::{eclone_fork, eclone_on_stack, Forked};
-use cptrst::{dev::Dev, proc, Failure};
+use cptrst::{dev::Dev, errno_name, proc, strerror, Failure};
 use cptrst_image::{self as image, Expect, TreeEntry, Validator};
 use cptrst_uapi::{RestartArgs, RST_COORD, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
 
@@ -73,63 +72,6 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
         return Err(Failure::usage("-i needs a file (or - for standard input)"));
     }
     Ok(o)
-}
-
-/// The symbolic name of an errno, for messages.
-fn errno_name(e: i32) -> String {
-    let name = match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::E2BIG => "E2BIG",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::EBADF => "EBADF",
-        libc::ECHILD => "ECHILD",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOTTY => "ENOTTY",
-        libc::ETXTBSY => "ETXTBSY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::ESPIPE => "ESPIPE",
-        libc::EROFS => "EROFS",
-        libc::EPIPE => "EPIPE",
-        libc::ERANGE => "ERANGE",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENODATA => "ENODATA",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EBADMSG => "EBADMSG",
-        libc::EPROTO => "EPROTO",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ENOKEY => "ENOKEY",
-        libc::EKEYREJECTED => "EKEYREJECTED",
-        libc::ECANCELED => "ECANCELED",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        _ => return format!("errno {e}"),
-    };
-    name.to_string()
-}
-
-/// `strerror(e)`.
-fn strerror(e: i32) -> String {
-    // SAFETY: strerror returns a valid C string; the tool is single-threaded
-    // (nothing else can overwrite its static buffer meanwhile).
-    unsafe { CStr::from_ptr(libc::strerror(e)) }.to_string_lossy().into_owned()
 }
 
 /// The NUL-terminated message the kernel wrote in `buf`, if any.
