@@ -1556,7 +1556,9 @@ fn fork_storm(n: usize) -> ! {
         }
         // SAFETY: only this (single-threaded) process writes the counter;
         // the test reads it through /proc/PID/mem.
-        unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!(STORM_FORKS), std::ptr::read_volatile(std::ptr::addr_of!(STORM_FORKS)) + 1) };
+        unsafe {
+            std::ptr::write_volatile(std::ptr::addr_of_mut!(STORM_FORKS), std::ptr::read_volatile(std::ptr::addr_of!(STORM_FORKS)) + 1)
+        };
     };
     for _ in 0..n {
         spawn();

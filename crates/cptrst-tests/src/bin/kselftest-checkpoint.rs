@@ -598,7 +598,9 @@ fn vfork_parent_refused() -> Result<(), String> {
     let err = String::from_utf8_lossy(&o.stderr);
     ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
     ensure(err.contains("(EOPNOTSUPP)") && err.contains("vfork"), || format!("message: {err}"))?;
-    ensure(err.contains(&format!("process {p} ")) && err.contains(&format!("child {child} ")), || format!("message does not name {p} and {child}: {err}"))?;
+    ensure(err.contains(&format!("process {p} ")) && err.contains(&format!("child {child} ")), || {
+        format!("message does not name {p} and {child}: {err}")
+    })?;
     ensure(!std::path::Path::new(img).exists(), || format!("{img} left behind"))?;
     vfork_tree_untouched(&w, child)
 }
@@ -689,7 +691,9 @@ fn restart_waits_for_a_zombie() -> Result<(), String> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
-    ensure(err.contains(&format!("pid {p} is still held by a zombie 'cptrst-testprog' of parent pid {me} ")), || format!("message: {err}"))?;
+    ensure(err.contains(&format!("pid {p} is still held by a zombie 'cptrst-testprog' of parent pid {me} ")), || {
+        format!("message: {err}")
+    })?;
     ensure(err.contains("--pid-wait 1"), || format!("message: {err}"))?;
     // Reaped while the restart waits (a generous --pid-wait): it goes on.
     let reaper = std::thread::spawn(move || {
