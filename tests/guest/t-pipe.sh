@@ -32,7 +32,7 @@ for delay in $runs; do
         pid=$!
         i=0
         while ! grep -q "^tick 2$" "$1"; do
-            i=$((i + 1)); [ $i -gt 300 ] && { echo "no tick 2 from $pid after 300 s"; exit 1; }
+            i=$((i + 1)); [ $i -gt 120 ] && { echo "no tick 2 from $pid after 120 s"; exit 1; }
             sleep 1
         done
         if [ "$3" = 0 ]; then
@@ -53,12 +53,12 @@ for delay in $runs; do
     fi
     # The restored program ticks on, into the restart's standard output.
     i=0
-    while [ -z "$(first_tick "$after")" ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 1; done
+    while [ -z "$(first_tick "$after")" ] && [ $i -lt 120 ]; do i=$((i + 1)); sleep 1; done
     last=$(last_tick "$before")
     first=$(first_tick "$after")
     kill -9 "$pid" 2>/dev/null
     if [ -z "$first" ]; then
-        not_ok "$desc" "pid $pid printed no tick after the restart in 300 s" "restart said: $(cat "$err")"
+        not_ok "$desc" "pid $pid printed no tick after the restart in 120 s" "restart said: $(cat "$err")"
     elif [ "$first" -ne $((last + 1)) ]; then
         not_ok "$desc" "last tick before: $last, first after: $first (want $((last + 1)))"
     else
