@@ -727,7 +727,7 @@ fn wait_pids_free(pids: &[i32], start: Instant, limit: Duration) -> Result<(), S
         };
         if start.elapsed() >= limit {
             return Err(format!(
-                "pid {p} is still held by {who} after {} s (waited for with --pid-wait {})",
+                "pid {p} is in use, still held by {who} after {} s (waited for with --pid-wait {})",
                 start.elapsed().as_secs(),
                 limit.as_secs()
             ));
@@ -801,7 +801,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
                 Some(libc::EEXIST) => match holder(root_pid as i32) {
                     Holder::Dying(who) => {
                         format!(
-                            "pid {root_pid} is still held by {who} after {} s (--pid-wait {})",
+                            "pid {root_pid} is in use, still held by {who} after {} s (--pid-wait {})",
                             start.elapsed().as_secs(),
                             o.pid_wait.as_secs()
                         )
@@ -951,7 +951,7 @@ mod tests {
             h => panic!("zombie {zombie}: {h:?}"),
         }
         let e = wait_pids_free(&[zombie], Instant::now(), Duration::ZERO).unwrap_err();
-        assert!(e.starts_with(&format!("pid {zombie} is still held by a zombie ")) && e.contains("--pid-wait 0"), "{e}");
+        assert!(e.starts_with(&format!("pid {zombie} is in use, still held by a zombie ")) && e.contains("--pid-wait 0"), "{e}");
         // Reaped meanwhile: the wait ends (the limit is only a bound).
         let reaper = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));

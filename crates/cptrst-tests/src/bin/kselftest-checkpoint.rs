@@ -692,7 +692,7 @@ fn restart_waits_for_a_zombie() -> Result<(), String> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
-    ensure(err.contains(&format!("pid {p} is still held by a zombie 'cptrst-testprog' of parent pid {me} ")), || {
+    ensure(err.contains(&format!("pid {p} is in use, still held by a zombie 'cptrst-testprog' of parent pid {me} ")), || {
         format!("message: {err}")
     })?;
     ensure(err.contains("--pid-wait 1"), || format!("message: {err}"))?;
