@@ -1,9 +1,12 @@
-//! `cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]`.
+//! `cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]
+//! [--stop-timeout SECONDS]`: stop the tree (`crate::stop`), dump it with
+//! the ioctl, let go of it.
 
 use std::fs::OpenOptions;
 use std::io::{IsTerminal, Seek};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
+use std::time::Duration;
 
 use crate::dev::Dev;
 use crate::stop::{self, After};
@@ -26,13 +29,31 @@ fn explain(err: &std::io::Error) -> &'static str {
     }
 }
 
-extern "C" fn interrupted(_sig: libc::c_int) {}
+/// SIGINT/SIGTERM: interrupts the ioctl (EINTR) and the stop's waits.
+extern "C" fn interrupted(_sig: libc::c_int) {
+    stop::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
 
-pub fn main(args: &[String]) -> Result<(), Failure> {
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Opts {
+    pid: i32,
+    out: Option<String>,
+    after: After,
+    stats: Option<String>,
+    /// How long stopping the tree may take.
+    stop_timeout: Duration,
+}
+
+/// The longest `--stop-timeout`, in seconds.
+const MAX_STOP_TIMEOUT: u64 = 3600;
+
+fn parse_args(args: &[String]) -> Result<Opts, Failure> {
     let mut pid = None;
     let mut out: Option<String> = None;
     let mut after = After::Stop;
     let mut stats: Option<String> = None;
+    let mut stop_timeout = stop::STOP_TIMEOUT;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -41,6 +62,13 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
             }
             "--stats" => {
                 stats = Some(it.next().ok_or_else(|| Failure::usage("--stats needs a file"))?.clone());
+            }
+            "--stop-timeout" => {
+                let v = it.next().ok_or_else(|| Failure::usage("--stop-timeout needs a number of seconds"))?;
+                let secs = v.parse::<u64>().ok().filter(|s| (1..=MAX_STOP_TIMEOUT).contains(s)).ok_or_else(|| {
+                    Failure::usage(format!("bad --stop-timeout '{v}': a whole number of seconds from 1 to {MAX_STOP_TIMEOUT}"))
+                })?;
+                stop_timeout = Duration::from_secs(secs);
             }
             "--kill" if after == After::Stop => after = After::Kill,
             "--resume" if after == After::Stop => after = After::Resume,
@@ -55,6 +83,11 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         }
     }
     let pid = pid.ok_or_else(|| Failure::usage("checkpoint needs a PID"))?;
+    Ok(Opts { pid, out, after, stats, stop_timeout })
+}
+
+pub fn main(args: &[String]) -> Result<(), Failure> {
+    let Opts { pid, out, after, stats, stop_timeout } = parse_args(args)?;
     // FILE is not truncated before the dump: if the kernel refuses it (a
     // file the tree maps), it stays as it was. It is cut to the image's
     // length afterwards, and removed on failure if this tool created it.
@@ -77,7 +110,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // and SIGTERM interrupt the dump (EINTR), after which the tool lets
     // the tree run on as it found it.
     // SAFETY: setting signal dispositions; the handler is async-signal-safe
-    // (it does nothing: its only effect is to interrupt the ioctl).
+    // (an atomic store; its other effect is to interrupt the ioctl).
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         let mut sa: libc::sigaction = std::mem::zeroed();
@@ -88,7 +121,15 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         libc::sigaction(libc::SIGTERM, &sa, std::ptr::null_mut());
     }
     let t_stop = std::time::Instant::now();
-    let tree = stop::stop_tree(pid)?;
+    let tree = match stop::stop_tree(pid, stop_timeout) {
+        Ok(t) => t,
+        Err(f) => {
+            if let (Some(path), true) = (out.as_deref(), created) {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(Failure { msg: format!("checkpoint of {pid}: {}", f.msg), ..f });
+        }
+    };
     let t_dump = std::time::Instant::now();
     let res = dev.checkpoint(pid, fd, 0).and_then(|()| match file.as_ref() {
         Some(mut f) => {
@@ -132,5 +173,63 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
             }
             Err(Failure::op(format!("checkpoint of {pid} failed: {}: {e}", explain(&e))))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(a: &[&str]) -> Result<Opts, Failure> {
+        parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults() {
+        let o = parse(&["42"]).unwrap();
+        assert_eq!(o, Opts { pid: 42, out: None, after: After::Stop, stats: None, stop_timeout: stop::STOP_TIMEOUT });
+    }
+
+    #[test]
+    fn every_option() {
+        let o = parse(&["7", "-o", "/tmp/i", "--kill", "--stats", "/tmp/s", "--stop-timeout", "5"]).unwrap();
+        assert_eq!(
+            o,
+            Opts {
+                pid: 7,
+                out: Some("/tmp/i".into()),
+                after: After::Kill,
+                stats: Some("/tmp/s".into()),
+                stop_timeout: Duration::from_secs(5)
+            }
+        );
+        assert_eq!(parse(&["--resume", "7"]).unwrap().after, After::Resume);
+        assert_eq!(parse(&["7", "--stop-timeout", "3600"]).unwrap().stop_timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for a in [
+            &[][..],
+            &["abc"],
+            &["-5"],
+            &["0"],
+            &["1", "2"],
+            &["1", "--kill", "--resume"],
+            &["1", "--stats"],
+            &["1", "-o"],
+            &["1", "--stop-timeout"],
+            &["1", "--stop-timeout", "0"],
+            &["1", "--stop-timeout", "-1"],
+            &["1", "--stop-timeout", "1.5"],
+            &["1", "--stop-timeout", "abc"],
+            &["1", "--stop-timeout", "3601"],
+            &["1", "--stop-timeout", ""],
+            &["1", "--bogus"],
+        ] {
+            let e = parse(a).expect_err(&format!("{a:?} accepted"));
+            assert_eq!(e.status, 2, "{a:?}: {}", e.msg);
+        }
+        assert!(parse(&["1", "--stop-timeout", "0"]).unwrap_err().msg.contains("--stop-timeout '0'"));
     }
 }

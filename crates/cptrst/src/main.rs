@@ -2,8 +2,8 @@
 //! `criu restore` / `crit`.
 //!
 //! ```text
-//! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]
-//! cptrst restart [-i FILE|-] [--detach] [--skip-files]
+//! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout S]
+//! cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait S]
 //! cptrst inspect FILE|- [--json] [--page ADDR]
 //! cptrst eclone --pid N[,M,...] [--] COMMAND [ARGS...]
 //! ```
@@ -23,12 +23,15 @@ const USAGE: &str = "\
 usage: cptrst COMMAND [ARGS]
 
 commands:
-  checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]
+  checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout SECONDS]
         stop the process tree rooted at PID and dump it into FILE (default:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
-        killed (--kill), or let run on (--resume). --stats writes timings
-        (JSON: freezing, dump and frozen time in microseconds) to FILE.
-  restart [-i FILE|-] [--detach] [--skip-files]
+        killed (--kill: the tool returns once the killed tasks have exited),
+        or let run on (--resume). --stats writes timings (JSON: freezing,
+        dump and frozen time in microseconds) to FILE. A tree that does not
+        stop within --stop-timeout (default 30, 1 to 3600) is let go
+        (ETIMEDOUT); one with a vfork parent is refused (EOPNOTSUPP).
+  restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait SECONDS]
         restore the process tree checkpointed in FILE (default: standard
         input, e.g. a pipe from `cptrst checkpoint PID --kill`) at its pids
         (the root at pid 1 of a new pid namespace if it had one): children,
@@ -36,7 +39,9 @@ commands:
         standard input, output and error as fds 0, 1 and 2. Waits for the
         root and exits with its status, or with --detach prints its pid and
         exits. --skip-files restores even if the image lists other open
-        files (they are not restored).
+        files (they are not restored). A pid of the tree still held by a
+        zombie or an exiting task is waited for up to --pid-wait seconds
+        (default 10, 0 to 3600).
   inspect FILE|- [--json] [--page ADDR]
         validate an image and print its tasks (as a table and as a tree),
         registers, address spaces and page counts (--json for scripts);

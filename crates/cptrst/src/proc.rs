@@ -45,6 +45,13 @@ pub fn state(pid: i32) -> Option<char> {
     after.trim_start().chars().next()
 }
 
+/// The value of field `name` of /proc/PID/status (`TracerPid`, `PPid`...),
+/// None if gone.
+pub fn status_field(pid: i32, name: &str) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().to_string()))
+}
+
 /// A raw wait status (`waitpid`, `wait4`) for messages.
 pub fn wait_status_text(st: i32) -> String {
     if libc::WIFEXITED(st) {

@@ -1,5 +1,5 @@
-//! `cptrst restart [-i FILE|-] [--detach] [--skip-files]`: restart a
-//! checkpointed process tree from its image.
+//! `cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait
+//! SECONDS]`: restart a checkpointed process tree from its image.
 //!
 //! The protocol (Documentation/restart.rst, and for trees
 //! /work/shared-notes/tree-spec.md): the tool creates the root with eclone
@@ -25,13 +25,18 @@
 //! it knows of (the others die with their parents, `PR_SET_PDEATHSIG`) and
 //! exits 1 with `cptrst: restart: task I (pid P): MESSAGE`.
 //!
+//! Before the first eclone the tool waits (`--pid-wait`, 10 s by default)
+//! for every pid of the tree still held by a zombie or an exiting task (the
+//! checkpointed tree, just killed, not reaped yet by its parent); a live
+//! process at one of the pids, or one still held when the wait ends, fails
+//! the restart with a message naming the pid and its holder.
+//!
 //! The kernel reads the image twice, so it needs a seekable fd: a regular
 //! file is passed as is, anything else (pipe, socket) is first copied into
 //! a sealed memfd, so that `cptrst checkpoint PID --kill | cptrst restart`
 //! works. The tool parses only the file header and the TREE record; the
 //! kernel validates the whole image again.
 
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -40,7 +45,7 @@ use std::time::{Duration, Instant};
 use crate::eclone_cmd::wait_status;
 use crate::plan::{self, Group, Plan};
 use cptrst::eclone::{eclone_fork, eclone_on_stack, Forked};
-use cptrst::{dev::Dev, proc, Failure};
+use cptrst::{dev::Dev, errno_name, proc, strerror, Failure};
 use cptrst_image::{self as image, Expect, TreeEntry, Validator};
 use cptrst_uapi::{RestartArgs, RST_COORD, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
 
@@ -53,10 +58,20 @@ struct Opts {
     detach: bool,
     /// `RST_SKIP_FILES`: restore even if the image lists other fds.
     skip_files: bool,
+    /// How long to wait for a pid of the tree held by a zombie or an
+    /// exiting task.
+    pid_wait: Duration,
 }
 
+/// How long the restart waits, by default, for a pid held by a zombie or an
+/// exiting task (the checkpointed tree, just killed).
+const PID_WAIT: Duration = Duration::from_secs(10);
+
+/// The longest `--pid-wait`, in seconds.
+const MAX_PID_WAIT: u64 = 3600;
+
 fn parse_args(args: &[String]) -> Result<Opts, Failure> {
-    let mut o = Opts { input: "-".into(), detach: false, skip_files: false };
+    let mut o = Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -65,6 +80,14 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
             }
             "--detach" => o.detach = true,
             "--skip-files" => o.skip_files = true,
+            "--pid-wait" => {
+                let v = it.next().ok_or_else(|| Failure::usage("--pid-wait needs a number of seconds"))?;
+                let secs =
+                    v.parse::<u64>().ok().filter(|&s| s <= MAX_PID_WAIT).ok_or_else(|| {
+                        Failure::usage(format!("bad --pid-wait '{v}': a whole number of seconds from 0 to {MAX_PID_WAIT}"))
+                    })?;
+                o.pid_wait = Duration::from_secs(secs);
+            }
             s if s.starts_with('-') && s != "-" => return Err(Failure::usage(format!("unknown option '{s}'"))),
             s => return Err(Failure::usage(format!("unexpected argument '{s}' (the image is given with -i FILE)"))),
         }
@@ -73,63 +96,6 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
         return Err(Failure::usage("-i needs a file (or - for standard input)"));
     }
     Ok(o)
-}
-
-/// The symbolic name of an errno, for messages.
-fn errno_name(e: i32) -> String {
-    let name = match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::E2BIG => "E2BIG",
-        libc::ENOEXEC => "ENOEXEC",
-        libc::EBADF => "EBADF",
-        libc::ECHILD => "ECHILD",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::ENOTDIR => "ENOTDIR",
-        libc::EISDIR => "EISDIR",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOTTY => "ENOTTY",
-        libc::ETXTBSY => "ETXTBSY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::ESPIPE => "ESPIPE",
-        libc::EROFS => "EROFS",
-        libc::EPIPE => "EPIPE",
-        libc::ERANGE => "ERANGE",
-        libc::ENAMETOOLONG => "ENAMETOOLONG",
-        libc::ENOSYS => "ENOSYS",
-        libc::ENODATA => "ENODATA",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EBADMSG => "EBADMSG",
-        libc::EPROTO => "EPROTO",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ENOKEY => "ENOKEY",
-        libc::EKEYREJECTED => "EKEYREJECTED",
-        libc::ECANCELED => "ECANCELED",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        _ => return format!("errno {e}"),
-    };
-    name.to_string()
-}
-
-/// `strerror(e)`.
-fn strerror(e: i32) -> String {
-    // SAFETY: strerror returns a valid C string; the tool is single-threaded
-    // (nothing else can overwrite its static buffer meanwhile).
-    unsafe { CStr::from_ptr(libc::strerror(e)) }.to_string_lossy().into_owned()
 }
 
 /// The NUL-terminated message the kernel wrote in `buf`, if any.
@@ -707,6 +673,90 @@ fn kill_tree(root: i32, pidfds: &[OwnedFd], root_status: Option<i32>) {
     }
 }
 
+/// Who has a pid that the restart needs.
+#[derive(Debug, PartialEq, Eq)]
+enum Holder {
+    /// Nobody: the pid is free.
+    Free,
+    /// A zombie or a task that is exiting: worth waiting for.
+    Dying(String),
+    /// A live process: the pid will not come free.
+    Live(String),
+}
+
+/// `'comm'` of `pid`, or `'?'`.
+fn comm_text(pid: &str) -> String {
+    format!("'{}'", std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or("?".into(), |c| c.trim_end().to_string()))
+}
+
+/// Is signal `sig` in the hex signal mask `mask` (/proc/PID/status)?
+fn mask_has(mask: Option<String>, sig: i32) -> bool {
+    mask.and_then(|m| u64::from_str_radix(&m, 16).ok()).is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
+/// Who holds `pid` now (a process or a thread id).
+fn holder(pid: i32) -> Holder {
+    let Some(state) = proc::state(pid) else {
+        return Holder::Free;
+    };
+    let me = comm_text(&pid.to_string());
+    let ppid = proc::status_field(pid, "PPid").unwrap_or_else(|| "?".into());
+    let parent = format!("parent pid {ppid} {}", comm_text(&ppid));
+    // PF_EXITING in the flags of /proc/PID/stat (field 9), or SIGKILL
+    // pending: on its way out.
+    let flags = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').and_then(|i| s[i + 1..].split_whitespace().nth(6).and_then(|f| f.parse::<u64>().ok())));
+    const PF_EXITING: u64 = 0x4;
+    let killed = mask_has(proc::status_field(pid, "SigPnd"), libc::SIGKILL) || mask_has(proc::status_field(pid, "ShdPnd"), libc::SIGKILL);
+    match state {
+        'Z' => Holder::Dying(format!("a zombie {me} of {parent} (not reaped by its parent yet)")),
+        'X' => Holder::Dying(format!("the dead task {me} (being reaped)")),
+        _ if killed || flags.is_some_and(|f| f & PF_EXITING != 0) => Holder::Dying(format!("the exiting task {me} ({parent})")),
+        _ => Holder::Live(format!("the live process {me} ({parent}, state {state})")),
+    }
+}
+
+/// How long a pid held by a live process is looked at before the restart
+/// gives up on it.
+const LIVE_GRACE: Duration = Duration::from_secs(1);
+
+/// Waits until every pid of `pids` is free, as long as each one still
+/// taken is held by a zombie or an exiting task and `limit` has not passed
+/// since `start`. A live holder fails within [`LIVE_GRACE`].
+fn wait_pids_free(pids: &[i32], start: Instant, limit: Duration) -> Result<(), String> {
+    loop {
+        let mut dying = None;
+        for &p in pids {
+            match holder(p) {
+                Holder::Free => {}
+                // A task between taking its SIGKILL and PF_EXITING looks
+                // live for a moment: fail only if it stays so.
+                Holder::Live(who) if start.elapsed() >= limit.min(LIVE_GRACE) => return Err(format!("pid {p} is in use by {who}")),
+                Holder::Live(who) => {
+                    dying = Some((p, who));
+                    break;
+                }
+                Holder::Dying(who) => {
+                    dying = Some((p, who));
+                    break;
+                }
+            }
+        }
+        let Some((p, who)) = dying else {
+            return Ok(());
+        };
+        if start.elapsed() >= limit {
+            return Err(format!(
+                "pid {p} is in use, still held by {who} after {} s (waited for with --pid-wait {})",
+                start.elapsed().as_secs(),
+                limit.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn main(args: &[String]) -> Result<(), Failure> {
     let o = parse_args(args)?;
     ensure_stdio();
@@ -734,22 +784,28 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // of its own that would stay open (and pin the module) while the tool
     // waits for the restored process.
     cptrst::eclone::set_device_fd(dev.as_raw_fd());
-    // The checkpointed process may have just been killed (`cptrst
-    // checkpoint PID --kill | cptrst restart`): while its parent has not
-    // reaped it yet, its pid is taken. Wait a little for that.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    // Its other tasks too: killed with it, they are reaped by whoever
-    // inherited them.
-    while !new_ns && Instant::now() < deadline && tree[1..].iter().any(|e| matches!(proc::state(e.pid() as i32), Some('Z' | 'X'))) {
-        std::thread::sleep(Duration::from_millis(20));
+    // The checkpointed tree may have just been killed (`cptrst checkpoint
+    // PID --kill | cptrst restart`): its pids stay taken while its tasks
+    // exit and until their parents (a shell, or whoever inherited them)
+    // reap them. Wait for that, within --pid-wait; a live process at a pid
+    // of the tree fails at once.
+    let start = Instant::now();
+    if !new_ns {
+        let pids: Vec<i32> = tree.iter().map(|e| e.pid() as i32).collect();
+        wait_pids_free(&pids, start, o.pid_wait).map_err(|m| Failure::op(format!("restart: {m}")))?;
     }
     let forked = loop {
         // SAFETY: the tool is single-threaded; the child only makes system
         // calls (`participant`) and never returns.
         let r = unsafe { eclone_fork(plans[0].flags, &plans[0].pids) };
-        let dying = || matches!(proc::state(root_pid as i32), None | Some('Z' | 'X'));
         match r {
-            Err(ref e) if e.raw_os_error() == Some(libc::EEXIST) && !new_ns && Instant::now() < deadline && dying() => {
+            // Taken again meanwhile, by a task that is going away.
+            Err(ref e)
+                if e.raw_os_error() == Some(libc::EEXIST)
+                    && !new_ns
+                    && start.elapsed() < o.pid_wait
+                    && !matches!(holder(root_pid as i32), Holder::Live(_)) =>
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
             r => break r,
@@ -763,10 +819,17 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
             let what = match e.raw_os_error() {
-                Some(libc::EEXIST) if proc::state(root_pid as i32) == Some('Z') => {
-                    format!("pid {root_pid} is in use (by a zombie: its parent has not reaped it)")
-                }
-                Some(libc::EEXIST) => format!("pid {root_pid} is in use"),
+                Some(libc::EEXIST) => match holder(root_pid as i32) {
+                    Holder::Dying(who) => {
+                        format!(
+                            "pid {root_pid} is in use, still held by {who} after {} s (--pid-wait {})",
+                            start.elapsed().as_secs(),
+                            o.pid_wait.as_secs()
+                        )
+                    }
+                    Holder::Live(who) => format!("pid {root_pid} is in use by {who}"),
+                    Holder::Free => format!("pid {root_pid} is in use"),
+                },
                 Some(libc::EPERM) if new_ns => {
                     "a restart at pid 1 of a new pid namespace needs CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE (root)".into()
                 }
@@ -840,15 +903,20 @@ mod tests {
 
     #[test]
     fn defaults_to_standard_input() {
-        assert_eq!(parse(&[]).unwrap(), Opts { input: "-".into(), detach: false, skip_files: false });
+        assert_eq!(parse(&[]).unwrap(), Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT });
     }
 
     #[test]
     fn every_option() {
-        let o = parse(&["-i", "/tmp/img", "--detach", "--skip-files"]).unwrap();
-        assert_eq!(o, Opts { input: "/tmp/img".into(), detach: true, skip_files: true });
+        let o = parse(&["-i", "/tmp/img", "--detach", "--skip-files", "--pid-wait", "3"]).unwrap();
+        assert_eq!(o, Opts { input: "/tmp/img".into(), detach: true, skip_files: true, pid_wait: Duration::from_secs(3) });
+        assert_eq!(parse(&["--pid-wait", "0"]).unwrap().pid_wait, Duration::ZERO);
+        assert_eq!(parse(&["--pid-wait", "3600"]).unwrap().pid_wait, Duration::from_secs(3600));
         assert_eq!(parse(&["--input", "-"]).unwrap().input, "-");
-        assert_eq!(parse(&["--skip-files", "-i", "x"]).unwrap(), Opts { input: "x".into(), detach: false, skip_files: true });
+        assert_eq!(
+            parse(&["--skip-files", "-i", "x"]).unwrap(),
+            Opts { input: "x".into(), detach: false, skip_files: true, pid_wait: PID_WAIT }
+        );
     }
 
     #[test]
@@ -863,10 +931,79 @@ mod tests {
             &["/tmp/img"],
             &["-"],
             &["-i", "a", "b"],
+            &["--pid-wait"],
+            &["--pid-wait", ""],
+            &["--pid-wait", "-1"],
+            &["--pid-wait", "2.5"],
+            &["--pid-wait", "ten"],
+            &["--pid-wait", "3601"],
         ] {
             let e = parse(a).expect_err(&format!("{a:?} accepted"));
             assert_eq!(e.status, 2, "{a:?}: {}", e.msg);
         }
+    }
+
+    /// A zombie holding a pid is waited for (and named when the wait gives
+    /// up); a live process fails at once; a free pid does not wait.
+    #[test]
+    fn pids_held_by_zombies_and_live_processes() {
+        // SAFETY: fork in a test; the children only make system calls.
+        let (zombie, live) = unsafe {
+            let z = libc::fork();
+            if z == 0 {
+                libc::_exit(0);
+            }
+            let l = libc::fork();
+            if l == 0 {
+                libc::pause();
+                libc::_exit(0);
+            }
+            (z, l)
+        };
+        assert!(zombie > 0 && live > 0);
+        // The zombie: once it has exited, Dying, naming its parent (us).
+        let t0 = Instant::now();
+        while proc::state(zombie) != Some('Z') {
+            assert!(t0.elapsed() < Duration::from_secs(60), "child {zombie} never became a zombie");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: getpid has no preconditions.
+        let me = unsafe { libc::getpid() };
+        match holder(zombie) {
+            Holder::Dying(w) => assert!(w.starts_with("a zombie ") && w.contains(&format!("of parent pid {me} ")), "{w}"),
+            h => panic!("zombie {zombie}: {h:?}"),
+        }
+        let e = wait_pids_free(&[zombie], Instant::now(), Duration::ZERO).unwrap_err();
+        assert!(e.starts_with(&format!("pid {zombie} is in use, still held by a zombie ")) && e.contains("--pid-wait 0"), "{e}");
+        // Reaped meanwhile: the wait ends (the limit is only a bound).
+        let reaper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let mut st = 0;
+            // SAFETY: waitpid on our own child into a local.
+            unsafe { libc::waitpid(zombie, &mut st, 0) };
+        });
+        assert_eq!(wait_pids_free(&[zombie], Instant::now(), Duration::from_secs(120)), Ok(()));
+        reaper.join().unwrap();
+        assert_eq!(holder(zombie), Holder::Free);
+        // The live one: at once, whatever the limit.
+        match holder(live) {
+            Holder::Live(w) => assert!(w.starts_with("the live process ") && w.contains(&format!("parent pid {me} ")), "{w}"),
+            h => panic!("live {live}: {h:?}"),
+        }
+        let e = wait_pids_free(&[zombie, live], Instant::now(), Duration::from_secs(3600)).unwrap_err();
+        // (within LIVE_GRACE, not the hour)
+        assert!(e.starts_with(&format!("pid {live} is in use by the live process ")), "{e}");
+        // Killed, and a zombie: dying until reaped.
+        // SAFETY: kill(2) of our own child.
+        unsafe { libc::kill(live, libc::SIGKILL) };
+        let t0 = Instant::now();
+        while proc::state(live) != Some('Z') {
+            assert!(t0.elapsed() < Duration::from_secs(60), "child {live} never became a zombie");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(matches!(holder(live), Holder::Dying(_)), "{:?}", holder(live));
+        assert_eq!(wait_status(live), 9 + 128);
+        assert_eq!(holder(live), Holder::Free);
     }
 
     #[test]

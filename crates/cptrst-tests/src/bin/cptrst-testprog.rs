@@ -27,7 +27,17 @@
 //! - `tree-check N`, `threads-check [N]`, `zombie-check`, `pgrp-check`,
 //!   `shared-check`: the same for trees (kselftest-tree);
 //! - `reaper CMD [ARGS...]`: runs CMD so that its pid is freed as soon as it
-//!   dies (no zombie), for the restart tests.
+//!   dies (no zombie), for the restart tests;
+//! - `vfork`: prints `{"pid": P}`, then vforks (`clone(CLONE_VM |
+//!   CLONE_VFORK)`) a child that sleeps without exec: the parent waits in
+//!   the kernel until the child dies, then pauses;
+//! - `clone-vfork`: the same with `CLONE_VFORK` alone (the child has its
+//!   own copy of the memory): a parent that cannot be stopped, sharing
+//!   nothing;
+//! - `fork-storm N`: keeps N short-lived workers at all times, each forking
+//!   and reaping 4 children that exit at once, then exiting; the root reaps
+//!   them and counts the workers it created (`{"pid": P, "forks": ADDR}`:
+//!   the u64 count, for the test to read through /proc/PID/mem).
 
 use cptrst_tests::{fill_page, xmm_value, ymmh_value, GPR_VALUES, X87_VALUES};
 use cptrst_tests::{f64_to_x87, mem_check_word, FPU_CHECK_FCW, FPU_CHECK_MXCSR, RAX_VALUE, READY_MAGIC};
@@ -1521,6 +1531,74 @@ fn reaper(cmd: &[String]) -> ! {
     pause_forever()
 }
 
+/// The child of `vfork`/`clone-vfork`: sleeps until killed, raw system
+/// calls only (with `CLONE_VM` it runs on its parent's memory).
+extern "C" fn vfork_child(_: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: raw prctl and nanosleep on locals.
+    unsafe {
+        libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        loop {
+            let ts = libc::timespec { tv_sec: 100_000, tv_nsec: 0 };
+            libc::syscall(libc::SYS_nanosleep, &ts as *const libc::timespec, std::ptr::null_mut::<libc::timespec>());
+        }
+    }
+}
+
+/// `vfork` (`CLONE_VM | CLONE_VFORK`) or `clone-vfork` (`CLONE_VFORK`).
+fn vfork_parent(flags: libc::c_int) -> ! {
+    const STACK: usize = 64 * 1024;
+    let stack = mmap(STACK, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
+    ready(&format!("{{\"pid\": {}}}", std::process::id()));
+    // SAFETY: the child runs on its own stack mapping and makes raw system
+    // calls only; the parent waits until it dies.
+    let r = unsafe { libc::clone(vfork_child, stack.add(STACK - 64).cast(), flags | libc::SIGCHLD, std::ptr::null_mut()) };
+    assert!(r > 0, "clone: {}", std::io::Error::last_os_error());
+    pause_forever()
+}
+
+/// The number of workers `fork-storm` has created.
+static mut STORM_FORKS: u64 = 0;
+
+/// `fork-storm N`.
+fn fork_storm(n: usize) -> ! {
+    let worker = || {
+        for _ in 0..4 {
+            let c = fork_child();
+            // SAFETY: _exit in the child; waitpid on our child into a local.
+            unsafe {
+                if c == 0 {
+                    libc::_exit(0);
+                }
+                let mut st = 0;
+                libc::waitpid(c, &mut st, 0);
+            }
+        }
+        // SAFETY: _exit(2) in a forked child.
+        unsafe { libc::_exit(0) }
+    };
+    let spawn = || {
+        if fork_child() == 0 {
+            worker();
+        }
+        // SAFETY: only this (single-threaded) process writes the counter;
+        // the test reads it through /proc/PID/mem.
+        unsafe {
+            std::ptr::write_volatile(std::ptr::addr_of_mut!(STORM_FORKS), std::ptr::read_volatile(std::ptr::addr_of!(STORM_FORKS)) + 1)
+        };
+    };
+    for _ in 0..n {
+        spawn();
+    }
+    ready(&format!("{{\"pid\": {}, \"forks\": {}}}", std::process::id(), std::ptr::addr_of!(STORM_FORKS) as usize));
+    loop {
+        let mut st = 0;
+        // SAFETY: waitpid for any of our children into a local.
+        if unsafe { libc::waitpid(-1, &mut st, 0) } > 0 {
+            spawn();
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -1563,6 +1641,9 @@ fn main() {
             map_files_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(40), args.get(2).map_or("/tmp", String::as_str))
         }
         Some("reaper") => reaper(&args[1..]),
+        Some("vfork") => vfork_parent(libc::CLONE_VM | libc::CLONE_VFORK),
+        Some("clone-vfork") => vfork_parent(libc::CLONE_VFORK),
+        Some("fork-storm") => fork_storm(args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or(4)),
         Some("spin") => {
             ready("{}");
             loop {
@@ -1570,7 +1651,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: cptrst-testprog regs|fpu|mem [FILE]|sparse|tree [N [T]]|files [FILE]|spin");
+            eprintln!("usage: cptrst-testprog regs|fpu|mem [FILE]|sparse|tree [N [T]]|files [FILE]|spin|vfork|clone-vfork|fork-storm [N]");
             std::process::exit(2);
         }
     }

@@ -1,11 +1,14 @@
 //! Guest tests of checkpoint: each sets up a workload with known state,
 //! checkpoints it with `cptrst checkpoint`, and checks the image's contents
 //! byte for byte through `cptrst inspect --json` / `--page`; then the
-//! refusals, through the tool and through the ioctl directly.
+//! refusals, through the tool and through the ioctl directly; then trees
+//! that are hard to stop (a vfork parent, a task that does not stop, a
+//! fork storm) and a restart that must wait for a zombie's pid.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use cptrst::dev::Dev;
 use cptrst_tests::tap::{self, ensure};
@@ -510,6 +513,206 @@ fn stats_file() -> Result<(), String> {
     r
 }
 
+/// How long a `cptrst` run (or a wait for a workload) may take before the
+/// test calls it a hang: far more than any run needs, even under TCG with
+/// other guests beside (the suite's own timeout in run-all allows for it).
+const HANG: Duration = Duration::from_secs(120);
+
+/// Runs `cptrst ARGS`, killing it if it is still running after [`HANG`].
+/// Its stderr goes through a file: a restored tree (`restart --detach`)
+/// keeps the tool's stderr open.
+fn cptrst_bounded(args: &[&str]) -> Result<std::process::Output, String> {
+    let path = format!("/tmp/ck-tool-{}.err", std::process::id());
+    let err = std::fs::File::create(&path).map_err(|e| format!("{path}: {e}"))?;
+    let mut child = Command::new("cptrst").args(args).stdout(Stdio::null()).stderr(err).spawn().map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if t0.elapsed() > HANG {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(format!("cptrst {args:?} still running after {HANG:?}: {text}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    Ok(std::process::Output { status, stdout: Vec::new(), stderr })
+}
+
+/// Waits (bounded) until `cond` holds; `what` names it for the failure.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) -> Result<(), String> {
+    let t0 = Instant::now();
+    while !cond() {
+        ensure(t0.elapsed() < HANG, || format!("{what}: not after {HANG:?}"))?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn tracer_of(pid: i32) -> Option<String> {
+    cptrst::proc::status_field(pid, "TracerPid")
+}
+
+/// A `vfork`/`clone-vfork` workload, once its parent waits for its child:
+/// (workload, child pid).
+fn vfork_workload(kind: &str) -> Result<(Workload, i32), String> {
+    let w = Workload::start(&[kind])?;
+    let p = w.pid();
+    let mut child = 0;
+    wait_for(&format!("{kind} {p} waiting for a sleeping child"), || {
+        child = cptrst::proc::children(p, p).first().copied().unwrap_or(0);
+        child > 0 && cptrst::proc::state(p) == Some('D') && cptrst::proc::state(child) == Some('S')
+    })?;
+    Ok((w, child))
+}
+
+/// After a refused checkpoint the vfork tree is as it was: nobody traces
+/// it, the child sleeps, the parent waits; and once the child dies the
+/// parent carries on (it pauses: 'S', where a parent left traced with
+/// its interrupt pending would stop, 't').
+fn vfork_tree_untouched(w: &Workload, child: i32) -> Result<(), String> {
+    let p = w.pid();
+    for t in [p, child] {
+        ensure(tracer_of(t).as_deref() == Some("0"), || format!("task {t} still traced by {:?}", tracer_of(t)))?;
+    }
+    ensure(cptrst::proc::state(child) == Some('S'), || format!("child {child}: state {:?}", cptrst::proc::state(child)))?;
+    ensure(cptrst::proc::state(p) == Some('D'), || format!("parent {p}: state {:?}, not in its vfork wait", cptrst::proc::state(p)))?;
+    // SAFETY: kill(2) of the workload's child.
+    unsafe { libc::kill(child, libc::SIGKILL) };
+    wait_for(&format!("vfork parent {p} running again (pause) after its child died"), || cptrst::proc::state(p) == Some('S'))?;
+    ensure(w.alive(), || "the workload died".into())
+}
+
+/// A parent blocked in vfork() cannot be stopped: the checkpoint refuses
+/// it at once with EOPNOTSUPP, naming both, leaves no image, and leaves
+/// the tree running as it was.
+fn vfork_parent_refused() -> Result<(), String> {
+    let (w, child) = vfork_workload("vfork")?;
+    let p = w.pid();
+    let img = "/tmp/ck-vfork.img";
+    let _ = std::fs::remove_file(img);
+    let o = cptrst_bounded(&["checkpoint", &p.to_string(), "-o", img])?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    ensure(err.contains("(EOPNOTSUPP)") && err.contains("vfork"), || format!("message: {err}"))?;
+    ensure(err.contains(&format!("process {p} ")) && err.contains(&format!("child {child} ")), || {
+        format!("message does not name {p} and {child}: {err}")
+    })?;
+    ensure(!std::path::Path::new(img).exists(), || format!("{img} left behind"))?;
+    vfork_tree_untouched(&w, child)
+}
+
+/// A task that does not stop (a CLONE_VFORK parent, which shares nothing
+/// with its child): the stop gives up at --stop-timeout with ETIMEDOUT,
+/// naming it, and the tree runs on as it was once the tool has exited.
+fn unstoppable_task_times_out() -> Result<(), String> {
+    let (w, child) = vfork_workload("clone-vfork")?;
+    let p = w.pid();
+    let o = cptrst_bounded(&["checkpoint", &p.to_string(), "-o", "/tmp/ck-clone-vfork.img", "--stop-timeout", "5"])?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    ensure(err.contains("did not stop within 5 s") && err.contains("(ETIMEDOUT)"), || format!("message: {err}"))?;
+    ensure(err.contains(&format!("task {p} (")), || format!("message does not name task {p}: {err}"))?;
+    ensure(!std::path::Path::new("/tmp/ck-clone-vfork.img").exists(), || "image left behind".into())?;
+    vfork_tree_untouched(&w, child)
+}
+
+/// Every task of an image has its parent in the image (the root's is 0).
+fn consistent_tree(img: &Value) -> Result<usize, String> {
+    let tasks = img["tasks"].as_array().ok_or("no tasks")?;
+    let pids: std::collections::BTreeSet<u64> = tasks.iter().filter_map(|t| t["pid"].as_u64()).collect();
+    for t in &tasks[1..] {
+        let pp = t["ppid"].as_u64().unwrap_or(0);
+        ensure(pids.contains(&pp), || format!("task {} has parent {pp}, not in the image", t["pid"]))?;
+    }
+    Ok(tasks.len())
+}
+
+/// The u64 at `addr` in process `pid`.
+fn read_u64(pid: i32, addr: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut b = [0u8; 8];
+    f.read_exact_at(&mut b, addr).ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// A tree that forks and exits all the time: the stop converges on a
+/// consistent tree (stops what appeared meanwhile, forgets what exited),
+/// checkpoint after checkpoint; the last image (taken with --kill)
+/// restarts, and the restored root goes on creating workers.
+fn fork_storm() -> Result<(), String> {
+    let mut w = Workload::start(&["fork-storm", "4"])?;
+    let p = w.pid();
+    let forks = w.info["forks"].as_u64().ok_or("no forks address")?;
+    let img = "/tmp/ck-storm.img";
+    let mut sizes = Vec::new();
+    for i in 0..5 {
+        let kill = i == 4;
+        let o = cptrst_bounded(&["checkpoint", &p.to_string(), "-o", img, if kill { "--kill" } else { "--resume" }])?;
+        ensure(o.status.success(), || format!("checkpoint {} of the storm: {}", i + 1, String::from_utf8_lossy(&o.stderr)))?;
+        sizes.push(consistent_tree(&inspect_json(img)?).map_err(|e| format!("image {}: {e}", i + 1))?);
+        if !kill {
+            ensure(w.alive(), || "the storm died".into())?;
+        }
+    }
+    // Reaped: its pid is free (its workers, reparented, are reaped by init,
+    // or waited for by the restart).
+    let _ = w.child.wait();
+    let o = cptrst_bounded(&["restart", "-i", img, "--detach"])?;
+    ensure(o.status.success(), || format!("restart of the storm ({sizes:?} tasks): {}", String::from_utf8_lossy(&o.stderr)))?;
+    let r = (|| {
+        let at = read_u64(p, forks).ok_or(format!("restored root {p}: cannot read its counter"))?;
+        wait_for(&format!("restored storm {p} creating workers past {at}"), || read_u64(p, forks).is_some_and(|n| n > at))
+    })();
+    for q in cptrst::proc::descendants(p).into_iter().chain([p]) {
+        // SAFETY: kill(2) of the restored tree.
+        unsafe { libc::kill(q, libc::SIGKILL) };
+    }
+    r
+}
+
+/// A pid of the image still held by a zombie: the restart waits for it
+/// (here until the test reaps it), and when --pid-wait runs out it names
+/// the pid, the zombie's parent and how long it waited.
+fn restart_waits_for_a_zombie() -> Result<(), String> {
+    let mut w = Workload::start(&["pause"])?;
+    let p = w.pid();
+    let img = "/tmp/ck-zombie-pid.img";
+    let o = cptrst_bounded(&["checkpoint", &p.to_string(), "-o", img, "--kill"])?;
+    ensure(o.status.success(), || format!("checkpoint --kill: {}", String::from_utf8_lossy(&o.stderr)))?;
+    // --kill returned once the task had exited: a zombie of this test now.
+    ensure(cptrst::proc::state(p) == Some('Z'), || format!("{p} after checkpoint --kill: {:?}, not a zombie", cptrst::proc::state(p)))?;
+    let o = cptrst_bounded(&["restart", "-i", img, "--pid-wait", "1"])?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    ensure(err.contains(&format!("pid {p} is in use, still held by a zombie 'cptrst-testprog' of parent pid {me} ")), || {
+        format!("message: {err}")
+    })?;
+    ensure(err.contains("--pid-wait 1"), || format!("message: {err}"))?;
+    // Reaped while the restart waits (a generous --pid-wait): it goes on.
+    let reaper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = w.child.wait();
+    });
+    let o = cptrst_bounded(&["restart", "-i", img, "--detach", "--pid-wait", "3600"]);
+    let _ = reaper.join();
+    let o = o?;
+    let err = String::from_utf8_lossy(&o.stderr);
+    let st = o.status;
+    let back = cptrst::proc::state(p);
+    // SAFETY: kill(2) of the restored workload.
+    unsafe { libc::kill(p, libc::SIGKILL) };
+    ensure(st.success(), || format!("restart after the reap: {st}: {err}"))?;
+    ensure(matches!(back, Some('S' | 'R')), || format!("restored {p}: state {back:?}"))
+}
+
 /// `cptrst checkpoint` with bad arguments: clear usage errors.
 fn tool_usage_errors() -> Result<(), String> {
     for (args, code) in [
@@ -518,6 +721,13 @@ fn tool_usage_errors() -> Result<(), String> {
         (&["checkpoint", "-5"], 2),
         (&["checkpoint", "1", "--kill", "--resume"], 2),
         (&["checkpoint", "1", "--stats"], 2),
+        (&["checkpoint", "1", "--stop-timeout"], 2),
+        (&["checkpoint", "1", "--stop-timeout", "0"], 2),
+        (&["checkpoint", "1", "--stop-timeout", "x"], 2),
+        (&["checkpoint", "1", "--stop-timeout", "3601"], 2),
+        (&["restart", "--pid-wait"], 2),
+        (&["restart", "--pid-wait", "-1"], 2),
+        (&["restart", "--pid-wait", "soon"], 2),
         (&["checkpoint", "4000000", "-o", "/tmp/x"], 1),
         (&["inspect"], 2),
         (&["inspect", "/nonexistent"], 1),
@@ -546,6 +756,10 @@ fn main() {
         ("a signal to the tool: EINTR, tree runs on", signal_interrupts),
         ("refusal: an output file the tree maps (ETXTBSY)", refusal_mapped_output),
         ("checkpoint --stats: timings and image size as JSON", stats_file),
+        ("a vfork parent: EOPNOTSUPP at once, tree untouched", vfork_parent_refused),
+        ("a task that does not stop: ETIMEDOUT, tree untouched", unstoppable_task_times_out),
+        ("a fork storm: consistent images, and the last one restarts", fork_storm),
+        ("restart waits for a pid held by a zombie, names it when it gives up", restart_waits_for_a_zombie),
         ("tool usage errors", tool_usage_errors),
     ])
 }
