@@ -440,7 +440,7 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
             Group::Keep => (0, 0),
             Group::Setsid => (libc::setsid(), FAIL_SETSID),
             Group::Lead => (libc::setpgid(0, 0), FAIL_SETPGID),
-            Group::Join(g) => (libc::setpgid(0, g), FAIL_SETPGID),
+            Group::Join(g) => (join_group(g), FAIL_SETPGID),
             Group::JoinTool => (libc::setpgid(0, c.tool_pgid), FAIL_SETPGID),
         };
         if r < 0 {
@@ -481,6 +481,27 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
         // The coordinator reports the failure.
         libc::_exit(127)
     }
+}
+
+/// `setpgid(0, g)` once group `g` exists. Its leader, another participant,
+/// creates it with its own `setpgid(0, 0)` or `setsid()`, and nothing orders
+/// that before this call, which fails with EPERM until then: so wait
+/// (`getpgid(g) == g`, every millisecond, at most about 30 s), then make the
+/// call, whose error, if any, is the answer. Only system calls: this runs
+/// in a child of a fork.
+fn join_group(g: i32) -> i32 {
+    let ms = libc::timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+    for _ in 0..30_000 {
+        // SAFETY: getpgid of a pid; nanosleep on a local timespec.
+        unsafe {
+            if libc::getpgid(g) == g {
+                break;
+            }
+            libc::nanosleep(&ms, std::ptr::null_mut());
+        }
+    }
+    // SAFETY: setpgid of the caller.
+    unsafe { libc::setpgid(0, g) }
 }
 
 /// "task I (pid P)".
@@ -1121,7 +1142,25 @@ mod tests {
         tree[1].pgid = 100;
         let mut plans = plan::plan_tree(&tree).unwrap();
         assert_eq!(plans[0].group, Group::Lead);
-        plans[0].group = Group::Join(i32::MAX);
+        // A group that exists, in another session: setpgid gives EPERM
+        // (a group that never appears would be waited for, 30 s).
+        // SAFETY: fork; the child only makes system calls and never returns.
+        let other = unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                libc::setsid();
+                loop {
+                    libc::pause();
+                }
+            }
+            pid
+        };
+        assert!(other > 0);
+        // SAFETY: getpgid of our child.
+        while unsafe { libc::getpgid(other) } != other {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        plans[0].group = Group::Join(other);
         let mut p = [0; 2];
         // SAFETY: pipe2 into a local array.
         assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
@@ -1141,8 +1180,11 @@ mod tests {
         let mut r = Readiness::new(&tree, &plans);
         let mut st = None;
         let e = wait_ready(rd.as_raw_fd(), pid, &mut r, &mut st, READY_TIMEOUT).unwrap_err();
-        assert!(e.starts_with("task 0 (pid 100): setpgid(0, 2147483647) failed: "), "{e}");
-        assert!(e.contains("(ESRCH)") || e.contains("(EPERM)"), "{e}");
+        // SAFETY: kill(2) of our own child, not reaped yet.
+        unsafe { libc::kill(other, libc::SIGKILL) };
+        wait_status(other);
+        assert!(e.starts_with(&format!("task 0 (pid 100): setpgid(0, {other}) failed: ")), "{e}");
+        assert!(e.contains("(EPERM)"), "{e}");
         assert_eq!(wait_status(pid), 127);
     }
 
