@@ -583,6 +583,9 @@ fn mutate_path(rng: &mut Rng, raw: &mut Raw, paths: &Paths, special: &mut Option
     let with_path: Vec<usize> =
         (0..raw.recs.len()).filter(|&i| path_of(&raw.recs[i]).is_some_and(|(_, _, p)| !p.is_empty())).collect();
     let anon_vmas: Vec<usize> = raw.of_kind(img::RECORD_VMA).into_iter().filter(|i| !with_path.contains(i)).collect();
+    if with_path.is_empty() && anon_vmas.is_empty() {
+        return None;
+    }
     // Now and then an anonymous VMA becomes a private file mapping of it.
     let turn_anon = !anon_vmas.is_empty() && (with_path.is_empty() || rng.chance(1, 5));
     let i = if turn_anon { *rng.pick(&anon_vmas) } else { *rng.pick(&with_path) };
