@@ -14,8 +14,8 @@
 //! at once by its wchan), never restart an image the image crate refuses,
 //! never leave a task behind (at the tree's pids, in D state, a `cptrst`
 //! participant); the VM runner fails the run on any kernel splat. Per
-//! workload, Slab (after shrinking the caches), the allocated file
-//! handles (/proc/sys/fs/file-nr) and MemAvailable before and after the
+//! workload, Slab (after shrinking the caches), the open files (the
+//! `filp` cache's objects) and MemAvailable before and after the
 //! cases are compared with a tolerance.
 //!
 //! Then images whose file mapping or executable names a FIFO, /dev/ptmx or
@@ -27,7 +27,7 @@
 //! `CPTRST_FUZZ_CASES` (mutants over all fuzz workloads, default 320),
 //! `CPTRST_FUZZ_SEED` (default 0xc0ffee), `CPTRST_FUZZ_FIRST` (first case
 //! number, default 0), `CPTRST_FUZZ_BUDGET` (seconds for all the mutants,
-//! default 200: a workload stops early when its share is spent),
+//! default 240: a workload stops early when its share is spent),
 //! `CPTRST_FUZZ_TIMEOUT` (seconds per case, default 90: above the tool's
 //! own 60 s wait for its tasks),
 //! `CPTRST_FUZZ_ONLY=WORD[,WORD]` (only the tests whose name contains a
@@ -83,7 +83,7 @@ fn config() -> &'static Config {
         cases: env_u64("CPTRST_FUZZ_CASES", 320),
         seed: env_u64("CPTRST_FUZZ_SEED", 0xc0ffee),
         first: env_u64("CPTRST_FUZZ_FIRST", 0),
-        budget: Duration::from_secs(env_u64("CPTRST_FUZZ_BUDGET", 200)),
+        budget: Duration::from_secs(env_u64("CPTRST_FUZZ_BUDGET", 240)),
         timeout: Duration::from_secs(env_u64("CPTRST_FUZZ_TIMEOUT", 90).max(1)),
         only: std::env::var("CPTRST_FUZZ_ONLY")
             .map(|s| s.split(',').filter(|w| !w.is_empty()).map(String::from).collect())
@@ -356,16 +356,18 @@ fn run_case(data: &[u8], pids: &[i32], timeout: Duration) -> Outcome {
     }
 }
 
-/// Slab (after shrinking), allocated file handles, MemAvailable (KiB).
-fn resources() -> (u64, u64, u64) {
+/// Slab (after shrinking, KiB), open files (the `filp` slab cache's
+/// objects: /proc/sys/fs/file-nr's count is a per-CPU counter read without
+/// folding, 0 on a quiet guest), MemAvailable (KiB), and file-nr's count.
+fn resources() -> (u64, u64, u64, u64) {
     let (slab, _) = settled_memory();
-    let files =
-        std::fs::read_to_string("/proc/sys/fs/file-nr").ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0);
-    (slab, files, meminfo_kib("MemAvailable").unwrap_or(0))
+    let first =
+        |p: &str| -> u64 { std::fs::read_to_string(p).ok().and_then(|s| s.split_whitespace().next()?.parse().ok()).unwrap_or(0) };
+    (slab, first("/sys/kernel/slab/filp/objects"), meminfo_kib("MemAvailable").unwrap_or(0), first("/proc/sys/fs/file-nr"))
 }
 
 const SLAB_TOLERANCE_KIB: u64 = 2048;
-const FILES_TOLERANCE: u64 = 32;
+const FILES_TOLERANCE: u64 = 64;
 const MEMAVAIL_TOLERANCE_KIB: u64 = 32 * 1024;
 
 /// The fuzz workloads (name for the TAP, command, tag).
@@ -452,8 +454,8 @@ fn fuzz(w: usize) -> Result<(), String> {
         fails.len()
     );
     println!(
-        "# {tag}: Slab {} -> {} KiB, allocated files {} -> {}, MemAvailable {} -> {} KiB",
-        before.0, after.0, before.1, after.1, before.2, after.2
+        "# {tag}: Slab {} -> {} KiB, open files (filp objects) {} -> {}, MemAvailable {} -> {} KiB, file-nr {} -> {}",
+        before.0, after.0, before.1, after.1, before.2, after.2, before.3, after.3
     );
     let mut why: Vec<String> = fails
         .iter()
@@ -469,7 +471,7 @@ fn fuzz(w: usize) -> Result<(), String> {
         leaks.push(format!("Slab grew by {} KiB (tolerance {SLAB_TOLERANCE_KIB})", after.0 - before.0));
     }
     if after.1 > before.1 + FILES_TOLERANCE {
-        leaks.push(format!("allocated files grew by {} (tolerance {FILES_TOLERANCE})", after.1 - before.1));
+        leaks.push(format!("open files (filp objects) grew by {} (tolerance {FILES_TOLERANCE})", after.1 - before.1));
     }
     if after.2 + MEMAVAIL_TOLERANCE_KIB < before.2 {
         leaks.push(format!("MemAvailable fell by {} KiB (tolerance {MEMAVAIL_TOLERANCE_KIB})", before.2 - after.2));
@@ -648,8 +650,13 @@ fn special_paths(bad_crc: bool) -> Result<(), String> {
         }
         if !why.is_empty() {
             // The known bug: pass 1 opens mapped files (and blocks on a
-            // FIFO) before the image is verified.
-            known &= (hang && target == p.fifo) || why.iter().all(|w| w.starts_with("opened before"));
+            // FIFO) before the image is verified, and takes a non-regular
+            // executable (a failed PR_SET_MM_EXE_FILE does not fail the
+            // restart).
+            let restarted = matches!(why.as_slice(), [w] if w == "restarted");
+            known &= (hang && target == p.fifo)
+                || why.iter().all(|w| w.starts_with("opened before"))
+                || (!bad_crc && exe && restarted);
             fails.push(format!("{what}: {}", why.join("; ")));
         }
     }
