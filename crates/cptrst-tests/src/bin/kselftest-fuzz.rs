@@ -360,6 +360,17 @@ fn run_case(data: &[u8], pids: &[i32], timeout: Duration) -> Outcome {
     }
 }
 
+/// Every line of /proc/meminfo, in KiB.
+fn meminfo_all() -> Vec<(String, u64)> {
+    let s = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    s.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.to_string(), v.split_whitespace().next()?.parse().ok()?))
+        })
+        .collect()
+}
+
 /// Slab (after shrinking, KiB), open files (the `filp` slab cache's
 /// objects: /proc/sys/fs/file-nr's count is a per-CPU counter read without
 /// folding, 0 on a quiet guest), MemAvailable (KiB), and file-nr's count.
@@ -413,6 +424,8 @@ fn fuzz(w: usize) -> Result<(), String> {
     let (mut tried, mut refused, mut exact, mut lib_refused, mut restarted, mut hung, mut special) = (0, 0, 0, 0, 0, 0, 0);
     let mut fails: Vec<(Mutant, String, bool)> = Vec::new();
     let mut inexact: Vec<String> = Vec::new();
+    let mut drops: Vec<(u64, u64, String)> = Vec::new();
+    let info_before = meminfo_all();
     let t0 = Instant::now();
     let mut slowest = (Duration::ZERO, 0u64);
     for case in c.first..c.first + per {
@@ -429,9 +442,23 @@ fn fuzz(w: usize) -> Result<(), String> {
             lib_refused += 1;
         }
         let t = Instant::now();
+        let avail = meminfo_kib("MemAvailable").unwrap_or(0);
         let o = run_case(&m.data, &image.pids, c.timeout);
         if t.elapsed() > slowest.0 {
             slowest = (t.elapsed(), case);
+        }
+        // The cases after which the most memory is gone (noisy: a hint of
+        // which mutants leak, for a MemAvailable that does not come back).
+        let drop = avail.saturating_sub(meminfo_kib("MemAvailable").unwrap_or(0));
+        if drop > 0 {
+            let kind = match &o {
+                Outcome::Refused(msg, _) => format!("refused: {msg}"),
+                Outcome::Restarted => "restarted".into(),
+                Outcome::Failed { why, .. } => format!("failed: {why}"),
+            };
+            drops.push((drop, case, format!("{}; {kind}", m.what)));
+            drops.sort_by_key(|d| std::cmp::Reverse(d.0));
+            drops.truncate(5);
         }
         match o {
             Outcome::Refused(msg, x) => {
@@ -486,6 +513,22 @@ fn fuzz(w: usize) -> Result<(), String> {
         "# {tag}: Slab {} -> {} KiB, open files (filp objects) {} -> {}, MemAvailable {} -> {} KiB, file-nr {} -> {}",
         before.0, after.0, before.1, after.1, before.2, after.2, before.3, after.3
     );
+    let info_after = meminfo_all();
+    let moved: Vec<String> = info_before
+        .iter()
+        .filter_map(|(k, a)| {
+            let b = info_after.iter().find(|(k2, _)| k2 == k)?.1;
+            (a.abs_diff(b) >= 4096).then(|| format!("{k} {a} -> {b}"))
+        })
+        .collect();
+    if !moved.is_empty() {
+        println!("# {tag}: /proc/meminfo (KiB) moved by 4 MiB or more: {}", moved.join(", "));
+    }
+    if after.2 + MEMAVAIL_TOLERANCE_KIB < before.2 {
+        for (d, case, what) in &drops {
+            println!("# {tag}: MemAvailable fell by {d} KiB over case {case}: {what}");
+        }
+    }
     for l in &inexact {
         println!("# {tag}: refused otherwise than the image crate: {l}");
     }
