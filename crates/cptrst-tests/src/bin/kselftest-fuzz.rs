@@ -752,6 +752,15 @@ fn special_good_crc() -> Result<(), String> {
     special_paths(false)
 }
 
+const EXCEPTION_TRACE: &str = "/proc/sys/debug/exception-trace";
+static OLD_TRACE: OnceLock<String> = OnceLock::new();
+
+extern "C" fn put_back_trace() {
+    if let Some(v) = OLD_TRACE.get().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        let _ = std::fs::write(EXCEPTION_TRACE, v);
+    }
+}
+
 fn main() {
     // Orphans of the restarts (a detached tree, participants) become our
     // children; crashes of restored mutants dump no core.
@@ -780,6 +789,16 @@ fn main() {
         ("paths to a FIFO, /dev/ptmx, a directory, checksum bad: refused, nothing opened, no hang", special_bad_crc),
         ("paths to a FIFO, /dev/ptmx, a directory, checksum right: refused, no hang", special_good_crc),
     ];
+    // Restored mutants may fault in user space (registers, code mapped
+    // from another file): no "traps: ... general protection fault" or
+    // "segfault at" lines in the kernel log, which the VM runner takes
+    // for kernel splats. Put back at exit (tap::run exits).
+    let _ = OLD_TRACE.set(std::fs::read_to_string(EXCEPTION_TRACE).unwrap_or_default());
+    if std::fs::write(EXCEPTION_TRACE, "0").is_err() {
+        println!("# cannot write {EXCEPTION_TRACE}: user-space faults of restored mutants will be logged");
+    }
+    // SAFETY: registers a plain function with no preconditions.
+    unsafe { libc::atexit(put_back_trace) };
     let some: Vec<tap::Test> =
         tests.iter().copied().filter(|(n, _)| c.only.is_empty() || c.only.iter().any(|w| n.contains(w.as_str()))).collect();
     let r = std::fs::create_dir_all(DIR);
