@@ -360,6 +360,25 @@ fn run_case(data: &[u8], pids: &[i32], timeout: Duration) -> Outcome {
     }
 }
 
+/// Processes with more than 2 MiB of anonymous memory: pid, comm, KiB.
+fn anon_holders() -> Vec<(i32, String, u64)> {
+    let mut out = Vec::new();
+    let Ok(d) = std::fs::read_dir("/proc") else { return out };
+    for e in d.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let anon = st
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        if anon > 2048 {
+            out.push((pid, comm_of(pid).unwrap_or_default(), anon));
+        }
+    }
+    out
+}
+
 /// Every line of /proc/meminfo, in KiB.
 fn meminfo_all() -> Vec<(String, u64)> {
     let s = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -523,6 +542,11 @@ fn fuzz(w: usize) -> Result<(), String> {
         .collect();
     if !moved.is_empty() {
         println!("# {tag}: /proc/meminfo (KiB) moved by 4 MiB or more: {}", moved.join(", "));
+        // Who holds anonymous memory now (a process left, or none: then
+        // the kernel holds an address space no task uses).
+        for (pid, comm, anon) in anon_holders() {
+            println!("# {tag}: pid {pid} ({comm}): RssAnon {anon} KiB");
+        }
     }
     if after.2 + MEMAVAIL_TOLERANCE_KIB < before.2 {
         for (d, case, what) in &drops {
