@@ -5,6 +5,7 @@
 #   make check      install what is missing, build everything, run all tests
 #   make demo       boot the test VM and show cptrst at work
 #   make bench      cptrst against CRIU (build/bench/, Documentation/bench/)
+#   make fuzz-guest many more kselftest-fuzz mutants (Documentation/testing.rst)
 #   make KDIR=/path/to/tree   build the module against another Rust-enabled tree
 #
 # Kernel-side builds use Debian's rustc 1.85 (RUSTC=/usr/bin/rustc): the
@@ -20,7 +21,7 @@ ifeq ($(KDIR),)
 KDIR_DEFAULT := 1
 endif
 
-.PHONY: all module deps kernel tools benches progs guest-bin kselftests check check-host check-guest demo bench clean clean-cache
+.PHONY: all module deps kernel tools benches progs guest-bin kselftests check check-host check-guest fuzz-guest demo bench clean clean-cache
 
 all: module
 
@@ -72,6 +73,17 @@ check-host: deps
 
 check-guest: module guest-bin
 	@bash $(TOP)/scripts/check --guest-only
+
+# The kernel restart fuzzer with many more mutants than `make check` runs
+# (Documentation/testing.rst): FUZZ_CASES mutants within FUZZ_BUDGET seconds,
+# seed FUZZ_SEED (default: a new one each run; the suite prints it).
+FUZZ_CASES ?= 5000
+FUZZ_BUDGET ?= 7200
+fuzz-guest: module guest-bin
+	@seed=$${FUZZ_SEED:-$$(date +%s)}; \
+	CPTRST_FUZZ_CASES=$(FUZZ_CASES) CPTRST_FUZZ_SEED=$$seed CPTRST_FUZZ_BUDGET=$(FUZZ_BUDGET) \
+	RUN_ALL_FUZZ_TIMEOUT=$$(( $(FUZZ_BUDGET) + 900 )) \
+	bash $(TOP)/scripts/check-guest --timeout $$(( $(FUZZ_BUDGET) + 1500 )) -- kselftest-fuzz
 
 # cptrst against CRIU in one guest, on the bench kernel (no debug options):
 # scripts/bench, Documentation/benchmark.rst.
