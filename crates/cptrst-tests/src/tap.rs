@@ -1,7 +1,6 @@
 //! A TAP producer for the Rust guest test programs: each test is a named
 //! closure returning `Result<(), String>`; a panic counts as a failure;
-//! [`skip`] reports a test as skipped (`ok N NAME # SKIP REASON`), [`todo`]
-//! a known failure (`not ok N NAME # TODO REASON`, not counted as failed).
+//! [`skip`] reports a test as skipped (`ok N NAME # SKIP REASON`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -18,14 +17,6 @@ pub fn run(tests: &[Test]) -> ! {
         match r {
             Ok(()) => println!("ok {} {}", i + 1, name),
             Err(e) if e.starts_with(SKIP_MARK) => println!("ok {} {} # SKIP {}", i + 1, name, &e[SKIP_MARK.len()..]),
-            Err(e) if e.starts_with(TODO_MARK) => {
-                let rest = &e[TODO_MARK.len()..];
-                let (reason, diag) = rest.split_once('\n').unwrap_or((rest, ""));
-                for l in diag.lines() {
-                    println!("# {l}");
-                }
-                println!("not ok {} {} # TODO {}", i + 1, name, reason);
-            }
             Err(e) => {
                 failed += 1;
                 // The diagnostics first, as kselftest_harness.h does:
@@ -48,16 +39,6 @@ const SKIP_MARK: &str = "\u{1}SKIP ";
 /// reported as `ok N NAME # SKIP REASON`.
 pub fn skip(reason: impl std::fmt::Display) -> Result<(), String> {
     Err(format!("{SKIP_MARK}{reason}"))
-}
-
-/// What [`todo`] puts in front of its reason.
-const TODO_MARK: &str = "\u{1}TODO ";
-
-/// The result of a test that fails for a known reason being fixed
-/// elsewhere: its diagnostics, then `not ok N NAME # TODO REASON`, which
-/// TAP consumers (scripts/check-guest) do not count as a failure.
-pub fn todo(reason: impl std::fmt::Display, diagnostics: &str) -> Result<(), String> {
-    Err(format!("{TODO_MARK}{reason}\n{diagnostics}"))
 }
 
 /// `Err` with a message unless `cond`.

@@ -436,7 +436,7 @@ fn tag_seed(tag: &str) -> u64 {
 }
 
 fn fuzz(w: usize) -> Result<(), String> {
-    let (name, cmd, tag) = WORKLOADS[w];
+    let (_, cmd, tag) = WORKLOADS[w];
     let c = config();
     make_specials()?;
     let image = make_image(cmd, tag)?;
@@ -586,16 +586,6 @@ fn fuzz(w: usize) -> Result<(), String> {
     if after.2 + MEMAVAIL_TOLERANCE_KIB < before.2 {
         leaks.push(format!("MemAvailable fell by {} KiB (tolerance {MEMAVAIL_TOLERANCE_KIB})", before.2 - after.2));
     }
-    // A restart blocked opening a FIFO named by a mutant whose checksum is
-    // right is the known bug being fixed (pass 1 opens files before the
-    // image is verified, and does not refuse non-regular ones).
-    let known = |(m, _, hang): &(Mutant, String, bool)| *hang && m.special.as_deref() == Some(p.fifo.as_str());
-    if leaks.is_empty() && !fails.is_empty() && fails.iter().all(known) {
-        return tap::todo(
-            format!("{name}: {} case(s) blocked opening a FIFO: pass 1 opens mapped files unverified (fix pending)", fails.len()),
-            &why.join("\n"),
-        );
-    }
     why.extend(leaks);
     ensure(why.is_empty(), || why.join("\n"))
 }
@@ -722,7 +712,6 @@ fn special_paths(bad_crc: bool) -> Result<(), String> {
     let p = paths();
     let watch = OpenWatch::new(&[p.fifo.clone(), p.dir.clone(), "/dev/ptmx".into()])?;
     let mut fails = Vec::new();
-    let mut known = true;
     for (target, exe) in special_variants() {
         let mut data = with_path(&image, exe, &target)?;
         if bad_crc {
@@ -740,41 +729,22 @@ fn special_paths(bad_crc: bool) -> Result<(), String> {
         let took = t.elapsed();
         let opened = watch.opened();
         let mut why = Vec::new();
-        let mut hang = false;
         match o {
             Outcome::Refused(m, exact) => {
                 println!("# {what}: refused in {took:.1?}: {m}");
                 if bad_crc && !exact {
                     why.push(format!("refused, but not naming the TRAILER as the image crate does ({want:?}): {m}"));
-                    known = false;
                 }
             }
             Outcome::Restarted => why.push("restarted".into()),
-            Outcome::Failed { why: w, hang: h } => {
-                hang = h;
-                why.push(w);
-            }
+            Outcome::Failed { why: w, .. } => why.push(w),
         }
         if bad_crc && !opened.is_empty() {
             why.push(format!("opened before the image was verified: {}", opened.join(", ")));
         }
         if !why.is_empty() {
-            // The known bug: pass 1 opens mapped files (and blocks on a
-            // FIFO) before the image is verified, and takes a non-regular
-            // executable (a failed PR_SET_MM_EXE_FILE does not fail the
-            // restart).
-            let restarted = matches!(why.as_slice(), [w] if w == "restarted");
-            known &= (hang && target == p.fifo)
-                || why.iter().all(|w| w.starts_with("opened before"))
-                || (!bad_crc && exe && restarted);
             fails.push(format!("{what}: {}", why.join("; ")));
         }
-    }
-    if !fails.is_empty() && known {
-        return tap::todo(
-            "pass 1 opens mapped files before the image is verified and does not refuse non-regular ones (fix pending)",
-            &fails.join("\n"),
-        );
     }
     ensure(fails.is_empty(), || fails.join("\n"))
 }
