@@ -34,8 +34,8 @@
 //! participants (the tasks that joined this restart, never a task found by
 //! pid, and with the caller's rights only); the restart tool kills the
 //! tasks it created that never joined. Every wait is killable and re-checks
-//! its peers. The failure message
-//! (naming the task and the image record) goes to the coordinator's buffer.
+//! its peers. The failure message (naming the task and the image record)
+//! goes to the coordinator's buffer.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
