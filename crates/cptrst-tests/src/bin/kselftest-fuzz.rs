@@ -45,8 +45,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cptrst_image as img;
+use cptrst_tests::corrupt;
 use cptrst_tests::mutate::{self, Mutant, Paths, Raw};
-use cptrst_tests::rst::{comm_of, exists, leftovers, meminfo_kib, ready_word, settled_memory, status_text, wait_gone};
+use cptrst_tests::rst::{comm_of, exists, leftovers, meminfo_kib, open_files, ready_word, settled_memory, status_text, wait_gone};
 use cptrst_tests::tap::{self, ensure};
 use cptrst_tests::workload::cptrst;
 use cptrst_tests::READY_MAGIC;
@@ -392,9 +393,9 @@ fn meminfo_all() -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Slab (after shrinking, KiB), open files (the `filp` slab cache's
-/// objects: /proc/sys/fs/file-nr's count is a per-CPU counter read without
-/// folding, 0 on a quiet guest), MemAvailable plus this test's own
+/// Slab (after shrinking, KiB), open files ([`open_files`]: the `filp`
+/// slab cache's objects; /proc/sys/fs/file-nr's count is a per-CPU counter
+/// read without folding, 0 on a quiet guest), MemAvailable plus this test's own
 /// anonymous memory (KiB), and file-nr's count.
 fn resources() -> (u64, u64, u64, u64) {
     // This test's own heap holds copies of a 9 MiB image per case; glibc
@@ -410,7 +411,7 @@ fn resources() -> (u64, u64, u64, u64) {
         .and_then(|st| st.lines().find_map(|l| l.strip_prefix("RssAnon:"))?.split_whitespace().next()?.parse::<u64>().ok())
         .unwrap_or(0);
     let avail = meminfo_kib("MemAvailable").unwrap_or(0) + own;
-    (slab, first("/sys/kernel/slab/filp/objects"), avail, first("/proc/sys/fs/file-nr"))
+    (slab, open_files().unwrap_or(0), avail, first("/proc/sys/fs/file-nr"))
 }
 
 const SLAB_TOLERANCE_KIB: u64 = 2048;
@@ -666,31 +667,15 @@ impl Drop for OpenWatch {
 /// The counter-check image with the path of its first file mapping, or
 /// of its executable, set to `target` (checksum right).
 fn with_path(image: &Image, exe: bool, target: &str) -> Result<Vec<u8>, String> {
-    let mut raw = image.raw.clone();
-    let i = if exe {
-        raw.of_kind(img::RECORD_MM).first().copied().ok_or("no MM record")?
+    let recs = corrupt::records(&image.data)?;
+    let data = if exe {
+        let mm = recs.into_iter().find(|r| r.kind == img::RECORD_MM).ok_or("no MM record")?;
+        corrupt::with_exe_path(&image.data, mm, target.as_bytes())
     } else {
-        raw.of_kind(img::RECORD_VMA)
-            .into_iter()
-            .find(|&i| {
-                let p = &raw.recs[i].payload;
-                p.len() >= img::VMA_FIXED_LEN && u32::from_le_bytes(p[32..36].try_into().unwrap_or_default()) == 2
-            })
-            .ok_or("no private file mapping in the image")?
+        let kind = |r: &corrupt::Rec| image.data.get(r.payload() + 32..r.payload() + 36).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()));
+        let v = corrupt::file_vmas(&image.data)?.into_iter().find(|r| kind(r) == Some(2)).ok_or("no private file mapping in the image")?;
+        corrupt::with_vma_path(&image.data, v, target.as_bytes())
     };
-    let r = &mut raw.recs[i];
-    let (len_at, path_at) = if exe {
-        let auxv = u32::from_le_bytes(r.payload[96..100].try_into().unwrap_or_default()) as usize;
-        (100, img::MM_FIXED_LEN + 16 * auxv)
-    } else {
-        (36, img::VMA_FIXED_LEN)
-    };
-    ensure(path_at <= r.payload.len(), || "path offset past the record".into())?;
-    r.payload[len_at..len_at + 4].copy_from_slice(&(target.len() as u32).to_le_bytes());
-    r.payload.truncate(path_at);
-    r.payload.extend_from_slice(target.as_bytes());
-    r.payload.resize(path_at + target.len().div_ceil(8) * 8, 0);
-    let data = raw.encode();
     img::validate(&data).map_err(|e| format!("test bug: the image crate refuses the path {target}: {e}"))?;
     Ok(data)
 }
