@@ -5,6 +5,9 @@
 #   make modules_install   install it (the kernel's modules_install, M=; INSTALL_MOD_PATH=)
 #   make rust-analyzer     write rust-project.json for the module (the kernel's target, M=)
 #   make check      install what is missing, build everything, run all tests
+#                   and the gates (rustfmt, CLIPPY=1, cargo clippy, checkpatch)
+#   make gates      the gates alone (scripts/gates)
+#   make rustfmt    format the module's Rust under the kernel's .rustfmt.toml
 #   make demo       boot the test VM and show cptrst at work
 #   make bench      cptrst against CRIU (build/bench/, Documentation/bench/)
 #   make fuzz-guest many more kselftest-fuzz mutants (Documentation/testing.rst)
@@ -24,7 +27,7 @@ ifeq ($(KDIR),)
 KDIR_DEFAULT := 1
 endif
 
-.PHONY: all module modules_install rust-analyzer deps kernel tools benches progs guest-bin kselftests check check-host check-guest fuzz-guest demo bench clean clean-cache
+.PHONY: all module modules_install rust-analyzer rustfmt gates deps kernel tools benches progs guest-bin kselftests check check-host check-guest fuzz-guest demo bench clean clean-cache
 
 all: module
 
@@ -83,8 +86,15 @@ guest-bin: kselftests tools benches progs
 check: deps kernel module guest-bin
 	@bash $(TOP)/scripts/check
 
-check-host: deps
+check-host: deps kernel
 	@bash $(TOP)/scripts/check --host-only
+
+gates: deps kernel
+	@bash $(TOP)/scripts/check --gates-only
+
+# What the rustfmt gate checks: every .rs under src/ and the #[path] files they pull in.
+rustfmt: deps kernel
+	cd $(TOP) && /usr/bin/rustfmt --config-path "$(KTREE)/.rustfmt.toml" --edition 2021 $$(find src -name '*.rs' | sort)
 
 check-guest: module guest-bin
 	@bash $(TOP)/scripts/check --guest-only
