@@ -457,6 +457,124 @@ fn round_trip_regs() {
     assert_eq!((a[0], a[16], a[26]), (r.r15, r.ip, r.gs));
 }
 
+/// Every register's index, name and field, in one table: the constants
+/// of `regs` are what `Regs`, its arrays and the REGS payload follow.
+fn regs_table(r: &Regs) -> [(usize, u64, &'static str); regs::COUNT] {
+    [
+        (regs::R15, r.r15, "r15"),
+        (regs::R14, r.r14, "r14"),
+        (regs::R13, r.r13, "r13"),
+        (regs::R12, r.r12, "r12"),
+        (regs::BP, r.bp, "bp"),
+        (regs::BX, r.bx, "bx"),
+        (regs::R11, r.r11, "r11"),
+        (regs::R10, r.r10, "r10"),
+        (regs::R9, r.r9, "r9"),
+        (regs::R8, r.r8, "r8"),
+        (regs::AX, r.ax, "ax"),
+        (regs::CX, r.cx, "cx"),
+        (regs::DX, r.dx, "dx"),
+        (regs::SI, r.si, "si"),
+        (regs::DI, r.di, "di"),
+        (regs::ORIG_AX, r.orig_ax, "orig_ax"),
+        (regs::IP, r.ip, "ip"),
+        (regs::CS, r.cs, "cs"),
+        (regs::FLAGS, r.flags, "flags"),
+        (regs::SP, r.sp, "sp"),
+        (regs::SS, r.ss, "ss"),
+        (regs::FS_BASE, r.fs_base, "fs_base"),
+        (regs::GS_BASE, r.gs_base, "gs_base"),
+        (regs::DS, r.ds, "ds"),
+        (regs::ES, r.es, "es"),
+        (regs::FS, r.fs, "fs"),
+        (regs::GS, r.gs, "gs"),
+    ]
+}
+
+#[test]
+fn regs_layout_indices_names_fields() {
+    assert_eq!(regs::COUNT, REGS_COUNT);
+    assert_eq!(regs::COUNT * 8, REGS_PAYLOAD_LEN);
+    // Distinct values, so that a field read back is the one written.
+    let mut a = [0u64; regs::COUNT];
+    for (i, v) in a.iter_mut().enumerate() {
+        *v = 0x1000 + i as u64;
+    }
+    let r = Regs::from_array(a);
+    let table = regs_table(&r);
+    let mut seen = [false; regs::COUNT];
+    for (i, (idx, field, name)) in table.into_iter().enumerate() {
+        // The table is in declaration order, each index once.
+        assert_eq!(idx, i, "{name}");
+        assert!(!seen[idx], "{name}");
+        seen[idx] = true;
+        assert_eq!(regs::NAMES[idx], name);
+        assert_eq!(field, a[idx], "{name}: from_array");
+        assert_eq!(r.to_array()[idx], field, "{name}: to_array");
+    }
+    assert!(seen.iter().all(|&s| s));
+}
+
+#[test]
+fn regs_payload_follows_indices() {
+    let r = sample::regs(2);
+    let mut buf = vec![0u8; ENCODE_BUF_LEN];
+    let mut e = Encoder::new(sample::header());
+    e.header(&mut buf).expect("header");
+    let n = e.regs(&r, &mut buf).expect("regs");
+    assert_eq!(n, RECORD_HEADER_LEN + REGS_PAYLOAD_LEN);
+    let payload = &buf[RECORD_HEADER_LEN..n];
+    for (idx, field, name) in regs_table(&r) {
+        let at = idx * 8;
+        let v = u64::from_le_bytes(payload[at..at + 8].try_into().expect("8 bytes"));
+        assert_eq!(v, field, "{name} at byte {at}");
+    }
+}
+
+/// The layout is the C one: each index is its field's offset in
+/// `struct user_regs_struct`, divided by 8. Checked against glibc's
+/// (`<sys/user.h>`, the same layout as the kernel's, which names the
+/// registers without their `r`/`e` prefix: `ax` for `rax`, `flags` for
+/// `eflags`).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn regs_layout_is_user_regs_struct() {
+    use core::mem::{offset_of, size_of};
+    type U = libc::user_regs_struct;
+    assert_eq!(size_of::<U>(), regs::COUNT * 8);
+    for (idx, off) in [
+        (regs::R15, offset_of!(U, r15)),
+        (regs::R14, offset_of!(U, r14)),
+        (regs::R13, offset_of!(U, r13)),
+        (regs::R12, offset_of!(U, r12)),
+        (regs::BP, offset_of!(U, rbp)),
+        (regs::BX, offset_of!(U, rbx)),
+        (regs::R11, offset_of!(U, r11)),
+        (regs::R10, offset_of!(U, r10)),
+        (regs::R9, offset_of!(U, r9)),
+        (regs::R8, offset_of!(U, r8)),
+        (regs::AX, offset_of!(U, rax)),
+        (regs::CX, offset_of!(U, rcx)),
+        (regs::DX, offset_of!(U, rdx)),
+        (regs::SI, offset_of!(U, rsi)),
+        (regs::DI, offset_of!(U, rdi)),
+        (regs::ORIG_AX, offset_of!(U, orig_rax)),
+        (regs::IP, offset_of!(U, rip)),
+        (regs::CS, offset_of!(U, cs)),
+        (regs::FLAGS, offset_of!(U, eflags)),
+        (regs::SP, offset_of!(U, rsp)),
+        (regs::SS, offset_of!(U, ss)),
+        (regs::FS_BASE, offset_of!(U, fs_base)),
+        (regs::GS_BASE, offset_of!(U, gs_base)),
+        (regs::DS, offset_of!(U, ds)),
+        (regs::ES, offset_of!(U, es)),
+        (regs::FS, offset_of!(U, fs)),
+        (regs::GS, offset_of!(U, gs)),
+    ] {
+        assert_eq!(off, idx * 8, "{}", regs::NAMES[idx]);
+    }
+}
+
 #[test]
 fn round_trip_fpu() {
     let b = sample_bytes();

@@ -3,6 +3,7 @@
 //! record types and flags, limits, payload lengths, and the printable names
 //! of record types and file kinds.
 
+use super::records::regs;
 #[cfg(doc)]
 use super::{Encoder, Files, Thread, VmaKind};
 
@@ -165,8 +166,9 @@ pub const TREE_FIXED_LEN: usize = 8;
 pub const TREE_MAX_PAYLOAD: usize = TREE_FIXED_LEN + MAX_TASKS as usize * TREE_ENTRY_LEN;
 /// Length of a TASK payload.
 pub const TASK_PAYLOAD_LEN: usize = 72;
-/// Number of registers in a REGS record.
-pub const REGS_COUNT: usize = 27;
+/// Number of registers in a REGS record ([`regs::COUNT`]; the layout is
+/// in [`regs`]).
+pub const REGS_COUNT: usize = regs::COUNT;
 /// Length of a REGS payload.
 pub const REGS_PAYLOAD_LEN: usize = REGS_COUNT * 8;
 /// Length of the fixed part of an FPU payload (before the xstate).
