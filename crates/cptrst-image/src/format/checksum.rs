@@ -115,12 +115,18 @@ impl Default for Crc32c {
 impl Crc32c {
     /// A CRC over no data yet.
     pub const fn new() -> Self {
-        Self { state: !0, imp: crc32c_raw }
+        Self {
+            state: !0,
+            imp: crc32c_raw,
+        }
     }
 
     /// Resumes from the [`value`](Self::value) of a CRC over a prefix.
     pub const fn resume(value: u32) -> Self {
-        Self { state: !value, imp: crc32c_raw }
+        Self {
+            state: !value,
+            imp: crc32c_raw,
+        }
     }
 
     /// Computes further updates with `imp`.

@@ -302,23 +302,35 @@ impl Encoder {
         if s.id == 0 {
             return Err(EncodeError::Limit);
         }
-        self.record(RECORD_SHM, record_flags(RECORD_SHM), SHM_PAYLOAD_LEN, buf, |w| {
-            w.u64(s.id)?;
-            w.u64(0)
-        })
+        self.record(
+            RECORD_SHM,
+            record_flags(RECORD_SHM),
+            SHM_PAYLOAD_LEN,
+            buf,
+            |w| {
+                w.u64(s.id)?;
+                w.u64(0)
+            },
+        )
     }
 
     /// Writes a THREAD record.
     pub fn thread(&mut self, t: &Thread, buf: &mut [u8]) -> Result<usize, EncodeError> {
-        self.record(RECORD_THREAD, record_flags(RECORD_THREAD), THREAD_PAYLOAD_LEN, buf, |w| {
-            w.u64(t.clear_child_tid)?;
-            w.u64(t.robust_list)?;
-            w.u64(t.robust_list_len)?;
-            w.u64(t.rseq)?;
-            w.u32(t.rseq_len)?;
-            w.u32(t.rseq_sig)?;
-            w.u64(0)
-        })
+        self.record(
+            RECORD_THREAD,
+            record_flags(RECORD_THREAD),
+            THREAD_PAYLOAD_LEN,
+            buf,
+            |w| {
+                w.u64(t.clear_child_tid)?;
+                w.u64(t.robust_list)?;
+                w.u64(t.robust_list_len)?;
+                w.u64(t.rseq)?;
+                w.u32(t.rseq_len)?;
+                w.u32(t.rseq_sig)?;
+                w.u64(0)
+            },
+        )
     }
 
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
@@ -381,13 +393,15 @@ impl Encoder {
     /// caller checksums itself (they need not be in one buffer): `crc` maps
     /// the raw CRC32C state over them (see [`CrcImpl`]). It is called only
     /// if the bytes fit the open record.
-    pub fn data_with_crc(&mut self, len: usize, crc: impl FnOnce(u32) -> u32) -> Result<(), EncodeError> {
+    pub fn data_with_crc(
+        &mut self,
+        len: usize,
+        crc: impl FnOnce(u32) -> u32,
+    ) -> Result<(), EncodeError> {
         let Open::Data(left) = self.open else {
             return Err(EncodeError::Sequence);
         };
-        let left = left
-            .checked_sub(to_u64(len))
-            .ok_or(EncodeError::Overrun)?;
+        let left = left.checked_sub(to_u64(len)).ok_or(EncodeError::Overrun)?;
         self.crc.update_with(crc);
         self.offset = self.offset.saturating_add(to_u64(len));
         self.open = if left == 0 {

@@ -458,7 +458,10 @@ impl fmt::Display for ErrorKind {
             BadShmId { id } => write!(f, "shm object id {id}, ids start at 1"),
             BadThreadState => write!(f, "thread state outside user space or out of range"),
             ShmIdNotInOrder { id, next } => {
-                write!(f, "shm object id {id} neither seen before nor the next one ({next})")
+                write!(
+                    f,
+                    "shm object id {id} neither seen before nor the next one ({next})"
+                )
             }
             TrailerCountMismatch { found, expected } => {
                 write!(f, "trailer record count {found}, expected {expected}")

@@ -10,9 +10,9 @@ use super::header::{FileHeader, RecordHeader};
 use super::records::mm::{Pages, VmaKind};
 use super::records::tree::Tree;
 use super::records::{check_len, decode_known, Record};
-use super::wire::to_u64;
 #[cfg(doc)]
 use super::validate;
+use super::wire::to_u64;
 
 /// What a [`Validator`] takes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,7 +328,8 @@ impl<'t> Validator<'t> {
             && self.next_task == self.ntasks
             && self.mms_done > 0;
         let files_ok = (h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles)
-            || (h.kind == RECORD_THREAD && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread));
+            || (h.kind == RECORD_THREAD
+                && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread));
         let shm_ok = h.kind == RECORD_SHM && self.may_shm;
         if h.kind != expected && !pages_ok && !files_ok && !shm_ok {
             return self.fail_here(ErrorKind::OutOfOrder { expected });
@@ -551,7 +552,8 @@ impl<'t> Validator<'t> {
     /// skipped record, in pieces of any size.
     pub fn feed_data(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let imp = self.crc.imp;
-        self.feed_data_crc(to_u64(bytes.len()), |st| Some(imp(st, bytes))).map(|_| ())
+        self.feed_data_crc(to_u64(bytes.len()), |st| Some(imp(st, bytes)))
+            .map(|_| ())
     }
 
     /// Like [`feed_data`](Self::feed_data) for `len` bytes that the caller
@@ -559,7 +561,11 @@ impl<'t> Validator<'t> {
     /// CRC32C state over them (see [`CrcImpl`]), or says `None` if it could
     /// not (the bytes are then not consumed, and `Ok(false)` is returned).
     /// `crc` is called only if the bytes fit the current record's data.
-    pub fn feed_data_crc(&mut self, len: u64, crc: impl FnOnce(u32) -> Option<u32>) -> Result<bool, Error> {
+    pub fn feed_data_crc(
+        &mut self,
+        len: u64,
+        crc: impl FnOnce(u32) -> Option<u32>,
+    ) -> Result<bool, Error> {
         self.enter(Step::Data)?;
         let Some(left) = self.left.checked_sub(len) else {
             return self.fail_here(ErrorKind::ExcessData);

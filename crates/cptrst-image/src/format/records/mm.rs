@@ -437,7 +437,11 @@ impl Pages<'_> {
     }
 
     /// Decodes the fixed part; checks the count against `payload_len`.
-    pub(in super::super) fn decode_fixed(p: &[u8], payload_len: u64, h: &FileHeader) -> Result<(u64, u64), ErrorKind> {
+    pub(in super::super) fn decode_fixed(
+        p: &[u8],
+        payload_len: u64,
+        h: &FileHeader,
+    ) -> Result<(u64, u64), ErrorKind> {
         let mut r = Rd::new(p);
         let (Some(addr), Some(nr_pages)) = (r.u64(), r.u64()) else {
             return Err(ErrorKind::TruncatedRecord { missing: 0 });

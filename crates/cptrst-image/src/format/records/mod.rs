@@ -10,6 +10,8 @@ pub mod regs;
 pub(super) mod task;
 pub(super) mod tree;
 
+#[cfg(doc)]
+use super::super::Validator;
 use super::consts::*;
 use super::error::ErrorKind;
 use super::header::{FileHeader, RecordHeader, Trailer};
@@ -19,8 +21,6 @@ use mm::{Mm, Pages, Shm, Vma};
 use regs::Regs;
 use task::{Fpu, Task, Thread};
 use tree::Tree;
-#[cfg(doc)]
-use super::super::Validator;
 
 /// A decoded record.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -182,17 +182,31 @@ pub struct Thread {
 impl Thread {
     pub(super) fn decode(p: &[u8]) -> Result<Self, ErrorKind> {
         let mut r = Rd::new(p);
-        let (Some(clear_child_tid), Some(robust_list), Some(robust_list_len), Some(rseq)) = (r.u64(), r.u64(), r.u64(), r.u64())
+        let (Some(clear_child_tid), Some(robust_list), Some(robust_list_len), Some(rseq)) =
+            (r.u64(), r.u64(), r.u64(), r.u64())
         else {
-            return Err(ErrorKind::BadPayloadLength { len: to_u64(p.len()), expected: THREAD_PAYLOAD_LEN as u64 });
+            return Err(ErrorKind::BadPayloadLength {
+                len: to_u64(p.len()),
+                expected: THREAD_PAYLOAD_LEN as u64,
+            });
         };
         let (Some(rseq_len), Some(rseq_sig), Some(reserved)) = (r.u32(), r.u32(), r.u64()) else {
-            return Err(ErrorKind::BadPayloadLength { len: to_u64(p.len()), expected: THREAD_PAYLOAD_LEN as u64 });
+            return Err(ErrorKind::BadPayloadLength {
+                len: to_u64(p.len()),
+                expected: THREAD_PAYLOAD_LEN as u64,
+            });
         };
         if reserved != 0 {
             return Err(ErrorKind::NonZeroReserved);
         }
-        let t = Self { clear_child_tid, robust_list, robust_list_len, rseq, rseq_len, rseq_sig };
+        let t = Self {
+            clear_child_tid,
+            robust_list,
+            robust_list_len,
+            rseq,
+            rseq_len,
+            rseq_sig,
+        };
         if clear_child_tid >= USER_SPACE_LIMIT
             || robust_list >= USER_SPACE_LIMIT
             || rseq >= USER_SPACE_LIMIT
