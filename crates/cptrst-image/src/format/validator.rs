@@ -6,8 +6,9 @@
 use super::checksum::{Crc32c, CrcImpl};
 use super::consts::*;
 use super::error::{Error, ErrorKind};
-use super::header::{FileHeader, RecordHeader};
-use super::records::mm::{Pages, VmaKind};
+use super::header::{FileHeader, RecordHeader, Trailer};
+use super::records::mm::{Mm, Pages, Shm, Vma, VmaKind};
+use super::records::task::Task;
 use super::records::tree::Tree;
 use super::records::{check_len, decode_known, Record};
 #[cfg(doc)]
@@ -306,43 +307,9 @@ impl<'t> Validator<'t> {
             return self.fail_here(ErrorKind::WrongStep);
         };
         if !h.is_known() {
-            if h.flags & RECORD_FLAG_MUST_UNDERSTAND != 0 {
-                return self.fail_here(ErrorKind::UnknownMustUnderstand);
-            }
-            self.records = self.records.saturating_add(1);
-            self.consume(bytes);
-            self.left = h.len;
-            self.step = if h.len == 0 {
-                Step::RecordHeader
-            } else {
-                Step::Data
-            };
-            return Ok(h);
+            return self.skip_unknown(h, bytes);
         }
-        if h.flags != record_flags(h.kind) {
-            return self.fail_here(ErrorKind::BadRecordFlags { flags: h.flags });
-        }
-        let expected = self.expected();
-        let pages_ok = h.kind == RECORD_PAGES
-            && self.stage == TaskStage::None
-            && self.next_task == self.ntasks
-            && self.mms_done > 0;
-        let files_ok = (h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles)
-            || (h.kind == RECORD_THREAD
-                && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread));
-        let shm_ok = h.kind == RECORD_SHM && self.may_shm;
-        if h.kind != expected && !pages_ok && !files_ok && !shm_ok {
-            return self.fail_here(ErrorKind::OutOfOrder { expected });
-        }
-        // The FILES slot closes at the next known record, whatever it is;
-        // so does the SHM slot (an SHM record closes it in `place`).
-        if matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread) && !files_ok {
-            self.stage = TaskStage::None;
-        }
-        if h.kind != RECORD_SHM {
-            self.may_shm = false;
-        }
-        if let Err(k) = check_len(&h, &file) {
+        if let Err(k) = self.admit(&h).and_then(|()| check_len(&h, &file)) {
             return self.fail_here(k);
         }
         if h.kind == RECORD_TRAILER {
@@ -359,6 +326,52 @@ impl<'t> Validator<'t> {
         self.step = step;
         self.left = left;
         Ok(h)
+    }
+
+    /// A record of a type this reader does not know: refused if marked
+    /// must-understand, else its payload is skipped (as data).
+    fn skip_unknown(&mut self, h: RecordHeader, bytes: &[u8]) -> Result<RecordHeader, Error> {
+        if h.flags & RECORD_FLAG_MUST_UNDERSTAND != 0 {
+            return self.fail_here(ErrorKind::UnknownMustUnderstand);
+        }
+        self.records = self.records.saturating_add(1);
+        self.consume(bytes);
+        self.left = h.len;
+        self.step = if h.len == 0 {
+            Step::RecordHeader
+        } else {
+            Step::Data
+        };
+        Ok(h)
+    }
+
+    /// Checks a known record's flags and its type against the place in the
+    /// image, and closes the optional slots it passes.
+    fn admit(&mut self, h: &RecordHeader) -> Result<(), ErrorKind> {
+        if h.flags != record_flags(h.kind) {
+            return Err(ErrorKind::BadRecordFlags { flags: h.flags });
+        }
+        let expected = self.expected();
+        let pages_ok = h.kind == RECORD_PAGES
+            && self.stage == TaskStage::None
+            && self.next_task == self.ntasks
+            && self.mms_done > 0;
+        let files_ok = (h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles)
+            || (h.kind == RECORD_THREAD
+                && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread));
+        let shm_ok = h.kind == RECORD_SHM && self.may_shm;
+        if h.kind != expected && !pages_ok && !files_ok && !shm_ok {
+            return Err(ErrorKind::OutOfOrder { expected });
+        }
+        // The FILES slot closes at the next known record, whatever it is;
+        // so does the SHM slot (an SHM record closes it in `place`).
+        if matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread) && !files_ok {
+            self.stage = TaskStage::None;
+        }
+        if h.kind != RECORD_SHM {
+            self.may_shm = false;
+        }
+        Ok(())
     }
 
     /// Takes the payload bytes of the current step; fewer than required:
@@ -437,113 +450,138 @@ impl<'t> Validator<'t> {
 
     /// Checks a decoded record against the state and updates it.
     fn place(&mut self, rec: &Record<'_>, file: &FileHeader) -> Result<(), ErrorKind> {
-        use ErrorKind::*;
         match rec {
-            Record::Task(t) => {
-                if t.index != self.next_task {
-                    return Err(TaskIndexMismatch {
-                        index: t.index,
-                        expected: self.next_task,
-                    });
-                }
-                let e = self.tree.and_then(|tr| tr.get(t.index)).ok_or(OutOfOrder {
-                    expected: RECORD_TREE,
-                })?;
-                if t.pid != e.pid() {
-                    return Err(TaskPidMismatch {
-                        pid: t.pid,
-                        expected: e.pid(),
-                    });
-                }
-                self.next_task = self.next_task.saturating_add(1);
-                self.stage = if e.is_zombie() {
-                    TaskStage::None
-                } else {
-                    TaskStage::NeedRegs
-                };
-            }
+            Record::Task(t) => self.place_task(t)?,
             Record::Regs(_) => self.stage = TaskStage::NeedFpu,
             Record::Fpu(_) => self.stage = TaskStage::MayFiles,
             Record::Files(_) => self.stage = TaskStage::MayThread,
             Record::Thread(_) => self.stage = TaskStage::None,
-            Record::Shm(s) => {
-                // Each id is one seen before (at most the largest so far:
-                // ids have no gaps) or the next new one.
-                let next = self.shm_max.saturating_add(1);
-                if s.id == 0 {
-                    return Err(BadShmId { id: s.id });
-                }
-                if s.id > next {
-                    return Err(ShmIdNotInOrder { id: s.id, next });
-                }
-                self.shm_max = self.shm_max.max(s.id);
-                self.may_shm = false;
-            }
-            Record::Mm(m) => {
-                let expected = self.mms_done.saturating_add(1);
-                if m.mm_id != expected {
-                    return Err(MmIdMismatch {
-                        mm_id: m.mm_id,
-                        expected,
-                    });
-                }
-                self.mms_done = expected;
-                self.vmas_left = m.nr_vmas;
-                self.cur_vma = None;
-                self.prev_vma = None;
-            }
-            Record::Vma(v) => {
-                if let Some((ps, pe)) = self.prev_vma {
-                    if v.start < ps {
-                        return Err(VmaUnsorted);
-                    }
-                    if v.start < pe {
-                        return Err(VmaOverlap);
-                    }
-                }
-                self.vmas_left = self.vmas_left.saturating_sub(1);
-                self.cur_vma = Some((v.start, v.end));
-                self.prev_vma = self.cur_vma;
-                self.may_shm = v.kind == VmaKind::SharedAnon;
-                self.pages_floor = v.start;
-                self.vmas = self.vmas.saturating_add(1);
-            }
-            Record::Pages(p) => {
-                let (vs, ve) = self.cur_vma.ok_or(PagesOutsideVma)?;
-                let end = p.end(file.page_size).ok_or(PagesOutsideVma)?;
-                if p.addr < vs || end > ve {
-                    return Err(PagesOutsideVma);
-                }
-                if p.addr < self.pages_floor {
-                    return Err(PagesNotAscending);
-                }
-                self.pages_floor = end;
-                self.page_runs = self.page_runs.saturating_add(1);
-                self.pages = self.pages.saturating_add(p.nr_pages);
-            }
-            Record::Trailer(t) => {
-                let (records, crc) = self.trailer_expect;
-                if t.records != records {
-                    return Err(TrailerCountMismatch {
-                        found: t.records,
-                        expected: records,
-                    });
-                }
-                let total = self.cur_offset.saturating_add(TRAILER_RECORD_LEN as u64);
-                if t.total_bytes != total {
-                    return Err(TrailerSizeMismatch {
-                        found: t.total_bytes,
-                        expected: total,
-                    });
-                }
-                if t.crc32c != crc {
-                    return Err(TrailerCrcMismatch {
-                        found: t.crc32c,
-                        expected: crc,
-                    });
-                }
-            }
+            Record::Shm(s) => self.place_shm(s)?,
+            Record::Mm(m) => self.place_mm(m)?,
+            Record::Vma(v) => self.place_vma(v)?,
+            Record::Pages(p) => self.place_pages(p, file)?,
+            Record::Trailer(t) => self.check_trailer(t)?,
             Record::Tree(_) | Record::Unknown { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// A TASK: the next task of the tree; a live one's REGS comes next.
+    fn place_task(&mut self, t: &Task) -> Result<(), ErrorKind> {
+        if t.index != self.next_task {
+            return Err(ErrorKind::TaskIndexMismatch {
+                index: t.index,
+                expected: self.next_task,
+            });
+        }
+        let e = self
+            .tree
+            .and_then(|tr| tr.get(t.index))
+            .ok_or(ErrorKind::OutOfOrder {
+                expected: RECORD_TREE,
+            })?;
+        if t.pid != e.pid() {
+            return Err(ErrorKind::TaskPidMismatch {
+                pid: t.pid,
+                expected: e.pid(),
+            });
+        }
+        self.next_task = self.next_task.saturating_add(1);
+        self.stage = if e.is_zombie() {
+            TaskStage::None
+        } else {
+            TaskStage::NeedRegs
+        };
+        Ok(())
+    }
+
+    /// An SHM: each id is one seen before (at most the largest so far: ids
+    /// have no gaps) or the next new one.
+    fn place_shm(&mut self, s: &Shm) -> Result<(), ErrorKind> {
+        let next = self.shm_max.saturating_add(1);
+        if s.id == 0 {
+            return Err(ErrorKind::BadShmId { id: s.id });
+        }
+        if s.id > next {
+            return Err(ErrorKind::ShmIdNotInOrder { id: s.id, next });
+        }
+        self.shm_max = self.shm_max.max(s.id);
+        self.may_shm = false;
+        Ok(())
+    }
+
+    /// An MM: the next mm id; its VMAs come next.
+    fn place_mm(&mut self, m: &Mm<'_>) -> Result<(), ErrorKind> {
+        let expected = self.mms_done.saturating_add(1);
+        if m.mm_id != expected {
+            return Err(ErrorKind::MmIdMismatch {
+                mm_id: m.mm_id,
+                expected,
+            });
+        }
+        self.mms_done = expected;
+        self.vmas_left = m.nr_vmas;
+        self.cur_vma = None;
+        self.prev_vma = None;
+        Ok(())
+    }
+
+    /// A VMA: above the previous one of its mm, not overlapping it.
+    fn place_vma(&mut self, v: &Vma<'_>) -> Result<(), ErrorKind> {
+        if let Some((ps, pe)) = self.prev_vma {
+            if v.start < ps {
+                return Err(ErrorKind::VmaUnsorted);
+            }
+            if v.start < pe {
+                return Err(ErrorKind::VmaOverlap);
+            }
+        }
+        self.vmas_left = self.vmas_left.saturating_sub(1);
+        self.cur_vma = Some((v.start, v.end));
+        self.prev_vma = self.cur_vma;
+        self.may_shm = v.kind == VmaKind::SharedAnon;
+        self.pages_floor = v.start;
+        self.vmas = self.vmas.saturating_add(1);
+        Ok(())
+    }
+
+    /// A PAGES run: inside the current VMA, above the previous run.
+    fn place_pages(&mut self, p: &Pages<'_>, file: &FileHeader) -> Result<(), ErrorKind> {
+        let (vs, ve) = self.cur_vma.ok_or(ErrorKind::PagesOutsideVma)?;
+        let end = p.end(file.page_size).ok_or(ErrorKind::PagesOutsideVma)?;
+        if p.addr < vs || end > ve {
+            return Err(ErrorKind::PagesOutsideVma);
+        }
+        if p.addr < self.pages_floor {
+            return Err(ErrorKind::PagesNotAscending);
+        }
+        self.pages_floor = end;
+        self.page_runs = self.page_runs.saturating_add(1);
+        self.pages = self.pages.saturating_add(p.nr_pages);
+        Ok(())
+    }
+
+    /// The TRAILER: its count, size and CRC32C are the image's.
+    fn check_trailer(&self, t: &Trailer) -> Result<(), ErrorKind> {
+        let (records, crc) = self.trailer_expect;
+        if t.records != records {
+            return Err(ErrorKind::TrailerCountMismatch {
+                found: t.records,
+                expected: records,
+            });
+        }
+        let total = self.cur_offset.saturating_add(TRAILER_RECORD_LEN as u64);
+        if t.total_bytes != total {
+            return Err(ErrorKind::TrailerSizeMismatch {
+                found: t.total_bytes,
+                expected: total,
+            });
+        }
+        if t.crc32c != crc {
+            return Err(ErrorKind::TrailerCrcMismatch {
+                found: t.crc32c,
+                expected: crc,
+            });
         }
         Ok(())
     }

@@ -35,6 +35,21 @@ impl<'a> Auxv<'a> {
         })
     }
 
+    /// The auxv of an MM payload: `b` holds its pairs, which must end with
+    /// their only `AT_NULL` one.
+    fn decode(b: &'a [u8]) -> Result<Self, ErrorKind> {
+        let auxv = Self {
+            repr: AuxvRepr::Le(b),
+        };
+        let last = auxv.len().saturating_sub(1);
+        for (i, (k, _)) in auxv.iter().enumerate() {
+            if (k == AT_NULL) != (i == last) {
+                return Err(ErrorKind::AuxvNotTerminated);
+            }
+        }
+        Ok(auxv)
+    }
+
     /// Number of pairs, `AT_NULL` included.
     pub fn len(&self) -> usize {
         match self.repr {
@@ -170,19 +185,7 @@ impl<'a> Mm<'a> {
         if nr_vmas > MAX_VMAS {
             return Err(TooManyVmas { count: nr_vmas });
         }
-        let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end] =
-            l;
-        if l.iter().any(|&a| a > h.user_space_end()) {
-            return Err(MmInKernelSpace);
-        }
-        if start_code > end_code
-            || start_data > end_data
-            || start_brk > brk
-            || arg_start > arg_end
-            || env_start > env_end
-        {
-            return Err(MmRangeInverted);
-        }
+        check_layout(&l, h)?;
         if auxv_count == 0 || auxv_count as usize > MAX_AUXV {
             return Err(BadAuxvCount { count: auxv_count });
         }
@@ -196,23 +199,28 @@ impl<'a> Mm<'a> {
                 expected: to_u64(expected),
             });
         }
-        let auxv = Auxv {
-            repr: AuxvRepr::Le(
-                r.bytes((auxv_count as usize).saturating_mul(16))
-                    .ok_or(short)?,
-            ),
-        };
-        let last = auxv.len().saturating_sub(1);
-        for (i, (k, _)) in auxv.iter().enumerate() {
-            if (k == AT_NULL) != (i == last) {
-                return Err(AuxvNotTerminated);
-            }
-        }
+        let auxv = r
+            .bytes((auxv_count as usize).saturating_mul(16))
+            .ok_or(short)?;
+        let auxv = Auxv::decode(auxv)?;
         let exe_path = var_field(&mut r, path_len as usize)?;
         if !path_ok(exe_path) {
             return Err(BadPath);
         }
-        Ok(Mm {
+        Ok(Self::from_layout(mm_id, nr_vmas, l, auxv, exe_path))
+    }
+
+    /// An MM of the 11 layout fields `l`, in [`layout`](Self::layout) order.
+    fn from_layout(
+        mm_id: u32,
+        nr_vmas: u32,
+        l: [u64; 11],
+        auxv: Auxv<'a>,
+        exe_path: &'a [u8],
+    ) -> Self {
+        let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end] =
+            l;
+        Mm {
             mm_id,
             nr_vmas,
             start_code,
@@ -228,7 +236,7 @@ impl<'a> Mm<'a> {
             env_end,
             auxv,
             exe_path,
-        })
+        }
     }
 
     pub(in super::super) fn encode_body(&self, w: &mut Wr<'_>) -> Option<()> {
@@ -246,6 +254,25 @@ impl<'a> Mm<'a> {
         w.put(self.exe_path)?;
         w.pad()
     }
+}
+
+/// Checks the 11 layout fields of an MM ([`Mm::layout`] order): all in
+/// user space, each start/end pair in order.
+fn check_layout(l: &[u64; 11], h: &FileHeader) -> Result<(), ErrorKind> {
+    let [start_code, end_code, start_data, end_data, start_brk, brk, _start_stack, arg_start, arg_end, env_start, env_end] =
+        *l;
+    if l.iter().any(|&a| a > h.user_space_end()) {
+        return Err(ErrorKind::MmInKernelSpace);
+    }
+    if start_code > end_code
+        || start_data > end_data
+        || start_brk > brk
+        || arg_start > arg_end
+        || env_start > env_end
+    {
+        return Err(ErrorKind::MmRangeInverted);
+    }
+    Ok(())
 }
 
 /// What a VMA maps.
@@ -352,23 +379,7 @@ impl<'a> Vma<'a> {
         if prot & !PROT_KNOWN != 0 || prot & !(flags >> 5) != 0 {
             return Err(BadProt { prot });
         }
-        if start >= end {
-            return Err(VmaEmpty);
-        }
-        let ps = u64::from(h.page_size);
-        if start.checked_rem(ps) != Some(0) || end.checked_rem(ps) != Some(0) {
-            return Err(VmaUnaligned);
-        }
-        if end > h.user_space_end() {
-            return Err(VmaInKernelSpace);
-        }
-        let pages = end
-            .saturating_sub(start)
-            .checked_div(ps)
-            .unwrap_or(u64::MAX);
-        if pgoff.checked_add(pages).is_none() {
-            return Err(VmaBadPgoff);
-        }
+        check_vma_range(start, end, pgoff, h)?;
         if path_len as usize > MAX_PATH_LEN {
             return Err(PathTooLong { len: path_len });
         }
@@ -408,6 +419,29 @@ impl<'a> Vma<'a> {
         w.put(self.path)?;
         w.pad()
     }
+}
+
+/// Checks a VMA's range: not empty, page-aligned, in user space, its page
+/// offset plus its length not overflowing.
+fn check_vma_range(start: u64, end: u64, pgoff: u64, h: &FileHeader) -> Result<(), ErrorKind> {
+    if start >= end {
+        return Err(ErrorKind::VmaEmpty);
+    }
+    let ps = u64::from(h.page_size);
+    if start.checked_rem(ps) != Some(0) || end.checked_rem(ps) != Some(0) {
+        return Err(ErrorKind::VmaUnaligned);
+    }
+    if end > h.user_space_end() {
+        return Err(ErrorKind::VmaInKernelSpace);
+    }
+    let pages = end
+        .saturating_sub(start)
+        .checked_div(ps)
+        .unwrap_or(u64::MAX);
+    if pgoff.checked_add(pages).is_none() {
+        return Err(ErrorKind::VmaBadPgoff);
+    }
+    Ok(())
 }
 
 /// The PAGES record: `nr_pages` pages at absolute address `addr`, inside

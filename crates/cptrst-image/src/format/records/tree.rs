@@ -56,6 +56,85 @@ impl TreeEntry {
         self.flags & TASK_ZOMBIE != 0
     }
 
+    /// The checks entry `index` needs no other entry for: flags, pid
+    /// levels, pids, exit signal.
+    fn check_fields(&self, index: u32) -> Result<(), ErrorKind> {
+        if self.flags & !TASK_FLAGS_KNOWN != 0 {
+            return Err(ErrorKind::TreeBadFlags { index });
+        }
+        let levels = self.nr_levels as usize;
+        if levels == 0 || levels > MAX_PID_LEVELS {
+            return Err(ErrorKind::TreeBadPidLevels { index });
+        }
+        for (l, &p) in self.pids.iter().enumerate() {
+            let bad = if l < levels {
+                p == 0 || p > PID_MAX_LIMIT
+            } else {
+                p != 0
+            };
+            if bad {
+                return Err(ErrorKind::TreeBadPid { index });
+            }
+        }
+        if self.exit_signal > MAX_SIGNAL {
+            return Err(ErrorKind::TreeBadExitSignal { index });
+        }
+        Ok(())
+    }
+
+    /// Checks entry `index` against its leader (a thread) or its parent (a
+    /// group leader; none for the root, entry 0).
+    fn check_lineage(&self, index: u32, rel: &Relatives) -> Result<(), ErrorKind> {
+        if self.is_thread() {
+            // A thread shares its leader's parent and pid namespaces.
+            let l = match rel.leader {
+                Some(l) if self.tgid != self.pid() && !l.is_thread() && l.ppid == self.ppid => l,
+                _ => return Err(ErrorKind::TreeBadThread { index }),
+            };
+            if l.nr_levels != self.nr_levels {
+                return Err(ErrorKind::TreeBadPidLevels { index });
+            }
+        } else if self.tgid != self.pid() {
+            return Err(ErrorKind::TreeBadThread { index });
+        } else if index == 0 {
+            if self.ppid != 0 {
+                return Err(ErrorKind::TreeRootHasParent);
+            }
+        } else {
+            let p = rel.parent.ok_or(ErrorKind::TreeParentNotFound { index })?;
+            // A child's pid namespace is its parent's or a descendant.
+            if self.nr_levels < p.nr_levels {
+                return Err(ErrorKind::TreeBadPidLevels { index });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks entry `index`'s mm id: 0 for a zombie; for a live thread, its
+    /// group's live mm id if it has one; else an id up to one more than
+    /// the largest so far (`max_mm`). Returns the new largest.
+    fn check_mm_id(
+        &self,
+        index: u32,
+        group_live_mm: Option<u32>,
+        max_mm: u32,
+    ) -> Result<u32, ErrorKind> {
+        if self.is_zombie() {
+            if self.mm_id != 0 {
+                return Err(ErrorKind::TreeBadMmId { index });
+            }
+            return Ok(max_mm);
+        }
+        let ok = match group_live_mm {
+            Some(m) if self.is_thread() => self.mm_id == m,
+            _ => self.mm_id != 0 && self.mm_id <= max_mm.saturating_add(1),
+        };
+        if !ok {
+            return Err(ErrorKind::TreeBadMmId { index });
+        }
+        Ok(max_mm.max(self.mm_id))
+    }
+
     fn decode(b: &[u8]) -> Option<(Self, u32)> {
         let mut r = Rd::new(b);
         let mut e = TreeEntry {
@@ -97,6 +176,16 @@ impl TreeEntry {
         }
         Some(())
     }
+}
+
+/// What a tree entry refers to among the entries before it.
+struct Relatives {
+    /// The entry whose pid is its parent pid.
+    parent: Option<TreeEntry>,
+    /// The entry whose pid is its tgid.
+    leader: Option<TreeEntry>,
+    /// The mm id of the first live entry of its thread group.
+    group_live_mm: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -215,93 +304,47 @@ impl<'a> Tree<'a> {
 
     /// Checks every entry against the tree rules; returns the number of mm ids.
     pub(in super::super) fn check(&self) -> Result<u32, ErrorKind> {
-        use ErrorKind::*;
-        let n = self.len();
         let mut max_mm = 0u32;
-        for i in 0..n {
-            let (e, reserved) = self.get_raw(i).ok_or(TreeEmpty)?;
+        for i in 0..self.len() {
+            let (e, reserved) = self.get_raw(i).ok_or(ErrorKind::TreeEmpty)?;
             if reserved != 0 {
-                return Err(NonZeroReserved);
+                return Err(ErrorKind::NonZeroReserved);
             }
-            if e.flags & !TASK_FLAGS_KNOWN != 0 {
-                return Err(TreeBadFlags { index: i });
-            }
-            let levels = e.nr_levels as usize;
-            if levels == 0 || levels > MAX_PID_LEVELS {
-                return Err(TreeBadPidLevels { index: i });
-            }
-            for (l, &p) in e.pids.iter().enumerate() {
-                let bad = if l < levels {
-                    p == 0 || p > PID_MAX_LIMIT
-                } else {
-                    p != 0
-                };
-                if bad {
-                    return Err(TreeBadPid { index: i });
-                }
-            }
-            if e.exit_signal > MAX_SIGNAL {
-                return Err(TreeBadExitSignal { index: i });
-            }
-            let mut parent = None;
-            let mut leader = None;
-            let mut group_live_mm = None;
-            // Quadratic, but reads only two words per earlier entry.
-            for j in 0..i {
-                let Some((pid, tgid)) = self.ids(j) else {
-                    continue;
-                };
-                if pid == e.pid() {
-                    return Err(TreeDuplicatePid { index: i });
-                }
-                if parent.is_none() && pid == e.ppid {
-                    parent = self.get(j);
-                }
-                if pid == e.tgid {
-                    leader = self.get(j);
-                }
-                if group_live_mm.is_none() && tgid == e.tgid {
-                    group_live_mm = self.get(j).filter(|o| !o.is_zombie()).map(|o| o.mm_id);
-                }
-            }
-            if e.is_thread() {
-                // A thread shares its leader's parent and pid namespaces.
-                let l = match leader {
-                    Some(l) if e.tgid != e.pid() && !l.is_thread() && l.ppid == e.ppid => l,
-                    _ => return Err(TreeBadThread { index: i }),
-                };
-                if l.nr_levels != e.nr_levels {
-                    return Err(TreeBadPidLevels { index: i });
-                }
-            } else if e.tgid != e.pid() {
-                return Err(TreeBadThread { index: i });
-            } else if i == 0 {
-                if e.ppid != 0 {
-                    return Err(TreeRootHasParent);
-                }
-            } else {
-                let p = parent.ok_or(TreeParentNotFound { index: i })?;
-                // A child's pid namespace is its parent's or a descendant.
-                if e.nr_levels < p.nr_levels {
-                    return Err(TreeBadPidLevels { index: i });
-                }
-            }
-            if e.is_zombie() {
-                if e.mm_id != 0 {
-                    return Err(TreeBadMmId { index: i });
-                }
-            } else {
-                let ok = match group_live_mm {
-                    Some(m) if e.is_thread() => e.mm_id == m,
-                    _ => e.mm_id != 0 && e.mm_id <= max_mm.saturating_add(1),
-                };
-                if !ok {
-                    return Err(TreeBadMmId { index: i });
-                }
-                max_mm = max_mm.max(e.mm_id);
-            }
+            e.check_fields(i)?;
+            let rel = self.relatives(i, &e)?;
+            e.check_lineage(i, &rel)?;
+            max_mm = e.check_mm_id(i, rel.group_live_mm, max_mm)?;
         }
         Ok(max_mm)
+    }
+
+    /// What entry `i` (`e`) refers to among the entries before it; refuses
+    /// a pid one of them has already.
+    fn relatives(&self, i: u32, e: &TreeEntry) -> Result<Relatives, ErrorKind> {
+        let mut rel = Relatives {
+            parent: None,
+            leader: None,
+            group_live_mm: None,
+        };
+        // Quadratic, but reads only two words per earlier entry.
+        for j in 0..i {
+            let Some((pid, tgid)) = self.ids(j) else {
+                continue;
+            };
+            if pid == e.pid() {
+                return Err(ErrorKind::TreeDuplicatePid { index: i });
+            }
+            if rel.parent.is_none() && pid == e.ppid {
+                rel.parent = self.get(j);
+            }
+            if pid == e.tgid {
+                rel.leader = self.get(j);
+            }
+            if rel.group_live_mm.is_none() && tgid == e.tgid {
+                rel.group_live_mm = self.get(j).filter(|o| !o.is_zombie()).map(|o| o.mm_id);
+            }
+        }
+        Ok(rel)
     }
 
     pub(in super::super) fn encode_body(&self, w: &mut Wr<'_>) -> Option<()> {
