@@ -325,10 +325,10 @@ pub enum ErrorKind {
         /// The kind found.
         kind: u32,
     },
-    /// An SHM record with id 0 (ids start at 1).
     /// A THREAD record with an address outside user space or a robust list
     /// or rseq length out of range.
     BadThreadState,
+    /// An SHM record with id 0 (ids start at 1).
     BadShmId {
         /// The id found.
         id: u64,
