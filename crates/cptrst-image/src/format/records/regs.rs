@@ -190,7 +190,7 @@ impl Regs {
 
     /// The registers in `user_regs_struct` order (indexed by the constants
     /// of this module).
-    pub fn to_array(&self) -> [u64; COUNT] {
+    pub fn to_array(self) -> [u64; COUNT] {
         let mut a = [0u64; COUNT];
         a[R15] = self.r15;
         a[R14] = self.r14;
