@@ -3,6 +3,10 @@
 //! TASK, REGS, FPU, THREAD; an mm's MM, VMA, PAGES, SHM; FILES), the
 //! [`Record`] enum of them all, and [`decode_record`], which decodes one
 //! payload and checks what the record alone can tell.
+//!
+//! What the encoder and the validator need of a record beyond its public
+//! API (its body encoder, the tree checks) is `pub(in super::super)`:
+//! visible in the format module and nowhere else.
 
 pub(super) mod files;
 pub(super) mod mm;
