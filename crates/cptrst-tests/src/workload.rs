@@ -72,6 +72,12 @@ impl Drop for Workload {
     }
 }
 
+/// The `--stop-timeout` the suites give `cptrst checkpoint` for their
+/// trees: a hang bound, not a speed target. The tool's default (30 s) is
+/// for a normal machine; a 100-process tree under TCG with KASAN, on a
+/// host busy with other guests, can take longer than that to stop.
+pub const STOP_TIMEOUT: &str = "600";
+
 /// Runs `cptrst ARGS`, returns its output.
 pub fn cptrst(args: &[&str]) -> Output {
     Command::new("cptrst").args(args).output().expect("cannot run cptrst")
@@ -80,7 +86,7 @@ pub fn cptrst(args: &[&str]) -> Output {
 /// `cptrst checkpoint PID -o FILE` (then leaves it stopped) and `inspect
 /// --json FILE`.
 pub fn checkpoint_json(pid: i32, file: &str) -> Result<serde_json::Value, String> {
-    let o = cptrst(&["checkpoint", &pid.to_string(), "-o", file]);
+    let o = cptrst(&["checkpoint", &pid.to_string(), "-o", file, "--stop-timeout", STOP_TIMEOUT]);
     if !o.status.success() {
         return Err(format!("cptrst checkpoint failed: {}", String::from_utf8_lossy(&o.stderr)));
     }

@@ -162,7 +162,7 @@ fn make_image(cmd: &[&str], tag: &str) -> Result<Image, String> {
             }
         }
         let file = format!("{DIR}/{tag}.good");
-        let o = cptrst(&["checkpoint", &root.to_string(), "-o", &file, "--kill"]);
+        let o = cptrst(&["checkpoint", &root.to_string(), "-o", &file, "--kill", "--stop-timeout", cptrst_tests::workload::STOP_TIMEOUT]);
         let data = std::fs::read(&file);
         let _ = std::fs::remove_file(&file);
         ensure(o.status.success(), || {

@@ -80,7 +80,7 @@ impl Proc {
 
     /// `cptrst checkpoint PID -o IMG --kill`, then waits for the pid to be free.
     fn checkpoint_kill(&self, img: &str) -> Result<(), String> {
-        let o = cptrst(&["checkpoint", &self.pid.to_string(), "-o", img, "--kill"]);
+        let o = cptrst(&["checkpoint", &self.pid.to_string(), "-o", img, "--kill", "--stop-timeout", cptrst_tests::workload::STOP_TIMEOUT]);
         ensure(o.status.success(), || {
             format!("cptrst checkpoint {} --kill: {}: {}", self.pid, status_text(o.status), String::from_utf8_lossy(&o.stderr))
         })?;

@@ -142,7 +142,7 @@ impl Tree {
     /// `cptrst checkpoint ROOT -o IMG --kill`, then waits until every pid
     /// of the tree is free.
     fn checkpoint_kill(&self, img: &str) -> Result<(), String> {
-        let o = cptrst_tests::workload::cptrst(&["checkpoint", &self.root().to_string(), "-o", img, "--kill"]);
+        let o = cptrst_tests::workload::cptrst(&["checkpoint", &self.root().to_string(), "-o", img, "--kill", "--stop-timeout", cptrst_tests::workload::STOP_TIMEOUT]);
         ensure(o.status.success(), || {
             format!("cptrst checkpoint {} --kill: {}: {}", self.root(), status_text(o.status), String::from_utf8_lossy(&o.stderr))
         })?;
@@ -604,7 +604,7 @@ fn child_pid_in_use() -> Result<(), String> {
     let t = Tree::start(&["cptrst-testprog", "tree-check", "3"])?;
     let image = "/tmp/tree-busy.img";
     let r = (|| {
-        let o = cptrst_tests::workload::cptrst(&["checkpoint", &t.root().to_string(), "-o", image, "--resume"]);
+        let o = cptrst_tests::workload::cptrst(&["checkpoint", &t.root().to_string(), "-o", image, "--resume", "--stop-timeout", cptrst_tests::workload::STOP_TIMEOUT]);
         ensure(o.status.success(), || format!("checkpoint --resume: {}", String::from_utf8_lossy(&o.stderr)))?;
         // SAFETY: kill(2) of our workload's root.
         unsafe { libc::kill(t.root(), libc::SIGKILL) };
