@@ -119,7 +119,7 @@ int cptrst_task_set_xstate(struct task_struct *t, const void *buf, unsigned int 
 void cptrst_cur_set_regs(const __u64 *regs);
 void cptrst_cur_set_ip_sp(__u64 ip, __u64 sp);
 void cptrst_cur_set_comm(const char *comm);
-int cptrst_cur_set_thread_state(const struct cptrst_thread_state *ts);
+void cptrst_cur_set_thread_state(const struct cptrst_thread_state *ts);
 int cptrst_cur_queue_ax(struct file *pin, __u64 ax);
 void cptrst_cur_fpu_park(void);
 

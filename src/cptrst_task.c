@@ -485,37 +485,34 @@ void cptrst_cur_set_comm(const char *comm)
 	task_unlock(current);
 }
 
+#ifdef CONFIG_FUTEX
+static_assert(sizeof(struct robust_list_head) == 24);	/* ROBUST_LIST_HEAD_LEN in task.rs */
+#endif
+#ifdef CONFIG_RSEQ
+static_assert(__alignof__(struct rseq) == 32 && ORIG_RSEQ_SIZE == 32);	/* RSEQ_ALIGN, ORIG_RSEQ_LEN */
+#endif
+
 /*
  * The per-thread state the thread library registered (what
- * set_tid_address, set_robust_list and rseq store), with their checks:
- * a robust list head of the kernel's size, an rseq area aligned and at
- * least the original size. The addresses are checked when the kernel uses
- * them, as for the system calls.
+ * set_tid_address, set_robust_list and rseq store). Rust checked it as the
+ * system calls do (user addresses, the robust list head's size, the rseq
+ * area's alignment and size, CONFIG_RSEQ for an rseq area); the addresses
+ * are checked when the kernel uses them, as for the system calls.
  */
-int cptrst_cur_set_thread_state(const struct cptrst_thread_state *ts)
+void cptrst_cur_set_thread_state(const struct cptrst_thread_state *ts)
 {
-	if (ts->clear_child_tid >= TASK_SIZE || ts->robust_list >= TASK_SIZE || ts->rseq >= TASK_SIZE)
-		return -EINVAL;
-	if (ts->robust_list && ts->robust_list_len != sizeof(struct robust_list_head))
-		return -EINVAL;
 	current->clear_child_tid = (int __user *)(unsigned long)ts->clear_child_tid;
 #ifdef CONFIG_FUTEX
 	current->robust_list = (struct robust_list_head __user *)(unsigned long)ts->robust_list;
 #endif
 #ifdef CONFIG_RSEQ
 	if (ts->rseq) {
-		if (!IS_ALIGNED(ts->rseq, __alignof__(struct rseq)) || ts->rseq_len < ORIG_RSEQ_SIZE)
-			return -EINVAL;
 		current->rseq = (struct rseq __user *)(unsigned long)ts->rseq;
 		current->rseq_len = ts->rseq_len;
 		current->rseq_sig = ts->rseq_sig;
 		rseq_set_notify_resume(current);
 	}
-#else
-	if (ts->rseq)
-		return -EOPNOTSUPP;
 #endif
-	return 0;
 }
 
 /*

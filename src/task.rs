@@ -93,6 +93,34 @@ const _: () = assert!(offset_of!(ThreadState, rseq_len) == 32);
 const _: () = assert!(offset_of!(ThreadState, rseq_sig) == 36);
 const _: () = assert!(core::mem::size_of::<ThreadState>() == 40);
 
+/// `sizeof(struct robust_list_head)` (asserted in `cptrst_task.c`).
+const ROBUST_LIST_HEAD_LEN: u64 = 24;
+/// `__alignof__(struct rseq)`.
+const RSEQ_ALIGN: u64 = 32;
+/// `ORIG_RSEQ_SIZE`: the first rseq ABI's size, the least a task registers.
+const ORIG_RSEQ_LEN: u32 = 32;
+
+impl ThreadState {
+    /// Can the calling task take it, with user space ending at `top`?
+    fn check(&self, top: u64) -> Result {
+        if self.clear_child_tid >= top || self.robust_list >= top || self.rseq >= top {
+            return Err(code::EINVAL);
+        }
+        if self.robust_list != 0 && self.robust_list_len != ROBUST_LIST_HEAD_LEN {
+            return Err(code::EINVAL);
+        }
+        if self.rseq != 0 {
+            if !cfg!(CONFIG_RSEQ) {
+                return Err(crate::ops::eopnotsupp());
+            }
+            if self.rseq % RSEQ_ALIGN != 0 || self.rseq_len < ORIG_RSEQ_LEN {
+                return Err(code::EINVAL);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Index of each register in `struct user_regs_struct` (x86_64): the one
 /// module definition (dump and restart).
 pub(crate) mod reg {
@@ -169,7 +197,7 @@ mod ffi {
         pub(super) fn cptrst_cur_set_regs(regs: *const u64);
         pub(super) fn cptrst_cur_set_ip_sp(ip: u64, sp: u64);
         pub(super) fn cptrst_cur_set_comm(comm: *const u8);
-        pub(super) fn cptrst_cur_set_thread_state(ts: *const ThreadState) -> i32;
+        pub(super) fn cptrst_cur_set_thread_state(ts: *const ThreadState);
         pub(super) fn cptrst_cur_queue_ax(pin: *mut bindings::file, ax: u64) -> i32;
         pub(super) fn cptrst_cur_fpu_park();
     }
@@ -415,10 +443,19 @@ impl CurrentTask {
         Ok(())
     }
 
-    /// Sets its clear-child-tid address, robust list and rseq area.
+    /// Sets its clear-child-tid address, robust list and rseq area, with
+    /// the checks of set_tid_address, set_robust_list and rseq, all before
+    /// anything is written.
+    ///
+    /// # Errors
+    /// `EINVAL` (an address outside user space, a robust list head of
+    /// another size, a misaligned or short rseq area), `EOPNOTSUPP` (an
+    /// rseq area without `CONFIG_RSEQ`).
     pub(crate) fn set_thread_state(&self, ts: &ThreadState) -> Result {
-        // SAFETY: `ts` is readable, of the C layout.
-        errno_result(unsafe { ffi::cptrst_cur_set_thread_state(ts) })
+        ThreadState::check(ts, crate::machine::task_size())?;
+        // SAFETY: `ts` is readable, of the C layout; checked above.
+        unsafe { ffi::cptrst_cur_set_thread_state(ts) };
+        Ok(())
     }
 
     /// Clears its parent-death signal.
