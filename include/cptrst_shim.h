@@ -57,7 +57,6 @@ long cptrst_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
  * Dump side (checkpoint). Rust mirrors these structs in src/shim.rs; their
  * sizes are asserted on both sides.
  */
-#define CPTRST_MAX_LEVELS	32	/* MAX_PID_NS_LEVEL */
 #define CPTRST_AUXV_WORDS	(2 * 64)
 #define CPTRST_PATH_MAX		4096
 
@@ -65,29 +64,6 @@ struct task_struct;
 struct mm_struct;
 struct pid_namespace;
 struct page;
-
-/* cptrst_task_info.flags */
-#define CPTRST_TI_LEADER	(1u << 0)	/* thread group leader */
-#define CPTRST_TI_KTHREAD	(1u << 1)
-#define CPTRST_TI_HAS_MM	(1u << 2)
-
-/* What the dump needs of one task, ids as seen from the tree's namespace. */
-struct cptrst_task_info {
-	__s32 pids[CPTRST_MAX_LEVELS];	/* [0]: the tree's ns, then deeper ones */
-	__u32 nr_levels;
-	__s32 tgid;
-	__s32 ppid;			/* real parent's tgid, 0 if not visible */
-	__s32 pgid;
-	__s32 sid;
-	__s32 exit_code;
-	__u32 exit_state;		/* EXIT_ZOMBIE, EXIT_DEAD or 0 */
-	__u32 flags;			/* CPTRST_TI_* */
-	__u32 personality;
-	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
-	__s32 exit_signal;		/* signal to the parent at exit, -1 for threads */
-	__u64 blocked;			/* blocked signals */
-	char comm[16];
-};
 
 /* The mm's layout fields, in prctl(PR_SET_MM_MAP) order (dump and restore). */
 struct cptrst_mm_layout {
@@ -135,28 +111,7 @@ struct cptrst_vma_info {
 #define CPTRST_FILE_BLK		6
 #define CPTRST_FILE_OTHER	7	/* anon inodes: eventfd, epoll, ... */
 
-/* Checkpoint permission and stop state of @t for the calling task. */
-int cptrst_task_check_dump(struct task_struct *t);
-struct task_struct *cptrst_task_get_by_vpid(__s32 nr);
-void cptrst_task_put(struct task_struct *t);
-struct pid_namespace *cptrst_task_pidns_get(struct task_struct *t);
-void cptrst_pidns_put(struct pid_namespace *ns);
-int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max);
-int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cptrst_task_info *out);
-int cptrst_task_regs(struct task_struct *t, void *buf, unsigned int size);
-unsigned int cptrst_xstate_size(void);
-int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size);
 int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned int max);
-
-/* What a task registered with the kernel for its thread library. */
-struct cptrst_thread_state {
-	__u64 clear_child_tid;		/* set_tid_address, CLONE_CHILD_CLEARTID */
-	__u64 robust_list;		/* set_robust_list head */
-	__u64 robust_list_len;
-	__u64 rseq;			/* rseq area (CONFIG_RSEQ) */
-	__u32 rseq_len, rseq_sig;
-};
-void cptrst_task_thread_state(struct task_struct *t, struct cptrst_thread_state *out);
 
 struct mm_struct *cptrst_task_mm_get(struct task_struct *t);
 void cptrst_mm_put(struct mm_struct *mm);
@@ -176,9 +131,6 @@ long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 
 long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos);
 void cptrst_out_put(struct file *f, __u64 pos);
 int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f);
-int cptrst_signal_pending(void);
-__u64 cptrst_xfeatures(void);
-void cptrst_kernel_release(char *buf, unsigned int size);
 
 /* CRC32C on the raw state, by the kernel (only if available() says so). */
 int cptrst_crc32c_available(void);
@@ -188,8 +140,3 @@ struct cptrst_crc_job;
 struct cptrst_crc_job *cptrst_crc_job_start(struct page **pages, unsigned long n);
 __u32 cptrst_crc_job_finish(struct cptrst_crc_job *j);
 __u32 cptrst_crc32c_shift(__u32 crc, unsigned long len);
-
-/* ---------------------------------------------------------------------
- * eclone: check chosen pids against the caller's pid namespaces.
- */
-int cptrst_eclone_check_ns(__u32 flags, const __s32 *pids, __u32 nr);

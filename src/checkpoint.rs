@@ -23,7 +23,8 @@ use kernel::prelude::*;
 use crate::dump_mm;
 use crate::dump_task;
 use crate::image_out::ImageOut;
-use crate::shim::{self, Task};
+use crate::shim;
+use crate::task::{self, TaskExt};
 use crate::uapi::CheckpointArgs;
 
 /// Most tasks (threads included) one checkpoint takes.
@@ -32,8 +33,8 @@ pub(crate) const MAX_TASKS: usize = 4096;
 /// The `checkpoint` operation.
 pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     let file = shim::OutFile::get(args.fd)?;
-    let root = Task::from_vpid(args.pid).ok_or(code::ESRCH)?;
-    let tasks = shim::collect_tree(&root, MAX_TASKS)?;
+    let root = task::from_vpid(args.pid).ok_or(code::ESRCH)?;
+    let tasks = task::collect_tree(&root, MAX_TASKS)?;
     if tasks.is_empty() {
         return Err(code::ESRCH);
     }

@@ -12,11 +12,14 @@
 //! - [`device`]: the entry point from the C file operations;
 //! - [`eclone`]: the eclone operation (validation and translation to clone3);
 //! - [`shim`]: the declarations of the C shim (`cptrst_shim.c`);
+//! - [`task`], [`pid`], [`cred`], [`signal`], [`machine`]: the kernel's task
+//!   objects, one file each, with their C side in `cptrst_task.c`;
 //! - [`uapi`]: the ioctl ABI, shared with the tools (`crates/cptrst-uapi`).
 
 use kernel::prelude::*;
 
 mod checkpoint;
+mod cred;
 mod device;
 mod dump_mm;
 mod dump_task;
@@ -29,11 +32,15 @@ mod eclone;
 mod image;
 mod image_in;
 mod image_out;
+mod machine;
 mod ops;
+mod pid;
 mod restart;
 mod restore_mm;
 mod restore_plan;
 mod shim;
+mod signal;
+mod task;
 // Shared with the tools, which use the parts the module does not (command
 // numbers, the device path): hence the two allows.
 #[path = "../crates/cptrst-uapi/src/abi.rs"]

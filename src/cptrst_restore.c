@@ -10,8 +10,6 @@
  */
 #include <linux/elf.h>
 #include <linux/fdtable.h>
-#include <linux/futex.h>
-#include <linux/rseq.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -21,29 +19,21 @@
 #include <linux/pagemap.h>
 #include <linux/mman.h>
 #include <linux/mmap_lock.h>
-#include <linux/personality.h>
-#include <linux/pid.h>
-#include <linux/pid_namespace.h>
-#include <linux/regset.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
-#include <linux/sched/task_stack.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
-#include <linux/task_work.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/completion.h>
 #include <linux/sizes.h>
-#include <asm/fpu/api.h>
-#include <asm/ptrace.h>
-#include <asm/sighandling.h>
 
 #include "../include/cptrst_shim.h"
 #include "../include/cptrst_restore.h"
+#include "../include/cptrst_abi.h"
 
 static_assert(sizeof(struct cptrst_special) == 32);
 static_assert(sizeof(struct cptrst_mm_layout) == 11 * 8);
@@ -355,120 +345,6 @@ void cptrst_rst_unlock(void)
 struct cptrst_waitq *cptrst_waitq_global(void)
 {
 	return &cptrst_rst_global;
-}
-
-/* ---------------------------------------------------------------------
- * Tasks and pids.
- */
-struct task_struct *cptrst_current_get(void)
-{
-	return get_task_struct(current);
-}
-
-/* The pid @nr of the caller's pid namespace, referenced. */
-struct pid *cptrst_pid_get_vpid(int nr)
-{
-	return nr > 0 ? find_get_pid(nr) : NULL;
-}
-
-void cptrst_pid_put(struct pid *pid)
-{
-	put_pid(pid);
-}
-
-struct task_struct *cptrst_pid_task_get(struct pid *pid)
-{
-	return get_pid_task(pid, PIDTYPE_PID);
-}
-
-/* Is @t exiting or dead? */
-int cptrst_task_gone(struct task_struct *t)
-{
-	return (READ_ONCE(t->flags) & PF_EXITING) || READ_ONCE(t->exit_state);
-}
-
-struct task_struct *cptrst_task_get(struct task_struct *t)
-{
-	return get_task_struct(t);
-}
-
-int cptrst_task_is_current(struct task_struct *t)
-{
-	return t == current;
-}
-
-/* Is @t a child of @parent's thread group? */
-int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent)
-{
-	int ret;
-
-	rcu_read_lock();
-	ret = pid_alive(t) && same_thread_group(rcu_dereference(t->real_parent), parent);
-	rcu_read_unlock();
-	return ret;
-}
-
-/* The pid namespace @pid was allocated in (its task's active one), referenced. */
-struct pid_namespace *cptrst_pid_ns_get(struct pid *pid)
-{
-	return get_pid_ns(ns_of_pid(pid));
-}
-
-/* Does a live task (neither exiting nor a zombie) have pid @nr in @ns? */
-int cptrst_pid_alive(struct pid_namespace *ns, int nr)
-{
-	struct task_struct *t;
-	int ret = 0;
-
-	rcu_read_lock();
-	t = pid_task(find_pid_ns(nr, ns), PIDTYPE_PID);
-	if (t)
-		ret = !cptrst_task_gone(t);
-	rcu_read_unlock();
-	return ret;
-}
-
-/* Is @t a zombie? Then @code gets its exit code. */
-int cptrst_task_exit_code(struct task_struct *t, int *code)
-{
-	if (READ_ONCE(t->exit_state) != EXIT_ZOMBIE)
-		return 0;
-	*code = READ_ONCE(t->exit_code);
-	return 1;
-}
-
-/* @t's thread group id as the caller sees it. */
-int cptrst_task_tgid_vnr(struct task_struct *t)
-{
-	return task_tgid_vnr(t);
-}
-
-/*
- * SIGKILL to @t's thread group, with the caller's rights: kill(2)'s
- * permission check (check_kill_permission) applies, so a task the caller
- * could not signal is left alone (-EPERM).
- */
-int cptrst_task_kill(struct task_struct *t)
-{
-	struct pid *pid = get_task_pid(t, PIDTYPE_TGID);
-	int err;
-
-	if (!pid)
-		return -ESRCH;
-	err = kill_pid(pid, SIGKILL, 0);
-	put_pid(pid);
-	return err;
-}
-
-/* The caller dies on its way out of the kernel: no user instruction runs. */
-void cptrst_current_kill(void)
-{
-	force_sig(SIGKILL);
-}
-
-__u64 cptrst_task_size(void)
-{
-	return TASK_SIZE;
 }
 
 /* ---------------------------------------------------------------------
@@ -826,16 +702,6 @@ asm(
  * Task state of the restored task (current).
  */
 
-/* Where the caller goes when its ioctl returns: @ip, with stack @sp. */
-void cptrst_rst_set_ip_sp(__u64 ip, __u64 sp)
-{
-	struct pt_regs *r = current_pt_regs();
-
-	r->ip = ip;
-	r->sp = sp;
-	r->orig_ax = -1;
-}
-
 /* A new close-on-exec fd of the caller for @f. */
 int cptrst_rst_install_fd(struct file *f)
 {
@@ -856,218 +722,4 @@ void cptrst_rst_close_fds_from(unsigned int first)
 	rcu_read_unlock();
 	for (fd = first; fd < max; fd++)
 		close_fd(fd);
-}
-
-#define UNBLOCKABLE (sigmask(SIGKILL) | sigmask(SIGSTOP))
-
-/* Block every signal that can be blocked; @old gets the previous mask. */
-int cptrst_rst_block_signals(__u64 *old)
-{
-	sigset_t all, prev;
-	int ret;
-
-	sigfillset(&all);
-	sigdelsetmask(&all, UNBLOCKABLE);
-	ret = sigprocmask(SIG_SETMASK, &all, &prev);
-	*old = prev.sig[0];
-	return ret;
-}
-
-int cptrst_rst_set_sigmask(__u64 blocked)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	set.sig[0] = blocked & ~UNBLOCKABLE;
-	return sigprocmask(SIG_SETMASK, &set, NULL);
-}
-
-/*
- * Write the general registers (struct user_regs_struct order) into the
- * caller's saved user registers: they take effect when the ioctl returns.
- * A 64-bit user context only: cs and ss must be the 64-bit user selectors,
- * ip and sp user addresses. Only the flags a signal return may set are
- * taken (FIX_EFLAGS). orig_ax = -1: no syscall restart on the way out.
- * ax is overwritten by the ioctl's return value; cptrst_rst_queue_ax()
- * sets it afterwards. fs/gs bases are set by the trampoline, the segment
- * selectors ds/es/fs/gs are left as they are (0 for a 64-bit task).
- */
-int cptrst_rst_set_regs(const __u64 *v, unsigned int n)
-{
-	struct pt_regs *r = current_pt_regs();
-
-	if (n != sizeof(struct user_regs_struct) / 8)
-		return -EINVAL;
-	if (v[17] != __USER_CS || v[20] != __USER_DS)
-		return -EINVAL;
-	if (v[16] >= TASK_SIZE_MAX || v[19] >= TASK_SIZE_MAX)
-		return -EINVAL;
-	r->r15 = v[0];
-	r->r14 = v[1];
-	r->r13 = v[2];
-	r->r12 = v[3];
-	r->bp = v[4];
-	r->bx = v[5];
-	r->r11 = v[6];
-	r->r10 = v[7];
-	r->r9 = v[8];
-	r->r8 = v[9];
-	r->ax = v[10];
-	r->cx = v[11];
-	r->dx = v[12];
-	r->si = v[13];
-	r->di = v[14];
-	r->orig_ax = -1;
-	r->ip = v[16];
-	r->cs = __USER_CS;
-	r->flags = (r->flags & ~FIX_EFLAGS) | (v[18] & FIX_EFLAGS);
-	r->sp = v[19];
-	r->ss = __USER_DS;
-	return 0;
-}
-
-/*
- * The command name. As __set_task_comm() (not exported) without its trace
- * and perf events: under task_lock, NUL-padded.
- */
-void cptrst_rst_set_comm(const char *comm)
-{
-	char buf[TASK_COMM_LEN];
-
-	memcpy(buf, comm, TASK_COMM_LEN);
-	buf[TASK_COMM_LEN - 1] = 0;
-	task_lock(current);
-	strscpy_pad(current->comm, buf, sizeof(current->comm));
-	task_unlock(current);
-}
-
-/* The Linux execution domain only; its flags (ADDR_NO_RANDOMIZE, ...) kept. */
-int cptrst_rst_set_personality(__u32 personality)
-{
-	if ((personality & PER_MASK) != PER_LINUX)
-		return -EINVAL;
-	current->personality = personality;
-	return 0;
-}
-
-/*
- * The per-thread state the thread library registered (what
- * set_tid_address, set_robust_list and rseq store), with their checks:
- * a robust list head of the kernel's size, an rseq area aligned and at
- * least the original size. The addresses are checked when the kernel uses
- * them, as for the system calls.
- */
-int cptrst_rst_set_thread_state(const struct cptrst_thread_state *ts)
-{
-	if (ts->clear_child_tid >= TASK_SIZE || ts->robust_list >= TASK_SIZE || ts->rseq >= TASK_SIZE)
-		return -EINVAL;
-	if (ts->robust_list && ts->robust_list_len != sizeof(struct robust_list_head))
-		return -EINVAL;
-	current->clear_child_tid = (int __user *)(unsigned long)ts->clear_child_tid;
-#ifdef CONFIG_FUTEX
-	current->robust_list = (struct robust_list_head __user *)(unsigned long)ts->robust_list;
-#endif
-#ifdef CONFIG_RSEQ
-	if (ts->rseq) {
-		if (!IS_ALIGNED(ts->rseq, __alignof__(struct rseq)) || ts->rseq_len < ORIG_RSEQ_SIZE)
-			return -EINVAL;
-		current->rseq = (struct rseq __user *)(unsigned long)ts->rseq;
-		current->rseq_len = ts->rseq_len;
-		current->rseq_sig = ts->rseq_sig;
-		rseq_set_notify_resume(current);
-	}
-#else
-	if (ts->rseq)
-		return -EOPNOTSUPP;
-#endif
-	return 0;
-}
-
-void cptrst_rst_clear_pdeath(void)
-{
-	current->pdeath_signal = 0;
-}
-
-/*
- * rax: the syscall return path stores the ioctl's result in regs->ax after
- * the ioctl returns, so the restored value is written by a task work, which
- * runs after that store and before any signal frame is built. The work
- * holds a reference on @pin, the /dev/cptrst file whose fops own the module,
- * so that the module cannot be unloaded while the work is queued; the
- * callback's last act is fput(), which defers the final release (and the
- * module_put()) to after the callback has returned.
- */
-struct cptrst_ax_work {
-	struct callback_head cb;
-	struct file *pin;
-	u64 ax;
-};
-
-static void cptrst_ax_fn(struct callback_head *cb)
-{
-	struct cptrst_ax_work *w = container_of(cb, struct cptrst_ax_work, cb);
-	struct file *pin = w->pin;
-
-	if (!(current->flags & PF_EXITING))
-		current_pt_regs()->ax = w->ax;
-	kfree(w);
-	fput(pin);
-}
-
-int cptrst_rst_queue_ax(struct file *pin, __u64 ax)
-{
-	struct cptrst_ax_work *w = kmalloc(sizeof(*w), GFP_KERNEL);
-	int ret;
-
-	if (!w)
-		return -ENOMEM;
-	w->ax = ax;
-	w->pin = get_file(pin);
-	init_task_work(&w->cb, cptrst_ax_fn);
-	ret = task_work_add(current, &w->cb, TWA_RESUME);
-	if (ret) {
-		fput(pin);
-		kfree(w);
-	}
-	return ret;
-}
-
-/*
- * Park the caller's FPU state: save the live registers into its fpstate
- * and set TIF_NEED_FPU_LOAD, so that nothing rewrites the fpstate from the
- * registers until the task returns to user space, where the fpstate is
- * loaded. Another task may then set it (cptrst_task_set_xstate()).
- */
-void cptrst_rst_fpu_park(void)
-{
-	kernel_fpu_begin_mask(0);
-	kernel_fpu_end();
-}
-
-/*
- * Set the xstate of @t, a task parked in its restart ioctl after
- * cptrst_rst_fpu_park(), from a standard-format XSAVE buffer of exactly the
- * regset's size, through the NT_X86_XSTATE regset (which validates it and
- * converts it to the kernel's format). Never on the caller itself.
- */
-int cptrst_task_set_xstate(struct task_struct *t, const void *buf, unsigned int size)
-{
-	const struct user_regset_view *view;
-	unsigned int i;
-
-	if (t == current)
-		return -EINVAL;
-	view = task_user_regset_view(t);
-	for (i = 0; i < view->n; i++) {
-		const struct user_regset *rs = &view->regsets[i];
-
-		if (rs->core_note_type != NT_X86_XSTATE)
-			continue;
-		if (!rs->set)
-			return -EOPNOTSUPP;
-		if (rs->n * rs->size != size)
-			return -EINVAL;
-		return rs->set(t, rs, 0, size, buf, NULL);
-	}
-	return -EOPNOTSUPP;
 }

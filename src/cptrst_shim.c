@@ -15,6 +15,7 @@
 
 #include "../include/cptrst_shim.h"
 #include "../include/cptrst_restore.h"
+#include "../include/cptrst_abi.h"
 
 MODULE_VERSION("0.1.0");
 
@@ -54,13 +55,11 @@ void cptrst_misc_deregister(void)
 }
 
 /* ---------------------------------------------------------------------
- * Dump side: tasks, registers, FPU, mm and pages of a stopped tree.
+ * Dump side: mm and pages of a stopped tree (tasks: src/cptrst_task.c).
  */
 #include <linux/bvec.h>
-#include <linux/cred.h>
 #include <linux/crc32.h>
 #include <linux/crc32c.h>
-#include <linux/futex.h>
 #include <linux/elf.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
@@ -68,9 +67,6 @@ void cptrst_misc_deregister(void)
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
 #include <linux/pagemap.h>
-#include <linux/pid_namespace.h>
-#include <linux/ptrace.h>
-#include <linux/regset.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -81,273 +77,10 @@ void cptrst_misc_deregister(void)
 #include <linux/workqueue.h>
 #include <linux/completion.h>
 #include <linux/slab.h>
-#include <linux/utsname.h>
-#include <asm/fpu/xcr.h>
-#include <asm/cpufeature.h>
 
-static_assert(sizeof(struct cptrst_task_info) == 4 * CPTRST_MAX_LEVELS + 4 * 18 + 8 + 16);
 static_assert(sizeof(struct cptrst_mm_info) == 8 * 12 + 8 * CPTRST_AUXV_WORDS + 8);
-static_assert(sizeof(struct cptrst_thread_state) == 40);
 static_assert(sizeof(struct cptrst_vma_info) == 8 * 6 + 16);
 static_assert(CPTRST_AUXV_WORDS >= AT_VECTOR_SIZE);
-
-struct task_struct *cptrst_task_get_by_vpid(__s32 nr)
-{
-	struct pid *pid;
-	struct task_struct *t;
-
-	if (nr <= 0)
-		return NULL;
-	pid = find_get_pid(nr);
-	if (!pid)
-		return NULL;
-	t = get_pid_task(pid, PIDTYPE_PID);
-	put_pid(pid);
-	return t;
-}
-
-void cptrst_task_put(struct task_struct *t)
-{
-	put_task_struct(t);
-}
-
-struct pid_namespace *cptrst_task_pidns_get(struct task_struct *t)
-{
-	struct pid_namespace *ns = NULL;
-
-	rcu_read_lock();
-	if (pid_alive(t))
-		ns = get_pid_ns(task_active_pid_ns(t));
-	rcu_read_unlock();
-	return ns;
-}
-
-void cptrst_pidns_put(struct pid_namespace *ns)
-{
-	put_pid_ns(ns);
-}
-
-/* Is @t's thread group @root's, or a descendant of it? Under RCU. */
-static bool in_tree(struct task_struct *t, struct task_struct *root)
-{
-	struct task_struct *p = t->group_leader;
-
-	for (;;) {
-		struct task_struct *parent;
-
-		if (p == root)
-			return true;
-		parent = rcu_dereference(p->real_parent);
-		if (parent == p || p->pid == 0)
-			return false;
-		p = parent->group_leader;
-	}
-}
-
-/* Is the caller in the thread group of the task with @root, or below it? */
-int cptrst_current_in_tree_of(struct pid *root)
-{
-	struct task_struct *r;
-	int ret = 0;
-
-	rcu_read_lock();
-	r = pid_task(root, PIDTYPE_PID);
-	if (r)
-		ret = in_tree(current, r->group_leader);
-	rcu_read_unlock();
-	return ret;
-}
-
-/*
- * Collect every thread of @root's thread group and of its descendants,
- * referenced, in ascending pid order of the caller's namespace. The tree is
- * stopped, so it cannot fork; tasks that exit meanwhile are caught by the
- * state checks. Returns the count, -E2BIG past @max, -EINVAL if the caller
- * is itself in the tree.
- */
-int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max)
-{
-	struct pid_namespace *ns = task_active_pid_ns(current);
-	unsigned int n = 0;
-	int nr = 1, ret = 0;
-
-	root = root->group_leader;
-	rcu_read_lock();
-	if (in_tree(current, root)) {
-		ret = -EINVAL;
-		goto out;
-	}
-	for (;;) {
-		struct pid *pid = find_ge_pid(nr, ns);
-		struct task_struct *t;
-
-		if (!pid)
-			break;
-		nr = pid_nr_ns(pid, ns) + 1;
-		t = pid_task(pid, PIDTYPE_PID);
-		if (!t || t->exit_state == EXIT_DEAD || !in_tree(t, root))
-			continue;
-		if (n == max) {
-			ret = -E2BIG;
-			break;
-		}
-		get_task_struct(t);
-		out[n++] = t;
-	}
-out:
-	rcu_read_unlock();
-	if (ret) {
-		while (n)
-			put_task_struct(out[--n]);
-		return ret;
-	}
-	return n;
-}
-
-/*
- * May the caller checkpoint @t? Refuses kernel threads (EPERM), tasks the
- * caller could not ptrace by the basic uid/dumpable rules (EPERM; the real
- * grant is below), and tasks that are not ptrace-stopped by the caller and
- * off their CPU (EBUSY). Being the ptracer means that ptrace_attach() ran
- * the full may-access and LSM checks. Zombies need no stop.
- */
-int cptrst_task_check_dump(struct task_struct *t)
-{
-	const struct cred *cred = current_cred(), *tcred;
-	struct task_struct *tracer;
-	struct mm_struct *mm;
-	bool allowed, traced_by_us;
-	int dumpable = SUID_DUMP_USER;
-	struct user_namespace *mm_ns = NULL;
-
-	if (t->flags & PF_KTHREAD)
-		return -EPERM;
-	rcu_read_lock();
-	tcred = __task_cred(t);
-	allowed = (uid_eq(cred->uid, tcred->euid) && uid_eq(cred->uid, tcred->suid) &&
-		   uid_eq(cred->uid, tcred->uid) && gid_eq(cred->gid, tcred->egid) &&
-		   gid_eq(cred->gid, tcred->sgid) && gid_eq(cred->gid, tcred->gid)) ||
-		  ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
-	rcu_read_unlock();
-	if (!allowed)
-		return -EPERM;
-	task_lock(t);
-	mm = t->mm;
-	if (mm) {
-		dumpable = get_dumpable(mm);
-		mm_ns = mm->user_ns;
-	}
-	task_unlock(t);
-	if (mm_ns && dumpable != SUID_DUMP_USER && !ns_capable_noaudit(mm_ns, CAP_SYS_PTRACE))
-		return -EPERM;
-	if (t->exit_state)
-		return 0;
-	rcu_read_lock();
-	tracer = t->ptrace ? rcu_dereference(t->parent) : NULL;
-	traced_by_us = tracer && same_thread_group(tracer, current);
-	rcu_read_unlock();
-	if (!traced_by_us || !task_is_traced(t) || READ_ONCE(t->on_cpu))
-		return -EBUSY;
-	return 0;
-}
-
-int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cptrst_task_info *out)
-{
-	const struct cred *tcred;
-	struct user_namespace *uns = current_user_ns();
-	struct pid *pid;
-	unsigned int i;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	__get_task_comm(out->comm, sizeof(out->comm), t);
-	rcu_read_lock();
-	if (!pid_alive(t)) {
-		ret = -ESRCH;
-		goto out;
-	}
-	pid = task_pid(t);
-	if (pid->level < ns->level || pid->numbers[ns->level].ns != ns) {
-		ret = -EINVAL;	/* not inside the tree's namespace */
-		goto out;
-	}
-	for (i = ns->level; i <= pid->level; i++)
-		out->pids[i - ns->level] = pid->numbers[i].nr;
-	out->nr_levels = pid->level - ns->level + 1;
-	out->tgid = task_tgid_nr_ns(t, ns);
-	out->ppid = task_tgid_nr_ns(rcu_dereference(t->real_parent), ns);
-	out->pgid = task_pgrp_nr_ns(t, ns);
-	out->sid = task_session_nr_ns(t, ns);
-	out->exit_code = t->exit_code;
-	out->exit_state = t->exit_state;
-	if (thread_group_leader(t))
-		out->flags |= CPTRST_TI_LEADER;
-	if (t->flags & PF_KTHREAD)
-		out->flags |= CPTRST_TI_KTHREAD;
-	if (t->mm)
-		out->flags |= CPTRST_TI_HAS_MM;
-	out->personality = t->personality;
-	out->exit_signal = t->exit_signal;
-	out->blocked = t->blocked.sig[0];
-	tcred = __task_cred(t);
-	out->uid = from_kuid_munged(uns, tcred->uid);
-	out->gid = from_kgid_munged(uns, tcred->gid);
-	out->euid = from_kuid_munged(uns, tcred->euid);
-	out->egid = from_kgid_munged(uns, tcred->egid);
-	out->suid = from_kuid_munged(uns, tcred->suid);
-	out->sgid = from_kgid_munged(uns, tcred->sgid);
-	out->fsuid = from_kuid_munged(uns, tcred->fsuid);
-	out->fsgid = from_kgid_munged(uns, tcred->fsgid);
-out:
-	rcu_read_unlock();
-	return ret;
-}
-
-static const struct user_regset *find_regset(struct task_struct *t, unsigned int note)
-{
-	const struct user_regset_view *view = task_user_regset_view(t);
-	unsigned int i;
-
-	for (i = 0; i < view->n; i++)
-		if (view->regsets[i].core_note_type == note)
-			return &view->regsets[i];
-	return NULL;
-}
-
-static int get_regset(struct task_struct *t, unsigned int note, void *buf, unsigned int size)
-{
-	const struct user_regset *rs = find_regset(t, note);
-	int ret;
-
-	if (!rs)
-		return -EOPNOTSUPP;
-	if (rs->n * rs->size != size)
-		return -EINVAL;
-	ret = regset_get(t, rs, size, buf);
-	if (ret < 0)
-		return ret;
-	return ret == size ? 0 : -EIO;
-}
-
-/* The general registers (struct user_regs_struct, 216 bytes). */
-int cptrst_task_regs(struct task_struct *t, void *buf, unsigned int size)
-{
-	return get_regset(t, NT_PRSTATUS, buf, size);
-}
-
-/* Size of the user-ABI XSAVE buffer on this machine, 0 without XSAVE. */
-unsigned int cptrst_xstate_size(void)
-{
-	const struct user_regset *rs = find_regset(current, NT_X86_XSTATE);
-
-	return rs ? rs->n * rs->size : 0;
-}
-
-/* The xstate of a stopped task in the standard (non-compacted) format. */
-int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size)
-{
-	return get_regset(t, NT_X86_XSTATE, buf, size);
-}
 
 static __u32 file_kind(umode_t mode)
 {
@@ -853,95 +586,4 @@ int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f)
 		ret = 1;
 	rcu_read_unlock();
 	return ret;
-}
-
-/*
- * The per-thread state @t registered with the kernel. @t is stopped (or a
- * zombie), so the fields do not change under us.
- */
-void cptrst_task_thread_state(struct task_struct *t, struct cptrst_thread_state *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->clear_child_tid = (unsigned long)READ_ONCE(t->clear_child_tid);
-#ifdef CONFIG_FUTEX
-	out->robust_list = (unsigned long)READ_ONCE(t->robust_list);
-	if (out->robust_list)
-		out->robust_list_len = sizeof(struct robust_list_head);
-#endif
-#ifdef CONFIG_RSEQ
-	out->rseq = (unsigned long)READ_ONCE(t->rseq);
-	out->rseq_len = READ_ONCE(t->rseq_len);
-	out->rseq_sig = READ_ONCE(t->rseq_sig);
-#endif
-}
-
-int cptrst_signal_pending(void)
-{
-	return signal_pending(current);
-}
-
-/* XCR0: the xstate features enabled for user space on this CPU. */
-__u64 cptrst_xfeatures(void)
-{
-	return boot_cpu_has(X86_FEATURE_OSXSAVE) ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
-}
-
-void cptrst_kernel_release(char *buf, unsigned int size)
-{
-	strscpy_pad(buf, utsname()->release, size);
-}
-
-/* ---------------------------------------------------------------------
- * eclone.
- */
-#include <linux/capability.h>
-#include <linux/user_namespace.h>
-
-static bool cr_capable(struct user_namespace *ns)
-{
-	return ns_capable(ns, CAP_CHECKPOINT_RESTORE) || ns_capable(ns, CAP_SYS_ADMIN);
-}
-
-/*
- * @pids (a kernel copy, @nr entries) lists the chosen pids outermost first;
- * the last one is for the child's own pid namespace: the caller's
- * pid_ns_for_children, or a new one below it with CLONE_NEWPID. Checks, in
- * the order clone3() would: depth (EINVAL), then per level the capability
- * over the namespace's owner (EPERM), that a pid other than 1 has an init to
- * live under (EINVAL), and that the pid is free (EEXIST, advisory: the pid
- * may still be taken before clone3() runs, which then fails the same way).
- */
-int cptrst_eclone_check_ns(__u32 flags, const __s32 *pids, __u32 nr)
-{
-	struct pid_namespace *base = current->nsproxy->pid_ns_for_children;
-	bool newpid = flags & CLONE_NEWPID;
-	unsigned int level = base->level + (newpid ? 1 : 0);
-	struct pid_namespace *ns = base;
-	int i;
-
-	if (nr > level + 1)
-		return -EINVAL;
-	for (i = nr - 1; i >= 0; i--) {
-		bool exists;
-
-		if (newpid && i == nr - 1) {
-			/* The new namespace's first task is its init. */
-			if (pids[i] != 1)
-				return -EINVAL;
-			if (!(flags & CLONE_NEWUSER) && !cr_capable(current_user_ns()))
-				return -EPERM;
-			continue;
-		}
-		if (!cr_capable(ns->user_ns))
-			return -EPERM;
-		if (pids[i] != 1 && !READ_ONCE(ns->child_reaper))
-			return -EINVAL;
-		rcu_read_lock();
-		exists = find_pid_ns(pids[i], ns) != NULL;
-		rcu_read_unlock();
-		if (exists)
-			return -EEXIST;
-		ns = ns->parent;
-	}
-	return 0;
 }

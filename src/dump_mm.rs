@@ -24,7 +24,9 @@ use kernel::rbtree::RBTree;
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
 use crate::ops::eopnotsupp;
-use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, Task, VmaInfo, PIN_BATCH};
+use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, VmaInfo, PIN_BATCH};
+use crate::task::{Task, TaskExt};
+use kernel::types::ARef;
 
 // vm_flags bits (include/linux/mm.h).
 const VM_READ: u64 = 0x1;
@@ -41,7 +43,7 @@ const VM_DONTDUMP: u64 = 0x0400_0000;
 
 /// The distinct address spaces of `tasks`, and each task's mm id (index in
 /// the returned list plus one; 0 for none), numbered in tree `order`.
-pub(crate) fn collect(tasks: &[Task], order: &[usize]) -> Result<(KVec<Mm>, KVec<u32>)> {
+pub(crate) fn collect(tasks: &[ARef<Task>], order: &[usize]) -> Result<(KVec<Mm>, KVec<u32>)> {
     let mut mms: KVec<Mm> = KVec::new();
     let mut ids: KVec<u32> = KVec::from_elem(0u32, tasks.len(), GFP_KERNEL)?;
     for &k in order {
@@ -238,7 +240,7 @@ fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Res
     let mut pins = PinnedPages::new()?;
     let mut addr = v.start;
     while addr < v.end {
-        if shim::signal_pending() {
+        if crate::signal::current_pending() {
             return Err(code::EINTR);
         }
         let left = ((v.end - addr) as usize) / PAGE_SIZE;
@@ -279,7 +281,7 @@ fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
     let mut run = KVVec::from_elem(0u8, SHM_BATCH * PAGE_SIZE, GFP_KERNEL)?;
     let mut addr = v.start;
     while addr < v.end {
-        if shim::signal_pending() {
+        if crate::signal::current_pending() {
             return Err(code::EINTR);
         }
         let left = ((v.end - addr) as usize) / PAGE_SIZE;

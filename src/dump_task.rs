@@ -1,31 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Dump code for tasks: ids and state (the tree), credentials, signal mask,
 //! general registers, FPU/xstate and open file descriptors. Read-only on
-//! the tasks.
+//! the tasks, which it reads through [`TaskExt`].
 
 use kernel::error::code;
 use kernel::prelude::*;
 
 use crate::image;
 use crate::image_out::ImageOut;
-use crate::shim::{self, PidNs, Task, TaskInfo};
+use crate::pid::PidNamespace;
+use crate::shim;
+use crate::signal::UNBLOCKABLE;
+use crate::task::{reg, Task, TaskExt, TaskInfo, TI_LEADER};
+use kernel::types::ARef;
 
 /// Ids and state of every task, in the order of `tasks`.
-pub(crate) fn collect_infos(tasks: &[Task], ns: &PidNs) -> Result<KVec<TaskInfo>> {
+pub(crate) fn collect_infos(tasks: &[ARef<Task>], ns: &PidNamespace) -> Result<KVec<TaskInfo>> {
     let mut infos = KVec::with_capacity(tasks.len(), GFP_KERNEL)?;
     for t in tasks {
         infos.push(t.info(ns)?, GFP_KERNEL)?;
     }
     Ok(infos)
-}
-
-/// Index of each register in `struct user_regs_struct` (x86_64).
-pub(crate) mod reg {
-    pub(crate) const AX: usize = 10;
-    pub(crate) const ORIG_AX: usize = 15;
-    pub(crate) const IP: usize = 16;
-    /// Number of registers.
-    pub(crate) const COUNT: usize = 27;
 }
 
 const ERESTARTSYS: i64 = 512;
@@ -84,7 +79,7 @@ pub(crate) fn tree_order(infos: &[TaskInfo], root_tgid: i32) -> Result<KVec<usiz
     let n = infos.len();
     let mut order: KVec<usize> = KVec::with_capacity(n, GFP_KERNEL)?;
     let mut placed: KVec<bool> = KVec::from_elem(false, n, GFP_KERNEL)?;
-    let is_leader = |i: &TaskInfo| i.flags & shim::TI_LEADER != 0;
+    let is_leader = |i: &TaskInfo| i.flags & TI_LEADER != 0;
     // Adds the thread group `tgid`: its leader, then its other threads.
     let add_group = |order: &mut KVec<usize>, placed: &mut KVec<bool>, tgid: i32| -> Result {
         for pass_leader in [true, false] {
@@ -131,7 +126,7 @@ fn pids_of(i: &TaskInfo) -> [u32; image::MAX_PID_LEVELS] {
 /// The TREE entry of a task.
 pub(crate) fn tree_entry(i: &TaskInfo, is_root: bool, mm_id: u32) -> image::TreeEntry {
     let mut flags = 0;
-    if i.flags & shim::TI_LEADER == 0 {
+    if i.flags & TI_LEADER == 0 {
         flags |= image::TASK_THREAD;
     }
     if i.exit_state != 0 {
@@ -162,9 +157,6 @@ pub(crate) fn write_tree(out: &mut ImageOut, infos: &[TaskInfo], order: &[usize]
     }
     Ok(())
 }
-
-/// Signals that can never be blocked (SIGKILL, SIGSTOP).
-const UNBLOCKABLE: u64 = (1 << 8) | (1 << 18);
 
 /// The image's kind of an fd of kind `k` (`shim::file_kind`).
 fn file_kind(k: u32) -> u32 {
@@ -260,14 +252,14 @@ pub(crate) fn write_task(
         index,
         pid: i.pids[0] as u32,
         comm: i.comm,
-        uid: i.uid,
-        gid: i.gid,
-        euid: i.euid,
-        egid: i.egid,
-        suid: i.suid,
-        sgid: i.sgid,
-        fsuid: i.fsuid,
-        fsgid: i.fsgid,
+        uid: i.cred.uid,
+        gid: i.cred.gid,
+        euid: i.cred.euid,
+        egid: i.cred.egid,
+        suid: i.cred.suid,
+        sgid: i.cred.sgid,
+        fsuid: i.cred.fsuid,
+        fsgid: i.cred.fsgid,
         personality: i.personality,
         blocked: i.blocked & !UNBLOCKABLE,
     };

@@ -37,11 +37,11 @@ pub(crate) struct ImageOut {
 impl ImageOut {
     /// A writer of an image with this machine's header to `file`.
     pub(crate) fn new(file: OutFile) -> Result<ImageOut> {
-        let xstate = shim::xstate_size();
+        let xstate = crate::machine::xstate_size();
         let header = FileHeader::new(
-            shim::xfeatures(),
+            crate::machine::xfeatures(),
             u32::try_from(xstate).map_err(|_| code::EINVAL)?,
-            &shim::kernel_release(),
+            &crate::machine::kernel_release(),
         );
         let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
         let mut enc = Encoder::new(header);

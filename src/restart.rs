@@ -46,8 +46,11 @@ use kernel::sync::Arc;
 use crate::image_in::{fail, Fail, Msg};
 use crate::restore_mm::{self, Tramp, TrampParams};
 use crate::restore_plan::{self, Plan};
-use crate::shim::rst::{self, DevFile, InFile, Locked, PidRef, RstGuard, WaitQ};
-use crate::shim::{self, PidNs, Task};
+use crate::pid::{Pid, PidNamespace};
+use crate::shim::rst::{self, DevFile, InFile, Locked, RstGuard, WaitQ};
+use crate::signal;
+use crate::task::{self, CurrentTask, FpuParked, Task, TaskExt, TI_LEADER};
+use kernel::types::ARef;
 use crate::uapi::{RestartArgs, RST_COORD, RST_RESUME, RST_SKIP_FILES, RST_ZOMBIE};
 
 // Phases of a context (`Ctx::phase`).
@@ -76,8 +79,11 @@ const POLL_MS: u32 = 200;
 
 /// A participant.
 struct Part {
-    task: Task,
+    task: ARef<Task>,
     stage: u32,
+    /// Its proof of a parked FPU, from PARKED until the coordinator sets
+    /// its xstate ([`release`]).
+    parked: Option<FpuParked>,
 }
 
 /// The mutable state of a context.
@@ -90,11 +96,11 @@ struct State {
 
 /// A restart context, shared by the coordinator and the participants.
 pub(crate) struct Ctx {
-    coord: Task,
+    coord: ARef<Task>,
     /// The root task's pid (in the coordinator's namespace).
-    root: PidRef,
+    root: ARef<Pid>,
     /// The tree's pid namespace: the root's.
-    ns: PidNs,
+    ns: ARef<PidNamespace>,
     image: InFile,
     flags: u32,
     plan: Plan,
@@ -176,6 +182,33 @@ impl Ctx {
                 p.stage = stage;
             }
         });
+    }
+
+    /// Participant `i` parked: its FPU token goes to the coordinator.
+    fn park(&self, i: usize, parked: FpuParked) {
+        let mut g = RstGuard::lock();
+        self.st.with(&mut g, |s| {
+            if let Some(Some(p)) = s.parts.get_mut(i) {
+                p.stage = PARKED;
+                p.parked = Some(parked);
+            }
+        });
+    }
+
+    /// The FPU tokens of the parked participants, taken out (index, token).
+    fn take_parked(&self) -> Result<KVec<(usize, FpuParked)>, Fail> {
+        let n = self.plan.tasks.len();
+        let mut v = KVec::with_capacity(n, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        let mut g = RstGuard::lock();
+        self.st.with(&mut g, |s| {
+            for (i, p) in s.parts.iter_mut().enumerate() {
+                if let Some(t) = p.as_mut().and_then(|p| p.parked.take()) {
+                    // Capacity reserved above: no allocation under the lock.
+                    let _ = v.push((i, t), GFP_KERNEL);
+                }
+            }
+        });
+        Ok(v)
     }
 
     fn stage(&self, i: usize) -> Option<u32> {
@@ -279,9 +312,9 @@ fn coordinate(args: &RestartArgs) -> Result<(), Fail> {
     let image = InFile::get(args.fd).map_err(|e| {
         fail!(e, "the image (fd {}) must be a regular file or memfd open for reading: error {}", args.fd, e.to_errno())
     })?;
-    let root = PidRef::from_vpid(args.ctid).ok_or_else(|| fail!(code::ESRCH, "no task with pid {}", args.ctid))?;
+    let root = Pid::find_vpid(args.ctid).ok_or_else(|| fail!(code::ESRCH, "no task with pid {}", args.ctid))?;
     let root_task = root.task().ok_or_else(|| fail!(code::ESRCH, "no task with pid {}", args.ctid))?;
-    let me = Task::current();
+    let me = CurrentTask::get().to_ref();
     if !root_task.child_of(&me) {
         return Err(fail!(code::EINVAL, "pid {} is not a child of the caller", args.ctid));
     }
@@ -343,7 +376,7 @@ fn kill_parts(ctx: &Ctx) {
     for (t, _) in parts.iter().flatten() {
         // A task that already exited, or one the caller may not signal
         // (it cannot be a participant then), is left alone.
-        let _ = t.kill();
+        let _ = signal::kill_group(t);
     }
 }
 
@@ -382,13 +415,13 @@ fn unregister(ctx: &Arc<Ctx>) {
 }
 
 /// The participants' tasks and stages, a snapshot.
-fn snapshot(ctx: &Ctx) -> Result<KVec<Option<(Task, u32)>>, Fail> {
+fn snapshot(ctx: &Ctx) -> Result<KVec<Option<(ARef<Task>, u32)>>, Fail> {
     let mut v = KVec::with_capacity(ctx.plan.tasks.len(), GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
     let mut g = RstGuard::lock();
     ctx.st.with(&mut g, |s| {
         for p in s.parts.iter() {
             // Capacity reserved above: no allocation under the lock.
-            let _ = v.push(p.as_ref().map(|p| (p.task.clone_ref(), p.stage)), GFP_KERNEL);
+            let _ = v.push(p.as_ref().map(|p| (p.task.clone(), p.stage)), GFP_KERNEL);
         }
     });
     Ok(v)
@@ -420,14 +453,14 @@ fn drive(ctx: &Ctx, root_task: &Task) -> Result<(), Fail> {
         let pid = ctx.plan.tasks[i].pid();
         // A task that died before it arrived never will: a zombie (its
         // parent, in restart, does not reap it) still holds the pid.
-        if !rst::pid_alive(&ctx.ns, pid) && (i > 0 || root_task.gone()) {
+        if !ctx.ns.pid_alive(pid) && (i > 0 || root_task.gone()) {
             ctx.fail(of_task(ctx, i, fail!(code::ESRCH, "missing: no live task has this pid (it died before it joined, or was never created)")));
             continue;
         }
         ctx.wait()?;
     }
     // No task of the subtree may be foreign to the image.
-    let tasks = shim::collect_tree(root_task, crate::checkpoint::MAX_TASKS)
+    let tasks = task::collect_tree(root_task, crate::checkpoint::MAX_TASKS)
         .map_err(|e| fail!(e, "listing the tasks of the tree: error {}", e.to_errno()))?;
     {
         let parts = snapshot(ctx)?;
@@ -490,11 +523,16 @@ fn drive(ctx: &Ctx, root_task: &Task) -> Result<(), Fail> {
 }
 
 /// Sets every parked task's xstate and lets them all run.
-fn release(ctx: &Ctx, parts: &[Option<(Task, u32)>]) -> Result<(), Fail> {
-    for (i, p) in parts.iter().enumerate() {
-        let Some((t, PARKED)) = p else { continue };
+fn release(ctx: &Ctx, parts: &[Option<(ARef<Task>, u32)>]) -> Result<(), Fail> {
+    let tokens = ctx.take_parked()?;
+    let nr_parked = parts.iter().flatten().filter(|(_, stage)| *stage == PARKED).count();
+    if tokens.len() != nr_parked {
+        return Err(fail!(code::EINVAL, "a parked task has no FPU token"));
+    }
+    for (i, token) in tokens {
         let x = &ctx.plan.tasks[i].xstate;
-        t.set_xstate(x)
+        token
+            .set_xstate(x)
             .map_err(|e| of_task(ctx, i, fail!(e, "FPU: the kernel refused the image's xstate: error {}", e.to_errno())))?;
     }
     ctx.set_phase(GO);
@@ -525,7 +563,8 @@ fn find_ctx() -> Result<Arc<Ctx>, Fail> {
 /// Which task of the image the caller is; checks its pids at every level,
 /// its thread group and its parent.
 fn identify(ctx: &Ctx) -> Result<usize, Fail> {
-    let me = Task::current();
+    let cur = CurrentTask::get();
+    let me = cur.task();
     let info = me.info(&ctx.ns).map_err(|e| fail!(e, "the caller is not in the tree's pid namespace"))?;
     let pid = info.pids[0] as u32;
     let i = ctx
@@ -538,7 +577,7 @@ fn identify(ctx: &Ctx) -> Result<usize, Fail> {
     if info.nr_levels as usize != n || e.level_pids().iter().zip(info.pids.iter()).any(|(&a, &b)| a != b as u32) {
         return Err(bad("pids in the nested pid namespaces"));
     }
-    if info.tgid as u32 != e.tgid || (info.flags & shim::TI_LEADER != 0) == e.is_thread() {
+    if info.tgid as u32 != e.tgid || (info.flags & TI_LEADER != 0) == e.is_thread() {
         return Err(bad("thread group"));
     }
     if i == 0 {
@@ -577,7 +616,7 @@ fn participate(dev: &DevFile, args: &RestartArgs) -> Result<isize, Fail> {
         let mut g = RstGuard::lock();
         let taken = ctx.st.with(&mut g, |s| match s.parts.get_mut(i) {
             Some(slot @ None) => {
-                *slot = Some(Part { task: Task::current(), stage: ARRIVED });
+                *slot = Some(Part { task: CurrentTask::get().to_ref(), stage: ARRIVED, parked: None });
                 true
             }
             _ => false,
@@ -628,11 +667,12 @@ fn mm_of(ctx: &Ctx, i: usize) -> Result<usize, Fail> {
 }
 
 fn enter(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
+    let cur = CurrentTask::get();
     let k = mm_of(ctx, i)?;
     let mm = &ctx.plan.mms[k];
     let t = &ctx.plan.tasks[i];
     if mm.owner == i {
-        let tramp = restore_mm::enter_owner(mm, t, dev)?;
+        let tramp = restore_mm::enter_owner(&cur, mm, t, dev)?;
         let mut g = RstGuard::lock();
         ctx.st.with(&mut g, |s| {
             if let Some(x) = s.tramps.get_mut(k) {
@@ -646,7 +686,7 @@ fn enter(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
             ctx.st.with(&mut g, |s| s.tramps.get(k).copied())
         };
         let tramp = tramp.filter(|t| t.len != 0).ok_or_else(|| fail!(code::EINVAL, "its address space is not restored"))?;
-        restore_mm::enter_thread(&tramp, t, dev)
+        restore_mm::enter_thread(&cur, &tramp, t, dev)
     }
 }
 
@@ -656,7 +696,7 @@ fn die(ctx: &Ctx, f: Fail) -> Fail {
     let mut copy = Msg::new();
     let _ = core::fmt::Write::write_str(&mut copy, core::str::from_utf8(f.msg.as_bytes()).unwrap_or("restart failed"));
     ctx.fail(f);
-    rst::current_kill();
+    signal::kill_current(&CurrentTask::get());
     Fail { err, msg: copy }
 }
 
@@ -700,7 +740,8 @@ fn map(ctx: &Ctx, i: usize) -> Result<(), Fail> {
 
 /// Call 3: commit, park, hand over, and return into the restored program.
 fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
-    let r = (|| -> Result<(), Fail> {
+    let cur = CurrentTask::get();
+    let r = (|| -> Result<FpuParked, Fail> {
         let k = mm_of(ctx, i)?;
         let mm = &ctx.plan.mms[k];
         let t = &ctx.plan.tasks[i];
@@ -714,27 +755,26 @@ fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
         }
         rst::close_fds_from(3);
         let regs = t.regs.ok_or_else(|| fail!(code::EINVAL, "REGS: missing"))?;
-        rst::set_regs(&regs).map_err(|e| fail!(e, "REGS: refused: error {}", e.to_errno()))?;
-        rst::set_comm(&t.comm);
-        rst::set_personality(t.personality).map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
-        rst::clear_pdeath();
-        rst::set_thread_state(&t.thread).map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
-        rst::queue_ax(dev, regs[restore_plan::reg::AX])?;
-        rst::set_sigmask(t.blocked)?;
-        rst::fpu_park();
-        Ok(())
+        cur.set_regs(&regs);
+        cur.set_comm(&t.comm);
+        cur.set_personality(t.personality).map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
+        cur.clear_pdeath();
+        cur.set_thread_state(&t.thread).map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
+        cur.queue_ax(dev, regs.get()[task::reg::AX])?;
+        signal::set_blocked(&cur, t.blocked)?;
+        Ok(cur.fpu_park())
     })();
-    if let Err(f) = r {
-        return Err(die(ctx, of_task(ctx, i, f)));
+    match r {
+        Ok(parked) => ctx.park(i, parked),
+        Err(f) => return Err(die(ctx, of_task(ctx, i, f))),
     }
-    ctx.set_stage(i, PARKED);
     ctx.next_turn(i);
     loop {
         let seen = ctx.kicks_of(i);
         match ctx.phase.load(Ordering::Acquire) {
             GO => return Ok(()),
             FAILED => {
-                rst::current_kill();
+                signal::kill_current(&cur);
                 return Err(fail!(code::EINTR, "the restart failed"));
             }
             _ => {}

@@ -11,8 +11,10 @@ use kernel::prelude::*;
 
 use crate::image::{self, VmaKind};
 use crate::image_in::{fail, Fail};
-use crate::restore_plan::{reg, MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
+use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
 use crate::shim::rst::{self, DevFile, InFile, Special};
+use crate::signal;
+use crate::task::{reg, CurrentTask};
 use crate::uapi::{RestartArgs, RST_RESUME};
 
 // mmap flags (uapi asm-generic/mman*.h).
@@ -88,7 +90,7 @@ impl TrampParams {
     /// A parameter block for `t`, its fs/gs bases, the restart call, no
     /// vDSO move (the mm's owner adds those), no exe link.
     pub(crate) fn for_task(t: &TaskPlan, devfd: i32) -> TrampParams {
-        let regs = t.regs.unwrap_or([0; 27]);
+        let regs = t.regs.map_or([0; reg::COUNT], |r| *r.get());
         TrampParams {
             devfd: devfd as u64,
             exefd: -1,
@@ -173,7 +175,7 @@ fn find_hole(ranges: &[(u64, u64)], extra: &[(u64, u64)], len: u64, top: u64) ->
 /// task of the mm, parking room for [vvar] and [vdso]) in a hole of the
 /// image's layout, and makes the call return into it with the owner's
 /// parameters.
-pub(crate) fn enter_owner(mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Result<Tramp, Fail> {
+pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Result<Tramp, Fail> {
     let cur: Special = rst::special()?;
     let vdso_len = mm.vdso.1 - mm.vdso.0;
     let vvar_len = mm.vvar.1 - mm.vvar.0;
@@ -183,7 +185,7 @@ pub(crate) fn enter_owner(mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Resul
     let fixed = PAGE * (1 + mm.nr_tasks as u64);
     let len = fixed + vvar_len + vdso_len;
     let extra = [(cur.vdso_start, cur.vdso_end), (cur.vvar_start, cur.vvar_end)];
-    let h = find_hole(&mm.ranges, &extra, len, rst::task_size())
+    let h = find_hole(&mm.ranges, &extra, len, crate::machine::task_size())
         .ok_or_else(|| fail!(code::ENOMEM, "no room for the restore trampoline in the image's layout"))?;
     let code = rst::tramp_code();
     if code.len() > PAGE_SIZE {
@@ -191,7 +193,7 @@ pub(crate) fn enter_owner(mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Resul
     }
 
     // The point of no return.
-    rst::block_signals()?;
+    signal::block_all(cur_task)?;
     rst::unmap_all().map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
     rst::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0)
         .map_err(|e| fail!(e, "mapping the restore trampoline at {:#x}: error {}", h, e.to_errno()))?;
@@ -208,17 +210,17 @@ pub(crate) fn enter_owner(mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Resul
     p.vdso_img = mm.vdso.0;
     p.vdso_len = vdso_len;
     p.store(t.page(owner.slot))?;
-    rst::set_ip_sp(h, t.page(owner.slot));
+    cur_task.set_ip_sp(h, t.page(owner.slot));
     Ok(t)
 }
 
 /// Another task of the mm, first call: its parameters, and back into the
 /// owner's trampoline.
-pub(crate) fn enter_thread(t: &Tramp, task: &TaskPlan, dev: &DevFile) -> Result<(), Fail> {
-    rst::block_signals()?;
+pub(crate) fn enter_thread(cur_task: &CurrentTask, t: &Tramp, task: &TaskPlan, dev: &DevFile) -> Result<(), Fail> {
+    signal::block_all(cur_task)?;
     let devfd = rst::install_fd(dev)?;
     TrampParams::for_task(task, devfd).store(t.page(task.slot))?;
-    rst::set_ip_sp(t.start, t.page(task.slot));
+    cur_task.set_ip_sp(t.start, t.page(task.slot));
     Ok(())
 }
 

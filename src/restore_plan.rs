@@ -17,25 +17,15 @@ use kernel::prelude::*;
 use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::image_in::{self, fail, Fail, Visitor};
 use crate::ops::eopnotsupp;
-use crate::shim::{self, MmLayout};
+use crate::machine;
+use crate::shim::MmLayout;
+use crate::task::{RegsError, ThreadState, UserRegs};
 use crate::shim::rst::{self, mode, FileRef, InFile, PathRef};
 use crate::uapi::RST_SKIP_FILES;
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
 pub(crate) const MIN_ADDR: u64 = 0x10000;
 
-/// user_regs_struct indices.
-pub(crate) mod reg {
-    pub(crate) const AX: usize = 10;
-    pub(crate) const IP: usize = 16;
-    pub(crate) const CS: usize = 17;
-    pub(crate) const SP: usize = 19;
-    pub(crate) const SS: usize = 20;
-    pub(crate) const FS_BASE: usize = 21;
-    pub(crate) const GS_BASE: usize = 22;
-}
-const USER_CS: u64 = 0x33;
-const USER_DS: u64 = 0x2b;
 
 /// What this machine and kernel are, for the image to match.
 pub(crate) struct Machine {
@@ -52,10 +42,10 @@ impl Machine {
     pub(crate) fn get() -> Result<Machine, Fail> {
         let s = rst::special()?;
         Ok(Machine {
-            xcr0: shim::xfeatures(),
-            xstate_size: u32::try_from(shim::xstate_size()).unwrap_or(0),
-            release: shim::kernel_release(),
-            task_size: rst::task_size(),
+            xcr0: machine::xfeatures(),
+            xstate_size: u32::try_from(machine::xstate_size()).unwrap_or(0),
+            release: machine::kernel_release(),
+            task_size: machine::task_size(),
             vdso_len: s.vdso_end - s.vdso_start,
             vvar_len: s.vvar_end - s.vvar_start,
             auxv_words: rst::auxv_max_words(),
@@ -91,11 +81,11 @@ pub(crate) struct TaskPlan {
     pub(crate) personality: u32,
     pub(crate) blocked: u64,
     /// General registers (live tasks).
-    pub(crate) regs: Option<[u64; 27]>,
+    pub(crate) regs: Option<UserRegs>,
     /// The xstate (live tasks).
     pub(crate) xstate: KVVec<u8>,
     /// Its per-thread kernel state (THREAD record; zeros without one).
-    pub(crate) thread: shim::ThreadState,
+    pub(crate) thread: ThreadState,
     /// Index of the task within the live tasks of its mm (its parameter
     /// page in the trampoline), 0 for the mm's owner.
     pub(crate) slot: usize,
@@ -437,7 +427,7 @@ impl Visitor for Walker<'_> {
                         blocked: 0,
                         regs: None,
                         xstate: KVVec::new(),
-                        thread: shim::ThreadState::default(),
+                        thread: ThreadState::default(),
                         slot: 0,
                     },
                     GFP_KERNEL_ACCOUNT,
@@ -474,20 +464,18 @@ impl Visitor for Walker<'_> {
                 self.cur_task = Some(i);
             }
             Record::Regs(rg) => {
-                let a = rg.to_array();
-                let top = self.m.task_size;
-                if a[reg::CS] != USER_CS || a[reg::SS] != USER_DS {
-                    return Err(fail!(
+                let a = UserRegs::new(rg.to_array(), self.m.task_size).map_err(|e| match e {
+                    RegsError::NotUser64 { cs, ss } => fail!(
                         eopnotsupp(),
                         "REGS (type 3) at offset {}: not a 64-bit user context (cs {:#x}, ss {:#x})",
                         off,
-                        a[reg::CS],
-                        a[reg::SS]
-                    ));
-                }
-                if a[reg::IP] >= top || a[reg::SP] >= top || a[reg::FS_BASE] >= top || a[reg::GS_BASE] >= top {
-                    return Err(fail!(code::EINVAL, "REGS (type 3) at offset {}: an address outside user space", off));
-                }
+                        cs,
+                        ss
+                    ),
+                    RegsError::OutsideUser => {
+                        fail!(code::EINVAL, "REGS (type 3) at offset {}: an address outside user space", off)
+                    }
+                })?;
                 if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
                     t.regs = Some(a);
                 }
@@ -518,7 +506,7 @@ impl Visitor for Walker<'_> {
             }
             Record::Thread(th) => {
                 if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
-                    t.thread = shim::ThreadState {
+                    t.thread = ThreadState {
                         clear_child_tid: th.clear_child_tid,
                         robust_list: th.robust_list,
                         robust_list_len: th.robust_list_len,

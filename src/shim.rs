@@ -36,43 +36,10 @@ pub(crate) fn misc_deregister() {
 // ---------------------------------------------------------------------
 // Dump side.
 
-/// Pid-namespace levels a task can have (`MAX_PID_NS_LEVEL`).
-pub(crate) const MAX_LEVELS: usize = 32;
 /// Words of `saved_auxv` the shim copies out.
 pub(crate) const AUXV_WORDS: usize = 128;
 /// Size of a path buffer.
 pub(crate) const PATH_MAX: usize = 4096;
-
-/// `struct cptrst_task_info`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct TaskInfo {
-    pub(crate) pids: [i32; MAX_LEVELS],
-    pub(crate) nr_levels: u32,
-    pub(crate) tgid: i32,
-    pub(crate) ppid: i32,
-    pub(crate) pgid: i32,
-    pub(crate) sid: i32,
-    pub(crate) exit_code: i32,
-    pub(crate) exit_state: u32,
-    pub(crate) flags: u32,
-    pub(crate) personality: u32,
-    pub(crate) uid: u32,
-    pub(crate) gid: u32,
-    pub(crate) euid: u32,
-    pub(crate) egid: u32,
-    pub(crate) suid: u32,
-    pub(crate) sgid: u32,
-    pub(crate) fsuid: u32,
-    pub(crate) fsgid: u32,
-    pub(crate) exit_signal: i32,
-    pub(crate) blocked: u64,
-    pub(crate) comm: [u8; 16],
-}
-const _: () = assert!(core::mem::size_of::<TaskInfo>() == 4 * MAX_LEVELS + 4 * 18 + 8 + 16);
-
-/// `cptrst_task_info.flags`: thread group leader.
-pub(crate) const TI_LEADER: u32 = 1 << 0;
 
 /// `struct cptrst_mm_layout`: the mm's layout fields, prctl(PR_SET_MM_MAP) order.
 #[repr(C)]
@@ -100,20 +67,6 @@ impl MmLayout {
         MmLayout { start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end }
     }
 }
-
-/// `struct cptrst_thread_state`: what a task registered with the kernel
-/// for its thread library.
-#[repr(C)]
-#[derive(Clone, Copy, Default, Debug)]
-pub(crate) struct ThreadState {
-    pub(crate) clear_child_tid: u64,
-    pub(crate) robust_list: u64,
-    pub(crate) robust_list_len: u64,
-    pub(crate) rseq: u64,
-    pub(crate) rseq_len: u32,
-    pub(crate) rseq_sig: u32,
-}
-const _: () = assert!(core::mem::size_of::<ThreadState>() == 40);
 
 /// `struct cptrst_mm_info`.
 #[repr(C)]
@@ -158,7 +111,7 @@ pub(crate) struct VmaInfo {
 }
 const _: () = assert!(core::mem::size_of::<VmaInfo>() == 8 * 6 + 16);
 
-/// `CPTRST_FILE_*`: the kinds [`Task::fds`] gives (the same numbers as the
+/// `CPTRST_FILE_*`: the kinds [`TaskExt::fds`] gives (the same numbers as the
 /// image's `FILE_KIND_*`, translated in `dump_task.rs` all the same).
 pub(crate) mod file_kind {
     pub(crate) const REG: u32 = 1;
@@ -182,25 +135,16 @@ mod opaque {
             }
         )*};
     }
-    opaque!(task_struct, mm_struct, page, pid_namespace, file, cptrst_crc_job);
+    opaque!(mm_struct, page, file, cptrst_crc_job);
 }
 
+// task_struct by pointer only (see task.rs).
+#[allow(improper_ctypes)]
 mod dump_ffi {
-    use super::opaque::{cptrst_crc_job, file, mm_struct, page, pid_namespace, task_struct};
-    use super::{MmInfo, TaskInfo, VmaInfo};
+    use super::opaque::{cptrst_crc_job, file, mm_struct, page};
+    use super::{MmInfo, VmaInfo};
+    use kernel::bindings::task_struct;
     extern "C" {
-        pub(super) fn cptrst_task_check_dump(t: *mut task_struct) -> i32;
-        pub(super) fn cptrst_task_get_by_vpid(nr: i32) -> *mut task_struct;
-        pub(super) fn cptrst_task_put(t: *mut task_struct);
-        pub(super) fn cptrst_task_pidns_get(t: *mut task_struct) -> *mut pid_namespace;
-        pub(super) fn cptrst_pidns_put(ns: *mut pid_namespace);
-        pub(super) fn cptrst_tree_collect(root: *mut task_struct, out: *mut *mut task_struct, max: u32) -> i32;
-        pub(super) fn cptrst_task_info(t: *mut task_struct, ns: *mut pid_namespace, out: *mut TaskInfo) -> i32;
-        pub(super) fn cptrst_task_regs(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
-        pub(super) fn cptrst_xstate_size() -> u32;
-        pub(super) fn cptrst_task_xstate(t: *mut task_struct, buf: *mut u8, size: u32) -> i32;
-        pub(super) fn cptrst_task_fds(t: *mut task_struct, fds: *mut u32, kinds: *mut u32, max: u32) -> i32;
-        pub(super) fn cptrst_task_thread_state(t: *mut task_struct, out: *mut super::ThreadState);
         pub(super) fn cptrst_task_mm_get(t: *mut task_struct) -> *mut mm_struct;
         pub(super) fn cptrst_mm_put(mm: *mut mm_struct);
         pub(super) fn cptrst_mm_read_lock(mm: *mut mm_struct) -> i32;
@@ -217,9 +161,6 @@ mod dump_ffi {
         pub(super) fn cptrst_out_write_pages(f: *mut file, pages: *const *mut page, n: usize, pos: *mut u64) -> isize;
         pub(super) fn cptrst_out_put(f: *mut file, pos: u64);
         pub(super) fn cptrst_mm_maps_file(mm: *mut mm_struct, f: *mut file) -> i32;
-        pub(super) fn cptrst_signal_pending() -> i32;
-        pub(super) fn cptrst_xfeatures() -> u64;
-        pub(super) fn cptrst_kernel_release(buf: *mut u8, size: u32);
         pub(super) fn cptrst_crc32c_available() -> i32;
         pub(super) fn cptrst_crc32c(crc: u32, p: *const u8, len: usize) -> u32;
         pub(super) fn cptrst_pages_crc32c(crc: u32, pages: *const *mut page, n: usize) -> u32;
@@ -234,176 +175,13 @@ use kernel::bindings;
 use kernel::error::{code, Error};
 use kernel::prelude::*;
 
+use crate::task::{Task, TaskExt};
+
 fn errno_result(r: i32) -> Result {
     if r < 0 {
         Err(Error::from_errno(r))
     } else {
         Ok(())
-    }
-}
-
-/// A task with a reference held.
-///
-/// # Invariants
-/// `self.0` points to a `task_struct` on which this value owns one reference.
-#[repr(transparent)]
-pub(crate) struct Task(NonNull<opaque::task_struct>);
-
-impl Task {
-    /// The task with thread id `nr` in the caller's pid namespace.
-    pub(crate) fn from_vpid(nr: i32) -> Option<Task> {
-        // SAFETY: no precondition; returns a referenced task or NULL.
-        let p = unsafe { dump_ffi::cptrst_task_get_by_vpid(nr) };
-        // INVARIANT: the shim took a reference for us.
-        NonNull::new(p).map(Task)
-    }
-
-    fn ptr(&self) -> *mut opaque::task_struct {
-        self.0.as_ptr()
-    }
-
-    /// May the caller dump this task, and is it stopped by the caller?
-    ///
-    /// # Errors
-    /// `EPERM` (kernel thread, not ptrace-able by the caller), `EBUSY` (not
-    /// ptrace-stopped by the caller, or still on its CPU).
-    pub(crate) fn check_dump(&self) -> Result {
-        // SAFETY: `self` holds a reference on the task (type invariant).
-        errno_result(unsafe { dump_ffi::cptrst_task_check_dump(self.ptr()) })
-    }
-
-    /// The task's active pid namespace, referenced.
-    pub(crate) fn pidns(&self) -> Option<PidNs> {
-        // SAFETY: `self` holds a reference on the task.
-        let ns = unsafe { dump_ffi::cptrst_task_pidns_get(self.ptr()) };
-        // INVARIANT: the shim took a reference on the namespace.
-        NonNull::new(ns).map(PidNs)
-    }
-
-    /// Ids, state and credentials of the task, as seen from `ns`.
-    pub(crate) fn info(&self, ns: &PidNs) -> Result<TaskInfo> {
-        let mut out = core::mem::MaybeUninit::<TaskInfo>::uninit();
-        // SAFETY: both pointers are referenced objects; `out` is writable
-        // and the shim fills all of it (memset first) before returning 0.
-        errno_result(unsafe { dump_ffi::cptrst_task_info(self.ptr(), ns.0.as_ptr(), out.as_mut_ptr()) })?;
-        // SAFETY: initialized by the successful call above.
-        Ok(unsafe { out.assume_init() })
-    }
-
-    /// The general registers (`struct user_regs_struct`).
-    pub(crate) fn regs(&self, buf: &mut [u8; 216]) -> Result {
-        // SAFETY: `buf` is writable for its whole length, given as the size.
-        errno_result(unsafe { dump_ffi::cptrst_task_regs(self.ptr(), buf.as_mut_ptr(), buf.len() as u32) })
-    }
-
-    /// The xstate in user-ABI XSAVE format; `buf.len()` must be [`xstate_size`].
-    pub(crate) fn xstate(&self, buf: &mut [u8]) -> Result {
-        let len = u32::try_from(buf.len()).map_err(|_| code::EINVAL)?;
-        // SAFETY: `buf` is writable for `len` bytes.
-        errno_result(unsafe { dump_ffi::cptrst_task_xstate(self.ptr(), buf.as_mut_ptr(), len) })
-    }
-
-    /// The task's open fds in ascending order into `fds`, their kinds
-    /// ([`file_kind`]) into `kinds`. Returns how many: at most
-    /// `min(fds.len(), kinds.len())`; 0 for a task without files (exiting).
-    ///
-    /// # Errors
-    /// `E2BIG` if the task has more fds than that; `EINTR` if the caller is
-    /// being killed.
-    pub(crate) fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize> {
-        let max = fds.len().min(kinds.len());
-        let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
-        // SAFETY: `self` holds a reference on the task (type invariant);
-        // `fds` and `kinds` are writable for at least `max` entries each, and
-        // the shim writes at most `max` of each.
-        let n = unsafe { dump_ffi::cptrst_task_fds(self.ptr(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32) };
-        errno_result(n)?;
-        Ok((n as usize).min(max))
-    }
-
-    /// Its per-thread state registered with the kernel (clear-child-tid,
-    /// robust list, rseq).
-    pub(crate) fn thread_state(&self) -> ThreadState {
-        let mut ts = ThreadState::default();
-        // SAFETY: `self` holds a reference on the task; `ts` is a writable
-        // local of the C layout.
-        unsafe { dump_ffi::cptrst_task_thread_state(self.ptr(), &mut ts) };
-        ts
-    }
-
-    /// The task's mm, referenced (None for a zombie or a kernel thread).
-    pub(crate) fn mm(&self) -> Option<Mm> {
-        // SAFETY: `self` holds a reference on the task.
-        let mm = unsafe { dump_ffi::cptrst_task_mm_get(self.ptr()) };
-        // INVARIANT: get_task_mm() took an mm_users reference.
-        NonNull::new(mm).map(Mm)
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference (type invariant).
-        unsafe { dump_ffi::cptrst_task_put(self.ptr()) }
-    }
-}
-
-/// Every thread of `root`'s thread group and its descendants, referenced, in
-/// ascending pid order. At most `max`.
-///
-/// # Errors
-/// `E2BIG` past `max` tasks; `EINVAL` if the caller is in the tree; `ENOMEM`.
-pub(crate) fn collect_tree(root: &Task, max: usize) -> Result<KVec<Task>> {
-    let mut tasks: KVec<Task> = KVec::with_capacity(max, GFP_KERNEL)?;
-    let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
-    // SAFETY: `Task` is `repr(transparent)` over a non-null task pointer, and
-    // `tasks` has room for `max` of them; the shim writes at most `max`
-    // non-null, referenced task pointers and returns their count.
-    let n = unsafe {
-        dump_ffi::cptrst_tree_collect(root.ptr(), tasks.as_mut_ptr().cast::<*mut opaque::task_struct>(), max32)
-    };
-    errno_result(n)?;
-    // SAFETY: the first `n <= max` entries were initialized by the shim;
-    // INVARIANT: each carries a reference now owned by its `Task`.
-    unsafe { tasks.set_len((n as usize).min(max)) };
-    Ok(tasks)
-}
-
-/// Size of the user-ABI XSAVE area on this machine (0: no XSAVE).
-pub(crate) fn xstate_size() -> usize {
-    // SAFETY: no precondition.
-    unsafe { dump_ffi::cptrst_xstate_size() as usize }
-}
-
-/// XCR0: the xstate features enabled for user space.
-pub(crate) fn xfeatures() -> u64 {
-    // SAFETY: no precondition.
-    unsafe { dump_ffi::cptrst_xfeatures() }
-}
-
-/// `utsname()->release`, NUL-padded.
-pub(crate) fn kernel_release() -> [u8; 64] {
-    let mut b = [0u8; 64];
-    // SAFETY: `b` is 64 writable bytes.
-    unsafe { dump_ffi::cptrst_kernel_release(b.as_mut_ptr(), b.len() as u32) };
-    b
-}
-
-/// Has the calling task a signal pending?
-pub(crate) fn signal_pending() -> bool {
-    // SAFETY: no precondition.
-    unsafe { dump_ffi::cptrst_signal_pending() != 0 }
-}
-
-/// A referenced pid namespace.
-///
-/// # Invariants
-/// `self.0` points to a `pid_namespace` on which we own one reference.
-pub(crate) struct PidNs(NonNull<opaque::pid_namespace>);
-
-impl Drop for PidNs {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference (type invariant).
-        unsafe { dump_ffi::cptrst_pidns_put(self.0.as_ptr()) }
     }
 }
 
@@ -414,6 +192,14 @@ impl Drop for PidNs {
 pub(crate) struct Mm(NonNull<opaque::mm_struct>);
 
 impl Mm {
+    /// `t`'s mm (None for a zombie or a kernel thread).
+    pub(crate) fn of_task(t: &Task) -> Option<Mm> {
+        // SAFETY: a live task; get_task_mm() returns a reference or NULL.
+        let mm = unsafe { dump_ffi::cptrst_task_mm_get(t.as_raw()) };
+        // INVARIANT: get_task_mm() took an mm_users reference.
+        NonNull::new(mm).map(Mm)
+    }
+
     /// Whether `other` is the same address space.
     pub(crate) fn is(&self, other: &Mm) -> bool {
         self.0 == other.0
@@ -710,26 +496,4 @@ impl Drop for OutFile {
         // SAFETY: we own one reference (type invariant).
         unsafe { dump_ffi::cptrst_out_put(self.f.as_ptr(), self.pos) }
     }
-}
-
-// ---------------------------------------------------------------------
-// eclone.
-
-mod eclone_ffi {
-    extern "C" {
-        pub(super) fn cptrst_eclone_check_ns(flags: u32, pids: *const i32, nr: u32) -> i32;
-    }
-}
-
-/// Checks the chosen `pids` (outermost namespace first) against the
-/// caller's pid namespaces for a clone with `flags`.
-///
-/// # Errors
-/// `EINVAL` (more levels than namespaces, a pid other than 1 without an
-/// init), `EPERM` (no `CAP_CHECKPOINT_RESTORE`/`CAP_SYS_ADMIN` over a
-/// namespace), `EEXIST` (a pid is in use).
-pub(crate) fn eclone_check_ns(flags: u32, pids: &[i32]) -> Result {
-    let nr = u32::try_from(pids.len()).map_err(|_| code::EINVAL)?;
-    // SAFETY: `pids` is readable for `nr` entries; the shim only reads it.
-    errno_result(unsafe { eclone_ffi::cptrst_eclone_check_ns(flags, pids.as_ptr(), nr) })
 }
