@@ -21,6 +21,7 @@ mod device;
 mod dump_mm;
 mod dump_task;
 mod eclone;
+mod error;
 #[path = "../crates/cptrst-image/src/format.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod image;
@@ -30,6 +31,7 @@ mod ops;
 mod restart;
 mod restore_mm;
 mod restore_plan;
+mod restore_task;
 mod shim;
 // Shared with the tools, which use the parts the module does not (command
 // numbers, the device path): hence the two allows.
@@ -46,13 +48,15 @@ module! {
 }
 
 /// The loaded module: owns the `/dev/cptrst` registration.
-struct CptrstModule;
+struct CptrstModule {
+    dev: Option<device::Registration>,
+}
 
 impl kernel::Module for CptrstModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        shim::misc_register()?;
+        let dev = device::Registration::new()?;
         pr_info!("cptrst: /dev/cptrst ready (ABI {})\n", uapi::ABI_VERSION);
-        Ok(CptrstModule)
+        Ok(CptrstModule { dev: Some(dev) })
     }
 }
 
@@ -60,7 +64,7 @@ impl Drop for CptrstModule {
     fn drop(&mut self) {
         // Unloading disables checkpoint/restart: the device goes first. No
         // file can be open here (each one pins the module).
-        shim::misc_deregister();
+        drop(self.dev.take());
         pr_info!("cptrst: unloaded\n");
     }
 }

@@ -23,7 +23,7 @@ use kernel::rbtree::RBTree;
 
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
-use crate::ops::eopnotsupp;
+use crate::error::eopnotsupp;
 use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, Task, VmaInfo, PIN_BATCH};
 
 // vm_flags bits (include/linux/mm.h).

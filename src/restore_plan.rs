@@ -15,8 +15,8 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
-use crate::image_in::{self, fail, Fail, Visitor};
-use crate::ops::eopnotsupp;
+use crate::error::{eopnotsupp, fail, Fail};
+use crate::image_in::{self, Visitor};
 use crate::shim::{self, MmLayout};
 use crate::shim::rst::{self, mode, FileRef, InFile, PathRef};
 use crate::uapi::RST_SKIP_FILES;
@@ -194,10 +194,6 @@ pub(crate) fn plan(image: &InFile, flags: u32) -> Result<Plan, Fail> {
     w.finish()
 }
 
-fn alloc_fail<T>(_: T) -> Fail {
-    Fail::errno(code::ENOMEM, "restart")
-}
-
 /// A NUL-terminated copy of a path from the image: absolute, no NUL inside.
 fn c_path(p: &[u8]) -> Option<KVec<u8>> {
     if p.first() != Some(&b'/') || p.contains(&0) {
@@ -259,8 +255,8 @@ impl FileTable {
         };
         let c = c_path(path)
             .ok_or_else(|| fail!(code::EINVAL, "{} at offset {}: the path {} is not absolute or holds a NUL", what, off, BStr(path)))?;
-        self.names.push(FileName { path: c, write, what, off }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-        self.sorted.push(self.names.len() - 1, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.names.push(FileName { path: c, write, what, off }, GFP_KERNEL_ACCOUNT)?;
+        self.sorted.push(self.names.len() - 1, GFP_KERNEL_ACCOUNT)?;
         self.sorted[pos..].rotate_right(1);
         Ok(self.names.len() - 1)
     }
@@ -274,7 +270,7 @@ impl FileTable {
     /// restored as a mapping. The type is checked on the looked-up inode
     /// before the open, and that same inode is opened.
     fn open_all(&self) -> Result<KVec<FileRef>, Fail> {
-        let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
             let name = BStr(n.name());
             let p = PathRef::lookup(&n.path)
@@ -303,7 +299,7 @@ impl FileTable {
             let f = p
                 .open(n.write)
                 .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
-            files.push(f, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+            files.push(f, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(files)
     }
@@ -426,7 +422,7 @@ impl Visitor for Walker<'_> {
     fn tree(&mut self, off: u64, t: &Tree<'_>) -> Result<(), Fail> {
         self.tree_off = off;
         let n = t.len() as usize;
-        self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for e in t.iter() {
             self.tasks
                 .push(
@@ -442,12 +438,12 @@ impl Visitor for Walker<'_> {
                     },
                     GFP_KERNEL_ACCOUNT,
                 )
-                .map_err(alloc_fail)?;
+                ?;
         }
         check_tree(off, &self.tasks)?;
         // Address spaces: owner, live tasks, parameter slots.
         let nmms = self.tasks.iter().map(|t| t.entry.mm_id).max().unwrap_or(0) as usize;
-        self.mms = KVec::with_capacity(nmms, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.mms = KVec::with_capacity(nmms, GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
 
@@ -499,8 +495,8 @@ impl Visitor for Walker<'_> {
                     return Err(fail!(code::EINVAL, "FPU (type 4) at offset {}: MXCSR {:#x} has reserved bits set", off, mxcsr));
                 }
                 if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
-                    t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-                    t.xstate.extend_from_slice(x, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                    t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT)?;
+                    t.xstate.extend_from_slice(x, GFP_KERNEL_ACCOUNT)?;
                 }
             }
             Record::Files(files) => {
@@ -558,7 +554,7 @@ impl Visitor for Walker<'_> {
                 let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
                 let len = p.nr_pages.checked_mul(ps).ok_or(code::EFBIG)?;
                 let mm = self.mm_mut().ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: no MM", off))?;
-                mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL_ACCOUNT)?;
                 if let Some(v) = mm.vmas.last_mut() {
                     v.nr_runs += 1;
                 }
@@ -691,8 +687,8 @@ impl Walker<'_> {
         }
         let mut auxv = KVec::new();
         for (k, v) in mm.auxv.iter() {
-            auxv.push(k, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-            auxv.push(v, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+            auxv.push(k, GFP_KERNEL_ACCOUNT)?;
+            auxv.push(v, GFP_KERNEL_ACCOUNT)?;
         }
         if auxv.len() < 2 || auxv.len() > self.m.auxv_words || auxv[auxv.len() - 2] != image::AT_NULL {
             return Err(fail!(code::EINVAL, "MM (type 5) at offset {}: auxv too long or not ended by AT_NULL", off));
@@ -732,7 +728,7 @@ impl Walker<'_> {
                 },
                 GFP_KERNEL_ACCOUNT,
             )
-            .map_err(alloc_fail)?;
+            ?;
         self.cur = None;
         Ok(())
     }
@@ -780,7 +776,7 @@ impl Walker<'_> {
             VmaKind::Vvar => mm.vvar = (v.start, v.end),
             _ => {}
         }
-        mm.ranges.push((v.start, v.end), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        mm.ranges.push((v.start, v.end), GFP_KERNEL_ACCOUNT)?;
         let first_run = mm.runs.len();
         mm.vmas
             .push(
@@ -797,7 +793,7 @@ impl Walker<'_> {
                 },
                 GFP_KERNEL_ACCOUNT,
             )
-            .map_err(alloc_fail)?;
+            ?;
         Ok(())
     }
 
@@ -814,13 +810,13 @@ impl Walker<'_> {
                     return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: object {} out of order", off, id));
                 }
                 if id == n + 1 {
-                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-                    self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT)?;
+                    self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL_ACCOUNT)?;
                 }
                 self.shm_ids[(id - 1) as usize]
             }
             None => {
-                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT)?;
                 self.shms.len() - 1
             }
         };
