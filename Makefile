@@ -2,11 +2,17 @@
 # cptrst: top-level Makefile.
 #
 #   make            build cptrst.ko against KDIR (default: the cached test kernel)
+#   make modules_install   install it (the kernel's modules_install, M=; INSTALL_MOD_PATH=)
+#   make rust-analyzer     write rust-project.json for the module (the kernel's target, M=)
 #   make check      install what is missing, build everything, run all tests
+#                   and the gates (rustfmt, CLIPPY=1, cargo clippy, checkpatch)
+#   make gates      the gates alone (scripts/gates)
+#   make rustfmt    format the module's Rust under the kernel's .rustfmt.toml
 #   make demo       boot the test VM and show cptrst at work
 #   make bench      cptrst against CRIU (build/bench/, Documentation/bench/)
 #   make fuzz-guest many more kselftest-fuzz mutants (Documentation/testing.rst)
 #   make KDIR=/path/to/tree   build the module against another Rust-enabled tree
+#                   (or, from the kernel's side: make -C /path/to/tree M=$PWD)
 #
 # Kernel-side builds use Debian's rustc 1.85 (RUSTC=/usr/bin/rustc): the
 # kernel and its modules must be built by the same compiler.
@@ -21,7 +27,7 @@ ifeq ($(KDIR),)
 KDIR_DEFAULT := 1
 endif
 
-.PHONY: all module deps kernel tools benches progs guest-bin kselftests check check-host check-guest fuzz-guest demo bench clean clean-cache
+.PHONY: all module modules_install rust-analyzer rustfmt gates deps kernel tools benches progs guest-bin kselftests check check-host check-guest fuzz-guest demo bench clean clean-cache
 
 all: module
 
@@ -34,8 +40,20 @@ ifdef KDIR_DEFAULT
 	@bash $(TOP)/scripts/build-kernel >/dev/null
 endif
 
+# The kernel tree, in a recipe's shell: KDIR, or the cached test kernel.
+KTREE = $(if $(KDIR),$(KDIR),$$(bash $(TOP)/scripts/build-kernel))
+
+# Kbuild checks the tree's .config for what cptrst needs (README.md).
 module: kernel
-	+$(KMAKE) -C "$(if $(KDIR),$(KDIR),$$(bash $(TOP)/scripts/build-kernel))" M=$(TOP) CONFIG_CPTRST=m modules
+	+$(KMAKE) -C "$(KTREE)" M=$(TOP) modules
+
+# To INSTALL_MOD_PATH (default /) under lib/modules/<release>/updates, then depmod.
+modules_install: module
+	+$(KMAKE) -C "$(KTREE)" M=$(TOP) modules_install
+
+rust-analyzer: kernel
+	+$(KMAKE) -C "$(KTREE)" M=$(TOP) rust-analyzer
+	@python3 $(TOP)/scripts/rust-analyzer-project $(TOP)
 
 # Static test programs for the guest (kselftest_harness.h from the kernel tree).
 KSELFTESTS := $(patsubst $(TOP)/tests/kselftest/%.c,$(GUEST_BIN)/kselftest-%,$(wildcard $(TOP)/tests/kselftest/*.c))
@@ -68,8 +86,15 @@ guest-bin: kselftests tools benches progs
 check: deps kernel module guest-bin
 	@bash $(TOP)/scripts/check
 
-check-host: deps
+check-host: deps kernel
 	@bash $(TOP)/scripts/check --host-only
+
+gates: deps kernel
+	@bash $(TOP)/scripts/check --gates-only
+
+# What the rustfmt gate checks: every .rs under src/ and the #[path] files they pull in.
+rustfmt: deps kernel
+	cd $(TOP) && /usr/bin/rustfmt --config-path "$(KTREE)/.rustfmt.toml" --edition 2021 $$(find src -name '*.rs' | sort)
 
 check-guest: module guest-bin
 	@bash $(TOP)/scripts/check --guest-only
@@ -95,7 +120,7 @@ demo: deps kernel module guest-bin
 
 clean:
 	-$(MAKE) -C "$$(bash $(TOP)/scripts/build-kernel 2>/dev/null || echo /nonexistent)" M=$(TOP) clean 2>/dev/null
-	rm -rf $(TOP)/build $(TOP)/target
+	rm -rf $(TOP)/build $(TOP)/target $(TOP)/rust-project.json
 
 # Removes every cached kernel build (they are rebuilt on demand).
 clean-cache:

@@ -5,10 +5,14 @@ set -euo pipefail
 
 RUST_VER="1.85.0+dfsg3-1~deb12u3"
 BINDGEN_VER="0.69.5"
-PKGS_PINNED=("rustc-web=$RUST_VER" "rust-web-src=$RUST_VER" "libstd-rust-web-dev=$RUST_VER")
+# rustfmt-web and rust-web-clippy: the gates' rustfmt and clippy-driver (scripts/gates),
+# the same 1.85 toolchain as the kernel's rustc (a clippy-driver must match the rustc that
+# built the kernel's crates; /usr/bin/rustfmt formats like the kernel's `make rustfmt`).
+PKGS_PINNED=("rustc-web=$RUST_VER" "rust-web-src=$RUST_VER" "libstd-rust-web-dev=$RUST_VER"
+             "rustfmt-web=$RUST_VER" "rust-web-clippy=$RUST_VER")
 PKGS=(linux-source-6.12 clang lld llvm libclang-dev flex bison bc libelf-dev libssl-dev
       cpio kmod qemu-system-x86 busybox-static xz-utils make gcc libc6-dev git criu
-      gnuplot-nox linux-perf)
+      gnuplot-nox linux-perf perl python3)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -289,7 +289,7 @@ pub fn eclone_check(flags_low: u32, args_size: i32, cargs: &CloneArgs, pids: &[i
     if cargs.nr_pids > MAX_PID_NS_LEVEL || pids.len() != cargs.nr_pids as usize {
         return Err(EcloneError::TooManyPids);
     }
-    if pids.iter().any(|&p| p < 1 || p >= PID_MAX_LIMIT) {
+    if pids.iter().any(|&p| !(1..PID_MAX_LIMIT).contains(&p)) {
         return Err(EcloneError::PidRange);
     }
     Ok(())

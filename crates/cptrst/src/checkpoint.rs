@@ -101,7 +101,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         }
         Some(path) => {
             created = !std::path::Path::new(path).exists();
-            Some(OpenOptions::new().write(true).create(true).mode(0o600).open(path).map_err(|e| Failure::os(path, e))?)
+            Some(OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path).map_err(|e| Failure::os(path, e))?)
         }
     };
     let fd = file.as_ref().map_or(1, |f| f.as_raw_fd());

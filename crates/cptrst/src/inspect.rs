@@ -269,7 +269,7 @@ fn print_text(v: &Value) {
     println!("{} records, {} bytes, crc32c {:#010x}: valid", t["records"], t["total_bytes"], t["crc32c"].as_u64().unwrap_or(0));
     let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
     println!("\n{} task(s):", tasks.len());
-    println!("  {:>7} {:>7} {:>7} {:>7} {:>7} {:>3}  {:<7} {:<16} {}", "PID", "TGID", "PPID", "PGID", "SID", "MM", "STATE", "COMM", "PIDS (nested ns)");
+    println!("  {:>7} {:>7} {:>7} {:>7} {:>7} {:>3}  {:<7} {:<16} PIDS (nested ns)", "PID", "TGID", "PPID", "PGID", "SID", "MM", "STATE", "COMM");
     for t in &tasks {
         let state = if t["zombie"].as_bool() == Some(true) {
             "zombie"
@@ -315,7 +315,7 @@ fn print_text(v: &Value) {
             m["brk"].as_u64().unwrap_or(0),
             m["start_stack"].as_u64().unwrap_or(0)
         );
-        println!("  {:<33} {:<4} {:<12} {:>10} {:>7}  {}", "RANGE", "PROT", "KIND", "SIZE", "PAGES", "PATH");
+        println!("  {:<33} {:<4} {:<12} {:>10} {:>7}  PATH", "RANGE", "PROT", "KIND", "SIZE", "PAGES");
         for vma in m["vmas"].as_array().cloned().unwrap_or_default() {
             let (s, e) = (vma["start"].as_u64().unwrap_or(0), vma["end"].as_u64().unwrap_or(0));
             let p = vma["prot"].as_u64().unwrap_or(0);

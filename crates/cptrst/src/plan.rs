@@ -1,4 +1,4 @@
-//! How `cptrst restart` builds a process tree (/work/shared-notes/tree-spec.md):
+//! How `cptrst restart` builds a process tree (Documentation/restart.rst, "Roles"):
 //! from the image's TREE, one creation plan per entry, computed in the tool
 //! before the first task is created, so that the tasks only read it.
 //!

@@ -1,8 +1,8 @@
 //! `cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait
 //! SECONDS]`: restart a checkpointed process tree from its image.
 //!
-//! The protocol (Documentation/restart.rst, and for trees
-//! /work/shared-notes/tree-spec.md): the tool creates the root with eclone
+//! The protocol (Documentation/restart.rst, for trees its "Roles"
+//! section): the tool creates the root with eclone
 //! at its pid (pid 1 of a new pid namespace when the tree had its own);
 //! each process then creates its children at their pids, and its threads,
 //! as planned by [`crate::plan`] before the first eclone. Every task is a

@@ -9,8 +9,9 @@
  *  - the size encoded in the command must be sizeof() the structure below,
  *    and its direction must match: otherwise EINVAL;
  *  - unknown flags and non-zero reserved/padding fields: EINVAL.
- * The Rust mirror of this file is crates/cptrst-uapi/src/lib.rs; keep both
- * in step (the host tests compare the layouts).
+ * The Rust mirror of this file is crates/cptrst-uapi/src/abi.rs (the
+ * cptrst-uapi crate, and the module through #[path]); keep both in step
+ * (the host tests, crates/cptrst-uapi/src/tests.rs, compare the layouts).
  */
 #ifndef _UAPI_LINUX_CPTRST_H
 #define _UAPI_LINUX_CPTRST_H
@@ -67,14 +68,9 @@ struct cptrst_restart_args {
 #define CPTRST_RESTART_SKIP_FILES	(1u << 1)	/* ignore fds other than 0-2 */
 #define CPTRST_RESTART_RESUME		(1u << 2)	/* internal: the restore trampoline's call */
 /*
- * Not a flag: a zombie participant's successful call returns
- * CPTRST_RESTART_ZOMBIE ORed with the wait status (low 16 bits) to exit with.
- */
-#define CPTRST_RESTART_ZOMBIE		0x10000
-
-/*
- * A zombie participant's successful call returns CPTRST_RESTART_ZOMBIE ORed
- * with the wait status (low 16 bits) it must exit with at once.
+ * Not a flag, a return value: a zombie participant's successful call
+ * returns CPTRST_RESTART_ZOMBIE ORed with the wait status (low 16 bits) it
+ * must exit with at once.
  */
 #define CPTRST_RESTART_ZOMBIE		0x10000
 
@@ -96,7 +92,7 @@ struct cptrst_clone_args {
 /*
  * CPTRST_IOC_ECLONE: eclone(flags_low, cargs, args_size, pids).
  * The module validates and authorizes the request; the creation of the
- * task itself is clone3() (see Documentation/cptrst/eclone.rst).
+ * task itself is clone3() (see Documentation/eclone.rst).
  */
 struct cptrst_eclone_args {
 	__u32 flags_low;	/* clone flags, low 32 bits, with the exit signal */

@@ -1137,7 +1137,7 @@ fn thread_xmm(t: usize) -> [u8; 32] {
 
 /// Thread `t`'s TLS value in `threads-check`.
 fn thread_tls(t: usize) -> u64 {
-    0x7415_0000_0000_0000 | (t as u64 + 1) * 0x0101_0101
+    0x7415_0000_0000_0000 | ((t as u64 + 1) * 0x0101_0101)
 }
 
 thread_local! {

@@ -89,7 +89,7 @@ fn syscall_restart_normalized() -> Result<(), String> {
     Ok(())
 }
 
-fn vma_at<'a>(img: &'a Value, addr: u64) -> Option<&'a Value> {
+fn vma_at(img: &Value, addr: u64) -> Option<&Value> {
     img["mms"][0]["vmas"].as_array()?.iter().find(|v| {
         v["start"].as_u64().is_some_and(|s| s <= addr) && v["end"].as_u64().is_some_and(|e| addr < e)
     })
