@@ -14,6 +14,11 @@
 //! - [`shim`]: the declarations of the C shim (`cptrst_shim.c`);
 //! - [`uapi`]: the ioctl ABI, shared with the tools (`crates/cptrst-uapi`).
 
+// `error::Fail` carries its message inline (240 bytes), so that reporting
+// a failure, an allocation failure included, never allocates: every
+// `Result<_, Fail>` is a large `Err`, on purpose.
+#![allow(clippy::result_large_err)]
+
 use kernel::prelude::*;
 
 mod checkpoint;
