@@ -41,11 +41,12 @@ pub(crate) trait CptOperations {
 }
 
 type Entry<A> = Option<fn(&Device, &A) -> Result<isize>>;
+type RestartEntry = Option<fn(&Device, &DevFile, &RestartArgs) -> Result<isize>>;
 
 /// The table of entry points built from a [`CptOperations`] implementation.
 pub(crate) struct OpsTable {
     checkpoint: Entry<CheckpointArgs>,
-    restart: Option<fn(&Device, &DevFile, &RestartArgs) -> Result<isize>>,
+    restart: RestartEntry,
     eclone: Entry<EcloneArgs>,
 }
 

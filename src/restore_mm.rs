@@ -11,7 +11,8 @@ use kernel::prelude::*;
 
 use crate::image::{self, VmaKind};
 use crate::error::{fail, Fail};
-use crate::restore_plan::{reg, MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
+use crate::image::regs as reg;
+use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
 use crate::shim::rst::{self, DevFile, InFile, Special};
 use crate::uapi::{RestartArgs, RST_RESUME};
 
@@ -88,7 +89,7 @@ impl TrampParams {
     /// A parameter block for `t`, its fs/gs bases, the restart call, no
     /// vDSO move (the mm's owner adds those), no exe link.
     pub(crate) fn for_task(t: &TaskPlan, devfd: i32) -> TrampParams {
-        let regs = t.regs.unwrap_or([0; 27]);
+        let regs = t.regs.unwrap_or([0; reg::COUNT]);
         TrampParams {
             devfd: devfd as u64,
             exefd: -1,

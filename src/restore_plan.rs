@@ -16,6 +16,7 @@ use kernel::prelude::*;
 
 use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::error::{eopnotsupp, fail, Fail};
+use crate::image::regs;
 use crate::image_in::{self, Visitor};
 use crate::shim::{self, MmLayout};
 use crate::shim::rst::{self, mode, FileRef, InFile, PathRef};
@@ -24,16 +25,6 @@ use crate::uapi::RST_SKIP_FILES;
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
 pub(crate) const MIN_ADDR: u64 = 0x10000;
 
-/// user_regs_struct indices.
-pub(crate) mod reg {
-    pub(crate) const AX: usize = 10;
-    pub(crate) const IP: usize = 16;
-    pub(crate) const CS: usize = 17;
-    pub(crate) const SP: usize = 19;
-    pub(crate) const SS: usize = 20;
-    pub(crate) const FS_BASE: usize = 21;
-    pub(crate) const GS_BASE: usize = 22;
-}
 const USER_CS: u64 = 0x33;
 const USER_DS: u64 = 0x2b;
 
@@ -91,7 +82,7 @@ pub(crate) struct TaskPlan {
     pub(crate) personality: u32,
     pub(crate) blocked: u64,
     /// General registers (live tasks).
-    pub(crate) regs: Option<[u64; 27]>,
+    pub(crate) regs: Option<[u64; regs::COUNT]>,
     /// The xstate (live tasks).
     pub(crate) xstate: KVVec<u8>,
     /// Its per-thread kernel state (THREAD record; zeros without one).
@@ -595,16 +586,16 @@ impl Walker<'_> {
     fn regs_record(&mut self, off: u64, rg: &image::Regs) -> Result<(), Fail> {
         let a = rg.to_array();
         let top = self.m.task_size;
-        if a[reg::CS] != USER_CS || a[reg::SS] != USER_DS {
+        if a[regs::CS] != USER_CS || a[regs::SS] != USER_DS {
             return Err(fail!(
                 eopnotsupp(),
                 "REGS (type 3) at offset {}: not a 64-bit user context (cs {:#x}, ss {:#x})",
                 off,
-                a[reg::CS],
-                a[reg::SS]
+                a[regs::CS],
+                a[regs::SS]
             ));
         }
-        if a[reg::IP] >= top || a[reg::SP] >= top || a[reg::FS_BASE] >= top || a[reg::GS_BASE] >= top {
+        if a[regs::IP] >= top || a[regs::SP] >= top || a[regs::FS_BASE] >= top || a[regs::GS_BASE] >= top {
             return Err(fail!(code::EINVAL, "REGS (type 3) at offset {}: an address outside user space", off));
         }
         if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {

@@ -8,7 +8,8 @@
 //! set a task's xstate: see `Documentation/restart.rst`).
 
 use crate::error::{fail, Fail};
-use crate::restore_plan::{reg, TaskPlan};
+use crate::image::regs;
+use crate::restore_plan::TaskPlan;
 use crate::shim::rst::{self, DevFile};
 
 /// Restores the calling task's state from `t`. `dev` is the ioctl's
@@ -22,7 +23,7 @@ pub(crate) fn restore(dev: &DevFile, t: &TaskPlan) -> Result<(), Fail> {
     rst::set_personality(t.personality).map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
     rst::clear_pdeath();
     rst::set_thread_state(&t.thread).map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
-    rst::queue_ax(dev, regs[reg::AX])?;
+    rst::queue_ax(dev, regs[regs::AX])?;
     rst::set_sigmask(t.blocked)?;
     rst::fpu_park();
     Ok(())

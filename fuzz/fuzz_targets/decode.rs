@@ -11,8 +11,6 @@
 use cptrst_image::*;
 use libfuzzer_sys::fuzz_target;
 
-
-
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else {
         return;
@@ -49,7 +47,10 @@ fuzz_target!(|input: &[u8]| {
         }
     };
     assert_eq!(whole, via_reader);
-    assert_eq!(cptrst_image::sample::validate_streaming(&img, chunk).map(|(s, _)| s), whole);
+    assert_eq!(
+        cptrst_image::sample::validate_streaming(&img, chunk).map(|(s, _)| s),
+        whole
+    );
 
     // A valid image is canonical: re-encoding gives the same bytes.
     if let Ok(s) = whole {

@@ -111,11 +111,26 @@ pub fn xstate(index: u32) -> [u8; SAMPLE_XSTATE_SIZE as usize] {
 /// The sample's FILES entries of task `index` (`None`: no FILES record).
 pub fn files(index: u32) -> Option<&'static [FileEntry]> {
     const ROOT: [FileEntry; 5] = [
-        FileEntry { fd: 0, kind: FILE_KIND_CHR },
-        FileEntry { fd: 1, kind: FILE_KIND_CHR },
-        FileEntry { fd: 2, kind: FILE_KIND_CHR },
-        FileEntry { fd: 3, kind: FILE_KIND_REG },
-        FileEntry { fd: 7, kind: FILE_KIND_FIFO },
+        FileEntry {
+            fd: 0,
+            kind: FILE_KIND_CHR,
+        },
+        FileEntry {
+            fd: 1,
+            kind: FILE_KIND_CHR,
+        },
+        FileEntry {
+            fd: 2,
+            kind: FILE_KIND_CHR,
+        },
+        FileEntry {
+            fd: 3,
+            kind: FILE_KIND_REG,
+        },
+        FileEntry {
+            fd: 7,
+            kind: FILE_KIND_FIFO,
+        },
     ];
     match index {
         0 => Some(&ROOT),
@@ -418,7 +433,11 @@ pub fn fix_trailer(b: &mut [u8]) {
     let mut pos = HEADER_LEN;
     let mut count = 0u64;
     while pos < t {
-        let Some(len) = b.get(pos + 8..pos + 16).and_then(|l| l.try_into().ok()).map(u64::from_le_bytes) else {
+        let Some(len) = b
+            .get(pos + 8..pos + 16)
+            .and_then(|l| l.try_into().ok())
+            .map(u64::from_le_bytes)
+        else {
             return;
         };
         pos = match (pos as u64)

@@ -161,7 +161,6 @@ impl Img {
     }
 }
 
-
 /// Validates `img` every way (whole, reader, streaming in several chunk
 /// sizes) and checks they agree.
 fn check(img: &[u8]) -> Result<Summary, Error> {
@@ -234,7 +233,11 @@ fn crc_bytewise(mut c: u32, data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0x82F6_3B78
+            } else {
+                c >> 1
+            };
         }
     }
     c
@@ -255,7 +258,10 @@ fn crc_impl_pluggable() {
     assert!(crate::sample::validate_streaming(&a[..n], 4096).is_ok());
     let mut v = Validator::new();
     v.set_crc_impl(crc_bytewise);
-    assert_eq!(v.feed_header(&a[..HEADER_LEN]).map(|h| h.page_size), Ok(4096));
+    assert_eq!(
+        v.feed_header(&a[..HEADER_LEN]).map(|h| h.page_size),
+        Ok(4096)
+    );
     let mut e = Encoder::new(crate::sample::header());
     e.set_crc_impl(crc_bytewise);
     let mut b = vec![0u8; 256];
@@ -281,7 +287,8 @@ fn feed_data_crc_matches_feed_data() {
             }
             Expect::End => break v.end_of_input().unwrap(),
             Expect::RecordHeader => {
-                v.feed_record_header(&img[pos..pos + RECORD_HEADER_LEN]).unwrap();
+                v.feed_record_header(&img[pos..pos + RECORD_HEADER_LEN])
+                    .unwrap();
                 pos += RECORD_HEADER_LEN;
             }
             Expect::Tree(len) => {
@@ -315,11 +322,17 @@ fn data_with_crc_checks_framing() {
     let mut e = Encoder::new(crate::sample::header());
     let mut b = vec![0u8; 1 << 14];
     // No PAGES record open: refused, and the closure is not called.
-    assert_eq!(e.data_with_crc(4096, |_| panic!("called")), Err(EncodeError::Sequence));
+    assert_eq!(
+        e.data_with_crc(4096, |_| panic!("called")),
+        Err(EncodeError::Sequence)
+    );
     let pos = e.header(&mut b).unwrap();
     e.pages_begin(0x1000, 1, &mut b[pos..]).unwrap();
     let before = e.offset();
-    assert_eq!(e.data_with_crc(8192, |_| panic!("called")), Err(EncodeError::Overrun));
+    assert_eq!(
+        e.data_with_crc(8192, |_| panic!("called")),
+        Err(EncodeError::Overrun)
+    );
     assert_eq!(e.offset(), before);
     let mut called = false;
     e.data_with_crc(4096, |st| {
@@ -329,7 +342,10 @@ fn data_with_crc_checks_framing() {
     .unwrap();
     assert!(called);
     assert_eq!(e.offset(), before + 4096);
-    assert_eq!(e.data_with_crc(1, |_| panic!("called")), Err(EncodeError::Sequence));
+    assert_eq!(
+        e.data_with_crc(1, |_| panic!("called")),
+        Err(EncodeError::Sequence)
+    );
 }
 
 #[test]
@@ -455,6 +471,124 @@ fn round_trip_regs() {
     // Kernel order: r15 first, gs last, ip at index 16.
     let a = r.to_array();
     assert_eq!((a[0], a[16], a[26]), (r.r15, r.ip, r.gs));
+}
+
+/// Every register's index, name and field, in one table: the constants
+/// of `regs` are what `Regs`, its arrays and the REGS payload follow.
+fn regs_table(r: &Regs) -> [(usize, u64, &'static str); regs::COUNT] {
+    [
+        (regs::R15, r.r15, "r15"),
+        (regs::R14, r.r14, "r14"),
+        (regs::R13, r.r13, "r13"),
+        (regs::R12, r.r12, "r12"),
+        (regs::BP, r.bp, "bp"),
+        (regs::BX, r.bx, "bx"),
+        (regs::R11, r.r11, "r11"),
+        (regs::R10, r.r10, "r10"),
+        (regs::R9, r.r9, "r9"),
+        (regs::R8, r.r8, "r8"),
+        (regs::AX, r.ax, "ax"),
+        (regs::CX, r.cx, "cx"),
+        (regs::DX, r.dx, "dx"),
+        (regs::SI, r.si, "si"),
+        (regs::DI, r.di, "di"),
+        (regs::ORIG_AX, r.orig_ax, "orig_ax"),
+        (regs::IP, r.ip, "ip"),
+        (regs::CS, r.cs, "cs"),
+        (regs::FLAGS, r.flags, "flags"),
+        (regs::SP, r.sp, "sp"),
+        (regs::SS, r.ss, "ss"),
+        (regs::FS_BASE, r.fs_base, "fs_base"),
+        (regs::GS_BASE, r.gs_base, "gs_base"),
+        (regs::DS, r.ds, "ds"),
+        (regs::ES, r.es, "es"),
+        (regs::FS, r.fs, "fs"),
+        (regs::GS, r.gs, "gs"),
+    ]
+}
+
+#[test]
+fn regs_layout_indices_names_fields() {
+    assert_eq!(regs::COUNT, REGS_COUNT);
+    assert_eq!(regs::COUNT * 8, REGS_PAYLOAD_LEN);
+    // Distinct values, so that a field read back is the one written.
+    let mut a = [0u64; regs::COUNT];
+    for (i, v) in a.iter_mut().enumerate() {
+        *v = 0x1000 + i as u64;
+    }
+    let r = Regs::from_array(a);
+    let table = regs_table(&r);
+    let mut seen = [false; regs::COUNT];
+    for (i, (idx, field, name)) in table.into_iter().enumerate() {
+        // The table is in declaration order, each index once.
+        assert_eq!(idx, i, "{name}");
+        assert!(!seen[idx], "{name}");
+        seen[idx] = true;
+        assert_eq!(regs::NAMES[idx], name);
+        assert_eq!(field, a[idx], "{name}: from_array");
+        assert_eq!(r.to_array()[idx], field, "{name}: to_array");
+    }
+    assert!(seen.iter().all(|&s| s));
+}
+
+#[test]
+fn regs_payload_follows_indices() {
+    let r = sample::regs(2);
+    let mut buf = vec![0u8; ENCODE_BUF_LEN];
+    let mut e = Encoder::new(sample::header());
+    e.header(&mut buf).expect("header");
+    let n = e.regs(&r, &mut buf).expect("regs");
+    assert_eq!(n, RECORD_HEADER_LEN + REGS_PAYLOAD_LEN);
+    let payload = &buf[RECORD_HEADER_LEN..n];
+    for (idx, field, name) in regs_table(&r) {
+        let at = idx * 8;
+        let v = u64::from_le_bytes(payload[at..at + 8].try_into().expect("8 bytes"));
+        assert_eq!(v, field, "{name} at byte {at}");
+    }
+}
+
+/// The layout is the C one: each index is its field's offset in
+/// `struct user_regs_struct`, divided by 8. Checked against glibc's
+/// (`<sys/user.h>`, the same layout as the kernel's, which names the
+/// registers without their `r`/`e` prefix: `ax` for `rax`, `flags` for
+/// `eflags`).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[test]
+fn regs_layout_is_user_regs_struct() {
+    use core::mem::{offset_of, size_of};
+    type U = libc::user_regs_struct;
+    assert_eq!(size_of::<U>(), regs::COUNT * 8);
+    for (idx, off) in [
+        (regs::R15, offset_of!(U, r15)),
+        (regs::R14, offset_of!(U, r14)),
+        (regs::R13, offset_of!(U, r13)),
+        (regs::R12, offset_of!(U, r12)),
+        (regs::BP, offset_of!(U, rbp)),
+        (regs::BX, offset_of!(U, rbx)),
+        (regs::R11, offset_of!(U, r11)),
+        (regs::R10, offset_of!(U, r10)),
+        (regs::R9, offset_of!(U, r9)),
+        (regs::R8, offset_of!(U, r8)),
+        (regs::AX, offset_of!(U, rax)),
+        (regs::CX, offset_of!(U, rcx)),
+        (regs::DX, offset_of!(U, rdx)),
+        (regs::SI, offset_of!(U, rsi)),
+        (regs::DI, offset_of!(U, rdi)),
+        (regs::ORIG_AX, offset_of!(U, orig_rax)),
+        (regs::IP, offset_of!(U, rip)),
+        (regs::CS, offset_of!(U, cs)),
+        (regs::FLAGS, offset_of!(U, eflags)),
+        (regs::SP, offset_of!(U, rsp)),
+        (regs::SS, offset_of!(U, ss)),
+        (regs::FS_BASE, offset_of!(U, fs_base)),
+        (regs::GS_BASE, offset_of!(U, gs_base)),
+        (regs::DS, offset_of!(U, ds)),
+        (regs::ES, offset_of!(U, es)),
+        (regs::FS, offset_of!(U, fs)),
+        (regs::GS, offset_of!(U, gs)),
+    ] {
+        assert_eq!(off, idx * 8, "{}", regs::NAMES[idx]);
+    }
 }
 
 #[test]
@@ -1727,10 +1861,23 @@ fn round_trip_files() {
     assert_eq!(f.iter().collect::<Vec<_>>(), want.to_vec());
     assert_eq!(f.len(), 5);
     assert!(!f.is_empty());
-    assert_eq!(f.get(3), Some(FileEntry { fd: 3, kind: FILE_KIND_REG }));
+    assert_eq!(
+        f.get(3),
+        Some(FileEntry {
+            fd: 3,
+            kind: FILE_KIND_REG
+        })
+    );
     assert_eq!(f.get(5), None);
     assert_eq!(f.get(u32::MAX), None);
-    assert_eq!(it[FILES0].header, RecordHeader { kind: RECORD_FILES, flags: 0, len: 48 });
+    assert_eq!(
+        it[FILES0].header,
+        RecordHeader {
+            kind: RECORD_FILES,
+            flags: 0,
+            len: 48
+        }
+    );
     assert_eq!(Files::payload_len(5), Some(48));
     assert_eq!(Files::payload_len(0), Some(FILES_FIXED_LEN));
     assert_eq!(Files::payload_len(MAX_FILES), Some(FILES_MAX_PAYLOAD));
@@ -1746,7 +1893,10 @@ fn round_trip_files() {
     assert_eq!(record_flags(RECORD_FILES), 0);
     assert_eq!(record_flags(RECORD_TASK), RECORD_FLAG_MUST_UNDERSTAND);
     let names: Vec<_> = (0..=8).map(file_kind_name).collect();
-    assert_eq!(names, ["unknown", "reg", "dir", "fifo", "sock", "chr", "blk", "other", "unknown"]);
+    assert_eq!(
+        names,
+        ["unknown", "reg", "dir", "fifo", "sock", "chr", "blk", "other", "unknown"]
+    );
     // The encoder writes what was read, from entries or from the record.
     let off = it[FILES0].offset as usize;
     let mut e = Encoder::new(sample::header());
@@ -1770,7 +1920,14 @@ fn written_by_version_1_3() {
 /// addresses in user space.
 #[test]
 fn thread_records() {
-    let t = Thread { clear_child_tid: 0x7f00_0000_1000, robust_list: 0x7f00_0000_2000, robust_list_len: 24, rseq: 0, rseq_len: 0, rseq_sig: 0 };
+    let t = Thread {
+        clear_child_tid: 0x7f00_0000_1000,
+        robust_list: 0x7f00_0000_2000,
+        robust_list_len: 24,
+        rseq: 0,
+        rseq_len: 0,
+        rseq_sig: 0,
+    };
     let h = sample::header();
     let mut e = Encoder::new(h);
     let mut buf = vec![0u8; 256];
@@ -1779,11 +1936,20 @@ fn thread_records() {
     assert_eq!(n, RECORD_HEADER_LEN + THREAD_PAYLOAD_LEN);
     let hdr = RecordHeader::decode(&buf[..RECORD_HEADER_LEN], 0).unwrap();
     assert_eq!((hdr.kind, hdr.flags), (RECORD_THREAD, 0));
-    assert_eq!(decode_record(&hdr, &buf[RECORD_HEADER_LEN..n], &h), Ok(Record::Thread(t)));
+    assert_eq!(
+        decode_record(&hdr, &buf[RECORD_HEADER_LEN..n], &h),
+        Ok(Record::Thread(t))
+    );
     assert_eq!(record_name(RECORD_THREAD), "THREAD");
-    let bad = Thread { clear_child_tid: USER_SPACE_LIMIT, ..t };
+    let bad = Thread {
+        clear_child_tid: USER_SPACE_LIMIT,
+        ..t
+    };
     let n = e.thread(&bad, &mut buf).unwrap();
-    assert_eq!(decode_record(&hdr, &buf[RECORD_HEADER_LEN..n], &h), Err(ErrorKind::BadThreadState));
+    assert_eq!(
+        decode_record(&hdr, &buf[RECORD_HEADER_LEN..n], &h),
+        Err(ErrorKind::BadThreadState)
+    );
 }
 
 /// The sample without its SHM records.
@@ -1820,7 +1986,10 @@ fn minor_0_image_without_files_is_valid() {
 #[test]
 fn files_max_entries() {
     let entries: Vec<FileEntry> = (0..MAX_FILES)
-        .map(|i| FileEntry { fd: i * 3, kind: 1 + i % 7 })
+        .map(|i| FileEntry {
+            fd: i * 3,
+            kind: 1 + i % 7,
+        })
         .collect();
     let mut e = Encoder::new(sample::header());
     let mut buf = vec![0u8; 16 + FILES_MAX_PAYLOAD];
@@ -1840,12 +2009,17 @@ fn files_max_entries() {
     assert_eq!(f.get(MAX_FILES - 1), entries.last().copied());
     // One more is beyond the format.
     let mut more = entries.clone();
-    more.push(FileEntry { fd: FD_LIMIT - 1, kind: 1 });
+    more.push(FileEntry {
+        fd: FD_LIMIT - 1,
+        kind: 1,
+    });
     let mut buf = vec![0u8; 32 + FILES_MAX_PAYLOAD];
     assert_eq!(e.files(&more, &mut buf), Err(EncodeError::Limit));
     assert_eq!(
         e.files(&entries, &mut buf[..100]),
-        Err(EncodeError::BufferTooSmall { needed: 16 + FILES_MAX_PAYLOAD })
+        Err(EncodeError::BufferTooSmall {
+            needed: 16 + FILES_MAX_PAYLOAD
+        })
     );
 }
 
@@ -2041,8 +2215,14 @@ fn files_error_display() {
         "FILES (type 9) at offset 128: fd 3 not above the previous one"
     );
     for (k, want) in [
-        (ErrorKind::FilesTooMany { count: 65537 }, "65537 files, more than 65536"),
-        (ErrorKind::BadFd { fd: 1 << 30 }, "fd 1073741824 not below 1073741824"),
+        (
+            ErrorKind::FilesTooMany { count: 65537 },
+            "65537 files, more than 65536",
+        ),
+        (
+            ErrorKind::BadFd { fd: 1 << 30 },
+            "fd 1073741824 not below 1073741824",
+        ),
         (ErrorKind::BadFileKind { kind: 8 }, "bad file kind 8"),
     ] {
         assert_eq!(std::format!("{k}"), want);
@@ -2070,7 +2250,14 @@ fn round_trip_shm() {
     // Both mms map object 1 (the child inherited it), the child also 2.
     for (idx, id) in [(SHM1, 1), (SHM2, 1), (SHM3, 2)] {
         assert_eq!(it[idx].record, Record::Shm(Shm { id }), "record {idx}");
-        assert_eq!(it[idx].header, RecordHeader { kind: RECORD_SHM, flags: 0, len: 16 });
+        assert_eq!(
+            it[idx].header,
+            RecordHeader {
+                kind: RECORD_SHM,
+                flags: 0,
+                len: 16
+            }
+        );
         assert_eq!(it[idx - 1].header.kind, RECORD_VMA);
     }
     let Record::Vma(v) = it[VMA_S].record else {
@@ -2158,8 +2345,12 @@ fn minor_1_image_without_shm_is_valid() {
 
 #[test]
 fn reject_shm_bad_id() {
-    refused_patch(SHM1, ErrorKind::BadShmId { id: 0 }, |img| img.set64(SHM1, 0, 0));
-    refused_patch(SHM3, ErrorKind::BadShmId { id: 0 }, |img| img.set64(SHM3, 0, 0));
+    refused_patch(SHM1, ErrorKind::BadShmId { id: 0 }, |img| {
+        img.set64(SHM1, 0, 0)
+    });
+    refused_patch(SHM3, ErrorKind::BadShmId { id: 0 }, |img| {
+        img.set64(SHM3, 0, 0)
+    });
 }
 
 #[test]
@@ -2189,26 +2380,46 @@ fn reject_shm_id_not_in_order() {
 
 #[test]
 fn reject_shm_reserved() {
-    refused_patch(SHM2, ErrorKind::NonZeroReserved, |img| img.set64(SHM2, 8, 1));
+    refused_patch(SHM2, ErrorKind::NonZeroReserved, |img| {
+        img.set64(SHM2, 8, 1)
+    });
 }
 
 #[test]
 fn reject_shm_bad_length() {
-    refused_patch(SHM1, ErrorKind::BadPayloadLength { len: 24, expected: 16 }, |img| {
-        img.p(SHM1).extend_from_slice(&[0; 8])
-    });
-    refused_patch(SHM1, ErrorKind::BadPayloadLength { len: 8, expected: 16 }, |img| {
-        img.p(SHM1).truncate(8)
-    });
-    refused_patch(SHM1, ErrorKind::BadPayloadLength { len: 0, expected: 16 }, |img| {
-        img.p(SHM1).clear()
-    });
+    refused_patch(
+        SHM1,
+        ErrorKind::BadPayloadLength {
+            len: 24,
+            expected: 16,
+        },
+        |img| img.p(SHM1).extend_from_slice(&[0; 8]),
+    );
+    refused_patch(
+        SHM1,
+        ErrorKind::BadPayloadLength {
+            len: 8,
+            expected: 16,
+        },
+        |img| img.p(SHM1).truncate(8),
+    );
+    refused_patch(
+        SHM1,
+        ErrorKind::BadPayloadLength {
+            len: 0,
+            expected: 16,
+        },
+        |img| img.p(SHM1).clear(),
+    );
     let h = sample::header();
     let mut hdr = RecordHeader::new(RECORD_SHM, 8);
     hdr.flags = 0;
     assert_eq!(
         decode_record(&hdr, &[1, 0, 0, 0, 0, 0, 0, 0], &h),
-        Err(ErrorKind::BadPayloadLength { len: 8, expected: 16 })
+        Err(ErrorKind::BadPayloadLength {
+            len: 8,
+            expected: 16
+        })
     );
 }
 
@@ -2411,7 +2622,6 @@ impl Rng {
         (self.next() % n as u64) as usize
     }
 }
-
 
 fn mutate(rng: &mut Rng, b: &mut Vec<u8>) {
     for _ in 0..1 + rng.below(4) {

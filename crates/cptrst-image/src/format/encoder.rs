@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The [`Encoder`]: writes an image record by record into caller-supplied
+//! buffers, keeping the offset, the record count and the CRC32C for the
+//! trailer.
+
+use super::checksum::{Crc32c, CrcImpl};
+use super::consts::*;
+use super::error::EncodeError;
+use super::header::{FileHeader, Trailer};
+use super::records::files::{FileEntry, Files};
+use super::records::mm::{Mm, Pages, Shm, Vma};
+use super::records::regs::Regs;
+use super::records::task::{Fpu, Task, Thread};
+use super::records::tree::{Tree, TreeEntry};
+use super::records::Record;
+use super::wire::{pad8, to_u64, Wr};
+#[cfg(doc)]
+use super::Validator;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Open {
+    /// Before the file header.
+    Start,
+    /// At a record boundary.
+    None,
+    /// A TREE record waits for this many entries.
+    Tree(u32),
+    /// A PAGES record waits for this many bytes of page data.
+    Data(u64),
+    /// The trailer is written.
+    Done,
+}
+
+/// Writes an image record by record, each into a caller-supplied buffer,
+/// keeping the offset, the record count and the CRC32C for the trailer.
+///
+/// Every call writes one piece at the start of `buf` and returns its length;
+/// on error nothing is written and the state is unchanged. The caller then
+/// writes `buf[..n]` out. The encoder checks framing (lengths, limits,
+/// sequence of pieces), not the image rules: run a [`Validator`] for that.
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    header: FileHeader,
+    open: Open,
+    offset: u64,
+    records: u64,
+    crc: Crc32c,
+}
+
+impl Encoder {
+    /// An encoder for an image with this file header.
+    pub fn new(header: FileHeader) -> Self {
+        Self {
+            header,
+            open: Open::Start,
+            offset: 0,
+            records: 0,
+            crc: Crc32c::new(),
+        }
+    }
+
+    /// Bytes written so far (the offset of the next piece).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// CRC32C of everything written so far.
+    pub fn crc32c(&self) -> u32 {
+        self.crc.value()
+    }
+
+    /// The file header this encoder writes.
+    pub fn file_header(&self) -> &FileHeader {
+        &self.header
+    }
+
+    /// Computes the CRC32C with `imp` from now on (see [`CrcImpl`]).
+    pub fn set_crc_impl(&mut self, imp: CrcImpl) {
+        self.crc.set_impl(imp);
+    }
+
+    fn commit(&mut self, buf: &[u8], n: usize) -> usize {
+        self.crc.update(buf.get(..n).unwrap_or(&[]));
+        self.offset = self.offset.saturating_add(to_u64(n));
+        n
+    }
+
+    /// Writes a record header then `body` (which writes `len` bytes).
+    fn record(
+        &mut self,
+        kind: u32,
+        flags: u32,
+        len: usize,
+        buf: &mut [u8],
+        body: impl FnOnce(&mut Wr<'_>) -> Option<()>,
+    ) -> Result<usize, EncodeError> {
+        self.record_open(kind, flags, len, len, buf, body)
+    }
+
+    /// Like `record`, but only `written` bytes of the `len`-byte payload
+    /// are written now.
+    fn record_open(
+        &mut self,
+        kind: u32,
+        flags: u32,
+        len: usize,
+        written: usize,
+        buf: &mut [u8],
+        body: impl FnOnce(&mut Wr<'_>) -> Option<()>,
+    ) -> Result<usize, EncodeError> {
+        if self.open != Open::None {
+            return Err(EncodeError::Sequence);
+        }
+        if len.checked_rem(ALIGN) != Some(0) || to_u64(len) > MAX_RECORD_PAYLOAD {
+            return Err(EncodeError::Limit);
+        }
+        let n = RECORD_HEADER_LEN
+            .checked_add(written)
+            .ok_or(EncodeError::Limit)?;
+        if buf.len() < n {
+            return Err(EncodeError::BufferTooSmall { needed: n });
+        }
+        let mut w = Wr::new(buf.get_mut(..n).unwrap_or(&mut []));
+        let ok = (|| {
+            w.u32(kind)?;
+            w.u32(flags)?;
+            w.u64(to_u64(len))?;
+            body(&mut w)?;
+            (w.pos == n).then_some(())
+        })();
+        ok.ok_or(EncodeError::Limit)?;
+        self.records = self.records.saturating_add(1);
+        Ok(self.commit(buf, n))
+    }
+
+    /// Writes the file header. First call.
+    pub fn header(&mut self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if self.open != Open::Start {
+            return Err(EncodeError::Sequence);
+        }
+        let n = self.header.encode(buf)?;
+        self.open = Open::None;
+        Ok(self.commit(buf, n))
+    }
+
+    /// Writes a whole TREE record.
+    pub fn tree(&mut self, tree: &Tree<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if tree.len() > MAX_TASKS {
+            return Err(EncodeError::Limit);
+        }
+        let len = Tree::payload_len(tree.len()).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_TREE, RECORD_FLAG_MUST_UNDERSTAND, len, buf, |w| {
+            tree.encode_body(w)
+        })
+    }
+
+    /// Starts a TREE record of `count` tasks: writes its header and fixed
+    /// part; then call [`tree_entry`](Self::tree_entry) `count` times.
+    pub fn tree_begin(&mut self, count: u32, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if count > MAX_TASKS {
+            return Err(EncodeError::Limit);
+        }
+        let len = Tree::payload_len(count).ok_or(EncodeError::Limit)?;
+        let n = self.record_open(
+            RECORD_TREE,
+            RECORD_FLAG_MUST_UNDERSTAND,
+            len,
+            TREE_FIXED_LEN,
+            buf,
+            |w| {
+                w.u32(count)?;
+                w.u32(0)
+            },
+        )?;
+        if count > 0 {
+            self.open = Open::Tree(count);
+        }
+        Ok(n)
+    }
+
+    /// Writes one entry of the TREE record started by
+    /// [`tree_begin`](Self::tree_begin); returns [`TREE_ENTRY_LEN`].
+    pub fn tree_entry(&mut self, e: &TreeEntry, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let Open::Tree(left) = self.open else {
+            return Err(EncodeError::Sequence);
+        };
+        let dst = buf
+            .get_mut(..TREE_ENTRY_LEN)
+            .ok_or(EncodeError::BufferTooSmall {
+                needed: TREE_ENTRY_LEN,
+            })?;
+        e.encode(&mut Wr::new(dst)).ok_or(EncodeError::Limit)?;
+        self.open = match left.checked_sub(1) {
+            Some(0) | None => Open::None,
+            Some(l) => Open::Tree(l),
+        };
+        Ok(self.commit(buf, TREE_ENTRY_LEN))
+    }
+
+    /// Writes a TASK record.
+    pub fn task(&mut self, t: &Task, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.record(
+            RECORD_TASK,
+            RECORD_FLAG_MUST_UNDERSTAND,
+            TASK_PAYLOAD_LEN,
+            buf,
+            |w| t.encode_body(w),
+        )
+    }
+
+    /// Writes a REGS record.
+    pub fn regs(&mut self, r: &Regs, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.record(
+            RECORD_REGS,
+            RECORD_FLAG_MUST_UNDERSTAND,
+            REGS_PAYLOAD_LEN,
+            buf,
+            |w| r.to_array().iter().try_for_each(|&v| w.u64(v)),
+        )
+    }
+
+    /// Writes an FPU record; `xstate` must be `xstate_size` bytes long.
+    pub fn fpu(&mut self, xstate: &[u8], buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if to_u64(xstate.len()) != u64::from(self.header.xstate_size) {
+            return Err(EncodeError::XstateSize);
+        }
+        let len = Fpu::payload_len(self.header.xstate_size).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_FPU, RECORD_FLAG_MUST_UNDERSTAND, len, buf, |w| {
+            w.u32(u32::try_from(xstate.len()).ok()?)?;
+            w.u32(0)?;
+            w.put(xstate)?;
+            w.pad()
+        })
+    }
+
+    /// Writes an MM record.
+    pub fn mm(&mut self, mm: &Mm<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if mm.auxv.len() > MAX_AUXV || mm.exe_path.len() > MAX_PATH_LEN {
+            return Err(EncodeError::Limit);
+        }
+        let len = Mm::payload_len(mm.auxv.len(), mm.exe_path.len()).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_MM, RECORD_FLAG_MUST_UNDERSTAND, len, buf, |w| {
+            mm.encode_body(w)
+        })
+    }
+
+    /// Writes a VMA record.
+    pub fn vma(&mut self, v: &Vma<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if v.path.len() > MAX_PATH_LEN {
+            return Err(EncodeError::Limit);
+        }
+        let len = Vma::payload_len(v.path.len()).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_VMA, RECORD_FLAG_MUST_UNDERSTAND, len, buf, |w| {
+            v.encode_body(w)
+        })
+    }
+
+    /// Writes a FILES record (version 1.1, skippable) of `entries`, which
+    /// should be in ascending fd order with valid fds and kinds (the
+    /// encoder checks the count only). Needs [`Files::payload_len`] plus
+    /// [`RECORD_HEADER_LEN`] bytes of `buf`.
+    pub fn files(&mut self, entries: &[FileEntry], buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let count = u32::try_from(entries.len()).map_err(|_| EncodeError::Limit)?;
+        if count > MAX_FILES {
+            return Err(EncodeError::Limit);
+        }
+        let len = Files::payload_len(count).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_FILES, record_flags(RECORD_FILES), len, buf, |w| {
+            w.u32(count)?;
+            w.u32(0)?;
+            entries.iter().try_for_each(|e| {
+                w.u32(e.fd)?;
+                w.u32(e.kind)
+            })
+        })
+    }
+
+    /// Writes a decoded FILES record again.
+    fn files_decoded(&mut self, f: &Files<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let count = f.len();
+        if count > MAX_FILES {
+            return Err(EncodeError::Limit);
+        }
+        let len = Files::payload_len(count).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_FILES, record_flags(RECORD_FILES), len, buf, |w| {
+            w.u32(count)?;
+            w.u32(0)?;
+            w.put(f.raw)
+        })
+    }
+
+    /// Writes an SHM record (version 1.2, skippable), right after the
+    /// VMA record of a shared anonymous mapping. The id must be at least 1
+    /// (else [`EncodeError::Limit`]); the caller numbers the objects in
+    /// order of first appearance (the encoder does not check it).
+    pub fn shm(&mut self, s: &Shm, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if s.id == 0 {
+            return Err(EncodeError::Limit);
+        }
+        self.record(
+            RECORD_SHM,
+            record_flags(RECORD_SHM),
+            SHM_PAYLOAD_LEN,
+            buf,
+            |w| {
+                w.u64(s.id)?;
+                w.u64(0)
+            },
+        )
+    }
+
+    /// Writes a THREAD record.
+    pub fn thread(&mut self, t: &Thread, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.record(
+            RECORD_THREAD,
+            record_flags(RECORD_THREAD),
+            THREAD_PAYLOAD_LEN,
+            buf,
+            |w| {
+                w.u64(t.clear_child_tid)?;
+                w.u64(t.robust_list)?;
+                w.u64(t.robust_list_len)?;
+                w.u64(t.rseq)?;
+                w.u32(t.rseq_len)?;
+                w.u32(t.rseq_sig)?;
+                w.u64(0)
+            },
+        )
+    }
+
+    fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
+        if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
+            return Err(EncodeError::Limit);
+        }
+        let data = Pages::data_len(nr_pages, self.header.page_size).ok_or(EncodeError::Limit)?;
+        usize::try_from(data)
+            .ok()
+            .and_then(|d| d.checked_add(PAGES_FIXED_LEN))
+            .ok_or(EncodeError::Limit)
+    }
+
+    /// Writes a whole PAGES record (`p.data` holds the pages).
+    pub fn pages(&mut self, p: &Pages<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let len = self.pages_len(p.nr_pages)?;
+        if Some(p.data.len()) != len.checked_sub(PAGES_FIXED_LEN) {
+            return Err(EncodeError::Limit);
+        }
+        self.record(RECORD_PAGES, RECORD_FLAG_MUST_UNDERSTAND, len, buf, |w| {
+            w.u64(p.addr)?;
+            w.u64(p.nr_pages)?;
+            w.put(p.data)
+        })
+    }
+
+    /// Starts a PAGES record of `nr_pages` pages at `addr`: writes its
+    /// header and fixed part (32 bytes). The caller then writes the page
+    /// data itself and reports every piece with [`data`](Self::data).
+    pub fn pages_begin(
+        &mut self,
+        addr: u64,
+        nr_pages: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let len = self.pages_len(nr_pages)?;
+        let n = self.record_open(
+            RECORD_PAGES,
+            RECORD_FLAG_MUST_UNDERSTAND,
+            len,
+            PAGES_FIXED_LEN,
+            buf,
+            |w| {
+                w.u64(addr)?;
+                w.u64(nr_pages)
+            },
+        )?;
+        self.open = Open::Data(to_u64(len.saturating_sub(PAGES_FIXED_LEN)));
+        Ok(n)
+    }
+
+    /// Accounts for page data of the open PAGES record that the caller
+    /// writes out itself (adds it to the CRC and the offset).
+    pub fn data(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        let imp = self.crc.imp;
+        self.data_with_crc(bytes.len(), |st| imp(st, bytes))
+    }
+
+    /// Like [`data`](Self::data), for `len` bytes of page data that the
+    /// caller checksums itself (they need not be in one buffer): `crc` maps
+    /// the raw CRC32C state over them (see [`CrcImpl`]). It is called only
+    /// if the bytes fit the open record.
+    pub fn data_with_crc(
+        &mut self,
+        len: usize,
+        crc: impl FnOnce(u32) -> u32,
+    ) -> Result<(), EncodeError> {
+        let Open::Data(left) = self.open else {
+            return Err(EncodeError::Sequence);
+        };
+        let left = left.checked_sub(to_u64(len)).ok_or(EncodeError::Overrun)?;
+        self.crc.update_with(crc);
+        self.offset = self.offset.saturating_add(to_u64(len));
+        self.open = if left == 0 {
+            Open::None
+        } else {
+            Open::Data(left)
+        };
+        Ok(())
+    }
+
+    /// Writes a record of any type with `flags` and `payload`, zero-padded
+    /// to [`ALIGN`] (for records a later minor version adds, and for tests).
+    pub fn raw(
+        &mut self,
+        kind: u32,
+        flags: u32,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let len = pad8(payload.len()).ok_or(EncodeError::Limit)?;
+        self.record(kind, flags, len, buf, |w| {
+            w.put(payload)?;
+            w.pad()
+        })
+    }
+
+    /// Writes any decoded record (the trailer with its own fields: use
+    /// [`trailer`](Self::trailer) for a correct one).
+    pub fn record_any(&mut self, r: &Record<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        match r {
+            Record::Tree(t) => self.tree(t, buf),
+            Record::Task(t) => self.task(t, buf),
+            Record::Regs(r) => self.regs(r, buf),
+            Record::Fpu(f) => self.fpu(f.xstate, buf),
+            Record::Mm(m) => self.mm(m, buf),
+            Record::Vma(v) => self.vma(v, buf),
+            Record::Pages(p) => self.pages(p, buf),
+            Record::Trailer(t) => self.trailer_with(t, buf),
+            Record::Files(f) => self.files_decoded(f, buf),
+            Record::Shm(s) => self.shm(s, buf),
+            Record::Thread(t) => self.thread(t, buf),
+            Record::Unknown {
+                kind,
+                flags,
+                payload,
+            } => self.raw(*kind, *flags, payload, buf),
+        }
+    }
+
+    /// Writes the trailer: record count, total size, CRC32C. Last call.
+    pub fn trailer(&mut self, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let t = Trailer {
+            records: self.records,
+            total_bytes: self
+                .offset
+                .checked_add(TRAILER_RECORD_LEN as u64)
+                .ok_or(EncodeError::Limit)?,
+            crc32c: self.crc.value(),
+        };
+        self.trailer_with(&t, buf)
+    }
+
+    fn trailer_with(&mut self, t: &Trailer, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let n = self.record(
+            RECORD_TRAILER,
+            RECORD_FLAG_MUST_UNDERSTAND,
+            TRAILER_PAYLOAD_LEN,
+            buf,
+            |w| {
+                w.u64(t.records)?;
+                w.u64(t.total_bytes)?;
+                w.u32(t.crc32c)?;
+                w.u32(0)
+            },
+        )?;
+        self.open = Open::Done;
+        Ok(n)
+    }
+}

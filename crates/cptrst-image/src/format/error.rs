@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What can go wrong: [`Error`] and [`ErrorKind`] (why an image was
+//! refused, one variant per check) and [`EncodeError`] (why the encoder
+//! could not write), with their messages.
+
+use core::fmt;
+
+use super::consts::*;
+#[cfg(doc)]
+use super::{Encoder, Validator};
+
+/// Why an image was refused, where, and in which record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// Byte offset in the image: of the record (its header) the problem was
+    /// found in, of the file header (0), or of the end of the input for
+    /// [`ErrorKind::MissingTrailer`] and [`ErrorKind::DataAfterTrailer`].
+    pub offset: u64,
+    /// Record type (`RECORD_*`, or an unknown value), 0 for the file header
+    /// and for problems found between records.
+    pub record: u32,
+    /// What is wrong.
+    pub kind: ErrorKind,
+}
+
+impl Error {
+    pub(super) const fn new(offset: u64, record: u32, kind: ErrorKind) -> Self {
+        Self {
+            offset,
+            record,
+            kind,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (type {}) at offset {}: {}",
+            record_name(self.record),
+            self.record,
+            self.offset,
+            self.kind
+        )
+    }
+}
+
+/// Every reason an image is refused; one variant per check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input ends inside the file header.
+    TruncatedHeader,
+    /// The file does not start with [`MAGIC`].
+    BadMagic,
+    /// The major version is not [`VERSION_MAJOR`].
+    UnsupportedMajor {
+        /// The major version found.
+        major: u16,
+    },
+    /// The header length is not [`HEADER_LEN`].
+    BadHeaderLength {
+        /// The length found.
+        len: u32,
+    },
+    /// The architecture is not [`ARCH_X86_64`].
+    WrongArch {
+        /// The architecture found.
+        arch: u32,
+    },
+    /// The page size is not valid for the architecture.
+    BadPageSize {
+        /// The page size found.
+        page_size: u32,
+    },
+    /// XCR0 lacks the x87 or SSE bit.
+    BadXcr0 {
+        /// The XCR0 found.
+        xcr0: u64,
+    },
+    /// The xstate size is outside [`MIN_XSTATE_SIZE`]..=[`MAX_XSTATE_SIZE`].
+    BadXstateSize {
+        /// The size found.
+        size: u32,
+    },
+    /// The header has flags version 1 does not define.
+    UnknownHeaderFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// The kernel release has non-zero bytes after its first NUL.
+    BadKernelRelease,
+    /// The input ends inside a record header.
+    TruncatedRecordHeader {
+        /// Bytes of the record header that were there.
+        available: u64,
+    },
+    /// The input ends inside a record's payload.
+    TruncatedRecord {
+        /// Bytes of the payload that were missing.
+        missing: u64,
+    },
+    /// A length makes an offset or a size overflow.
+    LengthOverflow {
+        /// The length found.
+        len: u64,
+    },
+    /// A payload length is not a multiple of [`ALIGN`].
+    MisalignedLength {
+        /// The length found.
+        len: u64,
+    },
+    /// A payload length is above the limit for its record type.
+    RecordTooLarge {
+        /// The length found.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A payload length does not match what its fields require.
+    BadPayloadLength {
+        /// The length found.
+        len: u64,
+        /// The length required (the minimum, when too short for the fixed part).
+        expected: u64,
+    },
+    /// Record type 0, which is never valid.
+    InvalidRecordType,
+    /// A record has flags version 1 does not define, or a known record type
+    /// has other flags than its own ([`record_flags`]: a 1.0 type without
+    /// [`RECORD_FLAG_MUST_UNDERSTAND`], FILES or SHM with it).
+    BadRecordFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// A record type this reader does not know, marked must-understand.
+    UnknownMustUnderstand,
+    /// A reserved field is not zero.
+    NonZeroReserved,
+    /// Padding after a variable-length field is not zero.
+    NonZeroPadding,
+    /// A record comes where another was required (e.g. REGS before TASK,
+    /// a second TREE, VMA outside an MM group, a task or VMA missing).
+    OutOfOrder {
+        /// The record type required here.
+        expected: u32,
+    },
+    /// The input ends without a trailer.
+    MissingTrailer,
+    /// Bytes follow the trailer.
+    DataAfterTrailer,
+    /// The tree has no task.
+    TreeEmpty,
+    /// The tree has more than [`MAX_TASKS`] tasks.
+    TooManyTasks {
+        /// The count found.
+        count: u32,
+    },
+    /// A tree entry has undefined flags.
+    TreeBadFlags {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// A tree entry's level count is 0, above [`MAX_PID_LEVELS`], below its
+    /// parent's, or not its thread group leader's.
+    TreeBadPidLevels {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// A tree entry has a pid of 0 or above [`PID_MAX_LIMIT`] in its levels,
+    /// or a non-zero pid past them.
+    TreeBadPid {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// Two tree entries have the same pid at level 0.
+    TreeDuplicatePid {
+        /// Index of the second entry.
+        index: u32,
+    },
+    /// The root (entry 0) has a parent pid other than 0.
+    TreeRootHasParent,
+    /// A tree entry's parent is not an earlier entry.
+    TreeParentNotFound {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// The thread flag and the tgid disagree, or a thread's leader is not
+    /// an earlier entry.
+    TreeBadThread {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// A tree entry's exit signal is above [`MAX_SIGNAL`].
+    TreeBadExitSignal {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// A tree entry's mm id is wrong: non-zero for a zombie, zero for a live
+    /// task, not the next new id, or not its live thread group's.
+    TreeBadMmId {
+        /// Index of the entry.
+        index: u32,
+    },
+    /// A TASK record's index is not the next task's.
+    TaskIndexMismatch {
+        /// The index found.
+        index: u32,
+        /// The index required.
+        expected: u32,
+    },
+    /// A TASK record's pid is not its tree entry's level-0 pid.
+    TaskPidMismatch {
+        /// The pid found.
+        pid: u32,
+        /// The pid in the tree.
+        expected: u32,
+    },
+    /// A command name without a NUL, or with non-zero bytes after it.
+    BadComm,
+    /// A credential is `u32::MAX` (the invalid id).
+    BadCreds,
+    /// The blocked mask has SIGKILL or SIGSTOP.
+    BadSigmask,
+    /// An FPU record's length is not the header's xstate size.
+    XstateSizeMismatch {
+        /// The length found.
+        len: u32,
+        /// The header's xstate size.
+        expected: u32,
+    },
+    /// The XSAVE header's `xcomp_bv` is not zero (compacted format).
+    XstateCompacted,
+    /// The XSAVE header's `xstate_bv` has features outside the header's XCR0.
+    XstateFeaturesNotInXcr0 {
+        /// The `xstate_bv` found.
+        xstate_bv: u64,
+    },
+    /// The XSAVE header's reserved bytes are not zero.
+    XstateHeaderReserved,
+    /// An MM record's id is not the next one.
+    MmIdMismatch {
+        /// The id found.
+        mm_id: u32,
+        /// The id required.
+        expected: u32,
+    },
+    /// An MM record announces more than [`MAX_VMAS`] VMAs.
+    TooManyVmas {
+        /// The count found.
+        count: u32,
+    },
+    /// The auxv entry count is 0 or above [`MAX_AUXV`].
+    BadAuxvCount {
+        /// The count found.
+        count: u32,
+    },
+    /// The auxv does not end with its only `AT_NULL` entry.
+    AuxvNotTerminated,
+    /// A path is longer than [`MAX_PATH_LEN`].
+    PathTooLong {
+        /// The length found.
+        len: u32,
+    },
+    /// A path is not absolute or has a NUL byte.
+    BadPath,
+    /// An MM's start/end pair is inverted.
+    MmRangeInverted,
+    /// An MM address is above user space.
+    MmInKernelSpace,
+    /// A VMA kind version 1 does not define.
+    BadVmaKind {
+        /// The kind found.
+        kind: u32,
+    },
+    /// VMA protection bits undefined, or not allowed by the `MAY*` flags.
+    BadProt {
+        /// The protection found.
+        prot: u32,
+    },
+    /// VMA flags version 1 does not define.
+    BadVmaFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// A file VMA without a path, or another kind with one.
+    VmaPathMismatch,
+    /// A VMA whose start is not below its end.
+    VmaEmpty,
+    /// A VMA not aligned on pages.
+    VmaUnaligned,
+    /// A VMA reaching above user space.
+    VmaInKernelSpace,
+    /// A VMA starting below the previous one.
+    VmaUnsorted,
+    /// A VMA overlapping the previous one.
+    VmaOverlap,
+    /// A VMA whose page offset plus length overflows.
+    VmaBadPgoff,
+    /// A PAGES record with no page.
+    PagesEmpty,
+    /// A PAGES address not aligned on pages.
+    PagesUnaligned,
+    /// A PAGES run not inside the VMA before it.
+    PagesOutsideVma,
+    /// A PAGES run starting below the end of the previous run of its VMA.
+    PagesNotAscending,
+    /// A FILES record with more than [`MAX_FILES`] entries.
+    FilesTooMany {
+        /// The count found.
+        count: u32,
+    },
+    /// A FILES entry whose fd is not above the previous entry's.
+    FilesUnsorted {
+        /// The fd found.
+        fd: u32,
+    },
+    /// A FILES entry whose fd is not below [`FD_LIMIT`].
+    BadFd {
+        /// The fd found.
+        fd: u32,
+    },
+    /// A FILES entry kind the format does not define (`FILE_KIND_*`).
+    BadFileKind {
+        /// The kind found.
+        kind: u32,
+    },
+    /// A THREAD record with an address outside user space or a robust list
+    /// or rseq length out of range.
+    BadThreadState,
+    /// An SHM record with id 0 (ids start at 1).
+    BadShmId {
+        /// The id found.
+        id: u64,
+    },
+    /// An SHM id neither seen before in the image nor the next one: ids
+    /// are numbered 1, 2, ... in order of first appearance.
+    ShmIdNotInOrder {
+        /// The id found.
+        id: u64,
+        /// The next new id (one more than the largest seen).
+        next: u64,
+    },
+    /// The trailer's record count is wrong.
+    TrailerCountMismatch {
+        /// The count in the trailer.
+        found: u64,
+        /// The count of records before the trailer.
+        expected: u64,
+    },
+    /// The trailer's total size is wrong.
+    TrailerSizeMismatch {
+        /// The size in the trailer.
+        found: u64,
+        /// The size of the image up to the end of the trailer.
+        expected: u64,
+    },
+    /// The trailer's CRC32C is wrong.
+    TrailerCrcMismatch {
+        /// The CRC in the trailer.
+        found: u32,
+        /// The CRC of the bytes before the trailer.
+        expected: u32,
+    },
+    /// [`Validator`] misuse: a method called out of turn (see
+    /// [`Validator::expect`]).
+    WrongStep,
+    /// [`Validator`] misuse: more bytes given than the step takes.
+    ExcessData,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ErrorKind::*;
+        match *self {
+            TruncatedHeader => write!(f, "truncated file header"),
+            BadMagic => write!(f, "bad magic"),
+            UnsupportedMajor { major } => write!(f, "unsupported major version {major}"),
+            BadHeaderLength { len } => write!(f, "bad header length {len}"),
+            WrongArch { arch } => write!(f, "wrong architecture {arch}"),
+            BadPageSize { page_size } => write!(f, "bad page size {page_size}"),
+            BadXcr0 { xcr0 } => write!(f, "bad XCR0 {xcr0:#x}"),
+            BadXstateSize { size } => write!(f, "bad xstate size {size}"),
+            UnknownHeaderFlags { flags } => write!(f, "unknown header flags {flags:#x}"),
+            BadKernelRelease => write!(f, "bad kernel release padding"),
+            TruncatedRecordHeader { available } => {
+                write!(f, "truncated record header ({available} bytes)")
+            }
+            TruncatedRecord { missing } => write!(f, "truncated record ({missing} bytes missing)"),
+            LengthOverflow { len } => write!(f, "length {len} overflows"),
+            MisalignedLength { len } => write!(f, "payload length {len} not a multiple of 8"),
+            RecordTooLarge { len, max } => write!(f, "payload length {len} above {max}"),
+            BadPayloadLength { len, expected } => {
+                write!(f, "payload length {len}, expected {expected}")
+            }
+            InvalidRecordType => write!(f, "record type 0"),
+            BadRecordFlags { flags } => write!(f, "bad record flags {flags:#x}"),
+            UnknownMustUnderstand => write!(f, "unknown must-understand record"),
+            NonZeroReserved => write!(f, "reserved field not zero"),
+            NonZeroPadding => write!(f, "padding not zero"),
+            OutOfOrder { expected } => {
+                write!(f, "out of order, expected {}", record_name(expected))
+            }
+            MissingTrailer => write!(f, "missing trailer"),
+            DataAfterTrailer => write!(f, "data after trailer"),
+            TreeEmpty => write!(f, "empty tree"),
+            TooManyTasks { count } => write!(f, "{count} tasks, more than {MAX_TASKS}"),
+            TreeBadFlags { index } => write!(f, "task {index}: bad flags"),
+            TreeBadPidLevels { index } => write!(f, "task {index}: bad pid level count"),
+            TreeBadPid { index } => write!(f, "task {index}: bad pid"),
+            TreeDuplicatePid { index } => write!(f, "task {index}: duplicate pid"),
+            TreeRootHasParent => write!(f, "root task has a parent"),
+            TreeParentNotFound { index } => write!(f, "task {index}: parent not found before it"),
+            TreeBadThread { index } => write!(f, "task {index}: bad thread group"),
+            TreeBadExitSignal { index } => write!(f, "task {index}: bad exit signal"),
+            TreeBadMmId { index } => write!(f, "task {index}: bad mm id"),
+            TaskIndexMismatch { index, expected } => {
+                write!(f, "task index {index}, expected {expected}")
+            }
+            TaskPidMismatch { pid, expected } => write!(f, "task pid {pid}, expected {expected}"),
+            BadComm => write!(f, "bad comm"),
+            BadCreds => write!(f, "invalid credential"),
+            BadSigmask => write!(f, "SIGKILL or SIGSTOP blocked"),
+            XstateSizeMismatch { len, expected } => {
+                write!(f, "xstate length {len}, expected {expected}")
+            }
+            XstateCompacted => write!(f, "compacted xstate"),
+            XstateFeaturesNotInXcr0 { xstate_bv } => {
+                write!(f, "xstate_bv {xstate_bv:#x} not in XCR0")
+            }
+            XstateHeaderReserved => write!(f, "XSAVE header reserved bytes not zero"),
+            MmIdMismatch { mm_id, expected } => write!(f, "mm id {mm_id}, expected {expected}"),
+            TooManyVmas { count } => write!(f, "{count} VMAs, more than {MAX_VMAS}"),
+            BadAuxvCount { count } => write!(f, "bad auxv count {count}"),
+            AuxvNotTerminated => write!(f, "auxv not terminated by its only AT_NULL"),
+            PathTooLong { len } => write!(f, "path length {len} above {MAX_PATH_LEN}"),
+            BadPath => write!(f, "path not absolute or with NUL"),
+            MmRangeInverted => write!(f, "mm range inverted"),
+            MmInKernelSpace => write!(f, "mm address above user space"),
+            BadVmaKind { kind } => write!(f, "bad VMA kind {kind}"),
+            BadProt { prot } => write!(f, "bad protection {prot:#x}"),
+            BadVmaFlags { flags } => write!(f, "bad VMA flags {flags:#x}"),
+            VmaPathMismatch => write!(f, "VMA path presence does not match its kind"),
+            VmaEmpty => write!(f, "VMA start not below end"),
+            VmaUnaligned => write!(f, "VMA not page-aligned"),
+            VmaInKernelSpace => write!(f, "VMA above user space"),
+            VmaUnsorted => write!(f, "VMA below the previous one"),
+            VmaOverlap => write!(f, "VMA overlaps the previous one"),
+            VmaBadPgoff => write!(f, "VMA page offset overflows"),
+            PagesEmpty => write!(f, "empty page run"),
+            PagesUnaligned => write!(f, "page run not page-aligned"),
+            PagesOutsideVma => write!(f, "page run outside its VMA"),
+            PagesNotAscending => write!(f, "page run below the previous one"),
+            FilesTooMany { count } => write!(f, "{count} files, more than {MAX_FILES}"),
+            FilesUnsorted { fd } => write!(f, "fd {fd} not above the previous one"),
+            BadFd { fd } => write!(f, "fd {fd} not below {FD_LIMIT}"),
+            BadFileKind { kind } => write!(f, "bad file kind {kind}"),
+            BadShmId { id } => write!(f, "shm object id {id}, ids start at 1"),
+            BadThreadState => write!(f, "thread state outside user space or out of range"),
+            ShmIdNotInOrder { id, next } => {
+                write!(
+                    f,
+                    "shm object id {id} neither seen before nor the next one ({next})"
+                )
+            }
+            TrailerCountMismatch { found, expected } => {
+                write!(f, "trailer record count {found}, expected {expected}")
+            }
+            TrailerSizeMismatch { found, expected } => {
+                write!(f, "trailer total size {found}, expected {expected}")
+            }
+            TrailerCrcMismatch { found, expected } => {
+                write!(f, "trailer CRC32C {found:#010x}, computed {expected:#010x}")
+            }
+            WrongStep => write!(f, "validator step out of turn"),
+            ExcessData => write!(f, "more bytes than the step takes"),
+        }
+    }
+}
+
+/// Why the [`Encoder`] could not write a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The buffer is too small; nothing was written.
+    BufferTooSmall {
+        /// Bytes the call needs.
+        needed: usize,
+    },
+    /// The call is out of turn: the file header not first, a record started
+    /// while a TREE or PAGES record still waits for its entries or data, or
+    /// anything after the trailer.
+    Sequence,
+    /// A value is beyond a limit of the format (path, auxv, counts, sizes).
+    Limit,
+    /// An xstate whose length is not the header's xstate size.
+    XstateSize,
+    /// More entries or data than the open record announced.
+    Overrun,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            EncodeError::BufferTooSmall { needed } => {
+                write!(f, "buffer too small, {needed} needed")
+            }
+            EncodeError::Sequence => write!(f, "record out of turn"),
+            EncodeError::Limit => write!(f, "value beyond a format limit"),
+            EncodeError::XstateSize => write!(f, "xstate length is not the header's"),
+            EncodeError::Overrun => write!(f, "more than the record announced"),
+        }
+    }
+}
