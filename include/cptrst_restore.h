@@ -32,9 +32,6 @@ struct cptrst_waitq *cptrst_waitq_new(void);
 void cptrst_waitq_free(struct cptrst_waitq *wq);
 int cptrst_waitq_wait(struct cptrst_waitq *wq, const __u32 *word, __u32 old, unsigned int timeout_ms);
 void cptrst_waitq_wake(struct cptrst_waitq *wq);
-struct cptrst_waitq *cptrst_waitq_global(void);
-void cptrst_rst_lock(void);
-void cptrst_rst_unlock(void);
 
 /* The address space of current. */
 struct cptrst_special {

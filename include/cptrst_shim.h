@@ -44,12 +44,12 @@ void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b));
 void cptrst_bg_wait(struct cptrst_bg *b);
 
 /* Implemented in C (src/cptrst_shim.c), called from Rust. */
-int cptrst_misc_register(void);
+int cptrst_misc_register(const void *data);
 void cptrst_misc_deregister(void);
 int cptrst_file_is_dev(struct file *f);
 
 /* Implemented in Rust (src/device.rs), called from the C file operations. */
-long cptrst_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long cptrst_rs_ioctl(const void *data, struct file *file, unsigned int cmd, unsigned long arg);
 
 #endif /* _CPTRST_SHIM_H */
 

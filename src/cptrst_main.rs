@@ -16,6 +16,11 @@
 //!   objects, one file each, with their C side in `cptrst_task.c`;
 //! - [`uapi`]: the ioctl ABI, shared with the tools (`crates/cptrst-uapi`).
 
+// `error::Fail` carries its message inline (240 bytes), so that reporting
+// a failure, an allocation failure included, never allocates: every
+// `Result<_, Fail>` is a large `Err`, on purpose.
+#![allow(clippy::result_large_err)]
+
 use kernel::prelude::*;
 
 mod checkpoint;
@@ -24,6 +29,7 @@ mod device;
 mod dump_mm;
 mod dump_task;
 mod eclone;
+mod error;
 // The image format, shared with the tools: the module uses part of its API,
 // hence the allows (unused items and re-exports; the host crate's
 // `cargo clippy -D warnings` catches the real ones).
@@ -38,6 +44,7 @@ mod pid;
 mod restart;
 mod restore_mm;
 mod restore_plan;
+mod restore_task;
 mod shim;
 mod signal;
 mod task;
@@ -56,13 +63,15 @@ module! {
 }
 
 /// The loaded module: owns the `/dev/cptrst` registration.
-struct CptrstModule;
+struct CptrstModule {
+    dev: Option<device::Registration>,
+}
 
 impl kernel::Module for CptrstModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        shim::misc_register()?;
+        let dev = device::Registration::new()?;
         pr_info!("cptrst: /dev/cptrst ready (ABI {})\n", uapi::ABI_VERSION);
-        Ok(CptrstModule)
+        Ok(CptrstModule { dev: Some(dev) })
     }
 }
 
@@ -70,7 +79,7 @@ impl Drop for CptrstModule {
     fn drop(&mut self) {
         // Unloading disables checkpoint/restart: the device goes first. No
         // file can be open here (each one pins the module).
-        shim::misc_deregister();
+        drop(self.dev.take());
         pr_info!("cptrst: unloaded\n");
     }
 }

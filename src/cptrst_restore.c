@@ -321,32 +321,6 @@ void cptrst_waitq_wake(struct cptrst_waitq *q)
 	wake_up_all(&q->wq);
 }
 
-/*
- * The restart bookkeeping of the whole module (the registry of restart
- * contexts and their mutable state) is under one mutex, held only for a
- * few loads and stores: never across a wait, a user copy or an image read. Participants that
- * arrive before their context exists wait on the global queue.
- */
-static DEFINE_MUTEX(cptrst_rst_mutex);
-static struct cptrst_waitq cptrst_rst_global = {
-	.wq = __WAIT_QUEUE_HEAD_INITIALIZER(cptrst_rst_global.wq),
-};
-
-void cptrst_rst_lock(void)
-{
-	mutex_lock(&cptrst_rst_mutex);
-}
-
-void cptrst_rst_unlock(void)
-{
-	mutex_unlock(&cptrst_rst_mutex);
-}
-
-struct cptrst_waitq *cptrst_waitq_global(void)
-{
-	return &cptrst_rst_global;
-}
-
 /* ---------------------------------------------------------------------
  * The address space of the restored task (current).
  */

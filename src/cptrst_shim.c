@@ -19,9 +19,21 @@
 
 MODULE_VERSION("0.1.0");
 
+/*
+ * The device: the misc device and the Rust object it serves (the
+ * registry of restarts, src/device.rs), handed to every ioctl. misc_open()
+ * points file->private_data at the miscdevice.
+ */
+struct cptrst_dev {
+	struct miscdevice misc;
+	const void *data;
+};
+
 static long cptrst_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	return cptrst_rs_ioctl(file, cmd, arg);
+	struct cptrst_dev *d = container_of(file->private_data, struct cptrst_dev, misc);
+
+	return cptrst_rs_ioctl(d->data, file, cmd, arg);
 }
 
 static const struct file_operations cptrst_fops = {
@@ -31,11 +43,13 @@ static const struct file_operations cptrst_fops = {
 	.llseek		= noop_llseek,
 };
 
-static struct miscdevice cptrst_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "cptrst",
-	.fops	= &cptrst_fops,
-	.mode	= 0600,		/* root-only by default */
+static struct cptrst_dev cptrst_dev = {
+	.misc = {
+		.minor	= MISC_DYNAMIC_MINOR,
+		.name	= "cptrst",
+		.fops	= &cptrst_fops,
+		.mode	= 0600,		/* root-only by default */
+	},
 };
 
 /* Is @f an open /dev/cptrst? */
@@ -44,14 +58,17 @@ int cptrst_file_is_dev(struct file *f)
 	return f->f_op == &cptrst_fops;
 }
 
-int cptrst_misc_register(void)
+/* Registers /dev/cptrst; its ioctls get @data until deregistration. */
+int cptrst_misc_register(const void *data)
 {
-	return misc_register(&cptrst_misc);
+	cptrst_dev.data = data;
+	return misc_register(&cptrst_dev.misc);
 }
 
 void cptrst_misc_deregister(void)
 {
-	misc_deregister(&cptrst_misc);
+	misc_deregister(&cptrst_dev.misc);
+	cptrst_dev.data = NULL;
 }
 
 /* ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ use kernel::rbtree::RBTree;
 
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
-use crate::ops::eopnotsupp;
+use crate::error::eopnotsupp;
 use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, VmaInfo, PIN_BATCH};
 use crate::task::{Task, TaskExt};
 use kernel::types::ARef;

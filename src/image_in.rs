@@ -9,12 +9,11 @@
 //! Failures carry a message that names the record and its byte offset;
 //! the restart operation returns it to the caller.
 
-use core::fmt::{self, Write};
-
 use kernel::error::code;
 use kernel::prelude::*;
 
-use crate::image::{self, ErrorKind, Expect, FileHeader, Record, Summary, Tree, Validator};
+use crate::error::{fail, image_fail, Fail};
+use crate::image::{self, Expect, FileHeader, Record, Summary, Tree, Validator};
 use crate::shim::rst::InFile;
 
 /// Size of the read buffer.
@@ -23,86 +22,6 @@ const BUF_LEN: usize = 1 << 20;
 /// Page data shorter than this goes through the buffer even when it could
 /// be checksummed in place.
 const IN_PLACE_MIN: u64 = 64 << 10;
-
-/// A short message (truncated past its capacity).
-pub(crate) struct Msg {
-    buf: [u8; Msg::CAP],
-    len: usize,
-}
-
-impl Msg {
-    const CAP: usize = 240;
-
-    /// An empty message.
-    pub(crate) const fn new() -> Msg {
-        Msg { buf: [0; Msg::CAP], len: 0 }
-    }
-
-    /// The text.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
-    }
-}
-
-impl Write for Msg {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for &b in s.as_bytes() {
-            if self.len >= Msg::CAP {
-                break;
-            }
-            self.buf[self.len] = b;
-            self.len += 1;
-        }
-        Ok(())
-    }
-}
-
-/// Why a restart fails: the errno and a message for the caller.
-pub(crate) struct Fail {
-    pub(crate) err: Error,
-    pub(crate) msg: Msg,
-}
-
-impl Fail {
-    /// A failure with a formatted message.
-    pub(crate) fn new(err: Error, args: fmt::Arguments<'_>) -> Fail {
-        let mut msg = Msg::new();
-        let _ = msg.write_fmt(args);
-        Fail { err, msg }
-    }
-
-    /// A failure that only has an errno (allocation, signal...).
-    pub(crate) fn errno(err: Error, what: &str) -> Fail {
-        Fail::new(err, format_args!("{}: error {}", what, err.to_errno()))
-    }
-}
-
-impl From<Error> for Fail {
-    fn from(err: Error) -> Fail {
-        Fail::errno(err, "restart")
-    }
-}
-
-/// `fail!(ERRNO, "format", args...)`: a [`Fail`].
-macro_rules! fail {
-    ($err:expr, $($arg:tt)*) => {
-        $crate::image_in::Fail::new($err, format_args!($($arg)*))
-    };
-}
-pub(crate) use fail;
-
-/// The failure for an image the validator refused: `ENOEXEC` for an image
-/// of another kind of machine or format, `EINVAL` for a damaged one.
-pub(crate) fn image_fail(e: image::Error) -> Fail {
-    let err = match e.kind {
-        ErrorKind::BadMagic
-        | ErrorKind::UnsupportedMajor { .. }
-        | ErrorKind::WrongArch { .. }
-        | ErrorKind::BadPageSize { .. } => code::ENOEXEC,
-        _ => code::EINVAL,
-    };
-    fail!(err, "{}", e)
-}
 
 /// What a walk hands over, in image order.
 pub(crate) trait Visitor {
@@ -134,7 +53,7 @@ struct BufIn<'f> {
 
 impl<'f> BufIn<'f> {
     fn new(file: &'f InFile) -> Result<Self, Fail> {
-        let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+        let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
         Ok(BufIn { file, base: 0, buf, start: 0, end: 0, eof: false })
     }
 
@@ -228,7 +147,7 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
     };
     // The TREE payload must outlive the validator: its own buffer.
     let len = usize::try_from(tree_len).map_err(|_| fail!(code::EINVAL, "TREE: too long"))?;
-    let mut tree_buf = KVVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    let mut tree_buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
     let got = {
         let b = input.take(tree_len, false)?;
         let n = b.len().min(len);

@@ -8,46 +8,45 @@
 //! argument block. An entry the implementation does not provide answers
 //! `EOPNOTSUPP`: nothing pretends to work.
 
-use kernel::error::{code, Error, VTABLE_DEFAULT_ERROR};
+use kernel::error::{code, VTABLE_DEFAULT_ERROR};
+
+use crate::error::eopnotsupp;
 use kernel::prelude::*;
 use kernel::types::FromBytes;
 use kernel::uaccess::UserSlice;
 
+use crate::device::Device;
 use crate::shim::rst::DevFile;
 use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, Op, RestartArgs};
 
-/// `EOPNOTSUPP` (the `kernel` crate of 6.12 does not name it).
-pub(crate) fn eopnotsupp() -> Error {
-    Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
-}
-
 /// The checkpoint/restart operations. Each returns the ioctl's non-negative
-/// result, or the error the caller sees.
+/// result, or the error the caller sees. `dev` is the device's state.
 #[vtable]
 pub(crate) trait CptOperations {
     /// `checkpoint(pid, fd, flags)`: dump the stopped tree rooted at `pid`.
-    fn checkpoint(_args: &CheckpointArgs) -> Result<isize> {
+    fn checkpoint(_dev: &Device, _args: &CheckpointArgs) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
     /// `restart(ctid, fd, flags)`: coordinate a restart, or restore the
-    /// calling task from the image. `dev` is the `/dev/cptrst` file of the
+    /// calling task from the image. `file` is the `/dev/cptrst` file of the
     /// call (the restored task's final steps pin the module through it).
-    fn restart(_dev: &DevFile, _args: &RestartArgs) -> Result<isize> {
+    fn restart(_dev: &Device, _file: &DevFile, _args: &RestartArgs) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
     /// `eclone(flags_low, cargs, args_size, pids)`: validate and authorize a
     /// clone with chosen pids.
-    fn eclone(_args: &EcloneArgs) -> Result<isize> {
+    fn eclone(_dev: &Device, _args: &EcloneArgs) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
 }
 
-type Entry<A> = Option<fn(&A) -> Result<isize>>;
+type Entry<A> = Option<fn(&Device, &A) -> Result<isize>>;
+type RestartEntry = Option<fn(&Device, &DevFile, &RestartArgs) -> Result<isize>>;
 
 /// The table of entry points built from a [`CptOperations`] implementation.
 pub(crate) struct OpsTable {
     checkpoint: Entry<CheckpointArgs>,
-    restart: Option<fn(&DevFile, &RestartArgs) -> Result<isize>>,
+    restart: RestartEntry,
     eclone: Entry<EcloneArgs>,
 }
 
@@ -68,7 +67,7 @@ impl OpsTable {
     /// argument size or direction, unknown flags or non-zero reserved fields;
     /// `EFAULT` if the argument cannot be read; `EOPNOTSUPP` for an operation
     /// this table lacks; otherwise the operation's own result.
-    pub(crate) fn call(&self, dev: &DevFile, cmd: u32, arg: usize) -> Result<isize> {
+    pub(crate) fn call(&self, dev: &Device, file: &DevFile, cmd: u32, arg: usize) -> Result<isize> {
         let op = uapi::decode_cmd(cmd).map_err(|e| match e {
             CmdError::Unknown => code::ENOTTY,
             CmdError::BadSize => code::EINVAL,
@@ -77,17 +76,17 @@ impl OpsTable {
             Op::Checkpoint => {
                 let a: CheckpointArgs = read_arg(arg)?;
                 a.check().map_err(|_| code::EINVAL)?;
-                self.checkpoint.ok_or_else(eopnotsupp)?(&a)
+                self.checkpoint.ok_or_else(eopnotsupp)?(dev, &a)
             }
             Op::Restart => {
                 let a: RestartArgs = read_arg(arg)?;
                 a.check().map_err(|_| code::EINVAL)?;
-                self.restart.ok_or_else(eopnotsupp)?(dev, &a)
+                self.restart.ok_or_else(eopnotsupp)?(dev, file, &a)
             }
             Op::Eclone => {
                 let a: EcloneArgs = read_arg(arg)?;
                 a.check().map_err(|_| code::EINVAL)?;
-                self.eclone.ok_or_else(eopnotsupp)?(&a)
+                self.eclone.ok_or_else(eopnotsupp)?(dev, &a)
             }
         }
     }

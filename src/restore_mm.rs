@@ -10,7 +10,7 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 use crate::image::{self, VmaKind};
-use crate::image_in::{fail, Fail};
+use crate::error::{fail, Fail};
 use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
 use crate::shim::rst::{self, DevFile, InFile, Special};
 use crate::signal;
@@ -227,7 +227,7 @@ pub(crate) fn enter_thread(cur_task: &CurrentTask, t: &Tramp, task: &TaskPlan, d
 /// The mm's owner, second call: pass 2 over its address space, then the
 /// layout, auxv and (through the trampoline) the exe link.
 pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner: &TaskPlan) -> Result<(), Fail> {
-    let mut buf = KVVec::from_elem(0u8, CHUNK, GFP_KERNEL).map_err(|_| Fail::errno(code::ENOMEM, "restart"))?;
+    let mut buf = KVVec::from_elem(0u8, CHUNK, GFP_KERNEL)?;
     for v in mm.vmas.iter() {
         let (ts, te) = (t.start, t.start + t.len);
         if v.start < te && ts < v.end {
@@ -282,7 +282,7 @@ fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [
         match image.read_to_user(run.image_off, run.addr, len) {
             Ok(()) => return Ok(()),
             // A file system without ->read_iter: through the buffer.
-            Err(e) if e == crate::ops::eopnotsupp() => {}
+            Err(e) if e == crate::error::eopnotsupp() => {}
             Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => {
                 return Err(fail!(e, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off));
             }
@@ -312,6 +312,19 @@ fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [
         };
         r.map_err(|e| fail!(e, "PAGES (type 7) at offset {}: writing {:#x}: error {}", run.off, addr, e.to_errno()))?;
         done += n as u64;
+    }
+    Ok(())
+}
+
+/// Call 3's part of the address space: the vDSO must be where the image
+/// had it; the last task of the address space (`last`) unmaps the
+/// trampoline.
+pub(crate) fn finish(mm: &MmPlan, tramp: &Tramp, last: bool) -> Result<(), Fail> {
+    if !rst::vdso_is(mm.vdso.0) {
+        return Err(fail!(code::EFAULT, "VMA: the vDSO is not at the image's address {:#x}", mm.vdso.0));
+    }
+    if last {
+        rst::munmap(tramp.start, tramp.len)?;
     }
     Ok(())
 }

@@ -15,8 +15,8 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
-use crate::image_in::{self, fail, Fail, Visitor};
-use crate::ops::eopnotsupp;
+use crate::error::{eopnotsupp, fail, Fail};
+use crate::image_in::{self, Visitor};
 use crate::machine;
 use crate::shim::MmLayout;
 use crate::task::{RegsError, ThreadState, UserRegs};
@@ -184,10 +184,6 @@ pub(crate) fn plan(image: &InFile, flags: u32) -> Result<Plan, Fail> {
     w.finish()
 }
 
-fn alloc_fail<T>(_: T) -> Fail {
-    Fail::errno(code::ENOMEM, "restart")
-}
-
 /// A NUL-terminated copy of a path from the image: absolute, no NUL inside.
 fn c_path(p: &[u8]) -> Option<KVec<u8>> {
     if p.first() != Some(&b'/') || p.contains(&0) {
@@ -249,8 +245,8 @@ impl FileTable {
         };
         let c = c_path(path)
             .ok_or_else(|| fail!(code::EINVAL, "{} at offset {}: the path {} is not absolute or holds a NUL", what, off, BStr(path)))?;
-        self.names.push(FileName { path: c, write, what, off }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-        self.sorted.push(self.names.len() - 1, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.names.push(FileName { path: c, write, what, off }, GFP_KERNEL_ACCOUNT)?;
+        self.sorted.push(self.names.len() - 1, GFP_KERNEL_ACCOUNT)?;
         self.sorted[pos..].rotate_right(1);
         Ok(self.names.len() - 1)
     }
@@ -264,7 +260,7 @@ impl FileTable {
     /// restored as a mapping. The type is checked on the looked-up inode
     /// before the open, and that same inode is opened.
     fn open_all(&self) -> Result<KVec<FileRef>, Fail> {
-        let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
             let name = BStr(n.name());
             let p = PathRef::lookup(&n.path)
@@ -293,7 +289,7 @@ impl FileTable {
             let f = p
                 .open(n.write)
                 .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
-            files.push(f, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+            files.push(f, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(files)
     }
@@ -416,7 +412,7 @@ impl Visitor for Walker<'_> {
     fn tree(&mut self, off: u64, t: &Tree<'_>) -> Result<(), Fail> {
         self.tree_off = off;
         let n = t.len() as usize;
-        self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for e in t.iter() {
             self.tasks
                 .push(
@@ -432,12 +428,12 @@ impl Visitor for Walker<'_> {
                     },
                     GFP_KERNEL_ACCOUNT,
                 )
-                .map_err(alloc_fail)?;
+                ?;
         }
         check_tree(off, &self.tasks)?;
         // Address spaces: owner, live tasks, parameter slots.
         let nmms = self.tasks.iter().map(|t| t.entry.mm_id).max().unwrap_or(0) as usize;
-        self.mms = KVec::with_capacity(nmms, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        self.mms = KVec::with_capacity(nmms, GFP_KERNEL_ACCOUNT)?;
         Ok(())
     }
 
@@ -447,113 +443,20 @@ impl Visitor for Walker<'_> {
             _ => self.resolve_shm(off, None)?,
         }
         match r {
-            Record::Task(t) => {
-                if t.personality & 0xff != 0 {
-                    return Err(fail!(
-                        eopnotsupp(),
-                        "TASK (type 2) at offset {}: personality {:#x} is not the Linux one",
-                        off,
-                        t.personality
-                    ));
-                }
-                let i = t.index as usize;
-                let tp = self.tasks.get_mut(i).ok_or_else(|| fail!(code::EINVAL, "TASK at offset {}: bad index", off))?;
-                tp.comm = t.comm;
-                tp.personality = t.personality;
-                tp.blocked = t.blocked;
-                self.cur_task = Some(i);
-            }
-            Record::Regs(rg) => {
-                let a = UserRegs::new(rg.to_array(), self.m.task_size).map_err(|e| match e {
-                    RegsError::NotUser64 { cs, ss } => fail!(
-                        eopnotsupp(),
-                        "REGS (type 3) at offset {}: not a 64-bit user context (cs {:#x}, ss {:#x})",
-                        off,
-                        cs,
-                        ss
-                    ),
-                    RegsError::OutsideUser => {
-                        fail!(code::EINVAL, "REGS (type 3) at offset {}: an address outside user space", off)
-                    }
-                })?;
-                if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
-                    t.regs = Some(a);
-                }
-            }
-            Record::Fpu(f) => {
-                let x = f.xstate;
-                let mxcsr = x.get(24..28).map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])));
-                if mxcsr & 0xffff_0000 != 0 {
-                    return Err(fail!(code::EINVAL, "FPU (type 4) at offset {}: MXCSR {:#x} has reserved bits set", off, mxcsr));
-                }
-                if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
-                    t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-                    t.xstate.extend_from_slice(x, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-                }
-            }
-            Record::Files(files) => {
-                if self.flags & RST_SKIP_FILES == 0 {
-                    if let Some(e) = files.iter().find(|e| e.fd > 2) {
-                        return Err(fail!(
-                            eopnotsupp(),
-                            "FILES (type 9) at offset {}: the task had fd {} ({}) open; only fds 0, 1 and 2 are restored (they are the restart tool's): use --skip-files to restart without the others",
-                            off,
-                            e.fd,
-                            image::file_kind_name(e.kind)
-                        ));
-                    }
-                }
-            }
+            Record::Task(t) => self.task_record(off, t),
+            Record::Regs(rg) => self.regs_record(off, rg),
+            Record::Fpu(f) => self.fpu_record(off, f),
+            Record::Files(files) => self.files_record(off, files),
             Record::Thread(th) => {
-                if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
-                    t.thread = ThreadState {
-                        clear_child_tid: th.clear_child_tid,
-                        robust_list: th.robust_list,
-                        robust_list_len: th.robust_list_len,
-                        rseq: th.rseq,
-                        rseq_len: th.rseq_len,
-                        rseq_sig: th.rseq_sig,
-                    };
-                }
+                self.thread_record(th);
+                Ok(())
             }
-            Record::Mm(mm) => self.mm_record(off, mm)?,
-            Record::Vma(v) => self.vma_record(off, v)?,
-            Record::Shm(_) => {
-                let cur = self.cur.ok_or_else(|| fail!(code::EINVAL, "SHM at offset {}: outside a VMA", off))?;
-                if cur.kind != VmaKind::SharedAnon || !cur.shm_ok {
-                    return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: not right after a shared anonymous VMA", off));
-                }
-                if let Some(c) = self.cur.as_mut() {
-                    c.shm_ok = false;
-                }
-            }
-            Record::Pages(p) => {
-                let cur = self.cur.ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: outside a VMA", off))?;
-                match cur.kind {
-                    VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate | VmaKind::SharedAnon => {}
-                    _ => {
-                        return Err(fail!(
-                            code::EINVAL,
-                            "PAGES (type 7) at offset {}: pages for a shared file mapping, [vdso] or [vvar]",
-                            off
-                        ))
-                    }
-                }
-                if let Some(c) = self.cur.as_mut() {
-                    c.shm_ok = false;
-                }
-                let ps = self.page_size();
-                let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
-                let len = p.nr_pages.checked_mul(ps).ok_or(code::EFBIG)?;
-                let mm = self.mm_mut().ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: no MM", off))?;
-                mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-                if let Some(v) = mm.vmas.last_mut() {
-                    v.nr_runs += 1;
-                }
-            }
-            _ => {}
+            Record::Mm(mm) => self.mm_record(off, mm),
+            Record::Vma(v) => self.vma_record(off, v),
+            Record::Shm(_) => self.shm_record(off),
+            Record::Pages(p) => self.pages_record(off, p),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn data(&mut self, _off: u64, _bytes: &[u8]) -> Result<(), Fail> {
@@ -578,70 +481,207 @@ fn check_tree(off: u64, tasks: &[TaskPlan]) -> Result<(), Fail> {
             off
         ));
     }
-    let leader = |tgid: u32| tasks.iter().find(|t| t.pid() == tgid);
     for (i, t) in tasks.iter().enumerate() {
-        let e = &t.entry;
-        if e.is_thread() {
-            let l = leader(e.tgid)
-                .ok_or_else(|| fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): its thread group leader is missing", off, i, e.pid()))?;
-            if l.is_zombie() || e.is_zombie() {
-                return Err(fail!(
-                    eopnotsupp(),
-                    "TREE (type 1) at offset {}: task {} (pid {}): a zombie thread or a thread of a zombie: not supported",
-                    off,
-                    i,
-                    e.pid()
-                ));
-            }
-            if l.entry.mm_id != e.mm_id {
-                return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): not in its leader's mm", off, i, e.pid()));
-            }
-            continue;
-        }
-        if e.tgid != e.pid() {
-            return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): a leader with tgid {}", off, i, e.pid(), e.tgid));
-        }
-        if i > 0 {
-            let p = leader(e.ppid)
-                .ok_or_else(|| fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): its parent {} is not in the tree", off, i, e.pid(), e.ppid))?;
-            if p.is_zombie() {
-                return Err(fail!(
-                    eopnotsupp(),
-                    "TREE (type 1) at offset {}: task {} (pid {}): the child of a zombie: not supported",
-                    off,
-                    i,
-                    e.pid()
-                ));
-            }
-            let depth = e.nr_levels as usize;
-            let pdepth = p.entry.nr_levels as usize;
-            if depth != pdepth && depth != pdepth + 1 {
-                return Err(fail!(
-                    eopnotsupp(),
-                    "TREE (type 1) at offset {}: task {} (pid {}): {} pid namespace levels under a parent with {}",
-                    off,
-                    i,
-                    e.pid(),
-                    depth,
-                    pdepth
-                ));
-            }
-        }
-        // Address spaces shared between thread groups (vfork, CLONE_VM).
-        if e.mm_id != 0 && tasks.iter().any(|o| o.entry.mm_id == e.mm_id && o.entry.tgid != e.tgid) {
-            return Err(fail!(
-                eopnotsupp(),
-                "TREE (type 1) at offset {}: task {} (pid {}) shares its address space with another process: not supported",
-                off,
-                i,
-                e.pid()
-            ));
+        if t.entry.is_thread() {
+            check_thread(off, tasks, i)?;
+        } else {
+            check_process(off, tasks, i)?;
         }
     }
     Ok(())
 }
 
+/// The thread group leader (or process) with pid `tgid`.
+fn leader_of(tasks: &[TaskPlan], tgid: u32) -> Option<&TaskPlan> {
+    tasks.iter().find(|t| t.pid() == tgid)
+}
+
+/// A thread: its leader is in the tree, alive, and shares its mm.
+fn check_thread(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
+    let e = &tasks[i].entry;
+    let l = leader_of(tasks, e.tgid)
+        .ok_or_else(|| fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): its thread group leader is missing", off, i, e.pid()))?;
+    if l.is_zombie() || e.is_zombie() {
+        return Err(fail!(
+            eopnotsupp(),
+            "TREE (type 1) at offset {}: task {} (pid {}): a zombie thread or a thread of a zombie: not supported",
+            off,
+            i,
+            e.pid()
+        ));
+    }
+    if l.entry.mm_id != e.mm_id {
+        return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): not in its leader's mm", off, i, e.pid()));
+    }
+    Ok(())
+}
+
+/// A process: a leader whose parent is in the tree and alive, at most one
+/// pid namespace level below it, with an address space of its own.
+fn check_process(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
+    let e = &tasks[i].entry;
+    if e.tgid != e.pid() {
+        return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): a leader with tgid {}", off, i, e.pid(), e.tgid));
+    }
+    if i > 0 {
+        let p = leader_of(tasks, e.ppid)
+            .ok_or_else(|| fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): its parent {} is not in the tree", off, i, e.pid(), e.ppid))?;
+        if p.is_zombie() {
+            return Err(fail!(
+                eopnotsupp(),
+                "TREE (type 1) at offset {}: task {} (pid {}): the child of a zombie: not supported",
+                off,
+                i,
+                e.pid()
+            ));
+        }
+        let (depth, pdepth) = (e.nr_levels as usize, p.entry.nr_levels as usize);
+        if depth != pdepth && depth != pdepth + 1 {
+            return Err(fail!(
+                eopnotsupp(),
+                "TREE (type 1) at offset {}: task {} (pid {}): {} pid namespace levels under a parent with {}",
+                off,
+                i,
+                e.pid(),
+                depth,
+                pdepth
+            ));
+        }
+    }
+    // Address spaces shared between thread groups (vfork, CLONE_VM).
+    if e.mm_id != 0 && tasks.iter().any(|o| o.entry.mm_id == e.mm_id && o.entry.tgid != e.tgid) {
+        return Err(fail!(
+            eopnotsupp(),
+            "TREE (type 1) at offset {}: task {} (pid {}) shares its address space with another process: not supported",
+            off,
+            i,
+            e.pid()
+        ));
+    }
+    Ok(())
+}
+
 impl Walker<'_> {
+    /// TASK: the task's name, personality and signal mask.
+    fn task_record(&mut self, off: u64, t: &image::Task) -> Result<(), Fail> {
+        if t.personality & 0xff != 0 {
+            return Err(fail!(
+                eopnotsupp(),
+                "TASK (type 2) at offset {}: personality {:#x} is not the Linux one",
+                off,
+                t.personality
+            ));
+        }
+        let i = t.index as usize;
+        let tp = self.tasks.get_mut(i).ok_or_else(|| fail!(code::EINVAL, "TASK at offset {}: bad index", off))?;
+        tp.comm = t.comm;
+        tp.personality = t.personality;
+        tp.blocked = t.blocked;
+        self.cur_task = Some(i);
+        Ok(())
+    }
+
+    /// REGS: a 64-bit user context inside user space.
+    fn regs_record(&mut self, off: u64, rg: &image::Regs) -> Result<(), Fail> {
+        let a = UserRegs::new(rg.to_array(), self.m.task_size).map_err(|e| match e {
+            RegsError::NotUser64 { cs, ss } => fail!(
+                eopnotsupp(),
+                "REGS (type 3) at offset {}: not a 64-bit user context (cs {:#x}, ss {:#x})",
+                off,
+                cs,
+                ss
+            ),
+            RegsError::OutsideUser => fail!(code::EINVAL, "REGS (type 3) at offset {}: an address outside user space", off),
+        })?;
+        if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
+            t.regs = Some(a);
+        }
+        Ok(())
+    }
+
+    /// FPU: the xstate, with a valid MXCSR.
+    fn fpu_record(&mut self, off: u64, f: &image::Fpu<'_>) -> Result<(), Fail> {
+        let x = f.xstate;
+        let mxcsr = x.get(24..28).map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])));
+        if mxcsr & 0xffff_0000 != 0 {
+            return Err(fail!(code::EINVAL, "FPU (type 4) at offset {}: MXCSR {:#x} has reserved bits set", off, mxcsr));
+        }
+        if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
+            t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT)?;
+            t.xstate.extend_from_slice(x, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(())
+    }
+
+    /// FILES: only fds 0, 1 and 2 (the restart tool's) unless skipped.
+    fn files_record(&self, off: u64, files: &image::Files<'_>) -> Result<(), Fail> {
+        if self.flags & RST_SKIP_FILES == 0 {
+            if let Some(e) = files.iter().find(|e| e.fd > 2) {
+                return Err(fail!(
+                    eopnotsupp(),
+                    "FILES (type 9) at offset {}: the task had fd {} ({}) open; only fds 0, 1 and 2 are restored (they are the restart tool's): use --skip-files to restart without the others",
+                    off,
+                    e.fd,
+                    image::file_kind_name(e.kind)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// THREAD: what the task registered for its thread library.
+    fn thread_record(&mut self, th: &image::Thread) {
+        if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
+            t.thread = ThreadState {
+                clear_child_tid: th.clear_child_tid,
+                robust_list: th.robust_list,
+                robust_list_len: th.robust_list_len,
+                rseq: th.rseq,
+                rseq_len: th.rseq_len,
+                rseq_sig: th.rseq_sig,
+            };
+        }
+    }
+
+    /// SHM: only right after a shared anonymous VMA.
+    fn shm_record(&mut self, off: u64) -> Result<(), Fail> {
+        let cur = self.cur.ok_or_else(|| fail!(code::EINVAL, "SHM at offset {}: outside a VMA", off))?;
+        if cur.kind != VmaKind::SharedAnon || !cur.shm_ok {
+            return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: not right after a shared anonymous VMA", off));
+        }
+        if let Some(c) = self.cur.as_mut() {
+            c.shm_ok = false;
+        }
+        Ok(())
+    }
+
+    /// PAGES: a run of page data for the current VMA.
+    fn pages_record(&mut self, off: u64, p: &image::Pages<'_>) -> Result<(), Fail> {
+        let cur = self.cur.ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: outside a VMA", off))?;
+        match cur.kind {
+            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate | VmaKind::SharedAnon => {}
+            _ => {
+                return Err(fail!(
+                    code::EINVAL,
+                    "PAGES (type 7) at offset {}: pages for a shared file mapping, [vdso] or [vvar]",
+                    off
+                ))
+            }
+        }
+        if let Some(c) = self.cur.as_mut() {
+            c.shm_ok = false;
+        }
+        let ps = self.page_size();
+        let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
+        let len = p.nr_pages.checked_mul(ps).ok_or(code::EFBIG)?;
+        let mm = self.mm_mut().ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: no MM", off))?;
+        mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL_ACCOUNT)?;
+        if let Some(v) = mm.vmas.last_mut() {
+            v.nr_runs += 1;
+        }
+        Ok(())
+    }
+
     /// Names a file to open after the walk, within the caller's limit.
     fn add_file(&mut self, path: &[u8], write: bool, what: &'static str, off: u64) -> Result<usize, Fail> {
         let i = self.files.add(path, write, what, off)?;
@@ -679,8 +719,8 @@ impl Walker<'_> {
         }
         let mut auxv = KVec::new();
         for (k, v) in mm.auxv.iter() {
-            auxv.push(k, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-            auxv.push(v, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+            auxv.push(k, GFP_KERNEL_ACCOUNT)?;
+            auxv.push(v, GFP_KERNEL_ACCOUNT)?;
         }
         if auxv.len() < 2 || auxv.len() > self.m.auxv_words || auxv[auxv.len() - 2] != image::AT_NULL {
             return Err(fail!(code::EINVAL, "MM (type 5) at offset {}: auxv too long or not ended by AT_NULL", off));
@@ -720,8 +760,26 @@ impl Walker<'_> {
                 },
                 GFP_KERNEL_ACCOUNT,
             )
-            .map_err(alloc_fail)?;
+            ?;
         self.cur = None;
+        Ok(())
+    }
+
+    /// A [vdso] or [vvar] VMA: one of each per mm, of this kernel's size.
+    fn check_special(&self, off: u64, kind: VmaKind, len: u64) -> Result<(), Fail> {
+        let (want, name) = if kind == VmaKind::Vdso { (self.m.vdso_len, "[vdso]") } else { (self.m.vvar_len, "[vvar]") };
+        let mm = self.mms.last().ok_or_else(|| fail!(code::EINVAL, "VMA at offset {}: no MM", off))?;
+        let slot = if kind == VmaKind::Vdso { mm.vdso } else { mm.vvar };
+        if slot.1 != 0 || len != want {
+            return Err(fail!(
+                code::ENOEXEC,
+                "VMA (type 6) at offset {}: {} of {} bytes, a second one, or this kernel's is {} bytes",
+                off,
+                name,
+                len,
+                want
+            ));
+        }
         Ok(())
     }
 
@@ -734,21 +792,7 @@ impl Walker<'_> {
         self.cur = Some(CurVma { kind: v.kind, shm_ok: true });
         let mut object = 0;
         match v.kind {
-            VmaKind::Vdso | VmaKind::Vvar => {
-                let (want, name) = if v.kind == VmaKind::Vdso { (self.m.vdso_len, "[vdso]") } else { (self.m.vvar_len, "[vvar]") };
-                let mm = self.mms.last().ok_or_else(|| fail!(code::EINVAL, "VMA at offset {}: no MM", off))?;
-                let slot = if v.kind == VmaKind::Vdso { mm.vdso } else { mm.vvar };
-                if slot.1 != 0 || len != want {
-                    return Err(fail!(
-                        code::ENOEXEC,
-                        "VMA (type 6) at offset {}: {} of {} bytes, a second one, or this kernel's is {} bytes",
-                        off,
-                        name,
-                        len,
-                        want
-                    ));
-                }
-            }
+            VmaKind::Vdso | VmaKind::Vvar => self.check_special(off, v.kind, len)?,
             VmaKind::FilePrivate | VmaKind::FileShared => {
                 v.pgoff.checked_mul(ps).ok_or_else(|| fail!(code::EINVAL, "VMA (type 6) at offset {}: file offset too large", off))?;
                 let write = v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0;
@@ -768,7 +812,7 @@ impl Walker<'_> {
             VmaKind::Vvar => mm.vvar = (v.start, v.end),
             _ => {}
         }
-        mm.ranges.push((v.start, v.end), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+        mm.ranges.push((v.start, v.end), GFP_KERNEL_ACCOUNT)?;
         let first_run = mm.runs.len();
         mm.vmas
             .push(
@@ -785,7 +829,7 @@ impl Walker<'_> {
                 },
                 GFP_KERNEL_ACCOUNT,
             )
-            .map_err(alloc_fail)?;
+            ?;
         Ok(())
     }
 
@@ -802,13 +846,13 @@ impl Walker<'_> {
                     return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: object {} out of order", off, id));
                 }
                 if id == n + 1 {
-                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
-                    self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT)?;
+                    self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL_ACCOUNT)?;
                 }
                 self.shm_ids[(id - 1) as usize]
             }
             None => {
-                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
+                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT)?;
                 self.shms.len() - 1
             }
         };

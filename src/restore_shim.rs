@@ -8,7 +8,6 @@
 //! Functions without a task argument act on the calling task: in the
 //! restart code that is the task being restored, inside its own ioctl.
 
-use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU32;
 
@@ -61,9 +60,6 @@ mod ffi {
         pub(super) fn cptrst_waitq_free(q: *mut cptrst_waitq);
         pub(super) fn cptrst_waitq_wait(q: *mut cptrst_waitq, word: *const u32, old: u32, timeout_ms: u32) -> i32;
         pub(super) fn cptrst_waitq_wake(q: *mut cptrst_waitq);
-        pub(super) fn cptrst_waitq_global() -> *mut cptrst_waitq;
-        pub(super) fn cptrst_rst_lock();
-        pub(super) fn cptrst_rst_unlock();
 
 
         pub(super) fn cptrst_rst_special(out: *mut Special) -> i32;
@@ -276,11 +272,9 @@ impl InFile {
 /// A wait queue on which tasks sleep until a word changes.
 ///
 /// # Invariants
-/// `self.0` points to a queue allocated by `cptrst_waitq_new` and owned
-/// here, or to the static global queue (`global == true`, never freed).
+/// `self.q` points to a queue allocated by `cptrst_waitq_new` and owned here.
 pub(crate) struct WaitQ {
     q: NonNull<cptrst_waitq>,
-    global: bool,
 }
 
 // SAFETY: a wait queue is made to be used by several tasks at once; its
@@ -304,15 +298,7 @@ impl WaitQ {
         // SAFETY: no precondition.
         let q = unsafe { ffi::cptrst_waitq_new() };
         // INVARIANT: a fresh allocation, owned.
-        NonNull::new(q).map(|q| WaitQ { q, global: false }).ok_or(code::ENOMEM)
-    }
-
-    /// The module's global queue (new restart contexts are announced there).
-    pub(crate) fn global() -> WaitQ {
-        // SAFETY: no precondition; returns a static object.
-        let q = unsafe { ffi::cptrst_waitq_global() };
-        // INVARIANT: the static queue, never freed.
-        WaitQ { q: NonNull::new(q).unwrap_or(NonNull::dangling()), global: true }
+        NonNull::new(q).map(|q| WaitQ { q }).ok_or(code::ENOMEM)
     }
 
     /// Sleeps until `word` differs from `old`, a fatal signal, or `timeout_ms`.
@@ -339,58 +325,10 @@ impl WaitQ {
 
 impl Drop for WaitQ {
     fn drop(&mut self) {
-        if !self.global {
-            // SAFETY: we own the allocation (type invariant); nobody sleeps on
-            // it any more: every sleeper holds a reference to the context
-            // that owns this queue.
-            unsafe { ffi::cptrst_waitq_free(self.q.as_ptr()) }
-        }
-    }
-}
-
-/// The global restart lock (a mutex, taken killably). Data of type
-/// [`Locked`] is reached only through a `&mut` borrow of the guard.
-pub(crate) struct RstGuard(());
-
-impl RstGuard {
-    /// Takes the lock (held only for a few loads and stores).
-    pub(crate) fn lock() -> RstGuard {
-        // SAFETY: no precondition; process context, the lock is not held
-        // by the caller (a guard is never kept across a call into here).
-        unsafe { ffi::cptrst_rst_lock() };
-        RstGuard(())
-    }
-}
-
-impl Drop for RstGuard {
-    fn drop(&mut self) {
-        // SAFETY: the guard exists only while the lock is held by this task.
-        unsafe { ffi::cptrst_rst_unlock() }
-    }
-}
-
-/// Data protected by the global restart lock.
-pub(crate) struct Locked<T>(UnsafeCell<T>);
-
-// SAFETY: the contents are only reached with the global mutex held (see
-// `with`), which serializes every access across tasks.
-unsafe impl<T: Send> Sync for Locked<T> {}
-// SAFETY: moving the wrapper moves a `T: Send`.
-unsafe impl<T: Send> Send for Locked<T> {}
-
-impl<T> Locked<T> {
-    /// Wraps `v`.
-    pub(crate) const fn new(v: T) -> Self {
-        Locked(UnsafeCell::new(v))
-    }
-
-    /// Runs `f` on the contents, with the lock held: the `&mut` borrow of
-    /// the guard makes every such access exclusive.
-    pub(crate) fn with<R>(&self, _g: &mut RstGuard, f: impl FnOnce(&mut T) -> R) -> R {
-        // SAFETY: the global mutex is held (a guard exists) and borrowed
-        // mutably for the whole call, so no other access to any `Locked`
-        // can happen at the same time, on this task or another.
-        f(unsafe { &mut *self.0.get() })
+        // SAFETY: we own the allocation (type invariant); nobody sleeps on
+        // it any more: every sleeper holds a reference to the object that
+        // owns this queue (a restart context or the registry).
+        unsafe { ffi::cptrst_waitq_free(self.q.as_ptr()) }
     }
 }
 

@@ -4,34 +4,10 @@
 //! Only thin safe wrappers leave this file; every `unsafe` call into C is
 //! here, next to the contract that makes it sound.
 
-use kernel::error::{to_result, Result};
+use kernel::error::Result;
 
 #[path = "restore_shim.rs"]
 pub(crate) mod rst;
-
-mod ffi {
-    extern "C" {
-        pub(super) fn cptrst_misc_register() -> core::ffi::c_int;
-        pub(super) fn cptrst_misc_deregister();
-    }
-}
-
-/// Registers `/dev/cptrst`.
-///
-/// # Errors
-/// Whatever `misc_register` returns (`EBUSY` if the name is taken, `ENOMEM`).
-pub(crate) fn misc_register() -> Result {
-    // SAFETY: called once from module init, process context; the C side only
-    // touches its own static miscdevice.
-    to_result(unsafe { ffi::cptrst_misc_register() })
-}
-
-/// Removes `/dev/cptrst`. Only after a successful [`misc_register`].
-pub(crate) fn misc_deregister() {
-    // SAFETY: called from module exit after a successful registration; no file
-    // can be open (each open file holds a module reference), so no ioctl runs.
-    unsafe { ffi::cptrst_misc_deregister() }
-}
 
 // ---------------------------------------------------------------------
 // Dump side.

@@ -111,7 +111,7 @@ impl ThreadState {
         }
         if self.rseq != 0 {
             if !cfg!(CONFIG_RSEQ) {
-                return Err(crate::ops::eopnotsupp());
+                return Err(crate::error::eopnotsupp());
             }
             if self.rseq % RSEQ_ALIGN != 0 || self.rseq_len < ORIG_RSEQ_LEN {
                 return Err(code::EINVAL);

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Restore of a task's own state, the counterpart of [`crate::dump_task`]:
+//! on the restored task itself, in its last restart call, once its address
+//! space is in place: general registers (with the syscall return value
+//! queued for after the ioctl has returned), command name, personality,
+//! the thread library's registrations, the blocked-signal mask, and the
+//! FPU registers parked for the coordinator to set (only another task can
+//! set a task's xstate: see `Documentation/restart.rst`).
+
+use kernel::error::code;
+
+use crate::error::{fail, Fail};
+use crate::image::regs;
+use crate::restore_plan::TaskPlan;
+use crate::shim::rst::{self, DevFile};
+use crate::signal;
+use crate::task::{CurrentTask, FpuParked};
+
+/// Restores the calling task's state from `t`, and parks its FPU. `dev`
+/// is the ioctl's `/dev/cptrst` file: it keeps the module loaded until the
+/// queued return value is set. The regs were validated by the plan.
+pub(crate) fn restore(cur: &CurrentTask, dev: &DevFile, t: &TaskPlan) -> Result<FpuParked, Fail> {
+    rst::close_fds_from(3);
+    let regs = t.regs.as_ref().ok_or_else(|| fail!(code::EINVAL, "REGS: missing"))?;
+    cur.set_regs(regs);
+    cur.set_comm(&t.comm);
+    cur.set_personality(t.personality).map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
+    cur.clear_pdeath();
+    cur.set_thread_state(&t.thread).map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
+    cur.queue_ax(dev, regs.get()[regs::AX])?;
+    signal::set_blocked(cur, t.blocked)?;
+    Ok(cur.fpu_park())
+}
