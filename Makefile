@@ -5,7 +5,7 @@
 #   make modules_install   install it (the kernel's modules_install, M=; INSTALL_MOD_PATH=)
 #   make rust-analyzer     write rust-project.json for the module (the kernel's target, M=)
 #   make check      install what is missing, build everything, run all tests
-#                   and the gates (rustfmt, CLIPPY=1, cargo clippy, checkpatch)
+#                   and the gates (rustfmt, CLIPPY=1, cargo clippy, checkpatch, abi)
 #   make gates      the gates alone (scripts/gates)
 #   make rustfmt    format the module's Rust under the kernel's .rustfmt.toml
 #   make demo       boot the test VM and show cptrst at work
