@@ -11,7 +11,8 @@ use crate::image_out::ImageOut;
 use crate::pid::PidNamespace;
 use crate::shim;
 use crate::signal::UNBLOCKABLE;
-use crate::task::{reg, Task, TaskExt, TaskInfo, TI_LEADER};
+use crate::image::regs;
+use crate::task::{Task, TaskExt, TaskInfo, TI_LEADER};
 use kernel::types::ARef;
 
 /// Ids and state of every task, in the order of `tasks`.
@@ -40,26 +41,26 @@ const EINTR: i64 = 4;
 ///   call returns `EINTR`, as CRIU does; `nanosleep` has already written the
 ///   remaining time.
 /// - `orig_ax = -1` afterwards: no restart processing is left to do.
-pub(crate) fn normalize_syscall_restart(r: &mut [u64; reg::COUNT]) {
-    if (r[reg::ORIG_AX] as i64) < 0 {
+pub(crate) fn normalize_syscall_restart(r: &mut [u64; regs::COUNT]) {
+    if (r[regs::ORIG_AX] as i64) < 0 {
         return;
     }
-    match -(r[reg::AX] as i64) {
+    match -(r[regs::AX] as i64) {
         ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => {
-            r[reg::AX] = r[reg::ORIG_AX];
-            r[reg::IP] = r[reg::IP].wrapping_sub(2);
+            r[regs::AX] = r[regs::ORIG_AX];
+            r[regs::IP] = r[regs::IP].wrapping_sub(2);
         }
-        ERESTART_RESTARTBLOCK => r[reg::AX] = (-EINTR) as u64,
+        ERESTART_RESTARTBLOCK => r[regs::AX] = (-EINTR) as u64,
         _ => {}
     }
-    r[reg::ORIG_AX] = u64::MAX;
+    r[regs::ORIG_AX] = u64::MAX;
 }
 
 /// Reads the general registers of `t`, normalized.
-pub(crate) fn regs_of(t: &Task) -> Result<[u64; reg::COUNT]> {
-    let mut raw = [0u8; reg::COUNT * 8];
+pub(crate) fn regs_of(t: &Task) -> Result<[u64; regs::COUNT]> {
+    let mut raw = [0u8; regs::COUNT * 8];
     t.regs(&mut raw)?;
-    let mut r = [0u64; reg::COUNT];
+    let mut r = [0u64; regs::COUNT];
     for (i, w) in r.iter_mut().enumerate() {
         let mut b = [0u8; 8];
         b.copy_from_slice(&raw[i * 8..i * 8 + 8]);

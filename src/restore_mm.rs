@@ -14,7 +14,8 @@ use crate::error::{fail, Fail};
 use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
 use crate::shim::rst::{self, DevFile, InFile, Special};
 use crate::signal;
-use crate::task::{reg, CurrentTask};
+use crate::image::regs as reg;
+use crate::task::CurrentTask;
 use crate::uapi::{RestartArgs, RST_RESUME};
 
 // mmap flags (uapi asm-generic/mman*.h).

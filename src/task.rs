@@ -19,6 +19,8 @@ use kernel::bindings;
 use kernel::error::{code, Error, Result};
 use kernel::prelude::*;
 pub(crate) use kernel::task::Task;
+
+use crate::image::regs;
 use kernel::types::ARef;
 
 use crate::cred::{Creds, DumpFacts};
@@ -121,20 +123,40 @@ impl ThreadState {
     }
 }
 
-/// Index of each register in `struct user_regs_struct` (x86_64): the one
-/// module definition (dump and restart).
-pub(crate) mod reg {
-    pub(crate) const AX: usize = 10;
-    pub(crate) const ORIG_AX: usize = 15;
-    pub(crate) const IP: usize = 16;
-    pub(crate) const CS: usize = 17;
-    pub(crate) const SP: usize = 19;
-    pub(crate) const SS: usize = 20;
-    pub(crate) const FS_BASE: usize = 21;
-    pub(crate) const GS_BASE: usize = 22;
-    /// Number of registers.
-    pub(crate) const COUNT: usize = 27;
-}
+// The image's register layout (`image::regs`) is this kernel's
+// `struct user_regs_struct`, field by field.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    use kernel::bindings::user_regs_struct as U;
+    assert!(size_of::<U>() == regs::COUNT * 8);
+    assert!(offset_of!(U, r15) == regs::R15 * 8);
+    assert!(offset_of!(U, r14) == regs::R14 * 8);
+    assert!(offset_of!(U, r13) == regs::R13 * 8);
+    assert!(offset_of!(U, r12) == regs::R12 * 8);
+    assert!(offset_of!(U, bp) == regs::BP * 8);
+    assert!(offset_of!(U, bx) == regs::BX * 8);
+    assert!(offset_of!(U, r11) == regs::R11 * 8);
+    assert!(offset_of!(U, r10) == regs::R10 * 8);
+    assert!(offset_of!(U, r9) == regs::R9 * 8);
+    assert!(offset_of!(U, r8) == regs::R8 * 8);
+    assert!(offset_of!(U, ax) == regs::AX * 8);
+    assert!(offset_of!(U, cx) == regs::CX * 8);
+    assert!(offset_of!(U, dx) == regs::DX * 8);
+    assert!(offset_of!(U, si) == regs::SI * 8);
+    assert!(offset_of!(U, di) == regs::DI * 8);
+    assert!(offset_of!(U, orig_ax) == regs::ORIG_AX * 8);
+    assert!(offset_of!(U, ip) == regs::IP * 8);
+    assert!(offset_of!(U, cs) == regs::CS * 8);
+    assert!(offset_of!(U, flags) == regs::FLAGS * 8);
+    assert!(offset_of!(U, sp) == regs::SP * 8);
+    assert!(offset_of!(U, ss) == regs::SS * 8);
+    assert!(offset_of!(U, fs_base) == regs::FS_BASE * 8);
+    assert!(offset_of!(U, gs_base) == regs::GS_BASE * 8);
+    assert!(offset_of!(U, ds) == regs::DS * 8);
+    assert!(offset_of!(U, es) == regs::ES * 8);
+    assert!(offset_of!(U, fs) == regs::FS * 8);
+    assert!(offset_of!(U, gs) == regs::GS * 8);
+};
 
 /// The 64-bit user code selector (`__USER_CS`).
 pub(crate) const USER_CS: u64 = 0x33;
@@ -157,15 +179,15 @@ pub(crate) enum RegsError {
 /// cs and ss are [`USER_CS`] and [`USER_DS`]; ip, sp and the fs/gs bases
 /// are below the user-space limit given to [`UserRegs::new`].
 #[derive(Clone, Copy)]
-pub(crate) struct UserRegs([u64; reg::COUNT]);
+pub(crate) struct UserRegs([u64; regs::COUNT]);
 
 impl UserRegs {
     /// Checks `a` against user space ending at `top` (`TASK_SIZE`).
-    pub(crate) fn new(a: [u64; reg::COUNT], top: u64) -> Result<UserRegs, RegsError> {
-        if a[reg::CS] != USER_CS || a[reg::SS] != USER_DS {
-            return Err(RegsError::NotUser64 { cs: a[reg::CS], ss: a[reg::SS] });
+    pub(crate) fn new(a: [u64; regs::COUNT], top: u64) -> Result<UserRegs, RegsError> {
+        if a[regs::CS] != USER_CS || a[regs::SS] != USER_DS {
+            return Err(RegsError::NotUser64 { cs: a[regs::CS], ss: a[regs::SS] });
         }
-        if [reg::IP, reg::SP, reg::FS_BASE, reg::GS_BASE].iter().any(|&r| a[r] >= top) {
+        if [regs::IP, regs::SP, regs::FS_BASE, regs::GS_BASE].iter().any(|&r| a[r] >= top) {
             return Err(RegsError::OutsideUser);
         }
         // INVARIANT: both checked above.
@@ -173,7 +195,7 @@ impl UserRegs {
     }
 
     /// The registers.
-    pub(crate) fn get(&self) -> &[u64; reg::COUNT] {
+    pub(crate) fn get(&self) -> &[u64; regs::COUNT] {
         &self.0
     }
 }
@@ -236,7 +258,7 @@ pub(crate) trait TaskExt {
     /// Ids, state and credentials, as seen from `ns`.
     fn info(&self, ns: &PidNamespace) -> Result<TaskInfo>;
     /// The general registers (`struct user_regs_struct`) of a stopped task.
-    fn regs(&self, buf: &mut [u8; 8 * reg::COUNT]) -> Result;
+    fn regs(&self, buf: &mut [u8; 8 * regs::COUNT]) -> Result;
     /// The xstate in user-ABI XSAVE format; `buf.len()` must be
     /// [`crate::machine::xstate_size`].
     fn xstate(&self, buf: &mut [u8]) -> Result;
@@ -316,7 +338,7 @@ impl TaskExt for Task {
         Ok(unsafe { out.assume_init() })
     }
 
-    fn regs(&self, buf: &mut [u8; 8 * reg::COUNT]) -> Result {
+    fn regs(&self, buf: &mut [u8; 8 * regs::COUNT]) -> Result {
         // SAFETY: `buf` is writable for its whole length, given as the size.
         errno_result(unsafe { ffi::cptrst_task_regs(self.as_raw(), buf.as_mut_ptr(), buf.len() as u32) })
     }
