@@ -108,15 +108,6 @@ pub(crate) struct Ctx {
     state: Mutex<State>,
 }
 
-// SAFETY: `Ctx` is shared between the coordinator and the participants,
-// each on its own task. Its fields are task and pid references (reference
-// counted, usable from any task), the image file (read at explicit
-// offsets only), the plan (read-only once built), atomics, wait queues
-// (made for concurrent use) and the `Mutex`-protected state.
-unsafe impl Send for Ctx {}
-// SAFETY: as above: no field is mutated outside the mutex or atomics.
-unsafe impl Sync for Ctx {}
-
 /// What a new context is made of (see [`Ctx::new`]).
 pub(super) struct CtxParts {
     pub(super) coord: ARef<Task>,
