@@ -10,28 +10,14 @@
 
 #include <linux/types.h>
 
+#include "cptrst_abi.h"
+
 struct file;
 struct task_struct;
 struct pid;
 
-/* The image fd: readable and seekable. */
-struct file *cptrst_in_get(int fd, __u64 *pos);
-long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos);
-long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos);
-long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc);
-struct path;
-struct path *cptrst_path_get(const char *name, __u32 *mode, __u32 *pseudo);
-struct file *cptrst_path_open(const struct path *p, int write);
-void cptrst_path_put(struct path *p);
-unsigned long cptrst_nofile_max(void);
-void cptrst_file_put(struct file *f);
-
-/* Waiting for a word to change, killably (>0 changed, 0 timeout, -EINTR). */
+/* Waiting: the wait queues are in cptrst_abi.h; the global one and lock. */
 struct cptrst_waitq;
-struct cptrst_waitq *cptrst_waitq_new(void);
-void cptrst_waitq_free(struct cptrst_waitq *wq);
-int cptrst_waitq_wait(struct cptrst_waitq *wq, const __u32 *word, __u32 old, unsigned int timeout_ms);
-void cptrst_waitq_wake(struct cptrst_waitq *wq);
 struct cptrst_waitq *cptrst_waitq_global(void);
 void cptrst_rst_lock(void);
 void cptrst_rst_unlock(void);
@@ -58,32 +44,8 @@ void cptrst_current_kill(void);
 /* The machine. */
 __u64 cptrst_task_size(void);
 
-/* The address space of current. */
-struct cptrst_special {
-	__u64 vdso_start, vdso_end;
-	__u64 vvar_start, vvar_end;
-};
-int cptrst_rst_special(struct cptrst_special *out);
-long cptrst_rst_unmap_all(void);
-long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off);
-int cptrst_rst_munmap(__u64 addr, __u64 len);
-int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len);
-struct file *cptrst_shmem_create(__u64 size);
-int cptrst_file_write(struct file *f, __u64 pos, const void *buf, unsigned long len);
-int cptrst_rst_copy_to_user(__u64 addr, const void *buf, unsigned long len);
-int cptrst_rst_copy_from_user(void *buf, __u64 addr, unsigned long len);
-
-/* struct cptrst_mm_layout: cptrst_shim.h */
-int cptrst_rst_set_mm(const struct cptrst_mm_layout *l, const __u64 *auxv, unsigned int words);
-int cptrst_rst_vdso_is(__u64 addr);
-unsigned int cptrst_auxv_max_words(void);
-
-/* The trampoline's code, copied into the restored address space. */
-extern const char cptrst_tramp_start[], cptrst_tramp_end[];
-
 /* Task state of current. */
 void cptrst_rst_set_ip_sp(__u64 ip, __u64 sp);
-int cptrst_rst_install_fd(struct file *f);
 void cptrst_rst_close_fds_from(unsigned int first);
 int cptrst_rst_block_signals(__u64 *old);
 int cptrst_rst_set_sigmask(__u64 blocked);

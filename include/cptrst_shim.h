@@ -14,6 +14,8 @@
 #include <linux/types.h>
 #include <linux/workqueue.h>
 
+#include "cptrst_abi.h"
+
 struct file;
 
 /*
@@ -51,15 +53,11 @@ int cptrst_file_is_dev(struct file *f);
 /* Implemented in Rust (src/device.rs), called from the C file operations. */
 long cptrst_rs_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
-#endif /* _CPTRST_SHIM_H */
-
 /* ---------------------------------------------------------------------
  * Dump side (checkpoint). Rust mirrors these structs in src/shim.rs; their
  * sizes are asserted on both sides.
  */
 #define CPTRST_MAX_LEVELS	32	/* MAX_PID_NS_LEVEL */
-#define CPTRST_AUXV_WORDS	(2 * 64)
-#define CPTRST_PATH_MAX		4096
 
 struct task_struct;
 struct mm_struct;
@@ -89,52 +87,6 @@ struct cptrst_task_info {
 	char comm[16];
 };
 
-/* The mm's layout fields, in prctl(PR_SET_MM_MAP) order (dump and restore). */
-struct cptrst_mm_layout {
-	__u64 start_code, end_code, start_data, end_data;
-	__u64 start_brk, brk, start_stack;
-	__u64 arg_start, arg_end, env_start, env_end;
-};
-
-struct cptrst_mm_info {
-	struct cptrst_mm_layout layout;
-	__u64 vdso;			/* mm->context.vdso */
-	__u64 auxv[CPTRST_AUXV_WORDS];
-	__u32 nr_auxv_words;
-	__u32 exe_path_len;		/* 0: no exe file */
-};
-
-/* cptrst_vma_info.kind */
-#define CPTRST_VMA_ANON		1
-#define CPTRST_VMA_FILE_PRIVATE	2
-#define CPTRST_VMA_FILE_SHARED	3
-#define CPTRST_VMA_SHARED_ANON	4
-#define CPTRST_VMA_VDSO		5
-#define CPTRST_VMA_VVAR		6
-#define CPTRST_VMA_OTHER_SPECIAL 7	/* another special mapping: unsupported */
-
-struct cptrst_vma_info {
-	__u64 start, end;
-	__u64 flags;			/* vm_flags */
-	__u64 pgoff;
-	__u64 inode;			/* file's inode number, 0 without a file
-					 * (shared anon: the shmem object's) */
-	__u64 dev;			/* file's super block dev */
-	__u32 kind;			/* CPTRST_VMA_* */
-	__u32 path_len;			/* bytes of path written, 0 without a file */
-	__u32 file_deleted;		/* the file was unlinked */
-	__u32 pad;
-};
-
-/* cptrst_task_fds() kinds: the image's FILE_KIND_* values (format.rs). */
-#define CPTRST_FILE_REG		1
-#define CPTRST_FILE_DIR		2
-#define CPTRST_FILE_FIFO	3
-#define CPTRST_FILE_SOCK	4
-#define CPTRST_FILE_CHR		5
-#define CPTRST_FILE_BLK		6
-#define CPTRST_FILE_OTHER	7	/* anon inodes: eventfd, epoll, ... */
-
 /* Checkpoint permission and stop state of @t for the calling task. */
 int cptrst_task_check_dump(struct task_struct *t);
 struct task_struct *cptrst_task_get_by_vpid(__s32 nr);
@@ -146,7 +98,7 @@ int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cpt
 int cptrst_task_regs(struct task_struct *t, void *buf, unsigned int size);
 unsigned int cptrst_xstate_size(void);
 int cptrst_task_xstate(struct task_struct *t, void *buf, unsigned int size);
-int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned int max);
+int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *modes, unsigned int max);
 
 /* What a task registered with the kernel for its thread library. */
 struct cptrst_thread_state {
@@ -158,38 +110,13 @@ struct cptrst_thread_state {
 };
 void cptrst_task_thread_state(struct task_struct *t, struct cptrst_thread_state *out);
 
-struct mm_struct *cptrst_task_mm_get(struct task_struct *t);
-void cptrst_mm_put(struct mm_struct *mm);
-int cptrst_mm_read_lock(struct mm_struct *mm);
-void cptrst_mm_read_unlock(struct mm_struct *mm);
-int cptrst_mm_info(struct mm_struct *mm, struct cptrst_mm_info *out, char *path, unsigned int size);
-int cptrst_vma_info(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *out, char *path, unsigned int size);
-long cptrst_mm_pages(struct mm_struct *mm, __u64 addr, unsigned long nr, struct page **pages);
-long cptrst_shmem_page(struct mm_struct *mm, __u64 addr, void *dst);
-int cptrst_page_is_anon(struct page *page);
-void cptrst_page_copy(struct page *page, void *dst);
-void cptrst_page_put(struct page *page);
-
-/* Output: the image fd. */
-struct file *cptrst_out_get(int fd, __u64 *pos);
-long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos);
-long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos);
-void cptrst_out_put(struct file *f, __u64 pos);
-int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f);
 int cptrst_signal_pending(void);
 __u64 cptrst_xfeatures(void);
 void cptrst_kernel_release(char *buf, unsigned int size);
-
-/* CRC32C on the raw state, by the kernel (only if available() says so). */
-int cptrst_crc32c_available(void);
-__u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len);
-__u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n);
-struct cptrst_crc_job;
-struct cptrst_crc_job *cptrst_crc_job_start(struct page **pages, unsigned long n);
-__u32 cptrst_crc_job_finish(struct cptrst_crc_job *j);
-__u32 cptrst_crc32c_shift(__u32 crc, unsigned long len);
 
 /* ---------------------------------------------------------------------
  * eclone: check chosen pids against the caller's pid namespaces.
  */
 int cptrst_eclone_check_ns(__u32 flags, const __s32 *pids, __u32 nr);
+
+#endif /* _CPTRST_SHIM_H */

@@ -47,7 +47,7 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     let (mms, mm_ids) = dump_mm::collect(&tasks, &order)?;
     // Writing the image into a file the tree maps would change its memory.
     for mm in mms.iter() {
-        if mm.read_lock()?.maps_file(&file) {
+        if mm.mmap_read_lock_killable()?.maps_file(file.file()) {
             pr_info!("cptrst: checkpoint: the image file is mapped by the tree\n");
             return Err(code::ETXTBSY);
         }

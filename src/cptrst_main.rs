@@ -17,15 +17,18 @@
 use kernel::prelude::*;
 
 mod checkpoint;
+mod crc;
 mod device;
 mod dump_mm;
 mod dump_task;
 mod eclone;
+mod file;
 #[path = "../crates/cptrst-image/src/format.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod image;
 mod image_in;
 mod image_out;
+mod mm;
 mod ops;
 mod restart;
 mod restore_mm;
@@ -36,6 +39,7 @@ mod shim;
 #[path = "../crates/cptrst-uapi/src/abi.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod uapi;
+mod wait;
 
 module! {
     type: CptrstModule,

@@ -17,8 +17,11 @@ use kernel::prelude::*;
 use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::image_in::{self, fail, Fail, Visitor};
 use crate::ops::eopnotsupp;
-use crate::shim::{self, MmLayout};
-use crate::shim::rst::{self, mode, FileRef, InFile, PathRef};
+use crate::file::{mode, File, Path};
+use crate::image_in::InFile;
+use crate::mm::{self, MmLayout};
+use crate::shim::{self, rst};
+use kernel::types::ARef;
 use crate::uapi::RST_SKIP_FILES;
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
@@ -50,7 +53,7 @@ pub(crate) struct Machine {
 
 impl Machine {
     pub(crate) fn get() -> Result<Machine, Fail> {
-        let s = rst::special()?;
+        let s = mm::special()?;
         Ok(Machine {
             xcr0: shim::xfeatures(),
             xstate_size: u32::try_from(shim::xstate_size()).unwrap_or(0),
@@ -58,7 +61,7 @@ impl Machine {
             task_size: rst::task_size(),
             vdso_len: s.vdso_end - s.vdso_start,
             vvar_len: s.vvar_end - s.vvar_start,
-            auxv_words: rst::auxv_max_words(),
+            auxv_words: mm::auxv_max_words(),
         })
     }
 }
@@ -161,14 +164,14 @@ pub(crate) struct MmPlan {
 /// without SHM records): its size in pages, created by the coordinator.
 pub(crate) struct ShmPlan {
     pub(crate) pages: u64,
-    pub(crate) file: Option<FileRef>,
+    pub(crate) file: Option<ARef<File>>,
 }
 
 /// The result of pass 1.
 pub(crate) struct Plan {
     pub(crate) tasks: KVec<TaskPlan>,
     pub(crate) mms: KVec<MmPlan>,
-    pub(crate) files: KVec<FileRef>,
+    pub(crate) files: KVec<ARef<File>>,
     pub(crate) shms: KVec<ShmPlan>,
 }
 
@@ -273,11 +276,11 @@ impl FileTable {
     /// a FIFO blocks, a device's open has effects, and neither can be
     /// restored as a mapping. The type is checked on the looked-up inode
     /// before the open, and that same inode is opened.
-    fn open_all(&self) -> Result<KVec<FileRef>, Fail> {
+    fn open_all(&self) -> Result<KVec<ARef<File>>, Fail> {
         let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT).map_err(alloc_fail)?;
         for n in self.names.iter() {
             let name = BStr(n.name());
-            let p = PathRef::lookup(&n.path)
+            let p = Path::lookup(&n.path)
                 .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
             let kind = match p.mode() & mode::S_IFMT {
                 mode::S_IFREG if p.on_pseudo_fs() => Some("on a pseudo file system (proc, sysfs...)"),
