@@ -113,8 +113,7 @@ int cptrst_page_is_anon(struct page *page);
 void cptrst_page_copy(struct page *page, void *dst);
 void cptrst_page_put(struct page *page);
 
-/* The caller's address space, written (src/mm.rs, restore side). */
-long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off);
+/* A shared anonymous memory object (src/file.rs, shmem_create). */
 struct file *cptrst_shmem_create(__u64 size);
 
 /*

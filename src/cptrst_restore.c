@@ -342,27 +342,6 @@ __u64 cptrst_task_size(void)
 /* ---------------------------------------------------------------------
  * The address space of the restored task (current).
  */
-#define CPTRST_MAP_OK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | \
-		       MAP_GROWSDOWN | MAP_NORESERVE)
-
-/* vm_mmap() at exactly @addr. Returns 0 or -errno. */
-long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off)
-{
-	unsigned long r;
-
-	if ((flags & ~CPTRST_MAP_OK) || !(flags & MAP_FIXED) ||
-	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)))
-		return -EINVAL;
-	r = vm_mmap(f, addr, len, prot, flags, off);
-	if (IS_ERR_VALUE(r))
-		return (long)r;
-	if (r != addr) {
-		vm_munmap(r, len);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /*
  * A shared memory object of @size bytes, as mmap(MAP_SHARED|MAP_ANONYMOUS)
  * makes (shmem_zero_setup: "dev/zero" on the internal mount, no LSM
@@ -370,8 +349,6 @@ long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 fl
  */
 struct file *cptrst_shmem_create(__u64 size)
 {
-	if (!size || size > MAX_LFS_FILESIZE)
-		return ERR_PTR(-EINVAL);
 	return shmem_kernel_file_setup("dev/zero", size, 0);
 }
 

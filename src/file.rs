@@ -334,7 +334,14 @@ pub(crate) fn nofile_max() -> u64 {
 
 /// A new shared memory object of `size` bytes, as `mmap(MAP_SHARED |
 /// MAP_ANONYMOUS)` creates ("dev/zero" on the internal shm mount).
+///
+/// # Errors
+/// `EINVAL` for an empty one or one past the largest file size
+/// (`MAX_LFS_FILESIZE`); what `shmem_kernel_file_setup` returns.
 pub(crate) fn shmem_create(size: u64) -> Result<ARef<File>> {
+    if size == 0 || size > i64::MAX as u64 {
+        return Err(code::EINVAL);
+    }
     // SAFETY: no precondition; returns a new file reference or an error.
     let f = from_err_ptr(unsafe { ffi::cptrst_shmem_create(size) })?;
     // SAFETY: the new reference is owned by the ARef; no fd refers to the

@@ -33,7 +33,8 @@ impl OutFile {
     /// like) and not `/dev/cptrst` itself.
     ///
     /// # Errors
-    /// `EBADF` if not an fd open for writing; `EINVAL` if the kernel cannot write it.
+    /// `EBADF` if not an fd open for writing (`/proc/self/maps`, which can
+    /// only be opened read-only); `EINVAL` if the kernel cannot write it.
     pub(crate) fn get(fd: i32) -> Result<OutFile> {
         let f = LocalFile::fget(fd)?;
         let facts = f.facts();

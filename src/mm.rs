@@ -49,7 +49,6 @@ mod ffi {
         pub(super) fn cptrst_page_is_anon(p: *mut page) -> i32;
         pub(super) fn cptrst_page_copy(p: *mut page, dst: *mut u8);
         pub(super) fn cptrst_page_put(p: *mut page);
-        pub(super) fn cptrst_rst_mmap(f: *mut file, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> isize;
         pub(super) fn cptrst_rlimit(which: u32) -> core::ffi::c_ulong;
     }
 }
@@ -563,13 +562,45 @@ pub(crate) fn unmap_all() -> Result<usize> {
     }
 }
 
+/// mmap flags and protections (uapi asm-generic/mman*.h).
+pub(crate) mod mman {
+    pub(crate) const MAP_SHARED: u32 = 0x01;
+    pub(crate) const MAP_PRIVATE: u32 = 0x02;
+    pub(crate) const MAP_FIXED: u32 = 0x10;
+    pub(crate) const MAP_ANONYMOUS: u32 = 0x20;
+    pub(crate) const MAP_GROWSDOWN: u32 = 0x100;
+    pub(crate) const MAP_NORESERVE: u32 = 0x4000;
+    pub(crate) const PROT_RWX: u32 = 0x7;
+}
+
+/// The mmap flags restart uses; anything else is a bug of the caller.
+const MAP_OK: u32 = mman::MAP_SHARED
+    | mman::MAP_PRIVATE
+    | mman::MAP_FIXED
+    | mman::MAP_ANONYMOUS
+    | mman::MAP_GROWSDOWN
+    | mman::MAP_NORESERVE;
+
 /// `vm_mmap()` of `file` (or anonymous memory) at exactly `addr`.
+///
+/// # Errors
+/// `EINVAL` for other flags than restart's, without `MAP_FIXED`, or if the
+/// kernel placed it elsewhere; what `vm_mmap` returns.
 pub(crate) fn mmap(file: Option<&LocalFile>, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> Result {
+    if flags & !MAP_OK != 0 || flags & mman::MAP_FIXED == 0 || prot & !mman::PROT_RWX != 0 {
+        return Err(code::EINVAL);
+    }
     let f = file.map_or(core::ptr::null_mut(), |f| f.as_ptr());
-    // SAFETY: `f` is NULL or a referenced file; the shim checks the flags.
-    let r = unsafe { ffi::cptrst_rst_mmap(f, addr, len, prot, flags, off) };
-    if r < 0 {
-        return Err(Error::from_errno(r as i32));
+    // SAFETY: `f` is NULL or a referenced file (the mapping takes its own
+    // reference); vm_mmap() acts on the caller's mm and checks the rest.
+    let r = unsafe { bindings::vm_mmap(f, addr as _, len as _, prot as _, flags as _, off as _) } as u64;
+    if r >= (-4095i64) as u64 {
+        return Err(Error::from_errno(r as i64 as i32));
+    }
+    if r != addr {
+        // Not where it must be: undo the mapping just made elsewhere.
+        let _ = munmap(r, len);
+        return Err(code::EINVAL);
     }
     Ok(())
 }

@@ -18,17 +18,10 @@ use kernel::types::AsBytes;
 use kernel::uaccess::UserSlice;
 
 use crate::image_in::InFile;
+use crate::mm::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED};
 use crate::mm::{self as rmm, Special};
 use crate::shim::rst::{self, DevFile};
 use crate::uapi::{RestartArgs, RST_RESUME};
-
-// mmap flags (uapi asm-generic/mman*.h).
-const MAP_SHARED: u32 = 0x01;
-const MAP_PRIVATE: u32 = 0x02;
-const MAP_FIXED: u32 = 0x10;
-const MAP_ANONYMOUS: u32 = 0x20;
-const MAP_GROWSDOWN: u32 = 0x100;
-const MAP_NORESERVE: u32 = 0x4000;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Declarations of the C shim (`include/cptrst_shim.h`, `src/cptrst_shim.c`).
+//! Declarations of the C shim (`include/cptrst_shim.h`, `src/cptrst_shim.c`)
+//! for tasks, pid namespaces, the misc device and eclone.
 //!
-//! Only thin safe wrappers leave this file; every `unsafe` call into C is
-//! here, next to the contract that makes it sound.
+//! Only thin safe wrappers leave this file; every `unsafe` call into C for
+//! those objects is here, next to the contract that makes it sound. The
+//! memory and file objects have their own files: `mm.rs`, `file.rs`,
+//! `crc.rs`, `wait.rs`, `image_in.rs`, `image_out.rs`.
 
 use kernel::error::{to_result, Result};
 
