@@ -9,10 +9,8 @@
 #ifndef _CPTRST_SHIM_H
 #define _CPTRST_SHIM_H
 
-#include <linux/completion.h>
 #include <linux/errno.h>
 #include <linux/types.h>
-#include <linux/workqueue.h>
 
 #include "cptrst_abi.h"
 
@@ -30,20 +28,6 @@ static inline ssize_t cptrst_io_intr(ssize_t n)
 		return -EINTR;
 	return n;
 }
-
-/*
- * For the C files only: @fn(@b) runs in a worker (system_unbound_wq, on
- * another CPU if one is idle) while the caller goes on; cptrst_bg_wait()
- * waits for it, not killably, so it is for bounded work only. Embed the
- * struct in the job's own and get back to it with container_of().
- */
-struct cptrst_bg {
-	struct work_struct work;
-	struct completion done;
-	void (*fn)(struct cptrst_bg *b);
-};
-void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b));
-void cptrst_bg_wait(struct cptrst_bg *b);
 
 /* Implemented in C (src/cptrst_shim.c), called from Rust. */
 int cptrst_misc_register(void);

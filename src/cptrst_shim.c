@@ -785,6 +785,18 @@ long cptrst_file_crc32c(struct file *f, __u64 pos, unsigned long len, __u32 *crc
 	return 1;
 }
 
+/*
+ * @fn(@b) runs in a worker (system_unbound_wq, on another CPU if one is
+ * idle) while the caller goes on; cptrst_bg_wait() waits for it, not
+ * killably, so it is for bounded work only. Embedded in the job's own
+ * struct, which container_of() gets back.
+ */
+struct cptrst_bg {
+	struct work_struct work;
+	struct completion done;
+	void (*fn)(struct cptrst_bg *b);
+};
+
 static void bg_work(struct work_struct *w)
 {
 	struct cptrst_bg *b = container_of(w, struct cptrst_bg, work);
@@ -793,7 +805,7 @@ static void bg_work(struct work_struct *w)
 	complete(&b->done);
 }
 
-void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
+static void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
 {
 	INIT_WORK(&b->work, bg_work);
 	init_completion(&b->done);
@@ -801,7 +813,7 @@ void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
 	queue_work(system_unbound_wq, &b->work);
 }
 
-void cptrst_bg_wait(struct cptrst_bg *b)
+static void cptrst_bg_wait(struct cptrst_bg *b)
 {
 	wait_for_completion(&b->done);
 }
