@@ -211,10 +211,12 @@ impl VmaInfo {
     pub(crate) fn class(&self) -> VmaClass {
         let shared = self.flags & VM_MAYSHARE != 0;
         if self.facts & vf::NAMED != 0 {
-            return match () {
-                _ if name_is(&self.special_name, b"[vdso]") => VmaClass::Vdso,
-                _ if name_is(&self.special_name, b"[vvar]") => VmaClass::Vvar,
-                _ => VmaClass::OtherSpecial,
+            return if name_is(&self.special_name, b"[vdso]") {
+                VmaClass::Vdso
+            } else if name_is(&self.special_name, b"[vvar]") {
+                VmaClass::Vvar
+            } else {
+                VmaClass::OtherSpecial
             };
         }
         if self.flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB) != 0 {
