@@ -1,25 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * cptrst: the C ABI between the Rust crate and the C shim, one section per
- * group of kernel objects. The Rust side mirrors every struct (src/task.rs,
- * src/pid.rs, src/cred.rs, src/eclone.rs, ...) and asserts each field's
- * offset and each struct's size; the C side asserts the same numbers in
- * the file that implements the section. Process context only.
+ * cptrst: the C/Rust ABI of the module, one header for the C files,
+ * one section per group of kernel objects.
  *
- * The C functions return facts (ids, flags, capability results); the
- * decisions made from them (EPERM, EBUSY, EEXIST, ...) are in Rust.
+ * Every struct here is read by both sides; its field offsets and size are
+ * asserted in C (static_assert(offsetof(...)), next to the struct or in the
+ * file that implements the section) and in Rust (const _: () =
+ * assert!(offset_of!(...) == ...), next to the Rust mirror named in each
+ * section). The C functions return facts (ids, flags, capability results);
+ * the decisions made from them (EPERM, EBUSY, EEXIST, ...) are in Rust.
+ * Process context only.
  */
 #ifndef _CPTRST_ABI_H
 #define _CPTRST_ABI_H
 
+#include <linux/build_bug.h>
+#include <linux/errno.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 
 struct file;
+struct mm_struct;
+struct page;
+struct path;
 struct pid;
 struct pid_namespace;
 struct task_struct;
 
-/* --- task objects (H1a) --- */
+/* ---------------------------------------------------------------------
+ * The device (src/cptrst_shim.c, src/device.rs).
+ */
+
+/* Registers /dev/cptrst; its ioctls get @data until deregistration. */
+int cptrst_misc_register(const void *data);
+void cptrst_misc_deregister(void);
+/* Is @f an open /dev/cptrst? (C only: the image fd checks) */
+int cptrst_file_is_dev(struct file *f);
+/* Implemented in Rust (src/device.rs), called from the C file operations. */
+long cptrst_rs_ioctl(const void *data, struct file *file, unsigned int cmd, unsigned long arg);
+
+/*
+ * C only: a read or write that a signal interrupted gives -EINTR to its
+ * caller, whichever restart code the file system chose; any other result
+ * is returned as it is.
+ */
+static inline ssize_t cptrst_io_intr(ssize_t n)
+{
+	if (n == -ERESTARTSYS || n == -ERESTARTNOINTR || n == -ERESTARTNOHAND ||
+	    n == -ERESTART_RESTARTBLOCK)
+		return -EINTR;
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Task objects: tasks, pids, credentials, signals, registers and FPU,
+ * eclone, the machine (src/cptrst_task.c).
+ */
 
 #define CPTRST_MAX_LEVELS	32	/* MAX_PID_NS_LEVEL */
 
@@ -132,6 +168,231 @@ __u64 cptrst_xfeatures(void);
 void cptrst_kernel_release(char *buf, unsigned int size);
 __u64 cptrst_task_size(void);
 
-/* --- end task objects --- */
+
+/* ---------------------------------------------------------------------
+ * Memory and file objects: address spaces, VMAs, pages, files, paths,
+ * CRC32C, wait queues, the restore trampoline (src/cptrst_shim.c,
+ * src/cptrst_restore.c).
+ */
+
+/*
+ * Address spaces (src/mm.rs). Functions taking an mm_struct are given one
+ * with an mm_users reference; those named *_locked need its mmap lock.
+ */
+#define CPTRST_AUXV_WORDS	(2 * 64)
+#define CPTRST_PATH_MAX		4096
+
+/* The mm's layout fields, in prctl(PR_SET_MM_MAP) order (Rust: MmLayout). */
+struct cptrst_mm_layout {
+	__u64 start_code, end_code, start_data, end_data;
+	__u64 start_brk, brk, start_stack;
+	__u64 arg_start, arg_end, env_start, env_end;
+};
+static_assert(offsetof(struct cptrst_mm_layout, start_code) == 0);
+static_assert(offsetof(struct cptrst_mm_layout, end_code) == 8);
+static_assert(offsetof(struct cptrst_mm_layout, start_data) == 16);
+static_assert(offsetof(struct cptrst_mm_layout, end_data) == 24);
+static_assert(offsetof(struct cptrst_mm_layout, start_brk) == 32);
+static_assert(offsetof(struct cptrst_mm_layout, brk) == 40);
+static_assert(offsetof(struct cptrst_mm_layout, start_stack) == 48);
+static_assert(offsetof(struct cptrst_mm_layout, arg_start) == 56);
+static_assert(offsetof(struct cptrst_mm_layout, arg_end) == 64);
+static_assert(offsetof(struct cptrst_mm_layout, env_start) == 72);
+static_assert(offsetof(struct cptrst_mm_layout, env_end) == 80);
+static_assert(sizeof(struct cptrst_mm_layout) == 88);
+
+/* Rust: MmInfo. */
+struct cptrst_mm_info {
+	struct cptrst_mm_layout layout;
+	__u64 vdso;			/* mm->context.vdso */
+	__u64 auxv[CPTRST_AUXV_WORDS];
+	__u32 nr_auxv_words;
+	__u32 exe_path_len;		/* 0: no exe file */
+};
+static_assert(offsetof(struct cptrst_mm_info, layout) == 0);
+static_assert(offsetof(struct cptrst_mm_info, vdso) == 88);
+static_assert(offsetof(struct cptrst_mm_info, auxv) == 96);
+static_assert(offsetof(struct cptrst_mm_info, nr_auxv_words) == 96 + 8 * CPTRST_AUXV_WORDS);
+static_assert(offsetof(struct cptrst_mm_info, exe_path_len) == 100 + 8 * CPTRST_AUXV_WORDS);
+static_assert(sizeof(struct cptrst_mm_info) == 104 + 8 * CPTRST_AUXV_WORDS);
+
+/* cptrst_vma_info.facts */
+#define CPTRST_VF_FILE		(1u << 0)	/* has a vm_file */
+#define CPTRST_VF_SHMEM		(1u << 1)	/* ... whose mapping is shmem */
+#define CPTRST_VF_DELETED	(1u << 2)	/* ... whose dentry is unlinked */
+#define CPTRST_VF_NAMED		(1u << 3)	/* vm_ops->name: a special mapping */
+
+/* One VMA as it is (Rust: VmaInfo, classified by VmaInfo::class). */
+struct cptrst_vma_info {
+	__u64 start, end;
+	__u64 flags;			/* vm_flags */
+	__u64 pgoff;
+	__u64 inode;			/* the file's inode number, 0 without a file */
+	__u64 dev;			/* the file's super block dev */
+	__u32 facts;			/* CPTRST_VF_* */
+	__u32 pad;
+	char special_name[16];		/* vm_ops->name(), "" if it gave NULL */
+	char file_name[16];		/* the file's dentry name, truncated */
+};
+static_assert(offsetof(struct cptrst_vma_info, start) == 0);
+static_assert(offsetof(struct cptrst_vma_info, end) == 8);
+static_assert(offsetof(struct cptrst_vma_info, flags) == 16);
+static_assert(offsetof(struct cptrst_vma_info, pgoff) == 24);
+static_assert(offsetof(struct cptrst_vma_info, inode) == 32);
+static_assert(offsetof(struct cptrst_vma_info, dev) == 40);
+static_assert(offsetof(struct cptrst_vma_info, facts) == 48);
+static_assert(offsetof(struct cptrst_vma_info, pad) == 52);
+static_assert(offsetof(struct cptrst_vma_info, special_name) == 56);
+static_assert(offsetof(struct cptrst_vma_info, file_name) == 72);
+static_assert(sizeof(struct cptrst_vma_info) == 88);
+
+void cptrst_mmget(struct mm_struct *mm);
+int cptrst_mm_read_lock_killable(struct mm_struct *mm);
+void cptrst_mm_read_unlock(struct mm_struct *mm);
+int cptrst_mm_info_locked(struct mm_struct *mm, struct cptrst_mm_info *out, char *path, unsigned int size);
+int cptrst_vma_info_locked(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *out);
+int cptrst_vma_path_locked(struct mm_struct *mm, __u64 addr, char *path, unsigned int size);
+int cptrst_mm_maps_file_locked(struct mm_struct *mm, struct file *f);
+long cptrst_shmem_page_locked(struct mm_struct *mm, __u64 addr, void *dst);
+int cptrst_mm_apply_layout(struct mm_struct *mm, const struct cptrst_mm_layout *l);
+void cptrst_mm_apply_auxv(struct mm_struct *mm, const __u64 *auxv, unsigned int words);
+unsigned int cptrst_auxv_max_words(void);
+__u64 cptrst_mm_vdso(struct mm_struct *mm);
+
+/* Pinned pages (src/mm.rs, PinnedPages). */
+int cptrst_page_is_anon(struct page *page);
+void cptrst_page_copy(struct page *page, void *dst);
+void cptrst_page_put(struct page *page);
+
+/* A shared anonymous memory object (src/file.rs, shmem_create). */
+struct file *cptrst_shmem_create(__u64 size);
+
+/*
+ * Files (src/file.rs). cptrst_file_facts() describes a file; Rust decides
+ * what it may be used for.
+ */
+#define CPTRST_FF_READ		(1u << 0)	/* FMODE_READ */
+#define CPTRST_FF_WRITE		(1u << 1)	/* FMODE_WRITE */
+#define CPTRST_FF_PREAD		(1u << 2)	/* FMODE_PREAD */
+#define CPTRST_FF_STREAM	(1u << 3)	/* FMODE_STREAM */
+#define CPTRST_FF_CAN_READ	(1u << 4)	/* FMODE_CAN_READ */
+#define CPTRST_FF_READ_ITER	(1u << 5)	/* f_op->read_iter */
+#define CPTRST_FF_WRITE_ITER	(1u << 6)	/* f_op->write_iter */
+#define CPTRST_FF_CPTRST_DEV	(1u << 7)	/* an open /dev/cptrst */
+#define CPTRST_FF_SHMEM		(1u << 8)	/* shmem page cache (tmpfs, memfd) */
+
+/* Rust: FileFacts. */
+struct cptrst_file_facts {
+	__u64 pos;			/* f_pos */
+	__u64 size;			/* i_size */
+	__u32 i_mode;			/* the inode's type and permission bits */
+	__u32 flags;			/* CPTRST_FF_* */
+};
+static_assert(offsetof(struct cptrst_file_facts, pos) == 0);
+static_assert(offsetof(struct cptrst_file_facts, size) == 8);
+static_assert(offsetof(struct cptrst_file_facts, i_mode) == 16);
+static_assert(offsetof(struct cptrst_file_facts, flags) == 20);
+static_assert(sizeof(struct cptrst_file_facts) == 24);
+
+void cptrst_file_get(struct file *f);
+void cptrst_file_facts(struct file *f, struct cptrst_file_facts *out);
+void cptrst_file_set_pos(struct file *f, __u64 pos);
+long cptrst_file_read(struct file *f, void *buf, unsigned long len, __u64 pos);
+long cptrst_file_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos);
+long cptrst_file_write_at(struct file *f, __u64 pos, const void *buf, unsigned long len);
+long cptrst_file_write_all(struct file *f, const void *buf, unsigned long len, __u64 *pos);
+long cptrst_file_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos);
+int cptrst_file_install(struct file *f);
+unsigned long cptrst_rlimit(unsigned int which);
+
+/*
+ * The fd tables: a task's open fds ascending into @fds with their i_mode
+ * into @modes (src/task.rs, TaskExt::fds; Rust gives the kinds); closing
+ * the caller's fds from @first on (src/file.rs, close_fds_from).
+ */
+int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *modes, unsigned int max);
+void cptrst_rst_close_fds_from(unsigned int first);
+
+/* A looked-up path (src/file.rs, Path). */
+struct path *cptrst_path_lookup(const char *name, __u32 *mode, __u32 *pseudo);
+struct file *cptrst_path_open(const struct path *p, int write);
+void cptrst_path_put(struct path *p);
+
+/*
+ * CRC32C on the raw state (src/crc.rs): one range at a time; Rust decides
+ * how to split and when a worker helps.
+ */
+int cptrst_crc32c_available(void);
+int cptrst_crc32c_shift_available(void);
+__u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len);
+__u32 cptrst_crc32c_shift(__u32 crc, unsigned long len);
+__u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n);
+long cptrst_file_crc32c(struct file *f, __u64 pos, unsigned long len, __u32 *crc);
+struct cptrst_crc_job;
+struct cptrst_crc_job *cptrst_crc_job_pages(struct page **pages, unsigned long n);
+struct cptrst_crc_job *cptrst_crc_job_file(struct file *f, __u64 pos, unsigned long len);
+long cptrst_crc_job_finish(struct cptrst_crc_job *j, __u32 *crc);
+
+/* Wait queues (src/wait.rs): >0 changed, 0 timeout, -EINTR. */
+struct cptrst_waitq;
+struct cptrst_waitq *cptrst_waitq_new(void);
+void cptrst_waitq_free(struct cptrst_waitq *wq);
+int cptrst_waitq_wait(struct cptrst_waitq *wq, const __u32 *word, __u32 old, unsigned int timeout_ms);
+void cptrst_waitq_wake(struct cptrst_waitq *wq);
+
+/*
+ * The restore trampoline's parameter block (src/restore_mm.rs,
+ * TrampParams), one page per task; the CPTRST_TP_* offsets are used by the
+ * trampoline's assembly in src/cptrst_restore.c.
+ */
+#define CPTRST_TP_STEP		0
+#define CPTRST_TP_ERR		8
+#define CPTRST_TP_DEVFD		16
+#define CPTRST_TP_VVAR_CUR	24
+#define CPTRST_TP_VVAR_PARK	32
+#define CPTRST_TP_VVAR_IMG	40
+#define CPTRST_TP_VVAR_LEN	48
+#define CPTRST_TP_VDSO_CUR	56
+#define CPTRST_TP_VDSO_PARK	64
+#define CPTRST_TP_VDSO_IMG	72
+#define CPTRST_TP_VDSO_LEN	80
+#define CPTRST_TP_EXEFD		88
+#define CPTRST_TP_FS_BASE	96
+#define CPTRST_TP_GS_BASE	104
+#define CPTRST_TP_ARGS		112
+#define CPTRST_TP_CMD		160
+#define CPTRST_TP_SIZE		168
+
+#ifndef __ASSEMBLY__
+struct cptrst_tramp_params {
+	__u64 step, err, devfd;
+	__u64 vvar_cur, vvar_park, vvar_img, vvar_len;
+	__u64 vdso_cur, vdso_park, vdso_img, vdso_len;
+	__s64 exefd;
+	__u64 fs_base, gs_base;
+	__u8 args[48];			/* struct cptrst_restart_args */
+	__u64 cmd;
+};
+static_assert(offsetof(struct cptrst_tramp_params, step) == CPTRST_TP_STEP);
+static_assert(offsetof(struct cptrst_tramp_params, err) == CPTRST_TP_ERR);
+static_assert(offsetof(struct cptrst_tramp_params, devfd) == CPTRST_TP_DEVFD);
+static_assert(offsetof(struct cptrst_tramp_params, vvar_cur) == CPTRST_TP_VVAR_CUR);
+static_assert(offsetof(struct cptrst_tramp_params, vvar_park) == CPTRST_TP_VVAR_PARK);
+static_assert(offsetof(struct cptrst_tramp_params, vvar_img) == CPTRST_TP_VVAR_IMG);
+static_assert(offsetof(struct cptrst_tramp_params, vvar_len) == CPTRST_TP_VVAR_LEN);
+static_assert(offsetof(struct cptrst_tramp_params, vdso_cur) == CPTRST_TP_VDSO_CUR);
+static_assert(offsetof(struct cptrst_tramp_params, vdso_park) == CPTRST_TP_VDSO_PARK);
+static_assert(offsetof(struct cptrst_tramp_params, vdso_img) == CPTRST_TP_VDSO_IMG);
+static_assert(offsetof(struct cptrst_tramp_params, vdso_len) == CPTRST_TP_VDSO_LEN);
+static_assert(offsetof(struct cptrst_tramp_params, exefd) == CPTRST_TP_EXEFD);
+static_assert(offsetof(struct cptrst_tramp_params, fs_base) == CPTRST_TP_FS_BASE);
+static_assert(offsetof(struct cptrst_tramp_params, gs_base) == CPTRST_TP_GS_BASE);
+static_assert(offsetof(struct cptrst_tramp_params, args) == CPTRST_TP_ARGS);
+static_assert(offsetof(struct cptrst_tramp_params, cmd) == CPTRST_TP_CMD);
+static_assert(sizeof(struct cptrst_tramp_params) == CPTRST_TP_SIZE);
+#endif
+
+/* The trampoline's code, copied into the restored address space. */
+extern const char cptrst_tramp_start[], cptrst_tramp_end[];
 
 #endif /* _CPTRST_ABI_H */

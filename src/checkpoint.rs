@@ -23,7 +23,7 @@ use kernel::prelude::*;
 use crate::dump_mm;
 use crate::dump_task;
 use crate::image_out::ImageOut;
-use crate::shim;
+use crate::image_out::OutFile;
 use crate::task::{self, TaskExt};
 use crate::uapi::CheckpointArgs;
 
@@ -32,7 +32,7 @@ pub(crate) const MAX_TASKS: usize = 4096;
 
 /// The `checkpoint` operation.
 pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
-    let file = shim::OutFile::get(args.fd)?;
+    let file = OutFile::get(args.fd)?;
     let root = task::from_vpid(args.pid).ok_or(code::ESRCH)?;
     let tasks = task::collect_tree(&root, MAX_TASKS)?;
     if tasks.is_empty() {
@@ -48,7 +48,7 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     let (mms, mm_ids) = dump_mm::collect(&tasks, &order)?;
     // Writing the image into a file the tree maps would change its memory.
     for mm in mms.iter() {
-        if mm.read_lock()?.maps_file(&file) {
+        if mm.mmap_read_lock_killable()?.maps_file(file.file()) {
             pr_info!("cptrst: checkpoint: the image file is mapped by the tree\n");
             return Err(code::ETXTBSY);
         }

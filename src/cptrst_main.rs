@@ -24,12 +24,14 @@
 use kernel::prelude::*;
 
 mod checkpoint;
+mod crc;
 mod cred;
 mod device;
 mod dump_mm;
 mod dump_task;
 mod eclone;
 mod error;
+mod file;
 // The image format, shared with the tools: the module uses part of its API,
 // hence the allows (unused items and re-exports; the host crate's
 // `cargo clippy -D warnings` catches the real ones).
@@ -39,13 +41,13 @@ mod image;
 mod image_in;
 mod image_out;
 mod machine;
+mod mm;
 mod ops;
 mod pid;
 mod restart;
 mod restore_mm;
 mod restore_plan;
 mod restore_task;
-mod shim;
 mod signal;
 mod task;
 // Shared with the tools, which use the parts the module does not (command
@@ -53,6 +55,7 @@ mod task;
 #[path = "../crates/cptrst-uapi/src/abi.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod uapi;
+mod wait;
 
 module! {
     type: CptrstModule,

@@ -31,48 +31,20 @@
 #include <linux/completion.h>
 #include <linux/sizes.h>
 
-#include "../include/cptrst_shim.h"
-#include "../include/cptrst_restore.h"
 #include "../include/cptrst_abi.h"
 
-static_assert(sizeof(struct cptrst_special) == 32);
-static_assert(sizeof(struct cptrst_mm_layout) == 11 * 8);
+static_assert(CPTRST_AUXV_WORDS >= AT_VECTOR_SIZE);
 
 /* ---------------------------------------------------------------------
  * The image fd.
  */
 
 /*
- * Take the caller's @fd for reading the image twice: EBADF unless open for
- * reading, ESPIPE unless a regular file that can be read at any offset
- * (a pipe or socket cannot be read twice; the tool copies those into a
- * memfd). @pos gets the file position: the image starts there.
- */
-struct file *cptrst_in_get(int fd, __u64 *pos)
-{
-	struct file *f = fget(fd);
-
-	if (!f)
-		return ERR_PTR(-EBADF);
-	if (!(f->f_mode & FMODE_READ) || cptrst_file_is_dev(f)) {
-		fput(f);
-		return ERR_PTR(-EBADF);
-	}
-	if (!S_ISREG(file_inode(f)->i_mode) || !(f->f_mode & FMODE_PREAD) ||
-	    (f->f_mode & FMODE_STREAM) || !(f->f_mode & FMODE_CAN_READ)) {
-		fput(f);
-		return ERR_PTR(-ESPIPE);
-	}
-	*pos = f->f_pos;
-	return f;
-}
-
-/*
  * Read up to @len bytes at @pos; fewer only at the end of the file. A
  * signal that interrupts the read (a fatal one, or one with a handler on a
  * file system that checks) ends it with -EINTR: the restart fails cleanly.
  */
-long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
+long cptrst_file_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 {
 	unsigned long done = 0;
 
@@ -95,14 +67,12 @@ long cptrst_in_read(struct file *f, void *buf, unsigned long len, __u64 pos)
 /*
  * Read exactly @len bytes at @pos straight into the caller's memory at
  * @addr (one copy, from the page cache; the destination pages fault in as
- * for read(2)). -EINTR as cptrst_in_read; -EFAULT for a bad destination;
- * -ENODATA if the file ends first; -EOPNOTSUPP if the file has no
- * ->read_iter.
+ * for read(2)). -EINTR as cptrst_file_read; -EFAULT for a bad destination;
+ * -ENODATA if the file ends first. Only for a file with ->read_iter
+ * (the Rust caller checks: LocalFile::read_to_user).
  */
-long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos)
+long cptrst_file_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos)
 {
-	if (!f->f_op->read_iter)
-		return -EOPNOTSUPP;	/* only ->read: the caller reads through a buffer */
 	while (len) {
 		loff_t p = pos;
 		struct iov_iter it;
@@ -124,113 +94,13 @@ long cptrst_in_read_user(struct file *f, __u64 addr, unsigned long len, __u64 po
 }
 
 /*
- * The raw CRC32C *@crc extended over @len bytes of @f at @pos, read in
- * place in the page cache of a shmem file: 1 when done, 0 when a page is
- * not in memory (*@crc is then unchanged), -EINTR on a fatal signal.
- */
-static long in_crc_range(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
-{
-	struct address_space *m = f->f_mapping;
-	u32 c = *crc;
-
-	while (len) {
-		pgoff_t index = pos >> PAGE_SHIFT;
-		unsigned long off = offset_in_page(pos);
-		unsigned long n = min_t(unsigned long, len, PAGE_SIZE - off);
-		struct folio *folio;
-		void *p;
-
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		folio = filemap_get_folio(m, index);
-		if (IS_ERR(folio))
-			return 0;
-		if (!folio_test_uptodate(folio)) {
-			folio_put(folio);
-			return 0;
-		}
-		p = kmap_local_page(folio_file_page(folio, index));
-		c = cptrst_crc32c(c, p + off, n);
-		kunmap_local(p);
-		folio_put(folio);
-		pos += n;
-		len -= n;
-		cond_resched();
-	}
-	*crc = c;
-	return 1;
-}
-
-/* The second half of a range, checksummed by a worker meanwhile. */
-struct in_crc_job {
-	struct cptrst_bg bg;
-	struct file *f;
-	__u64 pos;
-	unsigned long len;
-	u32 crc;
-	long ret;
-};
-
-static void in_crc_job_fn(struct cptrst_bg *b)
-{
-	struct in_crc_job *j = container_of(b, struct in_crc_job, bg);
-
-	j->ret = in_crc_range(j->f, j->pos, j->len, &j->crc);
-}
-
-/*
- * Extend the raw CRC32C *@crc over @len bytes of @f at @pos, read in place
- * in the page cache, without copying them: only for a shmem file (tmpfs,
- * memfd: what `cptrst restart` reads) whose pages are all in memory, and
- * with the kernel's crc32c. A large range is split in two, the second half
- * checksummed by a worker (on another CPU if one is idle) and combined.
- * 1 when done; 0 when it could not (then *@crc is unchanged and the caller
- * reads the bytes); -EINTR on a fatal signal.
- */
-long cptrst_in_crc(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
-{
-	struct in_crc_job *j = NULL;
-	unsigned long half = len;
-	u32 c = *crc;
-	long r;
-
-	if (!cptrst_crc32c_available() || !shmem_mapping(f->f_mapping))
-		return 0;
-	if (pos + len < pos || pos + len > i_size_read(file_inode(f)))
-		return 0;
-	if (IS_REACHABLE(CONFIG_CRC32) && len >= SZ_2M)
-		j = kmalloc(sizeof(*j), GFP_KERNEL);
-	if (j) {
-		half = (len / 2) & PAGE_MASK;
-		j->f = f;	/* the caller's reference outlives the job */
-		j->pos = pos + half;
-		j->len = len - half;
-		j->crc = 0;
-		cptrst_bg_start(&j->bg, in_crc_job_fn);
-	}
-	r = in_crc_range(f, pos, half, &c);
-	if (j) {
-		/* Not killable: the job reads the caller's file; it is bounded. */
-		cptrst_bg_wait(&j->bg);
-		if (r == 1 && j->ret != 1)
-			r = j->ret;
-		if (r == 1)
-			c = cptrst_crc32c_shift(c, j->len) ^ j->crc;
-		kfree(j);
-	}
-	if (r == 1)
-		*crc = c;
-	return r;
-}
-
-/*
  * Look up a file the image names by its absolute path, as the caller,
  * without opening it: no FIFO open blocks and no device's open method
  * runs before Rust has seen what the path is: the inode's @mode, and in
  * @pseudo whether it is on a file system whose files are never executable
  * or mappable data (SB_I_NOEXEC: proc, sysfs, cgroupfs, pidfs...).
  */
-struct path *cptrst_path_get(const char *name, __u32 *mode, __u32 *pseudo)
+struct path *cptrst_path_lookup(const char *name, __u32 *mode, __u32 *pseudo)
 {
 	struct path *p = kmalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	int err;
@@ -272,15 +142,10 @@ void cptrst_path_put(struct path *p)
 	kfree(p);
 }
 
-/* The caller's RLIMIT_NOFILE (soft): the bound on the files a restart holds. */
-unsigned long cptrst_nofile_max(void)
+/* The caller's soft limit @which (RLIMIT_*). */
+unsigned long cptrst_rlimit(unsigned int which)
 {
-	return rlimit(RLIMIT_NOFILE);
-}
-
-void cptrst_file_put(struct file *f)
-{
-	fput(f);
+	return which < RLIM_NLIMITS ? rlimit(which) : 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -324,121 +189,6 @@ void cptrst_waitq_wake(struct cptrst_waitq *q)
 /* ---------------------------------------------------------------------
  * The address space of the restored task (current).
  */
-static int special_kind(struct vm_area_struct *vma)
-{
-	const char *name;
-
-	if (!vma->vm_ops || !vma->vm_ops->name)
-		return 0;
-	name = vma->vm_ops->name(vma);
-	if (name && !strcmp(name, "[vdso]"))
-		return 1;
-	if (name && !strcmp(name, "[vvar]"))
-		return 2;
-	return 0;
-}
-
-/* Where the caller's vDSO and vvar are now (zeros for a missing one). */
-int cptrst_rst_special(struct cptrst_special *out)
-{
-	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
-	VMA_ITERATOR(vmi, mm, 0);
-
-	memset(out, 0, sizeof(*out));
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	for_each_vma(vmi, vma) {
-		switch (special_kind(vma)) {
-		case 1:
-			out->vdso_start = vma->vm_start;
-			out->vdso_end = vma->vm_end;
-			break;
-		case 2:
-			out->vvar_start = vma->vm_start;
-			out->vvar_end = vma->vm_end;
-			break;
-		}
-	}
-	mmap_read_unlock(mm);
-	return 0;
-}
-
-/*
- * Unmap every mapping of the caller except the vDSO and vvar, which a module
- * cannot create or move (the trampoline moves them). Returns the number of
- * mappings removed.
- */
-long cptrst_rst_unmap_all(void)
-{
-	struct mm_struct *mm = current->mm;
-	unsigned long addr = 0;
-	long n = 0;
-
-	for (;;) {
-		struct vm_area_struct *vma;
-		unsigned long start, end;
-		int ret;
-
-		if (mmap_read_lock_killable(mm))
-			return -EINTR;
-		vma = find_vma(mm, addr);
-		while (vma && special_kind(vma)) {
-			addr = vma->vm_end;
-			vma = find_vma(mm, addr);
-		}
-		if (!vma) {
-			mmap_read_unlock(mm);
-			return n;
-		}
-		start = vma->vm_start;
-		end = vma->vm_end;
-		mmap_read_unlock(mm);
-		ret = vm_munmap(start, end - start);
-		if (ret)
-			return ret;
-		addr = end;
-		n++;
-	}
-}
-
-#define CPTRST_MAP_OK (MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | \
-		       MAP_GROWSDOWN | MAP_NORESERVE)
-
-/* vm_mmap() at exactly @addr. Returns 0 or -errno. */
-long cptrst_rst_mmap(struct file *f, __u64 addr, __u64 len, __u32 prot, __u32 flags, __u64 off)
-{
-	unsigned long r;
-
-	if ((flags & ~CPTRST_MAP_OK) || !(flags & MAP_FIXED) ||
-	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)))
-		return -EINVAL;
-	r = vm_mmap(f, addr, len, prot, flags, off);
-	if (IS_ERR_VALUE(r))
-		return (long)r;
-	if (r != addr) {
-		vm_munmap(r, len);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int cptrst_rst_munmap(__u64 addr, __u64 len)
-{
-	return vm_munmap(addr, len);
-}
-
-/*
- * Write into a private mapping without write permission (read-only or
- * PROT_NONE), breaking copy-on-write as a ptrace POKE does.
- */
-int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len)
-{
-	int n = access_process_vm(current, addr, (void *)buf, len, FOLL_FORCE | FOLL_WRITE);
-
-	return n == len ? 0 : -EFAULT;
-}
-
 /*
  * A shared memory object of @size bytes, as mmap(MAP_SHARED|MAP_ANONYMOUS)
  * makes (shmem_zero_setup: "dev/zero" on the internal mount, no LSM
@@ -446,13 +196,11 @@ int cptrst_rst_write_force(__u64 addr, const void *buf, unsigned long len)
  */
 struct file *cptrst_shmem_create(__u64 size)
 {
-	if (!size || size > MAX_LFS_FILESIZE)
-		return ERR_PTR(-EINVAL);
 	return shmem_kernel_file_setup("dev/zero", size, 0);
 }
 
 /* Write all of @buf into @f at @pos. */
-int cptrst_file_write(struct file *f, __u64 pos, const void *buf, unsigned long len)
+long cptrst_file_write_at(struct file *f, __u64 pos, const void *buf, unsigned long len)
 {
 	loff_t p = pos;
 
@@ -470,39 +218,12 @@ int cptrst_file_write(struct file *f, __u64 pos, const void *buf, unsigned long 
 	return 0;
 }
 
-int cptrst_rst_copy_to_user(__u64 addr, const void *buf, unsigned long len)
-{
-	return copy_to_user((void __user *)addr, buf, len) ? -EFAULT : 0;
-}
-
-int cptrst_rst_copy_from_user(void *buf, __u64 addr, unsigned long len)
-{
-	return copy_from_user(buf, (const void __user *)addr, len) ? -EFAULT : 0;
-}
-
 /*
- * Set the mm's layout fields and saved auxv, with the checks of
- * prctl(PR_SET_MM_MAP) (kernel/sys.c validate_prctl_map_addr): every field
- * inside user space, the pairs ordered, brk within RLIMIT_DATA. The lower
- * bound is one page (mmap_min_addr is not exported; no mapping can be
- * below it anyway). The auxv ends with AT_NULL.
+ * Set the layout fields of @mm, the caller's, as Rust validated them
+ * (restore_plan.rs, mm::MmLayout::check: prctl(PR_SET_MM_MAP)'s checks).
  */
-int cptrst_rst_set_mm(const struct cptrst_mm_layout *l, const __u64 *auxv, unsigned int words)
+int cptrst_mm_apply_layout(struct mm_struct *mm, const struct cptrst_mm_layout *l)
 {
-	struct mm_struct *mm = current->mm;
-	const __u64 *f = &l->start_code;
-	unsigned int i;
-
-	for (i = 0; i < 11; i++)
-		if (f[i] >= TASK_SIZE || f[i] < PAGE_SIZE)
-			return -EINVAL;
-	if (l->start_code >= l->end_code || l->start_data > l->end_data ||
-	    l->start_brk > l->brk || l->arg_start > l->arg_end || l->env_start > l->env_end)
-		return -EINVAL;
-	if (check_data_rlimit(rlimit(RLIMIT_DATA), l->brk, l->start_brk, l->end_data, l->start_data))
-		return -EINVAL;
-	if (words < 2 || words > ARRAY_SIZE(mm->saved_auxv) || (words & 1) || auxv[words - 2] != AT_NULL)
-		return -EINVAL;
 	if (mmap_write_lock_killable(mm))
 		return -EINTR;
 	mm->start_code = l->start_code;
@@ -519,12 +240,23 @@ int cptrst_rst_set_mm(const struct cptrst_mm_layout *l, const __u64 *auxv, unsig
 	mm->env_end = l->env_end;
 	spin_unlock(&mm->arg_lock);
 	mmap_write_unlock(mm);
+	return 0;
+}
+
+/*
+ * Set the saved auxv of @mm, the caller's: @words (at most
+ * cptrst_auxv_max_words(), checked by the Rust caller) from @auxv, the
+ * rest zero.
+ */
+void cptrst_mm_apply_auxv(struct mm_struct *mm, const __u64 *auxv, unsigned int words)
+{
+	unsigned int i;
+
 	task_lock(current);
 	memset(mm->saved_auxv, 0, sizeof(mm->saved_auxv));
-	for (i = 0; i < words; i++)
+	for (i = 0; i < words && i < ARRAY_SIZE(mm->saved_auxv); i++)
 		mm->saved_auxv[i] = auxv[i];
 	task_unlock(current);
-	return 0;
 }
 
 /* Words of mm->saved_auxv. */
@@ -533,16 +265,18 @@ unsigned int cptrst_auxv_max_words(void)
 	return AT_VECTOR_SIZE;
 }
 
-int cptrst_rst_vdso_is(__u64 addr)
+/* Where @mm's vDSO is (mm->context.vdso). */
+__u64 cptrst_mm_vdso(struct mm_struct *mm)
 {
-	return (unsigned long)current->mm->context.vdso == addr;
+	return (unsigned long)mm->context.vdso;
 }
 
 /* ---------------------------------------------------------------------
  * The restore trampoline: position-independent user code, kept here as
  * data (.rodata, never executed in the kernel) and copied into the restored
  * address space, in a hole of the image's layout, followed by one parameter
- * page per task of that address space (struct TrampParams in
+ * page per task of that address space (struct cptrst_tramp_params in
+ * include/cptrst_abi.h, TrampParams in
  * src/restore_mm.rs): each task enters with its stack pointer on its page.
  * Only the mm's owner has [vdso]/[vvar] to move and an exe link to set;
  * the other tasks' blocks have zero lengths and no fd, so they only set
@@ -564,22 +298,6 @@ int cptrst_rst_vdso_is(__u64 addr)
  * goes straight to the next restart call, which reports it and kills the
  * task. Nothing here touches the stack or any memory but the block.
  */
-#define TP_STEP		0
-#define TP_ERR		8
-#define TP_DEVFD	16
-#define TP_VVAR_CUR	24
-#define TP_VVAR_PARK	32
-#define TP_VVAR_IMG	40
-#define TP_VVAR_LEN	48
-#define TP_VDSO_CUR	56
-#define TP_VDSO_PARK	64
-#define TP_VDSO_IMG	72
-#define TP_VDSO_LEN	80
-#define TP_EXEFD	88
-#define TP_FS_BASE	96
-#define TP_GS_BASE	104
-#define TP_ARGS		112
-#define TP_CMD		160
 
 #define __tp_str(x) #x
 #define tp_str(x) __tp_str(x)
@@ -600,9 +318,9 @@ int cptrst_rst_vdso_is(__u64 addr)
 	"1:\n"
 
 #define TRAMP_RESTART							\
-	"	movq " tp_str(TP_DEVFD) "(%rbx), %rdi\n"		\
-	"	movq " tp_str(TP_CMD) "(%rbx), %rsi\n"			\
-	"	leaq " tp_str(TP_ARGS) "(%rbx), %rdx\n"			\
+	"	movq " tp_str(CPTRST_TP_DEVFD) "(%rbx), %rdi\n"		\
+	"	movq " tp_str(CPTRST_TP_CMD) "(%rbx), %rsi\n"			\
+	"	leaq " tp_str(CPTRST_TP_ARGS) "(%rbx), %rdx\n"			\
 	"	movl $16, %eax\n"	/* __NR_ioctl */		\
 	"	syscall\n"
 
@@ -613,21 +331,21 @@ asm(
 	"cptrst_tramp_start:\n"
 	"	movq %rsp, %rbx\n"	/* the task's parameter page */
 	/* 1: park [vvar] and [vdso] */
-	TRAMP_MREMAP(1, TP_VVAR_CUR, TP_VVAR_LEN, TP_VVAR_PARK, ".Lcptrst_fail_a")
-	TRAMP_MREMAP(2, TP_VDSO_CUR, TP_VDSO_LEN, TP_VDSO_PARK, ".Lcptrst_fail_a")
+	TRAMP_MREMAP(1, CPTRST_TP_VVAR_CUR, CPTRST_TP_VVAR_LEN, CPTRST_TP_VVAR_PARK, ".Lcptrst_fail_a")
+	TRAMP_MREMAP(2, CPTRST_TP_VDSO_CUR, CPTRST_TP_VDSO_LEN, CPTRST_TP_VDSO_PARK, ".Lcptrst_fail_a")
 	"	jmp .Lcptrst_map\n"
 	".Lcptrst_fail_a:\n"
-	"	movq %r15, " tp_str(TP_STEP) "(%rbx)\n"
-	"	movq %rax, " tp_str(TP_ERR) "(%rbx)\n"
+	"	movq %r15, " tp_str(CPTRST_TP_STEP) "(%rbx)\n"
+	"	movq %rax, " tp_str(CPTRST_TP_ERR) "(%rbx)\n"
 	/* 2: the kernel maps the image */
 	".Lcptrst_map:\n"
 	TRAMP_RESTART
 	"	testq %rax, %rax\n"
 	"	jnz .Lcptrst_die\n"
 	/* 3: [vvar] and [vdso] to the image's addresses, exe link, fs/gs */
-	TRAMP_MREMAP(3, TP_VVAR_PARK, TP_VVAR_LEN, TP_VVAR_IMG, ".Lcptrst_fail_b")
-	TRAMP_MREMAP(4, TP_VDSO_PARK, TP_VDSO_LEN, TP_VDSO_IMG, ".Lcptrst_fail_b")
-	"	movq " tp_str(TP_EXEFD) "(%rbx), %r12\n"
+	TRAMP_MREMAP(3, CPTRST_TP_VVAR_PARK, CPTRST_TP_VVAR_LEN, CPTRST_TP_VVAR_IMG, ".Lcptrst_fail_b")
+	TRAMP_MREMAP(4, CPTRST_TP_VDSO_PARK, CPTRST_TP_VDSO_LEN, CPTRST_TP_VDSO_IMG, ".Lcptrst_fail_b")
+	"	movq " tp_str(CPTRST_TP_EXEFD) "(%rbx), %r12\n"
 	"	testq %r12, %r12\n"
 	"	js 2f\n"
 	"	movl $35, %edi\n"	/* PR_SET_MM */
@@ -643,22 +361,22 @@ asm(
 	"2:\n"
 	"	movq $6, %r15\n"
 	"	movl $0x1002, %edi\n"	/* ARCH_SET_FS */
-	"	movq " tp_str(TP_FS_BASE) "(%rbx), %rsi\n"
+	"	movq " tp_str(CPTRST_TP_FS_BASE) "(%rbx), %rsi\n"
 	"	movl $158, %eax\n"	/* __NR_arch_prctl */
 	"	syscall\n"
 	"	cmpq $-4095, %rax\n"
 	"	jae .Lcptrst_fail_b\n"
 	"	movq $7, %r15\n"
 	"	movl $0x1001, %edi\n"	/* ARCH_SET_GS */
-	"	movq " tp_str(TP_GS_BASE) "(%rbx), %rsi\n"
+	"	movq " tp_str(CPTRST_TP_GS_BASE) "(%rbx), %rsi\n"
 	"	movl $158, %eax\n"
 	"	syscall\n"
 	"	cmpq $-4095, %rax\n"
 	"	jae .Lcptrst_fail_b\n"
 	"	jmp .Lcptrst_commit\n"
 	".Lcptrst_fail_b:\n"
-	"	movq %r15, " tp_str(TP_STEP) "(%rbx)\n"
-	"	movq %rax, " tp_str(TP_ERR) "(%rbx)\n"
+	"	movq %r15, " tp_str(CPTRST_TP_STEP) "(%rbx)\n"
+	"	movq %rax, " tp_str(CPTRST_TP_ERR) "(%rbx)\n"
 	/* 4: the kernel commits; on success this call does not come back */
 	".Lcptrst_commit:\n"
 	TRAMP_RESTART
@@ -673,18 +391,8 @@ asm(
 );
 
 /* ---------------------------------------------------------------------
- * Task state of the restored task (current).
+ * The fd table of the restored task (current).
  */
-
-/* A new close-on-exec fd of the caller for @f. */
-int cptrst_rst_install_fd(struct file *f)
-{
-	int fd = get_unused_fd_flags(O_CLOEXEC);
-
-	if (fd >= 0)
-		fd_install(fd, get_file(f));
-	return fd;
-}
 
 /* Close every fd of the caller from @first on. */
 void cptrst_rst_close_fds_from(unsigned int first)

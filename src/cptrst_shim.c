@@ -13,8 +13,6 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 
-#include "../include/cptrst_shim.h"
-#include "../include/cptrst_restore.h"
 #include "../include/cptrst_abi.h"
 
 MODULE_VERSION("0.1.0");
@@ -95,28 +93,13 @@ void cptrst_misc_deregister(void)
 #include <linux/completion.h>
 #include <linux/slab.h>
 
-static_assert(sizeof(struct cptrst_mm_info) == 8 * 12 + 8 * CPTRST_AUXV_WORDS + 8);
-static_assert(sizeof(struct cptrst_vma_info) == 8 * 6 + 16);
 static_assert(CPTRST_AUXV_WORDS >= AT_VECTOR_SIZE);
 
-static __u32 file_kind(umode_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG:	return CPTRST_FILE_REG;
-	case S_IFDIR:	return CPTRST_FILE_DIR;
-	case S_IFIFO:	return CPTRST_FILE_FIFO;
-	case S_IFSOCK:	return CPTRST_FILE_SOCK;
-	case S_IFCHR:	return CPTRST_FILE_CHR;
-	case S_IFBLK:	return CPTRST_FILE_BLK;
-	default:	return CPTRST_FILE_OTHER;	/* anon inodes have no type */
-	}
-}
-
 /*
- * The open fds of @t in ascending order, with their kinds (CPTRST_FILE_*),
- * into @fds and @kinds, @max entries each. Returns the count (0 for a task
- * without a files_struct: exiting), -E2BIG if @t has more than @max fds,
- * -EINTR if the caller is being killed.
+ * The open fds of @t in ascending order, with their inodes' i_mode (Rust
+ * classifies them: src/file.rs), into @fds and @modes, @max entries each.
+ * Returns the count (0 for a task without a files_struct: exiting), -E2BIG
+ * if @t has more than @max fds, -EINTR if the caller is being killed.
  *
  * This is the walk of /proc/PID/fd (proc_readfd_common). Each call of the
  * exported task_lookup_next_fdget_rcu() reads t->files under task_lock(t),
@@ -134,7 +117,7 @@ static __u32 file_kind(umode_t mode)
  * the walk, which then is as good a snapshot as /proc's. O_PATH fds are
  * listed too (the lookup masks no f_mode bit).
  */
-int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned int max)
+int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *modes, unsigned int max)
 {
 	unsigned int fd = 0, n = 0;
 
@@ -152,7 +135,7 @@ int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned in
 		if (n == max)
 			return -E2BIG;
 		fds[n] = fd;
-		kinds[n] = file_kind(mode);
+		modes[n] = mode;
 		n++;
 		if (fd == UINT_MAX)
 			break;
@@ -164,17 +147,16 @@ int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *kinds, unsigned in
 	return n;
 }
 
-struct mm_struct *cptrst_task_mm_get(struct task_struct *t)
+/* ---------------------------------------------------------------------
+ * Address spaces (src/mm.rs): the mmap lock (inline functions) and the
+ * facts of an mm and its VMAs.
+ */
+void cptrst_mmget(struct mm_struct *mm)
 {
-	return get_task_mm(t);
+	mmget(mm);
 }
 
-void cptrst_mm_put(struct mm_struct *mm)
-{
-	mmput(mm);
-}
-
-int cptrst_mm_read_lock(struct mm_struct *mm)
+int cptrst_mm_read_lock_killable(struct mm_struct *mm)
 {
 	return mmap_read_lock_killable(mm);
 }
@@ -198,7 +180,7 @@ static int path_of(const struct path *path, char *buf, unsigned int size)
 }
 
 /* The mm's layout fields, auxv and exe path. The caller holds the mmap lock. */
-int cptrst_mm_info(struct mm_struct *mm, struct cptrst_mm_info *out, char *path, unsigned int size)
+int cptrst_mm_info_locked(struct mm_struct *mm, struct cptrst_mm_info *out, char *path, unsigned int size)
 {
 	struct file *exe;
 	unsigned int i;
@@ -240,14 +222,13 @@ int cptrst_mm_info(struct mm_struct *mm, struct cptrst_mm_info *out, char *path,
 }
 
 /*
- * The first VMA that ends above @addr, or -ENOENT. The caller holds the mmap
- * lock. @path receives the mapped file's path.
+ * What the first VMA that ends above @addr is, or -ENOENT. The caller holds
+ * the mmap lock. Rust classifies it (VmaInfo::class in src/mm.rs).
  */
-int cptrst_vma_info(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *out, char *path, unsigned int size)
+int cptrst_vma_info_locked(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *out)
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	struct file *file;
-	int len;
 
 	if (!vma)
 		return -ENOENT;
@@ -256,58 +237,38 @@ int cptrst_vma_info(struct mm_struct *mm, __u64 addr, struct cptrst_vma_info *ou
 	out->end = vma->vm_end;
 	out->flags = vma->vm_flags;
 	out->pgoff = vma->vm_pgoff;
-	file = vma->vm_file;
 	if (vma->vm_ops && vma->vm_ops->name) {
 		const char *name = vma->vm_ops->name(vma);
 
-		if (name && !strcmp(name, "[vdso]"))
-			out->kind = CPTRST_VMA_VDSO;
-		else if (name && !strcmp(name, "[vvar]"))
-			out->kind = CPTRST_VMA_VVAR;
-		else
-			out->kind = CPTRST_VMA_OTHER_SPECIAL;
-		return 0;
+		out->facts |= CPTRST_VF_NAMED;
+		if (name)
+			strscpy_pad(out->special_name, name, sizeof(out->special_name));
 	}
-	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP | VM_HUGETLB)) {
-		out->kind = CPTRST_VMA_OTHER_SPECIAL;
+	file = vma->vm_file;
+	if (!file)
 		return 0;
-	}
-	if (!file) {
-		out->kind = (vma->vm_flags & VM_MAYSHARE) ? CPTRST_VMA_OTHER_SPECIAL : CPTRST_VMA_ANON;
-		return 0;
-	}
-	if ((vma->vm_flags & VM_MAYSHARE) && shmem_mapping(file->f_mapping) &&
-	    !strcmp(file->f_path.dentry->d_name.name, "dev/zero")) {
-		/*
-		 * The object's identity for the image's SHM records: inode
-		 * numbers of the internal shm mount are never reused (see
-		 * ShmIds in dump_mm.rs).
-		 */
-		out->kind = CPTRST_VMA_SHARED_ANON;
-		out->inode = file_inode(file)->i_ino;
-		out->dev = file_inode(file)->i_sb->s_dev;
-		return 0;
-	}
-	out->kind = (vma->vm_flags & VM_MAYSHARE) ? CPTRST_VMA_FILE_SHARED : CPTRST_VMA_FILE_PRIVATE;
+	out->facts |= CPTRST_VF_FILE;
+	if (shmem_mapping(file->f_mapping))
+		out->facts |= CPTRST_VF_SHMEM;
+	if (d_unlinked(file->f_path.dentry))
+		out->facts |= CPTRST_VF_DELETED;
 	out->inode = file_inode(file)->i_ino;
 	out->dev = file_inode(file)->i_sb->s_dev;
-	out->file_deleted = d_unlinked(file->f_path.dentry);
-	len = path_of(&file->f_path, path, size);
-	if (len < 0)
-		return len;
-	out->path_len = len;
+	strscpy_pad(out->file_name, file->f_path.dentry->d_name.name, sizeof(out->file_name));
 	return 0;
 }
 
 /*
- * Pin up to @nr present pages from @addr, stopping at the first page that was
- * never touched (FOLL_DUMP: no fault-in of anonymous holes, no zero page).
- * Returns the number pinned, or -EFAULT if the first page is a hole. The
- * caller holds the mmap lock; FOLL_FORCE reads PROT_NONE mappings as ptrace does.
+ * The path of the file the first VMA ending above @addr maps, into @path:
+ * its length, -ENOENT without such a VMA or file. Under the mmap lock.
  */
-long cptrst_mm_pages(struct mm_struct *mm, __u64 addr, unsigned long nr, struct page **pages)
+int cptrst_vma_path_locked(struct mm_struct *mm, __u64 addr, char *path, unsigned int size)
 {
-	return get_user_pages_remote(mm, addr, nr, FOLL_DUMP | FOLL_FORCE, pages, NULL);
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	if (!vma || !vma->vm_file)
+		return -ENOENT;
+	return path_of(&vma->vm_file->f_path, path, size);
 }
 
 /*
@@ -315,7 +276,7 @@ long cptrst_mm_pages(struct mm_struct *mm, __u64 addr, unsigned long nr, struct 
  * has one, without allocating. Returns 1 if copied, 0 for a hole. The caller
  * holds the mmap lock.
  */
-long cptrst_shmem_page(struct mm_struct *mm, __u64 addr, void *dst)
+long cptrst_shmem_page_locked(struct mm_struct *mm, __u64 addr, void *dst)
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 	struct folio *folio;
@@ -334,6 +295,29 @@ long cptrst_shmem_page(struct mm_struct *mm, __u64 addr, void *dst)
 	cptrst_page_copy(folio_file_page(folio, index), dst);
 	folio_put(folio);
 	return 1;
+}
+
+/*
+ * Does @mm map @f's inode, or have it as its executable? Under the mmap
+ * lock for reading.
+ */
+int cptrst_mm_maps_file_locked(struct mm_struct *mm, struct file *f)
+{
+	struct inode *inode = file_inode(f);
+	struct vm_area_struct *vma;
+	struct file *exe;
+	int ret = 0;
+	VMA_ITERATOR(vmi, mm, 0);
+
+	for_each_vma(vmi, vma)
+		if (vma->vm_file && file_inode(vma->vm_file) == inode)
+			return 1;
+	rcu_read_lock();
+	exe = rcu_dereference(mm->exe_file);
+	if (exe && file_inode(exe) == inode)
+		ret = 1;
+	rcu_read_unlock();
+	return ret;
 }
 
 int cptrst_page_is_anon(struct page *page)
@@ -355,37 +339,42 @@ void cptrst_page_put(struct page *page)
 }
 
 /* ---------------------------------------------------------------------
- * The image fd.
+ * Files (src/file.rs): facts, and I/O through iov_iters (inline).
  */
-
-/*
- * Take the caller's @fd for writing the image: EBADF if it is not open for
- * writing, EINVAL if it cannot be written from the kernel (no ->write_iter,
- * e.g. /proc/PID/mem) or is /dev/cptrst itself. @pos gets the file position.
- */
-struct file *cptrst_out_get(int fd, __u64 *pos)
+void cptrst_file_get(struct file *f)
 {
-	struct file *f = fget(fd);
+	get_file(f);
+}
 
-	if (!f)
-		return ERR_PTR(-EBADF);
-	if (!(f->f_mode & FMODE_WRITE)) {
-		fput(f);
-		return ERR_PTR(-EBADF);
-	}
-	if (!f->f_op->write_iter || f->f_op == &cptrst_fops) {
-		fput(f);
-		return ERR_PTR(-EINVAL);
-	}
-	*pos = (f->f_mode & FMODE_STREAM) ? 0 : f->f_pos;
-	return f;
+void cptrst_file_facts(struct file *f, struct cptrst_file_facts *out)
+{
+	fmode_t m = f->f_mode;
+
+	memset(out, 0, sizeof(*out));
+	out->pos = f->f_pos;
+	out->size = i_size_read(file_inode(f));
+	out->i_mode = file_inode(f)->i_mode;
+	out->flags = ((m & FMODE_READ) ? CPTRST_FF_READ : 0) |
+		     ((m & FMODE_WRITE) ? CPTRST_FF_WRITE : 0) |
+		     ((m & FMODE_PREAD) ? CPTRST_FF_PREAD : 0) |
+		     ((m & FMODE_STREAM) ? CPTRST_FF_STREAM : 0) |
+		     ((m & FMODE_CAN_READ) ? CPTRST_FF_CAN_READ : 0) |
+		     (f->f_op->read_iter ? CPTRST_FF_READ_ITER : 0) |
+		     (f->f_op->write_iter ? CPTRST_FF_WRITE_ITER : 0) |
+		     (cptrst_file_is_dev(f) ? CPTRST_FF_CPTRST_DEV : 0) |
+		     (shmem_mapping(f->f_mapping) ? CPTRST_FF_SHMEM : 0);
+}
+
+void cptrst_file_set_pos(struct file *f, __u64 pos)
+{
+	f->f_pos = pos;
 }
 
 /*
  * Write all of @it, looping on short writes. A signal to the caller ends it
  * with -EINTR; a pipe without reader gives -EPIPE (and SIGPIPE to the caller).
  */
-static long out_write_iter(struct file *f, struct iov_iter *it, __u64 *pos)
+static long write_iter_all(struct file *f, struct iov_iter *it, __u64 *pos)
 {
 	while (iov_iter_count(it)) {
 		loff_t p = *pos;
@@ -403,7 +392,7 @@ static long out_write_iter(struct file *f, struct iov_iter *it, __u64 *pos)
 	return 0;
 }
 
-long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 *pos)
+long cptrst_file_write_all(struct file *f, const void *buf, unsigned long len, __u64 *pos)
 {
 	while (len) {
 		struct kvec iov = { .iov_base = (void *)buf, .iov_len = min_t(unsigned long, len, MAX_RW_COUNT) };
@@ -411,7 +400,7 @@ long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 
 		long r;
 
 		iov_iter_kvec(&it, ITER_SOURCE, &iov, 1, iov.iov_len);
-		r = out_write_iter(f, &it, pos);
+		r = write_iter_all(f, &it, pos);
 		if (r)
 			return r;
 		buf += iov.iov_len;
@@ -424,7 +413,7 @@ long cptrst_out_write(struct file *f, const void *buf, unsigned long len, __u64 
  * Write @n whole pinned pages straight from the pages: no copy through a
  * buffer. In pieces of 32 pages (the bio_vec array is on the stack).
  */
-long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos)
+long cptrst_file_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos)
 {
 	struct bio_vec bv[32];
 
@@ -436,7 +425,7 @@ long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n
 		for (i = 0; i < k; i++)
 			bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
 		iov_iter_bvec(&it, ITER_SOURCE, bv, k, k * PAGE_SIZE);
-		r = out_write_iter(f, &it, pos);
+		r = write_iter_all(f, &it, pos);
 		if (r)
 			return r;
 		pages += k;
@@ -446,13 +435,19 @@ long cptrst_out_write_pages(struct file *f, struct page **pages, unsigned long n
 }
 
 /* ---------------------------------------------------------------------
- * CRC32C of the image: the kernel's (SSE4.2/PCLMULQDQ where it has them),
- * on the raw state (no inversions, as format.rs's CrcImpl).
+ * CRC32C of the image (src/crc.rs): the kernel's (SSE4.2/PCLMULQDQ where
+ * it has them), on the raw state (no inversions, as format.rs's CrcImpl),
+ * one range at a time, in the caller or in a worker.
  */
 
 int cptrst_crc32c_available(void)
 {
 	return IS_REACHABLE(CONFIG_LIBCRC32C);
+}
+
+int cptrst_crc32c_shift_available(void)
+{
+	return IS_REACHABLE(CONFIG_CRC32);
 }
 
 __u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len)
@@ -473,6 +468,18 @@ __u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len)
 #endif
 }
 
+/* The raw CRC32C state @crc followed by @len zero bytes. */
+__u32 cptrst_crc32c_shift(__u32 crc, unsigned long len)
+{
+#if IS_REACHABLE(CONFIG_CRC32)
+	return __crc32c_le_shift(crc, len);
+#else
+	/* Never called: the Rust side asks cptrst_crc32c_shift_available(). */
+	WARN_ON_ONCE(1);
+	return crc;
+#endif
+}
+
 /* The CRC of @n pinned pages in order, read in place. */
 __u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n)
 {
@@ -488,10 +495,55 @@ __u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n)
 }
 
 /*
- * The CRC of a batch of pinned pages, computed by a worker (on another CPU
- * if one is idle) while the caller writes the same pages out: the caller
- * then combines it into its running CRC with cptrst_crc32c_shift().
+ * The raw CRC32C *@crc extended over @len bytes of @f at @pos, read in
+ * place in @f's page cache: 1 when done, 0 when a page is not in memory
+ * (*@crc is then unchanged), -EINTR on a fatal signal.
  */
+long cptrst_file_crc32c(struct file *f, __u64 pos, unsigned long len, __u32 *crc)
+{
+	struct address_space *m = f->f_mapping;
+	u32 c = *crc;
+
+	while (len) {
+		pgoff_t index = pos >> PAGE_SHIFT;
+		unsigned long off = offset_in_page(pos);
+		unsigned long n = min_t(unsigned long, len, PAGE_SIZE - off);
+		struct folio *folio;
+		void *p;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		folio = filemap_get_folio(m, index);
+		if (IS_ERR(folio))
+			return 0;
+		if (!folio_test_uptodate(folio)) {
+			folio_put(folio);
+			return 0;
+		}
+		p = kmap_local_page(folio_file_page(folio, index));
+		c = cptrst_crc32c(c, p + off, n);
+		kunmap_local(p);
+		folio_put(folio);
+		pos += n;
+		len -= n;
+		cond_resched();
+	}
+	*crc = c;
+	return 1;
+}
+
+/*
+ * @fn(@b) runs in a worker (system_unbound_wq, on another CPU if one is
+ * idle) while the caller goes on; cptrst_bg_wait() waits for it, not
+ * killably, so it is for bounded work only. Embedded in the job's own
+ * struct, which container_of() gets back.
+ */
+struct cptrst_bg {
+	struct work_struct work;
+	struct completion done;
+	void (*fn)(struct cptrst_bg *b);
+};
+
 static void bg_work(struct work_struct *w)
 {
 	struct cptrst_bg *b = container_of(w, struct cptrst_bg, work);
@@ -500,7 +552,7 @@ static void bg_work(struct work_struct *w)
 	complete(&b->done);
 }
 
-void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
+static void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
 {
 	INIT_WORK(&b->work, bg_work);
 	init_completion(&b->done);
@@ -508,99 +560,82 @@ void cptrst_bg_start(struct cptrst_bg *b, void (*fn)(struct cptrst_bg *b))
 	queue_work(system_unbound_wq, &b->work);
 }
 
-void cptrst_bg_wait(struct cptrst_bg *b)
+static void cptrst_bg_wait(struct cptrst_bg *b)
 {
 	wait_for_completion(&b->done);
 }
 
+/*
+ * One range checksummed by a worker (on another CPU if one is idle) from a
+ * zero state, while the caller goes on: pinned pages, or a file's page
+ * cache. The caller keeps the pages pinned (the file referenced) until
+ * cptrst_crc_job_finish(), and combines the result with the shift.
+ */
 struct cptrst_crc_job {
 	struct cptrst_bg bg;
 	struct page **pages;
 	unsigned long n;
+	struct file *f;
+	__u64 pos;
+	unsigned long len;
 	u32 crc;
+	long ret;
 };
 
-static void crc_job_fn(struct cptrst_bg *b)
+static void crc_job_pages_fn(struct cptrst_bg *b)
 {
 	struct cptrst_crc_job *j = container_of(b, struct cptrst_crc_job, bg);
 
 	j->crc = cptrst_pages_crc32c(0, j->pages, j->n);
+	j->ret = 1;
 }
 
-/*
- * Start a job over @n pinned pages, which must stay pinned until
- * cptrst_crc_job_finish(). NULL without memory, or without the kernel's
- * crc32c and its shift (then the caller computes the CRC itself).
- */
-struct cptrst_crc_job *cptrst_crc_job_start(struct page **pages, unsigned long n)
+static void crc_job_file_fn(struct cptrst_bg *b)
 {
-	struct cptrst_crc_job *j;
+	struct cptrst_crc_job *j = container_of(b, struct cptrst_crc_job, bg);
 
-	if (!IS_REACHABLE(CONFIG_LIBCRC32C) || !IS_REACHABLE(CONFIG_CRC32))
-		return NULL;
-	j = kmalloc(sizeof(*j), GFP_KERNEL);
+	j->ret = cptrst_file_crc32c(j->f, j->pos, j->len, &j->crc);
+}
+
+/* A job over @n pinned pages; NULL without memory. */
+struct cptrst_crc_job *cptrst_crc_job_pages(struct page **pages, unsigned long n)
+{
+	struct cptrst_crc_job *j = kzalloc(sizeof(*j), GFP_KERNEL);
+
 	if (!j)
 		return NULL;
 	j->pages = pages;
 	j->n = n;
-	j->crc = 0;
-	cptrst_bg_start(&j->bg, crc_job_fn);
+	cptrst_bg_start(&j->bg, crc_job_pages_fn);
+	return j;
+}
+
+/* A job over @len bytes of @f at @pos (cptrst_file_crc32c); NULL without memory. */
+struct cptrst_crc_job *cptrst_crc_job_file(struct file *f, __u64 pos, unsigned long len)
+{
+	struct cptrst_crc_job *j = kzalloc(sizeof(*j), GFP_KERNEL);
+
+	if (!j)
+		return NULL;
+	j->f = f;
+	j->pos = pos;
+	j->len = len;
+	cptrst_bg_start(&j->bg, crc_job_file_fn);
 	return j;
 }
 
 /*
- * Wait for the job (a bounded computation over pages the caller keeps
- * pinned for it), free it, return the raw CRC32C of its pages from a zero
- * state.
+ * Wait for the job (bounded work: not killable), free it. *@crc gets the
+ * raw CRC32C of its range from a zero state; returns the range's result
+ * (1 done, 0 or -EINTR as cptrst_file_crc32c).
  */
-__u32 cptrst_crc_job_finish(struct cptrst_crc_job *j)
+long cptrst_crc_job_finish(struct cptrst_crc_job *j, __u32 *crc)
 {
-	u32 crc;
+	long ret;
 
 	cptrst_bg_wait(&j->bg);
-	crc = j->crc;
+	*crc = j->crc;
+	ret = j->ret;
 	kfree(j);
-	return crc;
-}
-
-/* The raw CRC32C state @crc followed by @len zero bytes. */
-__u32 cptrst_crc32c_shift(__u32 crc, unsigned long len)
-{
-#if IS_REACHABLE(CONFIG_CRC32)
-	return __crc32c_le_shift(crc, len);
-#else
-	WARN_ON_ONCE(1);	/* no job is ever started without it */
-	return crc;
-#endif
-}
-
-void cptrst_out_put(struct file *f, __u64 pos)
-{
-	if (!(f->f_mode & FMODE_STREAM))
-		f->f_pos = pos;
-	fput(f);
-}
-
-/*
- * Does @mm map @f's inode, or have it as its executable? Writing the image
- * into such a file would change the checkpointed tree's memory. The caller
- * holds the mmap lock for reading.
- */
-int cptrst_mm_maps_file(struct mm_struct *mm, struct file *f)
-{
-	struct inode *inode = file_inode(f);
-	struct vm_area_struct *vma;
-	struct file *exe;
-	int ret = 0;
-	VMA_ITERATOR(vmi, mm, 0);
-
-	for_each_vma(vmi, vma)
-		if (vma->vm_file && file_inode(vma->vm_file) == inode)
-			return 1;
-	rcu_read_lock();
-	exe = rcu_dereference(mm->exe_file);
-	if (exe && file_inode(exe) == inode)
-		ret = 1;
-	rcu_read_unlock();
 	return ret;
 }

@@ -16,7 +16,7 @@ use kernel::prelude::*;
 
 use crate::ops::{CptOperations, OpsTable};
 use crate::restart::Registry;
-use crate::shim::rst::DevFile;
+use crate::file::DevFile;
 use crate::uapi::{CheckpointArgs, EcloneArgs, RestartArgs};
 
 mod ffi {
@@ -103,7 +103,12 @@ static OPS: OpsTable = OpsTable::of::<Cptrst>();
 /// the [`Device`] the misc device was registered with and `file` an open
 /// `/dev/cptrst` file held by the caller for the whole call.
 #[no_mangle]
-unsafe extern "C" fn cptrst_rs_ioctl(data: *const c_void, file: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
+unsafe extern "C" fn cptrst_rs_ioctl(
+    data: *const c_void,
+    file: *mut kernel::bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
     // SAFETY: `data` is the registered `Device` (see `Registration::new`),
     // alive until deregistration, which cannot happen while an ioctl runs
     // (the open file pins the module).

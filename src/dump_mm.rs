@@ -24,7 +24,7 @@ use kernel::rbtree::RBTree;
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
 use crate::error::eopnotsupp;
-use crate::shim::{self, vma_kind, Mm, MmInfo, PinnedPages, VmaInfo, PIN_BATCH};
+use crate::mm::{self, MmInfo, MmWithUser, PinnedPages, VmaClass, VmaInfo, PIN_BATCH};
 use crate::task::{Task, TaskExt};
 use kernel::types::ARef;
 
@@ -43,8 +43,8 @@ const VM_DONTDUMP: u64 = 0x0400_0000;
 
 /// The distinct address spaces of `tasks`, and each task's mm id (index in
 /// the returned list plus one; 0 for none), numbered in tree `order`.
-pub(crate) fn collect(tasks: &[ARef<Task>], order: &[usize]) -> Result<(KVec<Mm>, KVec<u32>)> {
-    let mut mms: KVec<Mm> = KVec::new();
+pub(crate) fn collect(tasks: &[ARef<Task>], order: &[usize]) -> Result<(KVec<ARef<MmWithUser>>, KVec<u32>)> {
+    let mut mms: KVec<ARef<MmWithUser>> = KVec::new();
     let mut ids: KVec<u32> = KVec::from_elem(0u32, tasks.len(), GFP_KERNEL)?;
     for &k in order {
         let Some(mm) = tasks[k].mm() else { continue };
@@ -64,6 +64,7 @@ pub(crate) fn collect(tasks: &[ARef<Task>], order: &[usize]) -> Result<(KVec<Mm>
 struct VmaRec {
     info: VmaInfo,
     path_off: usize,
+    path_len: usize,
 }
 
 fn prot_of(f: u64) -> u32 {
@@ -88,16 +89,17 @@ fn flags_of(f: u64) -> u32 {
 
 /// The image's kind of a VMA, or why it cannot be checkpointed.
 fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
-    let kind = match v.kind {
-        vma_kind::ANON if v.start <= mm.layout.start_stack && mm.layout.start_stack < v.end => VmaKind::Stack,
-        vma_kind::ANON if mm.layout.brk > mm.layout.start_brk && v.start >= mm.layout.start_brk && v.start < mm.layout.brk => VmaKind::Heap,
-        vma_kind::ANON => VmaKind::AnonPrivate,
-        vma_kind::FILE_PRIVATE => VmaKind::FilePrivate,
-        vma_kind::FILE_SHARED => VmaKind::FileShared,
-        vma_kind::SHARED_ANON => VmaKind::SharedAnon,
-        vma_kind::VDSO => VmaKind::Vdso,
-        vma_kind::VVAR => VmaKind::Vvar,
-        _ => {
+    let l = &mm.layout;
+    let kind = match v.class() {
+        VmaClass::Anon if v.start <= l.start_stack && l.start_stack < v.end => VmaKind::Stack,
+        VmaClass::Anon if l.brk > l.start_brk && v.start >= l.start_brk && v.start < l.brk => VmaKind::Heap,
+        VmaClass::Anon => VmaKind::AnonPrivate,
+        VmaClass::FilePrivate => VmaKind::FilePrivate,
+        VmaClass::FileShared => VmaKind::FileShared,
+        VmaClass::SharedAnon => VmaKind::SharedAnon,
+        VmaClass::Vdso => VmaKind::Vdso,
+        VmaClass::Vvar => VmaKind::Vvar,
+        VmaClass::OtherSpecial => {
             pr_info!(
                 "cptrst: checkpoint: mapping {:#x}-{:#x} is a device, hugetlb or special mapping: not supported\n",
                 v.start,
@@ -106,7 +108,7 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
             return Err(eopnotsupp());
         }
     };
-    if v.file_deleted != 0 {
+    if kind.has_path() && v.file_deleted() {
         pr_info!(
             "cptrst: checkpoint: mapping {:#x}-{:#x} is of a deleted file: not supported\n",
             v.start,
@@ -122,7 +124,7 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
 /// requires that order), keyed by the object's identity.
 ///
 /// The identity is the shmem inode's (super block dev, inode number), as
-/// `cptrst_vma_info` gives them for a shared anonymous VMA. Every
+/// `cptrst_vma_info_locked` gives them for a shared anonymous VMA. Every
 /// "dev/zero" object is created by `shmem_zero_setup()` on the kernel's
 /// internal shm mount (`shm_mnt`, an `SB_KERNMOUNT` super block), whose
 /// inode numbers come from a 64-bit counter (`shmem_reserve_inode()`, per
@@ -156,8 +158,8 @@ impl ShmIds {
 }
 
 /// Writes every address space: MM, then each VMA with its pages.
-pub(crate) fn write_mms(out: &mut ImageOut, mms: &[Mm]) -> Result {
-    let mut path = KVec::from_elem(0u8, shim::PATH_MAX, GFP_KERNEL)?;
+pub(crate) fn write_mms(out: &mut ImageOut, mms: &[ARef<MmWithUser>]) -> Result {
+    let mut path = KVec::from_elem(0u8, mm::PATH_MAX, GFP_KERNEL)?;
     // One numbering for the whole image: objects are shared across mms.
     let mut shm = ShmIds::new();
     for (i, mm) in mms.iter().enumerate() {
@@ -166,50 +168,63 @@ pub(crate) fn write_mms(out: &mut ImageOut, mms: &[Mm]) -> Result {
     Ok(())
 }
 
-fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8], shm: &mut ShmIds) -> Result {
-    // Read the layout and the VMA list under the lock; write without it.
+/// Reads the layout, the exe path and the VMA list (with the paths of the
+/// mapped files) under the mmap lock, the paths into `arena`.
+fn read_mm(mm: &MmWithUser, path: &mut [u8], arena: &mut KVec<u8>) -> Result<(MmInfo, usize, KVec<VmaRec>)> {
     let mut vmas: KVec<VmaRec> = KVec::new();
-    let mut arena: KVec<u8> = KVec::new();
-    let (info, exe_len) = {
-        let g = mm.read_lock()?;
-        let info = g.info(path)?;
-        let exe_len = (info.exe_path_len as usize).min(path.len());
-        arena.extend_from_slice(&path[..exe_len], GFP_KERNEL)?;
-        let mut addr = 0u64;
-        while let Some(v) = g.vma(addr, path)? {
-            if vmas.len() >= image::MAX_VMAS as usize {
-                return Err(code::E2BIG);
-            }
-            let path_off = arena.len();
-            arena.extend_from_slice(&path[..(v.path_len as usize).min(path.len())], GFP_KERNEL)?;
-            vmas.push(VmaRec { info: v, path_off }, GFP_KERNEL)?;
-            addr = v.end;
+    let g = mm.mmap_read_lock_killable()?;
+    let info = g.mm_info(path)?;
+    let exe_len = (info.exe_path_len as usize).min(path.len());
+    arena.extend_from_slice(&path[..exe_len], GFP_KERNEL)?;
+    let mut addr = 0u64;
+    while let Some(v) = g.find_vma(addr)? {
+        if vmas.len() >= image::MAX_VMAS as usize {
+            return Err(code::E2BIG);
         }
-        (info, exe_len)
-    };
+        let path_off = arena.len();
+        let path_len = match v.class() {
+            VmaClass::FilePrivate | VmaClass::FileShared => g.vma_path(v.start, path)?,
+            _ => 0,
+        };
+        arena.extend_from_slice(&path[..path_len], GFP_KERNEL)?;
+        vmas.push(VmaRec { info: v, path_off, path_len }, GFP_KERNEL)?;
+        addr = v.end;
+    }
+    Ok((info, exe_len, vmas))
+}
+
+/// The MM record of `info`.
+fn mm_record<'a>(mm_id: u32, info: &'a MmInfo, nr_vmas: usize, exe_path: &'a [u8]) -> Result<image::Mm<'a>> {
     let words = (info.nr_auxv_words as usize).min(info.auxv.len());
     let auxv = image::Auxv::from_words(&info.auxv[..words & !1]).ok_or(code::EINVAL)?;
-    let rec = image::Mm {
+    let l = &info.layout;
+    Ok(image::Mm {
         mm_id,
-        nr_vmas: u32::try_from(vmas.len()).map_err(|_| code::E2BIG)?,
-        start_code: info.layout.start_code,
-        end_code: info.layout.end_code,
-        start_data: info.layout.start_data,
-        end_data: info.layout.end_data,
-        start_brk: info.layout.start_brk,
-        brk: info.layout.brk,
-        start_stack: info.layout.start_stack,
-        arg_start: info.layout.arg_start,
-        arg_end: info.layout.arg_end,
-        env_start: info.layout.env_start,
-        env_end: info.layout.env_end,
+        nr_vmas: u32::try_from(nr_vmas).map_err(|_| code::E2BIG)?,
+        start_code: l.start_code,
+        end_code: l.end_code,
+        start_data: l.start_data,
+        end_data: l.end_data,
+        start_brk: l.start_brk,
+        brk: l.brk,
+        start_stack: l.start_stack,
+        arg_start: l.arg_start,
+        arg_end: l.arg_end,
+        env_start: l.env_start,
+        env_end: l.env_end,
         auxv,
-        exe_path: &arena[..exe_len],
-    };
+        exe_path,
+    })
+}
+
+fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &MmWithUser, path: &mut [u8], shm: &mut ShmIds) -> Result {
+    // Read the layout and the VMA list under the lock; write without it.
+    let mut arena: KVec<u8> = KVec::new();
+    let (info, exe_len, vmas) = read_mm(mm, path, &mut arena)?;
+    let rec = mm_record(mm_id, &info, vmas.len(), &arena[..exe_len])?;
     out.put(64 + image::MM_MAX_PAYLOAD, |e, b| e.mm(&rec, b))?;
     for v in vmas.iter() {
         let kind = kind_of(&v.info, &info)?;
-        let plen = v.info.path_len as usize;
         let rec = image::Vma {
             start: v.info.start,
             end: v.info.end,
@@ -217,7 +232,7 @@ fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8], shm: &mut 
             prot: prot_of(v.info.flags),
             flags: flags_of(v.info.flags),
             kind,
-            path: if kind.has_path() { &arena[v.path_off..v.path_off + plen] } else { &[] },
+            path: if kind.has_path() { &arena[v.path_off..v.path_off + v.path_len] } else { &[] },
         };
         out.put(64 + image::VMA_MAX_PAYLOAD, |e, b| e.vma(&rec, b))?;
         if kind == VmaKind::SharedAnon {
@@ -236,7 +251,7 @@ fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &Mm, path: &mut [u8], shm: &mut 
 
 /// Dumps the pages of a private VMA that exist: all of them for anonymous
 /// memory, only the anonymous (written, copied-on-write) ones over a file.
-fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Result {
+fn write_pages(out: &mut ImageOut, mm: &MmWithUser, v: &VmaInfo, anon_only: bool) -> Result {
     let mut pins = PinnedPages::new()?;
     let mut addr = v.start;
     while addr < v.end {
@@ -245,7 +260,7 @@ fn write_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo, anon_only: bool) -> Res
         }
         let left = ((v.end - addr) as usize) / PAGE_SIZE;
         let n = {
-            let g = mm.read_lock()?;
+            let g = mm.mmap_read_lock_killable()?;
             g.pin_pages(addr, left.min(PIN_BATCH), &mut pins)?
         };
         if n == 0 {
@@ -277,7 +292,7 @@ const SHM_BATCH: usize = 64;
 /// Dumps the pages of a shared anonymous VMA that its shmem object has:
 /// each batch of consecutive present pages is copied once, under one lock,
 /// into `run`, then written as one PAGES record.
-fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
+fn write_shmem_pages(out: &mut ImageOut, mm: &MmWithUser, v: &VmaInfo) -> Result {
     let mut run = KVVec::from_elem(0u8, SHM_BATCH * PAGE_SIZE, GFP_KERNEL)?;
     let mut addr = v.start;
     while addr < v.end {
@@ -287,7 +302,7 @@ fn write_shmem_pages(out: &mut ImageOut, mm: &Mm, v: &VmaInfo) -> Result {
         let left = ((v.end - addr) as usize) / PAGE_SIZE;
         let mut n = 0;
         {
-            let g = mm.read_lock()?;
+            let g = mm.mmap_read_lock_killable()?;
             while n < left.min(SHM_BATCH)
                 && g.shmem_page(addr + (n * PAGE_SIZE) as u64, &mut run[n * PAGE_SIZE..(n + 1) * PAGE_SIZE])?
             {

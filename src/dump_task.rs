@@ -9,7 +9,7 @@ use kernel::prelude::*;
 use crate::image;
 use crate::image_out::ImageOut;
 use crate::pid::PidNamespace;
-use crate::shim;
+use crate::file;
 use crate::signal::UNBLOCKABLE;
 use crate::image::regs;
 use crate::task::{Task, TaskExt, TaskInfo, TI_LEADER};
@@ -159,9 +159,9 @@ pub(crate) fn write_tree(out: &mut ImageOut, infos: &[TaskInfo], order: &[usize]
     Ok(())
 }
 
-/// The image's kind of an fd of kind `k` (`shim::file_kind`).
+/// The image's kind of an fd of kind `k` (`file::file_kind`).
 fn file_kind(k: u32) -> u32 {
-    use shim::file_kind as s;
+    use file::file_kind as s;
     match k {
         s::REG => image::FILE_KIND_REG,
         s::DIR => image::FILE_KIND_DIR,

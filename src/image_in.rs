@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The image stream, read side: the caller's image fd read in large
-//! pieces, every byte fed to the shared streaming validator
+//! The image stream, read side: the caller's image fd ([`InFile`]: which
+//! fds are acceptable, where the image starts) read in large pieces, every byte fed to the shared streaming validator
 //! ([`crate::image::Validator`]), each record handed to a [`Visitor`] once
 //! the validator has accepted it. Page data comes in pieces, never more
 //! than the buffer holds. The restart code walks an image twice: once to
@@ -12,9 +12,69 @@
 use kernel::error::code;
 use kernel::prelude::*;
 
+use kernel::types::ARef;
+
+use crate::file::{ff, File, LocalFile};
 use crate::error::{fail, image_fail, Fail};
 use crate::image::{self, Expect, FileHeader, Record, Summary, Tree, Validator};
-use crate::shim::rst::InFile;
+
+/// The image: a referenced, readable, seekable file, and where it starts.
+pub(crate) struct InFile {
+    f: ARef<File>,
+    base: u64,
+}
+
+impl InFile {
+    /// Takes fd `fd` of the caller to read the image twice: a regular file
+    /// (a memfd is one) open for reading at any offset; a pipe or socket
+    /// cannot be read twice (the tool copies those into a memfd).
+    ///
+    /// # Errors
+    /// `EBADF` unless open for reading (or if it is `/dev/cptrst`); `ESPIPE`
+    /// unless a regular file readable at any offset.
+    pub(crate) fn get(fd: i32) -> Result<InFile> {
+        let f = LocalFile::fget(fd)?;
+        let facts = f.facts();
+        if !facts.has(ff::READ) || facts.has(ff::CPTRST_DEV) {
+            return Err(code::EBADF);
+        }
+        if !facts.is_reg() || !facts.has(ff::PREAD | ff::CAN_READ) || facts.has(ff::STREAM) {
+            return Err(code::ESPIPE);
+        }
+        // SAFETY: the restart ioctl holds no fdget_pos of any fd.
+        let f = unsafe { LocalFile::assume_no_fdget_pos(f) };
+        Ok(InFile { f, base: facts.pos })
+    }
+
+    /// Reads up to `buf.len()` bytes at image offset `off`; fewer only at
+    /// the end of the file.
+    ///
+    /// # Errors
+    /// `EINTR` on a fatal signal, I/O errors.
+    pub(crate) fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
+        self.f.read_at(self.base.checked_add(off).ok_or(code::EFBIG)?, buf)
+    }
+
+    /// Extends the raw CRC32C state `crc` over `len` bytes at image offset
+    /// `off`, in place if it can ([`crate::crc::file_range`]); `None` if
+    /// it could not (then read the bytes instead).
+    ///
+    /// # Errors
+    /// `EINTR` on a fatal signal.
+    pub(crate) fn crc_in_place(&self, off: u64, len: usize, crc: u32) -> Result<Option<u32>> {
+        crate::crc::file_range(&self.f, self.base.checked_add(off).ok_or(code::EFBIG)?, len, crc)
+    }
+
+    /// Reads exactly `len` bytes at image offset `off` straight into the
+    /// current task's memory at `addr`.
+    ///
+    /// # Errors
+    /// `EINTR` on a fatal signal, `EFAULT` for a bad destination,
+    /// `ENODATA` if the image ends first, I/O errors.
+    pub(crate) fn read_to_user(&self, off: u64, addr: u64, len: usize) -> Result {
+        self.f.read_to_user(self.base.checked_add(off).ok_or(code::EFBIG)?, addr, len)
+    }
+}
 
 /// Size of the read buffer.
 const BUF_LEN: usize = 1 << 20;
@@ -125,7 +185,7 @@ impl<'f> BufIn<'f> {
 pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> {
     let mut input = BufIn::new(file)?;
     let mut val = Validator::new();
-    if let Some(imp) = crate::shim::crc_impl() {
+    if let Some(imp) = crate::crc::crc_impl() {
         val.set_crc_impl(imp);
     }
     let h = {
@@ -157,6 +217,11 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
     let tree = val.feed_tree(&tree_buf[..got]).map_err(image_fail)?;
     let (_, off) = val.current();
     v.tree(off, &tree)?;
+    records(&mut input, &mut val, v)
+}
+
+/// The records after the TREE, to the end of the image.
+fn records(input: &mut BufIn<'_>, val: &mut Validator<'_>, v: &mut dyn Visitor) -> Result<Summary, Fail> {
     loop {
         match val.expect() {
             Expect::Payload(n) => {
@@ -178,7 +243,7 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
                 return Err(fail!(code::EINVAL, "image: a second TREE record"));
             }
             e => {
-                if let Some(end) = common_step(&mut input, &mut val, e, &mut *v)? {
+                if let Some(end) = common_step(input, val, e, &mut *v)? {
                     return end;
                 }
             }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The image stream: records encoded by the shared format code
-//! ([`crate::image::Encoder`]) into one buffer, written to the caller's fd
-//! in large writes.
+//! The image stream, write side: the caller's image fd ([`OutFile`]:
+//! which fds are acceptable, the write position), and records encoded by
+//! the shared format code ([`crate::image::Encoder`]) into one buffer,
+//! written to it in large writes.
 //!
 //! # Invariants
 //! `buf[..len]` holds encoded bytes not yet written; `buf.len()` is
@@ -10,8 +11,72 @@
 use kernel::error::code;
 use kernel::prelude::*;
 
+use kernel::types::ARef;
+
+use crate::crc::{self, PagesJob};
+use crate::file::{ff, File, LocalFile};
 use crate::image::{self, EncodeError, Encoder, FileHeader};
-use crate::shim::{self, OutFile, PinnedPages};
+use crate::mm::PinnedPages;
+
+/// The caller's image fd, referenced, with our write position.
+pub(crate) struct OutFile {
+    f: ARef<File>,
+    pos: u64,
+    stream: bool,
+}
+
+impl OutFile {
+    /// Takes fd `fd` of the caller for writing the image: any file open
+    /// for writing that the kernel can write (a regular file, a pipe, a
+    /// socket...), not one without `->write_iter` (`/proc/PID/mem` and the
+    /// like) and not `/dev/cptrst` itself.
+    ///
+    /// # Errors
+    /// `EBADF` if not an fd open for writing (`/proc/self/maps`, which can
+    /// only be opened read-only); `EINVAL` if the kernel cannot write it.
+    pub(crate) fn get(fd: i32) -> Result<OutFile> {
+        let f = LocalFile::fget(fd)?;
+        let facts = f.facts();
+        if !facts.has(ff::WRITE) {
+            return Err(code::EBADF);
+        }
+        if !facts.has(ff::WRITE_ITER) || facts.has(ff::CPTRST_DEV) {
+            return Err(code::EINVAL);
+        }
+        let stream = facts.has(ff::STREAM);
+        // SAFETY: the checkpoint ioctl holds no fdget_pos of any fd.
+        let f = unsafe { LocalFile::assume_no_fdget_pos(f) };
+        Ok(OutFile { f, pos: if stream { 0 } else { facts.pos }, stream })
+    }
+
+    /// The file.
+    pub(crate) fn file(&self) -> &LocalFile {
+        &self.f
+    }
+
+    /// Writes all of `buf`.
+    ///
+    /// # Errors
+    /// `EINTR` on a signal, `EPIPE`, `ENOSPC`, `EIO` and the like.
+    pub(crate) fn write(&mut self, buf: &[u8]) -> Result {
+        self.f.write_all(buf, &mut self.pos)
+    }
+
+    /// Writes pages `i..j` of `pins` straight from the pages.
+    pub(crate) fn write_pages(&mut self, pins: &PinnedPages, i: usize, j: usize) -> Result {
+        self.f.write_pages(pins.range(i, j)?, &mut self.pos)
+    }
+}
+
+impl Drop for OutFile {
+    fn drop(&mut self) {
+        // The caller's file position moves past what was written, as for
+        // write(2); a stream has none.
+        if !self.stream {
+            self.f.set_pos(self.pos);
+        }
+    }
+}
 
 /// Size of the output buffer: page runs go out in writes of this size.
 pub(crate) const BUF_LEN: usize = 1 << 20;
@@ -45,7 +110,7 @@ impl ImageOut {
         );
         let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
         let mut enc = Encoder::new(header);
-        if let Some(imp) = shim::crc_impl() {
+        if let Some(imp) = crc::crc_impl() {
             enc.set_crc_impl(imp);
         }
         // INVARIANT: the buffer is BUF_LEN long and empty.
@@ -129,13 +194,13 @@ impl ImageOut {
         self.flush()?;
         // The CRC in a worker while this thread writes the same pages: the
         // two passes over the data overlap when a second CPU is idle.
-        if let Some(job) = pins.crc_job(i, j) {
+        if let Some(job) = PagesJob::start(pins, i, j) {
             self.file.write_pages(pins, i, j)?;
             return self.enc.data_with_crc(nr * kernel::page::PAGE_SIZE, |st| job.finish(st)).map_err(enc_err);
         }
         let mut crc = Ok(0);
         self.enc
-            .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| match pins.crc(st, i, j) {
+            .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| match crc::pages(pins, st, i, j) {
                 Ok(c) => c,
                 Err(e) => {
                     crc = Err(e);

@@ -16,7 +16,7 @@ use kernel::types::FromBytes;
 use kernel::uaccess::UserSlice;
 
 use crate::device::Device;
-use crate::shim::rst::DevFile;
+use crate::file::DevFile;
 use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, Op, RestartArgs};
 
 /// The checkpoint/restart operations. Each returns the ioctl's non-negative

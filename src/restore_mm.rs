@@ -11,28 +11,29 @@ use kernel::prelude::*;
 
 use crate::image::{self, VmaKind};
 use crate::error::{fail, Fail};
-use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
-use crate::shim::rst::{self, DevFile, InFile, Special};
-use crate::signal;
 use crate::image::regs as reg;
+use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
+use crate::signal;
 use crate::task::CurrentTask;
-use crate::uapi::{RestartArgs, RST_RESUME};
+use core::mem::{offset_of, size_of};
 
-// mmap flags (uapi asm-generic/mman*.h).
-const MAP_SHARED: u32 = 0x01;
-const MAP_PRIVATE: u32 = 0x02;
-const MAP_FIXED: u32 = 0x10;
-const MAP_ANONYMOUS: u32 = 0x20;
-const MAP_GROWSDOWN: u32 = 0x100;
-const MAP_NORESERVE: u32 = 0x4000;
+use kernel::types::AsBytes;
+use kernel::uaccess::UserSlice;
+
+use crate::image_in::InFile;
+use crate::mm::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED};
+use crate::mm::{self as rmm, Special};
+use crate::file::DevFile;
+use crate::uapi::{RestartArgs, RST_RESUME};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
 /// Size of the buffer page data goes through.
 const CHUNK: usize = 1 << 20;
 
-/// The trampoline's parameter block (`TP_*` in cptrst_restore.c), one page
-/// per task of the mm, the task's stack pointer points at it.
+/// The trampoline's parameter block (`struct cptrst_tramp_params`, whose
+/// `CPTRST_TP_*` offsets the trampoline's assembly in cptrst_restore.c
+/// uses), one page per task of the mm; the task's stack pointer points at it.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct TrampParams {
@@ -53,41 +54,37 @@ pub(crate) struct TrampParams {
     pub(crate) args: RestartArgs,
     pub(crate) cmd: u64,
 }
-const _: () = assert!(core::mem::size_of::<TrampParams>() == 168);
-const _: () = assert!(core::mem::offset_of!(TrampParams, args) == 112);
+// The CPTRST_TP_* offsets of include/cptrst_abi.h.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(TrampParams, step) == 0);
+    assert!(offset_of!(TrampParams, err) == 8);
+    assert!(offset_of!(TrampParams, devfd) == 16);
+    assert!(offset_of!(TrampParams, vvar_cur) == 24);
+    assert!(offset_of!(TrampParams, vvar_park) == 32);
+    assert!(offset_of!(TrampParams, vvar_img) == 40);
+    assert!(offset_of!(TrampParams, vvar_len) == 48);
+    assert!(offset_of!(TrampParams, vdso_cur) == 56);
+    assert!(offset_of!(TrampParams, vdso_park) == 64);
+    assert!(offset_of!(TrampParams, vdso_img) == 72);
+    assert!(offset_of!(TrampParams, vdso_len) == 80);
+    assert!(offset_of!(TrampParams, exefd) == 88);
+    assert!(offset_of!(TrampParams, fs_base) == 96);
+    assert!(offset_of!(TrampParams, gs_base) == 104);
+    assert!(offset_of!(TrampParams, args) == 112);
+    assert!(offset_of!(TrampParams, cmd) == 160);
+    assert!(size_of::<TrampParams>() == 168);
+    // `RestartArgs` has no padding: its fields fill its 48 bytes.
+    assert!(size_of::<RestartArgs>() == 4 * 4 + 8 + 3 * 8);
+};
+
+// SAFETY: `repr(C)`, made of integers only (`RestartArgs` too: integers and
+// an integer array), and without padding: the offsets above place every
+// field right after the previous one, up to the asserted size, and
+// `RestartArgs`'s fields fill its size. No interior mutability.
+unsafe impl AsBytes for TrampParams {}
 
 impl TrampParams {
-    fn to_bytes(self) -> [u8; 168] {
-        let w: [u64; 14] = [
-            self.step,
-            self.err,
-            self.devfd,
-            self.vvar_cur,
-            self.vvar_park,
-            self.vvar_img,
-            self.vvar_len,
-            self.vdso_cur,
-            self.vdso_park,
-            self.vdso_img,
-            self.vdso_len,
-            self.exefd as u64,
-            self.fs_base,
-            self.gs_base,
-        ];
-        let mut b = [0u8; 168];
-        for (i, v) in w.iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
-        }
-        let a = &self.args;
-        b[112..116].copy_from_slice(&a.ctid.to_ne_bytes());
-        b[116..120].copy_from_slice(&a.fd.to_ne_bytes());
-        b[120..124].copy_from_slice(&a.flags.to_ne_bytes());
-        b[124..128].copy_from_slice(&a.msg_len.to_ne_bytes());
-        b[128..136].copy_from_slice(&a.msg.to_ne_bytes());
-        b[160..168].copy_from_slice(&self.cmd.to_ne_bytes());
-        b
-    }
-
     /// A parameter block for `t`, its fs/gs bases, the restart call, no
     /// vDSO move (the mm's owner adds those), no exe link.
     pub(crate) fn for_task(t: &TaskPlan, devfd: i32) -> TrampParams {
@@ -105,15 +102,24 @@ impl TrampParams {
 
     /// Writes the block to its page.
     pub(crate) fn store(&self, page: u64) -> Result<(), Fail> {
-        rst::copy_to_user(page, &self.to_bytes()).map_err(|e| fail!(e, "writing the trampoline's parameters: error {}", e.to_errno()))
+        let page = usize::try_from(page).map_err(|_| code::EFAULT)?;
+        UserSlice::new(page, size_of::<TrampParams>())
+            .writer()
+            .write(self)
+            .map_err(|e| fail!(e, "writing the trampoline's parameters: error {}", e.to_errno()))
+    }
+
+    /// Sets the exe fd in the block at `page`: the trampoline links it.
+    fn store_exefd(page: u64, fd: i32) -> Result<(), Fail> {
+        let at = usize::try_from(page).map_err(|_| code::EFAULT)? + offset_of!(TrampParams, exefd);
+        UserSlice::new(at, size_of::<i64>()).writer().write(&i64::from(fd))?;
+        Ok(())
     }
 
     /// The failure the trampoline reported in the block at `page`, if any.
     pub(crate) fn check(page: u64) -> Result<(), Fail> {
-        let mut b = [0u8; 16];
-        rst::copy_from_user(&mut b, page)?;
-        let step = u64::from_ne_bytes(b[0..8].try_into().unwrap_or([0; 8]));
-        let err = u64::from_ne_bytes(b[8..16].try_into().unwrap_or([0; 8]));
+        let page = usize::try_from(page).map_err(|_| code::EFAULT)?;
+        let [step, err] = UserSlice::new(page, 16).reader().read::<[u64; 2]>()?;
         if step == 0 {
             return Ok(());
         }
@@ -125,6 +131,21 @@ impl TrampParams {
             _ => "an unknown step",
         };
         Err(fail!(code::EFAULT, "restore trampoline: {} failed: error {}", what, -(err as i64)))
+    }
+}
+
+/// The trampoline's machine code.
+fn tramp_code() -> &'static [u8] {
+    extern "C" {
+        static cptrst_tramp_start: [u8; 0];
+        static cptrst_tramp_end: [u8; 0];
+    }
+    // SAFETY: the two symbols delimit one byte array in .rodata, defined
+    // in cptrst_restore.c, end after start; it lives as long as the module.
+    unsafe {
+        let start = cptrst_tramp_start.as_ptr();
+        let end = cptrst_tramp_end.as_ptr();
+        core::slice::from_raw_parts(start, (end as usize).saturating_sub(start as usize))
     }
 }
 
@@ -177,7 +198,7 @@ fn find_hole(ranges: &[(u64, u64)], extra: &[(u64, u64)], len: u64, top: u64) ->
 /// image's layout, and makes the call return into it with the owner's
 /// parameters.
 pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Result<Tramp, Fail> {
-    let cur: Special = rst::special()?;
+    let cur: Special = rmm::special()?;
     let vdso_len = mm.vdso.1 - mm.vdso.0;
     let vvar_len = mm.vvar.1 - mm.vvar.0;
     if cur.vdso_end - cur.vdso_start != vdso_len || cur.vvar_end - cur.vvar_start != vvar_len {
@@ -188,19 +209,19 @@ pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan,
     let extra = [(cur.vdso_start, cur.vdso_end), (cur.vvar_start, cur.vvar_end)];
     let h = find_hole(&mm.ranges, &extra, len, crate::machine::task_size())
         .ok_or_else(|| fail!(code::ENOMEM, "no room for the restore trampoline in the image's layout"))?;
-    let code = rst::tramp_code();
+    let code = tramp_code();
     if code.len() > PAGE_SIZE {
         return Err(fail!(code::EINVAL, "trampoline too large"));
     }
 
     // The point of no return.
     signal::block_all(cur_task)?;
-    rst::unmap_all().map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
-    rst::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0)
+    rmm::unmap_all().map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
+    rmm::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0)
         .map_err(|e| fail!(e, "mapping the restore trampoline at {:#x}: error {}", h, e.to_errno()))?;
-    rst::copy_to_user(h, code)?;
+    rmm::copy_to_user(h, code)?;
     let t = Tramp { start: h, len };
-    let devfd = rst::install_fd(dev)?;
+    let devfd = dev.install()?;
     let mut p = TrampParams::for_task(owner, devfd);
     p.vvar_cur = cur.vvar_start;
     p.vvar_park = h + fixed;
@@ -219,10 +240,39 @@ pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan,
 /// owner's trampoline.
 pub(crate) fn enter_thread(cur_task: &CurrentTask, t: &Tramp, task: &TaskPlan, dev: &DevFile) -> Result<(), Fail> {
     signal::block_all(cur_task)?;
-    let devfd = rst::install_fd(dev)?;
+    let devfd = dev.install()?;
     TrampParams::for_task(task, devfd).store(t.page(task.slot))?;
     cur_task.set_ip_sp(t.start, t.page(task.slot));
     Ok(())
+}
+
+/// Maps VMA `v` of the plan at its final protection.
+fn map_vma(plan: &Plan, v: &VmaPlan) -> Result<(), Fail> {
+    let len = v.end - v.start;
+    let mut flags = MAP_FIXED;
+    if v.flags & image::VMA_NORESERVE != 0 {
+        flags |= MAP_NORESERVE;
+    }
+    let r = match v.kind {
+        VmaKind::Vdso | VmaKind::Vvar => return Ok(()),
+        VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {
+            flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+            if v.flags & image::VMA_GROWSDOWN != 0 {
+                flags |= MAP_GROWSDOWN;
+            }
+            rmm::mmap(None, v.start, len, v.prot, flags, 0)
+        }
+        VmaKind::FilePrivate | VmaKind::FileShared => {
+            let f = plan.files.get(v.object).ok_or(code::EINVAL)?;
+            let shared = if v.kind == VmaKind::FileShared { MAP_SHARED } else { MAP_PRIVATE };
+            rmm::mmap(Some(f), v.start, len, v.prot, flags | shared, v.pgoff * PAGE)
+        }
+        VmaKind::SharedAnon => {
+            let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
+            rmm::mmap(Some(f), v.start, len, v.prot, flags | MAP_SHARED, v.pgoff * PAGE)
+        }
+    };
+    r.map_err(|e| fail!(e, "VMA {:#x}-{:#x}: mapping it: error {}", v.start, v.end, e.to_errno()))
 }
 
 /// The mm's owner, second call: pass 2 over its address space, then the
@@ -234,42 +284,20 @@ pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner:
         if v.start < te && ts < v.end {
             return Err(fail!(code::EINVAL, "VMA {:#x}-{:#x}: overlaps the trampoline", v.start, v.end));
         }
-        let len = v.end - v.start;
-        let mut flags = MAP_FIXED;
-        if v.flags & image::VMA_NORESERVE != 0 {
-            flags |= MAP_NORESERVE;
+        if matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar) {
+            continue;
         }
-        let r = match v.kind {
-            VmaKind::Vdso | VmaKind::Vvar => continue,
-            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {
-                flags |= MAP_PRIVATE | MAP_ANONYMOUS;
-                if v.flags & image::VMA_GROWSDOWN != 0 {
-                    flags |= MAP_GROWSDOWN;
-                }
-                rst::mmap(None, v.start, len, v.prot, flags, 0)
-            }
-            VmaKind::FilePrivate | VmaKind::FileShared => {
-                let f = plan.files.get(v.object).ok_or(code::EINVAL)?;
-                let shared = if v.kind == VmaKind::FileShared { MAP_SHARED } else { MAP_PRIVATE };
-                rst::mmap(Some(f), v.start, len, v.prot, flags | shared, v.pgoff * PAGE)
-            }
-            VmaKind::SharedAnon => {
-                let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
-                rst::mmap(Some(f), v.start, len, v.prot, flags | MAP_SHARED, v.pgoff * PAGE)
-            }
-        };
-        r.map_err(|e| fail!(e, "VMA {:#x}-{:#x}: mapping it: error {}", v.start, v.end, e.to_errno()))?;
+        map_vma(plan, v)?;
         let runs = mm.runs.get(v.first_run..v.first_run + v.nr_runs).unwrap_or(&[]);
         for run in runs {
             fill_run(image, plan, v, run, &mut buf)?;
         }
     }
-    rst::set_mm(&mm.layout, &mm.auxv)
+    rmm::set_mm(&mm.layout, &mm.auxv)
         .map_err(|e| fail!(e, "MM (type 5) at offset {}: the kernel refused the layout or auxv: error {}", mm.off, e.to_errno()))?;
     if let Some(exe) = mm.exe.and_then(|i| plan.files.get(i)) {
-        let fd = rst::install_file(exe)?;
-        let page = t.page(owner.slot);
-        rst::copy_to_user(page + 88, &i64::from(fd).to_ne_bytes())?;
+        let fd = exe.install()?;
+        TrampParams::store_exefd(t.page(owner.slot), fd)?;
     }
     Ok(())
 }
@@ -303,29 +331,35 @@ fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [
             return Err(fail!(code::EINVAL, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off));
         }
         let addr = run.addr + done;
-        let r = match v.kind {
-            VmaKind::SharedAnon => {
-                let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
-                rst::file_write(f, v.pgoff * PAGE + (addr - v.start), chunk)
-            }
-            _ if v.prot & image::PROT_WRITE != 0 => rst::copy_to_user(addr, chunk),
-            _ => rst::write_force(addr, chunk),
-        };
-        r.map_err(|e| fail!(e, "PAGES (type 7) at offset {}: writing {:#x}: error {}", run.off, addr, e.to_errno()))?;
+        write_chunk(plan, v, addr, chunk)
+            .map_err(|e| fail!(e, "PAGES (type 7) at offset {}: writing {:#x}: error {}", run.off, addr, e.to_errno()))?;
         done += n as u64;
     }
     Ok(())
+}
+
+/// Writes `chunk` of VMA `v`'s pages at `addr`: into its shmem object, or
+/// into the caller's memory (forced past a missing write permission).
+fn write_chunk(plan: &Plan, v: &VmaPlan, addr: u64, chunk: &[u8]) -> Result {
+    match v.kind {
+        VmaKind::SharedAnon => {
+            let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
+            f.write_at(v.pgoff * PAGE + (addr - v.start), chunk)
+        }
+        _ if v.prot & image::PROT_WRITE != 0 => rmm::copy_to_user(addr, chunk),
+        _ => rmm::write_force(addr, chunk),
+    }
 }
 
 /// Call 3's part of the address space: the vDSO must be where the image
 /// had it; the last task of the address space (`last`) unmaps the
 /// trampoline.
 pub(crate) fn finish(mm: &MmPlan, tramp: &Tramp, last: bool) -> Result<(), Fail> {
-    if !rst::vdso_is(mm.vdso.0) {
+    if !rmm::vdso_is(mm.vdso.0) {
         return Err(fail!(code::EFAULT, "VMA: the vDSO is not at the image's address {:#x}", mm.vdso.0));
     }
     if last {
-        rst::munmap(tramp.start, tramp.len)?;
+        rmm::munmap(tramp.start, tramp.len)?;
     }
     Ok(())
 }

@@ -16,11 +16,12 @@ use kernel::prelude::*;
 
 use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::error::{eopnotsupp, fail, Fail};
-use crate::image_in::{self, Visitor};
+use crate::file::{mode, File, Path};
+use crate::image_in::{self, InFile, Visitor};
 use crate::machine;
-use crate::shim::MmLayout;
+use crate::mm::{self, MmLayout};
 use crate::task::{RegsError, ThreadState, UserRegs};
-use crate::shim::rst::{self, mode, FileRef, InFile, PathRef};
+use kernel::types::ARef;
 use crate::uapi::RST_SKIP_FILES;
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
@@ -40,7 +41,7 @@ pub(crate) struct Machine {
 
 impl Machine {
     pub(crate) fn get() -> Result<Machine, Fail> {
-        let s = rst::special()?;
+        let s = mm::special()?;
         Ok(Machine {
             xcr0: machine::xfeatures(),
             xstate_size: u32::try_from(machine::xstate_size()).unwrap_or(0),
@@ -48,7 +49,7 @@ impl Machine {
             task_size: machine::task_size(),
             vdso_len: s.vdso_end - s.vdso_start,
             vvar_len: s.vvar_end - s.vvar_start,
-            auxv_words: rst::auxv_max_words(),
+            auxv_words: mm::auxv_max_words(),
         })
     }
 }
@@ -151,14 +152,14 @@ pub(crate) struct MmPlan {
 /// without SHM records): its size in pages, created by the coordinator.
 pub(crate) struct ShmPlan {
     pub(crate) pages: u64,
-    pub(crate) file: Option<FileRef>,
+    pub(crate) file: Option<ARef<File>>,
 }
 
 /// The result of pass 1.
 pub(crate) struct Plan {
     pub(crate) tasks: KVec<TaskPlan>,
     pub(crate) mms: KVec<MmPlan>,
-    pub(crate) files: KVec<FileRef>,
+    pub(crate) files: KVec<ARef<File>>,
     pub(crate) shms: KVec<ShmPlan>,
 }
 
@@ -259,11 +260,11 @@ impl FileTable {
     /// a FIFO blocks, a device's open has effects, and neither can be
     /// restored as a mapping. The type is checked on the looked-up inode
     /// before the open, and that same inode is opened.
-    fn open_all(&self) -> Result<KVec<FileRef>, Fail> {
+    fn open_all(&self) -> Result<KVec<ARef<File>>, Fail> {
         let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
             let name = BStr(n.name());
-            let p = PathRef::lookup(&n.path)
+            let p = Path::lookup(&n.path)
                 .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
             let kind = match p.mode() & mode::S_IFMT {
                 mode::S_IFREG if p.on_pseudo_fs() => Some("on a pseudo file system (proc, sysfs...)"),
@@ -333,7 +334,7 @@ impl<'a> Walker<'a> {
             cur_task: None,
             mms: KVec::new(),
             files: FileTable { names: KVec::new(), sorted: KVec::new() },
-            max_files: usize::try_from(rst::nofile_max()).unwrap_or(usize::MAX),
+            max_files: usize::try_from(crate::file::nofile_max()).unwrap_or(usize::MAX),
             shms: KVec::new(),
             shm_ids: KVec::new(),
             pending_shm: None,
@@ -366,7 +367,7 @@ impl<'a> Walker<'a> {
         }
         for (i, s) in self.shms.iter_mut().enumerate() {
             let size = s.pages.checked_mul(PAGE_SIZE as u64).ok_or(code::EFBIG)?;
-            let f = rst::shmem_create(size)
+            let f = crate::file::shmem_create(size)
                 .map_err(|e| fail!(e, "shared memory object {} ({} bytes): error {}", i + 1, size, e.to_errno()))?;
             s.file = Some(f);
         }

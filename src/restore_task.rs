@@ -12,7 +12,7 @@ use kernel::error::code;
 use crate::error::{fail, Fail};
 use crate::image::regs;
 use crate::restore_plan::TaskPlan;
-use crate::shim::rst::{self, DevFile};
+use crate::file::{self, DevFile};
 use crate::signal;
 use crate::task::{CurrentTask, FpuParked};
 
@@ -20,7 +20,7 @@ use crate::task::{CurrentTask, FpuParked};
 /// is the ioctl's `/dev/cptrst` file: it keeps the module loaded until the
 /// queued return value is set. The regs were validated by the plan.
 pub(crate) fn restore(cur: &CurrentTask, dev: &DevFile, t: &TaskPlan) -> Result<FpuParked, Fail> {
-    rst::close_fds_from(3);
+    file::close_fds_from(cur, 3);
     let regs = t.regs.as_ref().ok_or_else(|| fail!(code::EINVAL, "REGS: missing"))?;
     cur.set_regs(regs);
     cur.set_comm(&t.comm);

@@ -25,8 +25,8 @@ use kernel::types::ARef;
 
 use crate::cred::{Creds, DumpFacts};
 use crate::pid::{Pid, PidNamespace};
-use crate::shim::rst::DevFile;
-use crate::shim::Mm;
+use crate::file::DevFile;
+use crate::mm::MmWithUser;
 
 /// Pid-namespace levels a task can have (`MAX_PID_NS_LEVEL`).
 pub(crate) const MAX_LEVELS: usize = 32;
@@ -215,7 +215,7 @@ mod ffi {
         pub(super) fn cptrst_task_regs(t: *mut bindings::task_struct, buf: *mut u8, size: u32) -> i32;
         pub(super) fn cptrst_task_xstate(t: *mut bindings::task_struct, buf: *mut u8, size: u32) -> i32;
         pub(super) fn cptrst_task_set_xstate(t: *mut bindings::task_struct, buf: *const u8, size: u32) -> i32;
-        pub(super) fn cptrst_task_fds(t: *mut bindings::task_struct, fds: *mut u32, kinds: *mut u32, max: u32) -> i32;
+        pub(super) fn cptrst_task_fds(t: *mut bindings::task_struct, fds: *mut u32, modes: *mut u32, max: u32) -> i32;
         pub(super) fn cptrst_cur_set_regs(regs: *const u64);
         pub(super) fn cptrst_cur_set_ip_sp(ip: u64, sp: u64);
         pub(super) fn cptrst_cur_set_comm(comm: *const u8);
@@ -263,13 +263,13 @@ pub(crate) trait TaskExt {
     /// [`crate::machine::xstate_size`].
     fn xstate(&self, buf: &mut [u8]) -> Result;
     /// Its open fds ascending into `fds`, their kinds
-    /// ([`crate::shim::file_kind`]) into `kinds`; how many (0 for a task
+    /// ([`crate::file::file_kind`]) into `kinds`; how many (0 for a task
     /// without files). `E2BIG` past the room, `EINTR` if the caller is killed.
     fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize>;
     /// Its clear-child-tid address, robust list and rseq area.
     fn thread_state(&self) -> ThreadState;
     /// Its mm (None for a zombie or a kernel thread).
-    fn mm(&self) -> Option<Mm>;
+    fn mm(&self) -> Option<ARef<MmWithUser>>;
 }
 
 impl TaskExt for Task {
@@ -356,7 +356,12 @@ impl TaskExt for Task {
         // `max` entries each, and the shim writes at most `max` of each.
         let n = unsafe { ffi::cptrst_task_fds(self.as_raw(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32) };
         errno_result(n)?;
-        Ok((n as usize).min(max))
+        // The shim gave each fd's i_mode: its kind is decided in file.rs.
+        let n = (n as usize).min(max);
+        for k in kinds.iter_mut().take(n) {
+            *k = crate::file::kind_of_mode(*k);
+        }
+        Ok(n)
     }
 
     fn thread_state(&self) -> ThreadState {
@@ -366,8 +371,8 @@ impl TaskExt for Task {
         ts
     }
 
-    fn mm(&self) -> Option<Mm> {
-        Mm::of_task(self)
+    fn mm(&self) -> Option<ARef<MmWithUser>> {
+        MmWithUser::of_task(self)
     }
 }
 

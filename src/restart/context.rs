@@ -24,7 +24,8 @@ use crate::error::{fail, Fail};
 use crate::restore_mm::Tramp;
 use crate::restore_plan::Plan;
 use crate::pid::{Pid, PidNamespace};
-use crate::shim::rst::{InFile, WaitQ};
+use crate::image_in::InFile;
+use crate::wait::WaitQ;
 use crate::task::{FpuParked, Task};
 
 /// How often a waiter re-checks that its peers are alive.

@@ -16,7 +16,7 @@ use super::registry::Registry;
 use crate::error::{fail, Fail};
 use crate::restore_plan;
 use crate::pid::Pid;
-use crate::shim::rst::InFile;
+use crate::image_in::InFile;
 use crate::signal;
 use crate::task::{self, CurrentTask, Task, TaskExt};
 use crate::uapi::RestartArgs;

@@ -40,7 +40,7 @@ use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
 use crate::error::Fail;
-use crate::shim::rst::DevFile;
+use crate::file::DevFile;
 use crate::uapi::{RestartArgs, RST_COORD, RST_RESUME};
 
 mod context;

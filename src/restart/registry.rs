@@ -16,7 +16,7 @@ use kernel::sync::{Arc, Mutex};
 
 use super::context::Ctx;
 use crate::error::{fail, Fail};
-use crate::shim::rst::WaitQ;
+use crate::wait::WaitQ;
 
 /// How long a participant sleeps between looks at the registry.
 const FIND_POLL_MS: u32 = 1000;

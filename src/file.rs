@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Files, shaped like upstream's `kernel::fs::file` (6.13+): a reference
+//! counted `struct file` ([`LocalFile`], [`File`], held as `ARef`), the
+//! lookup of a caller's fd ([`LocalFile::fget`], failing with
+//! [`BadFdError`]), a file's facts ([`FileFacts`]: mode bits, inode type,
+//! position) and the decisions taken on them (the kind of an fd for the
+//! dump, [`kind_of_mode`]), I/O at explicit offsets, fd installation, and
+//! a looked-up, not yet opened [`Path`].
+//!
+//! The C side (`cptrst_file_*`, `cptrst_path_*`) reads the fields behind
+//! inline functions and drives iov_iters; it decides nothing.
+
+use core::ops::Deref;
+use core::ptr::NonNull;
+
+use kernel::bindings;
+use kernel::error::{code, Error, Result};
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+mod ffi {
+    use super::FileFacts;
+    use kernel::bindings::{file, page, path};
+    // bindgen gives some kernel structs zero-sized members: pointers to
+    // them only pass through, as in bindgen's own declarations.
+    #[allow(improper_ctypes)]
+    extern "C" {
+        pub(super) fn cptrst_file_get(f: *mut file);
+        pub(super) fn cptrst_file_facts(f: *mut file, out: *mut FileFacts);
+        pub(super) fn cptrst_file_set_pos(f: *mut file, pos: u64);
+        pub(super) fn cptrst_file_read(f: *mut file, buf: *mut u8, len: usize, pos: u64) -> isize;
+        pub(super) fn cptrst_file_read_user(f: *mut file, addr: u64, len: usize, pos: u64) -> isize;
+        pub(super) fn cptrst_file_write_at(f: *mut file, pos: u64, buf: *const u8, len: usize) -> isize;
+        pub(super) fn cptrst_file_write_all(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
+        pub(super) fn cptrst_file_write_pages(f: *mut file, pages: *const *mut page, n: usize, pos: *mut u64) -> isize;
+        pub(super) fn cptrst_rlimit(which: u32) -> core::ffi::c_ulong;
+        pub(super) fn cptrst_shmem_create(size: u64) -> *mut file;
+        pub(super) fn cptrst_path_lookup(name: *const u8, mode: *mut u32, pseudo: *mut u32) -> *mut path;
+        pub(super) fn cptrst_path_open(p: *const path, write: i32) -> *mut file;
+        pub(super) fn cptrst_path_put(p: *mut path);
+    }
+}
+
+fn isize_result(r: isize) -> Result<usize> {
+    if r < 0 {
+        Err(Error::from_errno(r as i32))
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// `ERR_PTR`/`NULL`/pointer to a result (`NULL` gives `ENOENT`).
+fn from_err_ptr<T>(p: *mut T) -> Result<NonNull<T>> {
+    let v = p as isize;
+    if (-4095..0).contains(&v) {
+        return Err(Error::from_errno(v as i32));
+    }
+    NonNull::new(p).ok_or(code::ENOENT)
+}
+
+/// File types (`S_IFMT` bits of an inode's mode).
+pub(crate) mod mode {
+    pub(crate) const S_IFMT: u32 = 0o170000;
+    pub(crate) const S_IFSOCK: u32 = 0o140000;
+    pub(crate) const S_IFLNK: u32 = 0o120000;
+    pub(crate) const S_IFREG: u32 = 0o100000;
+    pub(crate) const S_IFBLK: u32 = 0o060000;
+    pub(crate) const S_IFDIR: u32 = 0o040000;
+    pub(crate) const S_IFCHR: u32 = 0o020000;
+    pub(crate) const S_IFIFO: u32 = 0o010000;
+}
+
+/// The kinds of an fd for the dump (the same numbers as the image's
+/// `FILE_KIND_*`, translated in `dump_task.rs` all the same).
+pub(crate) mod file_kind {
+    pub(crate) const REG: u32 = 1;
+    pub(crate) const DIR: u32 = 2;
+    pub(crate) const FIFO: u32 = 3;
+    pub(crate) const SOCK: u32 = 4;
+    pub(crate) const CHR: u32 = 5;
+    pub(crate) const BLK: u32 = 6;
+    /// Anything else (anonymous inodes: eventfd, epoll, ..., have no type).
+    pub(crate) const OTHER: u32 = 7;
+}
+
+/// The [`file_kind`] of an inode of mode `m`.
+pub(crate) fn kind_of_mode(m: u32) -> u32 {
+    match m & mode::S_IFMT {
+        mode::S_IFREG => file_kind::REG,
+        mode::S_IFDIR => file_kind::DIR,
+        mode::S_IFIFO => file_kind::FIFO,
+        mode::S_IFSOCK => file_kind::SOCK,
+        mode::S_IFCHR => file_kind::CHR,
+        mode::S_IFBLK => file_kind::BLK,
+        _ => file_kind::OTHER,
+    }
+}
+
+/// `cptrst_file_facts.flags` bits (`CPTRST_FF_*`).
+pub(crate) mod ff {
+    pub(crate) const READ: u32 = 1 << 0;
+    pub(crate) const WRITE: u32 = 1 << 1;
+    pub(crate) const PREAD: u32 = 1 << 2;
+    pub(crate) const STREAM: u32 = 1 << 3;
+    pub(crate) const CAN_READ: u32 = 1 << 4;
+    pub(crate) const READ_ITER: u32 = 1 << 5;
+    pub(crate) const WRITE_ITER: u32 = 1 << 6;
+    pub(crate) const CPTRST_DEV: u32 = 1 << 7;
+    pub(crate) const SHMEM: u32 = 1 << 8;
+}
+
+/// `struct cptrst_file_facts`: what a file is, at the time of the call.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct FileFacts {
+    /// `f_pos`.
+    pub(crate) pos: u64,
+    /// The inode's size.
+    pub(crate) size: u64,
+    /// The inode's type and permission bits.
+    pub(crate) i_mode: u32,
+    /// [`ff`] bits.
+    pub(crate) flags: u32,
+}
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(FileFacts, pos) == 0);
+    assert!(offset_of!(FileFacts, size) == 8);
+    assert!(offset_of!(FileFacts, i_mode) == 16);
+    assert!(offset_of!(FileFacts, flags) == 20);
+    assert!(core::mem::size_of::<FileFacts>() == 24);
+};
+
+impl FileFacts {
+    /// Has it all the `bits` ([`ff`])?
+    pub(crate) fn has(&self, bits: u32) -> bool {
+        self.flags & bits == bits
+    }
+
+    /// Is it a regular file?
+    pub(crate) fn is_reg(&self) -> bool {
+        self.i_mode & mode::S_IFMT == mode::S_IFREG
+    }
+}
+
+/// The caller's fd was not open (upstream's `BadFdError`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BadFdError;
+
+impl From<BadFdError> for Error {
+    fn from(_: BadFdError) -> Error {
+        code::EBADF
+    }
+}
+
+/// A `struct file` that may only be used by the task that looked it up
+/// (upstream's `LocalFile`: an `fdget_pos` may be active on it).
+///
+/// # Invariants
+/// Every `&LocalFile` points into a file with a non-zero reference count
+/// for the life of the borrow.
+#[repr(transparent)]
+pub(crate) struct LocalFile {
+    inner: Opaque<bindings::file>,
+}
+
+// SAFETY: `get_file`/`fput` keep the reference count, which keeps the
+// file alive while non-zero.
+unsafe impl AlwaysRefCounted for LocalFile {
+    fn inc_ref(&self) {
+        // SAFETY: the count is non-zero (type invariant).
+        unsafe { ffi::cptrst_file_get(self.as_ptr()) }
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller owns one reference.
+        unsafe { bindings::fput(obj.cast::<bindings::file>().as_ptr()) }
+    }
+}
+
+impl LocalFile {
+    /// The caller's fd `fd`, with a new reference (`fget`).
+    pub(crate) fn fget(fd: i32) -> Result<ARef<LocalFile>, BadFdError> {
+        let fd = u32::try_from(fd).map_err(|_| BadFdError)?;
+        // SAFETY: no precondition; fget() returns a new reference or NULL.
+        let f = NonNull::new(unsafe { bindings::fget(fd) }).ok_or(BadFdError)?;
+        // SAFETY: the reference fget() took is now owned by the ARef.
+        Ok(unsafe { ARef::from_raw(f.cast::<LocalFile>()) })
+    }
+
+    /// Makes it a [`File`], usable from any task.
+    ///
+    /// # Safety
+    /// No `fdget_pos` of this file may be active on the calling task (the
+    /// restart and checkpoint ioctls take none: only `fdget` of
+    /// `/dev/cptrst`).
+    pub(crate) unsafe fn assume_no_fdget_pos(this: ARef<LocalFile>) -> ARef<File> {
+        let p = NonNull::from(&*this).cast::<File>();
+        core::mem::forget(this);
+        // SAFETY: `File` is a transparent wrapper of `LocalFile`; the
+        // reference moves from `this` (forgotten) to the new ARef.
+        unsafe { ARef::from_raw(p) }
+    }
+
+    /// The raw `struct file`.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.inner.get()
+    }
+
+    /// What it is now.
+    pub(crate) fn facts(&self) -> FileFacts {
+        let mut out = FileFacts::default();
+        // SAFETY: the file is referenced (type invariant), `out` is a
+        // writable local of the C layout.
+        unsafe { ffi::cptrst_file_facts(self.as_ptr(), &mut out) };
+        out
+    }
+
+    /// Sets its file position (the caller decides when that is right).
+    pub(crate) fn set_pos(&self, pos: u64) {
+        // SAFETY: the file is referenced; a plain store as lseek's.
+        unsafe { ffi::cptrst_file_set_pos(self.as_ptr(), pos) }
+    }
+
+    /// Reads up to `buf.len()` bytes at `pos`; fewer only at the end.
+    ///
+    /// # Errors
+    /// `EINTR` on a fatal signal, I/O errors.
+    pub(crate) fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: `buf` is writable for its length; the file is referenced.
+        let r = unsafe { ffi::cptrst_file_read(self.as_ptr(), buf.as_mut_ptr(), buf.len(), pos) };
+        isize_result(r).map(|n| n.min(buf.len()))
+    }
+
+    /// Reads exactly `len` bytes at `pos` into the caller's memory at `addr`.
+    ///
+    /// # Errors
+    /// `EINTR`, `EFAULT`, `ENODATA` if the file ends first,
+    /// `EOPNOTSUPP` without `->read_iter`, I/O errors.
+    pub(crate) fn read_to_user(&self, pos: u64, addr: u64, len: usize) -> Result {
+        // Only ->read: the caller reads through a buffer.
+        if !self.facts().has(ff::READ_ITER) {
+            return Err(crate::error::eopnotsupp());
+        }
+        // SAFETY: the file is referenced; the destination is user memory,
+        // which the kernel's copy checks and faults in.
+        isize_result(unsafe { ffi::cptrst_file_read_user(self.as_ptr(), addr, len, pos) }).map(|_| ())
+    }
+
+    /// Writes all of `buf` at `pos`.
+    pub(crate) fn write_at(&self, pos: u64, buf: &[u8]) -> Result {
+        // SAFETY: `buf` is readable for its length; the file is referenced.
+        isize_result(unsafe { ffi::cptrst_file_write_at(self.as_ptr(), pos, buf.as_ptr(), buf.len()) }).map(|_| ())
+    }
+
+    /// Writes all of `buf` at `*pos`, advancing it.
+    ///
+    /// # Errors
+    /// `EINTR` on a signal, `EPIPE`, `ENOSPC`, `EIO` and the like.
+    pub(crate) fn write_all(&self, buf: &[u8], pos: &mut u64) -> Result {
+        // SAFETY: `buf` is readable for its length; the file is referenced.
+        isize_result(unsafe { ffi::cptrst_file_write_all(self.as_ptr(), buf.as_ptr(), buf.len(), pos) }).map(|_| ())
+    }
+
+    /// Writes `pages` (pinned by the caller for the call) at `*pos`.
+    pub(crate) fn write_pages(&self, pages: &[*mut bindings::page], pos: &mut u64) -> Result {
+        // SAFETY: the caller's borrow of the pinned pages (see
+        // `PinnedPages::range`) keeps them pinned; C only reads them.
+        isize_result(unsafe { ffi::cptrst_file_write_pages(self.as_ptr(), pages.as_ptr(), pages.len(), pos) }).map(|_| ())
+    }
+
+    /// Installs it as a new close-on-exec fd of the caller.
+    pub(crate) fn install(&self) -> Result<i32> {
+        // SAFETY: the file is referenced by `self` for the call.
+        unsafe { install_raw(self.as_ptr()) }
+    }
+}
+
+/// A `struct file` usable from any task (upstream's `File`).
+#[repr(transparent)]
+pub(crate) struct File {
+    inner: LocalFile,
+}
+
+// SAFETY: `File` is only made by `assume_no_fdget_pos` or from a new
+// file no fd refers to: no task-local state is attached to it.
+unsafe impl Send for File {}
+// SAFETY: its methods do I/O at explicit offsets, mmap, get_file:
+// safe from several tasks at once.
+unsafe impl Sync for File {}
+
+// SAFETY: as for `LocalFile`.
+unsafe impl AlwaysRefCounted for File {
+    fn inc_ref(&self) {
+        self.inner.inc_ref()
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: same object, the caller owns one reference.
+        unsafe { LocalFile::dec_ref(obj.cast()) }
+    }
+}
+
+impl Deref for File {
+    type Target = LocalFile;
+    fn deref(&self) -> &LocalFile {
+        &self.inner
+    }
+}
+
+/// A new close-on-exec fd of the caller for `f`, with its own reference.
+///
+/// # Safety
+/// `f` must point to a file the caller holds a reference on for the call.
+pub(crate) unsafe fn install_raw(f: *mut bindings::file) -> Result<i32> {
+    // SAFETY: no precondition.
+    let fd = unsafe { bindings::get_unused_fd_flags(bindings::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::from_errno(fd));
+    }
+    // SAFETY: `f` is referenced (precondition): take the reference the fd
+    // table will own; `fd` is reserved and unused, fd_install consumes it.
+    unsafe {
+        ffi::cptrst_file_get(f);
+        bindings::fd_install(fd as u32, f);
+    }
+    Ok(fd)
+}
+
+/// The caller's `RLIMIT_NOFILE` soft limit.
+pub(crate) fn nofile_max() -> u64 {
+    // SAFETY: no precondition; reads the caller's rlimit.
+    u64::from(unsafe { ffi::cptrst_rlimit(bindings::RLIMIT_NOFILE) })
+}
+
+/// A new shared memory object of `size` bytes, as `mmap(MAP_SHARED |
+/// MAP_ANONYMOUS)` creates ("dev/zero" on the internal shm mount).
+///
+/// # Errors
+/// `EINVAL` for an empty one or one past the largest file size
+/// (`MAX_LFS_FILESIZE`); what `shmem_kernel_file_setup` returns.
+pub(crate) fn shmem_create(size: u64) -> Result<ARef<File>> {
+    if size == 0 || size > i64::MAX as u64 {
+        return Err(code::EINVAL);
+    }
+    // SAFETY: no precondition; returns a new file reference or an error.
+    let f = from_err_ptr(unsafe { ffi::cptrst_shmem_create(size) })?;
+    // SAFETY: the new reference is owned by the ARef; no fd refers to the
+    // file, so no fdget_pos can be active on it.
+    Ok(unsafe { ARef::from_raw(f.cast::<File>()) })
+}
+
+/// A looked-up path (a referenced `struct path`), not opened: what it names
+/// can be examined before anything of it runs (a FIFO's open blocks, a
+/// device's open method has effects).
+///
+/// # Invariants
+/// `self.p` points to a `struct path` allocated by the shim, holding a
+/// reference on its mount and dentry, owned by this value.
+pub(crate) struct Path {
+    p: NonNull<bindings::path>,
+    mode: u32,
+    pseudo: bool,
+}
+
+impl Path {
+    /// Looks up the absolute `name` (NUL-terminated) as the caller,
+    /// following symbolic links.
+    pub(crate) fn lookup(name: &[u8]) -> Result<Path> {
+        if name.last() != Some(&0) {
+            return Err(code::EINVAL);
+        }
+        let (mut mode, mut pseudo) = (0u32, 0u32);
+        // SAFETY: `name` is a NUL-terminated string valid for the call;
+        // `mode` and `pseudo` are writable locals.
+        let p = unsafe { ffi::cptrst_path_lookup(name.as_ptr(), &mut mode, &mut pseudo) };
+        // INVARIANT: kern_path() filled the shim's allocation and took the
+        // references.
+        from_err_ptr(p).map(|p| Path { p, mode, pseudo: pseudo != 0 })
+    }
+
+    /// Is it on a pseudo file system (`SB_I_NOEXEC`: proc, sysfs, cgroupfs,
+    /// pidfs...), whose files are not data to map or execute?
+    pub(crate) fn on_pseudo_fs(&self) -> bool {
+        self.pseudo
+    }
+
+    /// The inode's mode (type and permission bits).
+    pub(crate) fn mode(&self) -> u32 {
+        self.mode
+    }
+
+    /// Opens it read-only or read-write, with open(2)'s permission checks
+    /// for the caller.
+    pub(crate) fn open(&self, write: bool) -> Result<ARef<File>> {
+        // SAFETY: `self.p` is a valid, referenced path (type invariant).
+        let f = from_err_ptr(unsafe { ffi::cptrst_path_open(self.p.as_ptr(), i32::from(write)) })?;
+        // SAFETY: dentry_open() returned a new reference, owned by the
+        // ARef; no fd refers to the file yet.
+        Ok(unsafe { ARef::from_raw(f.cast::<File>()) })
+    }
+}
+
+impl Drop for Path {
+    fn drop(&mut self) {
+        // SAFETY: we own the allocation and its references (type invariant).
+        unsafe { ffi::cptrst_path_put(self.p.as_ptr()) }
+    }
+}
+
+/// The `/dev/cptrst` file of the running ioctl.
+///
+/// # Invariants
+/// `self.0` is the file the ioctl runs on; the ioctl path holds it for the
+/// whole call, and a `DevFile` never outlives the call.
+pub(crate) struct DevFile(NonNull<bindings::file>);
+
+impl DevFile {
+    /// # Safety
+    /// `f` must be the `struct file` of the ioctl being served, and the
+    /// value must not outlive that ioctl.
+    pub(crate) unsafe fn from_raw(f: *mut bindings::file) -> Option<DevFile> {
+        // INVARIANT: the caller's promise.
+        NonNull::new(f).map(DevFile)
+    }
+
+    /// The file, for the C calls that take a reference of their own.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.0.as_ptr()
+    }
+
+    /// Installs it as a new close-on-exec fd of the caller.
+    pub(crate) fn install(&self) -> Result<i32> {
+        // SAFETY: the ioctl's file, referenced by the ioctl for the whole
+        // call (type invariant).
+        unsafe { install_raw(self.as_ptr()) }
+    }
+}
+
+mod fdtable_ffi {
+    extern "C" {
+        pub(super) fn cptrst_rst_close_fds_from(first: u32);
+    }
+}
+
+/// Closes every fd of the calling task from `first` on.
+pub(crate) fn close_fds_from(_cur: &crate::task::CurrentTask, first: u32) {
+    // SAFETY: no precondition: acts on the caller's own fd table.
+    unsafe { fdtable_ffi::cptrst_rst_close_fds_from(first) }
+}
