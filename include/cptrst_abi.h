@@ -19,6 +19,8 @@
 #include <linux/stddef.h>
 #include <linux/types.h>
 
+#include "uapi/linux/cptrst.h"
+
 struct file;
 struct mm_struct;
 struct page;
@@ -131,14 +133,18 @@ struct cptrst_eclone_facts {
 };
 
 /* Tasks (src/task.rs). */
-struct task_struct *cptrst_current_task(void);
 int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max);
 void cptrst_task_dump_facts(struct task_struct *t, struct cptrst_dump_facts *out);
 int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cptrst_task_info *out);
 int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent);
 void cptrst_task_thread_state(struct task_struct *t, struct cptrst_thread_state *out);
 
-/* Pids and pid namespaces (src/pid.rs). */
+/*
+ * Pids and pid namespaces (src/pid.rs). put_pid_ns() is exported but has no
+ * Rust binding: declared here, checked against <linux/pid_namespace.h> by
+ * the C compiler, and called from Rust.
+ */
+void put_pid_ns(struct pid_namespace *ns);
 void cptrst_pid_get(struct pid *pid);
 struct pid_namespace *cptrst_task_pidns_get(struct task_struct *t);
 struct pid_namespace *cptrst_pid_ns_get(struct pid *pid);
@@ -301,8 +307,7 @@ long cptrst_file_read(struct file *f, void *buf, unsigned long len, __u64 pos);
 long cptrst_file_read_user(struct file *f, __u64 addr, unsigned long len, __u64 pos);
 long cptrst_file_write_at(struct file *f, __u64 pos, const void *buf, unsigned long len);
 long cptrst_file_write_all(struct file *f, const void *buf, unsigned long len, __u64 *pos);
-long cptrst_file_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos);
-int cptrst_file_install(struct file *f);
+long cptrst_file_write_pages(struct file *f, struct page *const *pages, unsigned long n, __u64 *pos);
 unsigned long cptrst_rlimit(unsigned int which);
 
 /*
@@ -326,10 +331,10 @@ int cptrst_crc32c_available(void);
 int cptrst_crc32c_shift_available(void);
 __u32 cptrst_crc32c(__u32 crc, const void *p, unsigned long len);
 __u32 cptrst_crc32c_shift(__u32 crc, unsigned long len);
-__u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n);
+__u32 cptrst_pages_crc32c(__u32 crc, struct page *const *pages, unsigned long n);
 long cptrst_file_crc32c(struct file *f, __u64 pos, unsigned long len, __u32 *crc);
 struct cptrst_crc_job;
-struct cptrst_crc_job *cptrst_crc_job_pages(struct page **pages, unsigned long n);
+struct cptrst_crc_job *cptrst_crc_job_pages(struct page *const *pages, unsigned long n);
 struct cptrst_crc_job *cptrst_crc_job_file(struct file *f, __u64 pos, unsigned long len);
 long cptrst_crc_job_finish(struct cptrst_crc_job *j, __u32 *crc);
 
@@ -370,7 +375,7 @@ struct cptrst_tramp_params {
 	__u64 vdso_cur, vdso_park, vdso_img, vdso_len;
 	__s64 exefd;
 	__u64 fs_base, gs_base;
-	__u8 args[48];			/* struct cptrst_restart_args */
+	struct cptrst_restart_args args;
 	__u64 cmd;
 };
 static_assert(offsetof(struct cptrst_tramp_params, step) == CPTRST_TP_STEP);

@@ -413,7 +413,7 @@ long cptrst_file_write_all(struct file *f, const void *buf, unsigned long len, _
  * Write @n whole pinned pages straight from the pages: no copy through a
  * buffer. In pieces of 32 pages (the bio_vec array is on the stack).
  */
-long cptrst_file_write_pages(struct file *f, struct page **pages, unsigned long n, __u64 *pos)
+long cptrst_file_write_pages(struct file *f, struct page *const *pages, unsigned long n, __u64 *pos)
 {
 	struct bio_vec bv[32];
 
@@ -481,7 +481,7 @@ __u32 cptrst_crc32c_shift(__u32 crc, unsigned long len)
 }
 
 /* The CRC of @n pinned pages in order, read in place. */
-__u32 cptrst_pages_crc32c(__u32 crc, struct page **pages, unsigned long n)
+__u32 cptrst_pages_crc32c(__u32 crc, struct page *const *pages, unsigned long n)
 {
 	unsigned long i;
 
@@ -573,7 +573,7 @@ static void cptrst_bg_wait(struct cptrst_bg *b)
  */
 struct cptrst_crc_job {
 	struct cptrst_bg bg;
-	struct page **pages;
+	struct page *const *pages;
 	unsigned long n;
 	struct file *f;
 	__u64 pos;
@@ -598,7 +598,7 @@ static void crc_job_file_fn(struct cptrst_bg *b)
 }
 
 /* A job over @n pinned pages; NULL without memory. */
-struct cptrst_crc_job *cptrst_crc_job_pages(struct page **pages, unsigned long n)
+struct cptrst_crc_job *cptrst_crc_job_pages(struct page *const *pages, unsigned long n)
 {
 	struct cptrst_crc_job *j = kzalloc(sizeof(*j), GFP_KERNEL);
 
