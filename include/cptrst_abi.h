@@ -38,6 +38,7 @@ int cptrst_misc_register(const void *data);
 void cptrst_misc_deregister(void);
 /* Is @f an open /dev/cptrst? (C only: the image fd checks) */
 int cptrst_file_is_dev(struct file *f);
+
 /* Implemented in Rust (src/device.rs), called from the C file operations. */
 long cptrst_rs_ioctl(const void *data, struct file *file, unsigned int cmd, unsigned long arg);
 

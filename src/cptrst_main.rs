@@ -48,6 +48,7 @@ mod restart;
 mod restore_mm;
 mod restore_plan;
 mod restore_task;
+mod rlimit;
 mod signal;
 mod task;
 // Shared with the tools, which use the parts the module does not (command

@@ -32,7 +32,6 @@ mod ffi {
         pub(super) fn cptrst_file_write_at(f: *mut file, pos: u64, buf: *const u8, len: usize) -> isize;
         pub(super) fn cptrst_file_write_all(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
         pub(super) fn cptrst_file_write_pages(f: *mut file, pages: *const *mut page, n: usize, pos: *mut u64) -> isize;
-        pub(super) fn cptrst_rlimit(which: u32) -> core::ffi::c_ulong;
         pub(super) fn cptrst_shmem_create(size: u64) -> *mut file;
         pub(super) fn cptrst_path_lookup(name: *const u8, mode: *mut u32, pseudo: *mut u32) -> *mut path;
         pub(super) fn cptrst_path_open(p: *const path, write: i32) -> *mut file;
@@ -328,8 +327,7 @@ pub(crate) unsafe fn install_raw(f: *mut bindings::file) -> Result<i32> {
 
 /// The caller's `RLIMIT_NOFILE` soft limit.
 pub(crate) fn nofile_max() -> u64 {
-    // SAFETY: no precondition; reads the caller's rlimit.
-    u64::from(unsafe { ffi::cptrst_rlimit(bindings::RLIMIT_NOFILE) })
+    crate::rlimit::current_soft(crate::rlimit::Resource::Nofile)
 }
 
 /// A new shared memory object of `size` bytes, as `mmap(MAP_SHARED |

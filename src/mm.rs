@@ -50,7 +50,6 @@ mod ffi {
         pub(super) fn cptrst_page_is_anon(p: *mut page) -> i32;
         pub(super) fn cptrst_page_copy(p: *mut page, dst: *mut u8);
         pub(super) fn cptrst_page_put(p: *mut page);
-        pub(super) fn cptrst_rlimit(which: u32) -> core::ffi::c_ulong;
     }
 }
 
@@ -324,8 +323,7 @@ impl MmWithUser {
     /// # Errors
     /// `EINVAL` if refused, `EINTR` on a fatal signal.
     pub(crate) fn set_layout_auxv(&self, l: &MmLayout, auxv: &[u64]) -> Result {
-        // SAFETY: no precondition: reads the caller's rlimit.
-        let rlim = u64::from(unsafe { ffi::cptrst_rlimit(bindings::RLIMIT_DATA) });
+        let rlim = crate::rlimit::current_soft(crate::rlimit::Resource::Data);
         let words = u32::try_from(auxv.len()).map_err(|_| code::EINVAL)?;
         if !l.data_within(rlim) || auxv.len() < 2 || auxv.len() > auxv_max_words() || auxv.len() % 2 != 0 {
             return Err(code::EINVAL);
