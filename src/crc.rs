@@ -34,9 +34,21 @@ mod ffi {
         pub(super) fn cptrst_crc32c(crc: u32, p: *const u8, len: usize) -> u32;
         pub(super) fn cptrst_crc32c_shift(crc: u32, len: usize) -> u32;
         pub(super) fn cptrst_pages_crc32c(crc: u32, pages: *const *mut page, n: usize) -> u32;
-        pub(super) fn cptrst_file_crc32c(f: *mut file, pos: u64, len: usize, crc: *mut u32) -> isize;
-        pub(super) fn cptrst_crc_job_pages(pages: *const *mut page, n: usize) -> *mut cptrst_crc_job;
-        pub(super) fn cptrst_crc_job_file(f: *mut file, pos: u64, len: usize) -> *mut cptrst_crc_job;
+        pub(super) fn cptrst_file_crc32c(
+            f: *mut file,
+            pos: u64,
+            len: usize,
+            crc: *mut u32,
+        ) -> isize;
+        pub(super) fn cptrst_crc_job_pages(
+            pages: *const *mut page,
+            n: usize,
+        ) -> *mut cptrst_crc_job;
+        pub(super) fn cptrst_crc_job_file(
+            f: *mut file,
+            pos: u64,
+            len: usize,
+        ) -> *mut cptrst_crc_job;
         pub(super) fn cptrst_crc_job_finish(j: *mut cptrst_crc_job, crc: *mut u32) -> isize;
     }
 }
@@ -62,7 +74,8 @@ fn kernel_crc32c(crc: u32, data: &[u8]) -> u32 {
 /// table-driven one.
 pub(crate) fn crc_impl() -> Option<crate::image::CrcImpl> {
     // SAFETY: no arguments, no state.
-    (unsafe { ffi::cptrst_crc32c_available() } != 0).then_some(kernel_crc32c as crate::image::CrcImpl)
+    (unsafe { ffi::cptrst_crc32c_available() } != 0)
+        .then_some(kernel_crc32c as crate::image::CrcImpl)
 }
 
 /// Can a worker's CRC be combined into a running one (the kernel's crc32c
@@ -119,7 +132,11 @@ impl<'a> PagesJob<'a> {
         // job does for 'a; finishing or dropping it waits for the worker.
         let job = unsafe { ffi::cptrst_crc_job_pages(run.as_ptr(), run.len()) };
         // INVARIANT: started, over pages valid for 'a.
-        NonNull::new(job).map(|job| PagesJob { job, len: run.len() * PAGE_SIZE, _data: core::marker::PhantomData })
+        NonNull::new(job).map(|job| PagesJob {
+            job,
+            len: run.len() * PAGE_SIZE,
+            _data: core::marker::PhantomData,
+        })
     }
 
     /// Waits for the worker: its range's CRC from a zero state and result.
@@ -185,7 +202,9 @@ pub(crate) fn file_range(f: &LocalFile, pos: u64, len: usize, crc: u32) -> Resul
     } else {
         None
     };
-    let Some(job) = job else { return file_part(f, pos, len, crc) };
+    let Some(job) = job else {
+        return file_part(f, pos, len, crc);
+    };
     let first = file_part(f, pos, half, crc);
     let mut jcrc = 0;
     // SAFETY: the job started above and is finished once, here; it reads

@@ -14,9 +14,9 @@ use core::ffi::{c_long, c_uint, c_ulong, c_void};
 use kernel::error::{to_result, Result};
 use kernel::prelude::*;
 
+use crate::file::DevFile;
 use crate::ops::{CptOperations, OpsTable};
 use crate::restart::Registry;
-use crate::file::DevFile;
 use crate::uapi::{CheckpointArgs, EcloneArgs, RestartArgs};
 
 mod ffi {
@@ -52,7 +52,10 @@ impl Registration {
     /// `ENOMEM`; whatever `misc_register` returns (`EBUSY` if the name is
     /// taken).
     pub(crate) fn new() -> Result<Registration> {
-        let dev = KBox::pin_init(try_pin_init!(Device { restarts <- Registry::new()? }), GFP_KERNEL)?;
+        let dev = KBox::pin_init(
+            try_pin_init!(Device { restarts <- Registry::new()? }),
+            GFP_KERNEL,
+        )?;
         let data: *const Device = &*dev;
         // SAFETY: `data` points to the pinned `Device`, which the returned
         // `Registration` owns and frees only after deregistering in `drop`;

@@ -21,9 +21,9 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 
+use crate::error::eopnotsupp;
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
-use crate::error::eopnotsupp;
 use crate::mm::{self, MmInfo, MmWithUser, PinnedPages, VmaClass, VmaInfo, PIN_BATCH};
 use crate::task::{Task, TaskExt};
 use kernel::types::ARef;
@@ -43,7 +43,10 @@ const VM_DONTDUMP: u64 = 0x0400_0000;
 
 /// The distinct address spaces of `tasks`, and each task's mm id (index in
 /// the returned list plus one; 0 for none), numbered in tree `order`.
-pub(crate) fn collect(tasks: &[ARef<Task>], order: &[usize]) -> Result<(KVec<ARef<MmWithUser>>, KVec<u32>)> {
+pub(crate) fn collect(
+    tasks: &[ARef<Task>],
+    order: &[usize],
+) -> Result<(KVec<ARef<MmWithUser>>, KVec<u32>)> {
     let mut mms: KVec<ARef<MmWithUser>> = KVec::new();
     let mut ids: KVec<u32> = KVec::from_elem(0u32, tasks.len(), GFP_KERNEL)?;
     for &k in order {
@@ -68,9 +71,19 @@ struct VmaRec {
 }
 
 fn prot_of(f: u64) -> u32 {
-    (if f & VM_READ != 0 { image::PROT_READ } else { 0 })
-        | (if f & VM_WRITE != 0 { image::PROT_WRITE } else { 0 })
-        | (if f & VM_EXEC != 0 { image::PROT_EXEC } else { 0 })
+    (if f & VM_READ != 0 {
+        image::PROT_READ
+    } else {
+        0
+    }) | (if f & VM_WRITE != 0 {
+        image::PROT_WRITE
+    } else {
+        0
+    }) | (if f & VM_EXEC != 0 {
+        image::PROT_EXEC
+    } else {
+        0
+    })
 }
 
 fn flags_of(f: u64) -> u32 {
@@ -84,7 +97,9 @@ fn flags_of(f: u64) -> u32 {
         (VM_MAYWRITE, image::VMA_MAYWRITE),
         (VM_MAYEXEC, image::VMA_MAYEXEC),
     ];
-    map.iter().filter(|(k, _)| f & k != 0).fold(0, |a, (_, v)| a | v)
+    map.iter()
+        .filter(|(k, _)| f & k != 0)
+        .fold(0, |a, (_, v)| a | v)
 }
 
 /// The image's kind of a VMA, or why it cannot be checkpointed.
@@ -92,7 +107,9 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
     let l = &mm.layout;
     let kind = match v.class() {
         VmaClass::Anon if v.start <= l.start_stack && l.start_stack < v.end => VmaKind::Stack,
-        VmaClass::Anon if l.brk > l.start_brk && v.start >= l.start_brk && v.start < l.brk => VmaKind::Heap,
+        VmaClass::Anon if l.brk > l.start_brk && v.start >= l.start_brk && v.start < l.brk => {
+            VmaKind::Heap
+        }
         VmaClass::Anon => VmaKind::AnonPrivate,
         VmaClass::FilePrivate => VmaKind::FilePrivate,
         VmaClass::FileShared => VmaKind::FileShared,
@@ -140,7 +157,10 @@ struct ShmIds {
 
 impl ShmIds {
     fn new() -> Self {
-        ShmIds { ids: RBTree::new(), last: 0 }
+        ShmIds {
+            ids: RBTree::new(),
+            last: 0,
+        }
     }
 
     /// The id of the object of shared anonymous VMA `v`, a new one if the
@@ -163,14 +183,24 @@ pub(crate) fn write_mms(out: &mut ImageOut, mms: &[ARef<MmWithUser>]) -> Result 
     // One numbering for the whole image: objects are shared across mms.
     let mut shm = ShmIds::new();
     for (i, mm) in mms.iter().enumerate() {
-        write_mm(out, u32::try_from(i + 1).map_err(|_| code::E2BIG)?, mm, &mut path, &mut shm)?;
+        write_mm(
+            out,
+            u32::try_from(i + 1).map_err(|_| code::E2BIG)?,
+            mm,
+            &mut path,
+            &mut shm,
+        )?;
     }
     Ok(())
 }
 
 /// Reads the layout, the exe path and the VMA list (with the paths of the
 /// mapped files) under the mmap lock, the paths into `arena`.
-fn read_mm(mm: &MmWithUser, path: &mut [u8], arena: &mut KVec<u8>) -> Result<(MmInfo, usize, KVec<VmaRec>)> {
+fn read_mm(
+    mm: &MmWithUser,
+    path: &mut [u8],
+    arena: &mut KVec<u8>,
+) -> Result<(MmInfo, usize, KVec<VmaRec>)> {
     let mut vmas: KVec<VmaRec> = KVec::new();
     let g = mm.mmap_read_lock_killable()?;
     let info = g.mm_info(path)?;
@@ -187,14 +217,26 @@ fn read_mm(mm: &MmWithUser, path: &mut [u8], arena: &mut KVec<u8>) -> Result<(Mm
             _ => 0,
         };
         arena.extend_from_slice(&path[..path_len], GFP_KERNEL)?;
-        vmas.push(VmaRec { info: v, path_off, path_len }, GFP_KERNEL)?;
+        vmas.push(
+            VmaRec {
+                info: v,
+                path_off,
+                path_len,
+            },
+            GFP_KERNEL,
+        )?;
         addr = v.end;
     }
     Ok((info, exe_len, vmas))
 }
 
 /// The MM record of `info`.
-fn mm_record<'a>(mm_id: u32, info: &'a MmInfo, nr_vmas: usize, exe_path: &'a [u8]) -> Result<image::Mm<'a>> {
+fn mm_record<'a>(
+    mm_id: u32,
+    info: &'a MmInfo,
+    nr_vmas: usize,
+    exe_path: &'a [u8],
+) -> Result<image::Mm<'a>> {
     let words = (info.nr_auxv_words as usize).min(info.auxv.len());
     let auxv = image::Auxv::from_words(&info.auxv[..words & !1]).ok_or(code::EINVAL)?;
     let l = &info.layout;
@@ -217,7 +259,13 @@ fn mm_record<'a>(mm_id: u32, info: &'a MmInfo, nr_vmas: usize, exe_path: &'a [u8
     })
 }
 
-fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &MmWithUser, path: &mut [u8], shm: &mut ShmIds) -> Result {
+fn write_mm(
+    out: &mut ImageOut,
+    mm_id: u32,
+    mm: &MmWithUser,
+    path: &mut [u8],
+    shm: &mut ShmIds,
+) -> Result {
     // Read the layout and the VMA list under the lock; write without it.
     let mut arena: KVec<u8> = KVec::new();
     let (info, exe_len, vmas) = read_mm(mm, path, &mut arena)?;
@@ -232,15 +280,25 @@ fn write_mm(out: &mut ImageOut, mm_id: u32, mm: &MmWithUser, path: &mut [u8], sh
             prot: prot_of(v.info.flags),
             flags: flags_of(v.info.flags),
             kind,
-            path: if kind.has_path() { &arena[v.path_off..v.path_off + v.path_len] } else { &[] },
+            path: if kind.has_path() {
+                &arena[v.path_off..v.path_off + v.path_len]
+            } else {
+                &[]
+            },
         };
         out.put(64 + image::VMA_MAX_PAYLOAD, |e, b| e.vma(&rec, b))?;
         if kind == VmaKind::SharedAnon {
-            let s = image::Shm { id: shm.id(&v.info)? };
-            out.put(image::RECORD_HEADER_LEN + image::SHM_PAYLOAD_LEN, |e, b| e.shm(&s, b))?;
+            let s = image::Shm {
+                id: shm.id(&v.info)?,
+            };
+            out.put(image::RECORD_HEADER_LEN + image::SHM_PAYLOAD_LEN, |e, b| {
+                e.shm(&s, b)
+            })?;
         }
         match kind {
-            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => write_pages(out, mm, &v.info, false)?,
+            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {
+                write_pages(out, mm, &v.info, false)?
+            }
             VmaKind::FilePrivate => write_pages(out, mm, &v.info, true)?,
             VmaKind::SharedAnon => write_shmem_pages(out, mm, &v.info)?,
             VmaKind::FileShared | VmaKind::Vdso | VmaKind::Vvar => {}
@@ -304,7 +362,10 @@ fn write_shmem_pages(out: &mut ImageOut, mm: &MmWithUser, v: &VmaInfo) -> Result
         {
             let g = mm.mmap_read_lock_killable()?;
             while n < left.min(SHM_BATCH)
-                && g.shmem_page(addr + (n * PAGE_SIZE) as u64, &mut run[n * PAGE_SIZE..(n + 1) * PAGE_SIZE])?
+                && g.shmem_page(
+                    addr + (n * PAGE_SIZE) as u64,
+                    &mut run[n * PAGE_SIZE..(n + 1) * PAGE_SIZE],
+                )?
             {
                 n += 1;
             }

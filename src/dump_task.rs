@@ -6,12 +6,12 @@
 use kernel::error::code;
 use kernel::prelude::*;
 
+use crate::file;
 use crate::image;
+use crate::image::regs;
 use crate::image_out::ImageOut;
 use crate::pid::PidNamespace;
-use crate::file;
 use crate::signal::UNBLOCKABLE;
-use crate::image::regs;
 use crate::task::{Task, TaskExt, TaskInfo, TI_LEADER};
 use kernel::types::ARef;
 
@@ -109,7 +109,10 @@ pub(crate) fn tree_order(infos: &[TaskInfo], root_tgid: i32) -> Result<KVec<usiz
         }
     }
     if order.len() != n {
-        pr_info!("cptrst: checkpoint: {} task(s) of the tree have no parent in it\n", n - order.len());
+        pr_info!(
+            "cptrst: checkpoint: {} task(s) of the tree have no parent in it\n",
+            n - order.len()
+        );
         return Err(code::EINVAL);
     }
     Ok(order)
@@ -141,14 +144,23 @@ pub(crate) fn tree_entry(i: &TaskInfo, is_root: bool, mm_id: u32) -> image::Tree
         pgid: i.pgid as u32,
         sid: i.sid as u32,
         exit_code: i.exit_code as u32,
-        exit_signal: if (0..=64).contains(&i.exit_signal) { i.exit_signal as u32 } else { 0 },
+        exit_signal: if (0..=64).contains(&i.exit_signal) {
+            i.exit_signal as u32
+        } else {
+            0
+        },
         mm_id,
         pids: pids_of(i),
     }
 }
 
 /// Writes the TREE record: `order` indexes `infos`, `mm_ids` too.
-pub(crate) fn write_tree(out: &mut ImageOut, infos: &[TaskInfo], order: &[usize], mm_ids: &[u32]) -> Result {
+pub(crate) fn write_tree(
+    out: &mut ImageOut,
+    infos: &[TaskInfo],
+    order: &[usize],
+    mm_ids: &[u32],
+) -> Result {
     let count = u32::try_from(order.len()).map_err(|_| code::E2BIG)?;
     out.put(64, |e, b| e.tree_begin(count, b))?;
     for &k in order.iter() {
@@ -222,17 +234,25 @@ impl FdScratch {
                 }
                 Err(e) => {
                     if e == code::E2BIG {
-                        pr_info!("cptrst: checkpoint: a task has more than {} open fds\n", FDS_MAX);
+                        pr_info!(
+                            "cptrst: checkpoint: a task has more than {} open fds\n",
+                            FDS_MAX
+                        );
                     }
                     return Err(e);
                 }
             }
         };
         for k in 0..n {
-            let (Some(&fd), Some(&kind), Some(e)) = (self.fds.get(k), self.kinds.get(k), self.entries.get_mut(k)) else {
+            let (Some(&fd), Some(&kind), Some(e)) =
+                (self.fds.get(k), self.kinds.get(k), self.entries.get_mut(k))
+            else {
                 return Err(code::EINVAL);
             };
-            *e = image::FileEntry { fd, kind: file_kind(kind) };
+            *e = image::FileEntry {
+                fd,
+                kind: file_kind(kind),
+            };
         }
         self.entries.get(..n).ok_or(code::EINVAL)
     }
@@ -271,7 +291,9 @@ pub(crate) fn write_task(
     let regs = image::Regs::from_array(regs_of(t)?);
     out.put(64 + image::REGS_PAYLOAD_LEN, |e, b| e.regs(&regs, b))?;
     t.xstate(xstate)?;
-    out.put(64 + image::FPU_FIXED_LEN + xstate.len(), |e, b| e.fpu(xstate, b))?;
+    out.put(64 + image::FPU_FIXED_LEN + xstate.len(), |e, b| {
+        e.fpu(xstate, b)
+    })?;
     let files = fds.files_of(t)?;
     let count = u32::try_from(files.len()).map_err(|_| code::E2BIG)?;
     let len = image::Files::payload_len(count).ok_or(code::E2BIG)?;

@@ -37,7 +37,9 @@ pub(crate) fn eclone(a: &EcloneArgs) -> Result<isize> {
     let nr = cargs.nr_pids as usize;
     let mut pids = [0i32; MAX_PID_NS_LEVEL as usize];
     let mut raw = [0u8; 4 * MAX_PID_NS_LEVEL as usize];
-    UserSlice::new(a.pids as usize, 4 * nr).reader().read_slice(&mut raw[..4 * nr])?;
+    UserSlice::new(a.pids as usize, 4 * nr)
+        .reader()
+        .read_slice(&mut raw[..4 * nr])?;
     for (i, p) in pids.iter_mut().enumerate().take(nr) {
         *p = i32::from_ne_bytes([raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3]]);
     }
@@ -50,7 +52,9 @@ pub(crate) fn eclone(a: &EcloneArgs) -> Result<isize> {
     for (i, p) in set_tid.iter().enumerate().take(nr) {
         raw[4 * i..4 * i + 4].copy_from_slice(&p.to_ne_bytes());
     }
-    UserSlice::new(a.set_tid as usize, 4 * nr).writer().write_slice(&raw[..4 * nr])?;
+    UserSlice::new(a.set_tid as usize, 4 * nr)
+        .writer()
+        .write_slice(&raw[..4 * nr])?;
     let c3 = uapi::eclone_to_clone3(a.flags_low, &cargs, a.set_tid);
     UserSlice::new(a.clone3_args as usize, core::mem::size_of::<Clone3Args>())
         .writer()
@@ -107,7 +111,12 @@ const _: () = assert!(core::mem::size_of::<NsFacts>() == 16 + 4 * MAX_PID_NS_LEV
 
 mod ffi {
     extern "C" {
-        pub(super) fn cptrst_eclone_ns_facts(pids: *const i32, nr: u32, newpid: u32, out: *mut super::NsFacts);
+        pub(super) fn cptrst_eclone_ns_facts(
+            pids: *const i32,
+            nr: u32,
+            newpid: u32,
+            out: *mut super::NsFacts,
+        );
     }
 }
 
@@ -147,7 +156,10 @@ fn check_ns(flags: u32, pids: &[i32]) -> Result {
             continue;
         }
         let k = depth - usize::from(newpid);
-        let lv = f.lv.get(k).filter(|_| k < f.nr_levels as usize).ok_or(code::EINVAL)?;
+        let lv =
+            f.lv.get(k)
+                .filter(|_| k < f.nr_levels as usize)
+                .ok_or(code::EINVAL)?;
         if lv.capable == 0 {
             return Err(code::EPERM);
         }

@@ -24,7 +24,10 @@ impl Msg {
 
     /// An empty message.
     pub(crate) const fn new() -> Msg {
-        Msg { buf: [0; Msg::CAP], len: 0 }
+        Msg {
+            buf: [0; Msg::CAP],
+            len: 0,
+        }
     }
 
     /// The text.

@@ -28,12 +28,32 @@ mod ffi {
         pub(super) fn cptrst_file_facts(f: *mut file, out: *mut FileFacts);
         pub(super) fn cptrst_file_set_pos(f: *mut file, pos: u64);
         pub(super) fn cptrst_file_read(f: *mut file, buf: *mut u8, len: usize, pos: u64) -> isize;
-        pub(super) fn cptrst_file_read_user(f: *mut file, addr: u64, len: usize, pos: u64) -> isize;
-        pub(super) fn cptrst_file_write_at(f: *mut file, pos: u64, buf: *const u8, len: usize) -> isize;
-        pub(super) fn cptrst_file_write_all(f: *mut file, buf: *const u8, len: usize, pos: *mut u64) -> isize;
-        pub(super) fn cptrst_file_write_pages(f: *mut file, pages: *const *mut page, n: usize, pos: *mut u64) -> isize;
+        pub(super) fn cptrst_file_read_user(f: *mut file, addr: u64, len: usize, pos: u64)
+            -> isize;
+        pub(super) fn cptrst_file_write_at(
+            f: *mut file,
+            pos: u64,
+            buf: *const u8,
+            len: usize,
+        ) -> isize;
+        pub(super) fn cptrst_file_write_all(
+            f: *mut file,
+            buf: *const u8,
+            len: usize,
+            pos: *mut u64,
+        ) -> isize;
+        pub(super) fn cptrst_file_write_pages(
+            f: *mut file,
+            pages: *const *mut page,
+            n: usize,
+            pos: *mut u64,
+        ) -> isize;
         pub(super) fn cptrst_shmem_create(size: u64) -> *mut file;
-        pub(super) fn cptrst_path_lookup(name: *const u8, mode: *mut u32, pseudo: *mut u32) -> *mut path;
+        pub(super) fn cptrst_path_lookup(
+            name: *const u8,
+            mode: *mut u32,
+            pseudo: *mut u32,
+        ) -> *mut path;
         pub(super) fn cptrst_path_open(p: *const path, write: i32) -> *mut file;
         pub(super) fn cptrst_path_put(p: *mut path);
     }
@@ -242,13 +262,17 @@ impl LocalFile {
         }
         // SAFETY: the file is referenced; the destination is user memory,
         // which the kernel's copy checks and faults in.
-        isize_result(unsafe { ffi::cptrst_file_read_user(self.as_ptr(), addr, len, pos) }).map(|_| ())
+        isize_result(unsafe { ffi::cptrst_file_read_user(self.as_ptr(), addr, len, pos) })
+            .map(|_| ())
     }
 
     /// Writes all of `buf` at `pos`.
     pub(crate) fn write_at(&self, pos: u64, buf: &[u8]) -> Result {
         // SAFETY: `buf` is readable for its length; the file is referenced.
-        isize_result(unsafe { ffi::cptrst_file_write_at(self.as_ptr(), pos, buf.as_ptr(), buf.len()) }).map(|_| ())
+        isize_result(unsafe {
+            ffi::cptrst_file_write_at(self.as_ptr(), pos, buf.as_ptr(), buf.len())
+        })
+        .map(|_| ())
     }
 
     /// Writes all of `buf` at `*pos`, advancing it.
@@ -257,14 +281,20 @@ impl LocalFile {
     /// `EINTR` on a signal, `EPIPE`, `ENOSPC`, `EIO` and the like.
     pub(crate) fn write_all(&self, buf: &[u8], pos: &mut u64) -> Result {
         // SAFETY: `buf` is readable for its length; the file is referenced.
-        isize_result(unsafe { ffi::cptrst_file_write_all(self.as_ptr(), buf.as_ptr(), buf.len(), pos) }).map(|_| ())
+        isize_result(unsafe {
+            ffi::cptrst_file_write_all(self.as_ptr(), buf.as_ptr(), buf.len(), pos)
+        })
+        .map(|_| ())
     }
 
     /// Writes `pages` (pinned by the caller for the call) at `*pos`.
     pub(crate) fn write_pages(&self, pages: &[*mut bindings::page], pos: &mut u64) -> Result {
         // SAFETY: the caller's borrow of the pinned pages (see
         // `PinnedPages::range`) keeps them pinned; C only reads them.
-        isize_result(unsafe { ffi::cptrst_file_write_pages(self.as_ptr(), pages.as_ptr(), pages.len(), pos) }).map(|_| ())
+        isize_result(unsafe {
+            ffi::cptrst_file_write_pages(self.as_ptr(), pages.as_ptr(), pages.len(), pos)
+        })
+        .map(|_| ())
     }
 
     /// Installs it as a new close-on-exec fd of the caller.
@@ -373,7 +403,11 @@ impl Path {
         let p = unsafe { ffi::cptrst_path_lookup(name.as_ptr(), &mut mode, &mut pseudo) };
         // INVARIANT: kern_path() filled the shim's allocation and took the
         // references.
-        from_err_ptr(p).map(|p| Path { p, mode, pseudo: pseudo != 0 })
+        from_err_ptr(p).map(|p| Path {
+            p,
+            mode,
+            pseudo: pseudo != 0,
+        })
     }
 
     /// Is it on a pseudo file system (`SB_I_NOEXEC`: proc, sysfs, cgroupfs,

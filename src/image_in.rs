@@ -14,8 +14,8 @@ use kernel::prelude::*;
 
 use kernel::types::ARef;
 
-use crate::file::{ff, File, LocalFile};
 use crate::error::{fail, image_fail, Fail};
+use crate::file::{ff, File, LocalFile};
 use crate::image::{self, Expect, FileHeader, Record, Summary, Tree, Validator};
 
 /// The image: a referenced, readable, seekable file, and where it starts.
@@ -52,7 +52,8 @@ impl InFile {
     /// # Errors
     /// `EINTR` on a fatal signal, I/O errors.
     pub(crate) fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize> {
-        self.f.read_at(self.base.checked_add(off).ok_or(code::EFBIG)?, buf)
+        self.f
+            .read_at(self.base.checked_add(off).ok_or(code::EFBIG)?, buf)
     }
 
     /// Extends the raw CRC32C state `crc` over `len` bytes at image offset
@@ -62,7 +63,12 @@ impl InFile {
     /// # Errors
     /// `EINTR` on a fatal signal.
     pub(crate) fn crc_in_place(&self, off: u64, len: usize, crc: u32) -> Result<Option<u32>> {
-        crate::crc::file_range(&self.f, self.base.checked_add(off).ok_or(code::EFBIG)?, len, crc)
+        crate::crc::file_range(
+            &self.f,
+            self.base.checked_add(off).ok_or(code::EFBIG)?,
+            len,
+            crc,
+        )
     }
 
     /// Reads exactly `len` bytes at image offset `off` straight into the
@@ -72,7 +78,8 @@ impl InFile {
     /// `EINTR` on a fatal signal, `EFAULT` for a bad destination,
     /// `ENODATA` if the image ends first, I/O errors.
     pub(crate) fn read_to_user(&self, off: u64, addr: u64, len: usize) -> Result {
-        self.f.read_to_user(self.base.checked_add(off).ok_or(code::EFBIG)?, addr, len)
+        self.f
+            .read_to_user(self.base.checked_add(off).ok_or(code::EFBIG)?, addr, len)
     }
 }
 
@@ -114,7 +121,14 @@ struct BufIn<'f> {
 impl<'f> BufIn<'f> {
     fn new(file: &'f InFile) -> Result<Self, Fail> {
         let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
-        Ok(BufIn { file, base: 0, buf, start: 0, end: 0, eof: false })
+        Ok(BufIn {
+            file,
+            base: 0,
+            buf,
+            start: 0,
+            end: 0,
+            eof: false,
+        })
     }
 
     /// Makes at least `need` bytes available unless the file ends first.
@@ -131,10 +145,14 @@ impl<'f> BufIn<'f> {
         while self.end < need.min(BUF_LEN) && !self.eof {
             let off = self.base + self.end as u64;
             let dst = self.buf.get_mut(self.end..).unwrap_or(&mut []);
-            let n = self
-                .file
-                .read_at(off, dst)
-                .map_err(|e| fail!(e, "reading the image at offset {}: error {}", off, e.to_errno()))?;
+            let n = self.file.read_at(off, dst).map_err(|e| {
+                fail!(
+                    e,
+                    "reading the image at offset {}: error {}",
+                    off,
+                    e.to_errno()
+                )
+            })?;
             if n == 0 {
                 self.eof = true;
             }
@@ -221,7 +239,11 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
 }
 
 /// The records after the TREE, to the end of the image.
-fn records(input: &mut BufIn<'_>, val: &mut Validator<'_>, v: &mut dyn Visitor) -> Result<Summary, Fail> {
+fn records(
+    input: &mut BufIn<'_>,
+    val: &mut Validator<'_>,
+    v: &mut dyn Visitor,
+) -> Result<Summary, Fail> {
     loop {
         match val.expect() {
             Expect::Payload(n) => {
@@ -267,20 +289,34 @@ fn common_step(
     };
     // Page data that only needs its checksum: in place, if the image file
     // allows (no copy through the buffer).
-    if partial && input.is_empty() && !v.wants_page_data() && n >= IN_PLACE_MIN && val.current().0.kind == image::RECORD_PAGES {
+    if partial
+        && input.is_empty()
+        && !v.wants_page_data()
+        && n >= IN_PLACE_MIN
+        && val.current().0.kind == image::RECORD_PAGES
+    {
         let len = n.min(BUF_LEN as u64 * 64);
         let off = input.offset();
         let mut res = Ok(());
         let done = val
-            .feed_data_crc(len, |st| match input.file.crc_in_place(off, len as usize, st) {
-                Ok(c) => c,
-                Err(e) => {
-                    res = Err(e);
-                    None
+            .feed_data_crc(len, |st| {
+                match input.file.crc_in_place(off, len as usize, st) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        res = Err(e);
+                        None
+                    }
                 }
             })
             .map_err(image_fail)?;
-        res.map_err(|e| fail!(e, "reading the image at offset {}: error {}", off, e.to_errno()))?;
+        res.map_err(|e| {
+            fail!(
+                e,
+                "reading the image at offset {}: error {}",
+                off,
+                e.to_errno()
+            )
+        })?;
         if done {
             input.skip(len);
             return Ok(None);

@@ -46,7 +46,11 @@ impl OutFile {
         let stream = facts.has(ff::STREAM);
         // SAFETY: the checkpoint ioctl holds no fdget_pos of any fd.
         let f = unsafe { LocalFile::assume_no_fdget_pos(f) };
-        Ok(OutFile { f, pos: if stream { 0 } else { facts.pos }, stream })
+        Ok(OutFile {
+            f,
+            pos: if stream { 0 } else { facts.pos },
+            stream,
+        })
     }
 
     /// The file.
@@ -114,7 +118,12 @@ impl ImageOut {
             enc.set_crc_impl(imp);
         }
         // INVARIANT: the buffer is BUF_LEN long and empty.
-        Ok(ImageOut { file, enc, buf, len: 0 })
+        Ok(ImageOut {
+            file,
+            enc,
+            buf,
+            len: 0,
+        })
     }
 
     /// The size of every FPU record's xstate.
@@ -188,7 +197,13 @@ impl ImageOut {
     /// consecutive addresses from `addr`: the header through the buffer,
     /// the data straight from the pages (no copy), its CRC computed in
     /// place (by a worker, at the same time, when it can).
-    pub(crate) fn pages_pinned(&mut self, addr: u64, pins: &PinnedPages, i: usize, j: usize) -> Result {
+    pub(crate) fn pages_pinned(
+        &mut self,
+        addr: u64,
+        pins: &PinnedPages,
+        i: usize,
+        j: usize,
+    ) -> Result {
         let nr = j.checked_sub(i).filter(|&n| n > 0).ok_or(code::EINVAL)?;
         self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))?;
         self.flush()?;
@@ -196,15 +211,20 @@ impl ImageOut {
         // two passes over the data overlap when a second CPU is idle.
         if let Some(job) = PagesJob::start(pins, i, j) {
             self.file.write_pages(pins, i, j)?;
-            return self.enc.data_with_crc(nr * kernel::page::PAGE_SIZE, |st| job.finish(st)).map_err(enc_err);
+            return self
+                .enc
+                .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| job.finish(st))
+                .map_err(enc_err);
         }
         let mut crc = Ok(0);
         self.enc
-            .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| match crc::pages(pins, st, i, j) {
-                Ok(c) => c,
-                Err(e) => {
-                    crc = Err(e);
-                    st
+            .data_with_crc(nr * kernel::page::PAGE_SIZE, |st| {
+                match crc::pages(pins, st, i, j) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        crc = Err(e);
+                        st
+                    }
                 }
             })
             .map_err(enc_err)?;

@@ -38,11 +38,29 @@ mod ffi {
         pub(super) fn cptrst_mmget(mm: *mut mm_struct);
         pub(super) fn cptrst_mm_read_lock_killable(mm: *mut mm_struct) -> i32;
         pub(super) fn cptrst_mm_read_unlock(mm: *mut mm_struct);
-        pub(super) fn cptrst_mm_info_locked(mm: *mut mm_struct, out: *mut MmInfo, path: *mut u8, size: u32) -> i32;
-        pub(super) fn cptrst_vma_info_locked(mm: *mut mm_struct, addr: u64, out: *mut VmaInfo) -> i32;
-        pub(super) fn cptrst_vma_path_locked(mm: *mut mm_struct, addr: u64, path: *mut u8, size: u32) -> i32;
+        pub(super) fn cptrst_mm_info_locked(
+            mm: *mut mm_struct,
+            out: *mut MmInfo,
+            path: *mut u8,
+            size: u32,
+        ) -> i32;
+        pub(super) fn cptrst_vma_info_locked(
+            mm: *mut mm_struct,
+            addr: u64,
+            out: *mut VmaInfo,
+        ) -> i32;
+        pub(super) fn cptrst_vma_path_locked(
+            mm: *mut mm_struct,
+            addr: u64,
+            path: *mut u8,
+            size: u32,
+        ) -> i32;
         pub(super) fn cptrst_mm_maps_file_locked(mm: *mut mm_struct, f: *mut file) -> i32;
-        pub(super) fn cptrst_shmem_page_locked(mm: *mut mm_struct, addr: u64, dst: *mut u8) -> isize;
+        pub(super) fn cptrst_shmem_page_locked(
+            mm: *mut mm_struct,
+            addr: u64,
+            dst: *mut u8,
+        ) -> isize;
         pub(super) fn cptrst_mm_apply_layout(mm: *mut mm_struct, l: *const MmLayout) -> i32;
         pub(super) fn cptrst_mm_apply_auxv(mm: *mut mm_struct, auxv: *const u64, words: u32);
         pub(super) fn cptrst_auxv_max_words() -> u32;
@@ -98,7 +116,19 @@ impl MmLayout {
     pub(crate) fn from_array(a: [u64; 11]) -> MmLayout {
         let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end] =
             a;
-        MmLayout { start_code, end_code, start_data, end_data, start_brk, brk, start_stack, arg_start, arg_end, env_start, env_end }
+        MmLayout {
+            start_code,
+            end_code,
+            start_data,
+            end_data,
+            start_brk,
+            brk,
+            start_stack,
+            arg_start,
+            arg_end,
+            env_start,
+            env_end,
+        }
     }
 
     /// prctl(PR_SET_MM_MAP)'s `RLIMIT_DATA` check (`check_data_rlimit`):
@@ -223,7 +253,11 @@ impl VmaInfo {
             return VmaClass::OtherSpecial;
         }
         if self.facts & vf::FILE == 0 {
-            return if shared { VmaClass::OtherSpecial } else { VmaClass::Anon };
+            return if shared {
+                VmaClass::OtherSpecial
+            } else {
+                VmaClass::Anon
+            };
         }
         if shared && self.facts & vf::SHMEM != 0 && name_is(&self.file_name, b"dev/zero") {
             return VmaClass::SharedAnon;
@@ -307,7 +341,10 @@ impl MmWithUser {
         // SAFETY: the mm is alive (type invariant).
         errno_result(unsafe { ffi::cptrst_mm_read_lock_killable(self.as_raw()) })?;
         // INVARIANT: the lock is held.
-        Ok(MmapReadGuard { mm: self, _nts: core::marker::PhantomData })
+        Ok(MmapReadGuard {
+            mm: self,
+            _nts: core::marker::PhantomData,
+        })
     }
 
     /// Where its vDSO is (`mm->context.vdso`).
@@ -325,7 +362,11 @@ impl MmWithUser {
     pub(crate) fn set_layout_auxv(&self, l: &MmLayout, auxv: &[u64]) -> Result {
         let rlim = crate::rlimit::current_soft(crate::rlimit::Resource::Data);
         let words = u32::try_from(auxv.len()).map_err(|_| code::EINVAL)?;
-        if !l.data_within(rlim) || auxv.len() < 2 || auxv.len() > auxv_max_words() || auxv.len() % 2 != 0 {
+        if !l.data_within(rlim)
+            || auxv.len() < 2
+            || auxv.len() > auxv_max_words()
+            || auxv.len() % 2 != 0
+        {
             return Err(code::EINVAL);
         }
         // SAFETY: the mm is alive, `l` is readable of the C layout.
@@ -364,7 +405,9 @@ impl MmapReadGuard<'_> {
         let mut out = core::mem::MaybeUninit::<MmInfo>::uninit();
         let size = u32::try_from(path.len()).map_err(|_| code::EINVAL)?;
         // SAFETY: the lock is held (type invariant), `out` and `path` are writable.
-        errno_result(unsafe { ffi::cptrst_mm_info_locked(self.raw(), out.as_mut_ptr(), path.as_mut_ptr(), size) })?;
+        errno_result(unsafe {
+            ffi::cptrst_mm_info_locked(self.raw(), out.as_mut_ptr(), path.as_mut_ptr(), size)
+        })?;
         // SAFETY: fully written by the successful call (memset first).
         Ok(unsafe { out.assume_init() })
     }
@@ -401,7 +444,14 @@ impl MmapReadGuard<'_> {
         // FOLL_DUMP: no fault-in of never-touched pages nor the zero page;
         // FOLL_FORCE reads PROT_NONE mappings as ptrace does.
         let r = unsafe {
-            bindings::get_user_pages_remote(self.raw(), addr as _, nr as _, flags, pins.pages.as_mut_ptr(), core::ptr::null_mut())
+            bindings::get_user_pages_remote(
+                self.raw(),
+                addr as _,
+                nr as _,
+                flags,
+                pins.pages.as_mut_ptr(),
+                core::ptr::null_mut(),
+            )
         };
         if r == -(bindings::EFAULT as isize) {
             return Ok(0);
@@ -458,7 +508,10 @@ impl PinnedPages {
     /// An empty set.
     pub(crate) fn new() -> Result<Self> {
         // INVARIANT: none pinned.
-        Ok(PinnedPages { pages: KVVec::from_elem(core::ptr::null_mut(), PIN_BATCH, GFP_KERNEL)?, n: 0 })
+        Ok(PinnedPages {
+            pages: KVVec::from_elem(core::ptr::null_mut(), PIN_BATCH, GFP_KERNEL)?,
+            n: 0,
+        })
     }
 
     /// Pages `i..j`, all pinned while `self` is borrowed.
@@ -552,7 +605,9 @@ pub(crate) fn unmap_all() -> Result<usize> {
             }
             found
         };
-        let Some((start, end)) = next else { return Ok(n) };
+        let Some((start, end)) = next else {
+            return Ok(n);
+        };
         munmap(start, end - start)?;
         addr = end;
         n += 1;
@@ -583,14 +638,22 @@ const MAP_OK: u32 = mman::MAP_SHARED
 /// # Errors
 /// `EINVAL` for other flags than restart's, without `MAP_FIXED`, or if the
 /// kernel placed it elsewhere; what `vm_mmap` returns.
-pub(crate) fn mmap(file: Option<&LocalFile>, addr: u64, len: u64, prot: u32, flags: u32, off: u64) -> Result {
+pub(crate) fn mmap(
+    file: Option<&LocalFile>,
+    addr: u64,
+    len: u64,
+    prot: u32,
+    flags: u32,
+    off: u64,
+) -> Result {
     if flags & !MAP_OK != 0 || flags & mman::MAP_FIXED == 0 || prot & !mman::PROT_RWX != 0 {
         return Err(code::EINVAL);
     }
     let f = file.map_or(core::ptr::null_mut(), |f| f.as_ptr());
     // SAFETY: `f` is NULL or a referenced file (the mapping takes its own
     // reference); vm_mmap() acts on the caller's mm and checks the rest.
-    let r = unsafe { bindings::vm_mmap(f, addr as _, len as _, prot as _, flags as _, off as _) } as u64;
+    let r = unsafe { bindings::vm_mmap(f, addr as _, len as _, prot as _, flags as _, off as _) }
+        as u64;
     if r >= (-4095i64) as u64 {
         return Err(Error::from_errno(r as i64 as i32));
     }
@@ -618,7 +681,13 @@ pub(crate) fn write_force(addr: u64, buf: &[u8]) -> Result {
     // SAFETY: `current` is alive; `buf` is readable for `len` bytes, which
     // access_process_vm() only reads with FOLL_WRITE.
     let n = unsafe {
-        bindings::access_process_vm(bindings::get_current(), addr as _, buf.as_ptr() as *mut core::ffi::c_void, len, flags)
+        bindings::access_process_vm(
+            bindings::get_current(),
+            addr as _,
+            buf.as_ptr() as *mut core::ffi::c_void,
+            len,
+            flags,
+        )
     };
     if n == len {
         Ok(())

@@ -54,8 +54,16 @@ impl OpsTable {
     /// The table of `T`: an entry for each operation `T` implements.
     pub(crate) const fn of<T: CptOperations>() -> Self {
         OpsTable {
-            checkpoint: if T::HAS_CHECKPOINT { Some(T::checkpoint) } else { None },
-            restart: if T::HAS_RESTART { Some(T::restart) } else { None },
+            checkpoint: if T::HAS_CHECKPOINT {
+                Some(T::checkpoint)
+            } else {
+                None
+            },
+            restart: if T::HAS_RESTART {
+                Some(T::restart)
+            } else {
+                None
+            },
             eclone: if T::HAS_ECLONE { Some(T::eclone) } else { None },
         }
     }
@@ -94,7 +102,9 @@ impl OpsTable {
 
 /// Copies an argument block from user space.
 fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
-    UserSlice::new(arg, core::mem::size_of::<T>()).reader().read::<T>()
+    UserSlice::new(arg, core::mem::size_of::<T>())
+        .reader()
+        .read::<T>()
 }
 
 // SAFETY: `CheckpointArgs` is `#[repr(C)]` and made only of integers and an

@@ -20,7 +20,9 @@ mod ffi {
     extern "C" {
         pub(super) fn cptrst_pid_get(pid: *mut bindings::pid);
         pub(super) fn cptrst_pidns_get(ns: *mut bindings::pid_namespace);
-        pub(super) fn cptrst_task_pidns_get(t: *mut bindings::task_struct) -> *mut bindings::pid_namespace;
+        pub(super) fn cptrst_task_pidns_get(
+            t: *mut bindings::task_struct,
+        ) -> *mut bindings::pid_namespace;
         pub(super) fn cptrst_pid_ns_get(pid: *mut bindings::pid) -> *mut bindings::pid_namespace;
         pub(super) fn cptrst_pid_alive(ns: *mut bindings::pid_namespace, nr: i32) -> i32;
         pub(super) fn cptrst_current_in_tree_of(root: *mut bindings::pid) -> i32;
@@ -84,7 +86,12 @@ impl Pid {
     /// The pid of `t`'s thread group (None once `t` is reaped).
     pub(crate) fn of_task_group(t: &Task) -> Option<ARef<Pid>> {
         // SAFETY: a live task; get_task_pid() returns a reference or NULL.
-        unsafe { pid_from_raw(bindings::get_task_pid(t.as_raw(), bindings::pid_type_PIDTYPE_TGID)) }
+        unsafe {
+            pid_from_raw(bindings::get_task_pid(
+                t.as_raw(),
+                bindings::pid_type_PIDTYPE_TGID,
+            ))
+        }
     }
 
     /// Is it the same pid as `other`?
@@ -163,7 +170,9 @@ impl PidNamespace {
 
     /// Does a live task (neither exiting nor a zombie) have pid `nr` here?
     pub(crate) fn pid_alive(&self, nr: u32) -> bool {
-        let Ok(nr) = i32::try_from(nr) else { return false };
+        let Ok(nr) = i32::try_from(nr) else {
+            return false;
+        };
         // SAFETY: a live namespace; the shim looks up under RCU.
         unsafe { ffi::cptrst_pid_alive(self.as_raw(), nr) != 0 }
     }

@@ -9,9 +9,9 @@ use kernel::error::code;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
-use crate::image::{self, VmaKind};
 use crate::error::{fail, Fail};
 use crate::image::regs as reg;
+use crate::image::{self, VmaKind};
 use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
 use crate::signal;
 use crate::task::CurrentTask;
@@ -20,10 +20,12 @@ use core::mem::{offset_of, size_of};
 use kernel::types::AsBytes;
 use kernel::uaccess::UserSlice;
 
-use crate::image_in::InFile;
-use crate::mm::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED};
-use crate::mm::{self as rmm, Special};
 use crate::file::DevFile;
+use crate::image_in::InFile;
+use crate::mm::mman::{
+    MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
+};
+use crate::mm::{self as rmm, Special};
 use crate::uapi::{RestartArgs, RST_RESUME};
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -94,7 +96,12 @@ impl TrampParams {
             exefd: -1,
             fs_base: regs[reg::FS_BASE],
             gs_base: regs[reg::GS_BASE],
-            args: RestartArgs { ctid: 0, fd: -1, flags: RST_RESUME, ..Default::default() },
+            args: RestartArgs {
+                ctid: 0,
+                fd: -1,
+                flags: RST_RESUME,
+                ..Default::default()
+            },
             cmd: u64::from(crate::uapi::IOC_RESTART),
             ..Default::default()
         }
@@ -106,13 +113,21 @@ impl TrampParams {
         UserSlice::new(page, size_of::<TrampParams>())
             .writer()
             .write(self)
-            .map_err(|e| fail!(e, "writing the trampoline's parameters: error {}", e.to_errno()))
+            .map_err(|e| {
+                fail!(
+                    e,
+                    "writing the trampoline's parameters: error {}",
+                    e.to_errno()
+                )
+            })
     }
 
     /// Sets the exe fd in the block at `page`: the trampoline links it.
     fn store_exefd(page: u64, fd: i32) -> Result<(), Fail> {
         let at = usize::try_from(page).map_err(|_| code::EFAULT)? + offset_of!(TrampParams, exefd);
-        UserSlice::new(at, size_of::<i64>()).writer().write(&i64::from(fd))?;
+        UserSlice::new(at, size_of::<i64>())
+            .writer()
+            .write(&i64::from(fd))?;
         Ok(())
     }
 
@@ -130,7 +145,12 @@ impl TrampParams {
             7 => "setting the gs base",
             _ => "an unknown step",
         };
-        Err(fail!(code::EFAULT, "restore trampoline: {} failed: error {}", what, -(err as i64)))
+        Err(fail!(
+            code::EFAULT,
+            "restore trampoline: {} failed: error {}",
+            what,
+            -(err as i64)
+        ))
     }
 }
 
@@ -197,18 +217,33 @@ fn find_hole(ranges: &[(u64, u64)], extra: &[(u64, u64)], len: u64, top: u64) ->
 /// task of the mm, parking room for [vvar] and [vdso]) in a hole of the
 /// image's layout, and makes the call return into it with the owner's
 /// parameters.
-pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan, dev: &DevFile) -> Result<Tramp, Fail> {
+pub(crate) fn enter_owner(
+    cur_task: &CurrentTask,
+    mm: &MmPlan,
+    owner: &TaskPlan,
+    dev: &DevFile,
+) -> Result<Tramp, Fail> {
     let cur: Special = rmm::special()?;
     let vdso_len = mm.vdso.1 - mm.vdso.0;
     let vvar_len = mm.vvar.1 - mm.vvar.0;
     if cur.vdso_end - cur.vdso_start != vdso_len || cur.vvar_end - cur.vvar_start != vvar_len {
-        return Err(fail!(code::ENOEXEC, "the task's [vdso]/[vvar] differ in size from the image's"));
+        return Err(fail!(
+            code::ENOEXEC,
+            "the task's [vdso]/[vvar] differ in size from the image's"
+        ));
     }
     let fixed = PAGE * (1 + mm.nr_tasks as u64);
     let len = fixed + vvar_len + vdso_len;
-    let extra = [(cur.vdso_start, cur.vdso_end), (cur.vvar_start, cur.vvar_end)];
-    let h = find_hole(&mm.ranges, &extra, len, crate::machine::task_size())
-        .ok_or_else(|| fail!(code::ENOMEM, "no room for the restore trampoline in the image's layout"))?;
+    let extra = [
+        (cur.vdso_start, cur.vdso_end),
+        (cur.vvar_start, cur.vvar_end),
+    ];
+    let h = find_hole(&mm.ranges, &extra, len, crate::machine::task_size()).ok_or_else(|| {
+        fail!(
+            code::ENOMEM,
+            "no room for the restore trampoline in the image's layout"
+        )
+    })?;
     let code = tramp_code();
     if code.len() > PAGE_SIZE {
         return Err(fail!(code::EINVAL, "trampoline too large"));
@@ -216,9 +251,16 @@ pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan,
 
     // The point of no return.
     signal::block_all(cur_task)?;
-    rmm::unmap_all().map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
-    rmm::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0)
-        .map_err(|e| fail!(e, "mapping the restore trampoline at {:#x}: error {}", h, e.to_errno()))?;
+    rmm::unmap_all()
+        .map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
+    rmm::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0).map_err(|e| {
+        fail!(
+            e,
+            "mapping the restore trampoline at {:#x}: error {}",
+            h,
+            e.to_errno()
+        )
+    })?;
     rmm::copy_to_user(h, code)?;
     let t = Tramp { start: h, len };
     let devfd = dev.install()?;
@@ -238,7 +280,12 @@ pub(crate) fn enter_owner(cur_task: &CurrentTask, mm: &MmPlan, owner: &TaskPlan,
 
 /// Another task of the mm, first call: its parameters, and back into the
 /// owner's trampoline.
-pub(crate) fn enter_thread(cur_task: &CurrentTask, t: &Tramp, task: &TaskPlan, dev: &DevFile) -> Result<(), Fail> {
+pub(crate) fn enter_thread(
+    cur_task: &CurrentTask,
+    t: &Tramp,
+    task: &TaskPlan,
+    dev: &DevFile,
+) -> Result<(), Fail> {
     signal::block_all(cur_task)?;
     let devfd = dev.install()?;
     TrampParams::for_task(task, devfd).store(t.page(task.slot))?;
@@ -264,37 +311,87 @@ fn map_vma(plan: &Plan, v: &VmaPlan) -> Result<(), Fail> {
         }
         VmaKind::FilePrivate | VmaKind::FileShared => {
             let f = plan.files.get(v.object).ok_or(code::EINVAL)?;
-            let shared = if v.kind == VmaKind::FileShared { MAP_SHARED } else { MAP_PRIVATE };
-            rmm::mmap(Some(f), v.start, len, v.prot, flags | shared, v.pgoff * PAGE)
+            let shared = if v.kind == VmaKind::FileShared {
+                MAP_SHARED
+            } else {
+                MAP_PRIVATE
+            };
+            rmm::mmap(
+                Some(f),
+                v.start,
+                len,
+                v.prot,
+                flags | shared,
+                v.pgoff * PAGE,
+            )
         }
         VmaKind::SharedAnon => {
-            let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
-            rmm::mmap(Some(f), v.start, len, v.prot, flags | MAP_SHARED, v.pgoff * PAGE)
+            let f = plan
+                .shms
+                .get(v.object)
+                .and_then(|s| s.file.as_ref())
+                .ok_or(code::EINVAL)?;
+            rmm::mmap(
+                Some(f),
+                v.start,
+                len,
+                v.prot,
+                flags | MAP_SHARED,
+                v.pgoff * PAGE,
+            )
         }
     };
-    r.map_err(|e| fail!(e, "VMA {:#x}-{:#x}: mapping it: error {}", v.start, v.end, e.to_errno()))
+    r.map_err(|e| {
+        fail!(
+            e,
+            "VMA {:#x}-{:#x}: mapping it: error {}",
+            v.start,
+            v.end,
+            e.to_errno()
+        )
+    })
 }
 
 /// The mm's owner, second call: pass 2 over its address space, then the
 /// layout, auxv and (through the trampoline) the exe link.
-pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner: &TaskPlan) -> Result<(), Fail> {
+pub(crate) fn map_mm(
+    image: &InFile,
+    plan: &Plan,
+    mm: &MmPlan,
+    t: &Tramp,
+    owner: &TaskPlan,
+) -> Result<(), Fail> {
     let mut buf = KVVec::from_elem(0u8, CHUNK, GFP_KERNEL)?;
     for v in mm.vmas.iter() {
         let (ts, te) = (t.start, t.start + t.len);
         if v.start < te && ts < v.end {
-            return Err(fail!(code::EINVAL, "VMA {:#x}-{:#x}: overlaps the trampoline", v.start, v.end));
+            return Err(fail!(
+                code::EINVAL,
+                "VMA {:#x}-{:#x}: overlaps the trampoline",
+                v.start,
+                v.end
+            ));
         }
         if matches!(v.kind, VmaKind::Vdso | VmaKind::Vvar) {
             continue;
         }
         map_vma(plan, v)?;
-        let runs = mm.runs.get(v.first_run..v.first_run + v.nr_runs).unwrap_or(&[]);
+        let runs = mm
+            .runs
+            .get(v.first_run..v.first_run + v.nr_runs)
+            .unwrap_or(&[]);
         for run in runs {
             fill_run(image, plan, v, run, &mut buf)?;
         }
     }
-    rmm::set_mm(&mm.layout, &mm.auxv)
-        .map_err(|e| fail!(e, "MM (type 5) at offset {}: the kernel refused the layout or auxv: error {}", mm.off, e.to_errno()))?;
+    rmm::set_mm(&mm.layout, &mm.auxv).map_err(|e| {
+        fail!(
+            e,
+            "MM (type 5) at offset {}: the kernel refused the layout or auxv: error {}",
+            mm.off,
+            e.to_errno()
+        )
+    })?;
     if let Some(exe) = mm.exe.and_then(|i| plan.files.get(i)) {
         let fd = exe.install()?;
         TrampParams::store_exefd(t.page(owner.slot), fd)?;
@@ -305,7 +402,13 @@ pub(crate) fn map_mm(image: &InFile, plan: &Plan, mm: &MmPlan, t: &Tramp, owner:
 /// Reads one run of pages from the image and writes it into place:
 /// straight from the image into writable private memory (one copy), else
 /// through `buf`.
-fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [u8]) -> Result<(), Fail> {
+fn fill_run(
+    image: &InFile,
+    plan: &Plan,
+    v: &VmaPlan,
+    run: &RunPlan,
+    buf: &mut [u8],
+) -> Result<(), Fail> {
     if v.kind != VmaKind::SharedAnon && v.prot & image::PROT_WRITE != 0 {
         let len = usize::try_from(run.len).map_err(|_| code::EINVAL)?;
         match image.read_to_user(run.image_off, run.addr, len) {
@@ -313,10 +416,20 @@ fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [
             // A file system without ->read_iter: through the buffer.
             Err(e) if e == crate::error::eopnotsupp() => {}
             Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => {
-                return Err(fail!(e, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off));
+                return Err(fail!(
+                    e,
+                    "PAGES (type 7) at offset {}: the image is shorter than when it was checked",
+                    run.off
+                ));
             }
             Err(e) => {
-                return Err(fail!(e, "PAGES (type 7) at offset {}: reading into {:#x}: error {}", run.off, run.addr, e.to_errno()));
+                return Err(fail!(
+                    e,
+                    "PAGES (type 7) at offset {}: reading into {:#x}: error {}",
+                    run.off,
+                    run.addr,
+                    e.to_errno()
+                ));
             }
         }
     }
@@ -324,15 +437,31 @@ fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [
     while done < run.len {
         let n = ((run.len - done) as usize).min(buf.len());
         let chunk = buf.get_mut(..n).ok_or(code::EINVAL)?;
-        let got = image
-            .read_at(run.image_off + done, chunk)
-            .map_err(|e| fail!(e, "PAGES (type 7) at offset {}: reading: error {}", run.off, e.to_errno()))?;
+        let got = image.read_at(run.image_off + done, chunk).map_err(|e| {
+            fail!(
+                e,
+                "PAGES (type 7) at offset {}: reading: error {}",
+                run.off,
+                e.to_errno()
+            )
+        })?;
         if got != n {
-            return Err(fail!(code::EINVAL, "PAGES (type 7) at offset {}: the image is shorter than when it was checked", run.off));
+            return Err(fail!(
+                code::EINVAL,
+                "PAGES (type 7) at offset {}: the image is shorter than when it was checked",
+                run.off
+            ));
         }
         let addr = run.addr + done;
-        write_chunk(plan, v, addr, chunk)
-            .map_err(|e| fail!(e, "PAGES (type 7) at offset {}: writing {:#x}: error {}", run.off, addr, e.to_errno()))?;
+        write_chunk(plan, v, addr, chunk).map_err(|e| {
+            fail!(
+                e,
+                "PAGES (type 7) at offset {}: writing {:#x}: error {}",
+                run.off,
+                addr,
+                e.to_errno()
+            )
+        })?;
         done += n as u64;
     }
     Ok(())
@@ -343,7 +472,11 @@ fn fill_run(image: &InFile, plan: &Plan, v: &VmaPlan, run: &RunPlan, buf: &mut [
 fn write_chunk(plan: &Plan, v: &VmaPlan, addr: u64, chunk: &[u8]) -> Result {
     match v.kind {
         VmaKind::SharedAnon => {
-            let f = plan.shms.get(v.object).and_then(|s| s.file.as_ref()).ok_or(code::EINVAL)?;
+            let f = plan
+                .shms
+                .get(v.object)
+                .and_then(|s| s.file.as_ref())
+                .ok_or(code::EINVAL)?;
             f.write_at(v.pgoff * PAGE + (addr - v.start), chunk)
         }
         _ if v.prot & image::PROT_WRITE != 0 => rmm::copy_to_user(addr, chunk),
@@ -356,7 +489,11 @@ fn write_chunk(plan: &Plan, v: &VmaPlan, addr: u64, chunk: &[u8]) -> Result {
 /// trampoline.
 pub(crate) fn finish(mm: &MmPlan, tramp: &Tramp, last: bool) -> Result<(), Fail> {
     if !rmm::vdso_is(mm.vdso.0) {
-        return Err(fail!(code::EFAULT, "VMA: the vDSO is not at the image's address {:#x}", mm.vdso.0));
+        return Err(fail!(
+            code::EFAULT,
+            "VMA: the vDSO is not at the image's address {:#x}",
+            mm.vdso.0
+        ));
     }
     if last {
         rmm::munmap(tramp.start, tramp.len)?;

@@ -14,19 +14,18 @@ use kernel::error::code;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
-use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::error::{eopnotsupp, fail, Fail};
 use crate::file::{mode, File, Path};
+use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
 use crate::image_in::{self, InFile, Visitor};
 use crate::machine;
 use crate::mm::{self, MmLayout};
 use crate::task::{RegsError, ThreadState, UserRegs};
-use kernel::types::ARef;
 use crate::uapi::RST_SKIP_FILES;
+use kernel::types::ARef;
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
 pub(crate) const MIN_ADDR: u64 = 0x10000;
-
 
 /// What this machine and kernel are, for the image to match.
 pub(crate) struct Machine {
@@ -202,7 +201,11 @@ pub(crate) struct BStr<'a>(pub(crate) &'a [u8]);
 impl core::fmt::Display for BStr<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         for &b in self.0 {
-            let c = if (0x20..0x7f).contains(&b) { b as char } else { '?' };
+            let c = if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            };
             core::fmt::Write::write_char(f, c)?;
         }
         Ok(())
@@ -237,16 +240,39 @@ struct FileTable {
 
 impl FileTable {
     /// The index of `path` (opened for writing if `write`), added if new.
-    fn add(&mut self, path: &[u8], write: bool, what: &'static str, off: u64) -> Result<usize, Fail> {
+    fn add(
+        &mut self,
+        path: &[u8],
+        write: bool,
+        what: &'static str,
+        off: u64,
+    ) -> Result<usize, Fail> {
         let names = &self.names;
-        let found = self.sorted.binary_search_by(|&i| (names[i].name(), names[i].write).cmp(&(path, write)));
+        let found = self
+            .sorted
+            .binary_search_by(|&i| (names[i].name(), names[i].write).cmp(&(path, write)));
         let pos = match found {
             Ok(pos) => return Ok(self.sorted[pos]),
             Err(pos) => pos,
         };
-        let c = c_path(path)
-            .ok_or_else(|| fail!(code::EINVAL, "{} at offset {}: the path {} is not absolute or holds a NUL", what, off, BStr(path)))?;
-        self.names.push(FileName { path: c, write, what, off }, GFP_KERNEL_ACCOUNT)?;
+        let c = c_path(path).ok_or_else(|| {
+            fail!(
+                code::EINVAL,
+                "{} at offset {}: the path {} is not absolute or holds a NUL",
+                what,
+                off,
+                BStr(path)
+            )
+        })?;
+        self.names.push(
+            FileName {
+                path: c,
+                write,
+                what,
+                off,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
         self.sorted.push(self.names.len() - 1, GFP_KERNEL_ACCOUNT)?;
         self.sorted[pos..].rotate_right(1);
         Ok(self.names.len() - 1)
@@ -264,10 +290,20 @@ impl FileTable {
         let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
             let name = BStr(n.name());
-            let p = Path::lookup(&n.path)
-                .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
+            let p = Path::lookup(&n.path).map_err(|e| {
+                fail!(
+                    e,
+                    "{} at offset {}: cannot open {}: error {}",
+                    n.what,
+                    n.off,
+                    name,
+                    e.to_errno()
+                )
+            })?;
             let kind = match p.mode() & mode::S_IFMT {
-                mode::S_IFREG if p.on_pseudo_fs() => Some("on a pseudo file system (proc, sysfs...)"),
+                mode::S_IFREG if p.on_pseudo_fs() => {
+                    Some("on a pseudo file system (proc, sysfs...)")
+                }
                 mode::S_IFREG => None,
                 mode::S_IFDIR => Some("a directory"),
                 mode::S_IFIFO => Some("a FIFO"),
@@ -287,9 +323,16 @@ impl FileTable {
                     kind
                 ));
             }
-            let f = p
-                .open(n.write)
-                .map_err(|e| fail!(e, "{} at offset {}: cannot open {}: error {}", n.what, n.off, name, e.to_errno()))?;
+            let f = p.open(n.write).map_err(|e| {
+                fail!(
+                    e,
+                    "{} at offset {}: cannot open {}: error {}",
+                    n.what,
+                    n.off,
+                    name,
+                    e.to_errno()
+                )
+            })?;
             files.push(f, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(files)
@@ -333,7 +376,10 @@ impl<'a> Walker<'a> {
             tasks: KVec::new(),
             cur_task: None,
             mms: KVec::new(),
-            files: FileTable { names: KVec::new(), sorted: KVec::new() },
+            files: FileTable {
+                names: KVec::new(),
+                sorted: KVec::new(),
+            },
             max_files: usize::try_from(crate::file::nofile_max()).unwrap_or(usize::MAX),
             shms: KVec::new(),
             shm_ids: KVec::new(),
@@ -344,7 +390,8 @@ impl<'a> Walker<'a> {
     }
 
     fn page_size(&self) -> u64 {
-        self.header.map_or(PAGE_SIZE as u64, |h| u64::from(h.page_size))
+        self.header
+            .map_or(PAGE_SIZE as u64, |h| u64::from(h.page_size))
     }
 
     /// The last checks, which need the whole image, and the objects.
@@ -352,7 +399,12 @@ impl<'a> Walker<'a> {
         self.resolve_shm(0, None)?;
         for (i, t) in self.tasks.iter().enumerate() {
             if !t.is_zombie() && (t.regs.is_none() || t.xstate.is_empty()) {
-                return Err(fail!(code::EINVAL, "TASK {} (pid {}): no registers or FPU state", i, t.pid()));
+                return Err(fail!(
+                    code::EINVAL,
+                    "TASK {} (pid {}): no registers or FPU state",
+                    i,
+                    t.pid()
+                ));
             }
         }
         for (k, mm) in self.mms.iter().enumerate() {
@@ -367,12 +419,24 @@ impl<'a> Walker<'a> {
         }
         for (i, s) in self.shms.iter_mut().enumerate() {
             let size = s.pages.checked_mul(PAGE_SIZE as u64).ok_or(code::EFBIG)?;
-            let f = crate::file::shmem_create(size)
-                .map_err(|e| fail!(e, "shared memory object {} ({} bytes): error {}", i + 1, size, e.to_errno()))?;
+            let f = crate::file::shmem_create(size).map_err(|e| {
+                fail!(
+                    e,
+                    "shared memory object {} ({} bytes): error {}",
+                    i + 1,
+                    size,
+                    e.to_errno()
+                )
+            })?;
             s.file = Some(f);
         }
         let files = self.files.open_all()?;
-        Ok(Plan { tasks: self.tasks, mms: self.mms, files, shms: self.shms })
+        Ok(Plan {
+            tasks: self.tasks,
+            mms: self.mms,
+            files,
+            shms: self.shms,
+        })
     }
 
     fn mm_mut(&mut self) -> Option<&mut MmPlan> {
@@ -383,20 +447,36 @@ impl<'a> Walker<'a> {
 impl Visitor for Walker<'_> {
     fn header(&mut self, h: &FileHeader) -> Result<(), Fail> {
         if u64::from(h.page_size) != PAGE_SIZE as u64 {
-            return Err(fail!(code::ENOEXEC, "header: page size {} (this machine: {})", h.page_size, PAGE_SIZE));
+            return Err(fail!(
+                code::ENOEXEC,
+                "header: page size {} (this machine: {})",
+                h.page_size,
+                PAGE_SIZE
+            ));
         }
         let missing = h.xcr0 & !self.m.xcr0;
         if missing != 0 {
-            let mut f = fail!(code::ENOEXEC, "header: the image needs xstate features this CPU lacks:");
+            let mut f = fail!(
+                code::ENOEXEC,
+                "header: the image needs xstate features this CPU lacks:"
+            );
             for bit in 0..64u32 {
                 if missing & (1u64 << bit) != 0 {
-                    let _ = core::fmt::Write::write_fmt(&mut f.msg, format_args!(" {} (bit {})", xfeature_name(bit), bit));
+                    let _ = core::fmt::Write::write_fmt(
+                        &mut f.msg,
+                        format_args!(" {} (bit {})", xfeature_name(bit), bit),
+                    );
                 }
             }
             return Err(f);
         }
         if h.xstate_size != self.m.xstate_size {
-            return Err(fail!(code::ENOEXEC, "header: xstate size {} (this CPU: {})", h.xstate_size, self.m.xstate_size));
+            return Err(fail!(
+                code::ENOEXEC,
+                "header: xstate size {} (this CPU: {})",
+                h.xstate_size,
+                self.m.xstate_size
+            ));
         }
         if h.kernel_release != self.m.release {
             let img = core::str::from_utf8(h.release()).unwrap_or("?");
@@ -415,21 +495,19 @@ impl Visitor for Walker<'_> {
         let n = t.len() as usize;
         self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for e in t.iter() {
-            self.tasks
-                .push(
-                    TaskPlan {
-                        entry: e,
-                        comm: [0; 16],
-                        personality: 0,
-                        blocked: 0,
-                        regs: None,
-                        xstate: KVVec::new(),
-                        thread: ThreadState::default(),
-                        slot: 0,
-                    },
-                    GFP_KERNEL_ACCOUNT,
-                )
-                ?;
+            self.tasks.push(
+                TaskPlan {
+                    entry: e,
+                    comm: [0; 16],
+                    personality: 0,
+                    blocked: 0,
+                    regs: None,
+                    xstate: KVVec::new(),
+                    thread: ThreadState::default(),
+                    slot: 0,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
         }
         check_tree(off, &self.tasks)?;
         // Address spaces: owner, live tasks, parameter slots.
@@ -473,7 +551,11 @@ impl Visitor for Walker<'_> {
 /// The rules a tree must follow for this restart to build it.
 fn check_tree(off: u64, tasks: &[TaskPlan]) -> Result<(), Fail> {
     let Some(root) = tasks.first() else {
-        return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: no task", off));
+        return Err(fail!(
+            code::EINVAL,
+            "TREE (type 1) at offset {}: no task",
+            off
+        ));
     };
     if root.is_zombie() || root.entry.is_thread() || root.entry.nr_levels != 1 {
         return Err(fail!(
@@ -500,8 +582,15 @@ fn leader_of(tasks: &[TaskPlan], tgid: u32) -> Option<&TaskPlan> {
 /// A thread: its leader is in the tree, alive, and shares its mm.
 fn check_thread(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
     let e = &tasks[i].entry;
-    let l = leader_of(tasks, e.tgid)
-        .ok_or_else(|| fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): its thread group leader is missing", off, i, e.pid()))?;
+    let l = leader_of(tasks, e.tgid).ok_or_else(|| {
+        fail!(
+            code::EINVAL,
+            "TREE (type 1) at offset {}: task {} (pid {}): its thread group leader is missing",
+            off,
+            i,
+            e.pid()
+        )
+    })?;
     if l.is_zombie() || e.is_zombie() {
         return Err(fail!(
             eopnotsupp(),
@@ -512,7 +601,13 @@ fn check_thread(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
         ));
     }
     if l.entry.mm_id != e.mm_id {
-        return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): not in its leader's mm", off, i, e.pid()));
+        return Err(fail!(
+            code::EINVAL,
+            "TREE (type 1) at offset {}: task {} (pid {}): not in its leader's mm",
+            off,
+            i,
+            e.pid()
+        ));
     }
     Ok(())
 }
@@ -522,11 +617,26 @@ fn check_thread(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
 fn check_process(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
     let e = &tasks[i].entry;
     if e.tgid != e.pid() {
-        return Err(fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): a leader with tgid {}", off, i, e.pid(), e.tgid));
+        return Err(fail!(
+            code::EINVAL,
+            "TREE (type 1) at offset {}: task {} (pid {}): a leader with tgid {}",
+            off,
+            i,
+            e.pid(),
+            e.tgid
+        ));
     }
     if i > 0 {
-        let p = leader_of(tasks, e.ppid)
-            .ok_or_else(|| fail!(code::EINVAL, "TREE (type 1) at offset {}: task {} (pid {}): its parent {} is not in the tree", off, i, e.pid(), e.ppid))?;
+        let p = leader_of(tasks, e.ppid).ok_or_else(|| {
+            fail!(
+                code::EINVAL,
+                "TREE (type 1) at offset {}: task {} (pid {}): its parent {} is not in the tree",
+                off,
+                i,
+                e.pid(),
+                e.ppid
+            )
+        })?;
         if p.is_zombie() {
             return Err(fail!(
                 eopnotsupp(),
@@ -550,7 +660,11 @@ fn check_process(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
         }
     }
     // Address spaces shared between thread groups (vfork, CLONE_VM).
-    if e.mm_id != 0 && tasks.iter().any(|o| o.entry.mm_id == e.mm_id && o.entry.tgid != e.tgid) {
+    if e.mm_id != 0
+        && tasks
+            .iter()
+            .any(|o| o.entry.mm_id == e.mm_id && o.entry.tgid != e.tgid)
+    {
         return Err(fail!(
             eopnotsupp(),
             "TREE (type 1) at offset {}: task {} (pid {}) shares its address space with another process: not supported",
@@ -574,7 +688,10 @@ impl Walker<'_> {
             ));
         }
         let i = t.index as usize;
-        let tp = self.tasks.get_mut(i).ok_or_else(|| fail!(code::EINVAL, "TASK at offset {}: bad index", off))?;
+        let tp = self
+            .tasks
+            .get_mut(i)
+            .ok_or_else(|| fail!(code::EINVAL, "TASK at offset {}: bad index", off))?;
         tp.comm = t.comm;
         tp.personality = t.personality;
         tp.blocked = t.blocked;
@@ -592,7 +709,11 @@ impl Walker<'_> {
                 cs,
                 ss
             ),
-            RegsError::OutsideUser => fail!(code::EINVAL, "REGS (type 3) at offset {}: an address outside user space", off),
+            RegsError::OutsideUser => fail!(
+                code::EINVAL,
+                "REGS (type 3) at offset {}: an address outside user space",
+                off
+            ),
         })?;
         if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
             t.regs = Some(a);
@@ -603,9 +724,16 @@ impl Walker<'_> {
     /// FPU: the xstate, with a valid MXCSR.
     fn fpu_record(&mut self, off: u64, f: &image::Fpu<'_>) -> Result<(), Fail> {
         let x = f.xstate;
-        let mxcsr = x.get(24..28).map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])));
+        let mxcsr = x
+            .get(24..28)
+            .map_or(0, |b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])));
         if mxcsr & 0xffff_0000 != 0 {
-            return Err(fail!(code::EINVAL, "FPU (type 4) at offset {}: MXCSR {:#x} has reserved bits set", off, mxcsr));
+            return Err(fail!(
+                code::EINVAL,
+                "FPU (type 4) at offset {}: MXCSR {:#x} has reserved bits set",
+                off,
+                mxcsr
+            ));
         }
         if let Some(t) = self.cur_task.and_then(|i| self.tasks.get_mut(i)) {
             t.xstate = KVVec::with_capacity(x.len(), GFP_KERNEL_ACCOUNT)?;
@@ -646,9 +774,15 @@ impl Walker<'_> {
 
     /// SHM: only right after a shared anonymous VMA.
     fn shm_record(&mut self, off: u64) -> Result<(), Fail> {
-        let cur = self.cur.ok_or_else(|| fail!(code::EINVAL, "SHM at offset {}: outside a VMA", off))?;
+        let cur = self
+            .cur
+            .ok_or_else(|| fail!(code::EINVAL, "SHM at offset {}: outside a VMA", off))?;
         if cur.kind != VmaKind::SharedAnon || !cur.shm_ok {
-            return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: not right after a shared anonymous VMA", off));
+            return Err(fail!(
+                code::EINVAL,
+                "SHM (type 10) at offset {}: not right after a shared anonymous VMA",
+                off
+            ));
         }
         if let Some(c) = self.cur.as_mut() {
             c.shm_ok = false;
@@ -658,15 +792,21 @@ impl Walker<'_> {
 
     /// PAGES: a run of page data for the current VMA.
     fn pages_record(&mut self, off: u64, p: &image::Pages<'_>) -> Result<(), Fail> {
-        let cur = self.cur.ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: outside a VMA", off))?;
+        let cur = self
+            .cur
+            .ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: outside a VMA", off))?;
         match cur.kind {
-            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate | VmaKind::SharedAnon => {}
+            VmaKind::AnonPrivate
+            | VmaKind::Stack
+            | VmaKind::Heap
+            | VmaKind::FilePrivate
+            | VmaKind::SharedAnon => {}
             _ => {
                 return Err(fail!(
-                    code::EINVAL,
-                    "PAGES (type 7) at offset {}: pages for a shared file mapping, [vdso] or [vvar]",
-                    off
-                ))
+                code::EINVAL,
+                "PAGES (type 7) at offset {}: pages for a shared file mapping, [vdso] or [vvar]",
+                off
+            ))
             }
         }
         if let Some(c) = self.cur.as_mut() {
@@ -675,8 +815,18 @@ impl Walker<'_> {
         let ps = self.page_size();
         let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
         let len = p.nr_pages.checked_mul(ps).ok_or(code::EFBIG)?;
-        let mm = self.mm_mut().ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: no MM", off))?;
-        mm.runs.push(RunPlan { addr: p.addr, len, image_off, off }, GFP_KERNEL_ACCOUNT)?;
+        let mm = self
+            .mm_mut()
+            .ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: no MM", off))?;
+        mm.runs.push(
+            RunPlan {
+                addr: p.addr,
+                len,
+                image_off,
+                off,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
         if let Some(v) = mm.vmas.last_mut() {
             v.nr_runs += 1;
         }
@@ -684,7 +834,13 @@ impl Walker<'_> {
     }
 
     /// Names a file to open after the walk, within the caller's limit.
-    fn add_file(&mut self, path: &[u8], write: bool, what: &'static str, off: u64) -> Result<usize, Fail> {
+    fn add_file(
+        &mut self,
+        path: &[u8],
+        write: bool,
+        what: &'static str,
+        off: u64,
+    ) -> Result<usize, Fail> {
         let i = self.files.add(path, write, what, off)?;
         self.check_budget(what, off)?;
         Ok(i)
@@ -709,22 +865,34 @@ impl Walker<'_> {
     fn mm_record(&mut self, off: u64, mm: &image::Mm<'_>) -> Result<(), Fail> {
         let f = mm.layout();
         let layout = MmLayout::from_array(f);
-        if f.iter().any(|&v| v < PAGE_SIZE as u64 || v >= self.m.task_size)
+        if f.iter()
+            .any(|&v| v < PAGE_SIZE as u64 || v >= self.m.task_size)
             || layout.start_code >= layout.end_code
             || layout.start_data > layout.end_data
             || layout.start_brk > layout.brk
             || layout.arg_start > layout.arg_end
             || layout.env_start > layout.env_end
         {
-            return Err(fail!(code::EINVAL, "MM (type 5) at offset {}: invalid layout fields", off));
+            return Err(fail!(
+                code::EINVAL,
+                "MM (type 5) at offset {}: invalid layout fields",
+                off
+            ));
         }
         let mut auxv = KVec::new();
         for (k, v) in mm.auxv.iter() {
             auxv.push(k, GFP_KERNEL_ACCOUNT)?;
             auxv.push(v, GFP_KERNEL_ACCOUNT)?;
         }
-        if auxv.len() < 2 || auxv.len() > self.m.auxv_words || auxv[auxv.len() - 2] != image::AT_NULL {
-            return Err(fail!(code::EINVAL, "MM (type 5) at offset {}: auxv too long or not ended by AT_NULL", off));
+        if auxv.len() < 2
+            || auxv.len() > self.m.auxv_words
+            || auxv[auxv.len() - 2] != image::AT_NULL
+        {
+            return Err(fail!(
+                code::EINVAL,
+                "MM (type 5) at offset {}: auxv too long or not ended by AT_NULL",
+                off
+            ));
         }
         let exe = if mm.exe_path.is_empty() {
             None
@@ -742,35 +910,51 @@ impl Walker<'_> {
                 last = i;
             }
         }
-        let owner = owner.ok_or_else(|| fail!(code::EINVAL, "MM (type 5) at offset {}: no task uses address space {}", off, id))?;
-        self.mms
-            .push(
-                MmPlan {
-                    layout,
-                    auxv,
-                    exe,
-                    vmas: KVec::new(),
-                    runs: KVec::new(),
-                    ranges: KVec::new(),
-                    vdso: (0, 0),
-                    vvar: (0, 0),
-                    owner,
-                    nr_tasks: n,
-                    last,
-                    off,
-                },
-                GFP_KERNEL_ACCOUNT,
+        let owner = owner.ok_or_else(|| {
+            fail!(
+                code::EINVAL,
+                "MM (type 5) at offset {}: no task uses address space {}",
+                off,
+                id
             )
-            ?;
+        })?;
+        self.mms.push(
+            MmPlan {
+                layout,
+                auxv,
+                exe,
+                vmas: KVec::new(),
+                runs: KVec::new(),
+                ranges: KVec::new(),
+                vdso: (0, 0),
+                vvar: (0, 0),
+                owner,
+                nr_tasks: n,
+                last,
+                off,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
         self.cur = None;
         Ok(())
     }
 
     /// A [vdso] or [vvar] VMA: one of each per mm, of this kernel's size.
     fn check_special(&self, off: u64, kind: VmaKind, len: u64) -> Result<(), Fail> {
-        let (want, name) = if kind == VmaKind::Vdso { (self.m.vdso_len, "[vdso]") } else { (self.m.vvar_len, "[vvar]") };
-        let mm = self.mms.last().ok_or_else(|| fail!(code::EINVAL, "VMA at offset {}: no MM", off))?;
-        let slot = if kind == VmaKind::Vdso { mm.vdso } else { mm.vvar };
+        let (want, name) = if kind == VmaKind::Vdso {
+            (self.m.vdso_len, "[vdso]")
+        } else {
+            (self.m.vvar_len, "[vvar]")
+        };
+        let mm = self
+            .mms
+            .last()
+            .ok_or_else(|| fail!(code::EINVAL, "VMA at offset {}: no MM", off))?;
+        let slot = if kind == VmaKind::Vdso {
+            mm.vdso
+        } else {
+            mm.vvar
+        };
         if slot.1 != 0 || len != want {
             return Err(fail!(
                 code::ENOEXEC,
@@ -786,16 +970,36 @@ impl Walker<'_> {
 
     fn vma_record(&mut self, off: u64, v: &image::Vma<'_>) -> Result<(), Fail> {
         let ps = self.page_size();
-        if v.start < MIN_ADDR || v.end > self.m.task_size || v.start >= v.end || v.start % ps != 0 || v.end % ps != 0 {
-            return Err(fail!(code::EINVAL, "VMA (type 6) at offset {}: {:#x}-{:#x} is outside user space", off, v.start, v.end));
+        if v.start < MIN_ADDR
+            || v.end > self.m.task_size
+            || v.start >= v.end
+            || v.start % ps != 0
+            || v.end % ps != 0
+        {
+            return Err(fail!(
+                code::EINVAL,
+                "VMA (type 6) at offset {}: {:#x}-{:#x} is outside user space",
+                off,
+                v.start,
+                v.end
+            ));
         }
         let len = v.end - v.start;
-        self.cur = Some(CurVma { kind: v.kind, shm_ok: true });
+        self.cur = Some(CurVma {
+            kind: v.kind,
+            shm_ok: true,
+        });
         let mut object = 0;
         match v.kind {
             VmaKind::Vdso | VmaKind::Vvar => self.check_special(off, v.kind, len)?,
             VmaKind::FilePrivate | VmaKind::FileShared => {
-                v.pgoff.checked_mul(ps).ok_or_else(|| fail!(code::EINVAL, "VMA (type 6) at offset {}: file offset too large", off))?;
+                v.pgoff.checked_mul(ps).ok_or_else(|| {
+                    fail!(
+                        code::EINVAL,
+                        "VMA (type 6) at offset {}: file offset too large",
+                        off
+                    )
+                })?;
                 let write = v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0;
                 object = self.add_file(v.path, write, "VMA (type 6)", off)?;
             }
@@ -807,7 +1011,10 @@ impl Walker<'_> {
             }
             VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {}
         }
-        let mm = self.mms.last_mut().ok_or_else(|| fail!(code::EINVAL, "VMA at offset {}: no MM", off))?;
+        let mm = self
+            .mms
+            .last_mut()
+            .ok_or_else(|| fail!(code::EINVAL, "VMA at offset {}: no MM", off))?;
         match v.kind {
             VmaKind::Vdso => mm.vdso = (v.start, v.end),
             VmaKind::Vvar => mm.vvar = (v.start, v.end),
@@ -815,22 +1022,20 @@ impl Walker<'_> {
         }
         mm.ranges.push((v.start, v.end), GFP_KERNEL_ACCOUNT)?;
         let first_run = mm.runs.len();
-        mm.vmas
-            .push(
-                VmaPlan {
-                    start: v.start,
-                    end: v.end,
-                    pgoff: v.pgoff,
-                    prot: v.prot,
-                    flags: v.flags,
-                    kind: v.kind,
-                    object,
-                    first_run,
-                    nr_runs: 0,
-                },
-                GFP_KERNEL_ACCOUNT,
-            )
-            ?;
+        mm.vmas.push(
+            VmaPlan {
+                start: v.start,
+                end: v.end,
+                pgoff: v.pgoff,
+                prot: v.prot,
+                flags: v.flags,
+                kind: v.kind,
+                object,
+                first_run,
+                nr_runs: 0,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
         Ok(())
     }
 
@@ -844,16 +1049,33 @@ impl Walker<'_> {
             Some(id) => {
                 let n = self.shm_ids.len() as u64;
                 if id == 0 || id > n + 1 {
-                    return Err(fail!(code::EINVAL, "SHM (type 10) at offset {}: object {} out of order", off, id));
+                    return Err(fail!(
+                        code::EINVAL,
+                        "SHM (type 10) at offset {}: object {} out of order",
+                        off,
+                        id
+                    ));
                 }
                 if id == n + 1 {
-                    self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT)?;
+                    self.shms.push(
+                        ShmPlan {
+                            pages: 0,
+                            file: None,
+                        },
+                        GFP_KERNEL_ACCOUNT,
+                    )?;
                     self.shm_ids.push(self.shms.len() - 1, GFP_KERNEL_ACCOUNT)?;
                 }
                 self.shm_ids[(id - 1) as usize]
             }
             None => {
-                self.shms.push(ShmPlan { pages: 0, file: None }, GFP_KERNEL_ACCOUNT)?;
+                self.shms.push(
+                    ShmPlan {
+                        pages: 0,
+                        file: None,
+                    },
+                    GFP_KERNEL_ACCOUNT,
+                )?;
                 self.shms.len() - 1
             }
         };

@@ -10,9 +10,9 @@
 use kernel::error::code;
 
 use crate::error::{fail, Fail};
+use crate::file::{self, DevFile};
 use crate::image::regs;
 use crate::restore_plan::TaskPlan;
-use crate::file::{self, DevFile};
 use crate::signal;
 use crate::task::{CurrentTask, FpuParked};
 
@@ -21,12 +21,17 @@ use crate::task::{CurrentTask, FpuParked};
 /// queued return value is set. The regs were validated by the plan.
 pub(crate) fn restore(cur: &CurrentTask, dev: &DevFile, t: &TaskPlan) -> Result<FpuParked, Fail> {
     file::close_fds_from(cur, 3);
-    let regs = t.regs.as_ref().ok_or_else(|| fail!(code::EINVAL, "REGS: missing"))?;
+    let regs = t
+        .regs
+        .as_ref()
+        .ok_or_else(|| fail!(code::EINVAL, "REGS: missing"))?;
     cur.set_regs(regs);
     cur.set_comm(&t.comm);
-    cur.set_personality(t.personality).map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
+    cur.set_personality(t.personality)
+        .map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
     cur.clear_pdeath();
-    cur.set_thread_state(&t.thread).map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
+    cur.set_thread_state(&t.thread)
+        .map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
     cur.queue_ax(dev, regs.get()[regs::AX])?;
     signal::set_blocked(cur, t.blocked)?;
     Ok(cur.fpu_park())

@@ -46,10 +46,14 @@ pub(crate) fn kill_current(_cur: &CurrentTask) {
 }
 
 fn set_mask(mask: u64) -> Result<u64> {
-    let mut set = bindings::sigset_t { sig: [(mask & !UNBLOCKABLE) as usize] };
+    let mut set = bindings::sigset_t {
+        sig: [(mask & !UNBLOCKABLE) as usize],
+    };
     let mut old = bindings::sigset_t { sig: [0] };
     // SAFETY: both are writable locals; sigprocmask() acts on current.
-    errno_result(unsafe { bindings::sigprocmask(bindings::SIG_SETMASK as i32, &mut set, &mut old) })?;
+    errno_result(unsafe {
+        bindings::sigprocmask(bindings::SIG_SETMASK as i32, &mut set, &mut old)
+    })?;
     Ok(old.sig[0] as u64)
 }
 

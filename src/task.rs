@@ -24,9 +24,9 @@ use crate::image::regs;
 use kernel::types::ARef;
 
 use crate::cred::{Creds, DumpFacts};
-use crate::pid::{Pid, PidNamespace};
 use crate::file::DevFile;
 use crate::mm::MmWithUser;
+use crate::pid::{Pid, PidNamespace};
 
 /// Pid-namespace levels a task can have (`MAX_PID_NS_LEVEL`).
 pub(crate) const MAX_LEVELS: usize = 32;
@@ -185,9 +185,15 @@ impl UserRegs {
     /// Checks `a` against user space ending at `top` (`TASK_SIZE`).
     pub(crate) fn new(a: [u64; regs::COUNT], top: u64) -> Result<UserRegs, RegsError> {
         if a[regs::CS] != USER_CS || a[regs::SS] != USER_DS {
-            return Err(RegsError::NotUser64 { cs: a[regs::CS], ss: a[regs::SS] });
+            return Err(RegsError::NotUser64 {
+                cs: a[regs::CS],
+                ss: a[regs::SS],
+            });
         }
-        if [regs::IP, regs::SP, regs::FS_BASE, regs::GS_BASE].iter().any(|&r| a[r] >= top) {
+        if [regs::IP, regs::SP, regs::FS_BASE, regs::GS_BASE]
+            .iter()
+            .any(|&r| a[r] >= top)
+        {
             return Err(RegsError::OutsideUser);
         }
         // INVARIANT: both checked above.
@@ -204,18 +210,49 @@ impl UserRegs {
 // some of their members no fields, hence the lint (as in the bindings crate).
 #[allow(improper_ctypes)]
 mod ffi {
-    use super::{bindings, ThreadState, TaskInfo};
+    use super::{bindings, TaskInfo, ThreadState};
     use crate::cred::DumpFacts;
     extern "C" {
-        pub(super) fn cptrst_tree_collect(root: *mut bindings::task_struct, out: *mut *mut bindings::task_struct, max: u32) -> i32;
+        pub(super) fn cptrst_tree_collect(
+            root: *mut bindings::task_struct,
+            out: *mut *mut bindings::task_struct,
+            max: u32,
+        ) -> i32;
         pub(super) fn cptrst_task_dump_facts(t: *mut bindings::task_struct, out: *mut DumpFacts);
-        pub(super) fn cptrst_task_info(t: *mut bindings::task_struct, ns: *mut bindings::pid_namespace, out: *mut TaskInfo) -> i32;
-        pub(super) fn cptrst_task_child_of(t: *mut bindings::task_struct, parent: *mut bindings::task_struct) -> i32;
-        pub(super) fn cptrst_task_thread_state(t: *mut bindings::task_struct, out: *mut ThreadState);
-        pub(super) fn cptrst_task_regs(t: *mut bindings::task_struct, buf: *mut u8, size: u32) -> i32;
-        pub(super) fn cptrst_task_xstate(t: *mut bindings::task_struct, buf: *mut u8, size: u32) -> i32;
-        pub(super) fn cptrst_task_set_xstate(t: *mut bindings::task_struct, buf: *const u8, size: u32) -> i32;
-        pub(super) fn cptrst_task_fds(t: *mut bindings::task_struct, fds: *mut u32, modes: *mut u32, max: u32) -> i32;
+        pub(super) fn cptrst_task_info(
+            t: *mut bindings::task_struct,
+            ns: *mut bindings::pid_namespace,
+            out: *mut TaskInfo,
+        ) -> i32;
+        pub(super) fn cptrst_task_child_of(
+            t: *mut bindings::task_struct,
+            parent: *mut bindings::task_struct,
+        ) -> i32;
+        pub(super) fn cptrst_task_thread_state(
+            t: *mut bindings::task_struct,
+            out: *mut ThreadState,
+        );
+        pub(super) fn cptrst_task_regs(
+            t: *mut bindings::task_struct,
+            buf: *mut u8,
+            size: u32,
+        ) -> i32;
+        pub(super) fn cptrst_task_xstate(
+            t: *mut bindings::task_struct,
+            buf: *mut u8,
+            size: u32,
+        ) -> i32;
+        pub(super) fn cptrst_task_set_xstate(
+            t: *mut bindings::task_struct,
+            buf: *const u8,
+            size: u32,
+        ) -> i32;
+        pub(super) fn cptrst_task_fds(
+            t: *mut bindings::task_struct,
+            fds: *mut u32,
+            modes: *mut u32,
+            max: u32,
+        ) -> i32;
         pub(super) fn cptrst_cur_set_regs(regs: *const u64);
         pub(super) fn cptrst_cur_set_ip_sp(ip: u64, sp: u64);
         pub(super) fn cptrst_cur_set_comm(comm: *const u8);
@@ -292,7 +329,10 @@ impl TaskExt for Task {
         // SAFETY: `&self` is a live task; the fields are read once each, as
         // READ_ONCE() does (they change under us, as for the C readers).
         let (flags, exit_state) = unsafe {
-            (core::ptr::addr_of!((*t).flags).read_volatile(), core::ptr::addr_of!((*t).exit_state).read_volatile())
+            (
+                core::ptr::addr_of!((*t).flags).read_volatile(),
+                core::ptr::addr_of!((*t).exit_state).read_volatile(),
+            )
         };
         flags & bindings::PF_EXITING != 0 || exit_state != 0
     }
@@ -310,7 +350,13 @@ impl TaskExt for Task {
 
     fn tgid_vnr(&self) -> i32 {
         // SAFETY: a live task; NULL ns: the caller's (task_tgid_vnr()).
-        unsafe { bindings::__task_pid_nr_ns(self.as_raw(), bindings::pid_type_PIDTYPE_TGID, core::ptr::null_mut()) }
+        unsafe {
+            bindings::__task_pid_nr_ns(
+                self.as_raw(),
+                bindings::pid_type_PIDTYPE_TGID,
+                core::ptr::null_mut(),
+            )
+        }
     }
 
     fn child_of(&self, parent: &Task) -> bool {
@@ -333,14 +379,18 @@ impl TaskExt for Task {
         let mut out = core::mem::MaybeUninit::<TaskInfo>::uninit();
         // SAFETY: a live task and namespace; `out` is writable and the shim
         // fills all of it (memset first) before returning 0.
-        errno_result(unsafe { ffi::cptrst_task_info(self.as_raw(), ns.as_raw(), out.as_mut_ptr()) })?;
+        errno_result(unsafe {
+            ffi::cptrst_task_info(self.as_raw(), ns.as_raw(), out.as_mut_ptr())
+        })?;
         // SAFETY: initialized by the successful call above.
         Ok(unsafe { out.assume_init() })
     }
 
     fn regs(&self, buf: &mut [u8; 8 * regs::COUNT]) -> Result {
         // SAFETY: `buf` is writable for its whole length, given as the size.
-        errno_result(unsafe { ffi::cptrst_task_regs(self.as_raw(), buf.as_mut_ptr(), buf.len() as u32) })
+        errno_result(unsafe {
+            ffi::cptrst_task_regs(self.as_raw(), buf.as_mut_ptr(), buf.len() as u32)
+        })
     }
 
     fn xstate(&self, buf: &mut [u8]) -> Result {
@@ -354,7 +404,9 @@ impl TaskExt for Task {
         let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
         // SAFETY: a live task; `fds` and `kinds` are writable for at least
         // `max` entries each, and the shim writes at most `max` of each.
-        let n = unsafe { ffi::cptrst_task_fds(self.as_raw(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32) };
+        let n = unsafe {
+            ffi::cptrst_task_fds(self.as_raw(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32)
+        };
         errno_result(n)?;
         // The shim gave each fd's i_mode: its kind is decided in file.rs.
         let n = (n as usize).min(max);
@@ -388,14 +440,17 @@ pub(crate) fn from_vpid(nr: i32) -> Option<ARef<Task>> {
 /// `E2BIG` past `max` tasks; `EINVAL` if the caller is in the tree; `ENOMEM`.
 pub(crate) fn collect_tree(root: &Task, max: usize) -> Result<KVec<ARef<Task>>> {
     let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
-    let mut raw: KVec<*mut bindings::task_struct> = KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
+    let mut raw: KVec<*mut bindings::task_struct> =
+        KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
     let mut tasks = KVec::with_capacity(max, GFP_KERNEL)?;
     // SAFETY: `root` is live; `raw` has room for `max` pointers, and the
     // shim writes at most `max` referenced task pointers, returning how many.
     let n = unsafe { ffi::cptrst_tree_collect(root.as_raw(), raw.as_mut_ptr(), max32) };
     errno_result(n)?;
     for &p in raw.iter().take((n as usize).min(max)) {
-        let Some(p) = NonNull::new(p.cast::<Task>()) else { continue };
+        let Some(p) = NonNull::new(p.cast::<Task>()) else {
+            continue;
+        };
         // SAFETY: the shim took one reference on each task for us, which
         // the `ARef` now owns; `Task` is transparent over `task_struct`.
         let t = unsafe { ARef::from_raw(p) };
@@ -420,7 +475,9 @@ impl CurrentTask {
     /// The calling task. Process context (the module runs nowhere else).
     pub(crate) fn get() -> CurrentTask {
         // INVARIANT: made on the calling task; `PhantomData<*mut ()>`.
-        CurrentTask { _not_send: PhantomData }
+        CurrentTask {
+            _not_send: PhantomData,
+        }
     }
 
     /// It, as a `Task`.
@@ -506,7 +563,9 @@ impl CurrentTask {
         // SAFETY: process context, no FPU use in between.
         unsafe { ffi::cptrst_cur_fpu_park() };
         // INVARIANT: parked just now, inside its kernel call.
-        FpuParked { task: self.to_ref() }
+        FpuParked {
+            task: self.to_ref(),
+        }
     }
 }
 

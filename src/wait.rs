@@ -18,7 +18,12 @@ mod ffi {
     extern "C" {
         pub(super) fn cptrst_waitq_new() -> *mut cptrst_waitq;
         pub(super) fn cptrst_waitq_free(q: *mut cptrst_waitq);
-        pub(super) fn cptrst_waitq_wait(q: *mut cptrst_waitq, word: *const u32, old: u32, timeout_ms: u32) -> i32;
+        pub(super) fn cptrst_waitq_wait(
+            q: *mut cptrst_waitq,
+            word: *const u32,
+            old: u32,
+            timeout_ms: u32,
+        ) -> i32;
         pub(super) fn cptrst_waitq_wake(q: *mut cptrst_waitq);
     }
 }

@@ -21,12 +21,12 @@ use kernel::sync::{Arc, Mutex};
 use kernel::types::ARef;
 
 use crate::error::{fail, Fail};
+use crate::image_in::InFile;
+use crate::pid::{Pid, PidNamespace};
 use crate::restore_mm::Tramp;
 use crate::restore_plan::Plan;
-use crate::pid::{Pid, PidNamespace};
-use crate::image_in::InFile;
-use crate::wait::WaitQ;
 use crate::task::{FpuParked, Task};
+use crate::wait::WaitQ;
 
 /// How often a waiter re-checks that its peers are alive.
 pub(super) const POLL_MS: u32 = 200;
@@ -135,7 +135,13 @@ impl Ctx {
         for _ in 0..p.plan.mms.len() {
             tramps.push(Tramp::default(), GFP_KERNEL)?;
         }
-        let state = State { phase: Phase::Collect, turn: 0, parts, tramps, failure: None };
+        let state = State {
+            phase: Phase::Collect,
+            turn: 0,
+            parts,
+            tramps,
+            failure: None,
+        };
         let wq = WaitQ::new()?;
         let init = pin_init!(Ctx {
             coord: p.coord,
@@ -315,7 +321,9 @@ impl Ctx {
         let (Some(k), Some(q)) = (self.kicks.get(i), self.wqs.get(i)) else {
             return Err(fail!(code::EINVAL, "no such participant"));
         };
-        q.wait(k, seen, POLL_MS).map(|_| ()).map_err(|e| fail!(e, "interrupted (a fatal signal)"))
+        q.wait(k, seen, POLL_MS)
+            .map(|_| ())
+            .map_err(|e| fail!(e, "interrupted (a fatal signal)"))
     }
 
     /// Prefixes a failure of task `i` with its name: its index and pid.

@@ -14,9 +14,9 @@ use kernel::types::ARef;
 use super::context::{Ctx, CtxParts, Phase, Stage};
 use super::registry::Registry;
 use crate::error::{fail, Fail};
-use crate::restore_plan;
-use crate::pid::Pid;
 use crate::image_in::InFile;
+use crate::pid::Pid;
+use crate::restore_plan;
 use crate::signal;
 use crate::task::{self, CurrentTask, Task, TaskExt};
 use crate::uapi::RestartArgs;
@@ -27,18 +27,34 @@ type Snapshot = KVec<Option<(ARef<Task>, Stage)>>;
 /// Checks the image and the tree, then drives the restart to its end.
 pub(super) fn coordinate(reg: &Registry, args: &RestartArgs) -> Result<(), Fail> {
     let image = InFile::get(args.fd).map_err(|e| {
-        fail!(e, "the image (fd {}) must be a regular file or memfd open for reading: error {}", args.fd, e.to_errno())
+        fail!(
+            e,
+            "the image (fd {}) must be a regular file or memfd open for reading: error {}",
+            args.fd,
+            e.to_errno()
+        )
     })?;
     let no_task = || fail!(code::ESRCH, "no task with pid {}", args.ctid);
     let root = Pid::find_vpid(args.ctid).ok_or_else(no_task)?;
     let root_task = root.task().ok_or_else(no_task)?;
     let coord = CurrentTask::get().to_ref();
     if !root_task.child_of(&coord) {
-        return Err(fail!(code::EINVAL, "pid {} is not a child of the caller", args.ctid));
+        return Err(fail!(
+            code::EINVAL,
+            "pid {} is not a child of the caller",
+            args.ctid
+        ));
     }
     let ns = root.ns().ok_or_else(no_task)?;
     let plan = restore_plan::plan(&image, args.flags)?;
-    let ctx = Ctx::new(CtxParts { coord, root, ns, image, flags: args.flags, plan })?;
+    let ctx = Ctx::new(CtxParts {
+        coord,
+        root,
+        ns,
+        image,
+        flags: args.flags,
+        plan,
+    })?;
     let registered = reg.register(&ctx)?;
     let r = drive(&ctx, &root_task);
     if r.is_err() {
@@ -138,7 +154,12 @@ fn check_tree(ctx: &Ctx, root_task: &Task) -> Result<(), Fail> {
     }
     let n = ctx.plan.tasks.len();
     if tasks.len() != n {
-        return Err(fail!(code::EINVAL, "the tree has {} tasks, the image {}", tasks.len(), n));
+        return Err(fail!(
+            code::EINVAL,
+            "the tree has {} tasks, the image {}",
+            tasks.len(),
+            n
+        ));
     }
     Ok(())
 }
@@ -165,7 +186,15 @@ fn all_done(ctx: &Ctx, parts: &Snapshot) -> bool {
             Stage::Exiting => match t.zombie_code() {
                 None => all = false,
                 Some(c) if c as u32 != want => {
-                    ctx.fail(ctx.of_task(i, fail!(code::EINVAL, "exited with status {:#x}, the image has {:#x}", c, want)));
+                    ctx.fail(ctx.of_task(
+                        i,
+                        fail!(
+                            code::EINVAL,
+                            "exited with status {:#x}, the image has {:#x}",
+                            c,
+                            want
+                        ),
+                    ));
                 }
                 Some(_) => {}
             },
@@ -180,15 +209,26 @@ fn all_done(ctx: &Ctx, parts: &Snapshot) -> bool {
 /// parked) and lets them all run.
 fn release(ctx: &Ctx, parts: &Snapshot) -> Result<(), Fail> {
     let tokens = ctx.take_parked()?;
-    let nr_parked = parts.iter().flatten().filter(|(_, stage)| *stage == Stage::Parked).count();
+    let nr_parked = parts
+        .iter()
+        .flatten()
+        .filter(|(_, stage)| *stage == Stage::Parked)
+        .count();
     if tokens.len() != nr_parked {
         return Err(fail!(code::EINVAL, "a parked task has no FPU token"));
     }
     for (i, token) in tokens {
         let x = &ctx.plan.tasks[i].xstate;
-        token
-            .set_xstate(x)
-            .map_err(|e| ctx.of_task(i, fail!(e, "FPU: the kernel refused the image's xstate: error {}", e.to_errno())))?;
+        token.set_xstate(x).map_err(|e| {
+            ctx.of_task(
+                i,
+                fail!(
+                    e,
+                    "FPU: the kernel refused the image's xstate: error {}",
+                    e.to_errno()
+                ),
+            )
+        })?;
     }
     match ctx.set_phase(Phase::Go) {
         Phase::Go => Ok(()),

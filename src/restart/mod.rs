@@ -75,5 +75,7 @@ fn report(args: &RestartArgs, f: &Fail) {
     let mut buf = [0u8; 256];
     buf[..n].copy_from_slice(&text[..n]);
     // A bad buffer loses the message, not the errno.
-    let _ = UserSlice::new(args.msg as usize, n + 1).writer().write_slice(&buf[..n + 1]);
+    let _ = UserSlice::new(args.msg as usize, n + 1)
+        .writer()
+        .write_slice(&buf[..n + 1]);
 }

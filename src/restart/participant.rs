@@ -13,24 +13,42 @@ use kernel::prelude::*;
 use super::context::{Ctx, Part, Phase, Stage};
 use super::registry::Registry;
 use crate::error::{fail, Fail};
-use crate::restore_mm::{self, TrampParams};
-use crate::restore_task;
 use crate::file::DevFile;
 use crate::image_in::InFile;
+use crate::restore_mm::{self, TrampParams};
+use crate::restore_task;
 use crate::signal;
 use crate::task::{CurrentTask, FpuParked, TaskExt, TI_LEADER};
 use crate::uapi::{RestartArgs, RST_SKIP_FILES, RST_ZOMBIE};
 
 /// A participant's first call: arrive, wait for its turn, restore.
-pub(super) fn participate(reg: &Registry, dev: &DevFile, args: &RestartArgs) -> Result<isize, Fail> {
+pub(super) fn participate(
+    reg: &Registry,
+    dev: &DevFile,
+    args: &RestartArgs,
+) -> Result<isize, Fail> {
     // The fd must at least be an image fd; the context's own is used.
-    drop(InFile::get(args.fd).map_err(|e| fail!(e, "the image fd {} cannot be read: error {}", args.fd, e.to_errno()))?);
+    drop(InFile::get(args.fd).map_err(|e| {
+        fail!(
+            e,
+            "the image fd {} cannot be read: error {}",
+            args.fd,
+            e.to_errno()
+        )
+    })?);
     let ctx = reg.find_waiting()?;
     if args.ctid != 0 && ctx.coord.tgid_vnr() != args.ctid {
-        return Err(fail!(code::EINVAL, "pid {} is not the coordinator of this restart", args.ctid));
+        return Err(fail!(
+            code::EINVAL,
+            "pid {} is not the coordinator of this restart",
+            args.ctid
+        ));
     }
     if args.flags & RST_SKIP_FILES != ctx.flags & RST_SKIP_FILES {
-        return Err(fail!(code::EINVAL, "the participant and the coordinator disagree on --skip-files"));
+        return Err(fail!(
+            code::EINVAL,
+            "the participant and the coordinator disagree on --skip-files"
+        ));
     }
     let i = identify(&ctx).map_err(|f| die(&ctx, f))?;
     join(&ctx, i).map_err(|f| die(&ctx, ctx.of_task(i, f)))?;
@@ -51,16 +69,31 @@ pub(super) fn participate(reg: &Registry, dev: &DevFile, args: &RestartArgs) -> 
 fn identify(ctx: &Ctx) -> Result<usize, Fail> {
     let cur = CurrentTask::get();
     let me = cur.task();
-    let info = me.info(&ctx.ns).map_err(|e| fail!(e, "the caller is not in the tree's pid namespace"))?;
+    let info = me
+        .info(&ctx.ns)
+        .map_err(|e| fail!(e, "the caller is not in the tree's pid namespace"))?;
     let pid = info.pids[0] as u32;
-    let i = ctx
-        .plan
-        .index_of(pid)
-        .ok_or_else(|| fail!(code::EINVAL, "the task with pid {} is not in the image's tree", pid))?;
+    let i = ctx.plan.index_of(pid).ok_or_else(|| {
+        fail!(
+            code::EINVAL,
+            "the task with pid {} is not in the image's tree",
+            pid
+        )
+    })?;
     let e = &ctx.plan.tasks[i].entry;
-    let bad = |what: &str| ctx.of_task(i, fail!(code::EINVAL, "its {} does not match the image", what));
+    let bad = |what: &str| {
+        ctx.of_task(
+            i,
+            fail!(code::EINVAL, "its {} does not match the image", what),
+        )
+    };
     let n = e.nr_levels as usize;
-    if info.nr_levels as usize != n || e.level_pids().iter().zip(info.pids.iter()).any(|(&a, &b)| a != b as u32) {
+    if info.nr_levels as usize != n
+        || e.level_pids()
+            .iter()
+            .zip(info.pids.iter())
+            .any(|(&a, &b)| a != b as u32)
+    {
         return Err(bad("pids in the nested pid namespaces"));
     }
     if info.tgid as u32 != e.tgid || (info.flags & TI_LEADER != 0) == e.is_thread() {
@@ -88,7 +121,11 @@ fn join(ctx: &Ctx, i: usize) -> Result<(), Fail> {
     let me = CurrentTask::get().to_ref();
     let taken = ctx.with(|s| match s.parts.get_mut(i) {
         Some(slot @ None) => {
-            *slot = Some(Part { task: me, stage: Stage::Arrived, parked: None });
+            *slot = Some(Part {
+                task: me,
+                stage: Stage::Arrived,
+                parked: None,
+            });
             true
         }
         _ => false,
@@ -110,9 +147,13 @@ fn wait_turn(ctx: &Ctx, i: usize) -> Result<(), Fail> {
             (Phase::Collect | Phase::Run | Phase::Go, _) => {}
         }
         if ctx.coord.gone() {
-            return Err(die(ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
+            return Err(die(
+                ctx,
+                fail!(code::ESRCH, "the coordinator of the restart died"),
+            ));
         }
-        ctx.wait_kick(i, seen).map_err(|f| die(ctx, ctx.of_task(i, f)))?;
+        ctx.wait_kick(i, seen)
+            .map_err(|f| die(ctx, ctx.of_task(i, f)))?;
     }
 }
 
@@ -150,12 +191,20 @@ fn die(ctx: &Ctx, f: Fail) -> Fail {
 /// The second and third calls, from the trampoline.
 pub(super) fn resume(reg: &Registry, dev: &DevFile) -> Result<(), Fail> {
     let found = reg.find().and_then(|c| {
-        let i = c.with(|s| s.parts.iter().position(|p| p.as_ref().is_some_and(|p| p.task.is_current())));
+        let i = c.with(|s| {
+            s.parts
+                .iter()
+                .position(|p| p.as_ref().is_some_and(|p| p.task.is_current()))
+        });
         i.map(|i| (c, i))
     });
-    let (ctx, i) = found.ok_or_else(|| fail!(code::EINVAL, "the caller is not a task being restored"))?;
+    let (ctx, i) =
+        found.ok_or_else(|| fail!(code::EINVAL, "the caller is not a task being restored"))?;
     if ctx.failed() {
-        return Err(die(&ctx, ctx.of_task(i, fail!(code::EINTR, "the restart failed"))));
+        return Err(die(
+            &ctx,
+            ctx.of_task(i, fail!(code::EINTR, "the restart failed")),
+        ));
     }
     match ctx.stage(i) {
         Some(Stage::Entered) => {
@@ -164,9 +213,10 @@ pub(super) fn resume(reg: &Registry, dev: &DevFile) -> Result<(), Fail> {
             Ok(())
         }
         Some(Stage::Mapped) => commit(&ctx, dev, i),
-        Some(Stage::Arrived | Stage::Parked | Stage::Exiting) | None => {
-            Err(die(&ctx, ctx.of_task(i, fail!(code::EINVAL, "resumed out of order"))))
-        }
+        Some(Stage::Arrived | Stage::Parked | Stage::Exiting) | None => Err(die(
+            &ctx,
+            ctx.of_task(i, fail!(code::EINVAL, "resumed out of order")),
+        )),
     }
 }
 
@@ -216,8 +266,12 @@ fn wait_go(ctx: &Ctx, i: usize) -> Result<(), Fail> {
         // The coordinator returns (and may exit) right after GO: its death
         // only counts while the phase is not GO, checked after the load.
         if ctx.coord.gone() && ctx.phase().0 != Phase::Go {
-            return Err(die(ctx, fail!(code::ESRCH, "the coordinator of the restart died")));
+            return Err(die(
+                ctx,
+                fail!(code::ESRCH, "the coordinator of the restart died"),
+            ));
         }
-        ctx.wait_kick(i, seen).map_err(|f| die(ctx, ctx.of_task(i, f)))?;
+        ctx.wait_kick(i, seen)
+            .map_err(|f| die(ctx, ctx.of_task(i, f)))?;
     }
 }

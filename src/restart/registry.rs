@@ -52,7 +52,10 @@ impl Registry {
         {
             let mut v = self.contexts.lock();
             if v.iter().flatten().any(|c| c.root.same(&ctx.root)) {
-                return Err(fail!(code::EBUSY, "another restart already waits for that task"));
+                return Err(fail!(
+                    code::EBUSY,
+                    "another restart already waits for that task"
+                ));
             }
             match v.iter_mut().find(|s| s.is_none()) {
                 Some(slot) => *slot = Some(ctx.clone()),
@@ -61,13 +64,21 @@ impl Registry {
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.announce.wake();
-        Ok(Registered { reg: self, ctx: ctx.clone() })
+        Ok(Registered {
+            reg: self,
+            ctx: ctx.clone(),
+        })
     }
 
     /// The registered context whose tree has the caller (its root, a
     /// thread of the root, or a descendant).
     pub(super) fn find(&self) -> Option<Arc<Ctx>> {
-        self.contexts.lock().iter().flatten().find(|c| c.root.has_current_below()).cloned()
+        self.contexts
+            .lock()
+            .iter()
+            .flatten()
+            .find(|c| c.root.has_current_below())
+            .cloned()
     }
 
     /// As [`Registry::find`], waiting (killably) until such a context is

@@ -27,7 +27,10 @@ pub const IOC_WRITE: u32 = 1;
 
 /// `_IOW(IOC_MAGIC, nr, size)` as the C macro computes it on x86_64.
 pub const fn iow(nr: u32, size: usize) -> u32 {
-    (IOC_WRITE << IOC_DIRSHIFT) | (IOC_MAGIC << IOC_TYPESHIFT) | (nr << IOC_NRSHIFT) | ((size as u32) << IOC_SIZESHIFT)
+    (IOC_WRITE << IOC_DIRSHIFT)
+        | (IOC_MAGIC << IOC_TYPESHIFT)
+        | (nr << IOC_NRSHIFT)
+        | ((size as u32) << IOC_SIZESHIFT)
 }
 
 /// The parts of an ioctl command number.
@@ -276,7 +279,12 @@ pub enum EcloneError {
 
 /// Checks what can be checked of a v13 request without the kernel's
 /// namespaces: every error is `EINVAL`.
-pub fn eclone_check(flags_low: u32, args_size: i32, cargs: &CloneArgs, pids: &[i32]) -> Result<(), EcloneError> {
+pub fn eclone_check(
+    flags_low: u32,
+    args_size: i32,
+    cargs: &CloneArgs,
+    pids: &[i32],
+) -> Result<(), EcloneError> {
     if args_size < 0 || args_size as usize != core::mem::size_of::<CloneArgs>() {
         return Err(EcloneError::ArgsSize);
     }
@@ -300,7 +308,11 @@ pub fn eclone_check(flags_low: u32, args_size: i32, cargs: &CloneArgs, pids: &[i
 pub fn eclone_to_clone3(flags_low: u32, cargs: &CloneArgs, set_tid: u64) -> Clone3Args {
     // clone3 wants the stack as [stack, stack + size) and starts the child
     // at sp = stack + size: one byte below the requested sp gives exactly it.
-    let (stack, stack_size) = if cargs.child_stack != 0 { (cargs.child_stack - 1, 1) } else { (0, 0) };
+    let (stack, stack_size) = if cargs.child_stack != 0 {
+        (cargs.child_stack - 1, 1)
+    } else {
+        (0, 0)
+    };
     Clone3Args {
         flags: (flags_low & !CSIGNAL) as u64 | (cargs.clone_flags_high << 32),
         pidfd: 0,
