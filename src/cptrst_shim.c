@@ -307,8 +307,8 @@ int cptrst_mm_maps_file_locked(struct mm_struct *mm, struct file *f)
 	struct vm_area_struct *vma;
 	struct file *exe;
 	int ret = 0;
-	VMA_ITERATOR(vmi, mm, 0);
 
+	VMA_ITERATOR(vmi, mm, 0);
 	for_each_vma(vmi, vma)
 		if (vma->vm_file && file_inode(vma->vm_file) == inode)
 			return 1;

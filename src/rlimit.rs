@@ -27,5 +27,5 @@ pub(crate) fn current_soft(r: Resource) -> u64 {
         Resource::Data => bindings::RLIMIT_DATA,
     };
     // SAFETY: no precondition: reads the caller's own signal struct.
-    u64::from(unsafe { ffi::cptrst_rlimit(which) })
+    unsafe { ffi::cptrst_rlimit(which) }
 }

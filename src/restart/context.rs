@@ -59,6 +59,10 @@ pub(super) enum Stage {
     Exiting,
 }
 
+/// The participants as seen at one moment: per tree entry, the task that
+/// joined as it and its stage.
+pub(super) type Snapshot = KVec<Option<(ARef<Task>, Stage)>>;
+
 /// A participant: a task that joined this restart.
 pub(super) struct Part {
     pub(super) task: ARef<Task>,
@@ -269,7 +273,7 @@ impl Ctx {
     }
 
     /// The participants' tasks and stages, a snapshot.
-    pub(super) fn snapshot(&self) -> Result<KVec<Option<(ARef<Task>, Stage)>>, Fail> {
+    pub(super) fn snapshot(&self) -> Result<Snapshot, Fail> {
         let mut v = KVec::with_capacity(self.plan.tasks.len(), GFP_KERNEL)?;
         self.with(|s| {
             for p in s.parts.iter() {

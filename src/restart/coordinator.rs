@@ -9,9 +9,8 @@
 use kernel::error::code;
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::types::ARef;
 
-use super::context::{Ctx, CtxParts, Phase, Stage};
+use super::context::{Ctx, CtxParts, Phase, Snapshot, Stage};
 use super::registry::Registry;
 use crate::error::{fail, Fail};
 use crate::image_in::InFile;
@@ -20,9 +19,6 @@ use crate::restore_plan;
 use crate::signal;
 use crate::task::{self, CurrentTask, Task, TaskExt};
 use crate::uapi::RestartArgs;
-
-/// The participants as the coordinator last saw them.
-type Snapshot = KVec<Option<(ARef<Task>, Stage)>>;
 
 /// Checks the image and the tree, then drives the restart to its end.
 pub(super) fn coordinate(reg: &Registry, args: &RestartArgs) -> Result<(), Fail> {
