@@ -273,6 +273,38 @@ fn records(
     }
 }
 
+/// Checksums the next `n` bytes of page data where they are (at most 64
+/// buffers' worth), if the image file allows: true if it did (they are
+/// skipped), false to read them through the buffer instead.
+fn crc_in_place(input: &mut BufIn<'_>, val: &mut Validator<'_>, n: u64) -> Result<bool, Fail> {
+    let len = n.min(BUF_LEN as u64 * 64);
+    let off = input.offset();
+    let mut res = Ok(());
+    let done = val
+        .feed_data_crc(len, |st| {
+            match input.file.crc_in_place(off, len as usize, st) {
+                Ok(c) => c,
+                Err(e) => {
+                    res = Err(e);
+                    None
+                }
+            }
+        })
+        .map_err(image_fail)?;
+    res.map_err(|e| {
+        fail!(
+            e,
+            "reading the image at offset {}: error {}",
+            off,
+            e.to_errno()
+        )
+    })?;
+    if done {
+        input.skip(len);
+    }
+    Ok(done)
+}
+
 /// The steps both loops of [`walk`] take: a record header, or a piece of
 /// data (page data goes to the visitor). `Some` when the input ended (the
 /// validator then says whether that was the right place).
@@ -295,30 +327,7 @@ fn common_step(
         && n >= IN_PLACE_MIN
         && val.current().0.kind == image::RECORD_PAGES
     {
-        let len = n.min(BUF_LEN as u64 * 64);
-        let off = input.offset();
-        let mut res = Ok(());
-        let done = val
-            .feed_data_crc(len, |st| {
-                match input.file.crc_in_place(off, len as usize, st) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        res = Err(e);
-                        None
-                    }
-                }
-            })
-            .map_err(image_fail)?;
-        res.map_err(|e| {
-            fail!(
-                e,
-                "reading the image at offset {}: error {}",
-                off,
-                e.to_errno()
-            )
-        })?;
-        if done {
-            input.skip(len);
+        if crc_in_place(input, val, n)? {
             return Ok(None);
         }
     }

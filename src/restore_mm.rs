@@ -399,6 +399,29 @@ pub(crate) fn map_mm(
     Ok(())
 }
 
+/// Reads `run` from the image straight into the caller's memory: false
+/// if the image's file system cannot (no `->read_iter`).
+fn read_direct(image: &InFile, run: &RunPlan) -> Result<bool, Fail> {
+    let len = usize::try_from(run.len).map_err(|_| code::EINVAL)?;
+    match image.read_to_user(run.image_off, run.addr, len) {
+        Ok(()) => Ok(true),
+        // A file system without ->read_iter: through the buffer.
+        Err(e) if e == crate::error::eopnotsupp() => Ok(false),
+        Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => Err(fail!(
+            e,
+            "PAGES (type 7) at offset {}: the image is shorter than when it was checked",
+            run.off
+        )),
+        Err(e) => Err(fail!(
+            e,
+            "PAGES (type 7) at offset {}: reading into {:#x}: error {}",
+            run.off,
+            run.addr,
+            e.to_errno()
+        )),
+    }
+}
+
 /// Reads one run of pages from the image and writes it into place:
 /// straight from the image into writable private memory (one copy), else
 /// through `buf`.
@@ -409,29 +432,10 @@ fn fill_run(
     run: &RunPlan,
     buf: &mut [u8],
 ) -> Result<(), Fail> {
-    if v.kind != VmaKind::SharedAnon && v.prot & image::PROT_WRITE != 0 {
-        let len = usize::try_from(run.len).map_err(|_| code::EINVAL)?;
-        match image.read_to_user(run.image_off, run.addr, len) {
-            Ok(()) => return Ok(()),
-            // A file system without ->read_iter: through the buffer.
-            Err(e) if e == crate::error::eopnotsupp() => {}
-            Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => {
-                return Err(fail!(
-                    e,
-                    "PAGES (type 7) at offset {}: the image is shorter than when it was checked",
-                    run.off
-                ));
-            }
-            Err(e) => {
-                return Err(fail!(
-                    e,
-                    "PAGES (type 7) at offset {}: reading into {:#x}: error {}",
-                    run.off,
-                    run.addr,
-                    e.to_errno()
-                ));
-            }
-        }
+    // Straight into a writable private mapping, if the file system can.
+    if v.kind != VmaKind::SharedAnon && v.prot & image::PROT_WRITE != 0 && read_direct(image, run)?
+    {
+        return Ok(());
     }
     let mut done = 0u64;
     while done < run.len {

@@ -612,6 +612,44 @@ fn check_thread(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
     Ok(())
 }
 
+/// A process's parent: in the tree, alive, at most one pid namespace
+/// level above it.
+fn check_parent(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
+    let e = &tasks[i].entry;
+    let p = leader_of(tasks, e.ppid).ok_or_else(|| {
+        fail!(
+            code::EINVAL,
+            "TREE (type 1) at offset {}: task {} (pid {}): its parent {} is not in the tree",
+            off,
+            i,
+            e.pid(),
+            e.ppid
+        )
+    })?;
+    if p.is_zombie() {
+        return Err(fail!(
+            eopnotsupp(),
+            "TREE (type 1) at offset {}: task {} (pid {}): the child of a zombie: not supported",
+            off,
+            i,
+            e.pid()
+        ));
+    }
+    let (depth, pdepth) = (e.nr_levels as usize, p.entry.nr_levels as usize);
+    if depth != pdepth && depth != pdepth + 1 {
+        return Err(fail!(
+            eopnotsupp(),
+            "TREE (type 1) at offset {}: task {} (pid {}): {} pid namespace levels under a parent with {}",
+            off,
+            i,
+            e.pid(),
+            depth,
+            pdepth
+        ));
+    }
+    Ok(())
+}
+
 /// A process: a leader whose parent is in the tree and alive, at most one
 /// pid namespace level below it, with an address space of its own.
 fn check_process(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
@@ -627,37 +665,7 @@ fn check_process(off: u64, tasks: &[TaskPlan], i: usize) -> Result<(), Fail> {
         ));
     }
     if i > 0 {
-        let p = leader_of(tasks, e.ppid).ok_or_else(|| {
-            fail!(
-                code::EINVAL,
-                "TREE (type 1) at offset {}: task {} (pid {}): its parent {} is not in the tree",
-                off,
-                i,
-                e.pid(),
-                e.ppid
-            )
-        })?;
-        if p.is_zombie() {
-            return Err(fail!(
-                eopnotsupp(),
-                "TREE (type 1) at offset {}: task {} (pid {}): the child of a zombie: not supported",
-                off,
-                i,
-                e.pid()
-            ));
-        }
-        let (depth, pdepth) = (e.nr_levels as usize, p.entry.nr_levels as usize);
-        if depth != pdepth && depth != pdepth + 1 {
-            return Err(fail!(
-                eopnotsupp(),
-                "TREE (type 1) at offset {}: task {} (pid {}): {} pid namespace levels under a parent with {}",
-                off,
-                i,
-                e.pid(),
-                depth,
-                pdepth
-            ));
-        }
+        check_parent(off, tasks, i)?;
     }
     // Address spaces shared between thread groups (vfork, CLONE_VM).
     if e.mm_id != 0
@@ -863,6 +871,37 @@ impl Walker<'_> {
     }
 
     fn mm_record(&mut self, off: u64, mm: &image::Mm<'_>) -> Result<(), Fail> {
+        let layout = self.mm_layout(off, mm)?;
+        let auxv = self.mm_auxv(off, mm)?;
+        let exe = if mm.exe_path.is_empty() {
+            None
+        } else {
+            Some(self.add_file(mm.exe_path, false, "MM (type 5)", off)?)
+        };
+        let (owner, nr_tasks, last) = self.mm_tasks(off, mm.mm_id)?;
+        self.mms.push(
+            MmPlan {
+                layout,
+                auxv,
+                exe,
+                vmas: KVec::new(),
+                runs: KVec::new(),
+                ranges: KVec::new(),
+                vdso: (0, 0),
+                vvar: (0, 0),
+                owner,
+                nr_tasks,
+                last,
+                off,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        self.cur = None;
+        Ok(())
+    }
+
+    /// MM's layout fields: inside user space and in order.
+    fn mm_layout(&self, off: u64, mm: &image::Mm<'_>) -> Result<MmLayout, Fail> {
         let f = mm.layout();
         let layout = MmLayout::from_array(f);
         if f.iter()
@@ -879,6 +918,12 @@ impl Walker<'_> {
                 off
             ));
         }
+        Ok(layout)
+    }
+
+    /// MM's auxv: pairs that fit this kernel's `saved_auxv`, ended by
+    /// `AT_NULL`.
+    fn mm_auxv(&self, off: u64, mm: &image::Mm<'_>) -> Result<KVec<u64>, Fail> {
         let mut auxv = KVec::new();
         for (k, v) in mm.auxv.iter() {
             auxv.push(k, GFP_KERNEL_ACCOUNT)?;
@@ -894,13 +939,12 @@ impl Walker<'_> {
                 off
             ));
         }
-        let exe = if mm.exe_path.is_empty() {
-            None
-        } else {
-            Some(self.add_file(mm.exe_path, false, "MM (type 5)", off)?)
-        };
-        // The tasks of this mm: owner, parameter slots, last.
-        let id = mm.mm_id;
+        Ok(auxv)
+    }
+
+    /// The live tasks of address space `id`: its owner (the first), how
+    /// many, and the last; each gets its trampoline parameter slot.
+    fn mm_tasks(&mut self, off: u64, id: u32) -> Result<(usize, usize, usize), Fail> {
         let (mut owner, mut last, mut n) = (None, 0, 0);
         for (i, t) in self.tasks.iter_mut().enumerate() {
             if t.entry.mm_id == id && !t.is_zombie() {
@@ -918,25 +962,7 @@ impl Walker<'_> {
                 id
             )
         })?;
-        self.mms.push(
-            MmPlan {
-                layout,
-                auxv,
-                exe,
-                vmas: KVec::new(),
-                runs: KVec::new(),
-                ranges: KVec::new(),
-                vdso: (0, 0),
-                vvar: (0, 0),
-                owner,
-                nr_tasks: n,
-                last,
-                off,
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        self.cur = None;
-        Ok(())
+        Ok((owner, n, last))
     }
 
     /// A [vdso] or [vvar] VMA: one of each per mm, of this kernel's size.
@@ -968,6 +994,35 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// What VMA `v` maps, by kind: its file (an index of the file table),
+    /// a shared memory object (known at the next record), or nothing.
+    fn vma_object(&mut self, off: u64, v: &image::Vma<'_>) -> Result<usize, Fail> {
+        let ps = self.page_size();
+        let len = v.end - v.start;
+        match v.kind {
+            VmaKind::Vdso | VmaKind::Vvar => self.check_special(off, v.kind, len)?,
+            VmaKind::FilePrivate | VmaKind::FileShared => {
+                v.pgoff.checked_mul(ps).ok_or_else(|| {
+                    fail!(
+                        code::EINVAL,
+                        "VMA (type 6) at offset {}: file offset too large",
+                        off
+                    )
+                })?;
+                let write = v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0;
+                return self.add_file(v.path, write, "VMA (type 6)", off);
+            }
+            VmaKind::SharedAnon => {
+                // Its object is known at the next record: the one an SHM
+                // record names, or one of its own.
+                let pages = v.pgoff.checked_add(len / ps).ok_or(code::EFBIG)?;
+                self.pending_shm = Some(pages);
+            }
+            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {}
+        }
+        Ok(0)
+    }
+
     fn vma_record(&mut self, off: u64, v: &image::Vma<'_>) -> Result<(), Fail> {
         let ps = self.page_size();
         if v.start < MIN_ADDR
@@ -984,33 +1039,11 @@ impl Walker<'_> {
                 v.end
             ));
         }
-        let len = v.end - v.start;
         self.cur = Some(CurVma {
             kind: v.kind,
             shm_ok: true,
         });
-        let mut object = 0;
-        match v.kind {
-            VmaKind::Vdso | VmaKind::Vvar => self.check_special(off, v.kind, len)?,
-            VmaKind::FilePrivate | VmaKind::FileShared => {
-                v.pgoff.checked_mul(ps).ok_or_else(|| {
-                    fail!(
-                        code::EINVAL,
-                        "VMA (type 6) at offset {}: file offset too large",
-                        off
-                    )
-                })?;
-                let write = v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0;
-                object = self.add_file(v.path, write, "VMA (type 6)", off)?;
-            }
-            VmaKind::SharedAnon => {
-                // Its object is known at the next record: the one an SHM
-                // record names, or one of its own.
-                let pages = v.pgoff.checked_add(len / ps).ok_or(code::EFBIG)?;
-                self.pending_shm = Some(pages);
-            }
-            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {}
-        }
+        let object = self.vma_object(off, v)?;
         let mm = self
             .mms
             .last_mut()
