@@ -5,27 +5,26 @@
 //! final protection, every run of pages read from the image at the offset
 //! pass 1 recorded and written in.
 
+use core::mem::{offset_of, size_of};
+
 use kernel::error::code;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-
-use crate::error::{fail, Fail};
-use crate::image::regs as reg;
-use crate::image::{self, VmaKind};
-use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
-use crate::signal;
-use crate::task::CurrentTask;
-use core::mem::{offset_of, size_of};
-
-use kernel::types::AsBytes;
+use kernel::types::{ARef, AsBytes};
 use kernel::uaccess::UserSlice;
 
-use crate::file::DevFile;
+use crate::error::{fail, Fail};
+use crate::file::{DevFile, File};
+use crate::image::regs as reg;
+use crate::image::{self, VmaKind};
 use crate::image_in::InFile;
 use crate::mm::mman::{
     MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED,
 };
 use crate::mm::{self as rmm, Special};
+use crate::restore_plan::{MmPlan, Plan, RunPlan, TaskPlan, VmaPlan};
+use crate::signal;
+use crate::task::CurrentTask;
 use crate::uapi::{RestartArgs, RST_RESUME};
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -326,11 +325,7 @@ fn map_vma(plan: &Plan, v: &VmaPlan) -> Result<(), Fail> {
             )
         }
         VmaKind::SharedAnon => {
-            let f = plan
-                .shms
-                .get(v.object)
-                .and_then(|s| s.file.as_ref())
-                .ok_or(code::EINVAL)?;
+            let f = shm_file(plan, v)?;
             rmm::mmap(
                 Some(f),
                 v.start,
@@ -471,16 +466,20 @@ fn fill_run(
     Ok(())
 }
 
+/// The shared memory object of the shared anonymous VMA `v`.
+fn shm_file<'a>(plan: &'a Plan, v: &VmaPlan) -> Result<&'a ARef<File>> {
+    plan.shms
+        .get(v.object)
+        .and_then(|s| s.file.as_ref())
+        .ok_or(code::EINVAL)
+}
+
 /// Writes `chunk` of VMA `v`'s pages at `addr`: into its shmem object, or
 /// into the caller's memory (forced past a missing write permission).
 fn write_chunk(plan: &Plan, v: &VmaPlan, addr: u64, chunk: &[u8]) -> Result {
     match v.kind {
         VmaKind::SharedAnon => {
-            let f = plan
-                .shms
-                .get(v.object)
-                .and_then(|s| s.file.as_ref())
-                .ok_or(code::EINVAL)?;
+            let f = shm_file(plan, v)?;
             f.write_at(v.pgoff * PAGE + (addr - v.start), chunk)
         }
         _ if v.prot & image::PROT_WRITE != 0 => rmm::copy_to_user(addr, chunk),

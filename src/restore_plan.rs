@@ -13,6 +13,7 @@
 use kernel::error::code;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::types::ARef;
 
 use crate::error::{eopnotsupp, fail, Fail};
 use crate::file::{mode, File, Path};
@@ -22,7 +23,6 @@ use crate::machine;
 use crate::mm::{self, MmLayout};
 use crate::task::{RegsError, ThreadState, UserRegs};
 use crate::uapi::RST_SKIP_FILES;
-use kernel::types::ARef;
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
 pub(crate) const MIN_ADDR: u64 = 0x10000;
@@ -290,7 +290,7 @@ impl FileTable {
         let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
             let name = BStr(n.name());
-            let p = Path::lookup(&n.path).map_err(|e| {
+            let cannot = |e: Error| {
                 fail!(
                     e,
                     "{} at offset {}: cannot open {}: error {}",
@@ -299,7 +299,8 @@ impl FileTable {
                     name,
                     e.to_errno()
                 )
-            })?;
+            };
+            let p = Path::lookup(&n.path).map_err(cannot)?;
             let kind = match p.mode() & mode::S_IFMT {
                 mode::S_IFREG if p.on_pseudo_fs() => {
                     Some("on a pseudo file system (proc, sysfs...)")
@@ -323,16 +324,7 @@ impl FileTable {
                     kind
                 ));
             }
-            let f = p.open(n.write).map_err(|e| {
-                fail!(
-                    e,
-                    "{} at offset {}: cannot open {}: error {}",
-                    n.what,
-                    n.off,
-                    name,
-                    e.to_errno()
-                )
-            })?;
+            let f = p.open(n.write).map_err(cannot)?;
             files.push(f, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(files)
