@@ -2,19 +2,23 @@
 //! cptrst: checkpoint/restart of Linux processes.
 //!
 //! Crate root of `cptrst.ko`: the `module!` declaration, module init/exit,
-//! and the `mod` lines. The work lives in one file per unit:
-//! - [`checkpoint`]: the checkpoint operation, with its dump code in
-//!   [`dump_task`] and [`dump_mm`], writing through [`image_out`];
-//! - [`restart`]: the restart operation (coordinator and restored task),
-//!   reading through [`image_in`], with its C side in `cptrst_restore.c`;
-//! - [`image`]: the image format, shared with the tools (`crates/cptrst-image`);
-//! - [`ops`]: the ops table (`checkpoint`, `restart`, `eclone`) and the ioctl dispatcher;
-//! - [`device`]: the entry point from the C file operations;
-//! - [`eclone`]: the eclone operation (validation and translation to clone3);
-//! - [`shim`]: the declarations of the C shim (`cptrst_shim.c`);
-//! - [`task`], [`pid`], [`cred`], [`signal`], [`machine`]: the kernel's task
-//!   objects, one file each, with their C side in `cptrst_task.c`;
-//! - [`uapi`]: the ioctl ABI, shared with the tools (`crates/cptrst-uapi`).
+//! and the `mod` lines (Documentation/architecture.rst says which file
+//! owns what). The module is organised by kernel object:
+//! - the device and the operations: [`device`] (the `/dev/cptrst`
+//!   registration and the ioctl entry from C), [`ops`] (the ops table),
+//!   [`checkpoint`], [`restart`] (by role: registry, context, coordinator,
+//!   participant), [`eclone`];
+//! - dump and restore, parallel files per state kind: [`dump_task`] /
+//!   [`restore_task`], [`dump_mm`] / [`restore_mm`], with pass 1 of restart
+//!   in [`restore_plan`] and the image stream in [`image_out`] / [`image_in`];
+//! - the kernel objects, one file each, shaped like upstream's later Rust
+//!   abstractions: [`task`], [`pid`], [`cred`], [`signal`], [`mm`],
+//!   [`file`], [`wait`], [`crc`], [`rlimit`], [`machine`]; their C side is
+//!   `cptrst_task.c`, `cptrst_shim.c` and `cptrst_restore.c`, declared in
+//!   `include/cptrst_abi.h`;
+//! - [`error`]: the module's error type;
+//! - [`image`] and [`uapi`]: the image format and the ioctl ABI, shared with
+//!   the tools (`crates/cptrst-image`, `crates/cptrst-uapi`).
 
 // `error::Fail` carries its message inline (240 bytes), so that reporting
 // a failure, an allocation failure included, never allocates: every

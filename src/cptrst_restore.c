@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cptrst C shim, restart side: what the Rust restore code (src/restart.rs,
- * src/restore_mm.rs) needs from kernel internals that 6.12's `kernel` crate
- * does not reach. Each function is small and does one thing; the policy
+ * cptrst C shim, restart side: what the Rust restore code (src/restart/,
+ * src/restore_mm.rs, src/file.rs, src/mm.rs, src/wait.rs) needs from kernel
+ * internals that 6.12's `kernel` crate does not reach. Each function is small and does one thing; the policy
  * (what to map, in which order, what to refuse) is in Rust.
  *
  * Functions named cptrst_rst_* act on the calling task, which is the task

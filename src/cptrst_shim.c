@@ -436,7 +436,7 @@ long cptrst_file_write_pages(struct file *f, struct page *const *pages, unsigned
 
 /* ---------------------------------------------------------------------
  * CRC32C of the image (src/crc.rs): the kernel's (SSE4.2/PCLMULQDQ where
- * it has them), on the raw state (no inversions, as format.rs's CrcImpl),
+ * it has them), on the raw state (no inversions, as the image format's CrcImpl),
  * one range at a time, in the caller or in a worker.
  */
 

@@ -13,6 +13,7 @@
 use kernel::error::code;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::str::BStr;
 use kernel::types::ARef;
 
 use crate::error::{eopnotsupp, fail, Fail};
@@ -195,23 +196,6 @@ fn c_path(p: &[u8]) -> Option<KVec<u8>> {
     Some(v)
 }
 
-/// Bytes shown as text, non-printable ones as `?`.
-pub(crate) struct BStr<'a>(pub(crate) &'a [u8]);
-
-impl core::fmt::Display for BStr<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for &b in self.0 {
-            let c = if (0x20..0x7f).contains(&b) {
-                b as char
-            } else {
-                '?'
-            };
-            core::fmt::Write::write_char(f, c)?;
-        }
-        Ok(())
-    }
-}
-
 /// A file the image names: a mapped file or an executable.
 struct FileName {
     /// Absolute, NUL-terminated.
@@ -261,7 +245,7 @@ impl FileTable {
                 "{} at offset {}: the path {} is not absolute or holds a NUL",
                 what,
                 off,
-                BStr(path)
+                BStr::from_bytes(path)
             )
         })?;
         self.names.push(
@@ -289,7 +273,7 @@ impl FileTable {
     fn open_all(&self) -> Result<KVec<ARef<File>>, Fail> {
         let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
-            let name = BStr(n.name());
+            let name = BStr::from_bytes(n.name());
             let cannot = |e: Error| {
                 fail!(
                     e,
