@@ -69,11 +69,7 @@ fn isize_result(r: isize) -> Result<usize> {
 
 /// `ERR_PTR`/`NULL`/pointer to a result (`NULL` gives `ENOENT`).
 fn from_err_ptr<T>(p: *mut T) -> Result<NonNull<T>> {
-    let v = p as isize;
-    if (-4095..0).contains(&v) {
-        return Err(Error::from_errno(v as i32));
-    }
-    NonNull::new(p).ok_or(code::ENOENT)
+    kernel::error::from_err_ptr(p).and_then(|p| NonNull::new(p).ok_or(code::ENOENT))
 }
 
 /// File types (`S_IFMT` bits of an inode's mode).

@@ -14,7 +14,7 @@
 use core::ptr::NonNull;
 
 use kernel::bindings;
-use kernel::error::{code, Error, Result};
+use kernel::error::{code, to_result, Error, Result};
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::types::{ARef, AlwaysRefCounted, Opaque};
@@ -68,14 +68,6 @@ mod ffi {
         pub(super) fn cptrst_page_is_anon(p: *mut page) -> i32;
         pub(super) fn cptrst_page_copy(p: *mut page, dst: *mut u8);
         pub(super) fn cptrst_page_put(p: *mut page);
-    }
-}
-
-fn errno_result(r: i32) -> Result {
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(())
     }
 }
 
@@ -339,7 +331,7 @@ impl MmWithUser {
     /// `EINTR` on a fatal signal.
     pub(crate) fn mmap_read_lock_killable(&self) -> Result<MmapReadGuard<'_>> {
         // SAFETY: the mm is alive (type invariant).
-        errno_result(unsafe { ffi::cptrst_mm_read_lock_killable(self.as_raw()) })?;
+        to_result(unsafe { ffi::cptrst_mm_read_lock_killable(self.as_raw()) })?;
         // INVARIANT: the lock is held.
         Ok(MmapReadGuard {
             mm: self,
@@ -370,7 +362,7 @@ impl MmWithUser {
             return Err(code::EINVAL);
         }
         // SAFETY: the mm is alive, `l` is readable of the C layout.
-        errno_result(unsafe { ffi::cptrst_mm_apply_layout(self.as_raw(), l) })?;
+        to_result(unsafe { ffi::cptrst_mm_apply_layout(self.as_raw(), l) })?;
         // SAFETY: `auxv` is readable for `words` words, at most the
         // array's size (checked above).
         unsafe { ffi::cptrst_mm_apply_auxv(self.as_raw(), auxv.as_ptr(), words) };
@@ -405,7 +397,7 @@ impl MmapReadGuard<'_> {
         let mut out = core::mem::MaybeUninit::<MmInfo>::uninit();
         let size = u32::try_from(path.len()).map_err(|_| code::EINVAL)?;
         // SAFETY: the lock is held (type invariant), `out` and `path` are writable.
-        errno_result(unsafe {
+        to_result(unsafe {
             ffi::cptrst_mm_info_locked(self.raw(), out.as_mut_ptr(), path.as_mut_ptr(), size)
         })?;
         // SAFETY: fully written by the successful call (memset first).
@@ -420,7 +412,7 @@ impl MmapReadGuard<'_> {
         if r == -(bindings::ENOENT as i32) {
             return Ok(None);
         }
-        errno_result(r)?;
+        to_result(r)?;
         // SAFETY: fully written by the successful call (memset first).
         Ok(Some(unsafe { out.assume_init() }))
     }
@@ -430,7 +422,7 @@ impl MmapReadGuard<'_> {
         let size = u32::try_from(path.len()).map_err(|_| code::EINVAL)?;
         // SAFETY: the lock is held (type invariant), `path` is writable.
         let r = unsafe { ffi::cptrst_vma_path_locked(self.raw(), addr, path.as_mut_ptr(), size) };
-        errno_result(r)?;
+        to_result(r)?;
         Ok((r as usize).min(path.len()))
     }
 
@@ -670,7 +662,7 @@ pub(crate) fn munmap(addr: u64, len: u64) -> Result {
     let len = usize::try_from(len).map_err(|_| code::EINVAL)?;
     // SAFETY: no precondition; vm_munmap() checks the range and acts on
     // the caller's mm.
-    errno_result(unsafe { bindings::vm_munmap(addr as _, len) })
+    to_result(unsafe { bindings::vm_munmap(addr as _, len) })
 }
 
 /// Writes `buf` at `addr` of a private mapping the caller may not write

@@ -4,7 +4,7 @@
 //! mask (through [`CurrentTask`]). All through 6.12's bindings.
 
 use kernel::bindings;
-use kernel::error::{code, Error, Result};
+use kernel::error::{code, to_result, Result};
 
 use crate::pid::Pid;
 use crate::task::{CurrentTask, Task};
@@ -15,14 +15,6 @@ const _: () = assert!(UNBLOCKABLE == (1 << 8) | (1 << 18));
 // One word of signals (`_NSIG_WORDS == 1`), 64 bits: the casts below are exact.
 const _: () = assert!(core::mem::size_of::<bindings::sigset_t>() == 8);
 const _: () = assert!(core::mem::size_of::<usize>() == 8);
-
-fn errno_result(r: i32) -> Result {
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(())
-    }
-}
 
 /// Has the calling task a signal pending? (A read: no [`CurrentTask`].)
 pub(crate) fn current_pending() -> bool {
@@ -35,7 +27,7 @@ pub(crate) fn current_pending() -> bool {
 pub(crate) fn kill_group(t: &Task) -> Result {
     let pid = Pid::of_task_group(t).ok_or(code::ESRCH)?;
     // SAFETY: a referenced pid; kill_pid() handles an exiting group.
-    errno_result(unsafe { bindings::kill_pid(pid.as_raw(), bindings::SIGKILL as i32, 0) })
+    to_result(unsafe { bindings::kill_pid(pid.as_raw(), bindings::SIGKILL as i32, 0) })
 }
 
 /// Makes the calling task die on its way out of the kernel: no user
@@ -51,9 +43,7 @@ fn set_mask(mask: u64) -> Result<u64> {
     };
     let mut old = bindings::sigset_t { sig: [0] };
     // SAFETY: both are writable locals; sigprocmask() acts on current.
-    errno_result(unsafe {
-        bindings::sigprocmask(bindings::SIG_SETMASK as i32, &mut set, &mut old)
-    })?;
+    to_result(unsafe { bindings::sigprocmask(bindings::SIG_SETMASK as i32, &mut set, &mut old) })?;
     Ok(old.sig[0] as u64)
 }
 

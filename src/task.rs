@@ -16,7 +16,7 @@ use core::mem::offset_of;
 use core::ptr::NonNull;
 
 use kernel::bindings;
-use kernel::error::{code, Error, Result};
+use kernel::error::{code, to_result, Result};
 use kernel::prelude::*;
 pub(crate) use kernel::task::Task;
 
@@ -262,14 +262,6 @@ mod ffi {
     }
 }
 
-fn errno_result(r: i32) -> Result {
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(())
-    }
-}
-
 /// What 6.12's `Task` lacks, for `kernel::task::Task` (each method takes
 /// a task the caller holds a reference on, through `&Task`).
 pub(crate) trait TaskExt {
@@ -379,16 +371,14 @@ impl TaskExt for Task {
         let mut out = core::mem::MaybeUninit::<TaskInfo>::uninit();
         // SAFETY: a live task and namespace; `out` is writable and the shim
         // fills all of it (memset first) before returning 0.
-        errno_result(unsafe {
-            ffi::cptrst_task_info(self.as_raw(), ns.as_raw(), out.as_mut_ptr())
-        })?;
+        to_result(unsafe { ffi::cptrst_task_info(self.as_raw(), ns.as_raw(), out.as_mut_ptr()) })?;
         // SAFETY: initialized by the successful call above.
         Ok(unsafe { out.assume_init() })
     }
 
     fn regs(&self, buf: &mut [u8; 8 * regs::COUNT]) -> Result {
         // SAFETY: `buf` is writable for its whole length, given as the size.
-        errno_result(unsafe {
+        to_result(unsafe {
             ffi::cptrst_task_regs(self.as_raw(), buf.as_mut_ptr(), buf.len() as u32)
         })
     }
@@ -396,7 +386,7 @@ impl TaskExt for Task {
     fn xstate(&self, buf: &mut [u8]) -> Result {
         let len = u32::try_from(buf.len()).map_err(|_| code::EINVAL)?;
         // SAFETY: `buf` is writable for `len` bytes.
-        errno_result(unsafe { ffi::cptrst_task_xstate(self.as_raw(), buf.as_mut_ptr(), len) })
+        to_result(unsafe { ffi::cptrst_task_xstate(self.as_raw(), buf.as_mut_ptr(), len) })
     }
 
     fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize> {
@@ -407,7 +397,7 @@ impl TaskExt for Task {
         let n = unsafe {
             ffi::cptrst_task_fds(self.as_raw(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32)
         };
-        errno_result(n)?;
+        to_result(n)?;
         // The shim gave each fd's i_mode: its kind is decided in file.rs.
         let n = (n as usize).min(max);
         for k in kinds.iter_mut().take(n) {
@@ -446,7 +436,7 @@ pub(crate) fn collect_tree(root: &Task, max: usize) -> Result<KVec<ARef<Task>>> 
     // SAFETY: `root` is live; `raw` has room for `max` pointers, and the
     // shim writes at most `max` referenced task pointers, returning how many.
     let n = unsafe { ffi::cptrst_tree_collect(root.as_raw(), raw.as_mut_ptr(), max32) };
-    errno_result(n)?;
+    to_result(n)?;
     for &p in raw.iter().take((n as usize).min(max)) {
         let Some(p) = NonNull::new(p.cast::<Task>()) else {
             continue;
@@ -554,7 +544,7 @@ impl CurrentTask {
     pub(crate) fn queue_ax(&self, pin: &DevFile, ax: u64) -> Result {
         // SAFETY: `pin` is the file of the running ioctl, referenced by the
         // caller of the ioctl for the whole call; the shim takes its own.
-        errno_result(unsafe { ffi::cptrst_cur_queue_ax(pin.as_ptr().cast(), ax) })
+        to_result(unsafe { ffi::cptrst_cur_queue_ax(pin.as_ptr().cast(), ax) })
     }
 
     /// Saves its live FPU registers and marks them to be reloaded on the
@@ -590,6 +580,6 @@ impl FpuParked {
         let n = u32::try_from(buf.len()).map_err(|_| code::EINVAL)?;
         // SAFETY: a referenced task; `buf` readable for `n` bytes; the task
         // is parked with TIF_NEED_FPU_LOAD (type invariant).
-        errno_result(unsafe { ffi::cptrst_task_set_xstate(self.task.as_raw(), buf.as_ptr(), n) })
+        to_result(unsafe { ffi::cptrst_task_set_xstate(self.task.as_raw(), buf.as_ptr(), n) })
     }
 }
