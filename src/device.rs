@@ -17,6 +17,7 @@ use kernel::prelude::*;
 use crate::file::DevFile;
 use crate::ops::{CptOperations, OpsTable};
 use crate::restart::Registry;
+use crate::task::CurrentTask;
 use crate::uapi::{CheckpointArgs, EcloneArgs, RestartArgs};
 
 mod ffi {
@@ -87,8 +88,13 @@ impl CptOperations for Cptrst {
         crate::checkpoint::checkpoint(args)
     }
 
-    fn restart(dev: &Device, file: &DevFile, args: &RestartArgs) -> Result<isize> {
-        crate::restart::restart(&dev.restarts, file, args)
+    fn restart(
+        dev: &Device,
+        cur: &CurrentTask,
+        file: &DevFile,
+        args: &RestartArgs,
+    ) -> Result<isize> {
+        crate::restart::restart(&dev.restarts, cur, file, args)
     }
 
     fn eclone(_dev: &Device, args: &EcloneArgs) -> Result<isize> {
@@ -123,7 +129,10 @@ unsafe extern "C" fn cptrst_rs_ioctl(
     let Some(file) = (unsafe { DevFile::from_raw(file) }) else {
         return kernel::error::code::EBADF.to_errno() as c_long;
     };
-    match OPS.call(dev, &file, cmd, arg as usize) {
+    // SAFETY: this is the calling task's own ioctl, in process context;
+    // `cur` lives on this stack frame only.
+    let cur = unsafe { CurrentTask::new() };
+    match OPS.call(dev, &cur, &file, cmd, arg as usize) {
         Ok(v) => v as c_long,
         Err(e) => e.to_errno() as c_long,
     }

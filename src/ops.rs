@@ -17,6 +17,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::device::Device;
 use crate::file::DevFile;
+use crate::task::CurrentTask;
 use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, Op, RestartArgs};
 
 /// The checkpoint/restart operations. Each returns the ioctl's non-negative
@@ -28,9 +29,15 @@ pub(crate) trait CptOperations {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
     /// `restart(ctid, fd, flags)`: coordinate a restart, or restore the
-    /// calling task from the image. `file` is the `/dev/cptrst` file of the
-    /// call (the restored task's final steps pin the module through it).
-    fn restart(_dev: &Device, _file: &DevFile, _args: &RestartArgs) -> Result<isize> {
+    /// calling task `cur` from the image. `file` is the `/dev/cptrst` file
+    /// of the call (the restored task's final steps pin the module
+    /// through it).
+    fn restart(
+        _dev: &Device,
+        _cur: &CurrentTask,
+        _file: &DevFile,
+        _args: &RestartArgs,
+    ) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
     /// `eclone(flags_low, cargs, args_size, pids)`: validate and authorize a
@@ -41,7 +48,7 @@ pub(crate) trait CptOperations {
 }
 
 type Entry<A> = Option<fn(&Device, &A) -> Result<isize>>;
-type RestartEntry = Option<fn(&Device, &DevFile, &RestartArgs) -> Result<isize>>;
+type RestartEntry = Option<fn(&Device, &CurrentTask, &DevFile, &RestartArgs) -> Result<isize>>;
 
 /// The table of entry points built from a [`CptOperations`] implementation.
 pub(crate) struct OpsTable {
@@ -75,7 +82,14 @@ impl OpsTable {
     /// argument size or direction, unknown flags or non-zero reserved fields;
     /// `EFAULT` if the argument cannot be read; `EOPNOTSUPP` for an operation
     /// this table lacks; otherwise the operation's own result.
-    pub(crate) fn call(&self, dev: &Device, file: &DevFile, cmd: u32, arg: usize) -> Result<isize> {
+    pub(crate) fn call(
+        &self,
+        dev: &Device,
+        cur: &CurrentTask,
+        file: &DevFile,
+        cmd: u32,
+        arg: usize,
+    ) -> Result<isize> {
         let op = uapi::decode_cmd(cmd).map_err(|e| match e {
             CmdError::Unknown => code::ENOTTY,
             CmdError::BadSize => code::EINVAL,
@@ -89,7 +103,7 @@ impl OpsTable {
             Op::Restart => {
                 let a: RestartArgs = read_arg(arg)?;
                 a.check().map_err(|_| code::EINVAL)?;
-                self.restart.ok_or_else(eopnotsupp)?(dev, file, &a)
+                self.restart.ok_or_else(eopnotsupp)?(dev, cur, file, &a)
             }
             Op::Eclone => {
                 let a: EcloneArgs = read_arg(arg)?;

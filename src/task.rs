@@ -454,7 +454,8 @@ pub(crate) fn collect_tree(root: &Task, max: usize) -> Result<KVec<ARef<Task>>> 
 /// kernel call (the ioctl): every action on "current" takes one.
 ///
 /// # Invariants
-/// Made by [`CurrentTask::get`] on the task it stands for; not `Send`, so
+/// Made by [`CurrentTask::new`] on the task it stands for, at its entry
+/// point, and handed down by reference; not `Send`, so
 /// it stays on that task (it must not be put into anything made `Send` by
 /// hand).
 pub(crate) struct CurrentTask {
@@ -462,8 +463,13 @@ pub(crate) struct CurrentTask {
 }
 
 impl CurrentTask {
-    /// The calling task. Process context (the module runs nowhere else).
-    pub(crate) fn get() -> CurrentTask {
+    /// The calling task, for an entry point to hand down.
+    ///
+    /// # Safety
+    /// Only at an entry point that runs in process context on behalf of
+    /// the calling task (the ioctl: `device::cptrst_rs_ioctl`), and the
+    /// value must not outlive that call.
+    pub(crate) unsafe fn new() -> CurrentTask {
         // INVARIANT: made on the calling task; `PhantomData<*mut ()>`.
         CurrentTask {
             _not_send: PhantomData,

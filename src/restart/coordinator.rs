@@ -21,7 +21,11 @@ use crate::task::{self, CurrentTask, Task, TaskExt};
 use crate::uapi::RestartArgs;
 
 /// Checks the image and the tree, then drives the restart to its end.
-pub(super) fn coordinate(reg: &Registry, args: &RestartArgs) -> Result<(), Fail> {
+pub(super) fn coordinate(
+    reg: &Registry,
+    cur: &CurrentTask,
+    args: &RestartArgs,
+) -> Result<(), Fail> {
     let image = InFile::get(args.fd).map_err(|e| {
         fail!(
             e,
@@ -33,7 +37,7 @@ pub(super) fn coordinate(reg: &Registry, args: &RestartArgs) -> Result<(), Fail>
     let no_task = || fail!(code::ESRCH, "no task with pid {}", args.ctid);
     let root = Pid::find_vpid(args.ctid).ok_or_else(no_task)?;
     let root_task = root.task().ok_or_else(no_task)?;
-    let coord = CurrentTask::get().to_ref();
+    let coord = cur.to_ref();
     if !root_task.child_of(&coord) {
         return Err(fail!(
             code::EINVAL,

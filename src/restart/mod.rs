@@ -41,6 +41,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::error::Fail;
 use crate::file::DevFile;
+use crate::task::CurrentTask;
 use crate::uapi::{RestartArgs, RST_COORD, RST_RESUME};
 
 mod context;
@@ -50,14 +51,20 @@ mod registry;
 
 pub(crate) use registry::Registry;
 
-/// The `restart` operation. `reg` is the device's registry of restarts.
-pub(crate) fn restart(reg: &Registry, dev: &DevFile, args: &RestartArgs) -> Result<isize> {
+/// The `restart` operation of the calling task `cur`. `reg` is the
+/// device's registry of restarts.
+pub(crate) fn restart(
+    reg: &Registry,
+    cur: &CurrentTask,
+    dev: &DevFile,
+    args: &RestartArgs,
+) -> Result<isize> {
     let r = if args.flags & RST_COORD != 0 {
-        coordinator::coordinate(reg, args).map(|()| 0)
+        coordinator::coordinate(reg, cur, args).map(|()| 0)
     } else if args.flags & RST_RESUME != 0 {
-        participant::resume(reg, dev).map(|()| 0)
+        participant::resume(reg, cur, dev).map(|()| 0)
     } else {
-        participant::participate(reg, dev, args)
+        participant::participate(reg, cur, dev, args)
     };
     r.map_err(|f| {
         report(args, &f);

@@ -24,6 +24,7 @@ use crate::uapi::{RestartArgs, RST_SKIP_FILES, RST_ZOMBIE};
 /// A participant's first call: arrive, wait for its turn, restore.
 pub(super) fn participate(
     reg: &Registry,
+    cur: &CurrentTask,
     dev: &DevFile,
     args: &RestartArgs,
 ) -> Result<isize, Fail> {
@@ -50,24 +51,23 @@ pub(super) fn participate(
             "the participant and the coordinator disagree on --skip-files"
         ));
     }
-    let i = identify(&ctx).map_err(|f| die(&ctx, f))?;
-    join(&ctx, i).map_err(|f| die(&ctx, ctx.of_task(i, f)))?;
-    wait_turn(&ctx, i)?;
+    let i = identify(&ctx, cur).map_err(|f| die(&ctx, cur, f))?;
+    join(&ctx, cur, i).map_err(|f| die(&ctx, cur, ctx.of_task(i, f)))?;
+    wait_turn(&ctx, cur, i)?;
     let t = &ctx.plan.tasks[i];
     if t.is_zombie() {
         ctx.set_stage(i, Stage::Exiting);
         ctx.next_turn(i);
         return Ok(RST_ZOMBIE as isize | (t.entry.exit_code & 0xffff) as isize);
     }
-    enter(&ctx, dev, i).map_err(|f| die(&ctx, ctx.of_task(i, f)))?;
+    enter(&ctx, cur, dev, i).map_err(|f| die(&ctx, cur, ctx.of_task(i, f)))?;
     ctx.set_stage(i, Stage::Entered);
     Ok(0)
 }
 
 /// Which task of the image the caller is; checks its pids at every level,
 /// its thread group and its parent.
-fn identify(ctx: &Ctx) -> Result<usize, Fail> {
-    let cur = CurrentTask::get();
+fn identify(ctx: &Ctx, cur: &CurrentTask) -> Result<usize, Fail> {
     let me = cur.task();
     let info = me
         .info(&ctx.ns)
@@ -117,8 +117,8 @@ fn identify(ctx: &Ctx) -> Result<usize, Fail> {
 }
 
 /// Takes tree entry `i` for the caller, and tells the coordinator.
-fn join(ctx: &Ctx, i: usize) -> Result<(), Fail> {
-    let me = CurrentTask::get().to_ref();
+fn join(ctx: &Ctx, cur: &CurrentTask, i: usize) -> Result<(), Fail> {
+    let me = cur.to_ref();
     let taken = ctx.with(|s| match s.parts.get_mut(i) {
         Some(slot @ None) => {
             *slot = Some(Part {
@@ -138,34 +138,36 @@ fn join(ctx: &Ctx, i: usize) -> Result<(), Fail> {
 }
 
 /// Sleeps until it is task `i`'s turn.
-fn wait_turn(ctx: &Ctx, i: usize) -> Result<(), Fail> {
+fn wait_turn(ctx: &Ctx, cur: &CurrentTask, i: usize) -> Result<(), Fail> {
     loop {
         let seen = ctx.kicks_of(i);
         match ctx.phase() {
-            (Phase::Failed, _) => return Err(die(ctx, fail!(code::EINTR, "the restart failed"))),
+            (Phase::Failed, _) => {
+                return Err(die(ctx, cur, fail!(code::EINTR, "the restart failed")))
+            }
             (Phase::Run, turn) if turn == i => return Ok(()),
             (Phase::Collect | Phase::Run | Phase::Go, _) => {}
         }
         if ctx.coord.gone() {
             return Err(die(
                 ctx,
+                cur,
                 fail!(code::ESRCH, "the coordinator of the restart died"),
             ));
         }
         ctx.wait_kick(i, seen)
-            .map_err(|f| die(ctx, ctx.of_task(i, f)))?;
+            .map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
     }
 }
 
 /// Past the point of no return: the owner of the address space empties
 /// it and maps the trampoline; its other threads enter that trampoline.
-fn enter(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
-    let cur = CurrentTask::get();
+fn enter(ctx: &Ctx, cur: &CurrentTask, dev: &DevFile, i: usize) -> Result<(), Fail> {
     let k = ctx.mm_of(i)?;
     let mm = &ctx.plan.mms[k];
     let t = &ctx.plan.tasks[i];
     if mm.owner == i {
-        let tramp = restore_mm::enter_owner(&cur, mm, t, dev)?;
+        let tramp = restore_mm::enter_owner(cur, mm, t, dev)?;
         ctx.with(|s| {
             if let Some(x) = s.tramps.get_mut(k) {
                 *x = tramp;
@@ -176,20 +178,20 @@ fn enter(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
         let tramp = Some(ctx.tramp(k))
             .filter(|t| t.len != 0)
             .ok_or_else(|| fail!(code::EINVAL, "its address space is not restored"))?;
-        restore_mm::enter_thread(&cur, &tramp, t, dev)
+        restore_mm::enter_thread(cur, &tramp, t, dev)
     }
 }
 
 /// Records the failure, makes the caller die, and returns what to report.
-fn die(ctx: &Ctx, f: Fail) -> Fail {
+fn die(ctx: &Ctx, cur: &CurrentTask, f: Fail) -> Fail {
     let copy = Fail::new(f.err, format_args!("{}", f.msg.as_str()));
     ctx.fail(f);
-    signal::kill_current(&CurrentTask::get());
+    signal::kill_current(cur);
     copy
 }
 
 /// The second and third calls, from the trampoline.
-pub(super) fn resume(reg: &Registry, dev: &DevFile) -> Result<(), Fail> {
+pub(super) fn resume(reg: &Registry, cur: &CurrentTask, dev: &DevFile) -> Result<(), Fail> {
     let found = reg.find().and_then(|c| {
         let i = c.with(|s| {
             s.parts
@@ -203,18 +205,20 @@ pub(super) fn resume(reg: &Registry, dev: &DevFile) -> Result<(), Fail> {
     if ctx.failed() {
         return Err(die(
             &ctx,
+            cur,
             ctx.of_task(i, fail!(code::EINTR, "the restart failed")),
         ));
     }
     match ctx.stage(i) {
         Some(Stage::Entered) => {
-            map(&ctx, i).map_err(|f| die(&ctx, ctx.of_task(i, f)))?;
+            map(&ctx, i).map_err(|f| die(&ctx, cur, ctx.of_task(i, f)))?;
             ctx.set_stage(i, Stage::Mapped);
             Ok(())
         }
-        Some(Stage::Mapped) => commit(&ctx, dev, i),
+        Some(Stage::Mapped) => commit(&ctx, cur, dev, i),
         Some(Stage::Arrived | Stage::Parked | Stage::Exiting) | None => Err(die(
             &ctx,
+            cur,
             ctx.of_task(i, fail!(code::EINVAL, "resumed out of order")),
         )),
     }
@@ -234,8 +238,7 @@ fn map(ctx: &Ctx, i: usize) -> Result<(), Fail> {
 }
 
 /// Call 3: commit, park, hand over, and wait for the others.
-fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
-    let cur = CurrentTask::get();
+fn commit(ctx: &Ctx, cur: &CurrentTask, dev: &DevFile, i: usize) -> Result<(), Fail> {
     let finish = || -> Result<FpuParked, Fail> {
         let k = ctx.mm_of(i)?;
         let mm = &ctx.plan.mms[k];
@@ -243,22 +246,22 @@ fn commit(ctx: &Ctx, dev: &DevFile, i: usize) -> Result<(), Fail> {
         let tramp = ctx.tramp(k);
         TrampParams::check(tramp.page(t.slot))?;
         restore_mm::finish(mm, &tramp, mm.last == i)?;
-        restore_task::restore(&cur, dev, t)
+        restore_task::restore(cur, dev, t)
     };
-    let parked = finish().map_err(|f| die(ctx, ctx.of_task(i, f)))?;
+    let parked = finish().map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
     ctx.park(i, parked);
     ctx.next_turn(i);
-    wait_go(ctx, i)
+    wait_go(ctx, cur, i)
 }
 
 /// A parked task sleeps until the coordinator lets everyone go.
-fn wait_go(ctx: &Ctx, i: usize) -> Result<(), Fail> {
+fn wait_go(ctx: &Ctx, cur: &CurrentTask, i: usize) -> Result<(), Fail> {
     loop {
         let seen = ctx.kicks_of(i);
         match ctx.phase().0 {
             Phase::Go => return Ok(()),
             Phase::Failed => {
-                signal::kill_current(&CurrentTask::get());
+                signal::kill_current(cur);
                 return Err(fail!(code::EINTR, "the restart failed"));
             }
             Phase::Collect | Phase::Run => {}
@@ -268,10 +271,11 @@ fn wait_go(ctx: &Ctx, i: usize) -> Result<(), Fail> {
         if ctx.coord.gone() && ctx.phase().0 != Phase::Go {
             return Err(die(
                 ctx,
+                cur,
                 fail!(code::ESRCH, "the coordinator of the restart died"),
             ));
         }
         ctx.wait_kick(i, seen)
-            .map_err(|f| die(ctx, ctx.of_task(i, f)))?;
+            .map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
     }
 }
