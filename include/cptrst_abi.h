@@ -134,7 +134,8 @@ struct cptrst_eclone_facts {
 };
 
 /* Tasks (src/task.rs). */
-int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max);
+int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max,
+			__u32 *caller_inside);
 void cptrst_task_dump_facts(struct task_struct *t, struct cptrst_dump_facts *out);
 int cptrst_task_info(struct task_struct *t, struct pid_namespace *ns, struct cptrst_task_info *out);
 int cptrst_task_child_of(struct task_struct *t, struct task_struct *parent);

@@ -136,10 +136,11 @@ int cptrst_current_in_tree_of(struct pid *root)
  * Collect every thread of @root's thread group and of its descendants,
  * referenced, in ascending pid order of the caller's namespace. The tree is
  * stopped, so it cannot fork; tasks that exit meanwhile are caught by the
- * state checks. Returns the count, -E2BIG past @max, -EINVAL if the caller
- * is itself in the tree.
+ * state checks. Returns the count, or -E2BIG past @max; collects nothing
+ * and sets *@caller_inside if the caller is itself in the tree.
  */
-int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max)
+int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsigned int max,
+			__u32 *caller_inside)
 {
 	struct pid_namespace *ns = task_active_pid_ns(current);
 	unsigned int n = 0;
@@ -147,10 +148,9 @@ int cptrst_tree_collect(struct task_struct *root, struct task_struct **out, unsi
 
 	root = root->group_leader;
 	rcu_read_lock();
-	if (in_tree(current, root)) {
-		ret = -EINVAL;
+	*caller_inside = in_tree(current, root);
+	if (*caller_inside)
 		goto out;
-	}
 	for (;;) {
 		struct pid *pid = find_ge_pid(nr, ns);
 		struct task_struct *t;

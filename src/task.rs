@@ -217,6 +217,7 @@ mod ffi {
             root: *mut bindings::task_struct,
             out: *mut *mut bindings::task_struct,
             max: u32,
+            caller_inside: *mut u32,
         ) -> i32;
         pub(super) fn cptrst_task_dump_facts(t: *mut bindings::task_struct, out: *mut DumpFacts);
         pub(super) fn cptrst_task_info(
@@ -433,10 +434,18 @@ pub(crate) fn collect_tree(root: &Task, max: usize) -> Result<KVec<ARef<Task>>> 
     let mut raw: KVec<*mut bindings::task_struct> =
         KVec::from_elem(core::ptr::null_mut(), max, GFP_KERNEL)?;
     let mut tasks = KVec::with_capacity(max, GFP_KERNEL)?;
+    let mut caller_inside = 0u32;
     // SAFETY: `root` is live; `raw` has room for `max` pointers, and the
-    // shim writes at most `max` referenced task pointers, returning how many.
-    let n = unsafe { ffi::cptrst_tree_collect(root.as_raw(), raw.as_mut_ptr(), max32) };
+    // shim writes at most `max` referenced task pointers, returning how
+    // many; `caller_inside` is a writable local.
+    let n = unsafe {
+        ffi::cptrst_tree_collect(root.as_raw(), raw.as_mut_ptr(), max32, &mut caller_inside)
+    };
     to_result(n)?;
+    // A task cannot dump or check the tree it is in (it is not stopped).
+    if caller_inside != 0 {
+        return Err(code::EINVAL);
+    }
     for &p in raw.iter().take((n as usize).min(max)) {
         let Some(p) = NonNull::new(p.cast::<Task>()) else {
             continue;
