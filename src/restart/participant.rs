@@ -148,16 +148,24 @@ fn wait_turn(ctx: &Ctx, cur: &CurrentTask, i: usize) -> Result<(), Fail> {
             (Phase::Run, turn) if turn == i => return Ok(()),
             (Phase::Collect | Phase::Run | Phase::Go, _) => {}
         }
-        if ctx.coord.gone() {
-            return Err(die(
-                ctx,
-                cur,
-                fail!(code::ESRCH, "the coordinator of the restart died"),
-            ));
-        }
-        ctx.wait_kick(i, seen)
-            .map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
+        sleep(ctx, cur, i, seen)?;
     }
+}
+
+/// Between two looks at the phase: dies if the coordinator died before
+/// GO, else sleeps until kicked after `seen`. (The coordinator returns,
+/// and may exit, right after GO: its death only counts while the phase
+/// is not GO, checked after the death was seen.)
+fn sleep(ctx: &Ctx, cur: &CurrentTask, i: usize, seen: u32) -> Result<(), Fail> {
+    if ctx.coord.gone() && ctx.phase().0 != Phase::Go {
+        return Err(die(
+            ctx,
+            cur,
+            fail!(code::ESRCH, "the coordinator of the restart died"),
+        ));
+    }
+    ctx.wait_kick(i, seen)
+        .map_err(|f| die(ctx, cur, ctx.of_task(i, f)))
 }
 
 /// Past the point of no return: the owner of the address space empties
@@ -266,16 +274,6 @@ fn wait_go(ctx: &Ctx, cur: &CurrentTask, i: usize) -> Result<(), Fail> {
             }
             Phase::Collect | Phase::Run => {}
         }
-        // The coordinator returns (and may exit) right after GO: its death
-        // only counts while the phase is not GO, checked after the load.
-        if ctx.coord.gone() && ctx.phase().0 != Phase::Go {
-            return Err(die(
-                ctx,
-                cur,
-                fail!(code::ESRCH, "the coordinator of the restart died"),
-            ));
-        }
-        ctx.wait_kick(i, seen)
-            .map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
+        sleep(ctx, cur, i, seen)?;
     }
 }
