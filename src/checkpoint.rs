@@ -22,8 +22,8 @@ use kernel::prelude::*;
 
 use crate::dump_mm;
 use crate::dump_task;
-use crate::image_out::ImageOut;
-use crate::image_out::OutFile;
+use crate::image_out::{ImageOut, OutFile};
+use crate::pid::PidNamespace;
 use crate::task::{self, TaskExt};
 use crate::uapi::CheckpointArgs;
 
@@ -41,7 +41,7 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     for t in tasks.iter() {
         t.check_dump()?;
     }
-    let ns = root.pidns().ok_or(code::ESRCH)?;
+    let ns = PidNamespace::of_task(&root).ok_or(code::ESRCH)?;
     let infos = dump_task::collect_infos(&tasks, &ns)?;
     let root_tgid = root.info(&ns)?.tgid;
     let order = dump_task::tree_order(&infos, root_tgid)?;

@@ -25,7 +25,7 @@ use crate::error::eopnotsupp;
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
 use crate::mm::{self, MmInfo, MmWithUser, PinnedPages, VmaClass, VmaInfo, PIN_BATCH};
-use crate::task::{Task, TaskExt};
+use crate::task::Task;
 use kernel::types::ARef;
 
 // vm_flags bits (include/linux/mm.h).
@@ -50,7 +50,9 @@ pub(crate) fn collect(
     let mut mms: KVec<ARef<MmWithUser>> = KVec::new();
     let mut ids: KVec<u32> = KVec::from_elem(0u32, tasks.len(), GFP_KERNEL)?;
     for &k in order {
-        let Some(mm) = tasks[k].mm() else { continue };
+        let Some(mm) = MmWithUser::of_task(&tasks[k]) else {
+            continue;
+        };
         let id = match mms.iter().position(|m| m.is(&mm)) {
             Some(p) => p,
             None => {

@@ -25,7 +25,6 @@ use kernel::types::ARef;
 
 use crate::cred::{Creds, DumpFacts};
 use crate::file::DevFile;
-use crate::mm::MmWithUser;
 use crate::pid::{Pid, PidNamespace};
 
 /// Pid-namespace levels a task can have (`MAX_PID_NS_LEVEL`).
@@ -283,8 +282,6 @@ pub(crate) trait TaskExt {
     /// May the caller dump it, and is it stopped by the caller? The rule
     /// is [`DumpFacts::decide`].
     fn check_dump(&self) -> Result;
-    /// Its active pid namespace (None once it is reaped).
-    fn pidns(&self) -> Option<ARef<PidNamespace>>;
     /// Ids, state and credentials, as seen from `ns`.
     fn info(&self, ns: &PidNamespace) -> Result<TaskInfo>;
     /// The general registers (`struct user_regs_struct`) of a stopped task.
@@ -298,8 +295,6 @@ pub(crate) trait TaskExt {
     fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize>;
     /// Its clear-child-tid address, robust list and rseq area.
     fn thread_state(&self) -> ThreadState;
-    /// Its mm (None for a zombie or a kernel thread).
-    fn mm(&self) -> Option<ARef<MmWithUser>>;
 }
 
 impl TaskExt for Task {
@@ -364,10 +359,6 @@ impl TaskExt for Task {
         f.decide()
     }
 
-    fn pidns(&self) -> Option<ARef<PidNamespace>> {
-        PidNamespace::of_task(self)
-    }
-
     fn info(&self, ns: &PidNamespace) -> Result<TaskInfo> {
         let mut out = core::mem::MaybeUninit::<TaskInfo>::uninit();
         // SAFETY: a live task and namespace; `out` is writable and the shim
@@ -412,10 +403,6 @@ impl TaskExt for Task {
         // SAFETY: a live task; `ts` is a writable local of the C layout.
         unsafe { ffi::cptrst_task_thread_state(self.as_raw(), &mut ts) };
         ts
-    }
-
-    fn mm(&self) -> Option<ARef<MmWithUser>> {
-        MmWithUser::of_task(self)
     }
 }
 
