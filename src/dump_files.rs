@@ -210,6 +210,9 @@ pub(crate) fn classify<'a>(f: &'a FileDumpFacts, path: &'a [u8]) -> Result<Class
         }
     }
     // A memfd lives on the kernel's internal shm mount (SB_NOUSER).
+    if t == mode::S_IFREG && memfd_name(f.name()).is_some() && !f.has(df::SHMEM) {
+        return Err(Refused::Other("a hugetlb memfd", path));
+    }
     if t == mode::S_IFREG && f.has(df::SHMEM) && memfd_name(f.name()).is_some() {
         if o_path {
             return Err(Refused::Other("an O_PATH fd of a memfd", path));
@@ -604,11 +607,6 @@ impl TreeFiles {
                 return Err(refuse(who, &Refused::Named(dpath)));
             }
         }
-        if let Who::Vma { .. } = who {
-            if !kind.has_content() {
-                return Err(refuse(who, &Refused::Named(dpath)));
-            }
-        }
         if image_path(kind, &facts, dpath).is_none() {
             return Err(refuse(
                 who,
@@ -656,18 +654,35 @@ impl TreeFiles {
         Ok(id)
     }
 
-    /// The FILE id for the file of a memfd or deleted-file mapping
-    /// (`who` names it), a new one after the fds' on first sight.
-    pub(crate) fn add_mapped(&mut self, file: ARef<File>, who: Who) -> Result<u32, Fail> {
-        self.add(file, who)
-    }
-
-    /// The FILE id of `file` if it is a FILE object with content (a memfd
-    /// or a deleted file), else 0.
-    pub(crate) fn content_id_of(&self, file: &File) -> u32 {
-        match self.ids.get(&(file.as_ptr() as usize)) {
-            Some(&id) if self.objs[(id - 1) as usize].kind.has_content() => id,
-            _ => 0,
+    /// The MAPFILE `file` of a mapping of `file` (`who` names it;
+    /// `deleted`: the mapping's file is unlinked, as the VMA walk saw it):
+    /// the FILE id of a memfd or a deleted file (a new FILE object, after
+    /// the fds' ones, on first sight), else 0 (a file mapped by path).
+    pub(crate) fn map_id(
+        &mut self,
+        file: ARef<File>,
+        who: Who,
+        deleted: bool,
+    ) -> Result<u32, Fail> {
+        if let Some(&id) = self.ids.get(&(file.as_ptr() as usize)) {
+            let k = self.objs[(id - 1) as usize].kind;
+            return Ok(if k.has_content() { id } else { 0 });
+        }
+        let facts = file.dump_facts(&mut self.path).map_err(|e| {
+            tree_fail(
+                e,
+                format_args!("{} cannot be named: error {}", who, e.to_errno()),
+            )
+        })?;
+        let dpath = &self.path[..facts.path_len as usize];
+        let unlinked = deleted || facts.has(df::UNLINKED);
+        match classify(&facts, dpath) {
+            Ok(Class::Kind(k)) if k.has_content() => self.add(file, who),
+            // A deleted file has no path to map it by.
+            Err(r) if unlinked => Err(refuse(who, &r)),
+            _ if unlinked => Err(refuse(who, &Refused::Other("a deleted file", dpath))),
+            // By path: restart checks what it finds there.
+            _ => Ok(0),
         }
     }
 

@@ -133,11 +133,7 @@ pub(crate) fn collect_map_files(
                     who
                 ));
             }
-            let id = if deleted {
-                files.add_mapped(file, who)?
-            } else {
-                files.content_id_of(&file)
-            };
+            let id = files.map_id(file, who, deleted)?;
             recs.push(
                 MapFileAt {
                     start,
