@@ -490,9 +490,24 @@ fn ptrace_stop(pid: i32) -> Result<(), String> {
         if libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) != 0 || libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0) != 0 {
             return Err(format!("ptrace: {}", std::io::Error::last_os_error()));
         }
-        let mut st = 0;
-        if libc::waitpid(pid, &mut st, libc::__WALL) != pid || !libc::WIFSTOPPED(st) {
-            return Err(format!("no ptrace stop: {st:#x}"));
+        loop {
+            let mut st = 0;
+            if libc::waitpid(pid, &mut st, libc::__WALL) != pid || !libc::WIFSTOPPED(st) {
+                return Err(format!("no ptrace stop: {st:#x}"));
+            }
+            // A signal-delivery stop first: give the signal back, the
+            // interrupt's trap comes next.
+            if st >> 16 == 0 {
+                libc::ptrace(libc::PTRACE_CONT, pid, 0, libc::WSTOPSIG(st) as usize);
+                continue;
+            }
+            break;
+        }
+        // One more request returns only once the task is off its CPU
+        // (ptrace_check_attach), as the module wants it.
+        let mut msg: u64 = 0;
+        if libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut u64) != 0 {
+            return Err(format!("PTRACE_GETEVENTMSG: {}", std::io::Error::last_os_error()));
         }
     }
     Ok(())
@@ -579,7 +594,10 @@ fn fds_of(img: &Value) -> Result<Vec<(u64, Value)>, String> {
 /// and sharing it had; the workload is unchanged afterwards.
 fn files_dump() -> Result<(), String> {
     let w = FileWorkload::start(Extra::None, 0)?;
-    let img = checkpoint_json(w.pid, "/tmp/ck-fw.img")?;
+    // --resume: the workload reports its state afterwards.
+    let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", "/tmp/ck-fw.img", "--resume"]);
+    ensure(o.status.success(), || format!("checkpoint: {}", String::from_utf8_lossy(&o.stderr)))?;
+    let img = inspect_json("/tmp/ck-fw.img")?;
     let fds = fds_of(&img)?;
     let get = |fd: i32| fds.iter().find(|(f, _)| *f == fd as u64).map(|(_, v)| v);
     let text = |v: &Value| v.to_string();
