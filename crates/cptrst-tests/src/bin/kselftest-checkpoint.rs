@@ -626,7 +626,7 @@ fn files_dump() -> Result<(), String> {
     ensure(text(reg).contains("/tmp/ck-fw-reg"), || format!("reg path: {}", text(reg)))?;
     // O_APPEND: by number or by name.
     let flags = &reg["flags"];
-    let append = flags.as_u64().map(|f| f & 0o2000 != 0).unwrap_or_else(|| text(flags).contains("APPEND"));
+    let append = flags.as_u64().map(|f| f & 0o2000 != 0).unwrap_or_else(|| text(flags).to_lowercase().contains("append"));
     ensure(append, || format!("reg flags without O_APPEND: {}", text(reg)))?;
     // The dup shares the open file.
     let dup = get(FW_DUP).ok_or("no dup fd")?;
@@ -641,7 +641,7 @@ fn files_dump() -> Result<(), String> {
     let cloexec = |v: &Value| {
         v["cloexec"].as_bool().unwrap_or(false)
             || v["fd_flags"].as_u64().is_some_and(|f| f & 1 != 0)
-            || text(v).contains("CLOEXEC")
+            || text(&v["flags"]).to_lowercase().contains("cloexec")
     };
     ensure(cloexec(n), || format!("/dev/null without FD_CLOEXEC: {}", text(n)))?;
     ensure(!cloexec(reg), || format!("reg fd with FD_CLOEXEC: {}", text(reg)))?;
