@@ -309,9 +309,10 @@ enum Extra {
 }
 
 /// A forked workload: a pipe with [`FW_PIPE_DATA`] in it (both ends), an
-/// O_APPEND file at [`FW_REG_POS`] (dup'ed at [`FW_DUP`]), a sealed memfd,
-/// a directory, `/dev/null` close-on-exec, umask 027, cwd /tmp; and its
-/// [`Extra`]. Killed when dropped.
+/// O_APPEND file at [`FW_REG_POS`] (dup'ed at [`FW_DUP`]), a sealed memfd
+/// (also mapped shared), a mapping of a deleted file, a directory,
+/// `/dev/null` close-on-exec, umask 027, cwd /tmp; and its [`Extra`].
+/// Killed when dropped.
 struct FileWorkload {
     pid: i32,
     res: std::fs::File,
@@ -370,6 +371,16 @@ unsafe fn file_child(extra: Extra, at: i32, res_w: i32, ctl_r: i32) -> ! {
             step(write(FW_MEMFD, page.as_ptr().cast(), page.len()) == page.len() as isize, 29);
         }
         step(fcntl(FW_MEMFD, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) == 0, 30);
+        // The memfd mapped shared; a file mapped, then closed and unlinked:
+        // a mapping-only deleted file.
+        step(mmap(std::ptr::null_mut(), 8192, PROT_READ | PROT_WRITE, MAP_SHARED, FW_MEMFD, 0) != MAP_FAILED, 40);
+        let del = open(c"/tmp/ck-fw-del".as_ptr(), O_RDWR | O_CREAT | O_TRUNC, 0o600);
+        step(del >= 0, 41);
+        let dbuf = [b'd'; 4096];
+        step(write(del, dbuf.as_ptr().cast(), 4096) == 4096, 42);
+        step(mmap(std::ptr::null_mut(), 4096, PROT_READ, MAP_PRIVATE, del, 0) != MAP_FAILED, 43);
+        close(del);
+        step(unlink(c"/tmp/ck-fw-del".as_ptr()) == 0, 44);
         let d = open(c"/tmp".as_ptr(), O_RDONLY | O_DIRECTORY);
         step(d >= 0 && dup2(d, FW_DIR) == FW_DIR, 31);
         close(d);
@@ -591,7 +602,9 @@ fn fds_of(img: &Value) -> Result<Vec<(u64, Value)>, String> {
 
 /// A successful dump of the file workload: the image's fds are the
 /// workload's, each of the right kind, with the position, path, flags
-/// and sharing it had; the workload is unchanged afterwards.
+/// and sharing it had; its file mappings with their MAPFILE (the memfd's
+/// and a deleted file's naming their FILE objects); the workload is
+/// unchanged afterwards.
 fn files_dump() -> Result<(), String> {
     let w = FileWorkload::start(Extra::None, 0)?;
     // --resume: the workload reports its state afterwards.
@@ -651,6 +664,24 @@ fn files_dump() -> Result<(), String> {
     if let Some(d) = pipe["data_len"].as_u64().filter(|&d| d > 0) {
         ensure(d == FW_PIPE_DATA.len() as u64, || format!("pipe data: {}", text(pipe)))?;
     }
+    // The mappings: every file VMA has its MAPFILE; the memfd's names its
+    // FILE, the deleted file's a mapping-only FILE after the fds' ones.
+    let objs = img["files"].as_array().ok_or("no FILE objects in the image")?;
+    let del = objs.iter().find(|f| f["kind"].as_str() == Some("deleted")).ok_or("no deleted FILE")?;
+    let del_id = del["id"].as_u64().ok_or("deleted FILE without id")?;
+    ensure(del["path"].as_str() == Some("/tmp/ck-fw-del") && del["size"].as_u64() == Some(4096), || format!("deleted FILE: {del}"))?;
+    ensure(del["data_len"].as_u64() == Some(4096), || format!("deleted FILE without its content: {del}"))?;
+    let max_fd_file = fds.iter().filter_map(|(_, e)| e["file"].as_u64()).max().unwrap_or(0);
+    ensure(del_id > max_fd_file, || format!("the mapping-only FILE is {del_id}, not after the fds' ({max_fd_file})"))?;
+    let vmas = img["mms"][0]["vmas"].as_array().ok_or("no VMAs")?;
+    for v in vmas.iter().filter(|v| matches!(v["kind"].as_str(), Some("file-private" | "file-shared"))) {
+        ensure(v["mapfile"].is_object(), || format!("file VMA without MAPFILE: {v}"))?;
+    }
+    let memfd_id = m["file"].as_u64().ok_or("memfd fd without FILE id")?;
+    ensure(vmas.iter().any(|v| v["mapfile"]["file"].as_u64() == Some(memfd_id) && v["kind"].as_str() == Some("file-shared")), || {
+        format!("no shared VMA of the memfd (FILE {memfd_id}) with its MAPFILE")
+    })?;
+    ensure(vmas.iter().any(|v| v["mapfile"]["file"].as_u64() == Some(del_id)), || format!("no VMA of the deleted file (FILE {del_id})"))?;
     // umask and cwd of the process.
     ensure(all.contains("\"/tmp\""), || "no cwd /tmp in the image".into())?;
     let t = task0(&img).to_string();
