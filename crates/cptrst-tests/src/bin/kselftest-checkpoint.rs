@@ -306,6 +306,10 @@ enum Extra {
     Ptmx,
     Epoll,
     ProcFile,
+    /// A child process sharing the fd table (`CLONE_FILES` without
+    /// `CLONE_THREAD`), its pid written to the report pipe after the
+    /// ready byte.
+    SharedFiles,
 }
 
 /// A forked workload: a pipe with [`FW_PIPE_DATA`] in it (both ends), an
@@ -389,8 +393,20 @@ unsafe fn file_child(extra: Extra, at: i32, res_w: i32, ctl_r: i32) -> ! {
         close(n);
         umask(0o027);
         step(chdir(c"/tmp".as_ptr()) == 0, 33);
+        let mut sharer = 0i32;
+        if let Extra::SharedFiles = extra {
+            let c = syscall(SYS_clone, (CLONE_FILES | SIGCHLD) as c_long, 0 as c_long, 0 as c_long, 0 as c_long, 0 as c_long);
+            if c == 0 {
+                prctl(PR_SET_PDEATHSIG, SIGKILL as c_ulong);
+                loop {
+                    pause();
+                }
+            }
+            step(c > 0, 45);
+            sharer = c as i32;
+        }
         let x = match extra {
-            Extra::None => -1,
+            Extra::None | Extra::SharedFiles => -1,
             Extra::Eventfd => eventfd(0, 0),
             Extra::Socket => {
                 let mut sv = [0i32; 2];
@@ -402,7 +418,7 @@ unsafe fn file_child(extra: Extra, at: i32, res_w: i32, ctl_r: i32) -> ! {
             Extra::Epoll => epoll_create1(0),
             Extra::ProcFile => open(c"/proc/self/status".as_ptr(), O_RDONLY),
         };
-        if !matches!(extra, Extra::None) {
+        if !matches!(extra, Extra::None | Extra::SharedFiles) {
             step(x >= 0, 35);
             if x != at {
                 step(dup2(x, at) == at, 36);
@@ -410,6 +426,9 @@ unsafe fn file_child(extra: Extra, at: i32, res_w: i32, ctl_r: i32) -> ! {
             }
         }
         step(write(FW_RES, b"R".as_ptr().cast(), 1) == 1, 37);
+        if sharer > 0 {
+            step(write(FW_RES, (&raw const sharer).cast(), 4) == 4, 46);
+        }
         // Wait for the test, then report what it left: the pipe's data
         // and the file's position, read by the workload itself.
         let mut b = 0u8;
@@ -570,6 +589,26 @@ fn refusals_unsupported_files() -> Result<(), String> {
         ensure(data == FW_PIPE_DATA, || format!("{extra:?}: the workload's pipe holds {:?}", String::from_utf8_lossy(&data)))?;
     }
     Ok(())
+}
+
+/// Two processes sharing one fd table (`CLONE_FILES` without
+/// `CLONE_THREAD`): refused, naming both, nothing written, the tree
+/// unchanged.
+fn refusal_shared_fd_table() -> Result<(), String> {
+    let mut w = FileWorkload::start(Extra::SharedFiles, 0)?;
+    let mut b = [0u8; 4];
+    std::io::Read::read_exact(&mut w.res, &mut b).map_err(|e| format!("the sharing child's pid: {e}"))?;
+    let child = i32::from_le_bytes(b);
+    let img = "/tmp/ck-shared.img";
+    let _ = std::fs::remove_file(img);
+    let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", img]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = format!("task 1 (pid {child}) shares its fd table (CLONE_FILES) with task 0 (pid {}): not supported", w.pid);
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    ensure(err.contains(&want), || format!("message '{err}', want '{want}'"))?;
+    ensure(!std::path::Path::new(img).exists(), || "the image file was left".into())?;
+    let (pos, data) = w.report()?;
+    ensure(pos == FW_REG_POS && data == FW_PIPE_DATA, || format!("after the refusal: position {pos}, pipe {:?}", String::from_utf8_lossy(&data)))
 }
 
 /// The fd entries of the first task in `cptrst inspect --json`, each
@@ -1137,6 +1176,7 @@ fn main() {
         ("tree of parent, children and threads", process_tree),
         ("open fds: a socket or an eventfd refuses the files workload, naming the fd", open_files_refused),
         ("open files: each unsupported kind refused, named, the tree unchanged", refusals_unsupported_files),
+        ("open files: two processes sharing an fd table refused, naming both", refusal_shared_fd_table),
         ("open files: fds, kinds, positions, flags, sharing, memfd, umask and cwd", files_dump),
         ("shared anonymous memory across fork: SHM ids", shared_anon_objects),
         ("same image to a file, a pipe and a unix socket", file_pipe_socket),
