@@ -315,10 +315,10 @@ unsigned long cptrst_rlimit(unsigned int which);
 /*
  * The fd tables: a task's open fds ascending into @fds with their i_mode
  * into @modes (src/task.rs, TaskExt::fds; Rust gives the kinds); closing
- * the caller's fds from @first on (src/file.rs, close_fds_from).
+ * the caller's fds but an ascending list (src/file.rs, close_fds_except).
  */
 int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *modes, unsigned int max);
-void cptrst_rst_close_fds_from(unsigned int first);
+void cptrst_rst_close_fds_except(const __u32 *keep, unsigned int n, struct file *dev);
 
 /* A looked-up path (src/file.rs, Path). */
 struct path *cptrst_path_lookup(const char *name, __u32 *mode, __u32 *pseudo);
