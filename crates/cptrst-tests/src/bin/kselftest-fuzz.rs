@@ -30,7 +30,9 @@
 //! short, -1, not open or a pipe, a mapped file changed in size or type
 //! (with and without `RST_FILE_CHANGED_OK`): each refused in pass 1 with
 //! its errno and a message naming the record, the root left alone, and a
-//! file taken before a later refusal dropped.
+//! file taken before a later refusal dropped. And the commit's keep list
+//! end to end: a restored process keeps only its FDS fds, never a
+//! `/dev/cptrst` one.
 //!
 //! Environment (printed at the start, so a failure can be reproduced):
 //! `CPTRST_FUZZ_CASES` (mutants over all fuzz workloads, default 320),
@@ -1297,6 +1299,61 @@ fn fdt_checks() -> Result<(), String> {
     ensure(fails.is_empty(), || fails.join("\n"))
 }
 
+/// The commit's keep list, end to end through `cptrst restart`: the
+/// counter-check image with an FDS listing fds 0 to 20 (FILE 1). Whatever
+/// user space put at those fds before the commit (the tool's own fds, or
+/// the image's files once the tool opens them) stays; nothing else does,
+/// and never a `/dev/cptrst` fd, listed or not.
+fn fdt_keep() -> Result<(), String> {
+    make_specials()?;
+    let image = make_image(&["cptrst-testprog", "counter-check"], "fdt-keep")?;
+    let listed: Vec<u32> = (0..=20).collect();
+    let (data, _) = fdt_image(&image.raw, &Fdt { fds: listed.iter().map(|&fd| (fd, 1)).collect(), vma: Box::new(vma_as_is) })?;
+    img::validate(&data).map_err(|e| format!("test bug: the image crate refuses the variant: {e}"))?;
+    let file = format!("{DIR}/fdt-keep.img");
+    std::fs::write(&file, &data).map_err(|e| format!("{file}: {e}"))?;
+    // Not through pipes: the detached tree keeps the tool's fds 0 to 2.
+    let err = format!("{DIR}/fdt-keep.err");
+    let st = File::create(&err).and_then(|e| {
+        Command::new("cptrst").args(["restart", "-i", &file, "--detach"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(e).status()
+    });
+    let _ = std::fs::remove_file(&file);
+    let root = image.pids[0];
+    let r = (|| {
+        let st = st.map_err(|e| format!("cannot run cptrst restart: {e}"))?;
+        ensure(st.success(), || {
+            format!("cptrst restart: {}: {}", status_text(st), std::fs::read_to_string(&err).unwrap_or_default())
+        })?;
+        let dir = format!("/proc/{root}/fd");
+        let mut open = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?.flatten() {
+            let fd: u32 = e.file_name().to_string_lossy().parse().unwrap_or(u32::MAX);
+            let target = std::fs::read_link(e.path()).map(|t| t.display().to_string()).unwrap_or_default();
+            open.push((fd, target));
+        }
+        open.sort();
+        println!("# the restored process's fds: {open:?}");
+        let mut why = Vec::new();
+        for (fd, t) in &open {
+            if !listed.contains(fd) {
+                why.push(format!("fd {fd} ({t}) is open and not in the FDS list"));
+            }
+            if t.contains("cptrst") && t.starts_with("/dev/") {
+                why.push(format!("fd {fd} is {t}"));
+            }
+        }
+        if !open.iter().any(|(fd, _)| *fd >= 3) {
+            why.push("no fd of 3 and up of the FDS list was kept".into());
+        }
+        ensure(why.is_empty(), || why.join("; "))
+    })();
+    kill_descendants();
+    for &p in &image.pids {
+        let _ = wait_gone(p, Duration::from_secs(30));
+    }
+    r
+}
+
 const EXCEPTION_TRACE: &str = "/proc/sys/debug/exception-trace";
 static OLD_TRACE: OnceLock<String> = OnceLock::new();
 
@@ -1334,6 +1391,7 @@ fn main() {
         ("paths to a FIFO, /dev/ptmx, a directory, checksum bad: refused, nothing opened, no hang", special_bad_crc),
         ("paths to a FIFO, /dev/ptmx, a directory, checksum right: refused, no hang", special_good_crc),
         ("fdt: hostile FILE, FDS and MAPFILE fields: the kernel's errno and message, nothing restored or kept", fdt_checks),
+        ("fdt: the commit keeps the leader's FDS fds, closes the others and every /dev/cptrst fd", fdt_keep),
     ];
     // Restored mutants may fault in user space (registers, code mapped
     // from another file): no "traps: ... general protection fault" or
