@@ -1086,6 +1086,15 @@ fn fdt_checks() -> Result<(), String> {
             want: Box::new(|_| vec!["FDS (type 14) at offset ".into(), "fd 100 is over the caller's RLIMIT_NOFILE (64)".into()]),
         },
         FdtCase {
+            what: "FDS of 65536 fds (a payload over 1 MiB, read whole): fd 100 over RLIMIT_NOFILE 100",
+            image: fdt_image(&raw, &plain((0..img::MAX_FILES).map(|fd| (fd, 1)).collect())),
+            flags: 0,
+            files: None,
+            nofile: Some(100),
+            errno: libc::EMFILE,
+            want: Box::new(|_| vec!["FDS (type 14) at offset ".into(), "fd 100 is over the caller's RLIMIT_NOFILE (100)".into()]),
+        },
+        FdtCase {
             what: "MAPFILE: file 3 of 2 FILEs",
             image: fdt_image(&raw, &first_maps(3)),
             flags: 0,
