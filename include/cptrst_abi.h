@@ -376,8 +376,8 @@ struct file *cptrst_file_open_read(struct file *f);
 
 /*
  * The fd tables and fs contexts of the tree (src/task.rs: TaskExt::next_fd,
- * ctx, fs_paths, vma_file); closing the caller's fds from @first on
- * (src/file.rs, close_fds_from).
+ * ctx, fs_paths, vma_file); closing the caller's fds but an ascending list
+ * (src/file.rs, close_fds_except).
  */
 /* Rust: task::TaskCtx. */
 struct cptrst_task_ctx {
@@ -412,7 +412,7 @@ void cptrst_task_ctx(struct task_struct *t, struct cptrst_task_ctx *out);
 int cptrst_task_fs_paths(struct task_struct *t, struct cptrst_task_paths *out,
 			 char *root, char *cwd, unsigned int size);
 struct file *cptrst_task_vma_file(struct task_struct *t, __u64 start);
-void cptrst_rst_close_fds_from(unsigned int first);
+void cptrst_rst_close_fds_except(const __u32 *keep, unsigned int n, struct file *dev);
 
 /* A looked-up path (src/file.rs, Path). */
 struct path *cptrst_path_lookup(const char *name, __u32 *mode, __u32 *pseudo);
