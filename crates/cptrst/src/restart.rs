@@ -1593,6 +1593,129 @@ mod tests {
         assert_eq!(r.pids(), [100, 102, 103]);
     }
 
+    /// The head of a 1.4 image: the FILE objects built with their data,
+    /// each leader's FDS, the fd plan.
+    #[test]
+    fn reads_the_files_of_the_head() {
+        let fd = copy_to_memfd(&mut pipe_with(sample()), "pipe").unwrap();
+        let mut b = Builder::new(true, false);
+        let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
+        assert_eq!(head.tree, image::sample::tree_entries());
+        assert_eq!(b.files().len(), 9);
+        for i in 0..4 {
+            let want = image::sample::fds(i as u32).map(|(umask, root, cwd, e)| TaskFds {
+                umask,
+                root: root.to_vec(),
+                cwd: cwd.to_vec(),
+                entries: e.to_vec(),
+            });
+            assert_eq!(head.fds[i], want, "task {i}");
+        }
+        b.finish();
+        // The memfd (FILE 5): its content, seals and position.
+        let m = b.fd_of(5).expect("memfd built");
+        let mut got = vec![0u8; image::sample::SAMPLE_MEMFD_SIZE as usize + 10];
+        let n = pread_full(m, &mut got, 0).unwrap();
+        let want: Vec<u8> = (0..image::sample::SAMPLE_MEMFD_SIZE).map(|i| image::sample::file_byte(5, i)).collect();
+        assert_eq!(&got[..n], &want[..]);
+        // SAFETY: F_GET_SEALS, lseek of our memfd.
+        assert_eq!(unsafe { libc::fcntl(m, libc::F_GET_SEALS) }, 0x5);
+        assert_eq!(unsafe { libc::lseek(m, 0, libc::SEEK_CUR) }, 17);
+        // The pipe (FILEs 3, 4): its data.
+        let mut got = [0u8; 64];
+        // SAFETY: read into a local.
+        let n = unsafe { libc::read(b.fd_of(3).unwrap(), got.as_mut_ptr().cast(), 64) };
+        assert_eq!(&got[..n as usize], image::sample::SAMPLE_PIPE_DATA);
+        // The unlinked file (FILE 8).
+        let d = b.fd_of(8).expect("unlinked file built");
+        let mut got = [0u8; 16];
+        let n = pread_full(d, &mut got, 0).unwrap();
+        let want: Vec<u8> = (0..5).map(|i| image::sample::file_byte(8, i)).collect();
+        assert_eq!(&got[..n], &want[..]);
+        // The terminal is outside: nothing built.
+        assert!(b.fd_of(1).is_none() && b.failure_of(1).is_none());
+        let p = rf::plan_fds(&head.tree, b.files(), &head.fds, &[]).unwrap();
+        assert_eq!(p.max_fd, 100);
+        assert_eq!(p.tasks[0].as_ref().unwrap()[0], (0, rf::Source::Tool, 0));
+        assert_eq!(p.tasks[2].as_ref().unwrap()[4], (6, rf::Source::File(5), image::FD_FLAG_CLOEXEC));
+        // Without files: only read.
+        let mut b = Builder::new(false, false);
+        let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
+        assert_eq!((b.files().len(), b.built(), head.fds.iter().flatten().count()), (9, 0, 2));
+    }
+
+    /// A 1.3 image: no files, as before.
+    #[test]
+    fn reads_a_head_without_files() {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build_v1_3(&mut buf).unwrap();
+        let fd = copy_to_memfd(&mut pipe_with(buf[..n].to_vec()), "pipe").unwrap();
+        let mut b = Builder::new(true, false);
+        let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
+        assert_eq!(head.tree, image::sample::tree_entries());
+        assert!(b.files().is_empty() && head.fds.iter().all(Option::is_none));
+    }
+
+    /// A leader that cannot take its fds or its cwd reports it, naming
+    /// the fd or the path.
+    #[test]
+    fn a_participant_whose_files_fail_reports_it() {
+        for (files, want) in [
+            (
+                TaskFiles { dups: vec![(-1, 7, 0)], close: vec![], cwd: c"/".into(), root: None, umask: 0o22 },
+                "task 0 (pid 100): fd 7: dup3 from its staging fd -1 failed: Bad file descriptor (EBADF)",
+            ),
+            (
+                TaskFiles { dups: vec![], close: vec![], cwd: c"/nonexistent-cwd".into(), root: None, umask: 0o22 },
+                "task 0 (pid 100): chdir(/nonexistent-cwd) failed: No such file or directory (ENOENT)",
+            ),
+        ] {
+            let dev = File::open("/dev/null").unwrap();
+            let tree = one_process(100);
+            let plans = plan::plan_tree(&tree).unwrap();
+            let mut p = [0; 2];
+            // SAFETY: pipe2 into a local array.
+            assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
+            // SAFETY: both fds are new and ours.
+            let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+            let keep = keep_list(&[dev.as_raw_fd(), wr.as_raw_fd()], &[]);
+            let all = [Some(files)];
+            let ctx = Ctx {
+                plans: &plans,
+                dev: dev.as_raw_fd(),
+                img: dev.as_raw_fd(),
+                report: wr.as_raw_fd(),
+                skip: 0,
+                tool_pgid: 0,
+                keep: &keep,
+                staged: &[],
+                files: &all,
+                nofile: None,
+            };
+            // SAFETY: getpid and fork; the child only runs `participant`.
+            let pid = unsafe {
+                let me = libc::getpid();
+                let pid = libc::fork();
+                if pid == 0 {
+                    participant(&ctx, 0, me);
+                }
+                pid
+            };
+            drop(wr);
+            let mut r = Readiness::new(&tree, &plans).with_files(&all);
+            let mut st = None;
+            let e = wait_ready(rd.as_raw_fd(), pid, &mut r, &mut st, READY_TIMEOUT).unwrap_err();
+            assert_eq!(e, want);
+            assert_eq!(wait_status(pid), 127);
+        }
+    }
+
+    #[test]
+    fn keep_lists() {
+        assert_eq!(keep_list(&[9, 4, 5], &[50, 51]), [0, 1, 2, 4, 5, 9, 50, 51]);
+        assert_eq!(keep_list(&[2, -1], &[]), [0, 1, 2]);
+    }
+
     #[test]
     fn a_regular_file_is_passed_as_is() {
         let path = std::env::temp_dir().join(format!("cptrst-restart-test-{}.img", std::process::id()));

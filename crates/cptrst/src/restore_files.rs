@@ -629,6 +629,7 @@ impl Builder {
     }
 
     /// The object of FILE `id`, if built.
+    #[cfg(test)]
     pub fn fd_of(&self, id: u32) -> Option<RawFd> {
         match self.objs.get(id as usize - 1)? {
             Obj::Fd(fd) => Some(fd.as_raw_fd()),
@@ -807,8 +808,6 @@ pub struct TaskFiles {
 /// above every fd of the image.
 #[derive(Debug, Default)]
 pub struct Staging {
-    /// The base.
-    pub base: i32,
     /// Staging fd of each FILE id - 1 (-1 for none), for the coordinator.
     pub files: Vec<i32>,
     /// The objects (FILE ones and inherited ones), owned.
@@ -856,7 +855,7 @@ impl Staging {
     /// above `base` (the caller made room: [`ensure_nofile`]).
     pub fn new(b: &mut Builder, inherited: Vec<(u32, OwnedFd)>, base: i32) -> Result<Staging, String> {
         let objs = b.take();
-        let mut s = Staging { base, ..Default::default() };
+        let mut s = Staging::default();
         let mv = |fd: OwnedFd| move_above(fd, base).map_err(|e| format!("moving an fd above {base}: {}", err_text(e)));
         for o in objs {
             match o {
@@ -915,6 +914,57 @@ impl Staging {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cptrst_image::{OF_APPEND, OF_NONBLOCK, OF_RDONLY, OF_RDWR, OF_WRONLY};
+
+    const IFREG: u32 = libc::S_IFREG;
+
+    fn base() -> OpenFile<'static> {
+        OpenFile {
+            id: 1,
+            kind: FileKind::Reg,
+            flags: OF_RDONLY,
+            mode: IFREG | 0o644,
+            pos: 0,
+            size: 0,
+            rdev_major: 0,
+            rdev_minor: 0,
+            pipe: 0,
+            pipe_size: 0,
+            seals: 0,
+            data_len: 0,
+            path: b"",
+        }
+    }
+
+    fn status(fd: RawFd) -> u32 {
+        // SAFETY: F_GETFL of a number.
+        (unsafe { libc::fcntl(fd, libc::F_GETFL) }) as u32
+    }
+
+    fn pos(fd: RawFd) -> i64 {
+        // SAFETY: lseek without a move.
+        unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }
+    }
+
+    fn pread(fd: RawFd, n: usize, off: i64) -> Vec<u8> {
+        let mut b = vec![0u8; n];
+        // SAFETY: pread into a local buffer.
+        let r = unsafe { libc::pread(fd, b.as_mut_ptr().cast(), n, off) };
+        b.truncate(r.max(0) as usize);
+        b
+    }
+
+    fn read(fd: RawFd, n: usize) -> Vec<u8> {
+        let mut b = vec![0u8; n];
+        // SAFETY: read into a local buffer.
+        let r = unsafe { libc::read(fd, b.as_mut_ptr().cast(), n) };
+        b.truncate(r.max(0) as usize);
+        b
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("cptrst-rf-{}-{name}", std::process::id()))
+    }
 
     #[test]
     fn inherit_fd_values() {
@@ -922,6 +972,7 @@ mod tests {
         assert_eq!(h, Inherit { fd: 5, src: InheritSrc::Path("/dev/tty".into()) });
         assert_eq!(parse_inherit("7=fd:1", &[]).unwrap(), Inherit { fd: 7, src: InheritSrc::Fd(1) });
         assert_eq!(parse_inherit("0=fd:2", &[]).unwrap().fd, 0);
+        assert_eq!(parse_inherit("1073741823=/x", &[]).unwrap().fd, (1 << 30) - 1);
         for bad in [
             "", "5", "=/x", "x=/x", "-1=/x", "+5=/x", "1073741824=/x", "5=rel", "5=", "5=fd:", "5=fd:x", "5=fd:-1",
             "5=fd:+1", "5=fd:999999",
@@ -931,5 +982,364 @@ mod tests {
         let e = parse_inherit("5=/b", &[h]).unwrap_err();
         assert!(e.contains("given twice"), "{e}");
         assert!(parse_inherit(&format!("5=/{}", "a".repeat(5000)), &[]).is_err());
+    }
+
+    /// A regular file: opened with its flags at its position; a changed
+    /// size refused (ESTALE) unless allowed; another type never opened.
+    #[test]
+    fn regular_files_and_changes() {
+        let p = tmp("reg");
+        std::fs::write(&p, b"0123456789").unwrap();
+        let path = p.to_str().unwrap().as_bytes().to_vec();
+        let f = OpenFile { flags: OF_RDWR | OF_APPEND, pos: 4, size: 10, path: &path, ..base() };
+        let mut b = Builder::new(true, false);
+        b.on_file(&f);
+        b.finish();
+        let fd = b.fd_of(1).expect("opened");
+        assert_eq!(pos(fd), 4);
+        assert_eq!(status(fd) & (libc::O_ACCMODE | libc::O_APPEND) as u32, (libc::O_RDWR | libc::O_APPEND) as u32);
+        // SAFETY: F_GETFD of our fd.
+        assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC, 0);
+        // The size changed.
+        let f = OpenFile { size: 3, ..f };
+        let mut b = Builder::new(true, false);
+        b.on_file(&f);
+        b.finish();
+        let w = b.failure_of(1).unwrap();
+        assert_eq!(
+            w,
+            format!(
+                "{} has changed since the checkpoint (size 10, was 3) (ESTALE): --allow-changed-files restores it anyway",
+                p.display()
+            )
+        );
+        let mut b = Builder::new(true, true);
+        b.on_file(&f);
+        b.finish();
+        assert!(b.fd_of(1).is_some());
+        // Now a directory: refused even when allowed.
+        std::fs::remove_file(&p).unwrap();
+        std::fs::create_dir(&p).unwrap();
+        let mut b = Builder::new(true, true);
+        b.on_file(&f);
+        b.finish();
+        assert!(b.failure_of(1).unwrap().ends_with("has changed since the checkpoint (type directory, was regular file) (ESTALE)"));
+        std::fs::remove_dir(&p).unwrap();
+        // Gone.
+        let mut b = Builder::new(true, false);
+        b.on_file(&f);
+        b.finish();
+        assert_eq!(b.failure_of(1).unwrap(), format!("cannot open {}: No such file or directory (ENOENT)", p.display()));
+    }
+
+    #[test]
+    fn directories_devices_and_o_path() {
+        let d = OpenFile {
+            kind: FileKind::Dir,
+            flags: OF_RDONLY | libc::O_DIRECTORY as u32,
+            mode: libc::S_IFDIR | 0o755,
+            path: b"/",
+            ..base()
+        };
+        let o = OpenFile { id: 2, flags: libc::O_PATH as u32, ..d };
+        let n = OpenFile {
+            id: 3,
+            kind: FileKind::Chr,
+            flags: OF_WRONLY | OF_APPEND,
+            mode: libc::S_IFCHR | 0o666,
+            rdev_major: 1,
+            rdev_minor: 3,
+            path: b"/dev/null",
+            ..base()
+        };
+        let z = OpenFile { id: 4, rdev_minor: 5, ..n };
+        let mut b = Builder::new(true, false);
+        for f in [d, o, n, z] {
+            b.on_file(&f);
+        }
+        b.finish();
+        assert_eq!(fstat(b.fd_of(1).unwrap()).unwrap().st_mode & libc::S_IFMT, libc::S_IFDIR);
+        assert_ne!(status(b.fd_of(2).unwrap()) & libc::O_PATH as u32, 0);
+        assert_eq!(status(b.fd_of(3).unwrap()) & (libc::O_ACCMODE | libc::O_APPEND) as u32, (libc::O_WRONLY | libc::O_APPEND) as u32);
+        assert_eq!(b.failure_of(4).unwrap(), "/dev/null has changed since the checkpoint (device 1:3, was 1:5) (ESTALE)");
+        assert_eq!(b.built(), 3);
+    }
+
+    /// A pipe: its capacity, its data, each end's flags; a second open
+    /// file of an end opened again; an end no FILE takes is closed.
+    #[test]
+    fn pipes() {
+        let r = OpenFile {
+            kind: FileKind::Pipe,
+            flags: OF_RDONLY,
+            mode: libc::S_IFIFO | 0o600,
+            pipe: 1,
+            pipe_size: 1 << 16,
+            data_len: 5,
+            path: b"pipe:[1]",
+            ..base()
+        };
+        let w = OpenFile { id: 2, flags: OF_WRONLY | OF_NONBLOCK, data_len: 0, ..r };
+        let r2 = OpenFile { id: 3, flags: OF_RDONLY | OF_NONBLOCK, data_len: 0, ..r };
+        // A second pipe, only its read end in the tree: a small capacity.
+        let lone = OpenFile { id: 4, pipe: 2, pipe_size: 4096, data_len: 0, path: b"pipe:[2]", ..r };
+        let mut b = Builder::new(true, false);
+        b.on_file(&r);
+        b.on_data(1, 0, b"hel");
+        b.on_data(1, 3, b"lo");
+        for f in [w, r2, lone] {
+            b.on_file(&f);
+        }
+        b.finish();
+        let (rd, wr, rd2, l) = (b.fd_of(1).unwrap(), b.fd_of(2).unwrap(), b.fd_of(3).unwrap(), b.fd_of(4).unwrap());
+        // SAFETY: F_GETPIPE_SZ of our pipes.
+        assert_eq!(unsafe { libc::fcntl(rd, libc::F_GETPIPE_SZ) }, 1 << 16);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::fcntl(l, libc::F_GETPIPE_SZ) }, 4096);
+        assert_eq!(status(rd) & libc::O_NONBLOCK as u32, 0);
+        assert_ne!(status(wr) & libc::O_NONBLOCK as u32, 0);
+        assert_ne!(status(rd2) & libc::O_NONBLOCK as u32, 0);
+        assert_eq!(read(rd2, 3), b"hel");
+        assert_eq!(read(rd, 10), b"lo");
+        // One pipe: what one end writes, the others read.
+        write_all(wr, b"x").unwrap();
+        assert_eq!(read(rd, 10), b"x");
+        // The lone read end: no writer left, EOF.
+        assert_eq!(read(l, 10), b"");
+        // Data beyond the capacity: refused, naming the pipe.
+        let big = OpenFile { pipe_size: 4096, data_len: 4096, ..r };
+        let mut b = Builder::new(true, false);
+        b.on_file(&big);
+        b.on_data(1, 0, &[7u8; 4096]);
+        b.on_data(1, 4096, &[7u8; 1]);
+        b.finish();
+        assert!(b.failure_of(1).unwrap().starts_with("pipe:[1]: cannot write its data: "), "{:?}", b.failure_of(1));
+    }
+
+    #[test]
+    fn fifos() {
+        let p = tmp("fifo");
+        let c = CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo of a new path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let path = p.to_str().unwrap().as_bytes().to_vec();
+        let r = OpenFile {
+            kind: FileKind::Fifo,
+            flags: OF_RDONLY,
+            mode: libc::S_IFIFO | 0o600,
+            pipe: 1,
+            pipe_size: 8192,
+            data_len: 3,
+            path: &path,
+            ..base()
+        };
+        let w = OpenFile { id: 2, flags: OF_WRONLY, data_len: 0, ..r };
+        let mut b = Builder::new(true, false);
+        b.on_file(&r);
+        b.on_data(1, 0, b"abc");
+        b.on_file(&w);
+        b.finish();
+        let (rd, wr) = (b.fd_of(1).unwrap(), b.fd_of(2).unwrap());
+        assert_eq!(status(rd) & (libc::O_ACCMODE | libc::O_NONBLOCK) as u32, libc::O_RDONLY as u32);
+        assert_eq!(status(wr) & (libc::O_ACCMODE | libc::O_NONBLOCK) as u32, libc::O_WRONLY as u32);
+        // SAFETY: F_GETPIPE_SZ of our FIFO.
+        assert_eq!(unsafe { libc::fcntl(rd, libc::F_GETPIPE_SZ) }, 8192);
+        assert_eq!(read(rd, 10), b"abc");
+        // Not a FIFO: never opened.
+        std::fs::remove_file(&p).unwrap();
+        std::fs::write(&p, b"").unwrap();
+        let mut b = Builder::new(true, false);
+        b.on_file(&r);
+        b.on_file(&w);
+        b.finish();
+        let e = format!("{} has changed since the checkpoint (type regular file, was FIFO) (ESTALE)", p.display());
+        assert_eq!(b.failure_of(1).unwrap(), e);
+        assert_eq!(b.failure_of(2).unwrap(), e);
+        std::fs::remove_file(&p).unwrap();
+    }
+
+    /// A memfd: name, content, seals, access mode, position; an unlinked
+    /// file: content, mode, no link, position.
+    #[test]
+    fn memfds_and_unlinked_files() {
+        let m = OpenFile {
+            kind: FileKind::Memfd,
+            flags: OF_RDONLY,
+            mode: IFREG | 0o777,
+            pos: 3,
+            size: 10,
+            seals: (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW) as u32,
+            data_len: 10,
+            path: b"my-memfd",
+            ..base()
+        };
+        let dir = std::env::temp_dir();
+        let gone = format!("{}/cptrst-gone", dir.display());
+        let d = OpenFile { id: 2, kind: FileKind::Deleted, flags: OF_WRONLY | OF_APPEND, mode: IFREG | 0o640, path: gone.as_bytes(), seals: 0, ..m };
+        let mut b = Builder::new(true, false);
+        b.on_file(&m);
+        b.on_data(1, 0, b"01234567");
+        b.on_data(1, 8, b"89");
+        b.on_file(&d);
+        b.on_data(2, 0, b"abcdefghij");
+        b.finish();
+        let fd = b.fd_of(1).unwrap();
+        assert_eq!(pread(fd, 20, 0), b"0123456789");
+        assert_eq!(pos(fd), 3);
+        assert_eq!(status(fd) & libc::O_ACCMODE as u32, libc::O_RDONLY as u32);
+        // SAFETY: F_GET_SEALS of our memfd.
+        assert_eq!(unsafe { libc::fcntl(fd, libc::F_GET_SEALS) }, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW);
+        let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+        assert_eq!(link.to_str().unwrap(), "/memfd:my-memfd (deleted)");
+        let fd = b.fd_of(2).unwrap();
+        let st = fstat(fd).unwrap();
+        assert_eq!((st.st_mode & 0o7777, st.st_nlink, st.st_size), (0o640, 0, 10));
+        assert_eq!(status(fd) & (libc::O_ACCMODE | libc::O_APPEND) as u32, (libc::O_WRONLY | libc::O_APPEND) as u32);
+        assert_eq!(pos(fd), 3);
+        let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+        assert!(link.to_str().unwrap().starts_with(&format!("{}/#", dir.display())), "{link:?}");
+        // The directory is gone: named.
+        let d = OpenFile { id: 1, path: b"/nonexistent-dir/x", ..d };
+        let mut b = Builder::new(true, false);
+        b.on_file(&d);
+        b.finish();
+        assert_eq!(
+            b.failure_of(1).unwrap(),
+            "cannot re-create the unlinked /nonexistent-dir/x (O_TMPFILE in /nonexistent-dir): No such file or directory (ENOENT)"
+        );
+        // Nothing at all with --skip-files.
+        let mut b = Builder::new(false, false);
+        b.on_file(&m);
+        b.on_data(1, 0, b"0123456789");
+        b.finish();
+        assert_eq!((b.built(), b.files().len()), (0, 1));
+    }
+
+    fn tree(n: usize) -> Vec<TreeEntry> {
+        let mut t: Vec<TreeEntry> = image::sample::tree_entries().to_vec();
+        t.truncate(n);
+        t
+    }
+
+    fn rec(id: u32, kind: FileKind, path: &[u8]) -> FileRec {
+        FileRec::of(&OpenFile { id, kind, flags: OF_RDWR, path, ..base() })
+    }
+
+    fn fds(entries: &[(u32, u32, u32)]) -> TaskFds {
+        TaskFds {
+            umask: 0o027,
+            root: b"/".to_vec(),
+            cwd: b"/tmp".to_vec(),
+            entries: entries.iter().map(|&(fd, file, flags)| FdEntry { fd, file, flags }).collect(),
+        }
+    }
+
+    /// Outside things: the tool's own fds at 0-2, --inherit-fd elsewhere,
+    /// refused (EBADF) without it.
+    #[test]
+    fn fd_plans() {
+        let files = [rec(1, FileKind::External, b"/dev/pts/3"), rec(2, FileKind::Memfd, b"m"), rec(3, FileKind::External, b"socket:[99]")];
+        let t = tree(3);
+        let all = [Some(fds(&[(0, 1, 0), (1, 1, 0), (5, 2, 1)])), None, Some(fds(&[(2, 1, 0), (9, 3, 0)]))];
+        let e = plan_fds(&t, &files, &all, &[]).unwrap_err();
+        assert_eq!(e, "task 2 (pid 102): fd 9 was socket:[99], outside the tree: give it with --inherit-fd 9=PATH or 9=fd:M (EBADF)");
+        let inherit = [Inherit { fd: 9, src: InheritSrc::Fd(2) }, Inherit { fd: 0, src: InheritSrc::Path("/dev/null".into()) }];
+        let p = plan_fds(&t, &files, &all, &inherit).unwrap();
+        assert_eq!(p.max_fd, 9);
+        assert_eq!(p.tasks[0].as_deref(), Some(&[(0, Source::Inherit(0), 0), (1, Source::Tool, 0), (5, Source::File(2), 1)][..]));
+        assert_eq!(p.tasks[1], None);
+        assert_eq!(p.tasks[2].as_deref(), Some(&[(2, Source::Tool, 0), (9, Source::Inherit(9), 0)][..]));
+        assert_eq!(p.inherit_used, [(0, 1), (9, 3)]);
+        // A missing FILE (the validator refuses it; named anyway).
+        let bad = [Some(fds(&[(3, 7, 0)])), None, None];
+        assert_eq!(plan_fds(&t, &files, &bad, &[]).unwrap_err(), "task 0 (pid 100): fd 3: file 7 is not in the image");
+    }
+
+    /// The staging layout: every object at or above the base, the
+    /// coordinator's table by FILE id, each leader's dup3s and closes.
+    #[test]
+    fn staging_layout() {
+        let m = OpenFile { kind: FileKind::Memfd, flags: OF_RDWR, mode: IFREG | 0o600, path: b"m", ..base() };
+        let ext = OpenFile { id: 2, kind: FileKind::External, flags: OF_RDWR, mode: libc::S_IFCHR | 0o620, path: b"/dev/pts/0", ..base() };
+        let null = OpenFile {
+            id: 3,
+            kind: FileKind::Chr,
+            flags: OF_RDWR,
+            mode: libc::S_IFCHR | 0o666,
+            rdev_major: 1,
+            rdev_minor: 3,
+            path: b"/dev/null",
+            ..base()
+        };
+        let mut b = Builder::new(true, false);
+        for f in [m, ext, null] {
+            b.on_file(&f);
+        }
+        b.finish();
+        let t = tree(3);
+        let all = [
+            Some(fds(&[(0, 2, 0), (1, 3, 0), (40, 1, image::FD_FLAG_CLOEXEC), (41, 7 - 4, 0)])),
+            None,
+            Some(TaskFds { root: b"/srv/root".to_vec(), ..fds(&[(7, 2, 0)]) }),
+        ];
+        let inherit = [Inherit { fd: 7, src: InheritSrc::Fd(1) }];
+        let p = plan_fds(&t, b.files(), &all, &inherit).unwrap();
+        let inh = open_inherited(&p, b.files(), &inherit).unwrap();
+        let base_fd = (p.max_fd + 1) as i32;
+        assert_eq!(base_fd, 42);
+        let s = Staging::new(&mut b, inh, base_fd).unwrap();
+        assert_eq!(s.files.len(), 3);
+        assert_eq!(s.files[1], -1);
+        assert!(s.files[0] >= 42 && s.files[2] >= 42);
+        assert_eq!(s.inherited.len(), 1);
+        assert!(s.fds.iter().all(|&f| f >= 42) && s.fds.len() == 3 && s.fds.windows(2).all(|w| w[0] < w[1]));
+        let tf = s.task_files(&p, &all);
+        let t0 = tf[0].as_ref().unwrap();
+        assert_eq!(t0.dups, [(s.files[2], 1, 0), (s.files[0], 40, libc::O_CLOEXEC), (s.files[2], 41, 0)]);
+        // 0 is the tool's (outside), 1 the image's, 2 not in the image.
+        assert_eq!(t0.close, [2]);
+        assert_eq!((t0.cwd.as_bytes(), t0.root.is_none(), t0.umask), (&b"/tmp"[..], true, 0o027));
+        assert!(tf[1].is_none());
+        let t2 = tf[2].as_ref().unwrap();
+        assert_eq!(t2.dups, [(s.inherited[0].1, 7, 0)]);
+        assert_eq!(t2.close, [0, 1, 2]);
+        assert_eq!(t2.root.as_deref(), Some(c"/srv/root"));
+        // The inherited fd is a copy of the tool's fd 1.
+        let (a, c) = (fstat(1).unwrap(), fstat(s.inherited[0].1).unwrap());
+        assert_eq!((a.st_dev, a.st_ino), (c.st_dev, c.st_ino));
+    }
+
+    #[test]
+    fn first_failures_name_the_task_and_fd() {
+        let reg = OpenFile { kind: FileKind::Reg, path: b"/nonexistent/file", ..base() };
+        let mut b = Builder::new(true, false);
+        b.on_file(&reg);
+        b.on_file(&OpenFile { id: 2, ..reg });
+        b.finish();
+        let t = tree(3);
+        let all = [Some(fds(&[(0, 1, 0)])), None, Some(fds(&[(5, 1, 0)]))];
+        let p = plan_fds(&t, b.files(), &all, &[]).unwrap();
+        assert_eq!(
+            first_failure(&t, &b, &p).unwrap(),
+            "task 0 (pid 100): fd 0: cannot open /nonexistent/file: No such file or directory (ENOENT)"
+        );
+        let none = [None, None, None];
+        let p = plan_fds(&t, b.files(), &none, &[]).unwrap();
+        assert_eq!(
+            first_failure(&t, &b, &p).unwrap(),
+            "file 1 (of a mapping): cannot open /nonexistent/file: No such file or directory (ENOENT)"
+        );
+    }
+
+    #[test]
+    fn the_fd_limit() {
+        assert_eq!(ensure_nofile(10), Ok(()));
+        let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit into a local.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+        if rl.rlim_max != libc::RLIM_INFINITY {
+            let e = ensure_nofile(rl.rlim_max).unwrap_err();
+            assert!(e.ends_with("Too many open files (EMFILE)"), "{e}");
+        }
     }
 }
