@@ -1034,7 +1034,9 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // fd of the image, so that no dup3 of a task can hit them.
     let base = (fdplan.max_fd + 1).max(3) as i32;
     if with_files {
-        rf::ensure_nofile(base as u64 + (b.built() + inherited.len()) as u64 + 4).map_err(op)?;
+        rf::ensure_nofile(base as u64 + (b.built() + inherited.len()) as u64 + 4).map_err(|m| {
+            op(format!("{}: fd {}: {m}", task_name(&tree, fdplan.max_task), fdplan.max_fd))
+        })?;
     }
     let dev0 = Dev::open()?;
     let mv = |fd: OwnedFd| rf::move_above(fd, base).map_err(|e| op(format!("moving an fd above {base}: {}", rf::err_text(e))));

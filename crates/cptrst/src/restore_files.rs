@@ -378,7 +378,7 @@ impl Builder {
                     None => b".".to_vec(),
                 };
                 let dir = CString::new(dir).unwrap_or_default();
-                open_c(&dir, libc::O_TMPFILE | libc::O_RDWR, r.mode & 0o7777).map(Obj::Fd).map_err(|e| {
+                open_c(&dir, libc::O_TMPFILE | libc::O_RDWR, 0o600).map(Obj::Fd).map_err(|e| {
                     format!(
                         "cannot re-create the unlinked {} (O_TMPFILE in {}): {}",
                         r.name(),
@@ -601,6 +601,13 @@ impl Builder {
         if unsafe { libc::ftruncate(raw, r.size as libc::off_t) } < 0 {
             return Err(format!("cannot set the size of {name} to {}: {}", r.size, err_text(errno())));
         }
+        if r.kind == FileKind::Memfd && r.mode & 0o7777 != 0o777 {
+            // Before the seals (F_SEAL_EXEC forbids changing exec bits).
+            // SAFETY: fchmod of our memfd.
+            if unsafe { libc::fchmod(raw, r.mode & 0o7777) } < 0 {
+                return Err(format!("cannot set the mode of {name} to {:o}: {}", r.mode & 0o7777, err_text(errno())));
+            }
+        }
         if r.kind == FileKind::Memfd && r.seals != 0 {
             // SAFETY: F_ADD_SEALS on our memfd.
             if unsafe { libc::fcntl(raw, libc::F_ADD_SEALS, r.seals as i32) } < 0 {
@@ -614,8 +621,8 @@ impl Builder {
             fd
         };
         if r.kind == FileKind::Deleted {
-            // The umask applied to O_TMPFILE's mode. After the reopen: the
-            // file was opened before its mode was set, as the original.
+            // Created owner read-write; its mode after the reopen (the
+            // original was opened before its mode changed, if it did).
             // SAFETY: fchmod of our file.
             if unsafe { libc::fchmod(fd.as_raw_fd(), r.mode & 0o7777) } < 0 {
                 return Err(format!("cannot set the mode of {name} to {:o}: {}", r.mode & 0o7777, err_text(errno())));
@@ -697,6 +704,8 @@ pub struct FdPlan {
     pub inherit_used: Vec<(u32, u32)>,
     /// The largest fd of the image (-1 for none).
     pub max_fd: i64,
+    /// The task with that fd.
+    pub max_task: usize,
 }
 
 /// "task I (pid P)".
@@ -707,7 +716,7 @@ pub fn task_name(tree: &[TreeEntry], i: usize) -> String {
 /// Resolves every fd of `fds` (by task index): refuses an fd of a thing
 /// outside the tree at fd 3 or above without `--inherit-fd` (EBADF).
 pub fn plan_fds(tree: &[TreeEntry], files: &[FileRec], fds: &[Option<TaskFds>], inherit: &[Inherit]) -> Result<FdPlan, String> {
-    let mut plan = FdPlan { tasks: Vec::with_capacity(fds.len()), inherit_used: Vec::new(), max_fd: -1 };
+    let mut plan = FdPlan { tasks: Vec::with_capacity(fds.len()), inherit_used: Vec::new(), max_fd: -1, max_task: 0 };
     for (i, t) in fds.iter().enumerate() {
         let Some(t) = t else {
             plan.tasks.push(None);
@@ -718,7 +727,10 @@ pub fn plan_fds(tree: &[TreeEntry], files: &[FileRec], fds: &[Option<TaskFds>], 
             let f = files
                 .get((e.file as usize).wrapping_sub(1))
                 .ok_or_else(|| format!("{}: fd {}: file {} is not in the image", task_name(tree, i), e.fd, e.file))?;
-            plan.max_fd = plan.max_fd.max(i64::from(e.fd));
+            if i64::from(e.fd) > plan.max_fd {
+                plan.max_fd = i64::from(e.fd);
+                plan.max_task = i;
+            }
             let src = if let Some(inh) = inherit.iter().find(|h| h.fd == e.fd) {
                 if f.kind == FileKind::External {
                     if !plan.inherit_used.iter().any(|&(fd, _)| fd == inh.fd) {
