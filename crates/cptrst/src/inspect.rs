@@ -191,6 +191,7 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
             Record::Trailer(t) => {
                 trailer = json!({"records": t.records, "total_bytes": t.total_bytes, "crc32c": t.crc32c});
             }
+            Record::File(_) | Record::FileData(_) | Record::Fds(_) | Record::MapFile(_) => {}
             Record::Unknown { kind, .. } => {
                 eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
             }
