@@ -94,9 +94,10 @@ pub const RECORD_FDS: u32 = 14;
 pub const RECORD_MAPFILE: u32 = 15;
 
 /// Record flag: a reader that does not know the record type must refuse the
-/// image. Set on every record type of version 1.0; clear on records a later
-/// minor version adds (FILES, SHM), which older readers skip. Each known type
-/// has exactly one valid flags value: [`record_flags`].
+/// image. Set on every record type of versions 1.0 and 1.4; clear on the
+/// records versions 1.1 to 1.3 add (FILES, SHM, THREAD), which older
+/// readers skip. Each known type has exactly one valid flags value:
+/// [`record_flags`].
 pub const RECORD_FLAG_MUST_UNDERSTAND: u32 = 1;
 /// Record flags defined by version 1.
 pub const RECORD_FLAGS_KNOWN: u32 = RECORD_FLAG_MUST_UNDERSTAND;
@@ -117,7 +118,7 @@ pub const MAX_PATH_LEN: usize = 4096;
 pub const MAX_AUXV: usize = 64;
 /// Most pages in one PAGES record.
 pub const MAX_PAGES_PER_RUN: u64 = 1 << 18;
-/// Most entries in one FILES record.
+/// Most entries in one FILES or FDS record; most FILE records in an image.
 pub const MAX_FILES: u32 = 65536;
 /// File descriptors are below this (`NR_OPEN`, the kernel's ceiling of
 /// `fs.nr_open`).

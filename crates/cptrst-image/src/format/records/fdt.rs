@@ -356,7 +356,8 @@ impl FileData<'_> {
         if file == 0 {
             return Err(ErrorKind::FdataBadFile { file, expected: 1 });
         }
-        if offset.checked_rem(ALIGN as u64) != Some(0) || offset >= MAX_FILE_DATA {
+        // Every chunk but the last carries a multiple of 8 bytes.
+        if offset.checked_rem(ALIGN as u64) != Some(0) {
             return Err(ErrorKind::FdataBadOffset {
                 offset,
                 expected: offset & !(ALIGN as u64 - 1),
