@@ -312,9 +312,9 @@ fn read_head(fd: RawFd, b: &mut Builder) -> Result<Head, HeadError> {
     let mut fds: Vec<Option<TaskFds>> = vec![None; tree.len()];
     // The task whose records these are (its TASK's index).
     let mut task = 0usize;
-    // The FILE whose FDATA is being read: its id, data_len, and the offset
-    // of the next byte.
-    let mut fdata: Option<(u32, u64, u64)> = None;
+    // The FILE whose FDATA is being read: its id, and the offset of the
+    // next byte.
+    let mut fdata: Option<(u32, u64)> = None;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match v.expect() {
@@ -342,10 +342,7 @@ fn read_head(fd: RawFd, b: &mut Builder) -> Result<Head, HeadError> {
                 match v.feed_payload(&p[..n]).map_err(HeadError::Image)? {
                     Record::Task(t) => task = t.index as usize,
                     Record::File(f) => b.on_file(&f),
-                    Record::FileData(d) => {
-                        let len = b.files().get((d.file as usize).wrapping_sub(1)).map_or(0, |f| f.data_len);
-                        fdata = Some((d.file, len, d.offset));
-                    }
+                    Record::FileData(d) => fdata = Some((d.file, d.offset)),
                     Record::Fds(f) => {
                         if let Some(slot) = fds.get_mut(task) {
                             *slot = Some(TaskFds::of(&f));
@@ -357,15 +354,16 @@ fn read_head(fd: RawFd, b: &mut Builder) -> Result<Head, HeadError> {
             // FDATA's data, or another record's (skipped).
             Expect::Data(left) => {
                 let want = (left as usize).min(buf.len());
+                // Of an FDATA's bytes, those before its padding are data.
+                let content = v.data_chunk_left();
                 let n = pread_full(fd, &mut buf[..want], off).map_err(HeadError::Io)?;
                 if n == 0 {
                     return Err(cut(&mut v, "inside a record"));
                 }
                 v.feed_data(&buf[..n]).map_err(HeadError::Image)?;
                 off += n as u64;
-                if let Some((file, len, at)) = fdata.as_mut() {
-                    // The padding after the last byte is not data.
-                    let k = (n as u64).min(len.saturating_sub(*at)) as usize;
+                if let Some((file, at)) = fdata.as_mut() {
+                    let k = (n as u64).min(content) as usize;
                     b.on_data(*file, *at, &buf[..k]);
                     *at += k as u64;
                 }
