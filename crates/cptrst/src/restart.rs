@@ -1644,6 +1644,28 @@ mod tests {
         assert_eq!((b.files().len(), b.built(), head.fds.iter().flatten().count()), (9, 0, 2));
     }
 
+    /// An image cut anywhere before its first MM (in a FILE, an FDATA, an
+    /// FDS...) is refused, never half-read as good; cut after it, the head
+    /// is whole.
+    #[test]
+    fn a_head_cut_short_is_refused() {
+        let img = sample();
+        let mm = image::Reader::new(&img)
+            .unwrap()
+            .map(|i| i.unwrap())
+            .find(|i| i.record.kind() == image::RECORD_MM)
+            .map(|i| i.offset as usize)
+            .unwrap();
+        for cut in (image::HEADER_LEN..mm + image::RECORD_HEADER_LEN).step_by(29).chain([mm + image::RECORD_HEADER_LEN - 1]) {
+            let fd = copy_to_memfd(&mut pipe_with(img[..cut].to_vec()), "pipe").unwrap();
+            assert!(read_head(fd.as_raw_fd(), &mut Builder::new(true, false)).is_err(), "cut at {cut} of {mm}");
+        }
+        let fd = copy_to_memfd(&mut pipe_with(img[..mm + image::RECORD_HEADER_LEN].to_vec()), "pipe").unwrap();
+        let mut b = Builder::new(false, false);
+        assert!(read_head(fd.as_raw_fd(), &mut b).is_ok());
+        assert_eq!(b.files().len(), 9);
+    }
+
     /// A 1.3 image: no files, as before.
     #[test]
     fn reads_a_head_without_files() {
