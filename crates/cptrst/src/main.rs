@@ -47,8 +47,9 @@ commands:
         task. A file whose size or type changed since the checkpoint is
         refused (ESTALE) unless --allow-changed-files (mappings too). Waits
         for the root and exits with its status, or with --detach prints its
-        pid and exits. --skip-files restores no fd but 0-2 (nothing is
-        opened). A pid of the tree still held by a zombie or an exiting
+        pid and exits. --skip-files restores no fd but 0-2 (it opens
+        nothing by path; memfds and unlinked files are still re-created for
+        the mappings of them). A pid of the tree still held by a zombie or an exiting
         task is waited for up to --pid-wait seconds (default 10, 0 to 3600).
   inspect FILE|- [--json] [--page ADDR]
         validate an image and print its tasks (as a table and as a tree),

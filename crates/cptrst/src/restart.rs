@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use crate::eclone_cmd::wait_status;
 use crate::plan::{self, Group, Plan};
-use crate::restore_files::{self as rf, Builder, Inherit, Staging, TaskFds, TaskFiles};
+use crate::restore_files::{self as rf, Build, Builder, Inherit, Staging, TaskFds, TaskFiles};
 use cptrst::eclone::{eclone_fork, eclone_on_stack, Forked};
 use cptrst::{dev::Dev, errno_name, proc, strerror, Failure};
 use cptrst_image::{self as image, Expect, Record, TreeEntry, Validator};
@@ -250,7 +250,7 @@ struct Head {
 /// the TREE are read through. Returns the TREE's entries, in image order.
 #[cfg(test)]
 fn read_tree(fd: RawFd) -> Result<Vec<TreeEntry>, HeadError> {
-    read_head(fd, &mut Builder::new(false, false)).map(|h| h.tree)
+    read_head(fd, &mut Builder::new(Build::Nothing, false)).map(|h| h.tree)
 }
 
 /// Reads and checks the image at the fd's current position (without moving
@@ -1006,8 +1006,11 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let nofile0 = nofile_limit();
     let (img, name) = open_image(&o.input)?;
     // The FILE objects of the anonymous kinds are built as the head is
-    // read (nothing of them is visible outside the tool).
-    let mut b = Builder::new(!o.skip_files, o.allow_changed);
+    // read (nothing of them is visible outside the tool). With
+    // --skip-files no fd is restored, but a mapping of a memfd or an
+    // unlinked file still needs its object.
+    let build = if o.skip_files { Build::Mapped } else { Build::All };
+    let mut b = Builder::new(build, o.allow_changed);
     let head = read_head(img.as_raw_fd(), &mut b).map_err(|e| match e {
         HeadError::Io(e) => Failure::os(format!("restart: reading {name}"), e),
         HeadError::Image(e) => Failure::op(format!("restart: {name}: invalid image: {e}")),
@@ -1021,17 +1024,20 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // --inherit-fd refused), then the objects named by a path opened.
     let fdplan = if with_files { rf::plan_fds(&tree, b.files(), &head.fds, &o.inherit).map_err(op)? } else { Default::default() };
     let mut inherited = Vec::new();
-    if with_files {
+    let staged = !b.files().is_empty();
+    if staged {
         b.finish();
         if let Some(m) = rf::first_failure(&tree, &b, &fdplan) {
             return Err(op(m));
         }
+    }
+    if with_files {
         inherited = rf::open_inherited(&fdplan, b.files(), &o.inherit).map_err(op)?;
     }
     // The staging fds and the tool's own go at or above a base above every
     // fd of the image, so that no dup3 of a task can hit them.
     let base = (fdplan.max_fd + 1).max(3) as i32;
-    if with_files {
+    if staged {
         rf::ensure_nofile(base as u64 + (b.built() + inherited.len()) as u64 + 4).map_err(|m| {
             op(format!("{}: fd {}: {m}", task_name(&tree, fdplan.max_task), fdplan.max_fd))
         })?;
@@ -1051,7 +1057,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     // SAFETY: both fds are new and ours.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let wr = mv(wr)?;
-    let staging = if with_files { Staging::new(&mut b, inherited, base).map_err(op)? } else { Staging::default() };
+    let staging = if staged { Staging::new(&mut b, inherited, base).map_err(op)? } else { Staging::default() };
     let task_files = if with_files { staging.task_files(&fdplan, &head.fds) } else { Vec::new() };
     // A raised soft limit goes back down in the restored processes (not
     // below what their fds need).
@@ -1598,7 +1604,7 @@ mod tests {
     #[test]
     fn reads_the_files_of_the_head() {
         let fd = copy_to_memfd(&mut pipe_with(sample()), "pipe").unwrap();
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
         assert_eq!(head.tree, image::sample::tree_entries());
         assert_eq!(b.files().len(), 9);
@@ -1639,7 +1645,7 @@ mod tests {
         assert_eq!(p.tasks[0].as_ref().unwrap()[0], (0, rf::Source::Tool, 0));
         assert_eq!(p.tasks[2].as_ref().unwrap()[4], (6, rf::Source::File(5), image::FD_FLAG_CLOEXEC));
         // Without files: only read.
-        let mut b = Builder::new(false, false);
+        let mut b = Builder::new(Build::Nothing, false);
         let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
         assert_eq!((b.files().len(), b.built(), head.fds.iter().flatten().count()), (9, 0, 2));
     }
@@ -1658,10 +1664,10 @@ mod tests {
             .unwrap();
         for cut in (image::HEADER_LEN..mm + image::RECORD_HEADER_LEN).step_by(29).chain([mm + image::RECORD_HEADER_LEN - 1]) {
             let fd = copy_to_memfd(&mut pipe_with(img[..cut].to_vec()), "pipe").unwrap();
-            assert!(read_head(fd.as_raw_fd(), &mut Builder::new(true, false)).is_err(), "cut at {cut} of {mm}");
+            assert!(read_head(fd.as_raw_fd(), &mut Builder::new(Build::All, false)).is_err(), "cut at {cut} of {mm}");
         }
         let fd = copy_to_memfd(&mut pipe_with(img[..mm + image::RECORD_HEADER_LEN].to_vec()), "pipe").unwrap();
-        let mut b = Builder::new(false, false);
+        let mut b = Builder::new(Build::Nothing, false);
         assert!(read_head(fd.as_raw_fd(), &mut b).is_ok());
         assert_eq!(b.files().len(), 9);
     }
@@ -1672,7 +1678,7 @@ mod tests {
         let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
         let n = image::sample::build_v1_3(&mut buf).unwrap();
         let fd = copy_to_memfd(&mut pipe_with(buf[..n].to_vec()), "pipe").unwrap();
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
         assert_eq!(head.tree, image::sample::tree_entries());
         assert!(b.files().is_empty() && head.fds.iter().all(Option::is_none));

@@ -10,7 +10,9 @@
 //!   read ([`Builder::finish`]) for the kinds named by a path (regular
 //!   file, directory, character device, FIFO) and the `--inherit-fd`
 //!   objects, after the fd plan refused what it must: so a refused restart
-//!   has opened nothing by path.
+//!   has opened nothing by path. With `--skip-files` only memfds and
+//!   unlinked files are built ([`Build::Mapped`]): no fd is restored, but
+//!   the kernel maps these.
 //! - [`plan_fds`] resolves every fd of every thread-group leader (its FDS
 //!   record) to the object it gets: a FILE object, the tool's own fd 0-2
 //!   for a thing outside the tree at fd 0-2, or an `--inherit-fd` object;
@@ -316,11 +318,23 @@ struct PipeObj {
     failed: Option<String>,
 }
 
+/// Which FILE objects a [`Builder`] creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// None: the records are only kept.
+    Nothing,
+    /// Only memfds and unlinked files, which a mapping may need
+    /// (`--skip-files`: no fd is restored, but the kernel maps these).
+    Mapped,
+    /// Every object.
+    All,
+}
+
 /// The FILE objects of an image, built as its head is read.
 #[derive(Debug)]
 pub struct Builder {
-    /// Create objects (false with `--skip-files`: records are only kept).
-    build: bool,
+    /// What to create.
+    build: Build,
     allow_changed: bool,
     files: Vec<FileRec>,
     objs: Vec<Obj>,
@@ -328,7 +342,7 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn new(build: bool, allow_changed: bool) -> Self {
+    pub fn new(build: Build, allow_changed: bool) -> Self {
         Builder { build, allow_changed, files: Vec::new(), objs: Vec::new(), pipes: Vec::new() }
     }
 
@@ -345,13 +359,22 @@ impl Builder {
         }
     }
 
+    /// Whether objects of this kind are built.
+    fn builds(&self, kind: FileKind) -> bool {
+        match self.build {
+            Build::Nothing => false,
+            Build::Mapped => matches!(kind, FileKind::Memfd | FileKind::Deleted),
+            Build::All => true,
+        }
+    }
+
     /// A FILE record (ids come in order, checked by the validator).
     pub fn on_file(&mut self, f: &OpenFile) {
         let r = FileRec::of(f);
         self.files.push(r.clone());
         self.objs.push(Obj::None);
         // Room for the objects at their first fds (moved later).
-        if self.build && self.files.len() % 256 == 0 {
+        if self.build != Build::Nothing && self.files.len() % 256 == 0 {
             if let Err(why) = ensure_nofile(self.files.len() as u64 + 256) {
                 self.fail(r.id, why);
                 return;
@@ -360,7 +383,7 @@ impl Builder {
         if r.pipe as usize > self.pipes.len() {
             self.pipes.resize_with(r.pipe as usize, PipeObj::default);
         }
-        if !self.build {
+        if !self.builds(r.kind) {
             return;
         }
         let res = match r.kind {
@@ -408,10 +431,10 @@ impl Builder {
 
     /// `bytes` at `offset` of the data of FILE `file` (the padding cut).
     pub fn on_data(&mut self, file: u32, offset: u64, bytes: &[u8]) {
-        if !self.build || bytes.is_empty() {
+        let Some(r) = self.files.get(file as usize - 1) else { return };
+        if !self.builds(r.kind) || bytes.is_empty() {
             return;
         }
-        let Some(r) = self.files.get(file as usize - 1) else { return };
         let (kind, name, pipe) = (r.kind, r.name(), r.pipe as usize);
         match kind {
             FileKind::Memfd | FileKind::Deleted => {
@@ -441,7 +464,7 @@ impl Builder {
     pub fn finish(&mut self) {
         for i in 0..self.files.len() {
             let r = self.files[i].clone();
-            if matches!(self.objs[i], Obj::Failed(_)) {
+            if matches!(self.objs[i], Obj::Failed(_)) || !self.builds(r.kind) {
                 continue;
             }
             let res = match r.kind {
@@ -1004,7 +1027,7 @@ mod tests {
         std::fs::write(&p, b"0123456789").unwrap();
         let path = p.to_str().unwrap().as_bytes().to_vec();
         let f = OpenFile { flags: OF_RDWR | OF_APPEND, pos: 4, size: 10, path: &path, ..base() };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&f);
         b.finish();
         let fd = b.fd_of(1).expect("opened");
@@ -1014,7 +1037,7 @@ mod tests {
         assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC, 0);
         // The size changed.
         let f = OpenFile { size: 3, ..f };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&f);
         b.finish();
         let w = b.failure_of(1).unwrap();
@@ -1025,20 +1048,20 @@ mod tests {
                 p.display()
             )
         );
-        let mut b = Builder::new(true, true);
+        let mut b = Builder::new(Build::All, true);
         b.on_file(&f);
         b.finish();
         assert!(b.fd_of(1).is_some());
         // Now a directory: refused even when allowed.
         std::fs::remove_file(&p).unwrap();
         std::fs::create_dir(&p).unwrap();
-        let mut b = Builder::new(true, true);
+        let mut b = Builder::new(Build::All, true);
         b.on_file(&f);
         b.finish();
         assert!(b.failure_of(1).unwrap().ends_with("has changed since the checkpoint (type directory, was regular file) (ESTALE)"));
         std::fs::remove_dir(&p).unwrap();
         // Gone.
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&f);
         b.finish();
         assert_eq!(b.failure_of(1).unwrap(), format!("cannot open {}: No such file or directory (ENOENT)", p.display()));
@@ -1065,7 +1088,7 @@ mod tests {
             ..base()
         };
         let z = OpenFile { id: 4, rdev_minor: 5, ..n };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         for f in [d, o, n, z] {
             b.on_file(&f);
         }
@@ -1095,7 +1118,7 @@ mod tests {
         let r2 = OpenFile { id: 3, flags: OF_RDONLY | OF_NONBLOCK, data_len: 0, ..r };
         // A second pipe, only its read end in the tree: a small capacity.
         let lone = OpenFile { id: 4, pipe: 2, pipe_size: 4096, data_len: 0, path: b"pipe:[2]", ..r };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&r);
         b.on_data(1, 0, b"hel");
         b.on_data(1, 3, b"lo");
@@ -1120,7 +1143,7 @@ mod tests {
         assert_eq!(read(l, 10), b"");
         // Data beyond the capacity: refused, naming the pipe.
         let big = OpenFile { pipe_size: 4096, data_len: 4096, ..r };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&big);
         b.on_data(1, 0, &[7u8; 4096]);
         b.on_data(1, 4096, &[7u8; 1]);
@@ -1146,7 +1169,7 @@ mod tests {
             ..base()
         };
         let w = OpenFile { id: 2, flags: OF_WRONLY, data_len: 0, ..r };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&r);
         b.on_data(1, 0, b"abc");
         b.on_file(&w);
@@ -1160,7 +1183,7 @@ mod tests {
         // Not a FIFO: never opened.
         std::fs::remove_file(&p).unwrap();
         std::fs::write(&p, b"").unwrap();
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&r);
         b.on_file(&w);
         b.finish();
@@ -1188,7 +1211,7 @@ mod tests {
         let dir = std::env::temp_dir();
         let gone = format!("{}/cptrst-gone", dir.display());
         let d = OpenFile { id: 2, kind: FileKind::Deleted, flags: OF_WRONLY | OF_APPEND, mode: IFREG | 0o640, path: gone.as_bytes(), seals: 0, ..m };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&m);
         b.on_data(1, 0, b"01234567");
         b.on_data(1, 8, b"89");
@@ -1212,19 +1235,30 @@ mod tests {
         assert!(link.to_str().unwrap().starts_with(&format!("{}/#", dir.display())), "{link:?}");
         // The directory is gone: named.
         let d = OpenFile { id: 1, path: b"/nonexistent-dir/x", ..d };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&d);
         b.finish();
         assert_eq!(
             b.failure_of(1).unwrap(),
             "cannot re-create the unlinked /nonexistent-dir/x (O_TMPFILE in /nonexistent-dir): No such file or directory (ENOENT)"
         );
-        // Nothing at all with --skip-files.
-        let mut b = Builder::new(false, false);
+        // Nothing at all.
+        let mut b = Builder::new(Build::Nothing, false);
         b.on_file(&m);
         b.on_data(1, 0, b"0123456789");
         b.finish();
         assert_eq!((b.built(), b.files().len()), (0, 1));
+        // With --skip-files, only what a mapping may need.
+        let reg = OpenFile { id: 2, path: b"/", kind: FileKind::Dir, mode: libc::S_IFDIR | 0o755, ..base() };
+        let pipe = OpenFile { id: 3, kind: FileKind::Pipe, mode: libc::S_IFIFO, pipe: 1, pipe_size: 4096, path: b"pipe:[1]", ..base() };
+        let mut b = Builder::new(Build::Mapped, false);
+        for f in [m, reg, pipe] {
+            b.on_file(&f);
+        }
+        b.on_data(1, 0, b"0123456789");
+        b.finish();
+        assert_eq!(b.built(), 1);
+        assert_eq!(pread(b.fd_of(1).unwrap(), 20, 0), b"0123456789");
     }
 
     fn tree(n: usize) -> Vec<TreeEntry> {
@@ -1283,7 +1317,7 @@ mod tests {
             path: b"/dev/null",
             ..base()
         };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         for f in [m, ext, null] {
             b.on_file(&f);
         }
@@ -1324,7 +1358,7 @@ mod tests {
     #[test]
     fn first_failures_name_the_task_and_fd() {
         let reg = OpenFile { kind: FileKind::Reg, path: b"/nonexistent/file", ..base() };
-        let mut b = Builder::new(true, false);
+        let mut b = Builder::new(Build::All, false);
         b.on_file(&reg);
         b.on_file(&OpenFile { id: 2, ..reg });
         b.finish();
