@@ -1344,6 +1344,7 @@ mod tests {
     fn errno_names() {
         assert_eq!(errno_name(libc::EINVAL), "EINVAL");
         assert_eq!(errno_name(libc::EOPNOTSUPP), "EOPNOTSUPP");
+        assert_eq!(errno_name(libc::ESTALE), "ESTALE");
         assert_eq!(errno_name(9999), "errno 9999");
     }
 

@@ -493,8 +493,10 @@ impl Builder {
     /// FIFO that would block, another device) is ever opened.
     fn open_path(&self, r: &FileRec) -> Result<Option<OwnedFd>, String> {
         let name = r.name();
-        let nofollow = (r.flags & libc::O_NOFOLLOW as u32) as i32;
-        let p = open_c(&r.cpath(), libc::O_PATH | nofollow, 0).map_err(|e| format!("cannot open {name}: {}", err_text(e)))?;
+        // An O_PATH file is this fd, with its own O_PATH flags (opening one
+        // has no effect on the file).
+        let keep = if r.flags & PATH != 0 { libc::O_DIRECTORY | libc::O_NOFOLLOW } else { libc::O_NOFOLLOW };
+        let p = open_c(&r.cpath(), libc::O_PATH | (r.flags as i32 & keep), 0).map_err(|e| format!("cannot open {name}: {}", err_text(e)))?;
         let st = fstat(p.as_raw_fd()).map_err(|e| format!("cannot open {name}: fstat: {}", err_text(e)))?;
         let (ty, was) = (st.st_mode & libc::S_IFMT, r.mode & libc::S_IFMT);
         if ty != was {
@@ -1088,16 +1090,18 @@ mod tests {
             ..base()
         };
         let z = OpenFile { id: 4, rdev_minor: 5, ..n };
+        let od = OpenFile { id: 5, flags: (libc::O_PATH | libc::O_DIRECTORY) as u32, ..d };
         let mut b = Builder::new(Build::All, false);
-        for f in [d, o, n, z] {
+        for f in [d, o, n, z, od] {
             b.on_file(&f);
         }
         b.finish();
         assert_eq!(fstat(b.fd_of(1).unwrap()).unwrap().st_mode & libc::S_IFMT, libc::S_IFDIR);
-        assert_ne!(status(b.fd_of(2).unwrap()) & libc::O_PATH as u32, 0);
+        assert_eq!(status(b.fd_of(2).unwrap()) & (libc::O_PATH | libc::O_DIRECTORY) as u32, libc::O_PATH as u32);
+        assert_eq!(status(b.fd_of(5).unwrap()) & (libc::O_PATH | libc::O_DIRECTORY) as u32, (libc::O_PATH | libc::O_DIRECTORY) as u32);
         assert_eq!(status(b.fd_of(3).unwrap()) & (libc::O_ACCMODE | libc::O_APPEND) as u32, (libc::O_WRONLY | libc::O_APPEND) as u32);
         assert_eq!(b.failure_of(4).unwrap(), "/dev/null has changed since the checkpoint (device 1:3, was 1:5) (ESTALE)");
-        assert_eq!(b.built(), 3);
+        assert_eq!(b.built(), 4);
     }
 
     /// A pipe: its capacity, its data, each end's flags; a second open
