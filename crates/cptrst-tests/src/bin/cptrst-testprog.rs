@@ -1876,9 +1876,11 @@ fn compare_fd_states(before: &[FdState], after: &[FdState], sizes_may_change: bo
 }
 
 /// A shared anonymous word of a files tree workload (mapped before its
-/// forks): the root sets it to 1 once it has taken its snapshot after go,
-/// and the other processes wait for it before they touch a shared file
-/// (a position or a size the root's snapshot would see moved).
+/// forks): the root sets it to 1 once it is set up (the others take their
+/// snapshots after that: the root's last writes to a shared file are in
+/// them), and to 2 once it has taken its snapshot after go (the others
+/// wait for that before they touch a shared file: a position or a size
+/// the root's snapshot would see moved).
 static mut FILES_SYNC: *mut u32 = std::ptr::null_mut();
 
 /// Maps [`FILES_SYNC`]; call before the workload forks.
@@ -1901,9 +1903,22 @@ impl FilesProc {
         FilesProc { name, idx, before: Vec::new(), errs: Vec::new() }
     }
 
-    /// The set-up is done: the snapshot, then the ready word.
+    /// The set-up is done: the snapshot, then the ready word (a child of
+    /// a tree first waits until the root is set up).
     fn ready(&mut self) {
+        // SAFETY: set before the forks; the page is shared by the tree.
+        let sync = unsafe { *std::ptr::addr_of!(FILES_SYNC) };
+        if !sync.is_null() && self.idx != 0 {
+            // SAFETY: a word of the shared page, written by the root.
+            while unsafe { sync.read_volatile() } < 1 {
+                std::thread::sleep(TREE_POLL);
+            }
+        }
         self.before = fd_states();
+        if !sync.is_null() && self.idx == 0 {
+            // SAFETY: a word of the shared page.
+            unsafe { sync.write_volatile(1) };
+        }
         rst_set_ready();
     }
 
@@ -1922,12 +1937,12 @@ impl FilesProc {
         }
         if self.idx == 0 {
             // SAFETY: a word of the shared page.
-            unsafe { sync.write_volatile(1) };
+            unsafe { sync.write_volatile(2) };
             return;
         }
         let t0 = std::time::Instant::now();
         // SAFETY: a word of the shared page, written by the root.
-        while unsafe { sync.read_volatile() } != 1 {
+        while unsafe { sync.read_volatile() } != 2 {
             if t0.elapsed() > std::time::Duration::from_secs(120) {
                 self.errs.push("the root did not take its snapshot within 120 s after go".into());
                 break;
