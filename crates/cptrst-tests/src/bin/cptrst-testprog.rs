@@ -37,7 +37,8 @@
 //! - `file-pos-check PATH`, `append-check PATH`, `shared-offset-check
 //!   PATH`, `unlinked-check DIR`, `memfd-check`, `dirfd-check DIR`,
 //!   `pipes-check`, `fifo-check DIR`, `fs-check DIR [chroot]`,
-//!   `fdflags-check PATH`, `devices-check`, `eventfd-check`,
+//!   `fdflags-check PATH`, `devices-check`, `threads-check-files DIR`,
+//!   `eventfd-check`,
 //!   `inherit-check FD`, `cycle-check DIR`: open files, pipes and fs
 //!   context for kselftest-files (issue 14), self-checking like the
 //!   restart workloads (see their section below);
@@ -2622,8 +2623,8 @@ fn fs_check(dir: &str, chroot: bool) -> ! {
 /// FD_CLOEXEC and status flags: 10 read-only FD_CLOEXEC and its dup 11
 /// without, 12 O_WRONLY | O_APPEND, 13 O_RDWR | O_NONBLOCK, 14 O_RDONLY |
 /// O_NOATIME, 15 O_RDWR | O_DSYNC, 16 O_RDWR | O_SYNC, 700 O_RDWR |
-/// O_APPEND | O_NOATIME FD_CLOEXEC, 701 PATH's directory O_DIRECTORY, a
-/// pipe at 40 (O_NONBLOCK, FD_CLOEXEC) and 41; each at its own position.
+/// O_APPEND | O_NOATIME FD_CLOEXEC, 701 PATH's directory O_DIRECTORY, 702
+/// PATH O_PATH FD_CLOEXEC, a pipe at 40 (O_NONBLOCK, FD_CLOEXEC) and 41; each at its own position.
 /// After go: the snapshot (fd numbers, flags, positions), and 10 and 11
 /// still one open file.
 fn fdflags_check(path: &str) -> ! {
@@ -2647,8 +2648,9 @@ fn fdflags_check(path: &str) -> ! {
     ];
     let parent = std::path::Path::new(path).parent().map_or("/".into(), |p| p.to_string_lossy().into_owned());
     fds.push(open_at(&parent, libc::O_RDONLY | libc::O_DIRECTORY, 701));
+    fds.push(open_at(path, libc::O_PATH | libc::O_CLOEXEC, 702));
     for (i, &fd) in fds.iter().enumerate() {
-        if fd != 701 && fd != b {
+        if fd < 701 && fd != b {
             // SAFETY: lseek on our fd.
             unsafe { libc::lseek(fd, (i * 111) as i64, libc::SEEK_SET) };
         }
@@ -2674,6 +2676,65 @@ fn fdflags_check(path: &str) -> ! {
         Ok(got) => p.push(diff_bytes(&format!("the pipe at fd {pr}"), &got, b"flags")),
         Err(e) => p.errs.push(e),
     }
+    p.verdict()
+}
+
+/// `threads-check-files`: a thread beside the main one (one fd table, one
+/// fs context). After go (and the main thread's snapshot) the thread
+/// opens /dev/zero at fd 50, makes
+/// DIR/thread-cwd its cwd and sets umask 037, and exits; the main thread
+/// then sees fd 50, that cwd and that umask: the table and the fs context
+/// are still shared.
+fn threads_check_files(dir: &str) -> ! {
+    let sub = format!("{dir}/thread-cwd");
+    if let Err(e) = std::fs::create_dir_all(&sub) {
+        eprintln!("cptrst-testprog: {sub}: {e}");
+        std::process::exit(2);
+    }
+    let mut p = FilesProc::new("threads-check-files", 0);
+    let s2 = sub.clone();
+    static SNAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let t = std::thread::spawn(move || {
+        // After go, and after the main thread's snapshot.
+        while !SNAPPED.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(TREE_POLL);
+        }
+        let fd = open_at("/dev/zero", libc::O_RDONLY, 50);
+        let c = cpath(&s2);
+        // SAFETY: chdir and umask: shared with the main thread (CLONE_FS).
+        unsafe {
+            libc::chdir(c.as_ptr());
+            libc::umask(0o037);
+        }
+        fd
+    });
+    let tid = loop {
+        // The thread's tid, for the ready line: the test waits for it too.
+        let tasks: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect())
+            .unwrap_or_default();
+        if tasks.len() == 2 {
+            break tasks.into_iter().find(|t| t != &std::process::id().to_string()).unwrap_or_default();
+        }
+        std::thread::sleep(TREE_POLL);
+    };
+    rst_ready_line(&format!("\"tid\": {tid}, \"dir\": \"{dir}\""));
+    p.ready();
+    p.wait_go();
+    SNAPPED.store(true, std::sync::atomic::Ordering::Release);
+    match t.join() {
+        Ok(fd) => {
+            let st = fstat(fd);
+            p.check(fd == 50 && st.is_some_and(|s| s.st_rdev == libc::makedev(1, 5)), || {
+                format!("the thread's fd {fd} is {:?} in the main thread, want /dev/zero: the fd table is not shared", st.map(|s| s.st_rdev))
+            });
+        }
+        Err(_) => p.errs.push("the thread panicked".into()),
+    }
+    let cwd = getcwd();
+    p.check(cwd == sub, || format!("getcwd() {cwd:?} after the thread's chdir to {sub:?}: the fs context is not shared"));
+    let m = umask_now();
+    p.check(m == 0o037, || format!("umask {m:#o} after the thread's umask(037): the fs context is not shared"));
     p.verdict()
 }
 
@@ -3020,6 +3081,7 @@ fn main() {
         Some("fs-check") => fs_check(args.get(1).map_or("/tmp/cptrst-fs", String::as_str), args.get(2).is_some_and(|a| a == "chroot")),
         Some("fdflags-check") => fdflags_check(args.get(1).map_or("/tmp/cptrst-fdflags", String::as_str)),
         Some("devices-check") => devices_check(),
+        Some("threads-check-files") => threads_check_files(args.get(1).map_or("/tmp/cptrst-threads-files", String::as_str)),
         Some("eventfd-check") => eventfd_check(),
         Some("inherit-check") => inherit_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5)),
         Some("cycle-check") => cycle_check(args.get(1).map_or("/tmp", String::as_str)),

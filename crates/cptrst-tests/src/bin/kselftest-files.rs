@@ -350,6 +350,7 @@ fn poke_without_checkpoint() -> Result<(), String> {
         &["cptrst-testprog", "fs-check", "/tmp/files-poke/fsroot", "chroot"],
         &["cptrst-testprog", "fdflags-check", "/tmp/files-poke/flags"],
         &["cptrst-testprog", "devices-check"],
+        &["cptrst-testprog", "threads-check-files", "/tmp/files-poke/threads"],
         &["cptrst-testprog", "eventfd-check"],
         &["cptrst-testprog", "cycle-check", "/tmp/files-poke"],
         &["cptrst-testprog", "open-files-check", "100", "/tmp/files-poke/open"],
@@ -494,6 +495,35 @@ fn fs_chroot() -> Result<(), String> {
 fn fd_flags() -> Result<(), String> {
     let path = "/tmp/files-flags";
     let r = round_trip(&["cptrst-testprog", "fdflags-check", path], "flags", false);
+    let _ = std::fs::remove_file(path);
+    r
+}
+
+fn threads_share() -> Result<(), String> {
+    let dir = "/tmp/files-threads";
+    let r = round_trip(&["cptrst-testprog", "threads-check-files", dir], "threads", false);
+    let _ = std::fs::remove_dir_all(dir);
+    r
+}
+
+/// fdflags-check's fd 700 restarted under `ulimit -n 512`: refused with
+/// EMFILE naming fd 700 (the tool raises its soft limit only up to the
+/// hard one), nothing left; without the limit it restarts.
+fn fd_above_limit() -> Result<(), String> {
+    let path = "/tmp/files-nofile";
+    let mut p = Proc::start(&["cptrst-testprog", "fdflags-check", path])?;
+    let img = "/tmp/files-nofile.img";
+    let r = (|| {
+        p.checkpoint_kill(img)?;
+        let t = Tool::spawn("sh", &["-c", &format!("ulimit -n 512 && exec cptrst restart -i {img}")], "nofile")?;
+        let err = expect_refused(&p, t, &["fd 700"])?;
+        ensure(names_errno(&err, "EMFILE", "Too many open files"), || format!("the refusal does not name EMFILE:\n{err}"))?;
+        let mut t = Tool::restart(&["-i", img], "nofile-ok")?;
+        p.wait_restored(&mut t, false)?;
+        p.go(None)?;
+        t.expect_ok()
+    })();
+    let _ = std::fs::remove_file(img);
     let _ = std::fs::remove_file(path);
     r
 }
@@ -801,6 +831,8 @@ const CASES: &[Case] = &[
     ("chroot, cwd and umask of parent and child", fs_chroot, CASE_BOUND),
     ("fd numbers (up to 700), FD_CLOEXEC and status flags kept", fd_flags, CASE_BOUND),
     ("/dev/null, zero, urandom, full and random fds", devices, CASE_BOUND),
+    ("threads: one fd table and one fs context after restart", threads_share, CASE_BOUND),
+    ("refusal: an fd above RLIMIT_NOFILE (EMFILE); restarts without the limit", fd_above_limit, CASE_BOUND),
     ("refusal: a file changed since the checkpoint (ESTALE); --allow-changed-files", changed_file, CASE_BOUND),
     ("refusal: a mapped file changed since the checkpoint (ESTALE); --allow-changed-files", changed_mapped_file, CASE_BOUND),
     ("refusal at checkpoint: an eventfd (EOPNOTSUPP), the process runs on", eventfd_refused, CASE_BOUND),
