@@ -515,7 +515,7 @@ fn fd_above_limit() -> Result<(), String> {
     let img = "/tmp/files-nofile.img";
     let r = (|| {
         p.checkpoint_kill(img)?;
-        let t = Tool::spawn("sh", &["-c", &format!("ulimit -n 512 && exec cptrst restart -i {img}")], "nofile")?;
+        let t = Tool::spawn("sh", &["-c", &format!("ulimit -S -n 512 && ulimit -H -n 512 && exec cptrst restart -i {img}")], "nofile")?;
         let err = expect_refused(&p, t, &["fd 700"])?;
         ensure(names_errno(&err, "EMFILE", "Too many open files"), || format!("the refusal does not name EMFILE:\n{err}"))?;
         let mut t = Tool::restart(&["-i", img], "nofile-ok")?;
