@@ -941,7 +941,10 @@ fn main() {
     for (n, &i) in chosen.iter().enumerate() {
         let name = CASES[i].0;
         let t0 = Instant::now();
-        match run_bounded(i) {
+        let r = run_bounded(i);
+        // Before the result: check-guest shows a failure with the lines before it.
+        println!("# case {} took {:?}", n + 1, t0.elapsed());
+        match r {
             Ok(None) => println!("ok {} {name}", n + 1),
             Ok(Some(why)) => println!("ok {} {name} # SKIP {}", n + 1, why.trim()),
             Err(e) => {
@@ -952,7 +955,6 @@ fn main() {
                 println!("not ok {} {name}", n + 1);
             }
         }
-        println!("# case {} took {:?}", n + 1, t0.elapsed());
     }
     std::process::exit(if failed > 0 { 1 } else { 0 })
 }
