@@ -397,6 +397,8 @@ static_assert(offsetof(struct cptrst_tramp_params, gs_base) == CPTRST_TP_GS_BASE
 static_assert(offsetof(struct cptrst_tramp_params, args) == CPTRST_TP_ARGS);
 static_assert(offsetof(struct cptrst_tramp_params, cmd) == CPTRST_TP_CMD);
 static_assert(sizeof(struct cptrst_tramp_params) == CPTRST_TP_SIZE);
+/* The block embeds the restart arguments: their size is part of its layout. */
+static_assert(sizeof(struct cptrst_restart_args) == CPTRST_TP_CMD - CPTRST_TP_ARGS);
 #endif
 
 /* The trampoline's code, copied into the restored address space. */

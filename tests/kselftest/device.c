@@ -115,23 +115,29 @@ TEST_F(dev, nonzero_reserved_or_unknown_flag_is_einval)
 	struct cptrst_eclone_args e;
 	unsigned int i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 3; i++) {
 		memset(&c, 0, sizeof(c));
 		c.reserved[i] = 1ULL << (i * 16);
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
 	}
-	for (i = 0; i < 3; i++) {
-		memset(&r, 0, sizeof(r));
-		r.reserved[i] = ~0ULL;
-		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
-	}
+	memset(&r, 0, sizeof(r));
+	r.reserved[0] = ~0ULL;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	/* The file table is the coordinator's, its pad must be 0. */
+	memset(&r, 0, sizeof(r));
+	r.pad = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
+	memset(&r, 0, sizeof(r));
+	r.nfiles = 1;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
 	for (i = 0; i < 3; i++) {
 		memset(&e, 0, sizeof(e));
 		e.reserved[i] = 1;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_ECLONE, &e));
 	}
+	/* So does the checkpoint's. */
 	memset(&c, 0, sizeof(c));
-	c.pad = 1;
+	c.msg_len = 16;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
 	/* A message buffer needs both its pointer and its size, at most 4096. */
 	memset(&r, 0, sizeof(r));
@@ -150,8 +156,8 @@ TEST_F(dev, nonzero_reserved_or_unknown_flag_is_einval)
 		memset(&c, 0, sizeof(c));
 		c.flags = 1u << i;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
-		if (i < 3)
-			continue;	/* COORD, SKIP_FILES, RESUME */
+		if (i < 4)
+			continue;	/* COORD, SKIP_FILES, RESUME, FILE_CHANGED_OK */
 		memset(&r, 0, sizeof(r));
 		r.flags = 1u << i;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));
@@ -227,7 +233,8 @@ TEST_F(dev, random_arguments_are_refused)
 
 			c->fd = 1000 + (rnd(&x) % 1000);
 			if (i % 2) {
-				c->pad = 0;
+				c->msg_len = 0;
+				c->msg = 0;
 				c->flags = 0;
 				memset(c->reserved, 0, sizeof(c->reserved));
 				c->pid = rnd(&x) % 70000 - 10;

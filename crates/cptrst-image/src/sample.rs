@@ -7,10 +7,22 @@
 //! two address spaces (the root's, shared by its thread, with a file
 //! mapping, a heap, a shared anonymous mapping and a stack; the child's,
 //! with a vDSO, an anonymous mapping, the root's shared anonymous mapping
-//! it inherited and one of its own), seven pages in six runs. The root has
-//! a FILES record (five fds), the child an empty one, the thread none
-//! (FILES is optional). Each shared anonymous VMA has an SHM record: id 1
-//! for the object both mms map, id 2 for the child's own.
+//! it inherited and one of its own, and in version 1.4 a shared mapping of
+//! the root's memfd), seven pages in six runs. Each shared anonymous VMA has
+//! an SHM record: id 1 for the object both mms map, id 2 for the child's
+//! own.
+//!
+//! Open files come in two versions. [`build`] writes a 1.4 image: nine
+//! FILE records ([`files`]: the terminal, a regular file, both ends of a
+//! pipe with buffered data, a memfd with content and seals, a directory,
+//! `/dev/null`, a deleted file with content, a FIFO with data), their FDATA
+//! (the memfd's in two chunks, the first streamed), an FDS record for the
+//! root (twelve fds) and the child (five: it shares the pipe's read end and
+//! the memfd), none for the thread (it shares the root's table), and a
+//! MAPFILE after each file VMA (the executable by path, the memfd by id).
+//! [`build_v1_3`] writes the 1.3 image the older tests are written
+//! against: a FILES record (five fds) for the root, an empty one for the
+//! child, none for the thread (FILES is optional), and no memfd mapping.
 
 use crate::*;
 
@@ -18,7 +30,7 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 /// Size of a buffer that holds the sample image.
-pub const SAMPLE_MAX_LEN: usize = 48 * 1024;
+pub const SAMPLE_MAX_LEN: usize = 64 * 1024;
 /// XCR0 of the sample (x87, SSE, AVX).
 pub const SAMPLE_XCR0: u64 = 0x7;
 /// xstate size of the sample (legacy area, XSAVE header, AVX).
@@ -26,9 +38,17 @@ pub const SAMPLE_XSTATE_SIZE: u32 = 832;
 /// Executable of the root process.
 pub const SAMPLE_EXE: &[u8] = b"/usr/bin/sample";
 
-/// The sample's file header.
+/// The sample's file header (version 1.4).
 pub fn header() -> FileHeader {
     FileHeader::new(SAMPLE_XCR0, SAMPLE_XSTATE_SIZE, b"6.12.0-cptrst-sample")
+}
+
+/// The file header of the 1.3 sample ([`build_v1_3`]).
+pub fn header_v1_3() -> FileHeader {
+    FileHeader {
+        minor: 3,
+        ..header()
+    }
 }
 
 fn entry(tgid: u32, ppid: u32, flags: u32, mm_id: u32, levels: &[u32]) -> TreeEntry {
@@ -108,8 +128,198 @@ pub fn xstate(index: u32) -> [u8; SAMPLE_XSTATE_SIZE as usize] {
     x
 }
 
-/// The sample's FILES entries of task `index` (`None`: no FILES record).
-pub fn files(index: u32) -> Option<&'static [FileEntry]> {
+/// Path of the root's memfd mapping (a file VMA of the child).
+pub const SAMPLE_MEMFD_VMA: &[u8] = b"/memfd:sample-memfd (deleted)";
+/// The bytes buffered in the sample's pipe (FILE 3).
+pub const SAMPLE_PIPE_DATA: &[u8] = b"hello, pipe!\n";
+/// Size of the sample's memfd (FILE 5): more than one FDATA chunk of
+/// [`SAMPLE_MEMFD_CHUNK`] bytes, the last not a multiple of 8.
+pub const SAMPLE_MEMFD_SIZE: u64 = 4100;
+/// Data bytes of the first FDATA record of the memfd.
+pub const SAMPLE_MEMFD_CHUNK: usize = 4096;
+
+const RDWR: u32 = OF_RDWR | OF_LARGEFILE;
+
+/// The sample's FILE records (version 1.4), ids 1 to 9.
+pub fn files() -> [OpenFile<'static>; 9] {
+    let base = OpenFile {
+        id: 0,
+        kind: FileKind::Reg,
+        flags: OF_RDONLY,
+        mode: 0,
+        pos: 0,
+        size: 0,
+        rdev_major: 0,
+        rdev_minor: 0,
+        pipe: 0,
+        pipe_size: 0,
+        seals: 0,
+        data_len: 0,
+        path: b"",
+    };
+    [
+        OpenFile {
+            id: 1,
+            kind: FileKind::External,
+            flags: RDWR,
+            mode: MODE_IFCHR | 0o620,
+            path: b"/dev/pts/0",
+            ..base
+        },
+        OpenFile {
+            id: 2,
+            kind: FileKind::Reg,
+            flags: OF_RDONLY | OF_LARGEFILE | OF_NOATIME,
+            mode: MODE_IFREG | 0o644,
+            pos: 123,
+            size: 2000,
+            path: b"/etc/passwd",
+            ..base
+        },
+        OpenFile {
+            id: 3,
+            kind: FileKind::Pipe,
+            flags: OF_RDONLY,
+            mode: MODE_IFIFO | 0o600,
+            pipe: 1,
+            pipe_size: 65536,
+            data_len: SAMPLE_PIPE_DATA.len() as u64,
+            path: b"pipe:[4242]",
+            ..base
+        },
+        OpenFile {
+            id: 4,
+            kind: FileKind::Pipe,
+            flags: OF_WRONLY | OF_NONBLOCK,
+            mode: MODE_IFIFO | 0o600,
+            pipe: 1,
+            pipe_size: 65536,
+            path: b"pipe:[4242]",
+            ..base
+        },
+        OpenFile {
+            id: 5,
+            kind: FileKind::Memfd,
+            flags: RDWR,
+            mode: MODE_IFREG | 0o777,
+            pos: 17,
+            size: SAMPLE_MEMFD_SIZE,
+            seals: 0x1 | 0x4,
+            data_len: SAMPLE_MEMFD_SIZE,
+            path: b"sample-memfd",
+            ..base
+        },
+        OpenFile {
+            id: 6,
+            kind: FileKind::Dir,
+            flags: OF_RDONLY | OF_DIRECTORY | OF_LARGEFILE,
+            mode: MODE_IFDIR | 0o1777,
+            path: b"/tmp",
+            ..base
+        },
+        OpenFile {
+            id: 7,
+            kind: FileKind::Chr,
+            flags: RDWR | OF_APPEND,
+            mode: MODE_IFCHR | 0o666,
+            rdev_major: CHR_MEM_MAJOR,
+            rdev_minor: CHR_MEM_NULL,
+            path: b"/dev/null",
+            ..base
+        },
+        OpenFile {
+            id: 8,
+            kind: FileKind::Deleted,
+            flags: RDWR,
+            mode: MODE_IFREG | 0o600,
+            pos: 5,
+            size: 5,
+            data_len: 5,
+            path: b"/tmp/gone",
+            ..base
+        },
+        OpenFile {
+            id: 9,
+            kind: FileKind::Fifo,
+            flags: OF_RDONLY | OF_NONBLOCK,
+            mode: MODE_IFIFO | 0o644,
+            pipe: 2,
+            pipe_size: 4096,
+            data_len: 3,
+            path: b"/tmp/fifo",
+            ..base
+        },
+    ]
+}
+
+/// Content byte `i` of FILE `id` (its FDATA).
+pub fn file_byte(id: u32, i: u64) -> u8 {
+    match id {
+        3 => SAMPLE_PIPE_DATA
+            .get(usize::try_from(i).unwrap_or(usize::MAX))
+            .copied()
+            .unwrap_or(0),
+        _ => (i as u8).wrapping_mul(13) ^ (id as u8).wrapping_mul(0x51) | 1,
+    }
+}
+
+/// An FDS record's parts: umask, root, cwd, entries.
+pub type SampleFds = (u32, &'static [u8], &'static [u8], &'static [FdEntry]);
+
+/// The FDS record of task `index` (`None`: no FDS record).
+pub fn fds(index: u32) -> Option<SampleFds> {
+    const fn fd(fd: u32, file: u32, flags: u32) -> FdEntry {
+        FdEntry { fd, file, flags }
+    }
+    const C: u32 = FD_FLAG_CLOEXEC;
+    const ROOT: [FdEntry; 12] = [
+        fd(0, 1, 0),
+        fd(1, 1, 0),
+        fd(2, 1, 0),
+        fd(3, 2, C),
+        fd(4, 3, 0),
+        fd(5, 4, 0),
+        fd(6, 5, 0),
+        fd(7, 6, C),
+        fd(9, 7, 0),
+        fd(10, 8, 0),
+        fd(11, 9, C),
+        fd(100, 4, C),
+    ];
+    const CHILD: [FdEntry; 5] = [
+        fd(0, 1, 0),
+        fd(1, 1, 0),
+        fd(2, 1, 0),
+        fd(4, 3, 0),
+        fd(6, 5, C),
+    ];
+    match index {
+        0 => Some((0o022, b"/", b"/tmp", &ROOT)),
+        2 => Some((0o077, b"/", b"/", &CHILD)),
+        _ => None,
+    }
+}
+
+/// The MAPFILE record of VMA `vma` of mm `mm_id` in the 1.4 sample
+/// (`None`: not a file VMA).
+pub fn map_file(mm_id: u32, vma: usize) -> Option<MapFile> {
+    match (mm_id, vma) {
+        (1, 0) => Some(MapFile {
+            size: 0x5000,
+            mode: MODE_IFREG | 0o755,
+            file: 0,
+        }),
+        (2, 4) => Some(MapFile {
+            size: SAMPLE_MEMFD_SIZE,
+            mode: MODE_IFREG | 0o777,
+            file: 5,
+        }),
+        _ => None,
+    }
+}
+
+/// The 1.3 sample's FILES entries of task `index` (`None`: no FILES record).
+pub fn files_v1_3(index: u32) -> Option<&'static [FileEntry]> {
     const ROOT: [FileEntry; 5] = [
         FileEntry {
             fd: 0,
@@ -149,6 +359,12 @@ const MAY: u32 = VMA_MAYREAD | VMA_MAYWRITE | VMA_MAYEXEC;
 
 /// The sample's MM records, in order.
 pub fn mms() -> [Mm<'static>; 2] {
+    let [a, b] = mms_v1_3();
+    [a, Mm { nr_vmas: 5, ..b }]
+}
+
+/// The 1.3 sample's MM records, in order.
+pub fn mms_v1_3() -> [Mm<'static>; 2] {
     let base = Mm {
         mm_id: 1,
         nr_vmas: 4,
@@ -187,74 +403,111 @@ const SHARED: Vma<'static> = Vma {
     path: b"",
 };
 
-/// The VMAs of mm `mm_id` (1 or 2), in order.
+/// The VMAs of mm `mm_id` (1 or 2) of the 1.4 sample, in order.
 pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
-    const V1: [Vma<'static>; 4] = [
-        Vma {
-            start: 0x40_0000,
-            end: 0x40_2000,
-            pgoff: 0,
-            prot: PROT_READ | PROT_EXEC,
-            flags: MAY,
-            kind: VmaKind::FilePrivate,
-            path: SAMPLE_EXE,
-        },
-        Vma {
-            start: 0x60_0000,
-            end: 0x60_3000,
-            pgoff: 0x600,
-            prot: RW,
-            flags: MAY,
-            kind: VmaKind::Heap,
-            path: b"",
-        },
-        SHARED,
-        Vma {
-            start: 0x7fff_fffd_e000,
-            end: 0x7fff_ffff_f000,
-            pgoff: 0x7_ffff_fffd,
-            prot: RW,
-            flags: MAY | VMA_GROWSDOWN,
-            kind: VmaKind::Stack,
-            path: b"",
-        },
-    ];
-    const V2: [Vma<'static>; 4] = [
-        Vma {
-            start: 0x7f00_0000_0000,
-            end: 0x7f00_0000_2000,
-            pgoff: 0,
-            prot: PROT_READ | PROT_EXEC,
-            flags: MAY,
-            kind: VmaKind::Vdso,
-            path: b"",
-        },
-        Vma {
-            start: 0x7f10_0000_0000,
-            end: 0x7f10_0000_1000,
-            pgoff: 0x7f10_0000,
-            prot: RW,
-            flags: MAY | VMA_DONTFORK,
-            kind: VmaKind::AnonPrivate,
-            path: b"",
-        },
-        SHARED,
-        Vma {
-            start: 0x7ff0_0001_0000,
-            end: 0x7ff0_0001_1000,
-            pgoff: 0,
-            prot: PROT_READ,
-            flags: MAY,
-            kind: VmaKind::SharedAnon,
-            path: b"",
-        },
-    ];
+    const V2_14: [Vma<'static>; 5] = {
+        let v = vmas_v1_3_const(2);
+        [
+            v[0],
+            v[1],
+            v[2],
+            v[3],
+            Vma {
+                start: 0x7ff0_0002_0000,
+                end: 0x7ff0_0002_2000,
+                pgoff: 0,
+                prot: RW,
+                flags: MAY,
+                kind: VmaKind::FileShared,
+                path: SAMPLE_MEMFD_VMA,
+            },
+        ]
+    };
+    if mm_id == 1 {
+        vmas_v1_3(1)
+    } else {
+        &V2_14
+    }
+}
+
+/// The VMAs of mm `mm_id` (1 or 2) of the 1.3 sample, in order.
+pub fn vmas_v1_3(mm_id: u32) -> &'static [Vma<'static>] {
     if mm_id == 1 {
         &V1
     } else {
         &V2
     }
 }
+
+const fn vmas_v1_3_const(mm_id: u32) -> [Vma<'static>; 4] {
+    if mm_id == 1 {
+        V1
+    } else {
+        V2
+    }
+}
+
+const V1: [Vma<'static>; 4] = [
+    Vma {
+        start: 0x40_0000,
+        end: 0x40_2000,
+        pgoff: 0,
+        prot: PROT_READ | PROT_EXEC,
+        flags: MAY,
+        kind: VmaKind::FilePrivate,
+        path: SAMPLE_EXE,
+    },
+    Vma {
+        start: 0x60_0000,
+        end: 0x60_3000,
+        pgoff: 0x600,
+        prot: RW,
+        flags: MAY,
+        kind: VmaKind::Heap,
+        path: b"",
+    },
+    SHARED,
+    Vma {
+        start: 0x7fff_fffd_e000,
+        end: 0x7fff_ffff_f000,
+        pgoff: 0x7_ffff_fffd,
+        prot: RW,
+        flags: MAY | VMA_GROWSDOWN,
+        kind: VmaKind::Stack,
+        path: b"",
+    },
+];
+
+const V2: [Vma<'static>; 4] = [
+    Vma {
+        start: 0x7f00_0000_0000,
+        end: 0x7f00_0000_2000,
+        pgoff: 0,
+        prot: PROT_READ | PROT_EXEC,
+        flags: MAY,
+        kind: VmaKind::Vdso,
+        path: b"",
+    },
+    Vma {
+        start: 0x7f10_0000_0000,
+        end: 0x7f10_0000_1000,
+        pgoff: 0x7f10_0000,
+        prot: RW,
+        flags: MAY | VMA_DONTFORK,
+        kind: VmaKind::AnonPrivate,
+        path: b"",
+    },
+    SHARED,
+    Vma {
+        start: 0x7ff0_0001_0000,
+        end: 0x7ff0_0001_1000,
+        pgoff: 0,
+        prot: PROT_READ,
+        flags: MAY,
+        kind: VmaKind::SharedAnon,
+        path: b"",
+    },
+];
 
 /// Page runs `(addr, nr_pages)` of VMA `vma` of mm `mm_id`.
 pub fn runs(mm_id: u32, vma: usize) -> &'static [(u64, u64)] {
@@ -286,10 +539,60 @@ fn at(buf: &mut [u8], pos: usize) -> &mut [u8] {
     buf.get_mut(pos..).unwrap_or(&mut [])
 }
 
-/// Writes the sample image into `buf` (at least [`SAMPLE_MAX_LEN`] bytes);
-/// returns its length.
+/// Writes the 1.4 sample image into `buf` (at least [`SAMPLE_MAX_LEN`]
+/// bytes); returns its length.
 pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
-    let mut e = Encoder::new(header());
+    build_minor(buf, VERSION_MINOR)
+}
+
+/// Writes the 1.3 sample image (FILES records, no FILE, FDS, MAPFILE nor
+/// memfd mapping) into `buf`; returns its length.
+pub fn build_v1_3(buf: &mut [u8]) -> Result<usize, EncodeError> {
+    build_minor(buf, 3)
+}
+
+/// Writes the FILE records and their FDATA.
+fn build_files(e: &mut Encoder, buf: &mut [u8], mut pos: usize) -> Result<usize, EncodeError> {
+    for f in files() {
+        pos += e.file(&f, at(buf, pos))?;
+        let mut off = 0u64;
+        while off < f.data_len {
+            let left = (f.data_len - off) as usize;
+            if f.id == 5 && off == 0 {
+                // Streamed: header, then the caller writes the bytes.
+                let n = left.min(SAMPLE_MEMFD_CHUNK);
+                pos += e.fdata_begin(f.id, off, n, at(buf, pos))?;
+                let dst = at(buf, pos)
+                    .get_mut(..n)
+                    .ok_or(EncodeError::BufferTooSmall { needed: pos + n })?;
+                for (k, b) in dst.iter_mut().enumerate() {
+                    *b = file_byte(f.id, off + k as u64);
+                }
+                e.data(dst)?;
+                pos += n;
+                off += n as u64;
+                continue;
+            }
+            let n = left.min(SAMPLE_MEMFD_CHUNK);
+            let mut data = [0u8; SAMPLE_MEMFD_CHUNK];
+            for (k, b) in data[..n].iter_mut().enumerate() {
+                *b = file_byte(f.id, off + k as u64);
+            }
+            let d = FileData {
+                file: f.id,
+                offset: off,
+                data: &data[..n],
+            };
+            pos += e.fdata(&d, at(buf, pos))?;
+            off += n as u64;
+        }
+    }
+    Ok(pos)
+}
+
+fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
+    let fdt = minor >= VERSION_MINOR_FDT;
+    let mut e = Encoder::new(if fdt { header() } else { header_v1_3() });
     let mut pos = e.header(buf)?;
     let tree = tree_entries();
     // The tree, streamed entry by entry as the kernel does.
@@ -297,24 +600,39 @@ pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
     for t in &tree {
         pos += e.tree_entry(t, at(buf, pos))?;
     }
+    if fdt {
+        pos = build_files(&mut e, buf, pos)?;
+    }
     for (i, t) in tree.iter().enumerate() {
         let i = i as u32;
         pos += e.task(&task(i, t.pid()), at(buf, pos))?;
         if !t.is_zombie() {
             pos += e.regs(&regs(i), at(buf, pos))?;
             pos += e.fpu(&xstate(i), at(buf, pos))?;
-            if let Some(f) = files(i) {
+            if fdt {
+                if let Some((umask, root, cwd, entries)) = fds(i) {
+                    pos += e.fds(umask, root, cwd, entries, at(buf, pos))?;
+                }
+            } else if let Some(f) = files_v1_3(i) {
                 pos += e.files(f, at(buf, pos))?;
             }
         }
     }
     let ps = PAGE_SIZE_X86_64 as usize;
-    for mm in mms() {
+    for mm in if fdt { mms() } else { mms_v1_3() } {
         pos += e.mm(&mm, at(buf, pos))?;
-        for (vi, v) in vmas(mm.mm_id).iter().enumerate() {
+        let vs = if fdt {
+            vmas(mm.mm_id)
+        } else {
+            vmas_v1_3(mm.mm_id)
+        };
+        for (vi, v) in vs.iter().enumerate() {
             pos += e.vma(v, at(buf, pos))?;
             if let Some(s) = shm(mm.mm_id, vi) {
                 pos += e.shm(&s, at(buf, pos))?;
+            }
+            if let Some(m) = map_file(mm.mm_id, vi).filter(|_| fdt) {
+                pos += e.map_file(&m, at(buf, pos))?;
             }
             for (ri, &(addr, n)) in runs(mm.mm_id, vi).iter().enumerate() {
                 let len = n as usize * ps;
@@ -400,8 +718,16 @@ pub fn validate_streaming(img: &[u8], chunk: usize) -> Result<(Summary, Vec<u32>
                 if n == 0 {
                     return v.end_of_input().map(|s| (s, kinds));
                 }
+                // FDATA padding must be seen (checked zero), not just
+                // checksummed.
+                let n = if chunk % 2 == 1 && v.data_chunk_left() > 0 {
+                    n.min(v.data_chunk_left() as usize)
+                } else {
+                    n
+                };
                 let d = &img[pos..pos + n];
-                if chunk % 2 == 1 {
+                let fdata_pad = v.current().0.kind == RECORD_FDATA && v.data_chunk_left() == 0;
+                if chunk % 2 == 1 && !fdata_pad {
                     // As the module's walk when it checksums in place.
                     if !v.feed_data_crc(n as u64, |st| Some(crate::crc32c_raw(st, d)))? {
                         unreachable!("feed_data_crc declined a checksum it was given");

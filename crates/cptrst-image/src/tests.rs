@@ -8,11 +8,23 @@ use std::vec::Vec;
 use crate::sample;
 use crate::*;
 
+mod fdt;
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
+/// The 1.3 sample (FILES records), which most tests below are written
+/// against; the 1.4 sample is [`sample14_bytes`].
 fn sample_bytes() -> Vec<u8> {
+    let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
+    let n = sample::build_v1_3(&mut buf).expect("sample builds");
+    buf.truncate(n);
+    buf
+}
+
+/// The 1.4 sample (FILE, FDATA, FDS, MAPFILE records).
+fn sample14_bytes() -> Vec<u8> {
     let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
     let n = sample::build(&mut buf).expect("sample builds");
     buf.truncate(n);
@@ -74,9 +86,17 @@ const VMA_T: usize = 30;
 const SHM3: usize = 31;
 
 impl Img {
-    /// The sample, split by raw framing (independent of the reader).
+    /// The 1.3 sample, split by raw framing (independent of the reader).
     fn sample() -> Img {
-        let b = sample_bytes();
+        Self::split(&sample_bytes())
+    }
+
+    /// The 1.4 sample, split by raw framing.
+    fn sample14() -> Img {
+        Self::split(&sample14_bytes())
+    }
+
+    fn split(b: &[u8]) -> Img {
         let mut pos = HEADER_LEN;
         let mut recs = Vec::new();
         while pos < b.len() {
@@ -300,11 +320,19 @@ fn feed_data_crc_matches_feed_data() {
                 pos += len as usize;
             }
             Expect::Data(len) => {
-                let d = &img[pos..pos + len as usize];
-                assert_eq!(v.feed_data_crc(len, |_| None), Ok(false));
+                // FDATA: its data checksummed, its padding seen.
+                let fdata = v.current().0.kind == RECORD_FDATA;
+                let n = if fdata { v.data_chunk_left() } else { len };
+                let d = &img[pos..pos + n as usize];
+                assert_eq!(v.feed_data_crc(n, |_| None), Ok(false));
                 declined += 1;
-                assert_eq!(v.feed_data_crc(len, |st| Some(crc32c_raw(st, d))), Ok(true));
-                pos += len as usize;
+                assert_eq!(v.feed_data_crc(n, |st| Some(crc32c_raw(st, d))), Ok(true));
+                pos += n as usize;
+                if n < len {
+                    let pad = &img[pos..pos + (len - n) as usize];
+                    v.feed_data(pad).unwrap();
+                    pos += pad.len();
+                }
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -384,7 +412,7 @@ fn items(img: &[u8]) -> Vec<Item<'_>> {
 fn sample_is_valid() {
     let b = sample_bytes();
     let s = check(&b).unwrap();
-    assert_eq!(s.header, sample::header());
+    assert_eq!(s.header, sample::header_v1_3());
     assert_eq!(s.tasks, 4);
     assert_eq!(s.mms, 2);
     assert_eq!(s.vmas, 8);
@@ -604,7 +632,7 @@ fn round_trip_fpu() {
 fn round_trip_mm() {
     let b = sample_bytes();
     let it = items(&b);
-    let mms = sample::mms();
+    let mms = sample::mms_v1_3();
     assert_eq!(it[MM1].record, Record::Mm(mms[0]));
     assert_eq!(it[MM2].record, Record::Mm(mms[1]));
     let Record::Mm(m) = it[MM1].record else {
@@ -619,8 +647,8 @@ fn round_trip_mm() {
 fn round_trip_vma() {
     let b = sample_bytes();
     let it = items(&b);
-    assert_eq!(it[VMA_A].record, Record::Vma(sample::vmas(1)[0]));
-    assert_eq!(it[VMA_C].record, Record::Vma(sample::vmas(1)[3]));
+    assert_eq!(it[VMA_A].record, Record::Vma(sample::vmas_v1_3(1)[0]));
+    assert_eq!(it[VMA_C].record, Record::Vma(sample::vmas_v1_3(1)[3]));
     for k in 1..=8 {
         let kind = VmaKind::from_u32(k).unwrap();
         assert_eq!(kind.as_u32(), k);
@@ -844,12 +872,12 @@ fn encoder_limits() {
         Err(EncodeError::Limit)
     );
     let long = [b'/'; MAX_PATH_LEN + 1];
-    let mut v = sample::vmas(1)[0];
+    let mut v = sample::vmas_v1_3(1)[0];
     v.path = &long;
     assert_eq!(e.vma(&v, &mut buf), Err(EncodeError::Limit));
     v.path = &long[..MAX_PATH_LEN];
     assert_eq!(e.vma(&v, &mut buf), Ok(16 + VMA_MAX_PAYLOAD));
-    let mut m = sample::mms()[0];
+    let mut m = sample::mms_v1_3()[0];
     m.exe_path = &long[..MAX_PATH_LEN];
     let words = [[1u64, 1]; MAX_AUXV];
     let mut flat = [0u64; 2 * MAX_AUXV];
@@ -892,7 +920,7 @@ fn reject_unsupported_major() {
     img.header[8] = 2;
     refused(&img.bytes(), 0, 0, ErrorKind::UnsupportedMajor { major: 2 });
     // Another minor of the same major is accepted.
-    let mut img = Img::sample();
+    let mut img = Img::sample14();
     img.header[10] = 7;
     assert_eq!(check(&img.bytes()).unwrap().header.minor, 7);
 }
@@ -1857,7 +1885,7 @@ fn round_trip_files() {
     let Record::Files(f) = it[FILES0].record else {
         panic!("not FILES: {:?}", it[FILES0].record)
     };
-    let want = sample::files(0).unwrap();
+    let want = sample::files_v1_3(0).unwrap();
     assert_eq!(f.iter().collect::<Vec<_>>(), want.to_vec());
     assert_eq!(f.len(), 5);
     assert!(!f.is_empty());
@@ -1910,9 +1938,10 @@ fn round_trip_files() {
 }
 
 #[test]
-fn written_by_version_1_3() {
-    assert_eq!(VERSION_MINOR, 3);
-    assert_eq!(sample::header().minor, 3);
+fn written_by_version_1_4() {
+    assert_eq!(VERSION_MINOR, 4);
+    assert_eq!(sample::header().minor, 4);
+    assert_eq!(Img::sample14().header[10], 4);
     assert_eq!(Img::sample().header[10], 3);
 }
 
@@ -2275,7 +2304,7 @@ fn round_trip_shm() {
     assert_eq!(record_name(RECORD_SHM), "SHM");
     assert_eq!(record_flags(RECORD_SHM), 0);
     assert!(RecordHeader::new(RECORD_SHM, 16).is_known());
-    assert!(!RecordHeader::new(RECORD_THREAD + 1, 16).is_known());
+    assert!(!RecordHeader::new(RECORD_MAPFILE + 1, 16).is_known());
     assert_eq!(SHM_PAYLOAD_LEN, 16);
     // The encoder writes what was read, from the struct or the record.
     let off = it[SHM3].offset as usize;
@@ -2590,7 +2619,7 @@ fn validator_accessors() {
     assert_eq!(v.expect(), Expect::Header);
     assert!(v.file_header().is_none());
     v.feed_header(&b[..HEADER_LEN]).unwrap();
-    assert_eq!(v.file_header(), Some(&sample::header()));
+    assert_eq!(v.file_header(), Some(&sample::header_v1_3()));
     let h = v.feed_record_header(&b[128..144]).unwrap();
     assert_eq!(v.current(), (h, 128));
     assert_eq!(v.expect(), Expect::Tree(8 + 4 * 168));

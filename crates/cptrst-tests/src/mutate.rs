@@ -310,6 +310,24 @@ const FILES_FIELDS: &[Field] = &[("count", 0, 4), ("reserved", 4, 4)];
 
 const SHM_FIELDS: &[Field] = &[("id", 0, 8), ("reserved", 8, 8)];
 
+const FILE_FIELDS: &[Field] = &[
+    ("id", 0, 4),
+    ("kind", 4, 4),
+    ("flags", 8, 4),
+    ("mode", 12, 4),
+    ("pos", 16, 8),
+    ("size", 24, 8),
+    ("rdev_major", 32, 4),
+    ("rdev_minor", 36, 4),
+    ("pipe", 40, 4),
+    ("pipe_size", 44, 4),
+    ("seals", 48, 4),
+    ("path_len", 52, 4),
+    ("data_len", 56, 8),
+];
+const FDATA_FIELDS: &[Field] = &[("file", 0, 4), ("reserved", 4, 4), ("offset", 8, 8)];
+const FDS_FIELDS: &[Field] = &[("count", 0, 4), ("umask", 4, 4), ("root_len", 8, 4), ("cwd_len", 12, 4)];
+const MAPFILE_FIELDS: &[Field] = &[("size", 0, 8), ("mode", 8, 4), ("file", 12, 4)];
 const THREAD_FIELDS: &[Field] = &[
     ("clear_child_tid", 0, 8),
     ("robust_list", 8, 8),
@@ -335,6 +353,10 @@ fn fields_of(r: &RawRec) -> Vec<(String, usize, usize)> {
         img::RECORD_FILES => FILES_FIELDS,
         img::RECORD_SHM => SHM_FIELDS,
         img::RECORD_THREAD => THREAD_FIELDS,
+        img::RECORD_FILE => FILE_FIELDS,
+        img::RECORD_FDATA => FDATA_FIELDS,
+        img::RECORD_FDS => FDS_FIELDS,
+        img::RECORD_MAPFILE => MAPFILE_FIELDS,
         _ => TRAILER_FIELDS,
     };
     let mut out: Vec<(String, usize, usize)> = fixed.iter().map(|&(n, o, s)| (n.to_string(), o, s)).collect();
@@ -358,6 +380,16 @@ fn fields_of(r: &RawRec) -> Vec<(String, usize, usize)> {
             for k in 0..n {
                 out.push((format!("auxv[{k}].key"), img::MM_FIXED_LEN + 16 * k, 8));
                 out.push((format!("auxv[{k}].value"), img::MM_FIXED_LEN + 16 * k + 8, 8));
+            }
+        }
+        img::RECORD_FDS if len >= img::FDS_FIXED_LEN => {
+            let n = (get(&r.payload, 0, 4) as usize).min((len - img::FDS_FIXED_LEN) / img::FD_ENTRY_LEN);
+            for k in 0..n {
+                let at = img::FDS_FIXED_LEN + img::FD_ENTRY_LEN * k;
+                out.push((format!("entry[{k}].fd"), at, 4));
+                out.push((format!("entry[{k}].file"), at + 4, 4));
+                out.push((format!("entry[{k}].flags"), at + 8, 4));
+                out.push((format!("entry[{k}].reserved"), at + 12, 4));
             }
         }
         img::RECORD_FILES => {
@@ -450,8 +482,9 @@ fn pick_record(rng: &mut Rng, raw: &Raw) -> usize {
             img::RECORD_TASK | img::RECORD_REGS | img::RECORD_FPU => 6,
             img::RECORD_MM => 10,
             img::RECORD_VMA => 4,
-            img::RECORD_PAGES => 1,
+            img::RECORD_PAGES | img::RECORD_FDATA => 1,
             img::RECORD_FILES | img::RECORD_SHM | img::RECORD_THREAD => 6,
+            img::RECORD_FILE | img::RECORD_FDS | img::RECORD_MAPFILE => 6,
             _ => 2,
         }
     };
@@ -670,7 +703,7 @@ fn mutate_structure(rng: &mut Rng, raw: &mut Raw) -> String {
         }
         5 => {
             let flags = if rng.chance(1, 2) { 0 } else { img::RECORD_FLAG_MUST_UNDERSTAND };
-            let kind = *rng.pick(&[0u32, 12, 0x7fff, 0xffff_ffff]);
+            let kind = *rng.pick(&[0u32, 16, 0x7fff, 0xffff_ffff]);
             let len = 8 * rng.below(9);
             let payload = (0..len).map(|_| rng.bits() as u8).collect();
             let j = rng.below(raw.recs.len() + 1);
@@ -697,6 +730,10 @@ fn mutate_structure(rng: &mut Rng, raw: &mut Raw) -> String {
                     img::RECORD_FILES,
                     img::RECORD_SHM,
                     img::RECORD_THREAD,
+                    img::RECORD_FILE,
+                    img::RECORD_FDATA,
+                    img::RECORD_FDS,
+                    img::RECORD_MAPFILE,
                     12,
                 ]);
                 format!("{what}: record type {old} -> {}", r.kind)

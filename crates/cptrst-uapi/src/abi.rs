@@ -130,10 +130,12 @@ pub struct CheckpointArgs {
     pub fd: i32,
     /// `CKPT_*` flags.
     pub flags: u32,
+    /// Size of the `msg` buffer (at most [`RST_MSG_MAX`]), 0 without one.
+    pub msg_len: u32,
+    /// User pointer to a buffer for the failure message, or 0.
+    pub msg: u64,
     /// Must be 0.
-    pub pad: u32,
-    /// Must be 0.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 /// All flags `checkpoint` knows (none yet).
@@ -155,8 +157,16 @@ pub struct RestartArgs {
     pub msg_len: u32,
     /// User pointer to a buffer for the error message, or 0.
     pub msg: u64,
+    /// Coordinator only: user pointer to `i32[nfiles]`, for the image's
+    /// FILE id k the coordinator's fd of that open file at index k - 1 (or
+    /// -1); 0 without. Participants pass 0.
+    pub files: u64,
+    /// Entries of `files` (at most [`RST_MAX_FILES`]); 0 without.
+    pub nfiles: u32,
     /// Must be 0.
-    pub reserved: [u64; 3],
+    pub pad: u32,
+    /// Must be 0.
+    pub reserved: [u64; 1],
 }
 
 /// The caller is the coordinator of the restart.
@@ -169,8 +179,13 @@ pub const RST_RESUME: u32 = 1 << 2;
 /// A zombie participant's successful call returns this, ORed with the wait
 /// status (low 16 bits) it must exit with.
 pub const RST_ZOMBIE: u32 = 0x10000;
+/// Map files whose type or size differ from the image's MAPFILE record
+/// (else `ESTALE`).
+pub const RST_FILE_CHANGED_OK: u32 = 1 << 3;
 /// All flags `restart` knows.
-pub const RST_FLAGS_ALL: u32 = RST_COORD | RST_SKIP_FILES | RST_RESUME;
+pub const RST_FLAGS_ALL: u32 = RST_COORD | RST_SKIP_FILES | RST_RESUME | RST_FILE_CHANGED_OK;
+/// Most entries of `RestartArgs::files` (the format's `MAX_FILES`).
+pub const RST_MAX_FILES: u32 = 65536;
 /// Largest error-message buffer the kernel fills.
 pub const RST_MSG_MAX: u32 = 4096;
 
@@ -352,13 +367,22 @@ fn all_zero(r: &[u64]) -> bool {
     r.iter().all(|&x| x == 0)
 }
 
+/// A message buffer: at most [`RST_MSG_MAX`] bytes, pointer and length
+/// both set or both 0.
+fn msg_ok(msg: u64, msg_len: u32) -> bool {
+    msg_len <= RST_MSG_MAX && (msg == 0) == (msg_len == 0)
+}
+
 impl CheckpointArgs {
-    /// Checks flags and reserved fields.
+    /// Checks flags, the message buffer and the reserved fields.
     pub fn check(&self) -> Result<(), ArgError> {
         if self.flags & !CKPT_FLAGS_ALL != 0 {
             return Err(ArgError::UnknownFlags);
         }
-        if self.pad != 0 || !all_zero(&self.reserved) {
+        if !msg_ok(self.msg, self.msg_len) {
+            return Err(ArgError::BadValue);
+        }
+        if !all_zero(&self.reserved) {
             return Err(ArgError::NonZeroReserved);
         }
         Ok(())
@@ -366,7 +390,9 @@ impl CheckpointArgs {
 }
 
 impl RestartArgs {
-    /// Checks flags, the message buffer and the reserved fields.
+    /// Checks flags, the message buffer, the file table (the
+    /// coordinator's only: pointer and count both set or both 0, at most
+    /// [`RST_MAX_FILES`]; a participant's 0) and the reserved fields.
     pub fn check(&self) -> Result<(), ArgError> {
         if self.flags & !RST_FLAGS_ALL != 0 {
             return Err(ArgError::UnknownFlags);
@@ -374,10 +400,17 @@ impl RestartArgs {
         if self.flags & RST_COORD != 0 && self.flags & RST_RESUME != 0 {
             return Err(ArgError::UnknownFlags);
         }
-        if self.msg_len > RST_MSG_MAX || (self.msg == 0) != (self.msg_len == 0) {
+        if !msg_ok(self.msg, self.msg_len) {
             return Err(ArgError::BadValue);
         }
-        if !all_zero(&self.reserved) {
+        let coord = self.flags & RST_COORD != 0;
+        if (self.files == 0) != (self.nfiles == 0)
+            || self.nfiles > RST_MAX_FILES
+            || (!coord && self.nfiles != 0)
+        {
+            return Err(ArgError::BadValue);
+        }
+        if self.pad != 0 || !all_zero(&self.reserved) {
             return Err(ArgError::NonZeroReserved);
         }
         Ok(())

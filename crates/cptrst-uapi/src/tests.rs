@@ -19,9 +19,12 @@ int main(void) {
   printf("cmds %lx %lx %lx\n", (unsigned long)CPTRST_IOC_CHECKPOINT, (unsigned long)CPTRST_IOC_RESTART,
          (unsigned long)CPTRST_IOC_ECLONE);
   F(cptrst_checkpoint_args, pid) F(cptrst_checkpoint_args, fd) F(cptrst_checkpoint_args, flags)
-  F(cptrst_checkpoint_args, pad) F(cptrst_checkpoint_args, reserved)
+  F(cptrst_checkpoint_args, msg_len) F(cptrst_checkpoint_args, msg) F(cptrst_checkpoint_args, reserved)
   F(cptrst_restart_args, ctid) F(cptrst_restart_args, fd) F(cptrst_restart_args, flags)
-  F(cptrst_restart_args, msg_len) F(cptrst_restart_args, msg) F(cptrst_restart_args, reserved)
+  F(cptrst_restart_args, msg_len) F(cptrst_restart_args, msg) F(cptrst_restart_args, files)
+  F(cptrst_restart_args, nfiles) F(cptrst_restart_args, pad) F(cptrst_restart_args, reserved)
+  printf("flags %x %x %x %x %x\n", CPTRST_RESTART_COORD, CPTRST_RESTART_SKIP_FILES, CPTRST_RESTART_RESUME,
+         CPTRST_RESTART_FILE_CHANGED_OK, CPTRST_RESTART_MAX_FILES);
   F(cptrst_clone_args, clone_flags_high) F(cptrst_clone_args, child_stack) F(cptrst_clone_args, child_stack_size)
   F(cptrst_clone_args, parent_tid_ptr) F(cptrst_clone_args, child_tid_ptr) F(cptrst_clone_args, nr_pids)
   F(cptrst_clone_args, reserved0)
@@ -72,14 +75,26 @@ fn layout_matches_c_header() {
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, pid);
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, fd);
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, flags);
-    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, pad);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, msg_len);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, msg);
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, reserved);
     rust_field!(want, "cptrst_restart_args", RestartArgs, ctid);
     rust_field!(want, "cptrst_restart_args", RestartArgs, fd);
     rust_field!(want, "cptrst_restart_args", RestartArgs, flags);
     rust_field!(want, "cptrst_restart_args", RestartArgs, msg_len);
     rust_field!(want, "cptrst_restart_args", RestartArgs, msg);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, files);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, nfiles);
+    rust_field!(want, "cptrst_restart_args", RestartArgs, pad);
     rust_field!(want, "cptrst_restart_args", RestartArgs, reserved);
+    want.push_str(&std::format!(
+        "flags {:x} {:x} {:x} {:x} {:x}\n",
+        RST_COORD,
+        RST_SKIP_FILES,
+        RST_RESUME,
+        RST_FILE_CHANGED_OK,
+        RST_MAX_FILES
+    ));
     rust_field!(want, "cptrst_clone_args", CloneArgs, clone_flags_high);
     rust_field!(want, "cptrst_clone_args", CloneArgs, child_stack);
     rust_field!(want, "cptrst_clone_args", CloneArgs, child_stack_size);
@@ -125,11 +140,22 @@ fn argument_checks() {
     a.flags = 1;
     assert_eq!(a.check(), Err(ArgError::UnknownFlags));
     a.flags = 0;
-    a.pad = 1;
+    a.reserved[2] = 1;
     assert_eq!(a.check(), Err(ArgError::NonZeroReserved));
-    a.pad = 0;
-    a.reserved[3] = 1;
-    assert_eq!(a.check(), Err(ArgError::NonZeroReserved));
+    a.reserved[2] = 0;
+    // The message buffer: both or neither, at most RST_MSG_MAX bytes.
+    a.msg_len = 64;
+    assert_eq!(a.check(), Err(ArgError::BadValue));
+    a.msg = 0x1000;
+    assert_eq!(a.check(), Ok(()));
+    a.msg_len = RST_MSG_MAX;
+    assert_eq!(a.check(), Ok(()));
+    a.msg_len = RST_MSG_MAX + 1;
+    assert_eq!(a.check(), Err(ArgError::BadValue));
+    a.msg_len = 0;
+    assert_eq!(a.check(), Err(ArgError::BadValue));
+    a.msg = 0;
+    assert_eq!(a.check(), Ok(()));
 
     let mut r = RestartArgs::default();
     assert_eq!(r.check(), Ok(()));
@@ -148,6 +174,34 @@ fn argument_checks() {
     assert_eq!(r.check(), Ok(()));
     r.msg_len = RST_MSG_MAX + 1;
     assert_eq!(r.check(), Err(ArgError::BadValue));
+    r.msg_len = 64;
+    r.flags = RST_COORD | RST_FILE_CHANGED_OK;
+    assert_eq!(r.check(), Ok(()));
+    // The file table: the coordinator's, both or neither, at most RST_MAX_FILES.
+    r.files = 0x2000;
+    assert_eq!(r.check(), Err(ArgError::BadValue));
+    r.nfiles = 3;
+    assert_eq!(r.check(), Ok(()));
+    r.nfiles = RST_MAX_FILES;
+    assert_eq!(r.check(), Ok(()));
+    r.nfiles = RST_MAX_FILES + 1;
+    assert_eq!(r.check(), Err(ArgError::BadValue));
+    r.nfiles = 3;
+    r.files = 0;
+    assert_eq!(r.check(), Err(ArgError::BadValue));
+    r.files = 0x2000;
+    r.flags = 0;
+    assert_eq!(r.check(), Err(ArgError::BadValue), "a participant passes no files");
+    r.flags = RST_RESUME;
+    assert_eq!(r.check(), Err(ArgError::BadValue));
+    r.files = 0;
+    r.nfiles = 0;
+    assert_eq!(r.check(), Ok(()));
+    r.pad = 1;
+    assert_eq!(r.check(), Err(ArgError::NonZeroReserved));
+    r.pad = 0;
+    r.flags = 1 << 4;
+    assert_eq!(r.check(), Err(ArgError::UnknownFlags));
 
     let mut e = EcloneArgs::default();
     assert_eq!(e.check(), Ok(()));

@@ -14,10 +14,23 @@
 //! shows in the JSON as the VMA's `"shm": 1`, and in the text as `shm#1`
 //! in the PATH column: VMAs with the same id map the same memory, in one
 //! mm or several. A VMA without an SHM record has no `shm` key.
+//!
+//! Open files (image 1.4): the JSON has a top-level `"files"` list of the
+//! FILE objects (`id`, `kind`, `flags` as names, `open_flags` as a number,
+//! `pos`, `size`, `mode`, `rdev`, `pipe`, `pipe_size`, `seals`,
+//! `data_len`, `path`), and each thread group leader with an FDS record
+//! `"fds": [{"fd": 3, "file": 2, "kind": "reg", "flags": ["rdonly",
+//! "cloexec"], "pos": 123, "target": "/etc/passwd", "size": 2000}, ...]`,
+//! `"umask"`, `"root"` and `"cwd"` (a thread shares its leader's). A file
+//! VMA's MAPFILE record is its `"mapfile": {"size", "mode", "file"}`. The
+//! text shows the leader's `fds 0:KIND 1:KIND ...` line, then its umask,
+//! root and cwd, then one line per fd: number, kind, flags, position,
+//! target (path, `pipe#ID`, `memfd:NAME`, what an external object was);
+//! and the open files, one line each, after the tree.
 
 use std::io::{Read, Write};
 
-use cptrst_image::{self as image, Reader, Record, VmaKind};
+use cptrst_image::{self as image, FileKind, OpenFile, Reader, Record, VmaKind};
 use serde_json::{json, Value};
 
 use cptrst::Failure;
@@ -73,6 +86,59 @@ fn fpu_json(x: &[u8]) -> Value {
     })
 }
 
+/// The names of `open(2)` flags (access mode first), then `cloexec` for
+/// the fd flag.
+fn flag_names(flags: u32, cloexec: bool) -> Vec<&'static str> {
+    let mut v = vec![match flags & image::OF_ACCMODE {
+        image::OF_RDONLY => "rdonly",
+        image::OF_WRONLY => "wronly",
+        _ => "rdwr",
+    }];
+    for (bit, name) in [
+        (image::OF_APPEND, "append"),
+        (image::OF_NONBLOCK, "nonblock"),
+        (image::OF_DSYNC, "dsync"),
+        (image::OF_ASYNC, "async"),
+        (image::OF_DIRECT, "direct"),
+        (image::OF_LARGEFILE, "largefile"),
+        (image::OF_DIRECTORY, "directory"),
+        (image::OF_NOFOLLOW, "nofollow"),
+        (image::OF_NOATIME, "noatime"),
+        (image::OF_SYNC, "sync"),
+        (image::OF_PATH, "path"),
+    ] {
+        if flags & bit != 0 {
+            v.push(name);
+        }
+    }
+    if cloexec {
+        v.push("cloexec");
+    }
+    v
+}
+
+/// What an open file is, in a word or a path: the path (a deleted file's
+/// with " (deleted)"), `pipe#ID`, `memfd:NAME`, what an external object was.
+fn file_target(f: &OpenFile<'_>) -> String {
+    let path = String::from_utf8_lossy(f.path);
+    match f.kind {
+        FileKind::Pipe => format!("pipe#{}", f.pipe),
+        FileKind::Memfd => format!("memfd:{path}"),
+        FileKind::Deleted => format!("{path} (deleted)"),
+        _ => path.into_owned(),
+    }
+}
+
+/// A FILE record as JSON.
+fn file_json(f: &OpenFile<'_>) -> Value {
+    json!({
+        "id": f.id, "kind": f.kind.name(), "flags": flag_names(f.flags, false), "open_flags": f.flags,
+        "pos": f.pos, "size": f.size, "mode": f.mode, "rdev": format!("{}:{}", f.rdev_major, f.rdev_minor),
+        "pipe": f.pipe, "pipe_size": f.pipe_size, "seals": f.seals, "data_len": f.data_len,
+        "path": String::from_utf8_lossy(f.path), "target": file_target(f),
+    })
+}
+
 /// Builds the JSON description of a valid image (and the page index).
 fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
     let mut reader = Reader::new(data)?;
@@ -80,6 +146,7 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
     let mut tasks: Vec<Value> = Vec::new();
     let mut mms: Vec<Value> = Vec::new();
     let mut trailer = Value::Null;
+    let mut files: Vec<Value> = Vec::new();
     // Page index: (address, offset of its data in `data`).
     let mut pages: Vec<(u64, usize)> = Vec::new();
     let ps = h.page_size as usize;
@@ -191,6 +258,42 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
             Record::Trailer(t) => {
                 trailer = json!({"records": t.records, "total_bytes": t.total_bytes, "crc32c": t.crc32c});
             }
+            Record::File(f) => files.push(file_json(&f)),
+            Record::FileData(_) => {}
+            Record::Fds(f) => {
+                let fds: Vec<Value> = f
+                    .iter()
+                    .map(|e| {
+                        let file = e
+                            .file
+                            .checked_sub(1)
+                            .and_then(|i| files.get(i as usize))
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                        json!({
+                            "fd": e.fd, "file": e.file, "kind": file["kind"],
+                            "flags": flag_names(file["open_flags"].as_u64().unwrap_or(0) as u32,
+                                                e.flags & image::FD_FLAG_CLOEXEC != 0),
+                            "pos": file["pos"], "target": file["target"], "size": file["size"],
+                        })
+                    })
+                    .collect();
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["fds"] = Value::Array(fds);
+                    v["umask"] = json!(f.umask);
+                    v["root"] = json!(String::from_utf8_lossy(f.root));
+                    v["cwd"] = json!(String::from_utf8_lossy(f.cwd));
+                }
+            }
+            Record::MapFile(m) => {
+                if let Some(v) = mms
+                    .last_mut()
+                    .and_then(|m| m["vmas"].as_array_mut())
+                    .and_then(|v| v.last_mut())
+                {
+                    v["mapfile"] = json!({"size": m.size, "mode": m.mode, "file": m.file});
+                }
+            }
             Record::Unknown { kind, .. } => {
                 eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
             }
@@ -201,7 +304,7 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
         "xcr0": h.xcr0, "xstate_size": h.xstate_size, "flags": h.flags,
         "kernel_release": String::from_utf8_lossy(h.release()),
     });
-    Ok((json!({"header": header, "tasks": tasks, "mms": mms, "trailer": trailer}), pages))
+    Ok((json!({"header": header, "files": files, "tasks": tasks, "mms": mms, "trailer": trailer}), pages))
 }
 
 /// One line of the tree: pid (`{tid}` for a thread), comm, and what
@@ -301,10 +404,21 @@ fn print_text(v: &Value) {
                 .collect();
             println!("      fds {}", if list.is_empty() { "none".to_string() } else { list.join(" ") });
         }
+        for l in fd_lines(t) {
+            println!("{l}");
+        }
     }
     println!("\ntree:");
     for l in tree_lines(&tasks) {
         println!("{l}");
+    }
+    let files = v["files"].as_array().cloned().unwrap_or_default();
+    if !files.is_empty() {
+        println!("\n{} open file(s):", files.len());
+        println!("  {:>5} {:<8} {:<24} {:>10} {:>10} {:>7}  TARGET", "ID", "KIND", "FLAGS", "POS", "SIZE", "MODE");
+        for f in &files {
+            println!("{}", file_line(f));
+        }
     }
     for m in v["mms"].as_array().cloned().unwrap_or_default() {
         println!(
@@ -325,10 +439,16 @@ fn print_text(v: &Value) {
                 if p & 2 != 0 { 'w' } else { '-' },
                 if p & 4 != 0 { 'x' } else { '-' }
             );
-            let path = match vma.get("shm").and_then(Value::as_u64) {
+            let mut path = match vma.get("shm").and_then(Value::as_u64) {
                 Some(id) => format!("shm#{id}"),
                 None => vma["path"].as_str().unwrap_or("").to_string(),
             };
+            if let Some(m) = vma.get("mapfile") {
+                path += &match m["file"].as_u64().unwrap_or(0) {
+                    0 => format!("  (size {}, mode {:o})", m["size"], m["mode"].as_u64().unwrap_or(0)),
+                    id => format!("  (file #{id})"),
+                };
+            }
             println!(
                 "  {:016x}-{:016x} {:<4} {:<12} {:>9}K {:>7}  {}",
                 s, e, prot, vma["kind"].as_str().unwrap_or(""), (e - s) / 1024, vma["pages"].to_string(),
@@ -336,6 +456,66 @@ fn print_text(v: &Value) {
             );
         }
     }
+}
+
+/// The lines of a thread group leader's FDS record (none without one):
+/// its umask, root and cwd, then one line per fd.
+fn fd_lines(t: &Value) -> Vec<String> {
+    let Some(fds) = t.get("fds").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let list: Vec<String> = fds.iter().map(|f| format!("{}:{}", f["fd"], f["kind"].as_str().unwrap_or("?"))).collect();
+    let mut out = vec![
+        format!("      fds {}", if list.is_empty() { "none".to_string() } else { list.join(" ") }),
+        format!(
+            "      umask {:03o}  root {}  cwd {}",
+            t["umask"].as_u64().unwrap_or(0),
+            t["root"].as_str().unwrap_or("?"),
+            t["cwd"].as_str().unwrap_or("?")
+        ),
+    ];
+    for f in fds {
+        let flags: Vec<&str> = f["flags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        out.push(format!(
+            "      fd {:>4}  {:<8} {:<24}  pos {:<8}  {}",
+            num(&f["fd"]),
+            f["kind"].as_str().unwrap_or("?"),
+            flags.join(","),
+            num(&f["pos"]),
+            f["target"].as_str().unwrap_or("?")
+        ));
+    }
+    out
+}
+
+/// A JSON number (0 if it is none), for width-formatted columns.
+fn num(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// One line of the open files: id, kind, flags, position, size, mode and
+/// target, with a pipe's capacity and buffered bytes, a memfd's seals.
+fn file_line(f: &Value) -> String {
+    let flags: Vec<&str> = f["flags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let mut s = format!(
+        "  {:>5} {:<8} {:<24} {:>10} {:>10} {:>7o}  {}",
+        num(&f["id"]),
+        f["kind"].as_str().unwrap_or("?"),
+        flags.join(","),
+        num(&f["pos"]),
+        num(&f["size"]),
+        num(&f["mode"]),
+        f["target"].as_str().unwrap_or("?")
+    );
+    match f["kind"].as_str() {
+        Some("pipe" | "fifo") => {
+            s += &format!("  (pipe #{}, capacity {}, {} byte(s) buffered)", f["pipe"], f["pipe_size"], f["data_len"]);
+        }
+        Some("memfd") => s += &format!("  (seals {:#x})", f["seals"].as_u64().unwrap_or(0)),
+        Some("chr") => s += &format!("  (device {})", f["rdev"].as_str().unwrap_or("?")),
+        _ => {}
+    }
+    s
 }
 
 fn parse_addr(s: &str) -> Option<u64> {
@@ -385,13 +565,13 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         let mut v = v;
         v["summary"] = json!({"tasks": summary.tasks, "mms": summary.mms, "vmas": summary.vmas,
                                "page_runs": summary.page_runs, "pages": summary.pages,
-                               "shm_objects": summary.shm_objects});
+                               "shm_objects": summary.shm_objects, "files": summary.files});
         writeln!(out, "{v}").map_err(|e| Failure::os("standard output", e))?;
     } else {
         print_text(&v);
         println!(
-            "\n{} task(s), {} mm(s), {} VMA(s), {} page(s) in {} run(s)",
-            summary.tasks, summary.mms, summary.vmas, summary.pages, summary.page_runs
+            "\n{} task(s), {} mm(s), {} VMA(s), {} page(s) in {} run(s), {} open file(s)",
+            summary.tasks, summary.mms, summary.vmas, summary.pages, summary.page_runs, summary.files
         );
     }
     Ok(())
@@ -416,6 +596,83 @@ mod tests {
         assert_eq!(shm(0, 1), None);
         assert_eq!(shm(0, 3), None);
         assert_eq!(v["mms"][0]["vmas"][2]["pages"], 1);
+    }
+
+    fn sample() -> Value {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build(&mut buf).unwrap();
+        describe(&buf[..n]).unwrap().0
+    }
+
+    #[test]
+    fn fds_of_the_sample() {
+        let v = sample();
+        let root = &v["tasks"][0];
+        assert_eq!((root["umask"].clone(), root["root"].clone(), root["cwd"].clone()), (json!(18), json!("/"), json!("/tmp")));
+        let fds = root["fds"].as_array().unwrap();
+        assert_eq!(fds.len(), 12);
+        assert_eq!(
+            fds[3],
+            json!({"fd": 3, "file": 2, "kind": "reg", "flags": ["rdonly", "largefile", "noatime", "cloexec"],
+                   "pos": 123, "target": "/etc/passwd", "size": 2000})
+        );
+        assert_eq!(fds[4]["target"], "pipe#1");
+        assert_eq!(fds[6]["target"], "memfd:sample-memfd");
+        assert_eq!(fds[9]["target"], "/tmp/gone (deleted)");
+        assert_eq!(fds[11]["flags"], json!(["wronly", "nonblock", "cloexec"]));
+        // The child shares the pipe's read end and the memfd, its own fd flags.
+        let child = &v["tasks"][2];
+        assert_eq!(child["umask"], 0o077);
+        assert_eq!(child["fds"][4]["flags"], json!(["rdwr", "largefile", "cloexec"]));
+        assert_eq!(child["fds"][4]["pos"], 17);
+        // The thread and the zombie: no fd table of their own.
+        assert!(v["tasks"][1].get("fds").is_none());
+        assert!(v["tasks"][3].get("fds").is_none());
+        assert_eq!(
+            fd_lines(root)[..4],
+            [
+                "      fds 0:external 1:external 2:external 3:reg 4:pipe 5:pipe 6:memfd 7:dir 9:chr 10:deleted 11:fifo 100:pipe",
+                "      umask 022  root /  cwd /tmp",
+                "      fd    0  external rdwr,largefile            pos 0         /dev/pts/0",
+                "      fd    1  external rdwr,largefile            pos 0         /dev/pts/0",
+            ]
+        );
+        assert_eq!(fd_lines(root)[5], "      fd    3  reg      rdonly,largefile,noatime,cloexec  pos 123       /etc/passwd");
+        assert!(fd_lines(&v["tasks"][1]).is_empty());
+    }
+
+    #[test]
+    fn files_of_the_sample() {
+        let v = sample();
+        let files = v["files"].as_array().unwrap();
+        assert_eq!(files.len(), 9);
+        let ids: Vec<u64> = files.iter().map(|f| f["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, (1..=9).collect::<Vec<_>>());
+        assert_eq!(
+            files[2],
+            json!({"id": 3, "kind": "pipe", "flags": ["rdonly"], "open_flags": 0, "pos": 0, "size": 0,
+                   "mode": 0o10600, "rdev": "0:0", "pipe": 1, "pipe_size": 65536, "seals": 0, "data_len": 13,
+                   "path": "pipe:[4242]", "target": "pipe#1"})
+        );
+        assert_eq!(files[4]["seals"], 5);
+        assert_eq!(files[4]["data_len"], 4100);
+        assert_eq!(files[6]["rdev"], "1:3");
+        assert_eq!(
+            file_line(&files[2]),
+            "      3 pipe     rdonly                            0          0   10600  pipe#1  (pipe #1, capacity 65536, 13 byte(s) buffered)"
+        );
+        assert!(file_line(&files[4]).ends_with("memfd:sample-memfd  (seals 0x5)"));
+        assert!(file_line(&files[6]).ends_with("/dev/null  (device 1:3)"));
+        // The MAPFILE records, on their VMAs.
+        assert_eq!(v["mms"][0]["vmas"][0]["mapfile"], json!({"size": 0x5000, "mode": 0o100755, "file": 0}));
+        assert_eq!(v["mms"][1]["vmas"][4]["mapfile"]["file"], 5);
+        assert!(v["mms"][0]["vmas"][1].get("mapfile").is_none());
+        // A 1.3 image: no files, the FILES line.
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build_v1_3(&mut buf).unwrap();
+        let (old, _) = describe(&buf[..n]).unwrap();
+        assert_eq!(old["files"], json!([]));
+        assert_eq!(old["tasks"][0]["files"][3], json!({"fd": 3, "kind": "reg"}));
     }
 
     #[test]

@@ -25,14 +25,18 @@
 /*
  * CPTRST_IOC_CHECKPOINT: checkpoint(pid, fd, flags).
  * Dump the stopped tree rooted at @pid (in the caller's pid namespace) into
- * @fd, which must be open for writing. Returns 0.
+ * @fd, which must be open for writing. Returns 0. On failure, when @msg is
+ * set, a NUL-terminated message saying why (e.g. which task's fd is of a
+ * kind that cannot be checkpointed) is written there, at most @msg_len
+ * bytes; @msg and @msg_len are both set or both 0.
  */
 struct cptrst_checkpoint_args {
 	__s32 pid;		/* root of the tree, in the caller's pid ns */
 	__s32 fd;		/* where the image goes: file, pipe or socket */
 	__u32 flags;		/* CPTRST_CKPT_* (none defined yet: must be 0) */
-	__u32 pad;		/* must be 0 */
-	__u64 reserved[4];	/* must be 0 */
+	__u32 msg_len;		/* size of the @msg buffer, at most 4096; 0 without */
+	__u64 msg;		/* user pointer: buffer for the error message, or 0 */
+	__u64 reserved[3];	/* must be 0 */
 };
 
 /*
@@ -61,12 +65,23 @@ struct cptrst_restart_args {
 	__u32 flags;		/* CPTRST_RESTART_* */
 	__u32 msg_len;		/* size of the @msg buffer, at most 4096; 0 without */
 	__u64 msg;		/* user pointer: buffer for the error message, or 0 */
-	__u64 reserved[3];	/* must be 0 */
+	__u64 files;		/* coordinator only: user pointer to __s32[@nfiles] */
+	__u32 nfiles;		/* at most CPTRST_RESTART_MAX_FILES; 0 with @files 0 */
+	__u32 pad;		/* must be 0 */
+	__u64 reserved[1];	/* must be 0 */
 };
 
 #define CPTRST_RESTART_COORD		(1u << 0)	/* the caller coordinates */
 #define CPTRST_RESTART_SKIP_FILES	(1u << 1)	/* ignore fds other than 0-2 */
 #define CPTRST_RESTART_RESUME		(1u << 2)	/* internal: the restore trampoline's call */
+#define CPTRST_RESTART_FILE_CHANGED_OK	(1u << 3)	/* map files whose type or size changed */
+/*
+ * @files (coordinator only): for the image's FILE record of id k, the
+ * coordinator's fd of that open file at index k - 1, or -1. A file VMA
+ * whose MAPFILE record names FILE k maps the struct file of that fd.
+ * Participants pass @files 0 and @nfiles 0.
+ */
+#define CPTRST_RESTART_MAX_FILES	65536
 /*
  * Not a flag, a return value: a zombie participant's successful call
  * returns CPTRST_RESTART_ZOMBIE ORed with the wait status (low 16 bits) it

@@ -5,7 +5,7 @@
 
 use super::records::regs;
 #[cfg(doc)]
-use super::{Encoder, Files, Thread, VmaKind};
+use super::{Encoder, Fds, FileData, FileKind, Files, MapFile, OpenFile, Thread, VmaKind};
 
 /// File magic. The first byte is not ASCII (catches 7-bit transports), the
 /// last is a line feed (catches CRLF conversion), as in PNG.
@@ -13,11 +13,16 @@ pub const MAGIC: [u8; 8] = *b"\x89CPTRST\n";
 /// Major version this code reads and writes. A reader refuses other majors.
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this code writes. Readers accept any minor of their major:
-/// minor versions only add skippable record types (1.1: FILES, 1.2: SHM,
-/// 1.3: THREAD).
+/// minor versions add record types (1.1: FILES, 1.2: SHM, 1.3: THREAD,
+/// skippable; 1.4: FILE, FDATA, FDS, MAPFILE, must-understand, so older
+/// readers refuse a 1.4 image that has them).
 /// A 1.0 image is valid and simply has no FILES or SHM records, a 1.1
-/// image no SHM records.
-pub const VERSION_MINOR: u16 = 3;
+/// image no SHM records. A 1.4 image has no FILES record (FDS replaces it),
+/// an older one no FILE, FDATA, FDS or MAPFILE record.
+pub const VERSION_MINOR: u16 = 4;
+/// The first minor version with FILE, FDATA, FDS and MAPFILE records (and
+/// without FILES).
+pub const VERSION_MINOR_FDT: u16 = 4;
 /// Length of the file header, in bytes.
 pub const HEADER_LEN: usize = 128;
 /// Length of a record header, in bytes.
@@ -73,11 +78,26 @@ pub const RECORD_SHM: u32 = 10;
 /// ([`Thread`]). Optional, at most one per live task, after its FPU (and
 /// FILES, if any). Skippable: [`RECORD_FLAG_MUST_UNDERSTAND`] is clear.
 pub const RECORD_THREAD: u32 = 11;
+/// Record type (version 1.4): one open file object ([`OpenFile`]), ids 1,
+/// 2, ... consecutive, all after the TREE and before the first TASK.
+/// Must-understand.
+pub const RECORD_FILE: u32 = 12;
+/// Record type (version 1.4): a chunk of the content of the FILE before it
+/// ([`FileData`]). Must-understand.
+pub const RECORD_FDATA: u32 = 13;
+/// Record type (version 1.4): a live thread group leader's fd table and fs
+/// context ([`Fds`]), in the FILES slot (after FPU, before THREAD).
+/// Must-understand.
+pub const RECORD_FDS: u32 = 14;
+/// Record type (version 1.4): what the file of the file VMA before it must
+/// be ([`MapFile`]), before its PAGES. Must-understand.
+pub const RECORD_MAPFILE: u32 = 15;
 
 /// Record flag: a reader that does not know the record type must refuse the
-/// image. Set on every record type of version 1.0; clear on records a later
-/// minor version adds (FILES, SHM), which older readers skip. Each known type
-/// has exactly one valid flags value: [`record_flags`].
+/// image. Set on every record type of versions 1.0 and 1.4; clear on the
+/// records versions 1.1 to 1.3 add (FILES, SHM, THREAD), which older
+/// readers skip. Each known type has exactly one valid flags value:
+/// [`record_flags`].
 pub const RECORD_FLAG_MUST_UNDERSTAND: u32 = 1;
 /// Record flags defined by version 1.
 pub const RECORD_FLAGS_KNOWN: u32 = RECORD_FLAG_MUST_UNDERSTAND;
@@ -98,11 +118,101 @@ pub const MAX_PATH_LEN: usize = 4096;
 pub const MAX_AUXV: usize = 64;
 /// Most pages in one PAGES record.
 pub const MAX_PAGES_PER_RUN: u64 = 1 << 18;
-/// Most entries in one FILES record.
+/// Most entries in one FILES or FDS record; most FILE records in an image.
 pub const MAX_FILES: u32 = 65536;
 /// File descriptors are below this (`NR_OPEN`, the kernel's ceiling of
 /// `fs.nr_open`).
 pub const FD_LIMIT: u32 = 1 << 30;
+
+/// `open(2)` access mode mask (`O_ACCMODE`; the value 3 is invalid).
+pub const OF_ACCMODE: u32 = 3;
+/// Access mode `O_RDONLY`.
+pub const OF_RDONLY: u32 = 0;
+/// Access mode `O_WRONLY`.
+pub const OF_WRONLY: u32 = 1;
+/// Access mode `O_RDWR`.
+pub const OF_RDWR: u32 = 2;
+/// `O_APPEND`.
+pub const OF_APPEND: u32 = 0o2000;
+/// `O_NONBLOCK`.
+pub const OF_NONBLOCK: u32 = 0o4000;
+/// `O_DSYNC`.
+pub const OF_DSYNC: u32 = 0o10000;
+/// `FASYNC` (`O_ASYNC`).
+pub const OF_ASYNC: u32 = 0o20000;
+/// `O_DIRECT`.
+pub const OF_DIRECT: u32 = 0o40000;
+/// `O_LARGEFILE`.
+pub const OF_LARGEFILE: u32 = 0o100000;
+/// `O_DIRECTORY` (only for [`FileKind::Dir`]).
+pub const OF_DIRECTORY: u32 = 0o200000;
+/// `O_NOFOLLOW`.
+pub const OF_NOFOLLOW: u32 = 0o400000;
+/// `O_NOATIME`.
+pub const OF_NOATIME: u32 = 0o1000000;
+/// `__O_SYNC` (with [`OF_DSYNC`], `O_SYNC`).
+pub const OF_SYNC: u32 = 0o4000000;
+/// `O_PATH` (only for [`FileKind::Reg`] and [`FileKind::Dir`]).
+pub const OF_PATH: u32 = 0o10000000;
+/// The `open(2)` flags a FILE record may have (the dump masks `f_flags` to
+/// them: `O_CLOEXEC`, `O_CREAT`, `__O_TMPFILE`... never appear).
+pub const OPEN_FLAGS_KNOWN: u32 = OF_ACCMODE
+    | OF_APPEND
+    | OF_NONBLOCK
+    | OF_DSYNC
+    | OF_ASYNC
+    | OF_DIRECT
+    | OF_LARGEFILE
+    | OF_DIRECTORY
+    | OF_NOFOLLOW
+    | OF_NOATIME
+    | OF_SYNC
+    | OF_PATH;
+
+/// `st_mode` file type mask (`S_IFMT`).
+pub const MODE_IFMT: u32 = 0o170000;
+/// `st_mode` type: socket.
+pub const MODE_IFSOCK: u32 = 0o140000;
+/// `st_mode` type: regular file.
+pub const MODE_IFREG: u32 = 0o100000;
+/// `st_mode` type: block device.
+pub const MODE_IFBLK: u32 = 0o060000;
+/// `st_mode` type: directory.
+pub const MODE_IFDIR: u32 = 0o040000;
+/// `st_mode` type: character device.
+pub const MODE_IFCHR: u32 = 0o020000;
+/// `st_mode` type: FIFO (and pipe).
+pub const MODE_IFIFO: u32 = 0o010000;
+/// `st_mode` permission bits (setuid, setgid, sticky and rwx).
+pub const MODE_PERM: u32 = 0o7777;
+
+/// The major of the memory character devices (`/dev/null`...).
+pub const CHR_MEM_MAJOR: u32 = 1;
+/// Minor of `/dev/null`.
+pub const CHR_MEM_NULL: u32 = 3;
+/// Minor of `/dev/zero`.
+pub const CHR_MEM_ZERO: u32 = 5;
+/// Minor of `/dev/full`.
+pub const CHR_MEM_FULL: u32 = 7;
+/// Minor of `/dev/random`.
+pub const CHR_MEM_RANDOM: u32 = 8;
+/// Minor of `/dev/urandom`.
+pub const CHR_MEM_URANDOM: u32 = 9;
+
+/// Fd flag of an FDS entry: close on exec (`FD_CLOEXEC`).
+pub const FD_FLAG_CLOEXEC: u32 = 1;
+/// Fd flags an FDS entry may have.
+pub const FD_FLAGS_KNOWN: u32 = FD_FLAG_CLOEXEC;
+/// Memfd seals a FILE may have (`F_SEAL_SEAL` to `F_SEAL_EXEC`).
+pub const SEALS_KNOWN: u32 = 0x3f;
+/// Largest content of a Memfd or Deleted FILE, in bytes.
+pub const MAX_FILE_DATA: u64 = 1 << 36;
+/// Largest pipe capacity (`pipe_size`), in bytes.
+pub const MAX_PIPE_SIZE: u32 = 1 << 31;
+/// Longest memfd name (after `memfd:`), in bytes (`MFD_NAME_MAX_LEN`).
+pub const MAX_MEMFD_NAME: usize = 249;
+/// Most data bytes in one FDATA record.
+pub const FDATA_MAX_CHUNK: usize = 1 << 20;
 
 /// FILES entry kind: regular file (`S_ISREG`; memfds included).
 pub const FILE_KIND_REG: u32 = 1;
@@ -193,6 +303,23 @@ pub const FILE_ENTRY_LEN: usize = 8;
 pub const FILES_FIXED_LEN: usize = 8;
 /// Largest FILES payload.
 pub const FILES_MAX_PAYLOAD: usize = FILES_FIXED_LEN + MAX_FILES as usize * FILE_ENTRY_LEN;
+/// Length of the fixed part of a FILE payload (before the path).
+pub const FILE_FIXED_LEN: usize = 64;
+/// Largest FILE payload.
+pub const FILE_MAX_PAYLOAD: usize = FILE_FIXED_LEN + MAX_PATH_LEN;
+/// Length of the fixed part of an FDATA payload (before the data).
+pub const FDATA_FIXED_LEN: usize = 16;
+/// Largest FDATA payload.
+pub const FDATA_MAX_PAYLOAD: usize = FDATA_FIXED_LEN + FDATA_MAX_CHUNK;
+/// Length of the fixed part of an FDS payload (before the entries).
+pub const FDS_FIXED_LEN: usize = 16;
+/// Length of one FDS entry.
+pub const FD_ENTRY_LEN: usize = 16;
+/// Largest FDS payload.
+pub const FDS_MAX_PAYLOAD: usize =
+    FDS_FIXED_LEN + MAX_FILES as usize * FD_ENTRY_LEN + 2 * MAX_PATH_LEN;
+/// Length of a MAPFILE payload.
+pub const MAPFILE_PAYLOAD_LEN: usize = 16;
 /// Length of an SHM payload (id, reserved).
 pub const SHM_PAYLOAD_LEN: usize = 16;
 /// Length of a THREAD payload.
@@ -204,17 +331,24 @@ pub const MAX_RECORD_PAYLOAD: u64 =
     PAGES_FIXED_LEN as u64 + MAX_PAGES_PER_RUN * PAGE_SIZE_X86_64 as u64;
 /// Largest payload a streaming reader must hold in memory at once: every
 /// payload it is handed whole (all but page data and skipped records).
-pub const MAX_META_PAYLOAD: usize = if TREE_MAX_PAYLOAD > FILES_MAX_PAYLOAD {
-    TREE_MAX_PAYLOAD
-} else {
-    FILES_MAX_PAYLOAD
-};
+pub const MAX_META_PAYLOAD: usize = max3(TREE_MAX_PAYLOAD, FILES_MAX_PAYLOAD, FDS_MAX_PAYLOAD);
+
+const fn max3(a: usize, b: usize, c: usize) -> usize {
+    let m = if a > b { a } else { b };
+    if m > c {
+        m
+    } else {
+        c
+    }
+}
 /// A buffer of this size holds any single record the [`Encoder`] writes,
 /// except a whole TREE, an FPU record with an xstate above 4 KiB, a FILES
-/// record of more than 652 entries and a whole PAGES record (use
-/// [`Encoder::tree_begin`] and [`Encoder::pages_begin`] to stream the
-/// TREE and PAGES; size the buffer of a FILES record with
-/// [`Files::payload_len`]).
+/// record of more than 652 entries, an FDS record (with long paths or many
+/// entries), an FDATA record of more than 5 KiB of data and a whole PAGES
+/// record (use [`Encoder::tree_begin`], [`Encoder::pages_begin`] and
+/// [`Encoder::fdata_begin`] to stream the TREE, PAGES and FDATA; size the
+/// buffer of a FILES or FDS record with [`Files::payload_len`] or
+/// [`Fds::payload_len`]).
 pub const ENCODE_BUF_LEN: usize = RECORD_HEADER_LEN + MM_MAX_PAYLOAD;
 
 /// The printable name of a record type.
@@ -232,12 +366,17 @@ pub fn record_name(kind: u32) -> &'static str {
         RECORD_FILES => "FILES",
         RECORD_SHM => "SHM",
         RECORD_THREAD => "THREAD",
+        RECORD_FILE => "FILE",
+        RECORD_FDATA => "FDATA",
+        RECORD_FDS => "FDS",
+        RECORD_MAPFILE => "MAPFILE",
         _ => "unknown",
     }
 }
 
 /// The only valid record flags of a known record type: must-understand for
-/// the 1.0 types, none for the types minor versions add (FILES, SHM).
+/// the 1.0 and 1.4 types, none for the types 1.1 to 1.3 add (FILES, SHM,
+/// THREAD).
 pub fn record_flags(kind: u32) -> u32 {
     match kind {
         RECORD_FILES | RECORD_SHM | RECORD_THREAD => 0,
@@ -257,4 +396,18 @@ pub fn file_kind_name(kind: u32) -> &'static str {
         FILE_KIND_OTHER => "other",
         _ => "unknown",
     }
+}
+
+/// The name of a memory character device by its minor (`null`, `zero`,
+/// `full`, `random`, `urandom`; major [`CHR_MEM_MAJOR`]); `None` for the
+/// others (which an image may not have).
+pub fn chr_mem_name(minor: u32) -> Option<&'static str> {
+    Some(match minor {
+        CHR_MEM_NULL => "null",
+        CHR_MEM_ZERO => "zero",
+        CHR_MEM_FULL => "full",
+        CHR_MEM_RANDOM => "random",
+        CHR_MEM_URANDOM => "urandom",
+        _ => return None,
+    })
 }

@@ -7,6 +7,7 @@ use super::checksum::{Crc32c, CrcImpl};
 use super::consts::*;
 use super::error::EncodeError;
 use super::header::{FileHeader, Trailer};
+use super::records::fdt::{encode_fd_entry, encode_fds, FdEntry, Fds, FileData, MapFile, OpenFile};
 use super::records::files::{FileEntry, Files};
 use super::records::mm::{Mm, Pages, Shm, Vma};
 use super::records::regs::Regs;
@@ -25,7 +26,7 @@ enum Open {
     None,
     /// A TREE record waits for this many entries.
     Tree(u32),
-    /// A PAGES record waits for this many bytes of page data.
+    /// A PAGES (or FDATA) record waits for this many bytes of data.
     Data(u64),
     /// The trailer is written.
     Done,
@@ -333,6 +334,119 @@ impl Encoder {
         )
     }
 
+    /// Writes a FILE record (version 1.4). The encoder checks the path
+    /// length (1..=[`MAX_PATH_LEN`]) and the id (at least 1), not the other
+    /// rules. Needs [`OpenFile::payload_len`] plus [`RECORD_HEADER_LEN`]
+    /// bytes of `buf`.
+    pub fn file(&mut self, f: &OpenFile<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if f.path.is_empty() || f.path.len() > MAX_PATH_LEN || f.id == 0 {
+            return Err(EncodeError::Limit);
+        }
+        let len = OpenFile::payload_len(f.path.len()).ok_or(EncodeError::Limit)?;
+        self.record(RECORD_FILE, record_flags(RECORD_FILE), len, buf, |w| {
+            f.encode_body(w)
+        })
+    }
+
+    fn fdata_len(n: usize) -> Result<usize, EncodeError> {
+        if n == 0 || n > FDATA_MAX_CHUNK {
+            return Err(EncodeError::Limit);
+        }
+        FileData::payload_len(n).ok_or(EncodeError::Limit)
+    }
+
+    /// Starts an FDATA record (version 1.4) of `n` bytes of data (1..=
+    /// [`FDATA_MAX_CHUNK`]) of FILE `file` at `offset`: writes its header
+    /// and fixed part (32 bytes). The caller then writes the `n` bytes and
+    /// the `pad8(n) - n` zero bytes of padding itself, reporting each piece
+    /// with [`data`](Self::data) (the padding too).
+    pub fn fdata_begin(
+        &mut self,
+        file: u32,
+        offset: u64,
+        n: usize,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let len = Self::fdata_len(n)?;
+        let w = self.record_open(
+            RECORD_FDATA,
+            record_flags(RECORD_FDATA),
+            len,
+            FDATA_FIXED_LEN,
+            buf,
+            |w| {
+                w.u32(file)?;
+                w.u32(0)?;
+                w.u64(offset)
+            },
+        )?;
+        self.open = Open::Data(to_u64(len.saturating_sub(FDATA_FIXED_LEN)));
+        Ok(w)
+    }
+
+    /// Writes a whole FDATA record (version 1.4): `d.data` (1..=
+    /// [`FDATA_MAX_CHUNK`] bytes) zero-padded to 8.
+    pub fn fdata(&mut self, d: &FileData<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let len = Self::fdata_len(d.data.len())?;
+        self.record(RECORD_FDATA, record_flags(RECORD_FDATA), len, buf, |w| {
+            w.u32(d.file)?;
+            w.u32(0)?;
+            w.u64(d.offset)?;
+            w.put(d.data)?;
+            w.pad()
+        })
+    }
+
+    /// Writes an FDS record (version 1.4): the fd table `entries`
+    /// (ascending fd order), `umask`, `root` and `cwd`. The encoder checks
+    /// the count and the path lengths (1..=[`MAX_PATH_LEN`]), not the other
+    /// rules. Needs [`Fds::payload_len`] plus [`RECORD_HEADER_LEN`] bytes
+    /// of `buf`.
+    pub fn fds(
+        &mut self,
+        umask: u32,
+        root: &[u8],
+        cwd: &[u8],
+        entries: &[FdEntry],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let count = u32::try_from(entries.len()).map_err(|_| EncodeError::Limit)?;
+        let len = Self::fds_len(count, root, cwd)?;
+        self.record(RECORD_FDS, record_flags(RECORD_FDS), len, buf, |w| {
+            encode_fds(umask, root, cwd, count, w, |w| {
+                entries.iter().try_for_each(|e| encode_fd_entry(e, w))
+            })
+        })
+    }
+
+    fn fds_len(count: u32, root: &[u8], cwd: &[u8]) -> Result<usize, EncodeError> {
+        let path_bad = |p: &[u8]| p.is_empty() || p.len() > MAX_PATH_LEN;
+        if count > MAX_FILES || path_bad(root) || path_bad(cwd) {
+            return Err(EncodeError::Limit);
+        }
+        Fds::payload_len(count, root.len(), cwd.len()).ok_or(EncodeError::Limit)
+    }
+
+    /// Writes a decoded FDS record again.
+    fn fds_decoded(&mut self, f: &Fds<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let len = Self::fds_len(f.len(), f.root, f.cwd)?;
+        self.record(RECORD_FDS, record_flags(RECORD_FDS), len, buf, |w| {
+            f.encode_body(w)
+        })
+    }
+
+    /// Writes a MAPFILE record (version 1.4), right after the VMA record
+    /// of a file mapping.
+    pub fn map_file(&mut self, m: &MapFile, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.record(
+            RECORD_MAPFILE,
+            record_flags(RECORD_MAPFILE),
+            MAPFILE_PAYLOAD_LEN,
+            buf,
+            |w| m.encode_body(w),
+        )
+    }
+
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
         if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
             return Err(EncodeError::Limit);
@@ -443,6 +557,10 @@ impl Encoder {
             Record::Files(f) => self.files_decoded(f, buf),
             Record::Shm(s) => self.shm(s, buf),
             Record::Thread(t) => self.thread(t, buf),
+            Record::File(f) => self.file(f, buf),
+            Record::FileData(d) => self.fdata(d, buf),
+            Record::Fds(f) => self.fds_decoded(f, buf),
+            Record::MapFile(m) => self.map_file(m, buf),
             Record::Unknown {
                 kind,
                 flags,

@@ -341,6 +341,206 @@ pub enum ErrorKind {
         /// The next new id (one more than the largest seen).
         next: u64,
     },
+    /// A FILES record (version 1.1) in an image of minor version 1.4 or
+    /// later, where FDS replaces it.
+    FilesInNewImage {
+        /// The image's minor version.
+        minor: u16,
+    },
+    /// A FILE, FDATA, FDS or MAPFILE record in an image of a minor version
+    /// before 1.4.
+    RecordNewerThanImage {
+        /// The image's minor version.
+        minor: u16,
+    },
+    /// A FILE whose id is not the next one (ids are 1, 2, ... consecutive,
+    /// at most [`MAX_FILES`]).
+    BadFileId {
+        /// The id found.
+        id: u32,
+        /// The id required.
+        expected: u32,
+    },
+    /// A FILE's `flags` has bits outside [`OPEN_FLAGS_KNOWN`] or the
+    /// access mode 3.
+    BadOpenFlags {
+        /// The FILE id.
+        id: u32,
+        /// The flags found.
+        flags: u32,
+    },
+    /// A FILE's `flags` has `O_PATH` (only Reg and Dir) or `O_DIRECTORY`
+    /// (only Dir) for another kind.
+    OpenFlagsNotForKind {
+        /// The FILE id.
+        id: u32,
+        /// The flags found.
+        flags: u32,
+    },
+    /// A FILE's `mode` has a file type other than its kind's, or bits
+    /// outside the type and permission bits.
+    BadFileMode {
+        /// The FILE id.
+        id: u32,
+        /// The mode found.
+        mode: u32,
+    },
+    /// A FILE's `pos` is above `i64::MAX`, or not 0 for a pipe, FIFO or
+    /// external object.
+    BadFilePos {
+        /// The FILE id.
+        id: u32,
+        /// The position found.
+        pos: u64,
+    },
+    /// A FILE's `size` is above `i64::MAX` (Memfd, Deleted: above
+    /// [`MAX_FILE_DATA`]) or not 0 for a kind without a size.
+    BadFileSize {
+        /// The FILE id.
+        id: u32,
+        /// The size found.
+        size: u64,
+    },
+    /// A FILE's `rdev_major`/`rdev_minor` are not a memory device's for a
+    /// Chr, or not 0 for another kind.
+    BadFileRdev {
+        /// The FILE id.
+        id: u32,
+        /// The major found.
+        major: u32,
+        /// The minor found.
+        minor: u32,
+    },
+    /// A FILE's `pipe` is 0 for a pipe or FIFO, or not 0 for another kind.
+    BadPipeId {
+        /// The FILE id.
+        id: u32,
+        /// The pipe id found.
+        pipe: u32,
+    },
+    /// A FILE's `pipe` id is neither seen before nor the next new one (pipe
+    /// ids are numbered 1, 2, ... in order of first appearance).
+    PipeIdNotInOrder {
+        /// The FILE id.
+        id: u32,
+        /// The pipe id found.
+        pipe: u32,
+        /// The next new pipe id.
+        next: u32,
+    },
+    /// A FILE's `pipe_size` is not a power of two in
+    /// [`PAGE_SIZE_X86_64`]..=[`MAX_PIPE_SIZE`] for a pipe or FIFO, or not 0
+    /// for another kind.
+    BadPipeSize {
+        /// The FILE id.
+        id: u32,
+        /// The capacity found.
+        pipe_size: u32,
+    },
+    /// A FILE's `seals` are not within [`SEALS_KNOWN`], or not 0 for a kind
+    /// other than Memfd.
+    BadSeals {
+        /// The FILE id.
+        id: u32,
+        /// The seals found.
+        seals: u32,
+    },
+    /// A FILE's `data_len` disagrees with its kind: not `size` for Memfd
+    /// and Deleted, above `pipe_size` for a pipe or FIFO (or not 0 on a
+    /// later FILE of the same pipe), not 0 for the other kinds.
+    BadFileDataLen {
+        /// The FILE id.
+        id: u32,
+        /// The data length found.
+        data_len: u64,
+    },
+    /// A FILE's `path` breaks its kind's rule (empty or with a NUL; not
+    /// absolute for Reg, Dir, Chr, Fifo, Deleted; with a '/' or longer than
+    /// [`MAX_MEMFD_NAME`] for a memfd name; not `pipe:[N]` for a pipe).
+    BadFilePath {
+        /// The FILE id.
+        id: u32,
+    },
+    /// A record other than the FDATA of the FILE before it while that
+    /// FILE's data is incomplete.
+    FileDataIncomplete {
+        /// The FILE id.
+        file: u32,
+        /// Bytes of data still missing.
+        missing: u64,
+    },
+    /// An FDATA record whose `file` is not the FILE before it.
+    FdataBadFile {
+        /// The file id found.
+        file: u32,
+        /// The id required.
+        expected: u32,
+    },
+    /// An FDATA record whose `offset` is not the data bytes so far (or not
+    /// a multiple of 8).
+    FdataBadOffset {
+        /// The offset found.
+        offset: u64,
+        /// The offset required.
+        expected: u64,
+    },
+    /// An FDATA record with no data, more than the FILE's data left, or a
+    /// last chunk not ending exactly at `data_len`.
+    FdataBadLength {
+        /// The payload's data bytes (padding included).
+        len: u64,
+        /// The FILE's data bytes left.
+        left: u64,
+    },
+    /// An FDATA record where its FILE has no data left (or with no FILE
+    /// before it).
+    FdataUnexpected,
+    /// An FDS record of a thread (only thread group leaders have one).
+    FdsInThread {
+        /// The task's index in the tree.
+        index: u32,
+    },
+    /// An FDS entry whose `file` is 0 or above the number of FILE records.
+    FdsBadFile {
+        /// The fd.
+        fd: u32,
+        /// The file id found.
+        file: u32,
+    },
+    /// An FDS entry with fd flags other than [`FD_FLAG_CLOEXEC`].
+    BadFdFlags {
+        /// The fd.
+        fd: u32,
+        /// The flags found.
+        flags: u32,
+    },
+    /// An FDS `umask` above `0o777`.
+    BadUmask {
+        /// The umask found.
+        umask: u32,
+    },
+    /// An FDS `root` that is empty, not absolute or with a NUL.
+    BadRoot,
+    /// An FDS `cwd` that is empty, not absolute or with a NUL.
+    BadCwd,
+    /// A MAPFILE `mode` whose type is not a regular file (or with bits
+    /// outside type and permissions).
+    MapFileBadMode {
+        /// The mode found.
+        mode: u32,
+    },
+    /// A MAPFILE `size` above `i64::MAX`.
+    MapFileBadSize {
+        /// The size found.
+        size: u64,
+    },
+    /// A MAPFILE `file` above the number of FILE records.
+    MapFileBadFile {
+        /// The file id found.
+        file: u32,
+        /// The number of FILE records.
+        files: u32,
+    },
     /// The trailer's record count is wrong.
     TrailerCountMismatch {
         /// The count in the trailer.
@@ -462,6 +662,71 @@ impl fmt::Display for ErrorKind {
                     f,
                     "shm object id {id} neither seen before nor the next one ({next})"
                 )
+            }
+            FilesInNewImage { minor } => {
+                write!(f, "FILES record in an image of version 1.{minor} (FDS replaces it)")
+            }
+            RecordNewerThanImage { minor } => {
+                write!(f, "record type of version 1.4 in an image of version 1.{minor}")
+            }
+            BadFileId { id, expected } => write!(f, "FILE id {id}, expected {expected}"),
+            BadOpenFlags { id, flags } => {
+                write!(f, "FILE {id}: flags {flags:#o}: unknown bits or access mode 3")
+            }
+            OpenFlagsNotForKind { id, flags } => write!(
+                f,
+                "FILE {id}: flags {flags:#o}: O_PATH or O_DIRECTORY not allowed for its kind"
+            ),
+            BadFileMode { id, mode } => {
+                write!(f, "FILE {id}: mode {mode:#o} does not match its kind")
+            }
+            BadFilePos { id, pos } => write!(f, "FILE {id}: pos {pos} not allowed for its kind"),
+            BadFileSize { id, size } => {
+                write!(f, "FILE {id}: size {size} not allowed for its kind")
+            }
+            BadFileRdev { id, major, minor } => {
+                write!(f, "FILE {id}: rdev {major}:{minor} not allowed for its kind")
+            }
+            BadPipeId { id, pipe } => write!(f, "FILE {id}: pipe id {pipe} wrong for its kind"),
+            PipeIdNotInOrder { id, pipe, next } => write!(
+                f,
+                "FILE {id}: pipe id {pipe} neither seen before nor the next one ({next})"
+            ),
+            BadPipeSize { id, pipe_size } => write!(
+                f,
+                "FILE {id}: pipe_size {pipe_size} not a power of two in {PAGE_SIZE_X86_64}..={MAX_PIPE_SIZE} (or not 0 for its kind)"
+            ),
+            BadSeals { id, seals } => {
+                write!(f, "FILE {id}: seals {seals:#x} not allowed for its kind")
+            }
+            BadFileDataLen { id, data_len } => {
+                write!(f, "FILE {id}: data_len {data_len} does not match its kind and size")
+            }
+            BadFilePath { id } => write!(f, "FILE {id}: path invalid for its kind"),
+            FileDataIncomplete { file, missing } => {
+                write!(f, "FILE {file}: data incomplete ({missing} bytes missing)")
+            }
+            FdataBadFile { file, expected } => {
+                write!(f, "FDATA file {file}, expected {expected}")
+            }
+            FdataBadOffset { offset, expected } => {
+                write!(f, "FDATA offset {offset}, expected {expected}")
+            }
+            FdataBadLength { len, left } => write!(
+                f,
+                "FDATA of {len} bytes with {left} bytes of data left (empty, too long or not ending at data_len)"
+            ),
+            FdataUnexpected => write!(f, "FDATA with no FILE data left"),
+            FdsInThread { index } => write!(f, "task {index}: FDS record in a thread"),
+            FdsBadFile { fd, file } => write!(f, "fd {fd}: file {file} not a FILE id"),
+            BadFdFlags { fd, flags } => write!(f, "fd {fd}: fd flags {flags:#x} unknown"),
+            BadUmask { umask } => write!(f, "umask {umask:#o} above 0o777"),
+            BadRoot => write!(f, "root not absolute, empty or with NUL"),
+            BadCwd => write!(f, "cwd not absolute, empty or with NUL"),
+            MapFileBadMode { mode } => write!(f, "MAPFILE mode {mode:#o} not a regular file"),
+            MapFileBadSize { size } => write!(f, "MAPFILE size {size} above i64::MAX"),
+            MapFileBadFile { file, files } => {
+                write!(f, "MAPFILE file {file} above the FILE count {files}")
             }
             TrailerCountMismatch { found, expected } => {
                 write!(f, "trailer record count {found}, expected {expected}")

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The cptrst checkpoint image format, version 1.3.
+//! The cptrst checkpoint image format, version 1.4.
 //!
 //! This folder is the single definition of the format. It is compiled
 //! twice: into the kernel module as a child module (`#[path] mod image;` on
@@ -15,10 +15,23 @@
 //!
 //! ```text
 //! TREE
-//! for each task, in tree order:  TASK [REGS FPU [FILES] [THREAD]]  (live tasks only)
-//! for each mm id 1..=N:          MM (VMA [SHM] PAGES*)*   (VMAs sorted by address)
-//! TRAILER                                                  (counts + CRC32C)
+//! for each open file id 1..=F:   FILE FDATA*                      (1.4)
+//! for each task, in tree order:  TASK [REGS FPU [FILES|FDS] [THREAD]]  (live tasks only)
+//! for each mm id 1..=N:          MM (VMA [SHM|MAPFILE] PAGES*)*   (VMAs sorted by address)
+//! TRAILER                                                          (counts + CRC32C)
 //! ```
+//!
+//! Version 1.4 adds the open files, as must-understand records (an older
+//! reader refuses them, as it must: it would restore the fds wrongly).
+//! FILE ([`OpenFile`]) is one open file object (a `struct file`: kind,
+//! flags, position, identity), numbered 1, 2, ... consecutive; its content
+//! (a memfd's, a deleted file's, a pipe's buffered bytes) follows in FDATA
+//! records ([`FileData`], at most [`FDATA_MAX_CHUNK`] bytes each, streamed
+//! like page data). FDS ([`Fds`]) is a live thread group leader's fd
+//! table (fd, FILE id, `FD_CLOEXEC`) with its umask, root and cwd, in the
+//! FILES slot; a 1.4 image has no FILES record. MAPFILE ([`MapFile`])
+//! follows a file VMA and says what its file must be (type and size, or
+//! the FILE whose object it maps).
 //!
 //! FILES (version 1.1) lists a live task's open fds and their kinds; it is
 //! optional (1.0 images have none) and skippable: its
@@ -57,7 +70,8 @@
 //! - `header.rs`: the frame ([`FileHeader`], [`RecordHeader`], [`Trailer`]);
 //! - `records/`: one file per kind of state ([`Tree`]; [`Task`], [`Fpu`],
 //!   [`Thread`]; [`Regs`] and the register layout [`regs`]; [`Mm`],
-//!   [`Vma`], [`Pages`], [`Shm`]; [`Files`]), the [`Record`] enum and
+//!   [`Vma`], [`Pages`], [`Shm`]; [`Files`]; [`OpenFile`], [`FileData`],
+//!   [`Fds`], [`MapFile`] in `fdt.rs`), the [`Record`] enum and
 //!   [`decode_record`];
 //! - `encoder.rs`: [`Encoder`];
 //! - `validator.rs`: [`Validator`], [`Expect`], [`Summary`];
@@ -85,6 +99,7 @@ pub use encoder::Encoder;
 pub use error::{EncodeError, Error, ErrorKind};
 pub use header::{FileHeader, RecordHeader, Trailer};
 pub use reader::{validate, Item, Reader};
+pub use records::fdt::{FdEntry, Fds, FileData, FileKind, MapFile, OpenFile};
 pub use records::files::{FileEntry, Files, FilesIter};
 pub use records::mm::{Auxv, AuxvIter, Mm, Pages, Shm, Vma, VmaKind};
 pub use records::regs::{self, Regs};

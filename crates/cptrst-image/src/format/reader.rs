@@ -5,6 +5,7 @@
 use super::consts::*;
 use super::error::Error;
 use super::header::{FileHeader, RecordHeader};
+use super::records::fdt::FileData;
 use super::records::mm::Pages;
 use super::records::Record;
 use super::validator::{Expect, Summary, Validator};
@@ -97,6 +98,17 @@ impl<'a> Reader<'a> {
                             self.v.end_of_input()?;
                         }
                         Record::Pages(Pages { data, ..pg })
+                    }
+                    (Record::FileData(d), Expect::Data(n)) => {
+                        let chunk = self.v.data_chunk_left();
+                        let data = self.take(n);
+                        self.v.feed_data(data)?;
+                        if to_u64(data.len()) != n {
+                            self.v.end_of_input()?;
+                        }
+                        let chunk = usize::try_from(chunk).unwrap_or(usize::MAX);
+                        let data = data.get(..chunk).unwrap_or(data);
+                        Record::FileData(FileData { data, ..d })
                     }
                     (rec, _) => rec,
                 }

@@ -7,13 +7,14 @@ use super::checksum::{Crc32c, CrcImpl};
 use super::consts::*;
 use super::error::{Error, ErrorKind};
 use super::header::{FileHeader, RecordHeader, Trailer};
+use super::records::fdt::{Fds, FileData, MapFile, OpenFile};
 use super::records::mm::{Mm, Pages, Shm, Vma, VmaKind};
 use super::records::task::Task;
 use super::records::tree::Tree;
 use super::records::{check_len, decode_known, Record};
 #[cfg(doc)]
 use super::validate;
-use super::wire::to_u64;
+use super::wire::{pad8, to_u64};
 
 /// What a [`Validator`] takes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +29,9 @@ pub enum Expect {
     /// A payload (for PAGES: its fixed part), this many bytes at once:
     /// [`Validator::feed_payload`].
     Payload(u64),
-    /// Page data or a skipped record's payload, this many bytes in pieces
-    /// of any size: [`Validator::feed_data`].
+    /// Page data, FDATA data (with its padding: see
+    /// [`Validator::data_chunk_left`]) or a skipped record's payload, this
+    /// many bytes in pieces of any size: [`Validator::feed_data`].
     Data(u64),
     /// The trailer was valid: the image ends here.
     End,
@@ -61,6 +63,8 @@ pub struct Summary {
     /// Distinct shmem objects named by SHM records (the largest id; 0 in
     /// an image without SHM).
     pub shm_objects: u64,
+    /// FILE records (open file objects; 0 in an image before 1.4).
+    pub files: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +134,20 @@ pub struct Validator<'t> {
     may_shm: bool,
     /// The largest SHM id so far (ids come in order of first appearance).
     shm_max: u64,
+    /// FILE records so far (the id of the last one).
+    nfiles: u32,
+    /// The last FILE's data length and the bytes of it FDATA records
+    /// carried so far.
+    file_data: (u64, u64),
+    /// The largest pipe id so far (ids come in order of first appearance).
+    pipe_max: u32,
+    /// The current task (in the FILES slot) is a thread.
+    cur_thread: bool,
+    /// The last VMA maps a file and no known record followed it yet: a
+    /// MAPFILE record may come.
+    may_mapfile: bool,
+    /// Bytes of padding at the end of the current FDATA record's data.
+    pad_left: u64,
 }
 
 impl Default for Validator<'_> {
@@ -171,6 +189,12 @@ impl<'t> Validator<'t> {
             pages: 0,
             may_shm: false,
             shm_max: 0,
+            nfiles: 0,
+            file_data: (0, 0),
+            pipe_max: 0,
+            cur_thread: false,
+            may_mapfile: false,
+            pad_left: 0,
         }
     }
 
@@ -202,6 +226,23 @@ impl<'t> Validator<'t> {
     /// The tree, once fed.
     pub fn tree(&self) -> Option<Tree<'t>> {
         self.tree
+    }
+
+    /// Bytes of file data (not padding) left in the current FDATA record,
+    /// while [`expect`](Self::expect) says [`Expect::Data`] for it; else 0.
+    /// Of the [`Expect::Data`] bytes of an FDATA record, the first this
+    /// many are its chunk of the file's content, the rest zero padding.
+    pub fn data_chunk_left(&self) -> u64 {
+        if self.step == Step::Data && self.cur.kind == RECORD_FDATA && self.failed.is_none() {
+            self.left.saturating_sub(self.pad_left)
+        } else {
+            0
+        }
+    }
+
+    /// FILE records so far (the largest FILE id an FDS or MAPFILE may name).
+    pub fn files(&self) -> u32 {
+        self.nfiles
     }
 
     /// The header of the current (last fed) record and its offset.
@@ -264,8 +305,10 @@ impl<'t> Validator<'t> {
     }
 
     /// The record type required next, at a record boundary (besides it, a
-    /// FILES record may come in stage `MayFiles`, an SHM record right after
-    /// a shared anonymous VMA, PAGES inside a VMA).
+    /// FILES or FDS record may come in stage `MayFiles`, an SHM record right
+    /// after a shared anonymous VMA, a MAPFILE right after a file VMA,
+    /// PAGES inside a VMA, FILE and FDATA between the TREE and the first
+    /// TASK).
     fn expected(&self) -> u32 {
         if self.tree.is_none() {
             RECORD_TREE
@@ -321,6 +364,7 @@ impl<'t> Validator<'t> {
         let (step, left) = match h.kind {
             RECORD_TREE => (Step::Tree, h.len),
             RECORD_PAGES => (Step::Payload, PAGES_FIXED_LEN as u64),
+            RECORD_FDATA => (Step::Payload, FDATA_FIXED_LEN as u64),
             _ => (Step::Payload, h.len),
         };
         self.step = step;
@@ -333,6 +377,9 @@ impl<'t> Validator<'t> {
     fn skip_unknown(&mut self, h: RecordHeader, bytes: &[u8]) -> Result<RecordHeader, Error> {
         if h.flags & RECORD_FLAG_MUST_UNDERSTAND != 0 {
             return self.fail_here(ErrorKind::UnknownMustUnderstand);
+        }
+        if let Err(k) = self.file_data_complete() {
+            return self.fail_here(k);
         }
         self.records = self.records.saturating_add(1);
         self.consume(bytes);
@@ -351,16 +398,36 @@ impl<'t> Validator<'t> {
         if h.flags != record_flags(h.kind) {
             return Err(ErrorKind::BadRecordFlags { flags: h.flags });
         }
+        if h.kind != RECORD_FDATA {
+            self.file_data_complete()?;
+        }
+        let minor = self.header.map_or(0, |f| f.minor);
+        let fdt = matches!(
+            h.kind,
+            RECORD_FILE | RECORD_FDATA | RECORD_FDS | RECORD_MAPFILE
+        );
+        if fdt && minor < VERSION_MINOR_FDT {
+            return Err(ErrorKind::RecordNewerThanImage { minor });
+        }
+        if h.kind == RECORD_FILES && minor >= VERSION_MINOR_FDT {
+            return Err(ErrorKind::FilesInNewImage { minor });
+        }
         let expected = self.expected();
         let pages_ok = h.kind == RECORD_PAGES
             && self.stage == TaskStage::None
             && self.next_task == self.ntasks
             && self.mms_done > 0;
-        let files_ok = (h.kind == RECORD_FILES && self.stage == TaskStage::MayFiles)
+        let files_ok = (matches!(h.kind, RECORD_FILES | RECORD_FDS)
+            && self.stage == TaskStage::MayFiles)
             || (h.kind == RECORD_THREAD
                 && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread));
         let shm_ok = h.kind == RECORD_SHM && self.may_shm;
-        if h.kind != expected && !pages_ok && !files_ok && !shm_ok {
+        let mapfile_ok = h.kind == RECORD_MAPFILE && self.may_mapfile;
+        // FILE and FDATA: after the TREE, before the first TASK.
+        let file_ok = matches!(h.kind, RECORD_FILE | RECORD_FDATA)
+            && self.tree.is_some()
+            && self.next_task == 0;
+        if h.kind != expected && !pages_ok && !files_ok && !shm_ok && !mapfile_ok && !file_ok {
             return Err(ErrorKind::OutOfOrder { expected });
         }
         // The FILES slot closes at the next known record, whatever it is;
@@ -370,6 +437,21 @@ impl<'t> Validator<'t> {
         }
         if h.kind != RECORD_SHM {
             self.may_shm = false;
+        }
+        if h.kind != RECORD_MAPFILE {
+            self.may_mapfile = false;
+        }
+        Ok(())
+    }
+
+    /// The last FILE's data is complete (else only its FDATA may come).
+    fn file_data_complete(&self) -> Result<(), ErrorKind> {
+        let (len, done) = self.file_data;
+        if done < len {
+            return Err(ErrorKind::FileDataIncomplete {
+                file: self.nfiles,
+                missing: len.saturating_sub(done),
+            });
         }
         Ok(())
     }
@@ -443,6 +525,10 @@ impl<'t> Validator<'t> {
                 self.left = self.cur.len.saturating_sub(PAGES_FIXED_LEN as u64);
                 Step::Data
             }
+            Record::FileData(_) => {
+                self.left = self.cur.len.saturating_sub(FDATA_FIXED_LEN as u64);
+                Step::Data
+            }
             _ => Step::RecordHeader,
         };
         Ok(rec)
@@ -455,6 +541,10 @@ impl<'t> Validator<'t> {
             Record::Regs(_) => self.stage = TaskStage::NeedFpu,
             Record::Fpu(_) => self.stage = TaskStage::MayFiles,
             Record::Files(_) => self.stage = TaskStage::MayThread,
+            Record::Fds(f) => self.place_fds(f)?,
+            Record::File(f) => self.place_file(f)?,
+            Record::FileData(d) => self.place_fdata(d)?,
+            Record::MapFile(m) => self.place_mapfile(m)?,
             Record::Thread(_) => self.stage = TaskStage::None,
             Record::Shm(s) => self.place_shm(s)?,
             Record::Mm(m) => self.place_mm(m)?,
@@ -487,11 +577,107 @@ impl<'t> Validator<'t> {
             });
         }
         self.next_task = self.next_task.saturating_add(1);
+        self.cur_thread = e.is_thread();
         self.stage = if e.is_zombie() {
             TaskStage::None
         } else {
             TaskStage::NeedRegs
         };
+        Ok(())
+    }
+
+    /// A FILE: the next id; its pipe id seen before or the next new one,
+    /// the buffered data on the first FILE of a pipe only.
+    fn place_file(&mut self, f: &OpenFile<'_>) -> Result<(), ErrorKind> {
+        let expected = self.nfiles.saturating_add(1);
+        if f.id != expected {
+            return Err(ErrorKind::BadFileId { id: f.id, expected });
+        }
+        if f.kind.is_pipe() {
+            let next = self.pipe_max.saturating_add(1);
+            if f.pipe > next {
+                return Err(ErrorKind::PipeIdNotInOrder {
+                    id: f.id,
+                    pipe: f.pipe,
+                    next,
+                });
+            }
+            if f.pipe < next && f.data_len != 0 {
+                return Err(ErrorKind::BadFileDataLen {
+                    id: f.id,
+                    data_len: f.data_len,
+                });
+            }
+            self.pipe_max = self.pipe_max.max(f.pipe);
+        }
+        self.nfiles = expected;
+        self.file_data = (f.data_len, 0);
+        Ok(())
+    }
+
+    /// An FDATA: the next chunk of the last FILE's data: its file, at the
+    /// bytes so far, a multiple of 8 bytes unless it ends the data exactly.
+    fn place_fdata(&mut self, d: &FileData<'_>) -> Result<(), ErrorKind> {
+        let (len, done) = self.file_data;
+        let left = len.saturating_sub(done);
+        if left == 0 {
+            return Err(ErrorKind::FdataUnexpected);
+        }
+        if d.file != self.nfiles {
+            return Err(ErrorKind::FdataBadFile {
+                file: d.file,
+                expected: self.nfiles,
+            });
+        }
+        if d.offset != done {
+            return Err(ErrorKind::FdataBadOffset {
+                offset: d.offset,
+                expected: done,
+            });
+        }
+        let plen = self.cur.len.saturating_sub(FDATA_FIXED_LEN as u64);
+        let chunk = if plen > 0 && plen < left {
+            plen
+        } else if usize::try_from(left)
+            .ok()
+            .and_then(pad8)
+            .is_some_and(|p| to_u64(p) == plen)
+        {
+            left
+        } else {
+            return Err(ErrorKind::FdataBadLength { len: plen, left });
+        };
+        self.file_data = (len, done.saturating_add(chunk));
+        self.pad_left = plen.saturating_sub(chunk);
+        Ok(())
+    }
+
+    /// An FDS: a thread group leader's, naming FILE ids only.
+    fn place_fds(&mut self, f: &Fds<'_>) -> Result<(), ErrorKind> {
+        if self.cur_thread {
+            return Err(ErrorKind::FdsInThread {
+                index: self.next_task.saturating_sub(1),
+            });
+        }
+        if let Some(e) = f.iter().find(|e| e.file > self.nfiles) {
+            return Err(ErrorKind::FdsBadFile {
+                fd: e.fd,
+                file: e.file,
+            });
+        }
+        self.stage = TaskStage::MayThread;
+        Ok(())
+    }
+
+    /// A MAPFILE: its FILE id, if any, is one of the image's.
+    fn place_mapfile(&mut self, m: &MapFile) -> Result<(), ErrorKind> {
+        if m.file > self.nfiles {
+            return Err(ErrorKind::MapFileBadFile {
+                file: m.file,
+                files: self.nfiles,
+            });
+        }
+        self.may_mapfile = false;
         Ok(())
     }
 
@@ -540,6 +726,7 @@ impl<'t> Validator<'t> {
         self.cur_vma = Some((v.start, v.end));
         self.prev_vma = self.cur_vma;
         self.may_shm = v.kind == VmaKind::SharedAnon;
+        self.may_mapfile = v.kind.has_path();
         self.pages_floor = v.start;
         self.vmas = self.vmas.saturating_add(1);
         Ok(())
@@ -586,11 +773,22 @@ impl<'t> Validator<'t> {
         Ok(())
     }
 
-    /// Feeds page data of the current PAGES record, or the payload of a
-    /// skipped record, in pieces of any size.
+    /// Feeds page data of the current PAGES record, the data of the
+    /// current FDATA record (its padding too, checked zero), or the payload
+    /// of a skipped record, in pieces of any size.
     pub fn feed_data(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let imp = self.crc.imp;
-        self.feed_data_crc(to_u64(bytes.len()), |st| Some(imp(st, bytes)))
+        let pad = self.data_chunk_left();
+        if self.step == Step::Data
+            && self.cur.kind == RECORD_FDATA
+            && to_u64(bytes.len()) <= self.left
+        {
+            let from = usize::try_from(pad).unwrap_or(usize::MAX);
+            if bytes.get(from..).is_some_and(|p| p.iter().any(|&b| b != 0)) {
+                return self.fail_here(ErrorKind::NonZeroPadding);
+            }
+        }
+        self.data_crc(to_u64(bytes.len()), |st| Some(imp(st, bytes)))
             .map(|_| ())
     }
 
@@ -599,11 +797,22 @@ impl<'t> Validator<'t> {
     /// CRC32C state over them (see [`CrcImpl`]), or says `None` if it could
     /// not (the bytes are then not consumed, and `Ok(false)` is returned).
     /// `crc` is called only if the bytes fit the current record's data.
+    /// For an FDATA record, only its data (not the padding, which must be
+    /// seen to be checked: feed it with [`feed_data`](Self::feed_data)),
+    /// else [`ErrorKind::WrongStep`].
     pub fn feed_data_crc(
         &mut self,
         len: u64,
         crc: impl FnOnce(u32) -> Option<u32>,
     ) -> Result<bool, Error> {
+        self.enter(Step::Data)?;
+        if self.cur.kind == RECORD_FDATA && len > self.data_chunk_left() && len <= self.left {
+            return self.fail_here(ErrorKind::WrongStep);
+        }
+        self.data_crc(len, crc)
+    }
+
+    fn data_crc(&mut self, len: u64, crc: impl FnOnce(u32) -> Option<u32>) -> Result<bool, Error> {
         self.enter(Step::Data)?;
         let Some(left) = self.left.checked_sub(len) else {
             return self.fail_here(ErrorKind::ExcessData);
@@ -638,6 +847,7 @@ impl<'t> Validator<'t> {
                 page_runs: self.page_runs,
                 pages: self.pages,
                 shm_objects: self.shm_max,
+                files: self.nfiles,
             }),
             (Step::Header, _) | (_, None) => {
                 self.fail(Error::new(0, 0, ErrorKind::TruncatedHeader))

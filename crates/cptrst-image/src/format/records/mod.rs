@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The records: one submodule per kind of state (the TREE; a task's
-//! TASK, REGS, FPU, THREAD; an mm's MM, VMA, PAGES, SHM; FILES), the
+//! TASK, REGS, FPU, THREAD; an mm's MM, VMA, PAGES, SHM; FILES; the open
+//! files' FILE, FDATA, FDS, MAPFILE), the
 //! [`Record`] enum of them all, and [`decode_record`], which decodes one
 //! payload and checks what the record alone can tell.
 //!
@@ -8,6 +9,7 @@
 //! API (its body encoder, the tree checks) is `pub(in super::super)`:
 //! visible in the format module and nowhere else.
 
+pub(super) mod fdt;
 pub(super) mod files;
 pub(super) mod mm;
 pub mod regs;
@@ -20,6 +22,7 @@ use super::consts::*;
 use super::error::ErrorKind;
 use super::header::{FileHeader, RecordHeader, Trailer};
 use super::wire::to_u64;
+use fdt::{Fds, FileData, MapFile, OpenFile};
 use files::Files;
 use mm::{Mm, Pages, Shm, Vma};
 use regs::Regs;
@@ -51,6 +54,14 @@ pub enum Record<'a> {
     Shm(Shm),
     /// THREAD.
     Thread(Thread),
+    /// FILE (version 1.4).
+    File(OpenFile<'a>),
+    /// FDATA (version 1.4).
+    FileData(FileData<'a>),
+    /// FDS (version 1.4).
+    Fds(Fds<'a>),
+    /// MAPFILE (version 1.4).
+    MapFile(MapFile),
     /// A record of a type this version does not define, skipped.
     Unknown {
         /// Its type.
@@ -78,6 +89,10 @@ impl Record<'_> {
             Record::Files(_) => RECORD_FILES,
             Record::Shm(_) => RECORD_SHM,
             Record::Thread(_) => RECORD_THREAD,
+            Record::File(_) => RECORD_FILE,
+            Record::FileData(_) => RECORD_FDATA,
+            Record::Fds(_) => RECORD_FDS,
+            Record::MapFile(_) => RECORD_MAPFILE,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -132,6 +147,10 @@ pub(super) fn check_len(hdr: &RecordHeader, file: &FileHeader) -> Result<(), Err
         RECORD_FILES => (FILES_FIXED_LEN, FILES_MAX_PAYLOAD),
         RECORD_SHM => (SHM_PAYLOAD_LEN, SHM_PAYLOAD_LEN),
         RECORD_THREAD => (THREAD_PAYLOAD_LEN, THREAD_PAYLOAD_LEN),
+        RECORD_FILE => (FILE_FIXED_LEN, FILE_MAX_PAYLOAD),
+        RECORD_FDATA => (FDATA_FIXED_LEN, FDATA_MAX_PAYLOAD),
+        RECORD_FDS => (FDS_FIXED_LEN, FDS_MAX_PAYLOAD),
+        RECORD_MAPFILE => (MAPFILE_PAYLOAD_LEN, MAPFILE_PAYLOAD_LEN),
         _ => (TRAILER_PAYLOAD_LEN, TRAILER_PAYLOAD_LEN),
     };
     let (min, max) = (to_u64(min), to_u64(max));
@@ -172,6 +191,18 @@ pub(super) fn decode_known<'a>(
         RECORD_FILES => Record::Files(Files::decode(p)?),
         RECORD_SHM => Record::Shm(Shm::decode(p)?),
         RECORD_THREAD => Record::Thread(Thread::decode(p)?),
+        RECORD_FILE => Record::File(OpenFile::decode(p)?),
+        RECORD_FDATA => {
+            let fixed = p.get(..FDATA_FIXED_LEN).unwrap_or(&[]);
+            let (file, offset) = FileData::decode_fixed(fixed)?;
+            Record::FileData(FileData {
+                file,
+                offset,
+                data: p.get(FDATA_FIXED_LEN..).unwrap_or(&[]),
+            })
+        }
+        RECORD_FDS => Record::Fds(Fds::decode(p)?),
+        RECORD_MAPFILE => Record::MapFile(MapFile::decode(p)?),
         _ => Record::Trailer(Trailer::decode(p)?),
     })
 }
