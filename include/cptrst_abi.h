@@ -313,11 +313,105 @@ long cptrst_file_write_pages(struct file *f, struct page *const *pages, unsigned
 unsigned long cptrst_rlimit(unsigned int which);
 
 /*
- * The fd tables: a task's open fds ascending into @fds with their i_mode
- * into @modes (src/task.rs, TaskExt::fds; Rust gives the kinds); closing
- * the caller's fds from @first on (src/file.rs, close_fds_from).
+ * What the checkpoint classifies an open file on (src/file.rs,
+ * FileDumpFacts; the kinds are decided in src/dump_files.rs).
  */
-int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *modes, unsigned int max);
+#define CPTRST_DF_READ		(1u << 0)	/* fmode: FMODE_READ */
+#define CPTRST_DF_WRITE		(1u << 1)	/* fmode: FMODE_WRITE */
+#define CPTRST_DF_PATH		(1u << 2)	/* fmode: FMODE_PATH (O_PATH) */
+#define CPTRST_DF_UNLINKED	(1u << 0)	/* facts: d_unlinked() */
+#define CPTRST_DF_SHMEM		(1u << 1)	/* facts: shmem page cache */
+#define CPTRST_DF_CPTRST_DEV	(1u << 2)	/* facts: an open /dev/cptrst */
+#define CPTRST_DF_NOEXEC_SB	(1u << 3)	/* facts: SB_I_NOEXEC (proc, sysfs...) */
+#define CPTRST_DF_NOUSER_SB	(1u << 4)	/* facts: SB_NOUSER (internal mounts) */
+#define CPTRST_DF_WATCH_QUEUE	(1u << 5)	/* facts: an O_NOTIFICATION_PIPE */
+#define CPTRST_DF_NAME_LEN	256
+#define CPTRST_DF_FS_NAME_LEN	32
+
+/* Rust: file::FileDumpFacts. */
+struct cptrst_file_dump_facts {
+	__u64 pos;			/* f_pos */
+	__u64 size;			/* i_size */
+	__u64 ino;
+	__u64 s_magic;			/* the super block's magic */
+	__u64 pipe;			/* the pipe (opaque id), 0: not a pipe end */
+	__u32 f_flags;			/* raw f_flags */
+	__u32 fmode;			/* CPTRST_DF_READ... */
+	__u32 i_mode;
+	__u32 rdev_major, rdev_minor;	/* character and block devices */
+	__u32 facts;			/* CPTRST_DF_UNLINKED... */
+	__u32 seals;			/* shmem seals */
+	__u32 pipe_readers, pipe_writers;
+	__u32 pipe_size;		/* max_usage * PAGE_SIZE */
+	__u32 pipe_bytes;		/* bytes buffered */
+	__u32 path_len;			/* of d_path() */
+	char name[CPTRST_DF_NAME_LEN];	/* the dentry's name, truncated */
+	char fs_name[CPTRST_DF_FS_NAME_LEN]; /* the file system type's name */
+};
+static_assert(offsetof(struct cptrst_file_dump_facts, pos) == 0);
+static_assert(offsetof(struct cptrst_file_dump_facts, size) == 8);
+static_assert(offsetof(struct cptrst_file_dump_facts, ino) == 16);
+static_assert(offsetof(struct cptrst_file_dump_facts, s_magic) == 24);
+static_assert(offsetof(struct cptrst_file_dump_facts, pipe) == 32);
+static_assert(offsetof(struct cptrst_file_dump_facts, f_flags) == 40);
+static_assert(offsetof(struct cptrst_file_dump_facts, fmode) == 44);
+static_assert(offsetof(struct cptrst_file_dump_facts, i_mode) == 48);
+static_assert(offsetof(struct cptrst_file_dump_facts, rdev_major) == 52);
+static_assert(offsetof(struct cptrst_file_dump_facts, rdev_minor) == 56);
+static_assert(offsetof(struct cptrst_file_dump_facts, facts) == 60);
+static_assert(offsetof(struct cptrst_file_dump_facts, seals) == 64);
+static_assert(offsetof(struct cptrst_file_dump_facts, pipe_readers) == 68);
+static_assert(offsetof(struct cptrst_file_dump_facts, pipe_writers) == 72);
+static_assert(offsetof(struct cptrst_file_dump_facts, pipe_size) == 76);
+static_assert(offsetof(struct cptrst_file_dump_facts, pipe_bytes) == 80);
+static_assert(offsetof(struct cptrst_file_dump_facts, path_len) == 84);
+static_assert(offsetof(struct cptrst_file_dump_facts, name) == 88);
+static_assert(offsetof(struct cptrst_file_dump_facts, fs_name) == 88 + CPTRST_DF_NAME_LEN);
+static_assert(sizeof(struct cptrst_file_dump_facts) == 88 + CPTRST_DF_NAME_LEN + CPTRST_DF_FS_NAME_LEN);
+
+int cptrst_file_dump_facts(struct file *f, struct cptrst_file_dump_facts *out, char *path,
+			   unsigned int size);
+long cptrst_pipe_peek(struct file *f, void *buf, unsigned long size);
+struct file *cptrst_file_open_read(struct file *f);
+
+/*
+ * The fd tables and fs contexts of the tree (src/task.rs: TaskExt::next_fd,
+ * ctx, fs_paths, vma_file); closing the caller's fds from @first on
+ * (src/file.rs, close_fds_from).
+ */
+/* Rust: task::TaskCtx. */
+struct cptrst_task_ctx {
+	__u64 files;			/* t->files as an opaque id, 0: none */
+	__u64 fs;			/* t->fs as an opaque id, 0: none */
+	__u32 files_users;		/* files->count */
+	__u32 fs_users;			/* fs->users */
+	__u32 umask;
+	__u32 pad;
+};
+static_assert(offsetof(struct cptrst_task_ctx, files) == 0);
+static_assert(offsetof(struct cptrst_task_ctx, fs) == 8);
+static_assert(offsetof(struct cptrst_task_ctx, files_users) == 16);
+static_assert(offsetof(struct cptrst_task_ctx, fs_users) == 20);
+static_assert(offsetof(struct cptrst_task_ctx, umask) == 24);
+static_assert(offsetof(struct cptrst_task_ctx, pad) == 28);
+static_assert(sizeof(struct cptrst_task_ctx) == 32);
+
+/* Rust: task::TaskPaths. */
+struct cptrst_task_paths {
+	__u32 root_len, cwd_len;
+	__u32 root_unlinked, cwd_unlinked;
+};
+static_assert(offsetof(struct cptrst_task_paths, root_len) == 0);
+static_assert(offsetof(struct cptrst_task_paths, cwd_len) == 4);
+static_assert(offsetof(struct cptrst_task_paths, root_unlinked) == 8);
+static_assert(offsetof(struct cptrst_task_paths, cwd_unlinked) == 12);
+static_assert(sizeof(struct cptrst_task_paths) == 16);
+
+struct file *cptrst_task_next_fd(struct task_struct *t, __u32 *fd, __u32 *cloexec);
+void cptrst_task_ctx(struct task_struct *t, struct cptrst_task_ctx *out);
+int cptrst_task_fs_paths(struct task_struct *t, struct cptrst_task_paths *out,
+			 char *root, char *cwd, unsigned int size);
+struct file *cptrst_task_vma_file(struct task_struct *t, __u64 start);
 void cptrst_rst_close_fds_from(unsigned int first);
 
 /* A looked-up path (src/file.rs, Path). */

@@ -8,20 +8,33 @@
 //!    descendant) and check each task: `EPERM` for a kernel thread or a task
 //!    the caller could not ptrace, `EBUSY` unless ptrace-stopped by the caller;
 //!    the output must not be a file the tree maps (`ETXTBSY`);
-//! 3. stream the image: header, tree, then per task its state, registers,
-//!    FPU and open fds ([`crate::dump_task`]), then per address space its layout, VMAs and
-//!    pages ([`crate::dump_mm`]), then the trailer with counts and a CRC32C;
-//! 4. check every task once more: a tree that moved during the dump gives
+//! 3. the pre-pass ([`crate::dump_files`]): every live thread group
+//!    leader's fd table, umask, root and cwd, every distinct open file and
+//!    the files of memfd and deleted-file mappings, each classified; what
+//!    cannot be checkpointed (a socket at fd 3 or more, an eventfd, a
+//!    /proc file...) is refused here with `EOPNOTSUPP` and a message
+//!    naming the task, the fd and the kind, before any byte is written;
+//! 4. stream the image: header, tree, the FILE objects with their data
+//!    (FDATA), then per task its state, registers, FPU, fd table (FDS) and
+//!    thread state ([`crate::dump_task`]), then per address space its
+//!    layout, VMAs (each file VMA with its MAPFILE) and pages
+//!    ([`crate::dump_mm`]), then the trailer with counts and a CRC32C;
+//! 5. check every task once more: a tree that moved during the dump gives
 //!    `EBUSY` (the image has no trailer and is refused by every reader).
 //!
-//! Nothing here changes the tree: it is read, never written, and stays
-//! stopped whatever happens.
+//! Nothing here changes the tree: it is read, never written (no file
+//! position moves, pipe data is peeked, not consumed), and stays stopped
+//! whatever happens. A failure's message goes to the caller's buffer
+//! (`msg`, `msg_len`), as restart's does.
 
 use kernel::error::code;
 use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
 
+use crate::dump_files::TreeFiles;
 use crate::dump_mm;
 use crate::dump_task;
+use crate::error::Fail;
 use crate::image_out::{ImageOut, OutFile};
 use crate::pid::PidNamespace;
 use crate::task::{self, TaskExt};
@@ -30,8 +43,29 @@ use crate::uapi::CheckpointArgs;
 /// Most tasks (threads included) one checkpoint takes.
 pub(crate) const MAX_TASKS: usize = 4096;
 
-/// The `checkpoint` operation.
+/// The `checkpoint` operation. A refusal's message (naming the task, the
+/// fd and what it is) goes to the caller's buffer, if it gave one.
 pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
+    let mut why: Option<Fail> = None;
+    let r = run(args, &mut why);
+    if let (Err(_), Some(f)) = (&r, why.as_ref()) {
+        report(args, f);
+    }
+    r.map(|()| 0)
+}
+
+/// Keeps `f`'s message for the caller unless it only names its errno; its
+/// error for `?`.
+fn keep(why: &mut Option<Fail>, f: Fail) -> Error {
+    let err = f.err;
+    let bare = Fail::errno(err, "restart");
+    if f.msg.as_bytes() != bare.msg.as_bytes() {
+        *why = Some(f);
+    }
+    err
+}
+
+fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
     let file = OutFile::get(args.fd)?;
     let root = task::from_vpid(args.pid).ok_or(code::ESRCH)?;
     let tasks = task::collect_tree(&root, MAX_TASKS)?;
@@ -45,7 +79,7 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
     let infos = dump_task::collect_infos(&tasks, &ns)?;
     let root_tgid = root.info(&ns)?.tgid;
     let order = dump_task::tree_order(&infos, root_tgid)?;
-    let (mms, mm_ids) = dump_mm::collect(&tasks, &order)?;
+    let (mms, mm_ids, owners) = dump_mm::collect(&tasks, &order)?;
     // Writing the image into a file the tree maps would change its memory.
     for mm in mms.iter() {
         if mm.mmap_read_lock_killable()?.maps_file(file.file()) {
@@ -53,21 +87,44 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
             return Err(code::ETXTBSY);
         }
     }
+    // The pre-pass: every open file, fd table and fs context, and the
+    // files of memfd and deleted-file mappings, classified before a byte
+    // of the image is written.
+    let mut files = TreeFiles::collect(&tasks, &infos, &order).map_err(|f| keep(why, f))?;
+    let maps = dump_mm::collect_map_files(&mms, &owners, &tasks, &infos, &order, &mut files)
+        .map_err(|f| keep(why, f))?;
+    files.settle_pipes().map_err(|f| keep(why, f))?;
 
     let mut out = ImageOut::new(file)?;
     out.header()?;
     dump_task::write_tree(&mut out, &infos, &order, &mm_ids)?;
+    files.write_files(&mut out)?;
     let mut xstate = KVVec::from_elem(0u8, out.xstate_size(), GFP_KERNEL)?;
-    let mut fds = dump_task::FdScratch::new()?;
     for (index, &k) in order.iter().enumerate() {
         let index = u32::try_from(index).map_err(|_| code::E2BIG)?;
-        dump_task::write_task(&mut out, index, &tasks[k], &infos[k], &mut xstate, &mut fds)?;
+        dump_task::write_task(&mut out, index, &tasks[k], &infos[k], &mut xstate, &files)?;
     }
-    dump_mm::write_mms(&mut out, &mms)?;
+    dump_mm::write_mms(&mut out, &mms, &maps)?;
     // The tree must not have moved while it was read.
     for t in tasks.iter() {
         t.check_dump()?;
     }
-    out.finish()?;
-    Ok(0)
+    out.finish()
+}
+
+/// Writes the message of `f` into the caller's buffer, if it gave one
+/// (`msg_len` is at most `RST_MSG_MAX`, checked with the arguments).
+fn report(args: &CheckpointArgs, f: &Fail) {
+    if args.msg == 0 || args.msg_len == 0 {
+        return;
+    }
+    let text = f.msg.as_bytes();
+    let n = text.len().min(args.msg_len as usize - 1);
+    let mut buf = [0u8; 256];
+    let n = n.min(buf.len() - 1);
+    buf[..n].copy_from_slice(&text[..n]);
+    // A bad buffer loses the message, not the errno.
+    let _ = UserSlice::new(args.msg as usize, n + 1)
+        .writer()
+        .write_slice(&buf[..n + 1]);
 }

@@ -9,7 +9,8 @@
 //!   [`checkpoint`], [`restart`] (by role: registry, context, coordinator,
 //!   participant), [`eclone`];
 //! - dump and restore, parallel files per state kind: [`dump_task`] /
-//!   [`restore_task`], [`dump_mm`] / [`restore_mm`], with pass 1 of restart
+//!   [`restore_task`], [`dump_mm`] / [`restore_mm`], [`dump_files`] (the
+//!   checkpoint's open files, fd tables and fs contexts), with pass 1 of restart
 //!   in [`restore_plan`] and the image stream in [`image_out`] / [`image_in`];
 //! - the kernel objects, one file each, shaped like upstream's later Rust
 //!   abstractions: [`task`], [`pid`], [`cred`], [`signal`], [`mm`],
@@ -31,6 +32,7 @@ mod checkpoint;
 mod crc;
 mod cred;
 mod device;
+mod dump_files;
 mod dump_mm;
 mod dump_task;
 mod eclone;

@@ -21,11 +21,13 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 
+use crate::dump_files::{TreeFiles, Who};
 use crate::error::eopnotsupp;
+use crate::error::{fail, Fail};
 use crate::image::{self, VmaKind};
 use crate::image_out::ImageOut;
 use crate::mm::{self, MmInfo, MmWithUser, PinnedPages, VmaClass, VmaInfo, PIN_BATCH};
-use crate::task::Task;
+use crate::task::{Task, TaskExt, TaskInfo};
 use kernel::types::ARef;
 
 // vm_flags bits (include/linux/mm.h).
@@ -41,15 +43,18 @@ const VM_DONTCOPY: u64 = 0x20000;
 const VM_NORESERVE: u64 = 0x200000;
 const VM_DONTDUMP: u64 = 0x0400_0000;
 
-/// The distinct address spaces of `tasks`, and each task's mm id (index in
-/// the returned list plus one; 0 for none), numbered in tree `order`.
-pub(crate) fn collect(
-    tasks: &[ARef<Task>],
-    order: &[usize],
-) -> Result<(KVec<ARef<MmWithUser>>, KVec<u32>)> {
+/// What [`collect`] finds: the address spaces, each task's mm id, each
+/// address space's first task (its position in the order).
+pub(crate) type Collected = (KVec<ARef<MmWithUser>>, KVec<u32>, KVec<usize>);
+
+/// The distinct address spaces of `tasks`, each task's mm id (index in
+/// the returned list plus one; 0 for none), numbered in tree `order`, and
+/// for each address space the position in `order` of its first task.
+pub(crate) fn collect(tasks: &[ARef<Task>], order: &[usize]) -> Result<Collected> {
     let mut mms: KVec<ARef<MmWithUser>> = KVec::new();
+    let mut owners: KVec<usize> = KVec::new();
     let mut ids: KVec<u32> = KVec::from_elem(0u32, tasks.len(), GFP_KERNEL)?;
-    for &k in order {
+    for (pos, &k) in order.iter().enumerate() {
         let Some(mm) = MmWithUser::of_task(&tasks[k]) else {
             continue;
         };
@@ -57,12 +62,93 @@ pub(crate) fn collect(
             Some(p) => p,
             None => {
                 mms.push(mm, GFP_KERNEL)?;
+                owners.push(pos, GFP_KERNEL)?;
                 mms.len() - 1
             }
         };
         ids[k] = u32::try_from(id + 1).map_err(|_| code::E2BIG)?;
     }
-    Ok((mms, ids))
+    Ok((mms, ids, owners))
+}
+
+/// The MAPFILE of the file VMA starting at `start`.
+pub(crate) struct MapFileAt {
+    start: u64,
+    rec: image::MapFile,
+}
+
+/// The pre-pass over the file mappings of every address space (`owners`:
+/// the position in `order` of a task of each): the file of each file
+/// VMA, its size and mode for the MAPFILE, and the files of memfd and
+/// deleted-file mappings added to `files` as FILE objects (after the fds'
+/// ones, in mm order). Per mm, the MAPFILE records in VMA order.
+///
+/// # Errors
+/// `EOPNOTSUPP` (a mapping of something that is neither a regular file
+/// nor a memfd or a deleted regular file), `EBUSY` (a mapping went away),
+/// `EINTR`, `ENOMEM`.
+pub(crate) fn collect_map_files(
+    mms: &[ARef<MmWithUser>],
+    owners: &[usize],
+    tasks: &[ARef<Task>],
+    infos: &[TaskInfo],
+    order: &[usize],
+    files: &mut TreeFiles,
+) -> Result<KVec<KVec<MapFileAt>>, Fail> {
+    let mut all = KVec::with_capacity(mms.len(), GFP_KERNEL)?;
+    for (mm, &pos) in mms.iter().zip(owners.iter()) {
+        let k = order[pos];
+        let (t, index, pid) = (&tasks[k], pos as u32, infos[k].pids[0]);
+        // The file VMAs, read under the lock; their files looked up without it.
+        let mut starts: KVec<(u64, bool)> = KVec::new();
+        {
+            let g = mm.mmap_read_lock_killable()?;
+            let mut addr = 0u64;
+            while let Some(v) = g.find_vma(addr)? {
+                if matches!(v.class(), VmaClass::FilePrivate | VmaClass::FileShared) {
+                    starts.push((v.start, v.file_deleted()), GFP_KERNEL)?;
+                }
+                addr = v.end;
+            }
+        }
+        let mut recs = KVec::with_capacity(starts.len(), GFP_KERNEL)?;
+        for &(start, deleted) in starts.iter() {
+            let who = Who::Vma { index, pid, start };
+            let Some(file) = t.vma_file(start)? else {
+                return Err(fail!(
+                    code::EBUSY,
+                    "{} went away during the checkpoint",
+                    who
+                ));
+            };
+            let facts = file.facts();
+            if !facts.is_reg() {
+                pr_info!(
+                    "cptrst: checkpoint: {} maps a file that is not regular\n",
+                    who
+                );
+                return Err(fail!(
+                    eopnotsupp(),
+                    "{} maps a file that is not regular: not supported",
+                    who
+                ));
+            }
+            let id = files.map_id(file, who, deleted)?;
+            recs.push(
+                MapFileAt {
+                    start,
+                    rec: image::MapFile {
+                        size: facts.size,
+                        mode: facts.i_mode,
+                        file: id,
+                    },
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        all.push(recs, GFP_KERNEL)?;
+    }
+    Ok(all)
 }
 
 /// One VMA as read under the lock, its path in the arena.
@@ -127,14 +213,7 @@ fn kind_of(v: &VmaInfo, mm: &MmInfo) -> Result<VmaKind> {
             return Err(eopnotsupp());
         }
     };
-    if kind.has_path() && v.file_deleted() {
-        pr_info!(
-            "cptrst: checkpoint: mapping {:#x}-{:#x} is of a deleted file: not supported\n",
-            v.start,
-            v.end
-        );
-        return Err(eopnotsupp());
-    }
+    // A deleted file or memfd is mapped from its FILE object (MAPFILE).
     Ok(kind)
 }
 
@@ -179,8 +258,13 @@ impl ShmIds {
     }
 }
 
-/// Writes every address space: MM, then each VMA with its pages.
-pub(crate) fn write_mms(out: &mut ImageOut, mms: &[ARef<MmWithUser>]) -> Result {
+/// Writes every address space: MM, then each VMA with its MAPFILE
+/// (`maps`, from [`collect_map_files`]) and its pages.
+pub(crate) fn write_mms(
+    out: &mut ImageOut,
+    mms: &[ARef<MmWithUser>],
+    maps: &[KVec<MapFileAt>],
+) -> Result {
     let mut path = KVec::from_elem(0u8, mm::PATH_MAX, GFP_KERNEL)?;
     // One numbering for the whole image: objects are shared across mms.
     let mut shm = ShmIds::new();
@@ -189,6 +273,7 @@ pub(crate) fn write_mms(out: &mut ImageOut, mms: &[ARef<MmWithUser>]) -> Result 
             out,
             u32::try_from(i + 1).map_err(|_| code::E2BIG)?,
             mm,
+            maps.get(i).map_or(&[][..], |m| &m[..]),
             &mut path,
             &mut shm,
         )?;
@@ -265,9 +350,11 @@ fn write_mm(
     out: &mut ImageOut,
     mm_id: u32,
     mm: &MmWithUser,
+    maps: &[MapFileAt],
     path: &mut [u8],
     shm: &mut ShmIds,
 ) -> Result {
+    let mut maps = maps.iter();
     // Read the layout and the VMA list under the lock; write without it.
     let mut arena: KVec<u8> = KVec::new();
     let (info, exe_len, vmas) = read_mm(mm, path, &mut arena)?;
@@ -289,6 +376,17 @@ fn write_mm(
             },
         };
         out.put(64 + image::VMA_MAX_PAYLOAD, |e, b| e.vma(&rec, b))?;
+        if matches!(kind, VmaKind::FileShared | VmaKind::FilePrivate) {
+            // The pre-pass saw the same VMAs: the tree is stopped.
+            let m = maps
+                .next()
+                .filter(|m| m.start == v.info.start)
+                .ok_or(code::EBUSY)?;
+            out.put(
+                image::RECORD_HEADER_LEN + image::MAPFILE_PAYLOAD_LEN,
+                |e, b| e.map_file(&m.rec, b),
+            )?;
+        }
         if kind == VmaKind::SharedAnon {
             let s = image::Shm {
                 id: shm.id(&v.info)?,

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Dump code for tasks: ids and state (the tree), credentials, signal mask,
-//! general registers, FPU/xstate and open file descriptors. Read-only on
-//! the tasks, which it reads through [`TaskExt`].
+//! general registers, FPU/xstate, the fd table (the FDS record that
+//! [`crate::dump_files`] prepared) and thread state. Read-only on the
+//! tasks, which it reads through [`TaskExt`].
 
 use kernel::error::code;
 use kernel::prelude::*;
 
-use crate::file;
+use crate::dump_files::TreeFiles;
 use crate::image;
 use crate::image::regs;
 use crate::image_out::ImageOut;
@@ -171,103 +172,16 @@ pub(crate) fn write_tree(
     Ok(())
 }
 
-/// The image's kind of an fd of kind `k` (`file::file_kind`).
-fn file_kind(k: u32) -> u32 {
-    use file::file_kind as s;
-    match k {
-        s::REG => image::FILE_KIND_REG,
-        s::DIR => image::FILE_KIND_DIR,
-        s::FIFO => image::FILE_KIND_FIFO,
-        s::SOCK => image::FILE_KIND_SOCK,
-        s::CHR => image::FILE_KIND_CHR,
-        s::BLK => image::FILE_KIND_BLK,
-        s::OTHER => image::FILE_KIND_OTHER,
-        // Not a kind the shim gives: still a valid image.
-        _ => image::FILE_KIND_OTHER,
-    }
-}
-
-/// Entries of [`FdScratch`] at first; doubled as needed up to `MAX_FILES`.
-const FDS_INITIAL: usize = 256;
-/// The FILES limit of the format.
-const FDS_MAX: usize = image::MAX_FILES as usize;
-// A whole FILES record fits in the output buffer.
-const _: () = assert!(64 + image::FILES_MAX_PAYLOAD <= crate::image_out::BUF_LEN);
-
-/// Scratch space for the fds of one task, reused from task to task.
-///
-/// # Invariants
-/// `fds`, `kinds` and `entries` have the same length, at most `FDS_MAX`.
-pub(crate) struct FdScratch {
-    fds: KVVec<u32>,
-    kinds: KVVec<u32>,
-    entries: KVVec<image::FileEntry>,
-}
-
-impl FdScratch {
-    /// Room for the first [`FDS_INITIAL`] fds.
-    pub(crate) fn new() -> Result<Self> {
-        Self::with_len(FDS_INITIAL)
-    }
-
-    fn with_len(n: usize) -> Result<Self> {
-        let zero = image::FileEntry { fd: 0, kind: 0 };
-        // INVARIANT: three buffers of `n <= FDS_MAX` entries.
-        Ok(FdScratch {
-            fds: KVVec::from_elem(0, n, GFP_KERNEL)?,
-            kinds: KVVec::from_elem(0, n, GFP_KERNEL)?,
-            entries: KVVec::from_elem(zero, n, GFP_KERNEL)?,
-        })
-    }
-
-    /// The open fds of `t` as FILES entries, ascending.
-    ///
-    /// # Errors
-    /// `E2BIG` past [`image::MAX_FILES`] fds, `ENOMEM`, `EINTR`.
-    fn files_of(&mut self, t: &Task) -> Result<&[image::FileEntry]> {
-        let n = loop {
-            match t.fds(&mut self.fds, &mut self.kinds) {
-                Ok(n) => break n,
-                Err(e) if e == code::E2BIG && self.fds.len() < FDS_MAX => {
-                    let len = self.fds.len().saturating_mul(2).min(FDS_MAX);
-                    *self = Self::with_len(len)?;
-                }
-                Err(e) => {
-                    if e == code::E2BIG {
-                        pr_info!(
-                            "cptrst: checkpoint: a task has more than {} open fds\n",
-                            FDS_MAX
-                        );
-                    }
-                    return Err(e);
-                }
-            }
-        };
-        for k in 0..n {
-            let (Some(&fd), Some(&kind), Some(e)) =
-                (self.fds.get(k), self.kinds.get(k), self.entries.get_mut(k))
-            else {
-                return Err(code::EINVAL);
-            };
-            *e = image::FileEntry {
-                fd,
-                kind: file_kind(kind),
-            };
-        }
-        self.entries.get(..n).ok_or(code::EINVAL)
-    }
-}
-
-/// Writes a task's TASK record, then for a live task its REGS, FPU and
-/// FILES. `xstate` is scratch space of the image's xstate size, `fds` for
-/// the fd list.
+/// Writes a task's TASK record, then for a live task its REGS, FPU, FDS
+/// (a thread group leader's, from `files`) and THREAD. `xstate` is scratch
+/// space of the image's xstate size.
 pub(crate) fn write_task(
     out: &mut ImageOut,
     index: u32,
     t: &Task,
     i: &TaskInfo,
     xstate: &mut [u8],
-    fds: &mut FdScratch,
+    files: &TreeFiles,
 ) -> Result {
     let rec = image::Task {
         index,
@@ -294,10 +208,7 @@ pub(crate) fn write_task(
     out.put(64 + image::FPU_FIXED_LEN + xstate.len(), |e, b| {
         e.fpu(xstate, b)
     })?;
-    let files = fds.files_of(t)?;
-    let count = u32::try_from(files.len()).map_err(|_| code::E2BIG)?;
-    let len = image::Files::payload_len(count).ok_or(code::E2BIG)?;
-    out.put(64 + len, |e, b| e.files(files, b))?;
+    files.write_fds(out, index as usize)?;
     let ts = t.thread_state();
     let th = image::Thread {
         clear_child_tid: ts.clear_child_tid,

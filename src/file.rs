@@ -3,9 +3,11 @@
 //! counted `struct file` ([`LocalFile`], [`File`], held as `ARef`), the
 //! lookup of a caller's fd ([`LocalFile::fget`], failing with
 //! [`BadFdError`]), a file's facts ([`FileFacts`]: mode bits, inode type,
-//! position) and the decisions taken on them (the kind of an fd for the
-//! dump, [`kind_of_mode`]), I/O at explicit offsets, fd installation, and
-//! a looked-up, not yet opened [`Path`].
+//! position) and the decisions taken on them, what the checkpoint
+//! classifies an open file on ([`FileDumpFacts`], the classification being
+//! `dump_files.rs`'s), a pipe's buffered bytes read without consuming them
+//! ([`LocalFile::pipe_peek`]), I/O at explicit offsets, fd installation,
+//! and a looked-up, not yet opened [`Path`].
 //!
 //! The C side (`cptrst_file_*`, `cptrst_path_*`) reads the fields behind
 //! inline functions and drives iov_iters; it decides nothing.
@@ -84,32 +86,6 @@ pub(crate) mod mode {
     pub(crate) const S_IFIFO: u32 = 0o010000;
 }
 
-/// The kinds of an fd for the dump (the same numbers as the image's
-/// `FILE_KIND_*`, translated in `dump_task.rs` all the same).
-pub(crate) mod file_kind {
-    pub(crate) const REG: u32 = 1;
-    pub(crate) const DIR: u32 = 2;
-    pub(crate) const FIFO: u32 = 3;
-    pub(crate) const SOCK: u32 = 4;
-    pub(crate) const CHR: u32 = 5;
-    pub(crate) const BLK: u32 = 6;
-    /// Anything else (anonymous inodes: eventfd, epoll, ..., have no type).
-    pub(crate) const OTHER: u32 = 7;
-}
-
-/// The [`file_kind`] of an inode of mode `m`.
-pub(crate) fn kind_of_mode(m: u32) -> u32 {
-    match m & mode::S_IFMT {
-        mode::S_IFREG => file_kind::REG,
-        mode::S_IFDIR => file_kind::DIR,
-        mode::S_IFIFO => file_kind::FIFO,
-        mode::S_IFSOCK => file_kind::SOCK,
-        mode::S_IFCHR => file_kind::CHR,
-        mode::S_IFBLK => file_kind::BLK,
-        _ => file_kind::OTHER,
-    }
-}
-
 /// `cptrst_file_facts.flags` bits (`CPTRST_FF_*`).
 pub(crate) mod ff {
     pub(crate) const READ: u32 = 1 << 0;
@@ -154,6 +130,139 @@ impl FileFacts {
     /// Is it a regular file?
     pub(crate) fn is_reg(&self) -> bool {
         self.i_mode & mode::S_IFMT == mode::S_IFREG
+    }
+}
+
+mod dump_ffi {
+    use super::FileDumpFacts;
+    use kernel::bindings::file;
+    #[allow(improper_ctypes)]
+    extern "C" {
+        pub(super) fn cptrst_file_dump_facts(
+            f: *mut file,
+            out: *mut FileDumpFacts,
+            path: *mut u8,
+            size: u32,
+        ) -> i32;
+        pub(super) fn cptrst_pipe_peek(f: *mut file, buf: *mut u8, size: usize) -> isize;
+        pub(super) fn cptrst_file_open_read(f: *mut file) -> *mut file;
+    }
+}
+
+/// `cptrst_file_dump_facts.fmode` bits (`CPTRST_DF_*`).
+pub(crate) mod df_mode {
+    pub(crate) const READ: u32 = 1 << 0;
+    pub(crate) const WRITE: u32 = 1 << 1;
+    pub(crate) const PATH: u32 = 1 << 2;
+}
+
+/// `cptrst_file_dump_facts.facts` bits (`CPTRST_DF_*`).
+pub(crate) mod df {
+    pub(crate) const UNLINKED: u32 = 1 << 0;
+    pub(crate) const SHMEM: u32 = 1 << 1;
+    pub(crate) const CPTRST_DEV: u32 = 1 << 2;
+    pub(crate) const NOEXEC_SB: u32 = 1 << 3;
+    pub(crate) const NOUSER_SB: u32 = 1 << 4;
+    pub(crate) const WATCH_QUEUE: u32 = 1 << 5;
+}
+
+/// Bytes of [`FileDumpFacts::name`] (`CPTRST_DF_NAME_LEN`).
+pub(crate) const DF_NAME_LEN: usize = 256;
+/// Bytes of [`FileDumpFacts::fs_name`] (`CPTRST_DF_FS_NAME_LEN`).
+pub(crate) const DF_FS_NAME_LEN: usize = 32;
+
+/// `struct cptrst_file_dump_facts`: what the checkpoint classifies an open
+/// file on (`dump_files.rs` decides).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub(crate) struct FileDumpFacts {
+    /// `f_pos`.
+    pub(crate) pos: u64,
+    /// `i_size`.
+    pub(crate) size: u64,
+    pub(crate) ino: u64,
+    /// The super block's magic.
+    pub(crate) s_magic: u64,
+    /// The pipe of a pipe or FIFO end as an opaque id, 0 for none.
+    pub(crate) pipe: u64,
+    /// The raw `f_flags`.
+    pub(crate) f_flags: u32,
+    /// [`df_mode`] bits.
+    pub(crate) fmode: u32,
+    pub(crate) i_mode: u32,
+    pub(crate) rdev_major: u32,
+    pub(crate) rdev_minor: u32,
+    /// [`df`] bits.
+    pub(crate) facts: u32,
+    /// Shmem seals (`F_SEAL_*`).
+    pub(crate) seals: u32,
+    pub(crate) pipe_readers: u32,
+    pub(crate) pipe_writers: u32,
+    /// The pipe's capacity in bytes.
+    pub(crate) pipe_size: u32,
+    /// Bytes buffered in the pipe.
+    pub(crate) pipe_bytes: u32,
+    /// Length of the file's `d_path`.
+    pub(crate) path_len: u32,
+    /// The dentry's name, NUL-padded, truncated.
+    pub(crate) name: [u8; DF_NAME_LEN],
+    /// The file system type's name, NUL-padded.
+    pub(crate) fs_name: [u8; DF_FS_NAME_LEN],
+}
+const _: () = {
+    use core::mem::offset_of;
+    assert!(offset_of!(FileDumpFacts, pos) == 0);
+    assert!(offset_of!(FileDumpFacts, size) == 8);
+    assert!(offset_of!(FileDumpFacts, ino) == 16);
+    assert!(offset_of!(FileDumpFacts, s_magic) == 24);
+    assert!(offset_of!(FileDumpFacts, pipe) == 32);
+    assert!(offset_of!(FileDumpFacts, f_flags) == 40);
+    assert!(offset_of!(FileDumpFacts, fmode) == 44);
+    assert!(offset_of!(FileDumpFacts, i_mode) == 48);
+    assert!(offset_of!(FileDumpFacts, rdev_major) == 52);
+    assert!(offset_of!(FileDumpFacts, rdev_minor) == 56);
+    assert!(offset_of!(FileDumpFacts, facts) == 60);
+    assert!(offset_of!(FileDumpFacts, seals) == 64);
+    assert!(offset_of!(FileDumpFacts, pipe_readers) == 68);
+    assert!(offset_of!(FileDumpFacts, pipe_writers) == 72);
+    assert!(offset_of!(FileDumpFacts, pipe_size) == 76);
+    assert!(offset_of!(FileDumpFacts, pipe_bytes) == 80);
+    assert!(offset_of!(FileDumpFacts, path_len) == 84);
+    assert!(offset_of!(FileDumpFacts, name) == 88);
+    assert!(offset_of!(FileDumpFacts, fs_name) == 88 + DF_NAME_LEN);
+    assert!(core::mem::size_of::<FileDumpFacts>() == 88 + DF_NAME_LEN + DF_FS_NAME_LEN);
+};
+
+/// The bytes of a NUL-padded C string array, up to its first NUL.
+pub(crate) fn c_str_bytes(a: &[u8]) -> &[u8] {
+    let n = a.iter().position(|&b| b == 0).unwrap_or(a.len());
+    &a[..n]
+}
+
+impl FileDumpFacts {
+    /// The inode's type (`S_IFMT` bits).
+    pub(crate) fn file_type(&self) -> u32 {
+        self.i_mode & mode::S_IFMT
+    }
+
+    /// Has it all the [`df`] `bits`?
+    pub(crate) fn has(&self, bits: u32) -> bool {
+        self.facts & bits == bits
+    }
+
+    /// Has it all the [`df_mode`] `bits`?
+    pub(crate) fn has_mode(&self, bits: u32) -> bool {
+        self.fmode & bits == bits
+    }
+
+    /// The dentry's name.
+    pub(crate) fn name(&self) -> &[u8] {
+        c_str_bytes(&self.name)
+    }
+
+    /// The file system type's name.
+    pub(crate) fn fs_name(&self) -> &[u8] {
+        c_str_bytes(&self.fs_name)
     }
 }
 
@@ -228,6 +337,60 @@ impl LocalFile {
         // writable local of the C layout.
         unsafe { ffi::cptrst_file_facts(self.as_ptr(), &mut out) };
         out
+    }
+
+    /// What the checkpoint classifies it on, its `d_path` into `path`
+    /// (its length in [`FileDumpFacts::path_len`]).
+    ///
+    /// # Errors
+    /// `ENAMETOOLONG` if the path does not fit.
+    pub(crate) fn dump_facts(&self, path: &mut [u8]) -> Result<FileDumpFacts> {
+        let size = u32::try_from(path.len()).map_err(|_| code::EINVAL)?;
+        let mut out = core::mem::MaybeUninit::<FileDumpFacts>::uninit();
+        // SAFETY: the file is referenced (type invariant); `out` and `path`
+        // are writable for their sizes; C fills all of `out` (memset first)
+        // before it looks at the path.
+        let r = unsafe {
+            dump_ffi::cptrst_file_dump_facts(
+                self.as_ptr(),
+                out.as_mut_ptr(),
+                path.as_mut_ptr(),
+                size,
+            )
+        };
+        kernel::error::to_result(r)?;
+        // SAFETY: fully written by the successful call.
+        let f = unsafe { out.assume_init() };
+        if f.path_len as usize > path.len() {
+            return Err(code::EINVAL);
+        }
+        Ok(f)
+    }
+
+    /// Copies the bytes buffered in its pipe into `buf`, without
+    /// consuming them; how many.
+    ///
+    /// # Errors
+    /// `ENOSPC` if the pipe holds more than `buf.len()` bytes, `EINVAL` if
+    /// it is no pipe end, `EIO` and the like from a spliced page.
+    pub(crate) fn pipe_peek(&self, buf: &mut [u8]) -> Result<usize> {
+        // SAFETY: `buf` is writable for its length; the file is referenced.
+        let r = unsafe { dump_ffi::cptrst_pipe_peek(self.as_ptr(), buf.as_mut_ptr(), buf.len()) };
+        isize_result(r).map(|n| n.min(buf.len()))
+    }
+
+    /// It, if open for reading; else a new read-only open of its path
+    /// (a write-only or `O_PATH` fd), as the caller, with open(2)'s
+    /// permission check.
+    ///
+    /// # Errors
+    /// `EACCES`, what `dentry_open` returns.
+    pub(crate) fn open_read(&self) -> Result<ARef<File>> {
+        // SAFETY: the file is referenced; C returns a new reference.
+        let f = from_err_ptr(unsafe { dump_ffi::cptrst_file_open_read(self.as_ptr()) })?;
+        // SAFETY: the new reference is owned by the ARef; the checkpoint
+        // ioctl holds no fdget_pos of any file.
+        Ok(unsafe { ARef::from_raw(f.cast::<File>()) })
     }
 
     /// Sets its file position (the caller decides when that is right).

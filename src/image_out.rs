@@ -88,6 +88,17 @@ pub(crate) const BUF_LEN: usize = 1 << 20;
 /// Most pages of one run that fit in the buffer with its record header.
 pub(crate) const RUN_PAGES: usize = (BUF_LEN - 64) / kernel::page::PAGE_SIZE;
 
+/// Most bytes of one [`ImageOut::data_chunk`]: an FDATA record fits in
+/// the buffer with its header.
+pub(crate) const FDATA_CHUNK_MAX: usize = {
+    let n = (BUF_LEN - 64) & !7;
+    if n < image::FDATA_MAX_CHUNK {
+        n
+    } else {
+        image::FDATA_MAX_CHUNK
+    }
+};
+
 /// Maps an encoder error: the dump code sized everything, so any is a bug
 /// or a limit of the format (too many VMAs, a path too long...).
 pub(crate) fn enc_err(e: EncodeError) -> Error {
@@ -190,6 +201,34 @@ impl ImageOut {
         fill(dst)?;
         self.enc.data(dst).map_err(enc_err)?;
         self.len += ps;
+        Ok(())
+    }
+
+    /// Writes one FDATA record of `n` bytes (1..=[`FDATA_CHUNK_MAX`]) of
+    /// the content of FILE `file` at `offset`: `fill` writes the bytes
+    /// straight into the buffer, the zero padding follows.
+    pub(crate) fn data_chunk(
+        &mut self,
+        file: u32,
+        offset: u64,
+        n: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result,
+    ) -> Result {
+        if n == 0 || n > FDATA_CHUNK_MAX {
+            return Err(code::EINVAL);
+        }
+        let padded = (n + 7) & !7;
+        self.room(64 + padded)?;
+        self.put(64, |e, b| e.fdata_begin(file, offset, n, b))?;
+        let dst = &mut self.buf[self.len..self.len + padded];
+        let (data, pad) = dst.split_at_mut(n);
+        fill(data)?;
+        pad.fill(0);
+        self.enc.data(data).map_err(enc_err)?;
+        if !pad.is_empty() {
+            self.enc.data(pad).map_err(enc_err)?;
+        }
+        self.len += padded;
         Ok(())
     }
 

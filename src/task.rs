@@ -5,7 +5,9 @@
 //! proof value ([`CurrentTask`]) with its actions; the FPU-parked proof
 //! ([`FpuParked`]); the validated general registers ([`UserRegs`]) and the
 //! one definition of their indices ([`reg`]); the structs shared with
-//! `src/cptrst_task.c` ([`TaskInfo`], [`ThreadState`]), offsets asserted.
+//! `src/cptrst_task.c` ([`TaskInfo`], [`ThreadState`]) and the fd-table
+//! and fs-context walk of the checkpoint ([`TaskCtx`], [`TaskPaths`],
+//! [`TaskExt::next_fd`]), offsets asserted.
 //!
 //! The C functions (include/cptrst_abi.h, "task objects") return facts or
 //! write what Rust validated; the decisions are here and in `cred.rs`,
@@ -24,7 +26,7 @@ use crate::image::regs;
 use kernel::types::ARef;
 
 use crate::cred::{Creds, DumpFacts};
-use crate::file::DevFile;
+use crate::file::{DevFile, File};
 use crate::pid::{Pid, PidNamespace};
 
 /// Pid-namespace levels a task can have (`MAX_PID_NS_LEVEL`).
@@ -93,6 +95,46 @@ const _: () = assert!(offset_of!(ThreadState, rseq) == 24);
 const _: () = assert!(offset_of!(ThreadState, rseq_len) == 32);
 const _: () = assert!(offset_of!(ThreadState, rseq_sig) == 36);
 const _: () = assert!(core::mem::size_of::<ThreadState>() == 40);
+
+/// `struct cptrst_task_ctx`: a task's fd table and fs context as opaque
+/// ids (compared, never followed), their counts, its umask.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct TaskCtx {
+    /// `files_struct` id, 0 for none.
+    pub(crate) files: u64,
+    /// `fs_struct` id, 0 for none.
+    pub(crate) fs: u64,
+    /// Tasks sharing the fd table (`files->count`).
+    pub(crate) files_users: u32,
+    /// Tasks sharing the fs context (`fs->users`).
+    pub(crate) fs_users: u32,
+    pub(crate) umask: u32,
+    pub(crate) pad: u32,
+}
+const _: () = assert!(offset_of!(TaskCtx, files) == 0);
+const _: () = assert!(offset_of!(TaskCtx, fs) == 8);
+const _: () = assert!(offset_of!(TaskCtx, files_users) == 16);
+const _: () = assert!(offset_of!(TaskCtx, fs_users) == 20);
+const _: () = assert!(offset_of!(TaskCtx, umask) == 24);
+const _: () = assert!(offset_of!(TaskCtx, pad) == 28);
+const _: () = assert!(core::mem::size_of::<TaskCtx>() == 32);
+
+/// `struct cptrst_task_paths`: the lengths of a task's root and cwd paths
+/// and whether each is unlinked.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct TaskPaths {
+    pub(crate) root_len: u32,
+    pub(crate) cwd_len: u32,
+    pub(crate) root_unlinked: u32,
+    pub(crate) cwd_unlinked: u32,
+}
+const _: () = assert!(offset_of!(TaskPaths, root_len) == 0);
+const _: () = assert!(offset_of!(TaskPaths, cwd_len) == 4);
+const _: () = assert!(offset_of!(TaskPaths, root_unlinked) == 8);
+const _: () = assert!(offset_of!(TaskPaths, cwd_unlinked) == 12);
+const _: () = assert!(core::mem::size_of::<TaskPaths>() == 16);
 
 /// `sizeof(struct robust_list_head)` (asserted in `cptrst_task.c`).
 const ROBUST_LIST_HEAD_LEN: u64 = 24;
@@ -209,7 +251,7 @@ impl UserRegs {
 // some of their members no fields, hence the lint (as in the bindings crate).
 #[allow(improper_ctypes)]
 mod ffi {
-    use super::{bindings, TaskInfo, ThreadState};
+    use super::{bindings, TaskCtx, TaskInfo, TaskPaths, ThreadState};
     use crate::cred::DumpFacts;
     extern "C" {
         pub(super) fn cptrst_tree_collect(
@@ -247,12 +289,23 @@ mod ffi {
             buf: *const u8,
             size: u32,
         ) -> i32;
-        pub(super) fn cptrst_task_fds(
+        pub(super) fn cptrst_task_next_fd(
             t: *mut bindings::task_struct,
-            fds: *mut u32,
-            modes: *mut u32,
-            max: u32,
+            fd: *mut u32,
+            cloexec: *mut u32,
+        ) -> *mut bindings::file;
+        pub(super) fn cptrst_task_ctx(t: *mut bindings::task_struct, out: *mut TaskCtx);
+        pub(super) fn cptrst_task_fs_paths(
+            t: *mut bindings::task_struct,
+            out: *mut TaskPaths,
+            root: *mut u8,
+            cwd: *mut u8,
+            size: u32,
         ) -> i32;
+        pub(super) fn cptrst_task_vma_file(
+            t: *mut bindings::task_struct,
+            start: u64,
+        ) -> *mut bindings::file;
         pub(super) fn cptrst_cur_set_regs(regs: *const u64);
         pub(super) fn cptrst_cur_set_ip_sp(ip: u64, sp: u64);
         pub(super) fn cptrst_cur_set_comm(comm: *const u8);
@@ -289,10 +342,24 @@ pub(crate) trait TaskExt {
     /// The xstate in user-ABI XSAVE format; `buf.len()` must be
     /// [`crate::machine::xstate_size`].
     fn xstate(&self, buf: &mut [u8]) -> Result;
-    /// Its open fds ascending into `fds`, their kinds
-    /// ([`crate::file::file_kind`]) into `kinds`; how many (0 for a task
-    /// without files). `E2BIG` past the room, `EINTR` if the caller is killed.
-    fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize>;
+    /// Its first open fd at or above `from`: the fd, its `FD_CLOEXEC` bit
+    /// and the file, referenced; None past its last fd (or without an fd
+    /// table: exiting).
+    fn next_fd(&self, from: u32) -> Option<(u32, bool, ARef<File>)>;
+    /// Its fd table and fs context as opaque ids, their counts, its umask.
+    fn ctx(&self) -> TaskCtx;
+    /// Its root and cwd as paths from the caller's root, into `root` and
+    /// `cwd` (of the same length); their lengths and whether unlinked.
+    ///
+    /// # Errors
+    /// `ESRCH` without an fs context, `ENAMETOOLONG`.
+    fn fs_paths(&self, root: &mut [u8], cwd: &mut [u8]) -> Result<TaskPaths>;
+    /// The file its mapping at `start` maps, referenced (None: no mapping
+    /// starts there, or it maps no file).
+    ///
+    /// # Errors
+    /// `ESRCH` without an mm, `EINTR` on a fatal signal.
+    fn vma_file(&self, start: u64) -> Result<Option<ARef<File>>>;
     /// Its clear-child-tid address, robust list and rseq area.
     fn thread_state(&self) -> ThreadState;
 }
@@ -381,21 +448,58 @@ impl TaskExt for Task {
         to_result(unsafe { ffi::cptrst_task_xstate(self.as_raw(), buf.as_mut_ptr(), len) })
     }
 
-    fn fds(&self, fds: &mut [u32], kinds: &mut [u32]) -> Result<usize> {
-        let max = fds.len().min(kinds.len());
-        let max32 = u32::try_from(max).map_err(|_| code::EINVAL)?;
-        // SAFETY: a live task; `fds` and `kinds` are writable for at least
-        // `max` entries each, and the shim writes at most `max` of each.
-        let n = unsafe {
-            ffi::cptrst_task_fds(self.as_raw(), fds.as_mut_ptr(), kinds.as_mut_ptr(), max32)
-        };
-        to_result(n)?;
-        // The shim gave each fd's i_mode: its kind is decided in file.rs.
-        let n = (n as usize).min(max);
-        for k in kinds.iter_mut().take(n) {
-            *k = crate::file::kind_of_mode(*k);
+    fn next_fd(&self, from: u32) -> Option<(u32, bool, ARef<File>)> {
+        let (mut fd, mut cloexec) = (from, 0u32);
+        // SAFETY: a live task; `fd` and `cloexec` are writable locals; C
+        // returns a new file reference or NULL.
+        let f = unsafe { ffi::cptrst_task_next_fd(self.as_raw(), &mut fd, &mut cloexec) };
+        let f = NonNull::new(f)?;
+        // SAFETY: the reference is now owned by the ARef (`File` is
+        // transparent over `struct file`); the checkpoint holds no
+        // fdget_pos of another task's file.
+        let f = unsafe { ARef::from_raw(f.cast::<File>()) };
+        Some((fd, cloexec != 0, f))
+    }
+
+    fn ctx(&self) -> TaskCtx {
+        let mut out = TaskCtx::default();
+        // SAFETY: a live task; `out` is a writable local of the C layout.
+        unsafe { ffi::cptrst_task_ctx(self.as_raw(), &mut out) };
+        out
+    }
+
+    fn fs_paths(&self, root: &mut [u8], cwd: &mut [u8]) -> Result<TaskPaths> {
+        let len = root.len().min(cwd.len());
+        let size = u32::try_from(len).map_err(|_| code::EINVAL)?;
+        let mut out = TaskPaths::default();
+        // SAFETY: a live task; `root` and `cwd` are writable for `size`
+        // bytes each, `out` is a writable local of the C layout.
+        to_result(unsafe {
+            ffi::cptrst_task_fs_paths(
+                self.as_raw(),
+                &mut out,
+                root.as_mut_ptr(),
+                cwd.as_mut_ptr(),
+                size,
+            )
+        })?;
+        if out.root_len as usize > len || out.cwd_len as usize > len {
+            return Err(code::EINVAL);
         }
-        Ok(n)
+        Ok(out)
+    }
+
+    fn vma_file(&self, start: u64) -> Result<Option<ARef<File>>> {
+        // SAFETY: a live task; C returns a new file reference or ERR_PTR.
+        let f = unsafe { ffi::cptrst_task_vma_file(self.as_raw(), start) };
+        match kernel::error::from_err_ptr(f) {
+            Ok(p) => Ok(NonNull::new(p).map(|p| {
+                // SAFETY: the new reference is owned by the ARef.
+                unsafe { ARef::from_raw(p.cast::<File>()) }
+            })),
+            Err(e) if e == code::ENOENT => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn thread_state(&self) -> ThreadState {

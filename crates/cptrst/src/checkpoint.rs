@@ -9,6 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use crate::dev::Dev;
+use cptrst_uapi as uapi;
 use crate::stop::{self, After};
 use cptrst::Failure;
 
@@ -22,11 +23,39 @@ fn explain(err: &std::io::Error) -> &'static str {
         Some(libc::EPIPE) => "the reader of the output went away",
         Some(libc::EINTR) => "interrupted by a signal",
         Some(libc::ENOSPC) => "no space left for the image",
-        Some(libc::EOPNOTSUPP) => "the tree uses something cptrst cannot checkpoint yet (see the kernel log)",
+        Some(libc::EOPNOTSUPP) => "the tree uses something cptrst cannot checkpoint yet",
         Some(libc::ETXTBSY) => "the output is a file the tree maps: writing it would change the tree",
         Some(libc::EINVAL) => "invalid request (the tool's own tree, or an output the kernel cannot write to)",
         _ => "checkpoint failed",
     }
+}
+
+/// `checkpoint(pid, fd, 0)` with `msg` as the buffer for the kernel's
+/// failure message (made raw, as `Dev::checkpoint` passes none).
+fn checkpoint_ioctl(dev: &Dev, pid: i32, fd: i32, msg: &mut [u8]) -> std::io::Result<()> {
+    let a = uapi::CheckpointArgs {
+        pid,
+        fd,
+        flags: 0,
+        msg_len: u32::try_from(msg.len()).unwrap_or(0).min(uapi::RST_MSG_MAX),
+        msg: msg.as_mut_ptr() as u64,
+        ..Default::default()
+    };
+    // SAFETY: IOC_CHECKPOINT's size is that of `CheckpointArgs`; the kernel
+    // reads `a` and writes at most `msg_len` bytes at `msg`, which lives
+    // across the call.
+    let r = unsafe { libc::ioctl(dev.as_raw_fd(), uapi::IOC_CHECKPOINT as libc::c_ulong, &a as *const uapi::CheckpointArgs) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The NUL-terminated message the kernel wrote into `buf`, if any.
+fn kernel_message(buf: &[u8]) -> Option<String> {
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 /// SIGINT/SIGTERM: interrupts the ioctl (EINTR) and the stop's waits.
@@ -131,7 +160,8 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
         }
     };
     let t_dump = std::time::Instant::now();
-    let res = dev.checkpoint(pid, fd, 0).and_then(|()| match file.as_ref() {
+    let mut kmsg = vec![0u8; uapi::RST_MSG_MAX as usize];
+    let res = checkpoint_ioctl(&dev, pid, fd, &mut kmsg).and_then(|()| match file.as_ref() {
         Some(mut f) => {
             let len = f.stream_position()?;
             f.set_len(len).map(|()| Some(len))
@@ -171,7 +201,11 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
             if let (Some(path), true) = (out.as_deref(), created) {
                 let _ = std::fs::remove_file(path);
             }
-            Err(Failure::op(format!("checkpoint of {pid} failed: {}: {e}", explain(&e))))
+            // The kernel's message names what it refused (task, fd, kind).
+            match kernel_message(&kmsg) {
+                Some(m) => Err(Failure::op(format!("checkpoint: {m} ({e})"))),
+                None => Err(Failure::op(format!("checkpoint of {pid} failed: {}: {e}", explain(&e)))),
+            }
         }
     }
 }
@@ -205,6 +239,13 @@ mod tests {
         );
         assert_eq!(parse(&["--resume", "7"]).unwrap().after, After::Resume);
         assert_eq!(parse(&["7", "--stop-timeout", "3600"]).unwrap().stop_timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn kernel_messages() {
+        assert_eq!(kernel_message(&[0; 8]), None);
+        assert_eq!(kernel_message(b"task 0 (pid 5): fd 3 is x: not supported\0junk").as_deref(), Some("task 0 (pid 5): fd 3 is x: not supported"));
+        assert_eq!(kernel_message(b"abc").as_deref(), Some("abc"));
     }
 
     #[test]

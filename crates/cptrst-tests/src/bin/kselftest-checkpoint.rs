@@ -179,7 +179,10 @@ fn process_tree() -> Result<(), String> {
     mm_ids.dedup();
     ensure(mm_ids.len() == 3, || format!("mm ids {mm_ids:?}"))?;
     ensure(img["mms"].as_array().map(Vec::len) == Some(3), || "3 MM groups expected".into())?;
-    ensure(tasks.iter().all(|t| t["files"].is_array()), || "a live task without a FILES record".into())?;
+    // Every process has its fd table (FDS), no thread has one of its own.
+    let has_fds = |t: &Value| ["fds", "files"].iter().any(|k| t[*k].is_array() || t[*k]["fds"].is_array());
+    ensure(procs.iter().all(|t| has_fds(t)), || "a live process without an FDS record".into())?;
+    ensure(threads.iter().all(|t| !has_fds(t)), || "a thread with an FDS record".into())?;
     let pg = tasks[0]["pgid"].clone();
     ensure(tasks.iter().all(|t| t["pgid"] == pg && t["sid"] == tasks[0]["sid"]), || "pgid/sid differ".into())
 }
@@ -252,56 +255,480 @@ fn shared_anon_objects() -> Result<(), String> {
     })
 }
 
-/// The kind `cptrst inspect` names for the file `path` (a /proc/PID/fd link).
-fn kind_of(path: &std::path::Path) -> Result<&'static str, String> {
-    use std::os::unix::fs::FileTypeExt;
-    let t = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.file_type();
-    Ok(if t.is_file() {
-        "reg"
-    } else if t.is_dir() {
-        "dir"
-    } else if t.is_fifo() {
-        "fifo"
-    } else if t.is_socket() {
-        "sock"
-    } else if t.is_char_device() {
-        "chr"
-    } else if t.is_block_device() {
-        "blk"
-    } else {
-        "other"
-    })
+/// The `files` workload has a socketpair and an eventfd: refused at the
+/// lowest of their fds, naming it, with nothing written.
+fn open_files_refused() -> Result<(), String> {
+    let w = Workload::start(&["files", "/tmp/ck-files-reg"])?;
+    let want = w.info["fds"].as_array().ok_or("no fds in the ready line")?;
+    let bad = want
+        .iter()
+        .filter(|p| matches!(p[1].as_str(), Some("sock" | "other")))
+        .filter_map(|p| p[0].as_u64())
+        .min()
+        .ok_or("no socket nor eventfd in the workload")?;
+    let img = "/tmp/ck-files.img";
+    let _ = std::fs::remove_file(img);
+    let o = cptrst(&["checkpoint", &w.pid().to_string(), "-o", img]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    let head = format!("cptrst: checkpoint: task 0 (pid {}): fd {bad} is ", w.pid());
+    ensure(err.contains(&head) && err.contains(": not supported"), || format!("message: {err}"))?;
+    ensure(!std::path::Path::new(img).exists(), || "the refused image file was left".into())?;
+    ensure(w.alive(), || "the workload died".into())
 }
 
-/// The FILES record: the open fds (0, 1, 2 and those the workload opened)
-/// with their kinds, exactly as /proc/PID/fd shows them.
-fn open_files() -> Result<(), String> {
-    let w = Workload::start(&["files", "/tmp/ck-files-reg"])?;
-    let img = checkpoint_json(w.pid(), "/tmp/ck-files.img")?;
-    let files = task0(&img)["files"].as_array().ok_or("no files in the image")?;
-    let got: Vec<(u64, String)> = files
+// ---------------------------------------------------------------------------
+// Open files: workloads forked from this test (raw system calls only in the
+// child), each fd at a known number; the child reports through pipes.
+// ---------------------------------------------------------------------------
+
+/// Fds of the forked file workloads.
+const FW_PIPE_R: i32 = 30;
+const FW_PIPE_W: i32 = 31;
+const FW_REG: i32 = 32;
+const FW_MEMFD: i32 = 33;
+const FW_DIR: i32 = 34;
+const FW_NULL: i32 = 35;
+const FW_DUP: i32 = 100;
+const FW_RES: i32 = 40;
+const FW_CTL: i32 = 41;
+/// The data left in the workload's pipe, and its regular file's position.
+const FW_PIPE_DATA: &[u8] = b"pipe-data-42";
+const FW_REG_POS: i64 = 37;
+const FW_MEMFD_LEN: usize = 10000;
+
+/// What a forked workload adds to its common files, at fd `at`.
+#[derive(Clone, Copy, Debug)]
+enum Extra {
+    None,
+    Eventfd,
+    Socket,
+    Ptmx,
+    Epoll,
+    ProcFile,
+    /// A child process sharing the fd table (`CLONE_FILES` without
+    /// `CLONE_THREAD`), its pid written to the report pipe after the
+    /// ready byte.
+    SharedFiles,
+}
+
+/// A forked workload: a pipe with [`FW_PIPE_DATA`] in it (both ends), an
+/// O_APPEND file at [`FW_REG_POS`] (dup'ed at [`FW_DUP`]), a sealed memfd
+/// (also mapped shared), a mapping of a deleted file, a directory,
+/// `/dev/null` close-on-exec, umask 027, cwd /tmp; and its [`Extra`].
+/// Killed when dropped.
+struct FileWorkload {
+    pid: i32,
+    res: std::fs::File,
+    ctl: std::fs::File,
+}
+
+fn pipe2() -> Result<(i32, i32), String> {
+    let mut p = [0i32; 2];
+    // SAFETY: pipe2(2) into a 2-int array.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    Ok((p[0], p[1]))
+}
+
+/// The child's part: raw system calls, then `_exit`. Exit codes 20+: setup
+/// step that failed.
+///
+/// # Safety
+/// Only in the child of a fork, with `res_w`/`ctl_r` its ends of the pipes.
+unsafe fn file_child(extra: Extra, at: i32, res_w: i32, ctl_r: i32) -> ! {
+    use libc::*;
+    // SAFETY (whole function): system calls on the child's own fds and
+    // static C strings; it ends in _exit.
+    unsafe {
+        let step = |ok: bool, code: i32| {
+            if !ok {
+                _exit(code)
+            }
+        };
+        step(dup2(res_w, FW_RES) == FW_RES && dup2(ctl_r, FW_CTL) == FW_CTL, 20);
+        // Nothing inherited from the test but fds 0-2 and the two pipes.
+        syscall(SYS_close_range, 3u32, (FW_RES - 1) as u32, 0u32);
+        syscall(SYS_close_range, (FW_CTL + 1) as u32, u32::MAX, 0u32);
+        let mut p = [0i32; 2];
+        step(pipe(p.as_mut_ptr()) == 0, 21);
+        step(dup2(p[0], FW_PIPE_R) == FW_PIPE_R && dup2(p[1], FW_PIPE_W) == FW_PIPE_W, 22);
+        close(p[0]);
+        close(p[1]);
+        step(write(FW_PIPE_W, FW_PIPE_DATA.as_ptr().cast(), FW_PIPE_DATA.len()) == FW_PIPE_DATA.len() as isize, 23);
+        let reg = open(c"/tmp/ck-fw-reg".as_ptr(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND, 0o644);
+        step(reg >= 0 && dup2(reg, FW_REG) == FW_REG, 24);
+        close(reg);
+        let buf = [b'r'; 100];
+        step(write(FW_REG, buf.as_ptr().cast(), 100) == 100, 25);
+        step(lseek(FW_REG, FW_REG_POS, SEEK_SET) == FW_REG_POS, 26);
+        step(dup2(FW_REG, FW_DUP) == FW_DUP, 27);
+        let m = memfd_create(c"ck-memfd".as_ptr(), MFD_ALLOW_SEALING);
+        step(m >= 0 && dup2(m, FW_MEMFD) == FW_MEMFD, 28);
+        close(m);
+        let mut page = [0u8; 1000];
+        for (i, b) in page.iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        for _ in 0..FW_MEMFD_LEN / page.len() {
+            step(write(FW_MEMFD, page.as_ptr().cast(), page.len()) == page.len() as isize, 29);
+        }
+        step(fcntl(FW_MEMFD, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK) == 0, 30);
+        // The memfd mapped shared; a file mapped, then closed and unlinked:
+        // a mapping-only deleted file.
+        step(mmap(std::ptr::null_mut(), 8192, PROT_READ | PROT_WRITE, MAP_SHARED, FW_MEMFD, 0) != MAP_FAILED, 40);
+        let del = open(c"/tmp/ck-fw-del".as_ptr(), O_RDWR | O_CREAT | O_TRUNC, 0o600);
+        step(del >= 0, 41);
+        let dbuf = [b'd'; 4096];
+        step(write(del, dbuf.as_ptr().cast(), 4096) == 4096, 42);
+        step(mmap(std::ptr::null_mut(), 4096, PROT_READ, MAP_PRIVATE, del, 0) != MAP_FAILED, 43);
+        close(del);
+        step(unlink(c"/tmp/ck-fw-del".as_ptr()) == 0, 44);
+        let d = open(c"/tmp".as_ptr(), O_RDONLY | O_DIRECTORY);
+        step(d >= 0 && dup2(d, FW_DIR) == FW_DIR, 31);
+        close(d);
+        let n = open(c"/dev/null".as_ptr(), O_WRONLY);
+        step(n >= 0 && dup3(n, FW_NULL, O_CLOEXEC) == FW_NULL, 32);
+        close(n);
+        umask(0o027);
+        step(chdir(c"/tmp".as_ptr()) == 0, 33);
+        let mut sharer = 0i32;
+        if let Extra::SharedFiles = extra {
+            let c = syscall(SYS_clone, (CLONE_FILES | SIGCHLD) as c_long, 0 as c_long, 0 as c_long, 0 as c_long, 0 as c_long);
+            if c == 0 {
+                prctl(PR_SET_PDEATHSIG, SIGKILL as c_ulong);
+                loop {
+                    pause();
+                }
+            }
+            step(c > 0, 45);
+            sharer = c as i32;
+        }
+        let x = match extra {
+            Extra::None | Extra::SharedFiles => -1,
+            Extra::Eventfd => eventfd(0, 0),
+            Extra::Socket => {
+                let mut sv = [0i32; 2];
+                step(socketpair(AF_UNIX, SOCK_STREAM, 0, sv.as_mut_ptr()) == 0, 34);
+                close(sv[1]);
+                sv[0]
+            }
+            Extra::Ptmx => open(c"/dev/ptmx".as_ptr(), O_RDWR | O_NOCTTY),
+            Extra::Epoll => epoll_create1(0),
+            Extra::ProcFile => open(c"/proc/self/status".as_ptr(), O_RDONLY),
+        };
+        if !matches!(extra, Extra::None | Extra::SharedFiles) {
+            step(x >= 0, 35);
+            if x != at {
+                step(dup2(x, at) == at, 36);
+                close(x);
+            }
+        }
+        step(write(FW_RES, b"R".as_ptr().cast(), 1) == 1, 37);
+        if sharer > 0 {
+            step(write(FW_RES, (&raw const sharer).cast(), 4) == 4, 46);
+        }
+        // Wait for the test, then report what it left: the pipe's data
+        // and the file's position, read by the workload itself.
+        let mut b = 0u8;
+        step(read(FW_CTL, (&raw mut b).cast(), 1) == 1, 38);
+        let mut out = [0u8; 64 + 8];
+        let pos = lseek(FW_REG, 0, SEEK_CUR);
+        out[..8].copy_from_slice(&pos.to_le_bytes());
+        fcntl(FW_PIPE_R, F_SETFL, O_NONBLOCK);
+        let n = read(FW_PIPE_R, out[8..].as_mut_ptr().cast(), 64);
+        let n = if n < 0 { 0 } else { n as usize };
+        step(write(FW_RES, out.as_ptr().cast(), 8 + n) == (8 + n) as isize, 39);
+        _exit(0)
+    }
+}
+
+impl FileWorkload {
+    fn start(extra: Extra, at: i32) -> Result<FileWorkload, String> {
+        let (res_r, res_w) = pipe2()?;
+        let (ctl_r, ctl_w) = pipe2()?;
+        // SAFETY: fork in this single-threaded test; the child only makes
+        // system calls (file_child) and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: in the child, with its pipe ends.
+            unsafe { file_child(extra, at, res_w, ctl_r) }
+        }
+        // SAFETY: closing the child's ends, which we own.
+        unsafe {
+            libc::close(res_w);
+            libc::close(ctl_r);
+        }
+        use std::os::fd::FromRawFd;
+        // SAFETY: our ends, owned from here on.
+        let (res, ctl) = unsafe { (std::fs::File::from_raw_fd(res_r), std::fs::File::from_raw_fd(ctl_w)) };
+        if pid < 0 {
+            return Err("fork failed".into());
+        }
+        let mut w = FileWorkload { pid, res, ctl };
+        let mut b = [0u8; 1];
+        if std::io::Read::read(&mut w.res, &mut b).map_err(|e| e.to_string())? != 1 {
+            let mut st = 0;
+            // SAFETY: reaping our child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            w.pid = 0;
+            return Err(format!("the {extra:?} workload failed to set up: {}", cptrst::proc::wait_status_text(st)));
+        }
+        Ok(w)
+    }
+
+    /// The file position the kernel shows for fd `fd` (/proc/PID/fdinfo).
+    fn fdinfo_pos(&self, fd: i32) -> Option<u64> {
+        let t = std::fs::read_to_string(format!("/proc/{}/fdinfo/{fd}", self.pid)).ok()?;
+        t.lines().find_map(|l| l.strip_prefix("pos:")).and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Lets the workload report its file position and pipe data, and reaps it.
+    fn report(mut self) -> Result<(i64, Vec<u8>), String> {
+        std::io::Write::write_all(&mut self.ctl, b"G").map_err(|e| e.to_string())?;
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut self.res, &mut v).map_err(|e| e.to_string())?;
+        let mut st = 0;
+        // SAFETY: reaping our child.
+        unsafe { libc::waitpid(self.pid, &mut st, 0) };
+        self.pid = 0;
+        ensure(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, || format!("workload: {}", cptrst::proc::wait_status_text(st)))?;
+        ensure(v.len() >= 8, || format!("short report: {v:?}"))?;
+        let pos = i64::from_le_bytes(v[..8].try_into().map_err(|_| "report")?);
+        Ok((pos, v[8..].to_vec()))
+    }
+}
+
+impl Drop for FileWorkload {
+    fn drop(&mut self) {
+        if self.pid > 0 {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// Stops `pid` for the checkpoint ioctl as the tool does (PTRACE_SEIZE,
+/// PTRACE_INTERRUPT, wait for the stop).
+fn ptrace_stop(pid: i32) -> Result<(), String> {
+    // SAFETY: ptrace requests on our own child; waitpid for its stop.
+    unsafe {
+        if libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) != 0 || libc::ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0) != 0 {
+            return Err(format!("ptrace: {}", std::io::Error::last_os_error()));
+        }
+        loop {
+            let mut st = 0;
+            if libc::waitpid(pid, &mut st, libc::__WALL) != pid || !libc::WIFSTOPPED(st) {
+                return Err(format!("no ptrace stop: {st:#x}"));
+            }
+            // A signal-delivery stop first: give the signal back, the
+            // interrupt's trap comes next.
+            if st >> 16 == 0 {
+                libc::ptrace(libc::PTRACE_CONT, pid, 0, libc::WSTOPSIG(st) as usize);
+                continue;
+            }
+            break;
+        }
+        // One more request returns only once the task is off its CPU
+        // (ptrace_check_attach), as the module wants it.
+        let mut msg: u64 = 0;
+        if libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut u64) != 0 {
+            return Err(format!("PTRACE_GETEVENTMSG: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn ptrace_detach(pid: i32) {
+    // SAFETY: detaching from our stopped tracee.
+    unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+}
+
+/// Each unsupported kind is refused at checkpoint: through the tool with
+/// the message naming the task, pid, fd and kind (exit 1, no image file);
+/// through the ioctl on a tree this test stopped: EOPNOTSUPP, nothing
+/// written, the tree still stopped, the file position and the pipe data
+/// unchanged (read by /proc/PID/fdinfo, then by the workload itself).
+fn refusals_unsupported_files() -> Result<(), String> {
+    let cases: [(Extra, i32, &str); 5] = [
+        (Extra::Eventfd, 20, "anon_inode:[eventfd]"),
+        (Extra::Socket, 5, "socket:["),
+        (Extra::Ptmx, 20, "character device 5:2"),
+        (Extra::Epoll, 20, "anon_inode:[eventpoll]"),
+        (Extra::ProcFile, 20, "a file of proc"),
+    ];
+    let dev = Dev::open().map_err(|f| f.msg)?;
+    for (extra, at, kind) in cases {
+        let w = FileWorkload::start(extra, at)?;
+        let img = "/tmp/ck-unsup.img";
+        let _ = std::fs::remove_file(img);
+        let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", img]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let want = format!("cptrst: checkpoint: task 0 (pid {}): fd {at} is {kind}", w.pid);
+        ensure(o.status.code() == Some(1), || format!("{extra:?}: status {:?}: {err}", o.status))?;
+        ensure(err.contains(&want) && err.contains(": not supported"), || format!("{extra:?}: message '{err}', want '{want}...: not supported'"))?;
+        ensure(!std::path::Path::new(img).exists(), || format!("{extra:?}: the image file was left"))?;
+        // The ioctl itself, on a tree stopped by this test.
+        let out = std::fs::File::create(img).map_err(|e| e.to_string())?;
+        ptrace_stop(w.pid)?;
+        let r = errno_of(dev.checkpoint(w.pid, out.as_raw_fd(), 0));
+        let state = cptrst::proc::state(w.pid);
+        let pos = w.fdinfo_pos(FW_REG);
+        ptrace_detach(w.pid);
+        ensure(r == Some(libc::EOPNOTSUPP), || format!("{extra:?}: ioctl gave {r:?}, not EOPNOTSUPP"))?;
+        ensure(state == Some('t'), || format!("{extra:?}: after the refusal the task is in state {state:?}, not stopped"))?;
+        ensure(pos == Some(FW_REG_POS as u64), || format!("{extra:?}: fdinfo pos {pos:?}, want {FW_REG_POS}"))?;
+        let len = out.metadata().map_err(|e| e.to_string())?.len();
+        ensure(len == 0, || format!("{extra:?}: {len} bytes written by the refused checkpoint"))?;
+        let (pos, data) = w.report()?;
+        ensure(pos == FW_REG_POS, || format!("{extra:?}: the workload's file position is {pos}, want {FW_REG_POS}"))?;
+        ensure(data == FW_PIPE_DATA, || format!("{extra:?}: the workload's pipe holds {:?}", String::from_utf8_lossy(&data)))?;
+    }
+    Ok(())
+}
+
+/// Two processes sharing one fd table (`CLONE_FILES` without
+/// `CLONE_THREAD`): refused, naming both, nothing written, the tree
+/// unchanged.
+fn refusal_shared_fd_table() -> Result<(), String> {
+    let mut w = FileWorkload::start(Extra::SharedFiles, 0)?;
+    let mut b = [0u8; 4];
+    std::io::Read::read_exact(&mut w.res, &mut b).map_err(|e| format!("the sharing child's pid: {e}"))?;
+    let child = i32::from_le_bytes(b);
+    let img = "/tmp/ck-shared.img";
+    let _ = std::fs::remove_file(img);
+    let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", img]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = format!("task 1 (pid {child}) shares its fd table (CLONE_FILES) with task 0 (pid {}): not supported", w.pid);
+    ensure(o.status.code() == Some(1), || format!("status {:?}: {err}", o.status))?;
+    ensure(err.contains(&want), || format!("message '{err}', want '{want}'"))?;
+    ensure(!std::path::Path::new(img).exists(), || "the image file was left".into())?;
+    let (pos, data) = w.report()?;
+    ensure(pos == FW_REG_POS && data == FW_PIPE_DATA, || format!("after the refusal: position {pos}, pipe {:?}", String::from_utf8_lossy(&data)))
+}
+
+/// The fd entries of the first task in `cptrst inspect --json`, each
+/// merged with the FILE object it refers to (if the entry names one by
+/// id): by fd.
+fn fds_of(img: &Value) -> Result<Vec<(u64, Value)>, String> {
+    let t = task0(img);
+    let list = ["fds", "files"]
         .iter()
-        .map(|f| (f["fd"].as_u64().unwrap_or(u64::MAX), f["kind"].as_str().unwrap_or("").to_string()))
-        .collect();
-    let has = |fd: u64| got.iter().any(|(f, _)| *f == fd);
-    ensure(has(0) && has(1) && has(2), || format!("fds 0, 1, 2 not all in the image: {got:?}"))?;
-    // Its stdout is the test's pipe.
-    ensure(got.iter().any(|(f, k)| *f == 1 && k == "fifo"), || format!("fd 1 is not a pipe: {got:?}"))?;
-    let want = w.info["fds"].as_array().ok_or("no fds in the ready line")?;
-    for p in want {
-        let (fd, kind) = (p[0].as_u64().unwrap_or(u64::MAX), p[1].as_str().unwrap_or(""));
-        ensure(got.iter().any(|(f, k)| *f == fd && k == kind), || format!("fd {fd} ({kind}) not in the image: {got:?}"))?;
+        .find_map(|k| t[*k].as_array().or_else(|| t[*k]["fds"].as_array()))
+        .ok_or_else(|| format!("no fd list in task 0: {t}"))?;
+    let objects = ["files", "open_files", "file_objects"].iter().find_map(|k| img[*k].as_array());
+    let mut out = Vec::new();
+    for e in list {
+        let fd = e["fd"].as_u64().ok_or_else(|| format!("fd entry without fd: {e}"))?;
+        let mut m = e.clone();
+        if let (Some(id), Some(objs)) = (e["file"].as_u64(), objects) {
+            if let Some(o) = objs.iter().find(|o| o["id"].as_u64() == Some(id)) {
+                if let (Some(mo), Some(oo)) = (m.as_object_mut(), o.as_object()) {
+                    for (k, v) in oo {
+                        mo.entry(k.clone()).or_insert(v.clone());
+                    }
+                }
+            }
+        }
+        out.push((fd, m));
     }
-    // The workload is still stopped: the same fds, the same kinds as /proc.
-    let dir = format!("/proc/{}/fd", w.pid());
-    let mut on_proc = Vec::new();
-    for e in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))? {
-        let e = e.map_err(|e| e.to_string())?;
-        let fd: u64 = e.file_name().to_string_lossy().parse().map_err(|_| "bad fd name")?;
-        on_proc.push((fd, kind_of(&e.path())?.to_string()));
+    Ok(out)
+}
+
+/// A successful dump of the file workload: the image's fds are the
+/// workload's, each of the right kind, with the position, path, flags
+/// and sharing it had; its file mappings with their MAPFILE (the memfd's
+/// and a deleted file's naming their FILE objects); the workload is
+/// unchanged afterwards.
+fn files_dump() -> Result<(), String> {
+    let w = FileWorkload::start(Extra::None, 0)?;
+    // --resume: the workload reports its state afterwards.
+    let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", "/tmp/ck-fw.img", "--resume"]);
+    ensure(o.status.success(), || format!("checkpoint: {}", String::from_utf8_lossy(&o.stderr)))?;
+    let img = inspect_json("/tmp/ck-fw.img")?;
+    let fds = fds_of(&img)?;
+    let get = |fd: i32| fds.iter().find(|(f, _)| *f == fd as u64).map(|(_, v)| v);
+    let text = |v: &Value| v.to_string();
+    // Exactly the workload's fds.
+    let mut want: Vec<u64> = vec![0, 1, 2];
+    want.extend([FW_PIPE_R, FW_PIPE_W, FW_REG, FW_MEMFD, FW_DIR, FW_NULL, FW_RES, FW_CTL, FW_DUP].map(|f| f as u64));
+    want.sort();
+    let got: Vec<u64> = fds.iter().map(|(f, _)| *f).collect();
+    ensure(got == want, || format!("fds {got:?}, want {want:?}"))?;
+    for (fd, kind) in [
+        (FW_PIPE_R, "pipe"),
+        (FW_PIPE_W, "pipe"),
+        (FW_REG, "reg"),
+        (FW_DUP, "reg"),
+        (FW_MEMFD, "memfd"),
+        (FW_DIR, "dir"),
+        (FW_NULL, "chr"),
+        (FW_RES, "external"),
+        (FW_CTL, "external"),
+    ] {
+        let e = get(fd).ok_or(format!("no fd {fd}"))?;
+        ensure(e["kind"].as_str() == Some(kind), || format!("fd {fd}: {}, want kind {kind}", text(e)))?;
     }
-    on_proc.sort();
-    ensure(got == on_proc, || format!("image {got:?}, /proc {on_proc:?}"))
+    let reg = get(FW_REG).ok_or("no reg fd")?;
+    ensure(reg["pos"].as_u64() == Some(FW_REG_POS as u64), || format!("reg: {}", text(reg)))?;
+    ensure(text(reg).contains("/tmp/ck-fw-reg"), || format!("reg path: {}", text(reg)))?;
+    // O_APPEND: by number or by name.
+    let flags = &reg["flags"];
+    let append = flags.as_u64().map(|f| f & 0o2000 != 0).unwrap_or_else(|| text(flags).to_lowercase().contains("append"));
+    ensure(append, || format!("reg flags without O_APPEND: {}", text(reg)))?;
+    // The dup shares the open file.
+    let dup = get(FW_DUP).ok_or("no dup fd")?;
+    if let (Some(a), Some(b)) = (reg["file"].as_u64(), dup["file"].as_u64()) {
+        ensure(a == b, || format!("fd {FW_DUP} is FILE {b}, fd {FW_REG} FILE {a}: not shared"))?;
+    }
+    let m = get(FW_MEMFD).ok_or("no memfd")?;
+    ensure(text(m).contains("ck-memfd"), || format!("memfd: {}", text(m)))?;
+    ensure(m["size"].as_u64() == Some(FW_MEMFD_LEN as u64), || format!("memfd size: {}", text(m)))?;
+    let n = get(FW_NULL).ok_or("no /dev/null")?;
+    ensure(text(n).contains("/dev/null"), || format!("null: {}", text(n)))?;
+    let cloexec = |v: &Value| {
+        v["cloexec"].as_bool().unwrap_or(false)
+            || v["fd_flags"].as_u64().is_some_and(|f| f & 1 != 0)
+            || text(&v["flags"]).to_lowercase().contains("cloexec")
+    };
+    ensure(cloexec(n), || format!("/dev/null without FD_CLOEXEC: {}", text(n)))?;
+    ensure(!cloexec(reg), || format!("reg fd with FD_CLOEXEC: {}", text(reg)))?;
+    let pipe = get(FW_PIPE_R).ok_or("no pipe")?;
+    let all = img.to_string();
+    ensure(pipe["pipe_size"].as_u64().is_none_or(|s| s == 65536), || format!("pipe capacity: {}", text(pipe)))?;
+    if let Some(d) = pipe["data_len"].as_u64().filter(|&d| d > 0) {
+        ensure(d == FW_PIPE_DATA.len() as u64, || format!("pipe data: {}", text(pipe)))?;
+    }
+    // The mappings: every file VMA has its MAPFILE; the memfd's names its
+    // FILE, the deleted file's a mapping-only FILE after the fds' ones.
+    let objs = img["files"].as_array().ok_or("no FILE objects in the image")?;
+    let del = objs.iter().find(|f| f["kind"].as_str() == Some("deleted")).ok_or("no deleted FILE")?;
+    let del_id = del["id"].as_u64().ok_or("deleted FILE without id")?;
+    ensure(del["path"].as_str() == Some("/tmp/ck-fw-del") && del["size"].as_u64() == Some(4096), || format!("deleted FILE: {del}"))?;
+    ensure(del["data_len"].as_u64() == Some(4096), || format!("deleted FILE without its content: {del}"))?;
+    let max_fd_file = fds.iter().filter_map(|(_, e)| e["file"].as_u64()).max().unwrap_or(0);
+    ensure(del_id > max_fd_file, || format!("the mapping-only FILE is {del_id}, not after the fds' ({max_fd_file})"))?;
+    let vmas = img["mms"][0]["vmas"].as_array().ok_or("no VMAs")?;
+    for v in vmas.iter().filter(|v| matches!(v["kind"].as_str(), Some("file-private" | "file-shared"))) {
+        ensure(v["mapfile"].is_object(), || format!("file VMA without MAPFILE: {v}"))?;
+    }
+    let memfd_id = m["file"].as_u64().ok_or("memfd fd without FILE id")?;
+    ensure(vmas.iter().any(|v| v["mapfile"]["file"].as_u64() == Some(memfd_id) && v["kind"].as_str() == Some("file-shared")), || {
+        format!("no shared VMA of the memfd (FILE {memfd_id}) with its MAPFILE")
+    })?;
+    ensure(vmas.iter().any(|v| v["mapfile"]["file"].as_u64() == Some(del_id)), || format!("no VMA of the deleted file (FILE {del_id})"))?;
+    // umask and cwd of the process.
+    ensure(all.contains("\"/tmp\""), || "no cwd /tmp in the image".into())?;
+    let t = task0(&img).to_string();
+    ensure(t.contains("\"umask\":23") || t.contains("\"umask\":\"027\"") || t.contains("\"umask\":\"0027\""), || format!("umask: {t}"))?;
+    // The dump changed nothing.
+    let (pos, data) = w.report()?;
+    ensure(pos == FW_REG_POS, || format!("file position after the dump: {pos}"))?;
+    ensure(data == FW_PIPE_DATA, || format!("pipe data after the dump: {:?}", String::from_utf8_lossy(&data)))
 }
 
 /// The same stopped process dumped to a file, a pipe and a unix socket
@@ -747,7 +1174,10 @@ fn main() {
         ("memory: anon, file, shared, ro, PROT_NONE, heap, stack", memory_patterns),
         ("64 MiB mapping with 4 pages touched", sparse_mapping),
         ("tree of parent, children and threads", process_tree),
-        ("open fds and their kinds (FILES)", open_files),
+        ("open fds: a socket or an eventfd refuses the files workload, naming the fd", open_files_refused),
+        ("open files: each unsupported kind refused, named, the tree unchanged", refusals_unsupported_files),
+        ("open files: two processes sharing an fd table refused, naming both", refusal_shared_fd_table),
+        ("open files: fds, kinds, positions, flags, sharing, memfd, umask and cwd", files_dump),
         ("shared anonymous memory across fork: SHM ids", shared_anon_objects),
         ("same image to a file, a pipe and a unix socket", file_pipe_socket),
         ("refusals: EBUSY, ESRCH, EPERM, EINVAL, EBADF", refusals_ioctl),
