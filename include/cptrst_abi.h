@@ -414,6 +414,14 @@ int cptrst_task_fs_paths(struct task_struct *t, struct cptrst_task_paths *out,
 struct file *cptrst_task_vma_file(struct task_struct *t, __u64 start);
 void cptrst_rst_close_fds_from(unsigned int first);
 
+/*
+ * The fd tables: a task's open fds ascending into @fds with their i_mode
+ * into @modes (src/task.rs, TaskExt::fds; Rust gives the kinds); closing
+ * the caller's fds but an ascending list (src/file.rs, close_fds_except).
+ */
+int cptrst_task_fds(struct task_struct *t, __u32 *fds, __u32 *modes, unsigned int max);
+void cptrst_rst_close_fds_except(const __u32 *keep, unsigned int n, struct file *dev);
+
 /* A looked-up path (src/file.rs, Path). */
 struct path *cptrst_path_lookup(const char *name, __u32 *mode, __u32 *pseudo);
 struct file *cptrst_path_open(const struct path *p, int write);

@@ -394,14 +394,34 @@ asm(
  * The fd table of the restored task (current).
  */
 
-/* Close every fd of the caller from @first on. */
-void cptrst_rst_close_fds_from(unsigned int first)
+/*
+ * Close every fd of the caller but the @n fds of @keep (ascending), and
+ * every fd of @dev (/dev/cptrst) even if listed: no restored program keeps
+ * one. The file of the running ioctl stays valid: close_fd() drops the
+ * table's reference with fput(), whose last release of a task's file waits
+ * for its return to user space (task work), and the coordinator's fd
+ * holds the same file until every participant has committed.
+ */
+void cptrst_rst_close_fds_except(const __u32 *keep, unsigned int n, struct file *dev)
 {
-	unsigned int fd, max;
+	struct files_struct *files = current->files;
+	unsigned int fd, max, i = 0;
 
 	rcu_read_lock();
-	max = files_fdtable(current->files)->max_fds;
+	max = files_fdtable(files)->max_fds;
 	rcu_read_unlock();
-	for (fd = first; fd < max; fd++)
+	for (fd = 0; fd < max; fd++) {
+		bool is_dev;
+
+		while (i < n && keep[i] < fd)
+			i++;
+		if (i < n && keep[i] == fd) {
+			rcu_read_lock();
+			is_dev = files_lookup_fd_raw(files, fd) == dev;
+			rcu_read_unlock();
+			if (!is_dev)
+				continue;
+		}
 		close_fd(fd);
+	}
 }

@@ -628,13 +628,19 @@ impl DevFile {
 }
 
 mod fdtable_ffi {
+    use kernel::bindings::file;
+    #[allow(improper_ctypes)]
     extern "C" {
-        pub(super) fn cptrst_rst_close_fds_from(first: u32);
+        pub(super) fn cptrst_rst_close_fds_except(keep: *const u32, n: u32, dev: *mut file);
     }
 }
 
-/// Closes every fd of the calling task from `first` on.
-pub(crate) fn close_fds_from(_cur: &crate::task::CurrentTask, first: u32) {
-    // SAFETY: no precondition: acts on the caller's own fd table.
-    unsafe { fdtable_ffi::cptrst_rst_close_fds_from(first) }
+/// Closes every fd of the calling task but those of `keep` (ascending:
+/// an fd out of order may be closed), and every fd of `dev` (no restored
+/// program keeps `/dev/cptrst` open), at a restored task's commit.
+pub(crate) fn close_fds_except(_cur: &crate::task::CurrentTask, dev: &DevFile, keep: &[u32]) {
+    let n = keep.len().min(u32::MAX as usize) as u32;
+    // SAFETY: `keep` is readable for `n` entries for the call; acts on the
+    // caller's own fd table; `dev` is only compared with table entries.
+    unsafe { fdtable_ffi::cptrst_rst_close_fds_except(keep.as_ptr(), n, dev.as_ptr()) }
 }

@@ -83,8 +83,13 @@ impl InFile {
     }
 }
 
-/// Size of the read buffer.
-const BUF_LEN: usize = 1 << 20;
+/// Size of the read buffer: it holds any payload the validator hands over
+/// whole (the largest, a full FDS record, is just over 1 MiB).
+const BUF_LEN: usize = 2 << 20;
+const _: () = assert!(BUF_LEN >= image::MAX_META_PAYLOAD);
+
+/// At most this much page data is checksummed in place at once.
+const IN_PLACE_MAX: u64 = 64 << 20;
 
 /// Page data shorter than this goes through the buffer even when it could
 /// be checksummed in place.
@@ -273,11 +278,11 @@ fn records(
     }
 }
 
-/// Checksums the next `n` bytes of page data where they are (at most 64
-/// buffers' worth), if the image file allows: true if it did (they are
+/// Checksums the next `n` bytes of page data where they are (at most
+/// [`IN_PLACE_MAX`]), if the image file allows: true if it did (they are
 /// skipped), false to read them through the buffer instead.
 fn crc_in_place(input: &mut BufIn<'_>, val: &mut Validator<'_>, n: u64) -> Result<bool, Fail> {
-    let len = n.min(BUF_LEN as u64 * 64);
+    let len = n.min(IN_PLACE_MAX);
     let off = input.offset();
     let mut res = Ok(());
     let done = val

@@ -6,8 +6,12 @@
 //! files, and where each run of pages lies in the image. Nothing is
 //! changed, and nothing the image names is looked up or opened, before the
 //! whole image has been read: only the trailer says it is whole. Then the
-//! files are opened (regular files only) and the shared memory objects
-//! created, within the caller's `RLIMIT_NOFILE`. Pass 2 (the restored tasks, `restore_mm.rs`) only executes the
+//! files are opened (regular files only; a mapped file's type and size
+//! checked against its MAPFILE record), the coordinator's files of the
+//! mapped memfds and deleted files taken, and the shared memory objects
+//! created, within the caller's `RLIMIT_NOFILE`. Per thread group leader
+//! the plan keeps the fds its FDS record lists (the commit closes the
+//! others). Pass 2 (the restored tasks, `restore_mm.rs`) only executes the
 //! plan, reading page data at the offsets pass 1 recorded.
 
 use kernel::error::code;
@@ -15,15 +19,16 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::str::BStr;
 use kernel::types::ARef;
+use kernel::uaccess::UserSlice;
 
 use crate::error::{eopnotsupp, fail, Fail};
-use crate::file::{mode, File, Path};
-use crate::image::{self, FileHeader, Record, Tree, TreeEntry, VmaKind};
+use crate::file::{ff, mode, File, LocalFile, Path};
+use crate::image::{self, FileHeader, FileKind, Record, Tree, TreeEntry, VmaKind};
 use crate::image_in::{self, InFile, Visitor};
 use crate::machine;
 use crate::mm::{self, MmLayout};
 use crate::task::{RegsError, ThreadState, UserRegs};
-use crate::uapi::RST_SKIP_FILES;
+use crate::uapi::{RestartArgs, RST_FILE_CHANGED_OK, RST_SKIP_FILES};
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
 pub(crate) const MIN_ADDR: u64 = 0x10000;
@@ -90,6 +95,9 @@ pub(crate) struct TaskPlan {
     /// Index of the task within the live tasks of its mm (its parameter
     /// page in the trampoline), 0 for the mm's owner.
     pub(crate) slot: usize,
+    /// A thread group leader's fds, ascending, from its FDS record: what
+    /// its tasks keep at their commit (None: no FDS, or `RST_SKIP_FILES`).
+    pub(crate) keep_fds: Option<KVec<u32>>,
 }
 
 impl TaskPlan {
@@ -173,16 +181,110 @@ impl Plan {
     pub(crate) fn has_pid(&self, pid: u32) -> bool {
         pid != 0 && self.index_of(pid).is_some()
     }
+
+    /// The fds task `i` keeps at its commit, ascending: its thread group
+    /// leader's FDS list (one list for the group: the threads share the
+    /// table), or 0, 1 and 2 (the restart tool's) without one.
+    pub(crate) fn keep_fds(&self, i: usize) -> &[u32] {
+        static STD_FDS: [u32; 3] = [0, 1, 2];
+        let Some(t) = self.tasks.get(i) else {
+            return &STD_FDS;
+        };
+        let leader = self.index_of(t.entry.tgid).unwrap_or(i);
+        self.tasks
+            .get(leader)
+            .and_then(|l| l.keep_fds.as_deref())
+            .unwrap_or(&STD_FDS)
+    }
 }
 
-/// Pass 1: reads and checks the whole image; then opens the mapped files and
-/// creates the shared memory objects.
-pub(crate) fn plan(image: &InFile, flags: u32) -> Result<Plan, Fail> {
+/// Pass 1: reads and checks the whole image; then opens the mapped files,
+/// takes the coordinator's files the image maps, and creates the shared
+/// memory objects. `args` is the coordinator's call.
+pub(crate) fn plan(image: &InFile, args: &RestartArgs) -> Result<Plan, Fail> {
     let m = Machine::get()?;
-    let mut w = Walker::new(&m, flags);
+    let arg_fds = ArgFds::copy(args)?;
+    let mut w = Walker::new(&m, args.flags, arg_fds);
     // Only a whole image (trailer, counts, CRC32C) gets a plan.
     image_in::walk(image, &mut w)?;
-    w.finish()
+    // The image fd, which no MAPFILE may name (compared by file).
+    let image_file = LocalFile::fget(args.fd).ok();
+    w.finish(image_file.as_deref())
+}
+
+/// The coordinator's fds of the image's FILE objects (`args.files`, copied
+/// once): for FILE id k, the fd at index k - 1, or -1.
+struct ArgFds {
+    raw: KVVec<u8>,
+}
+
+impl ArgFds {
+    fn copy(args: &RestartArgs) -> Result<ArgFds, Fail> {
+        let n = args.nfiles as usize;
+        if n > image::MAX_FILES as usize {
+            return Err(fail!(
+                code::EINVAL,
+                "the restart gave {} files, more than {}",
+                n,
+                image::MAX_FILES
+            ));
+        }
+        let mut raw = KVVec::from_elem(0u8, 4 * n, GFP_KERNEL_ACCOUNT)?;
+        if n > 0 {
+            UserSlice::new(args.files as usize, 4 * n)
+                .reader()
+                .read_slice(&mut raw)
+                .map_err(|e| {
+                    fail!(
+                        e,
+                        "the restart's files array ({} entries at {:#x}) cannot be read",
+                        n,
+                        args.files
+                    )
+                })?;
+        }
+        Ok(ArgFds { raw })
+    }
+
+    fn len(&self) -> usize {
+        self.raw.len() / 4
+    }
+
+    /// The fd of FILE id `id` (1..).
+    fn get(&self, id: u32) -> Option<i32> {
+        let at = (id as usize).checked_sub(1)?.checked_mul(4)?;
+        let b = self.raw.get(at..at + 4)?;
+        Some(i32::from_ne_bytes(b.try_into().ok()?))
+    }
+}
+
+/// What a MAPFILE record says of the file a VMA maps by path.
+#[derive(Clone, Copy)]
+struct MapExpect {
+    mode: u32,
+    size: u64,
+    /// The VMA's offset (for messages).
+    vma_off: u64,
+}
+
+/// `ESTALE` (the `kernel` crate of 6.12 does not name it): a file changed
+/// since the checkpoint.
+fn estale() -> Error {
+    Error::from_errno(-(kernel::bindings::ESTALE as i32))
+}
+
+/// The name of the file type of mode `m`, for messages.
+fn type_name(m: u32) -> &'static str {
+    match m & mode::S_IFMT {
+        mode::S_IFREG => "regular file",
+        mode::S_IFDIR => "directory",
+        mode::S_IFIFO => "FIFO",
+        mode::S_IFSOCK => "socket",
+        mode::S_IFCHR => "character device",
+        mode::S_IFBLK => "block device",
+        mode::S_IFLNK => "symbolic link",
+        _ => "unknown",
+    }
 }
 
 /// A NUL-terminated copy of a path from the image: absolute, no NUL inside.
@@ -196,14 +298,19 @@ fn c_path(p: &[u8]) -> Option<KVec<u8>> {
     Some(v)
 }
 
-/// A file the image names: a mapped file or an executable.
+/// A file the image names: a mapped file or an executable by path, or a
+/// FILE object of the image the coordinator passed (`args.files`).
 struct FileName {
-    /// Absolute, NUL-terminated.
+    /// Absolute, NUL-terminated (empty for a FILE object).
     path: KVec<u8>,
     write: bool,
     /// The record that names it first, and its offset (for messages).
     what: &'static str,
     off: u64,
+    /// By path: its type and size, from the MAPFILE record of a VMA.
+    expect: Option<MapExpect>,
+    /// A FILE object: its id and the coordinator's fd of it.
+    object: Option<(u32, i32)>,
 }
 
 impl FileName {
@@ -254,6 +361,8 @@ impl FileTable {
                 write,
                 what,
                 off,
+                expect: None,
+                object: None,
             },
             GFP_KERNEL_ACCOUNT,
         )?;
@@ -262,18 +371,73 @@ impl FileTable {
         Ok(self.names.len() - 1)
     }
 
+    /// Records what the MAPFILE at `off` says of file `i` (by path); every
+    /// VMA of one file must say the same.
+    fn expect(&mut self, i: usize, off: u64, e: MapExpect) -> Result<(), Fail> {
+        let Some(n) = self.names.get_mut(i) else {
+            return Ok(());
+        };
+        match n.expect {
+            None => n.expect = Some(e),
+            Some(was) if was.size != e.size || was.mode != e.mode => {
+                return Err(fail!(
+                    code::EINVAL,
+                    "MAPFILE (type 15) at offset {}: {} has size {} and mode {:#o}, the VMA at offset {} said size {} and mode {:#o}",
+                    off,
+                    BStr::from_bytes(n.name()),
+                    e.size,
+                    e.mode,
+                    was.vma_off,
+                    was.size,
+                    was.mode
+                ))
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Adds FILE object `id`, the coordinator's fd `fd`, named first by the
+    /// MAPFILE at `off`.
+    fn add_object(&mut self, id: u32, fd: i32, write: bool, off: u64) -> Result<usize, Fail> {
+        self.names.push(
+            FileName {
+                path: KVec::new(),
+                write,
+                what: "MAPFILE (type 15)",
+                off,
+                expect: None,
+                object: Some((id, fd)),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(self.names.len() - 1)
+    }
+
     fn len(&self) -> usize {
         self.names.len()
     }
 
-    /// Opens every file, in order. Each must be a regular file: the open of
-    /// a FIFO blocks, a device's open has effects, and neither can be
-    /// restored as a mapping. The type is checked on the looked-up inode
-    /// before the open, and that same inode is opened.
-    fn open_all(&self) -> Result<KVec<ARef<File>>, Fail> {
+    /// Opens every file, in order (or takes the coordinator's file of a
+    /// FILE object, [`Self::take_object`]). Each must be a regular file:
+    /// the open of a FIFO blocks, a device's open has effects, and neither
+    /// can be restored as a mapping. The type is checked on the looked-up
+    /// inode before the open, and that same inode is opened. A file a
+    /// MAPFILE describes must still have its type and size (`ESTALE`),
+    /// unless `changed_ok`. On failure every file taken so far is dropped.
+    fn open_all(
+        &self,
+        changed_ok: bool,
+        image: Option<&LocalFile>,
+    ) -> Result<KVec<ARef<File>>, Fail> {
         let mut files = KVec::with_capacity(self.names.len(), GFP_KERNEL_ACCOUNT)?;
         for n in self.names.iter() {
+            if let Some((id, fd)) = n.object {
+                files.push(take_object(n, id, fd, image)?, GFP_KERNEL_ACCOUNT)?;
+                continue;
+            }
             let name = BStr::from_bytes(n.name());
+            let expect = n.expect.filter(|_| !changed_ok);
             let cannot = |e: Error| {
                 fail!(
                     e,
@@ -285,6 +449,18 @@ impl FileTable {
                 )
             };
             let p = Path::lookup(&n.path).map_err(cannot)?;
+            if let Some(e) = expect {
+                if (p.mode() ^ e.mode) & mode::S_IFMT != 0 {
+                    return Err(fail!(
+                        estale(),
+                        "VMA at offset {}: {} has changed since the checkpoint (type {}, was {})",
+                        e.vma_off,
+                        name,
+                        type_name(p.mode()),
+                        type_name(e.mode)
+                    ));
+                }
+            }
             let kind = match p.mode() & mode::S_IFMT {
                 mode::S_IFREG if p.on_pseudo_fs() => {
                     Some("on a pseudo file system (proc, sysfs...)")
@@ -309,10 +485,82 @@ impl FileTable {
                 ));
             }
             let f = p.open(n.write).map_err(cannot)?;
+            if let Some(e) = expect {
+                let size = f.facts().size;
+                if size != e.size {
+                    return Err(fail!(
+                        estale(),
+                        "VMA at offset {}: {} has changed since the checkpoint (size {}, was {})",
+                        e.vma_off,
+                        name,
+                        size,
+                        e.size
+                    ));
+                }
+            }
             files.push(f, GFP_KERNEL_ACCOUNT)?;
         }
         Ok(files)
     }
+}
+
+/// The coordinator's file of FILE object `id` (its fd `fd`), which file
+/// `n` of the table maps: an open regular file, neither the image nor
+/// `/dev/cptrst`, open for writing if a writable shared mapping needs it.
+fn take_object(
+    n: &FileName,
+    id: u32,
+    fd: i32,
+    image: Option<&LocalFile>,
+) -> Result<ARef<File>, Fail> {
+    let f = LocalFile::fget(fd).map_err(|_| {
+        fail!(
+            code::EBADF,
+            "{} at offset {}: file {}: the restart's fd {} for it is not open",
+            n.what,
+            n.off,
+            id,
+            fd
+        )
+    })?;
+    let facts = f.facts();
+    let bad = if image.is_some_and(|i| i.as_ptr() == f.as_ptr()) {
+        Some("is the image")
+    } else if facts.has(ff::CPTRST_DEV) {
+        Some("is /dev/cptrst")
+    } else if !facts.is_reg() {
+        Some("is not a regular file")
+    } else {
+        None
+    };
+    if let Some(bad) = bad {
+        return Err(fail!(
+            code::EINVAL,
+            "{} at offset {}: file {}: the restart's fd {} {}",
+            n.what,
+            n.off,
+            id,
+            fd,
+            bad
+        ));
+    }
+    if !facts.has(ff::READ) || (n.write && !facts.has(ff::WRITE)) {
+        return Err(fail!(
+            code::EBADF,
+            "{} at offset {}: file {}: the restart's fd {} is not open for {}",
+            n.what,
+            n.off,
+            id,
+            fd,
+            if n.write {
+                "reading and writing"
+            } else {
+                "reading"
+            }
+        ));
+    }
+    // SAFETY: the restart ioctl holds no fdget_pos of any fd.
+    Ok(unsafe { LocalFile::assume_no_fdget_pos(f) })
 }
 
 #[derive(Clone, Copy)]
@@ -339,12 +587,29 @@ struct Walker<'a> {
     shm_ids: KVec<usize>,
     /// Pages of the last VMA, shared anonymous, until its object is known.
     pending_shm: Option<u64>,
+    /// The last VMA, of a file, until the next record says (MAPFILE) how
+    /// to check the file, or whether it maps a FILE object instead.
+    pending_file: Option<PendingFile>,
+    /// The kind of each FILE object (id - 1).
+    file_kinds: KVec<FileKind>,
+    /// Per FILE id (id - 1): its index in `files` + 1, once a MAPFILE
+    /// maps it (0 before; sized at the first such MAPFILE).
+    object_index: KVec<usize>,
+    /// The coordinator's fds of the FILE objects.
+    arg_fds: ArgFds,
     cur: Option<CurVma>,
     tree_off: u64,
 }
 
+/// A VMA of a file, waiting for its MAPFILE (see [`Walker::pending_file`]).
+struct PendingFile {
+    path: KVec<u8>,
+    write: bool,
+    off: u64,
+}
+
 impl<'a> Walker<'a> {
-    fn new(m: &'a Machine, flags: u32) -> Self {
+    fn new(m: &'a Machine, flags: u32, arg_fds: ArgFds) -> Self {
         Walker {
             m,
             flags,
@@ -360,6 +625,10 @@ impl<'a> Walker<'a> {
             shms: KVec::new(),
             shm_ids: KVec::new(),
             pending_shm: None,
+            pending_file: None,
+            file_kinds: KVec::new(),
+            object_index: KVec::new(),
+            arg_fds,
             cur: None,
             tree_off: 0,
         }
@@ -371,8 +640,10 @@ impl<'a> Walker<'a> {
     }
 
     /// The last checks, which need the whole image, and the objects.
-    fn finish(mut self) -> Result<Plan, Fail> {
+    /// `image` is the image's file, which no FILE object may be.
+    fn finish(mut self, image: Option<&LocalFile>) -> Result<Plan, Fail> {
         self.resolve_shm(0, None)?;
+        self.resolve_file(0, None)?;
         for (i, t) in self.tasks.iter().enumerate() {
             if !t.is_zombie() && (t.regs.is_none() || t.xstate.is_empty()) {
                 return Err(fail!(
@@ -406,7 +677,9 @@ impl<'a> Walker<'a> {
             })?;
             s.file = Some(f);
         }
-        let files = self.files.open_all()?;
+        let files = self
+            .files
+            .open_all(self.flags & RST_FILE_CHANGED_OK != 0, image)?;
         Ok(Plan {
             tasks: self.tasks,
             mms: self.mms,
@@ -481,6 +754,7 @@ impl Visitor for Walker<'_> {
                     xstate: KVVec::new(),
                     thread: ThreadState::default(),
                     slot: 0,
+                    keep_fds: None,
                 },
                 GFP_KERNEL_ACCOUNT,
             )?;
@@ -498,6 +772,12 @@ impl Visitor for Walker<'_> {
             _ => self.resolve_shm(off, None)?,
         }
         match r {
+            Record::MapFile(mf) => self.resolve_file(off, Some(mf))?,
+            _ => self.resolve_file(off, None)?,
+        }
+        match r {
+            Record::File(f) => self.file_record(off, f),
+            Record::Fds(f) => self.fds_record(off, f),
             Record::Task(t) => self.task_record(off, t),
             Record::Regs(rg) => self.regs_record(off, rg),
             Record::Fpu(f) => self.fpu_record(off, f),
@@ -985,8 +1265,15 @@ impl Walker<'_> {
                         off
                     )
                 })?;
-                let write = v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0;
-                return self.add_file(v.path, write, "VMA (type 6)", off);
+                // The file is known at the next record: by path (checked
+                // as its MAPFILE says), or a FILE object.
+                let mut path = KVec::with_capacity(v.path.len(), GFP_KERNEL_ACCOUNT)?;
+                path.extend_from_slice(v.path, GFP_KERNEL_ACCOUNT)?;
+                self.pending_file = Some(PendingFile {
+                    path,
+                    write: v.kind == VmaKind::FileShared && v.prot & image::PROT_WRITE != 0,
+                    off,
+                });
             }
             VmaKind::SharedAnon => {
                 // Its object is known at the next record: the one an SHM
@@ -1045,6 +1332,183 @@ impl Walker<'_> {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
+        Ok(())
+    }
+
+    /// Gives the last VMA, a file one waiting for its MAPFILE, its file:
+    /// by path (what `mf` says of it checked once it is opened), or the
+    /// coordinator's file of the FILE object `mf` names. `off` is the
+    /// record after the VMA.
+    fn resolve_file(&mut self, off: u64, mf: Option<&image::MapFile>) -> Result<(), Fail> {
+        let Some(p) = self.pending_file.take() else {
+            if mf.is_some() {
+                return Err(fail!(
+                    code::EINVAL,
+                    "MAPFILE (type 15) at offset {}: not right after a VMA of a file",
+                    off
+                ));
+            }
+            return Ok(());
+        };
+        let idx = match mf {
+            Some(mf) if mf.file != 0 => self.map_object(off, mf.file, p.write)?,
+            _ => {
+                let i = self.add_file(&p.path, p.write, "VMA (type 6)", p.off)?;
+                if let Some(mf) = mf {
+                    let e = MapExpect {
+                        mode: mf.mode,
+                        size: mf.size,
+                        vma_off: p.off,
+                    };
+                    self.files.expect(i, off, e)?;
+                }
+                i
+            }
+        };
+        if let Some(v) = self.mms.last_mut().and_then(|m| m.vmas.last_mut()) {
+            v.object = idx;
+        }
+        Ok(())
+    }
+
+    /// The file table's entry of FILE object `id`, which the MAPFILE at
+    /// `off` maps (added at its first use): a memfd or a deleted file the
+    /// coordinator passed (`args.files[id - 1]`).
+    fn map_object(&mut self, off: u64, id: u32, write: bool) -> Result<usize, Fail> {
+        let kind = id
+            .checked_sub(1)
+            .and_then(|k| self.file_kinds.get(k as usize).copied())
+            .ok_or_else(|| {
+                fail!(
+                    code::EINVAL,
+                    "MAPFILE (type 15) at offset {}: file {} is not a FILE of the image",
+                    off,
+                    id
+                )
+            })?;
+        if !matches!(kind, FileKind::Memfd | FileKind::Deleted) {
+            return Err(fail!(
+                code::EINVAL,
+                "MAPFILE (type 15) at offset {}: file {} is a {} file: only a memfd or a deleted file is mapped as a FILE object",
+                off,
+                id,
+                kind.name()
+            ));
+        }
+        let nfiles = self.arg_fds.len();
+        if nfiles == 0 {
+            return Err(fail!(
+                code::EBADF,
+                "MAPFILE (type 15) at offset {}: file {} ({}) is mapped, and the restart gave no files",
+                off,
+                id,
+                kind.name()
+            ));
+        }
+        if nfiles != self.file_kinds.len() {
+            return Err(fail!(
+                code::EINVAL,
+                "MAPFILE (type 15) at offset {}: the restart gave {} files, the image has {}",
+                off,
+                nfiles,
+                self.file_kinds.len()
+            ));
+        }
+        let fd = self.arg_fds.get(id).unwrap_or(-1);
+        if fd < 0 {
+            return Err(fail!(
+                code::EBADF,
+                "MAPFILE (type 15) at offset {}: file {} ({}) is mapped, and the restart gave no fd for it",
+                off,
+                id,
+                kind.name()
+            ));
+        }
+        if self.object_index.is_empty() {
+            self.object_index = KVec::from_elem(0usize, nfiles, GFP_KERNEL_ACCOUNT)?;
+        }
+        let k = (id - 1) as usize;
+        match self.object_index.get(k).copied() {
+            Some(0) => {}
+            Some(i) => {
+                if let Some(n) = self.files.names.get_mut(i - 1) {
+                    n.write |= write;
+                }
+                return Ok(i - 1);
+            }
+            None => return Err(fail!(code::EINVAL, "MAPFILE at offset {}: bad file", off)),
+        }
+        let i = self.files.add_object(id, fd, write, off)?;
+        self.object_index[k] = i + 1;
+        self.check_budget("MAPFILE (type 15)", off)?;
+        Ok(i)
+    }
+
+    /// FILE: its kind, for the MAPFILE records (ids 1, 2, ... in order).
+    fn file_record(&mut self, off: u64, f: &image::OpenFile<'_>) -> Result<(), Fail> {
+        let n = self.file_kinds.len();
+        if f.id as usize != n + 1 || n >= image::MAX_FILES as usize {
+            return Err(fail!(
+                code::EINVAL,
+                "FILE (type 12) at offset {}: id {} out of order or over {}",
+                off,
+                f.id,
+                image::MAX_FILES
+            ));
+        }
+        self.file_kinds.push(f.kind, GFP_KERNEL_ACCOUNT)?;
+        Ok(())
+    }
+
+    /// FDS: a live thread group leader's fds, each below the caller's
+    /// `RLIMIT_NOFILE` (user space puts them in place before the commit,
+    /// which keeps them and closes the others). Not kept with
+    /// `RST_SKIP_FILES`: then the tasks keep 0, 1 and 2.
+    fn fds_record(&mut self, off: u64, f: &image::Fds<'_>) -> Result<(), Fail> {
+        let limit = self.max_files;
+        let skip = self.flags & RST_SKIP_FILES != 0;
+        let t = self
+            .cur_task
+            .and_then(|i| self.tasks.get_mut(i))
+            .ok_or_else(|| {
+                fail!(
+                    code::EINVAL,
+                    "FDS (type 14) at offset {}: outside a task",
+                    off
+                )
+            })?;
+        if t.entry.is_thread() || t.is_zombie() || t.keep_fds.is_some() {
+            return Err(fail!(
+                code::EINVAL,
+                "FDS (type 14) at offset {}: in a thread or a zombie, or a second one",
+                off
+            ));
+        }
+        if skip {
+            return Ok(());
+        }
+        let mut keep = KVec::with_capacity(f.len() as usize, GFP_KERNEL_ACCOUNT)?;
+        for e in f.iter() {
+            if e.fd as usize >= limit {
+                return Err(fail!(
+                    code::EMFILE,
+                    "FDS (type 14) at offset {}: fd {} is over the caller's RLIMIT_NOFILE ({})",
+                    off,
+                    e.fd,
+                    limit
+                ));
+            }
+            if keep.last().is_some_and(|&l| l >= e.fd) {
+                return Err(fail!(
+                    code::EINVAL,
+                    "FDS (type 14) at offset {}: fd {} out of order",
+                    off,
+                    e.fd
+                ));
+            }
+            keep.push(e.fd, GFP_KERNEL_ACCOUNT)?;
+        }
+        t.keep_fds = Some(keep);
         Ok(())
     }
 

@@ -5,7 +5,10 @@
 //! queued for after the ioctl has returned), command name, personality,
 //! the thread library's registrations, the blocked-signal mask, and the
 //! FPU registers parked for the coordinator to set (only another task can
-//! set a task's xstate: see `Documentation/restart.rst`).
+//! set a task's xstate: see `Documentation/restart.rst`); and the fds it
+//! keeps: those its thread group leader's FDS record lists, which user
+//! space has set up (0, 1 and 2 for an image without FDS, or with
+//! `RST_SKIP_FILES`).
 
 use kernel::error::code;
 
@@ -18,9 +21,16 @@ use crate::task::{CurrentTask, FpuParked};
 
 /// Restores the calling task's state from `t`, and parks its FPU. `dev`
 /// is the ioctl's `/dev/cptrst` file: it keeps the module loaded until the
-/// queued return value is set. The regs were validated by the plan.
-pub(crate) fn restore(cur: &CurrentTask, dev: &DevFile, t: &TaskPlan) -> Result<FpuParked, Fail> {
-    file::close_fds_from(cur, 3);
+/// queued return value is set. The regs were validated by the plan. Every
+/// fd but those of `keep` (ascending, [`crate::restore_plan::Plan::keep_fds`])
+/// is closed: the threads of a group share one table and one list.
+pub(crate) fn restore(
+    cur: &CurrentTask,
+    dev: &DevFile,
+    t: &TaskPlan,
+    keep: &[u32],
+) -> Result<FpuParked, Fail> {
+    file::close_fds_except(cur, dev, keep);
     let regs = t
         .regs
         .as_ref()

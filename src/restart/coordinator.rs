@@ -46,7 +46,7 @@ pub(super) fn coordinate(
         ));
     }
     let ns = root.ns().ok_or_else(no_task)?;
-    let plan = restore_plan::plan(&image, args.flags)?;
+    let plan = restore_plan::plan(&image, args)?;
     let ctx = Ctx::new(CtxParts {
         coord,
         root,

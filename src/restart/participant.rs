@@ -254,7 +254,7 @@ fn commit(ctx: &Ctx, cur: &CurrentTask, dev: &DevFile, i: usize) -> Result<(), F
         let tramp = ctx.tramp(k);
         TrampParams::check(tramp.page(t.slot))?;
         restore_mm::finish(mm, &tramp, mm.last == i)?;
-        restore_task::restore(cur, dev, t)
+        restore_task::restore(cur, dev, t, ctx.plan.keep_fds(i))
     };
     let parked = finish().map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
     ctx.park(i, parked);

@@ -23,6 +23,17 @@
 //! TRAILER without any of those being opened (inotify) and without
 //! blocking; with the checksum right, refused without blocking.
 //!
+//! Then (issue 14) hostile FILE, FDS and MAPFILE fields put into a real
+//! image and handed straight to the kernel by a coordinator call (the
+//! tool checks most of them first): fd over RLIMIT_NOFILE, a MAPFILE of a
+//! file beyond the image's or of the wrong kind, `args.files` missing,
+//! short, -1, not open or a pipe, a mapped file changed in size or type
+//! (with and without `RST_FILE_CHANGED_OK`): each refused in pass 1 with
+//! its errno and a message naming the record, the root left alone, and a
+//! file taken before a later refusal dropped. And the commit's keep list
+//! end to end: a restored process keeps only its FDS fds, never a
+//! `/dev/cptrst` one.
+//!
 //! Environment (printed at the start, so a failure can be reproduced):
 //! `CPTRST_FUZZ_CASES` (mutants over all fuzz workloads, default 320),
 //! `CPTRST_FUZZ_SEED` (default 0xc0ffee), `CPTRST_FUZZ_FIRST` (first case
@@ -744,6 +755,614 @@ fn special_good_crc() -> Result<(), String> {
     special_paths(false)
 }
 
+// ---------------------------------------------------------------------
+// Issue 14: the kernel's own checks of the FILE, FDS and MAPFILE records
+// (format 1.4), by direct coordinator calls of the restart ioctl: the
+// restart tool checks most of this before it calls, so these variants
+// reach the kernel only this way. A real counter-check image gets FILE
+// records after its TREE, an FDS in its task's FILES slot and a MAPFILE
+// after each file VMA (all made here, by the spec's byte layout), then one
+// field is made hostile. The coordinator call (from a forked process whose
+// child stands in as the root task) must fail in pass 1 with the errno and
+// message expected, leave the root task alone, and take no file it keeps.
+
+/// `struct cptrst_restart_args` of the 1.4 ABI, mirrored here (the tests
+/// crate does not link the uapi crate): 48 bytes.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct RstArgs {
+    ctid: i32,
+    fd: i32,
+    flags: u32,
+    msg_len: u32,
+    msg: u64,
+    files: u64,
+    nfiles: u32,
+    pad: u32,
+    reserved: u64,
+}
+const _: () = assert!(std::mem::size_of::<RstArgs>() == 48);
+/// `_IOW(0xC7, 2, struct cptrst_restart_args)`.
+const IOC_RESTART: u64 = (1 << 30) | (48 << 16) | (0xC7 << 8) | 2;
+const RST_COORD: u32 = 1;
+const RST_FILE_CHANGED_OK: u32 = 1 << 3;
+const S_IFREG: u32 = 0o100000;
+const FILE_REG: u32 = 1;
+const FILE_MEMFD: u32 = 6;
+/// In `args.files`: stands for the image's own fd.
+const IMAGE_FD: i32 = -100;
+
+fn pad8(b: &mut Vec<u8>) {
+    b.resize(b.len().div_ceil(8) * 8, 0);
+}
+
+fn rec(kind: u32, payload: Vec<u8>) -> mutate::RawRec {
+    mutate::RawRec { kind, flags: img::record_flags(kind), orig_offset: u64::MAX, payload }
+}
+
+/// A FILE payload (64 bytes, then the path padded to 8).
+fn file_payload(id: u32, kind: u32, flags: u32, mode: u32, size: u64, data_len: u64, path: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [id, kind, flags, mode] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.extend_from_slice(&size.to_le_bytes());
+    for v in [0u32, 0, 0, 0, 0, path.len() as u32] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&data_len.to_le_bytes());
+    b.extend_from_slice(path.as_bytes());
+    pad8(&mut b);
+    b
+}
+
+/// An FDS payload: umask 022, root and cwd "/", `fds` as (fd, FILE id).
+fn fds_payload(fds: &[(u32, u32)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [fds.len() as u32, 0o22, 1, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for &(fd, file) in fds {
+        for v in [fd, file, 0, 0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    for _ in 0..2 {
+        b.push(b'/');
+        pad8(&mut b);
+    }
+    b
+}
+
+fn mapfile_payload(size: u64, mode: u32, file: u32) -> Vec<u8> {
+    let mut b = size.to_le_bytes().to_vec();
+    b.extend_from_slice(&mode.to_le_bytes());
+    b.extend_from_slice(&file.to_le_bytes());
+    b
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4).map_or(0, |x| u32::from_le_bytes(x.try_into().unwrap_or_default()))
+}
+
+/// The path of a VMA payload.
+fn vma_path(p: &[u8]) -> String {
+    let n = u32_at(p, 36) as usize;
+    String::from_utf8_lossy(p.get(img::VMA_FIXED_LEN..img::VMA_FIXED_LEN + n).unwrap_or_default()).into_owned()
+}
+
+/// A VMA payload with its path replaced.
+fn vma_with_path(p: &[u8], path: &str) -> Vec<u8> {
+    let mut b = p[..img::VMA_FIXED_LEN].to_vec();
+    b[36..40].copy_from_slice(&(path.len() as u32).to_le_bytes());
+    b.extend_from_slice(path.as_bytes());
+    pad8(&mut b);
+    b
+}
+
+/// Size and mode of the file at `path`, as a MAPFILE of it says.
+fn stat_of(path: &str) -> Result<(u64, u32), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+    Ok((m.len(), m.mode()))
+}
+
+/// The 1.4 image to vary: FILE 1 a regular file (/usr/bin/cptrst), FILE 2
+/// a memfd of 8 bytes; the task's fds 0, 1, 2 on FILE 1; per file VMA
+/// (by its rank among them) its path and MAPFILE (size, mode, file) as
+/// `vma` gives them (None: as they are, checked against the disk).
+struct Fdt {
+    fds: Vec<(u32, u32)>,
+    vma: Box<VmaFn>,
+}
+
+/// A file VMA's path and MAPFILE (size, mode, file), given its rank and path.
+type VmaFn = dyn Fn(usize, &str) -> Result<(String, u64, u32, u32), String>;
+
+/// The substrings a message must have, given the file VMAs' offsets.
+type WantFn = dyn Fn(&[u64]) -> Vec<String>;
+
+/// The image as `f` says, and the offset of each file VMA record.
+fn fdt_image(raw: &mutate::Raw, f: &Fdt) -> Result<(Vec<u8>, Vec<u64>), String> {
+    let skip = [img::RECORD_FILE, img::RECORD_FDATA, img::RECORD_FDS, img::RECORD_MAPFILE, img::RECORD_FILES];
+    let mut out = mutate::Raw { header: raw.header.clone(), recs: Vec::new() };
+    // Format 1.4, the first with these records (whatever the writer's).
+    out.header[10..12].copy_from_slice(&4u16.to_le_bytes());
+    let (mut fds_done, mut nvma) = (false, 0usize);
+    for r in raw.recs.iter().filter(|r| !skip.contains(&r.kind)) {
+        if r.kind == img::RECORD_VMA && matches!(u32_at(&r.payload, 32), 2 | 3) {
+            let (path, size, mode, file) = (f.vma)(nvma, &vma_path(&r.payload))?;
+            nvma += 1;
+            out.recs.push(rec(r.kind, vma_with_path(&r.payload, &path)));
+            out.recs.push(rec(img::RECORD_MAPFILE, mapfile_payload(size, mode, file)));
+            continue;
+        }
+        out.recs.push(r.clone());
+        if r.kind == img::RECORD_TREE {
+            let (size, _) = stat_of("/usr/bin/cptrst")?;
+            out.recs.push(rec(img::RECORD_FILE, file_payload(1, FILE_REG, 0, S_IFREG | 0o755, size, 0, "/usr/bin/cptrst")));
+            out.recs.push(rec(img::RECORD_FILE, file_payload(2, FILE_MEMFD, 2, S_IFREG | 0o600, 8, 8, "kres-test")));
+            let mut d = Vec::new();
+            for v in [2u32, 0] {
+                d.extend_from_slice(&v.to_le_bytes());
+            }
+            d.extend_from_slice(&0u64.to_le_bytes());
+            d.extend_from_slice(b"memfd:8!");
+            out.recs.push(rec(img::RECORD_FDATA, d));
+        }
+        if r.kind == img::RECORD_FPU && !fds_done {
+            out.recs.push(rec(img::RECORD_FDS, fds_payload(&f.fds)));
+            fds_done = true;
+        }
+    }
+    let data = out.encode();
+    let vmas = corrupt::file_vmas(&data)?.iter().map(|r| r.offset as u64).collect();
+    Ok((data, vmas))
+}
+
+/// Each file VMA as it is: its path, and its file's size and mode now.
+fn vma_as_is(_: usize, path: &str) -> Result<(String, u64, u32, u32), String> {
+    let (size, mode) = stat_of(path)?;
+    Ok((path.to_string(), size, mode, 0))
+}
+
+/// How a direct coordinator call ended.
+struct Call {
+    errno: i32,
+    msg: String,
+    /// The root stand-in was alive and untouched after the call.
+    root_ok: bool,
+}
+
+/// Calls restart as coordinator on `image` from a forked process (its
+/// child stands in as the root task), with `flags`, `files` as
+/// `args.files` (None: 0/0) and RLIMIT_NOFILE's soft limit `nofile`.
+fn coordinator_call(image: &[u8], flags: u32, files: Option<&[i32]>, nofile: Option<u64>) -> Result<Call, String> {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let name = c"kres-image";
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let mfd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    ensure(mfd >= 0, || format!("memfd_create: {}", std::io::Error::last_os_error()))?;
+    // SAFETY: the new fd is ours.
+    let mut mem = unsafe { File::from_raw_fd(mfd) };
+    mem.write_all(image).map_err(|e| format!("writing the image memfd: {e}"))?;
+    // The image starts at the fd's position.
+    std::io::Seek::rewind(&mut mem).map_err(|e| format!("seeking the image memfd: {e}"))?;
+    let dev = std::fs::OpenOptions::new().read(true).write(true).open("/dev/cptrst").map_err(|e| format!("/dev/cptrst: {e}"))?;
+    let mut p = [0i32; 2];
+    // SAFETY: pipe2 into a local array.
+    ensure(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } == 0, || "pipe2 failed".into())?;
+    // SAFETY: the read end is ours.
+    let rd = unsafe { File::from_raw_fd(p[0]) };
+    let mut msg = vec![0u8; 4096];
+    let mut args = RstArgs { fd: mem.as_raw_fd(), flags: RST_COORD | flags, msg_len: 4096, msg: msg.as_mut_ptr() as u64, ..Default::default() };
+    let files: Option<Vec<i32>> = files.map(|f| f.iter().map(|&x| if x == IMAGE_FD { mem.as_raw_fd() } else { x }).collect());
+    if let Some(f) = &files {
+        args.files = f.as_ptr() as u64;
+        args.nfiles = f.len() as u32;
+    }
+    // SAFETY: the forked coordinator only makes system calls on memory
+    // it owns (copies of ours) and ends with _exit.
+    let c = unsafe { libc::fork() };
+    ensure(c >= 0, || format!("fork: {}", std::io::Error::last_os_error()))?;
+    if c == 0 {
+        // SAFETY: (in the child) system calls on our own copies, _exit.
+        unsafe {
+            let root = libc::fork();
+            if root == 0 {
+                loop {
+                    libc::pause();
+                }
+            }
+            if let Some(n) = nofile {
+                let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
+                l.rlim_cur = n;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+            }
+            args.ctid = root;
+            let r = libc::ioctl(dev.as_raw_fd(), IOC_RESTART as libc::c_ulong, &args as *const RstArgs);
+            let errno = if r < 0 { *libc::__errno_location() } else { 0 };
+            // The root stand-in: still a child of ours, sleeping in pause.
+            let mut st = 0;
+            let alive = libc::waitpid(root, &mut st, libc::WNOHANG) == 0 && libc::kill(root, 0) == 0;
+            libc::kill(root, libc::SIGKILL);
+            libc::waitpid(root, &mut st, 0);
+            let mut out = Vec::with_capacity(8 + 4096);
+            out.extend_from_slice(&errno.to_le_bytes());
+            out.extend_from_slice(&i32::from(alive).to_le_bytes());
+            out.extend_from_slice(&msg[..msg.iter().position(|&b| b == 0).unwrap_or(0)]);
+            libc::write(p[1], out.as_ptr().cast(), out.len());
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(p[1]) };
+    let t0 = Instant::now();
+    let mut st = 0;
+    loop {
+        // SAFETY: waitpid of our child into a local.
+        if unsafe { libc::waitpid(c, &mut st, libc::WNOHANG) } == c {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            // SAFETY: kill(2) and reap of our own child.
+            unsafe {
+                libc::kill(c, libc::SIGKILL);
+                libc::waitpid(c, &mut st, 0);
+            }
+            kill_descendants();
+            return Err("the coordinator call did not return within 60 s (pass 1 passed and it waits?)".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut &rd, &mut out).map_err(|e| format!("reading the result: {e}"))?;
+    ensure(out.len() >= 8, || "the coordinator process reported nothing".into())?;
+    Ok(Call {
+        errno: i32::from_le_bytes(out[..4].try_into().unwrap_or_default()),
+        root_ok: out[4..8] == 1i32.to_le_bytes(),
+        msg: String::from_utf8_lossy(&out[8..]).into_owned(),
+    })
+}
+
+/// One hostile variant: the image, the call, and what must come back.
+struct FdtCase {
+    what: &'static str,
+    image: Result<(Vec<u8>, Vec<u64>), String>,
+    flags: u32,
+    files: Option<Vec<i32>>,
+    nofile: Option<u64>,
+    errno: i32,
+    /// Every substring the message must have (given the VMA offsets).
+    want: Box<WantFn>,
+}
+
+fn fdt_checks() -> Result<(), String> {
+    make_specials()?;
+    let image = make_image(&["cptrst-testprog", "counter-check"], "fdt")?;
+    let raw = image.raw.clone();
+    let std_fds = vec![(0, 1), (1, 1), (2, 1)];
+    let plain = |fds: Vec<(u32, u32)>| Fdt { fds, vma: Box::new(vma_as_is) };
+    // The first file VMA maps FILE `file` instead of its path.
+    let first_maps = |file: u32| Fdt {
+        fds: vec![(0, 1), (1, 1), (2, 1)],
+        vma: Box::new(move |i, path| {
+            let (size, mode) = stat_of(path)?;
+            Ok((path.to_string(), size, mode, if i == 0 { file } else { 0 }))
+        }),
+    };
+    let good = fdt_image(&raw, &plain(std_fds.clone()))?;
+    img::validate(&good.0).map_err(|e| format!("test bug: the image crate refuses the 1.4 variant: {e}"))?;
+    ensure(!good.1.is_empty(), || "the counter-check image maps no file".into())?;
+    let first_vma = corrupt::file_vmas(&good.0)?.into_iter().next().ok_or("no file VMA")?;
+    let first_path = vma_path(&good.0[first_vma.payload()..first_vma.payload() + first_vma.len]);
+    let (first_size, _) = stat_of(&first_path)?;
+    let nvmas = good.1.len();
+    let dir = paths().dir;
+    // A memfd to pass for FILE 2, a pipe, and an fd number not open.
+    let name = c"kres-memfd";
+    // SAFETY: memfd_create with a NUL-terminated name.
+    let memfd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    ensure(memfd >= 0, || "memfd_create failed".into())?;
+    // SAFETY: sizing our own memfd.
+    unsafe { libc::ftruncate(memfd, 8) };
+    let mut pipe = [0i32; 2];
+    // SAFETY: pipe2 into a local array.
+    ensure(unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } == 0, || "pipe2 failed".into())?;
+    let closed_fd = 900;
+    let ebadf = libc::EBADF;
+    let einval = libc::EINVAL;
+    let cases: Vec<FdtCase> = vec![
+        FdtCase {
+            what: "FDS: fd 100 over RLIMIT_NOFILE 64",
+            image: fdt_image(&raw, &plain(vec![(0, 1), (1, 1), (2, 1), (100, 2)])),
+            flags: 0,
+            files: None,
+            nofile: Some(64),
+            errno: libc::EMFILE,
+            want: Box::new(|_| vec!["FDS (type 14) at offset ".into(), "fd 100 is over the caller's RLIMIT_NOFILE (64)".into()]),
+        },
+        FdtCase {
+            what: "FDS of 65536 fds (a payload over 1 MiB, read whole): fd 100 over RLIMIT_NOFILE 100",
+            image: fdt_image(&raw, &plain((0..img::MAX_FILES).map(|fd| (fd, 1)).collect())),
+            flags: 0,
+            files: None,
+            nofile: Some(100),
+            errno: libc::EMFILE,
+            want: Box::new(|_| vec!["FDS (type 14) at offset ".into(), "fd 100 is over the caller's RLIMIT_NOFILE (100)".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: file 3 of 2 FILEs",
+            image: fdt_image(&raw, &first_maps(3)),
+            flags: 0,
+            files: Some(vec![-1, memfd, -1]),
+            nofile: None,
+            errno: einval,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: the restart gives 1 file, the image has 2",
+            image: fdt_image(&raw, &first_maps(2)),
+            flags: 0,
+            files: Some(vec![-1]),
+            nofile: None,
+            errno: einval,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into(), "the restart gave 1 files, the image has 2".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: a FILE of kind reg",
+            image: fdt_image(&raw, &first_maps(1)),
+            flags: 0,
+            files: Some(vec![memfd, memfd]),
+            nofile: None,
+            errno: einval,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into(), "file 1 is a reg file".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: args.files missing",
+            image: fdt_image(&raw, &first_maps(2)),
+            flags: 0,
+            files: None,
+            nofile: None,
+            errno: ebadf,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into(), "the restart gave no files".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: args.files[1] is -1",
+            image: fdt_image(&raw, &first_maps(2)),
+            flags: 0,
+            files: Some(vec![-1, -1]),
+            nofile: None,
+            errno: ebadf,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into(), "the restart gave no fd for it".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: args.files[1] is not open",
+            image: fdt_image(&raw, &first_maps(2)),
+            flags: 0,
+            files: Some(vec![-1, closed_fd]),
+            nofile: None,
+            errno: ebadf,
+            want: Box::new(move |_| vec!["MAPFILE (type 15) at offset ".into(), format!("the restart's fd {closed_fd} for it is not open")]),
+        },
+        FdtCase {
+            what: "MAPFILE: args.files[1] is a pipe",
+            image: fdt_image(&raw, &first_maps(2)),
+            flags: 0,
+            files: Some(vec![-1, pipe[0]]),
+            nofile: None,
+            errno: einval,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into(), "is not a regular file".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: args.files[1] is the image",
+            image: fdt_image(&raw, &first_maps(2)),
+            flags: 0,
+            files: Some(vec![-1, IMAGE_FD]),
+            nofile: None,
+            errno: einval,
+            want: Box::new(|_| vec!["MAPFILE (type 15) at offset ".into(), "is the image".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: the mapped file's size changed",
+            // Every VMA of that file says so (one file, one size).
+            image: fdt_image(&raw, &Fdt {
+                fds: std_fds.clone(),
+                vma: Box::new({
+                    let fp = first_path.clone();
+                    move |_, path| {
+                        let (size, mode) = stat_of(path)?;
+                        Ok((path.to_string(), if path == fp { size + 4096 } else { size }, mode, 0))
+                    }
+                }),
+            }),
+            flags: 0,
+            files: None,
+            nofile: None,
+            errno: libc::ESTALE,
+            want: Box::new({
+                let fp = first_path.clone();
+                move |v| {
+                    vec![format!(
+                        "VMA at offset {}: {fp} has changed since the checkpoint (size {first_size}, was {})",
+                        v[0],
+                        first_size + 4096
+                    )]
+                }
+            }),
+        },
+        FdtCase {
+            what: "MAPFILE: the mapped path is a directory now",
+            image: fdt_image(&raw, &Fdt {
+                fds: std_fds.clone(),
+                vma: Box::new(move |i, path| {
+                    let (size, mode) = stat_of(path)?;
+                    Ok((if i == 0 { dir.clone() } else { path.to_string() }, size, mode, 0))
+                }),
+            }),
+            flags: 0,
+            files: None,
+            nofile: None,
+            errno: libc::ESTALE,
+            want: Box::new(|v| vec![format!("VMA at offset {}: ", v[0]), "has changed since the checkpoint (type directory, was regular file)".into()]),
+        },
+        FdtCase {
+            what: "MAPFILE: size and type changed, RST_FILE_CHANGED_OK: only the directory is refused",
+            image: fdt_image(&raw, &Fdt {
+                fds: std_fds.clone(),
+                // The last file VMA names the directory, every other VMA
+                // of the first one's file a wrong size.
+                vma: Box::new({
+                    let (dir, fp) = (paths().dir, first_path.clone());
+                    move |i, path| {
+                        let (size, mode) = stat_of(path)?;
+                        Ok(if i + 1 == nvmas {
+                            (dir.clone(), size, mode, 0)
+                        } else if path == fp {
+                            (path.to_string(), size + 4096, mode, 0)
+                        } else {
+                            (path.to_string(), size, mode, 0)
+                        })
+                    }
+                }),
+            }),
+            flags: RST_FILE_CHANGED_OK,
+            files: None,
+            nofile: None,
+            errno: libc::EOPNOTSUPP,
+            want: Box::new(|_| vec!["is a directory: only regular files are mapped or executed".into()]),
+        },
+    ];
+    let mut fails = Vec::new();
+    let run = |c: &FdtCase| -> Result<(), String> {
+        let (data, vmas) = c.image.as_ref().map_err(|e| format!("making the image: {e}"))?;
+        let r = coordinator_call(data, c.flags, c.files.as_deref(), c.nofile)?;
+        let want = (c.want)(vmas);
+        println!("# {}: errno {} ({})", c.what, r.errno, r.msg);
+        let mut why = Vec::new();
+        if r.errno != c.errno {
+            why.push(format!("errno {}, want {}", r.errno, c.errno));
+        }
+        for w in &want {
+            if !r.msg.contains(w.as_str()) {
+                why.push(format!("the message lacks {w:?}"));
+            }
+        }
+        if !r.root_ok {
+            why.push("the root stand-in was touched".into());
+        }
+        ensure(why.is_empty(), || format!("{}; message: {:?}", why.join("; "), r.msg))
+    };
+    for c in &cases {
+        if let Err(e) = run(c) {
+            fails.push(format!("{}: {e}", c.what));
+        }
+    }
+    // The file of FILE 2 taken (its MAPFILE is on the first file VMA),
+    // then a later VMA refused: the file is dropped. Many times: the filp
+    // objects must not grow with the count.
+    let later_bad = Fdt {
+        fds: std_fds.clone(),
+        vma: Box::new(|i, path| {
+            let (size, mode) = stat_of(path)?;
+            Ok(match i {
+                0 => (path.to_string(), size, mode, 2),
+                1 => ("/usr/bin/cptrst".into(), stat_of("/usr/bin/cptrst")?.0 + 8, S_IFREG | 0o755, 0),
+                _ => (path.to_string(), size, mode, 0),
+            })
+        }),
+    };
+    if nvmas >= 2 {
+        let (data, _) = fdt_image(&raw, &later_bad)?;
+        let before = open_files().unwrap_or(0);
+        let n = 40;
+        for k in 0..n {
+            let r = coordinator_call(&data, 0, Some(&[-1, memfd]), None)?;
+            if r.errno != libc::ESTALE || !r.msg.contains("/usr/bin/cptrst has changed since the checkpoint") {
+                fails.push(format!("memfd taken, a later VMA refused (call {k}): errno {}: {:?}", r.errno, r.msg));
+                break;
+            }
+        }
+        let mut after = open_files().unwrap_or(0);
+        let t = Instant::now();
+        while after > before + n / 2 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(500));
+            after = open_files().unwrap_or(0);
+        }
+        println!("# memfd taken then dropped, {n} calls: filp objects {before} -> {after}");
+        if after > before + n / 2 {
+            fails.push(format!("filp objects grew from {before} to {after} over {n} refused calls that took a file"));
+        }
+    } else {
+        println!("# only one file VMA: the taken-then-dropped case is skipped");
+    }
+    // SAFETY: closing our own fds.
+    unsafe {
+        libc::close(memfd);
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+    ensure(fails.is_empty(), || fails.join("\n"))
+}
+
+/// The commit's keep list, end to end through `cptrst restart`: the
+/// counter-check image with an FDS listing fds 0 to 20 (FILE 1). Whatever
+/// user space put at those fds before the commit (the tool's own fds, or
+/// the image's files once the tool opens them) stays; nothing else does,
+/// and never a `/dev/cptrst` fd, listed or not.
+fn fdt_keep() -> Result<(), String> {
+    make_specials()?;
+    let image = make_image(&["cptrst-testprog", "counter-check"], "fdt-keep")?;
+    let listed: Vec<u32> = (0..=20).collect();
+    let (data, _) = fdt_image(&image.raw, &Fdt { fds: listed.iter().map(|&fd| (fd, 1)).collect(), vma: Box::new(vma_as_is) })?;
+    img::validate(&data).map_err(|e| format!("test bug: the image crate refuses the variant: {e}"))?;
+    let file = format!("{DIR}/fdt-keep.img");
+    std::fs::write(&file, &data).map_err(|e| format!("{file}: {e}"))?;
+    // Not through pipes: the detached tree keeps the tool's fds 0 to 2.
+    let err = format!("{DIR}/fdt-keep.err");
+    let st = File::create(&err).and_then(|e| {
+        Command::new("cptrst").args(["restart", "-i", &file, "--detach"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(e).status()
+    });
+    let _ = std::fs::remove_file(&file);
+    let root = image.pids[0];
+    let r = (|| {
+        let st = st.map_err(|e| format!("cannot run cptrst restart: {e}"))?;
+        ensure(st.success(), || {
+            format!("cptrst restart: {}: {}", status_text(st), std::fs::read_to_string(&err).unwrap_or_default())
+        })?;
+        let dir = format!("/proc/{root}/fd");
+        let mut open = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(|e| format!("{dir}: {e}"))?.flatten() {
+            let fd: u32 = e.file_name().to_string_lossy().parse().unwrap_or(u32::MAX);
+            let target = std::fs::read_link(e.path()).map(|t| t.display().to_string()).unwrap_or_default();
+            open.push((fd, target));
+        }
+        open.sort();
+        println!("# the restored process's fds: {open:?}");
+        let mut why = Vec::new();
+        for (fd, t) in &open {
+            if !listed.contains(fd) {
+                why.push(format!("fd {fd} ({t}) is open and not in the FDS list"));
+            }
+            if t.contains("cptrst") && t.starts_with("/dev/") {
+                why.push(format!("fd {fd} is {t}"));
+            }
+        }
+        if !open.iter().any(|(fd, _)| *fd >= 3) {
+            why.push("no fd of 3 and up of the FDS list was kept".into());
+        }
+        ensure(why.is_empty(), || why.join("; "))
+    })();
+    kill_descendants();
+    for &p in &image.pids {
+        let _ = wait_gone(p, Duration::from_secs(30));
+    }
+    r
+}
+
 const EXCEPTION_TRACE: &str = "/proc/sys/debug/exception-trace";
 static OLD_TRACE: OnceLock<String> = OnceLock::new();
 
@@ -780,6 +1399,8 @@ fn main() {
         (WORKLOADS[3].0, fuzz_threads),
         ("paths to a FIFO, /dev/ptmx, a directory, checksum bad: refused, nothing opened, no hang", special_bad_crc),
         ("paths to a FIFO, /dev/ptmx, a directory, checksum right: refused, no hang", special_good_crc),
+        ("fdt: hostile FILE, FDS and MAPFILE fields: the kernel's errno and message, nothing restored or kept", fdt_checks),
+        ("fdt: the commit keeps the leader's FDS fds, closes the others and every /dev/cptrst fd", fdt_keep),
     ];
     // Restored mutants may fault in user space (registers, code mapped
     // from another file): no "traps: ... general protection fault" or
