@@ -52,6 +52,8 @@ pub fn errno_name(e: i32) -> String {
         libc::EXDEV => "EXDEV",
         libc::ENODEV => "ENODEV",
         libc::ENOTDIR => "ENOTDIR",
+        libc::ESTALE => "ESTALE",
+        libc::ELOOP => "ELOOP",
         libc::EISDIR => "EISDIR",
         libc::EINVAL => "EINVAL",
         libc::ENFILE => "ENFILE",

@@ -4,6 +4,7 @@
 //! ```text
 //! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout S]
 //! cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait S]
+//!                [--allow-changed-files] [--inherit-fd FD=PATH|FD=fd:M]...
 //! cptrst inspect FILE|- [--json] [--page ADDR]
 //! cptrst eclone --pid N[,M,...] [--] COMMAND [ARGS...]
 //! ```
@@ -13,6 +14,7 @@ mod eclone_cmd;
 mod inspect;
 mod plan;
 mod restart;
+mod restore_files;
 mod stop;
 
 use cptrst::dev;
@@ -32,16 +34,23 @@ commands:
         stop within --stop-timeout (default 30, 1 to 3600) is let go
         (ETIMEDOUT); one with a vfork parent is refused (EOPNOTSUPP).
   restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait SECONDS]
+          [--allow-changed-files] [--inherit-fd FD=PATH|FD=fd:M]...
         restore the process tree checkpointed in FILE (default: standard
         input, e.g. a pipe from `cptrst checkpoint PID --kill`) at its pids
         (the root at pid 1 of a new pid namespace if it had one): children,
-        threads, zombies, sessions and process groups, with this tool's
-        standard input, output and error as fds 0, 1 and 2. Waits for the
-        root and exits with its status, or with --detach prints its pid and
-        exits. --skip-files restores even if the image lists other open
-        files (they are not restored). A pid of the tree still held by a
-        zombie or an exiting task is waited for up to --pid-wait seconds
-        (default 10, 0 to 3600).
+        threads, zombies, sessions and process groups, every open fd (files,
+        directories, devices, pipes, FIFOs, memfds, unlinked files), cwd,
+        root and umask, opened as the invoking user. Fds 0-2 that were
+        outside the tree (a terminal, a pipe or socket of the parent) get
+        this tool's; any other such fd needs --inherit-fd FD=PATH (opened
+        with its flags) or FD=fd:M (this tool's fd M), for that fd in every
+        task. A file whose size or type changed since the checkpoint is
+        refused (ESTALE) unless --allow-changed-files (mappings too). Waits
+        for the root and exits with its status, or with --detach prints its
+        pid and exits. --skip-files restores no fd but 0-2 (it opens
+        nothing by path; memfds and unlinked files are still re-created for
+        the mappings of them). A pid of the tree still held by a zombie or an exiting
+        task is waited for up to --pid-wait seconds (default 10, 0 to 3600).
   inspect FILE|- [--json] [--page ADDR]
         validate an image and print its tasks (as a table and as a tree),
         registers, address spaces and page counts (--json for scripts);

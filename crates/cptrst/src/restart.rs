@@ -1,5 +1,6 @@
 //! `cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait
-//! SECONDS]`: restart a checkpointed process tree from its image.
+//! SECONDS] [--allow-changed-files] [--inherit-fd FD=PATH|FD=fd:M]...`:
+//! restart a checkpointed process tree from its image.
 //!
 //! The protocol (Documentation/restart.rst, for trees its "Roles"
 //! section): the tool creates the root with eclone
@@ -34,8 +35,19 @@
 //! The kernel reads the image twice, so it needs a seekable fd: a regular
 //! file is passed as is, anything else (pipe, socket) is first copied into
 //! a sealed memfd, so that `cptrst checkpoint PID --kill | cptrst restart`
-//! works. The tool parses only the file header and the TREE record; the
-//! kernel validates the whole image again.
+//! works. The tool reads the image up to its first MM record (the TREE,
+//! and in an image 1.4 the open files: FILE, FDATA, FDS); the kernel
+//! validates the whole image again.
+//!
+//! Open files (image 1.4, [`crate::restore_files`]): before the first
+//! eclone the tool creates every FILE object once, at a staging fd above
+//! every fd of the image (its own device, image and report fds go there
+//! too); every participant keeps them through its first close, and each
+//! thread-group leader, after creating its children and threads, `dup3`s
+//! its fds from them, closes fds 0-2 the image does not list, sets its
+//! cwd, root and umask, and closes the staging fds. The coordinator call
+//! passes the staging fd of each FILE (`files`), for the mappings of memfd
+//! and unlinked files.
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Seek, SeekFrom};
@@ -44,10 +56,11 @@ use std::time::{Duration, Instant};
 
 use crate::eclone_cmd::wait_status;
 use crate::plan::{self, Group, Plan};
+use crate::restore_files::{self as rf, Build, Builder, Inherit, Staging, TaskFds, TaskFiles};
 use cptrst::eclone::{eclone_fork, eclone_on_stack, Forked};
 use cptrst::{dev::Dev, errno_name, proc, strerror, Failure};
-use cptrst_image::{self as image, Expect, TreeEntry, Validator};
-use cptrst_uapi::{RestartArgs, RST_COORD, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
+use cptrst_image::{self as image, Expect, Record, TreeEntry, Validator};
+use cptrst_uapi::{RestartArgs, RST_COORD, RST_FILE_CHANGED_OK, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,6 +74,11 @@ struct Opts {
     /// How long to wait for a pid of the tree held by a zombie or an
     /// exiting task.
     pid_wait: Duration,
+    /// `--allow-changed-files`: restore files (and mappings) whose size or
+    /// type changed since the checkpoint (`RST_FILE_CHANGED_OK`).
+    allow_changed: bool,
+    /// `--inherit-fd`: what the fds of things outside the tree get.
+    inherit: Vec<Inherit>,
 }
 
 /// How long the restart waits, by default, for a pid held by a zombie or an
@@ -71,7 +89,7 @@ const PID_WAIT: Duration = Duration::from_secs(10);
 const MAX_PID_WAIT: u64 = 3600;
 
 fn parse_args(args: &[String]) -> Result<Opts, Failure> {
-    let mut o = Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT };
+    let mut o = Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT, allow_changed: false, inherit: Vec::new() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -80,6 +98,16 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
             }
             "--detach" => o.detach = true,
             "--skip-files" => o.skip_files = true,
+            "--allow-changed-files" => o.allow_changed = true,
+            "--inherit-fd" => {
+                let v = it.next().ok_or_else(|| Failure::usage("--inherit-fd needs FD=PATH or FD=fd:M"))?;
+                let h = rf::parse_inherit(v, &o.inherit).map_err(Failure::usage)?;
+                o.inherit.push(h);
+            }
+            s if s.starts_with("--inherit-fd=") => {
+                let h = rf::parse_inherit(&s["--inherit-fd=".len()..], &o.inherit).map_err(Failure::usage)?;
+                o.inherit.push(h);
+            }
             "--pid-wait" => {
                 let v = it.next().ok_or_else(|| Failure::usage("--pid-wait needs a number of seconds"))?;
                 let secs =
@@ -209,10 +237,28 @@ enum HeadError {
     Image(image::Error),
 }
 
+/// What the tool reads of an image: its TREE and, per task (by index),
+/// its FDS record if it has one.
+#[derive(Debug)]
+struct Head {
+    tree: Vec<TreeEntry>,
+    fds: Vec<Option<TaskFds>>,
+}
+
 /// Reads and checks the file header and the TREE record at the fd's
 /// current position (without moving it); skippable unknown records before
 /// the TREE are read through. Returns the TREE's entries, in image order.
+#[cfg(test)]
 fn read_tree(fd: RawFd) -> Result<Vec<TreeEntry>, HeadError> {
+    read_head(fd, &mut Builder::new(Build::Nothing, false)).map(|h| h.tree)
+}
+
+/// Reads and checks the image at the fd's current position (without moving
+/// it) from its file header up to its first MM record (or its end): the
+/// TREE, then the FILE records and their FDATA (handed to `b`, which
+/// builds the objects and writes the data straight into them), the FDS
+/// record of each thread-group leader.
+fn read_head(fd: RawFd, b: &mut Builder) -> Result<Head, HeadError> {
     // SAFETY: lseek on an fd we own, without moving it.
     let start = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
     if start < 0 {
@@ -224,6 +270,9 @@ fn read_tree(fd: RawFd) -> Result<Vec<TreeEntry>, HeadError> {
     let n = pread_full(fd, &mut hdr, off).map_err(HeadError::Io)?;
     v.feed_header(&hdr[..n]).map_err(HeadError::Image)?;
     off += n as u64;
+    let cut = |v: &mut Validator, what: &str| {
+        v.end_of_input().map_or_else(HeadError::Image, |_| HeadError::Io(std::io::Error::other(format!("the image ends {what}"))))
+    };
     let tree_len = loop {
         match v.expect() {
             Expect::RecordHeader => {
@@ -238,9 +287,7 @@ fn read_tree(fd: RawFd) -> Result<Vec<TreeEntry>, HeadError> {
                 let n = pread_full(fd, &mut buf, off).map_err(HeadError::Io)?;
                 if n == 0 {
                     // Cut inside the record: the validator says where.
-                    return Err(v.end_of_input().map_or_else(HeadError::Image, |_| {
-                        HeadError::Io(std::io::Error::other("the image ends before its TREE"))
-                    }));
+                    return Err(cut(&mut v, "before its TREE"));
                 }
                 v.feed_data(&buf[..n]).map_err(HeadError::Image)?;
                 off += n as u64;
@@ -256,11 +303,79 @@ fn read_tree(fd: RawFd) -> Result<Vec<TreeEntry>, HeadError> {
     // The validator checked the length against the TREE's bounds.
     let mut payload = vec![0u8; tree_len as usize];
     let n = pread_full(fd, &mut payload, off).map_err(HeadError::Io)?;
+    off += n as u64;
     let tree = v.feed_tree(&payload[..n]).map_err(HeadError::Image)?;
     if tree.is_empty() {
         return Err(HeadError::Io(std::io::Error::other("empty TREE")));
     }
-    Ok(tree.iter().collect())
+    let tree: Vec<TreeEntry> = tree.iter().collect();
+    let mut fds: Vec<Option<TaskFds>> = vec![None; tree.len()];
+    // The task whose records these are (its TASK's index).
+    let mut task = 0usize;
+    // The FILE whose FDATA is being read: its id, and the offset of the
+    // next byte.
+    let mut fdata: Option<(u32, u64)> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match v.expect() {
+            Expect::RecordHeader => {
+                let mut rh = [0u8; image::RECORD_HEADER_LEN];
+                let n = pread_full(fd, &mut rh, off).map_err(HeadError::Io)?;
+                if n == 0 {
+                    // An image without MM (every task a zombie): its end.
+                    v.end_of_input().map_err(HeadError::Image)?;
+                    break;
+                }
+                let h = v.feed_record_header(&rh[..n]).map_err(HeadError::Image)?;
+                off += n as u64;
+                if h.kind == image::RECORD_MM {
+                    break;
+                }
+                if h.kind != image::RECORD_FDATA {
+                    fdata = None;
+                }
+            }
+            Expect::Payload(len) => {
+                let mut p = vec![0u8; len as usize];
+                let n = pread_full(fd, &mut p, off).map_err(HeadError::Io)?;
+                off += n as u64;
+                match v.feed_payload(&p[..n]).map_err(HeadError::Image)? {
+                    Record::Task(t) => task = t.index as usize,
+                    Record::File(f) => b.on_file(&f),
+                    Record::FileData(d) => fdata = Some((d.file, d.offset)),
+                    Record::Fds(f) => {
+                        if let Some(slot) = fds.get_mut(task) {
+                            *slot = Some(TaskFds::of(&f));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // FDATA's data, or another record's (skipped).
+            Expect::Data(left) => {
+                let want = (left as usize).min(buf.len());
+                // Of an FDATA's bytes, those before its padding are data.
+                let content = v.data_chunk_left();
+                let n = pread_full(fd, &mut buf[..want], off).map_err(HeadError::Io)?;
+                if n == 0 {
+                    return Err(cut(&mut v, "inside a record"));
+                }
+                v.feed_data(&buf[..n]).map_err(HeadError::Image)?;
+                off += n as u64;
+                if let Some((file, at)) = fdata.as_mut() {
+                    let k = (n as u64).min(content) as usize;
+                    b.on_data(*file, *at, &buf[..k]);
+                    *at += k as u64;
+                }
+            }
+            Expect::End => break,
+            Expect::Failed(e) => return Err(HeadError::Image(e)),
+            Expect::Header | Expect::Tree(_) => {
+                return Err(HeadError::Io(std::io::Error::other("unexpected validator state after the TREE")));
+            }
+        }
+    }
+    Ok(Head { tree, fds })
 }
 
 /// How long the tool waits for every task to be ready.
@@ -278,6 +393,8 @@ struct Note {
     what: u32,
     /// For a failure: the errno.
     errno: i32,
+    /// For a failure: its argument (the fd of `FAIL_DUP`).
+    arg: u32,
 }
 
 /// The task has created its children and threads and is about to call restart.
@@ -295,6 +412,12 @@ const FAIL_SETPGID: u32 = 3;
 const FAIL_PARENT_GONE: u32 = 4;
 /// Mapping the stack of the thread failed.
 const FAIL_STACK: u32 = 5;
+/// `dup3` of one of its fds (the note's `arg`) from its staging fd failed.
+const FAIL_DUP: u32 = 6;
+/// `chdir` to its cwd failed.
+const FAIL_CHDIR: u32 = 7;
+/// `chroot` to its root failed.
+const FAIL_CHROOT: u32 = 8;
 
 impl Note {
     fn from_bytes(b: &[u8]) -> Option<Note> {
@@ -302,7 +425,7 @@ impl Note {
             return None;
         }
         let w = |i: usize| u32::from_ne_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
-        Some(Note { kind: w(0), index: w(1), what: w(2), errno: w(3) as i32 })
+        Some(Note { kind: w(0), index: w(1), what: w(2), errno: w(3) as i32, arg: w(4) })
     }
 }
 
@@ -321,11 +444,36 @@ struct Ctx<'a> {
     skip: u32,
     /// The tool's process group (for [`Group::JoinTool`]).
     tool_pgid: i32,
+    /// The fds every task keeps through its first close (0, 1, 2, the
+    /// device, image and report fds, the staging fds), ascending.
+    keep: &'a [i32],
+    /// The staging fds, closed by every process once it has its own fds.
+    staged: &'a [i32],
+    /// What each thread-group leader does with its files (by task index;
+    /// empty without files).
+    files: &'a [Option<TaskFiles>],
+    /// The RLIMIT_NOFILE each process gets back once the staging fds are
+    /// closed, if the tool raised it.
+    nofile: Option<libc::rlimit>,
+}
+
+/// The fds kept through a task's first close: 0, 1, 2, the tool's and the
+/// staging ones, ascending.
+fn keep_list(tool: &[RawFd], staged: &[i32]) -> Vec<i32> {
+    let mut v: Vec<i32> = [0, 1, 2].iter().chain(tool).chain(staged).copied().filter(|&f| f >= 0).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Writes one note to the tool. Async-signal-safe.
 fn note(c: &Ctx, kind: u32, index: u32, what: u32, errno: i32) {
-    let n = Note { kind, index, what, errno };
+    note_arg(c, kind, index, what, errno, 0)
+}
+
+/// [`note`] with an argument. Async-signal-safe.
+fn note_arg(c: &Ctx, kind: u32, index: u32, what: u32, errno: i32, arg: u32) {
+    let n = Note { kind, index, what, errno, arg };
     // SAFETY: a write of a local; a packet of the pipe (O_DIRECT) or, at
     // 16 bytes, an atomic write anyway.
     unsafe { libc::write(c.report, (&n as *const Note).cast(), std::mem::size_of::<Note>()) };
@@ -425,10 +573,8 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
                 libc::syscall(libc::SYS_rt_sigaction, sig, &SIG_DFL_ACTION as *const KSigaction, 0usize, 8usize);
             }
         }
-        let mut keep = [0, 1, 2, c.dev, c.img, c.report];
-        keep.sort_unstable();
         let mut next: u32 = 0;
-        for &k in &keep {
+        for &k in c.keep {
             let k = k as u32;
             if k > next {
                 libc::syscall(libc::SYS_close_range, next, k - 1, 0u32);
@@ -472,6 +618,34 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
             // The thread shares the fd table: the leader reports for it.
             note(c, NOTE_READY, t, 0, 0);
         }
+        // Its own fds and fs context, now that its children have their
+        // copy of the staging fds (its threads share its table).
+        if let Some(Some(f)) = c.files.get(i) {
+            for &(from, to, fl) in &f.dups {
+                if libc::dup3(from, to, fl) < 0 {
+                    note_arg(c, NOTE_FAILED, i as u32, FAIL_DUP, errno(), to as u32);
+                    libc::_exit(127);
+                }
+            }
+            for &fd in &f.close {
+                libc::close(fd);
+            }
+            if libc::chdir(f.cwd.as_ptr()) < 0 {
+                fail(c, i as u32, FAIL_CHDIR, errno());
+            }
+            if let Some(root) = &f.root {
+                if libc::chroot(root.as_ptr()) < 0 {
+                    fail(c, i as u32, FAIL_CHROOT, errno());
+                }
+            }
+            libc::umask(f.umask as libc::mode_t);
+        }
+        for &fd in c.staged {
+            libc::close(fd);
+        }
+        if let Some(rl) = &c.nofile {
+            libc::setrlimit(libc::RLIMIT_NOFILE, rl);
+        }
         note(c, NOTE_READY, i as u32, 0, 0);
         libc::close(c.report);
         let r = libc::ioctl(c.dev, cptrst_uapi::IOC_RESTART as libc::c_ulong, &args as *const RestartArgs);
@@ -504,13 +678,10 @@ fn join_group(g: i32) -> i32 {
     unsafe { libc::setpgid(0, g) }
 }
 
-/// "task I (pid P)".
-fn task_name(tree: &[TreeEntry], i: usize) -> String {
-    format!("task {i} (pid {})", tree.get(i).map_or(0, TreeEntry::pid))
-}
+use rf::task_name;
 
 /// The message for a failure note.
-fn failure_text(tree: &[TreeEntry], plans: &[Plan], n: &Note) -> String {
+fn failure_text(tree: &[TreeEntry], plans: &[Plan], files: &[Option<TaskFiles>], n: &Note) -> String {
     let i = n.index as usize;
     let err = || format!("{} ({})", strerror(n.errno), errno_name(n.errno));
     let why = match n.what {
@@ -535,6 +706,19 @@ fn failure_text(tree: &[TreeEntry], plans: &[Plan], n: &Note) -> String {
         }
         FAIL_PARENT_GONE => "its parent went away before it was set up".into(),
         FAIL_STACK => format!("mapping its stack failed: {}", err()),
+        FAIL_DUP => {
+            let from = files.get(i).and_then(Option::as_ref).and_then(|f| f.dups.iter().find(|d| d.1 == n.arg as i32)).map_or(-1, |d| d.0);
+            format!("fd {}: dup3 from its staging fd {from} failed: {}", n.arg, err())
+        }
+        FAIL_CHDIR => {
+            let cwd = files.get(i).and_then(Option::as_ref).map_or("?".into(), |f| f.cwd.to_string_lossy().into_owned());
+            format!("chdir({cwd}) failed: {}", err())
+        }
+        FAIL_CHROOT => {
+            let root = files.get(i).and_then(Option::as_ref).and_then(|f| f.root.as_ref()).map_or("?".into(), |r| r.to_string_lossy().into_owned());
+            let hint = if n.errno == libc::EPERM { ": restoring a root other than / needs CAP_SYS_CHROOT" } else { "" };
+            format!("chroot({root}) failed: {}{hint}", err())
+        }
         w => format!("failed (reason {w}, {})", err()),
     };
     format!("{}: {why}", task_name(tree, i))
@@ -544,6 +728,7 @@ fn failure_text(tree: &[TreeEntry], plans: &[Plan], n: &Note) -> String {
 struct Readiness<'a> {
     tree: &'a [TreeEntry],
     plans: &'a [Plan],
+    files: &'a [Option<TaskFiles>],
     ready: Vec<bool>,
     count: usize,
     /// A pidfd per ready process, taken when its note arrives (it is then
@@ -557,7 +742,13 @@ struct Readiness<'a> {
 
 impl<'a> Readiness<'a> {
     fn new(tree: &'a [TreeEntry], plans: &'a [Plan]) -> Self {
-        Readiness { tree, plans, ready: vec![false; tree.len()], count: 0, pidfds: Vec::new(), take_pidfds: false }
+        Readiness { tree, plans, files: &[], ready: vec![false; tree.len()], count: 0, pidfds: Vec::new(), take_pidfds: false }
+    }
+
+    /// Names the paths of the leaders' files in failure messages.
+    fn with_files(mut self, files: &'a [Option<TaskFiles>]) -> Self {
+        self.files = files;
+        self
     }
 
     /// Takes a pidfd of each process that reports ready (the tree's pids
@@ -592,7 +783,7 @@ impl<'a> Readiness<'a> {
                 }
                 Ok(())
             }
-            NOTE_FAILED => Err(failure_text(self.tree, self.plans, &n)),
+            NOTE_FAILED => Err(failure_text(self.tree, self.plans, self.files, &n)),
             k => Err(format!("a note of unknown kind {k}")),
         }
     }
@@ -778,19 +969,86 @@ fn wait_pids_free(pids: &[i32], start: Instant, limit: Duration) -> Result<(), S
     }
 }
 
+/// The RLIMIT_NOFILE of the tool.
+fn nofile_limit() -> Option<libc::rlimit> {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit into a local.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0).then_some(rl)
+}
+
+/// A close-on-exec copy of `fd`.
+fn rf_owned_dup(fd: RawFd) -> Result<OwnedFd, Failure> {
+    // SAFETY: F_DUPFD_CLOEXEC of our fd returns a new fd we own.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if r < 0 {
+        return Err(Failure::os("restart: dup of the device fd", std::io::Error::last_os_error()));
+    }
+    // SAFETY: `r` is new and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// The coordinator's `CPTRST_IOC_RESTART` (the kernel writes a failure
+/// message through `a.msg`).
+fn restart_call(dev: RawFd, a: &RestartArgs) -> std::io::Result<()> {
+    // SAFETY: the restart command, whose argument is a `RestartArgs`; the
+    // kernel reads it and the buffers it points to (`msg`, `files`), alive
+    // here.
+    if unsafe { libc::ioctl(dev, cptrst_uapi::IOC_RESTART as libc::c_ulong, a as *const RestartArgs) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 pub fn main(args: &[String]) -> Result<(), Failure> {
     let o = parse_args(args)?;
     ensure_stdio();
+    let op = |m: String| Failure::op(format!("restart: {m}"));
+    let nofile0 = nofile_limit();
     let (img, name) = open_image(&o.input)?;
-    let tree = read_tree(img.as_raw_fd()).map_err(|e| match e {
+    // The FILE objects of the anonymous kinds are built as the head is
+    // read (nothing of them is visible outside the tool). With
+    // --skip-files no fd is restored, but a mapping of a memfd or an
+    // unlinked file still needs its object.
+    let build = if o.skip_files { Build::Mapped } else { Build::All };
+    let mut b = Builder::new(build, o.allow_changed);
+    let head = read_head(img.as_raw_fd(), &mut b).map_err(|e| match e {
         HeadError::Io(e) => Failure::os(format!("restart: reading {name}"), e),
         HeadError::Image(e) => Failure::op(format!("restart: {name}: invalid image: {e}")),
     })?;
+    let tree = head.tree;
     let plans = plan::plan_tree(&tree).map_err(|r| Failure::op(format!("restart: {name}: this tree cannot be rebuilt: {r}")))?;
     let root_pid = tree[0].pid();
     let new_ns = plans[0].new_ns();
-    let dev = Dev::open()?;
+    let with_files = !o.skip_files && !b.files().is_empty();
+    // Every fd of the image resolved (an outside thing without
+    // --inherit-fd refused), then the objects named by a path opened.
+    let fdplan = if with_files { rf::plan_fds(&tree, b.files(), &head.fds, &o.inherit).map_err(op)? } else { Default::default() };
+    let mut inherited = Vec::new();
+    let staged = !b.files().is_empty();
+    if staged {
+        b.finish();
+        if let Some(m) = rf::first_failure(&tree, &b, &fdplan) {
+            return Err(op(m));
+        }
+    }
+    if with_files {
+        inherited = rf::open_inherited(&fdplan, b.files(), &o.inherit).map_err(op)?;
+    }
+    // The staging fds and the tool's own go at or above a base above every
+    // fd of the image, so that no dup3 of a task can hit them.
+    let base = (fdplan.max_fd + 1).max(3) as i32;
+    if staged {
+        rf::ensure_nofile(base as u64 + (b.built() + inherited.len()) as u64 + 4).map_err(|m| {
+            op(format!("{}: fd {}: {m}", task_name(&tree, fdplan.max_task), fdplan.max_fd))
+        })?;
+    }
+    let dev0 = Dev::open()?;
+    let mv = |fd: OwnedFd| rf::move_above(fd, base).map_err(|e| op(format!("moving an fd above {base}: {}", rf::err_text(e))));
+    let dev = mv(rf_owned_dup(dev0.as_raw_fd())?)?;
+    drop(dev0);
+    let img = mv(img)?;
     let skip = if o.skip_files { RST_SKIP_FILES } else { 0 };
+    let changed = if o.allow_changed { RST_FILE_CHANGED_OK } else { 0 };
     let mut pipe = [0; 2];
     // SAFETY: pipe2 into a local array.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) } < 0 {
@@ -798,9 +1056,32 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     }
     // SAFETY: both fds are new and ours.
     let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    let wr = mv(wr)?;
+    let staging = if staged { Staging::new(&mut b, inherited, base).map_err(op)? } else { Staging::default() };
+    let task_files = if with_files { staging.task_files(&fdplan, &head.fds) } else { Vec::new() };
+    // A raised soft limit goes back down in the restored processes (not
+    // below what their fds need).
+    let nofile = match (nofile0, nofile_limit()) {
+        (Some(a), Some(now)) if now.rlim_cur != a.rlim_cur => {
+            Some(libc::rlimit { rlim_cur: a.rlim_cur.max((fdplan.max_fd + 1) as libc::rlim_t).min(now.rlim_max), rlim_max: now.rlim_max })
+        }
+        _ => None,
+    };
+    let keep = keep_list(&[dev.as_raw_fd(), img.as_raw_fd(), wr.as_raw_fd()], &staging.fds);
     // SAFETY: getpid and getpgid(0) have no preconditions.
     let (tool, tool_pgid) = unsafe { (libc::getpid(), libc::getpgid(0)) };
-    let ctx = Ctx { plans: &plans, dev: dev.as_raw_fd(), img: img.as_raw_fd(), report: wr.as_raw_fd(), skip, tool_pgid };
+    let ctx = Ctx {
+        plans: &plans,
+        dev: dev.as_raw_fd(),
+        img: img.as_raw_fd(),
+        report: wr.as_raw_fd(),
+        skip,
+        tool_pgid,
+        keep: &keep,
+        staged: &staging.fds,
+        files: &task_files,
+        nofile,
+    };
     // The eclone library uses the tool's device fd rather than opening one
     // of its own that would stay open (and pin the module) while the tool
     // waits for the restored process.
@@ -865,7 +1146,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     drop(wr);
     // Tree pids are the tool's only when the root is in the tool's namespace;
     // otherwise killing the root (the namespace's init) kills them all.
-    let mut ready = Readiness::new(&tree, &plans);
+    let mut ready = Readiness::new(&tree, &plans).with_files(&task_files);
     if !new_ns {
         ready = ready.with_pidfds();
     }
@@ -880,17 +1161,21 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let coord = RestartArgs {
         ctid: child,
         fd: img.as_raw_fd(),
-        flags: RST_COORD | skip,
+        flags: RST_COORD | skip | changed,
         msg_len: RST_MSG_MAX,
         msg: msg.as_mut_ptr() as u64,
+        files: if staging.files.is_empty() { 0 } else { staging.files.as_ptr() as u64 },
+        nfiles: staging.files.len() as u32,
         ..Default::default()
     };
-    let res = dev.restart(&coord);
+    let res = restart_call(dev.as_raw_fd(), &coord);
     // The restored processes hold their own image and device fds until
     // their commit; the tool's go now (a memfd holds the whole image in
-    // memory).
+    // memory), and its copies of the files (a pipe end it held would keep
+    // a restored reader from ever seeing EOF).
     drop(img);
     drop(dev);
+    drop(staging);
     if let Err(e) = res {
         let errno = e.raw_os_error().unwrap_or(0);
         // The kernel has killed the tree already; this is harmless then.
@@ -924,19 +1209,38 @@ mod tests {
 
     #[test]
     fn defaults_to_standard_input() {
-        assert_eq!(parse(&[]).unwrap(), Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT });
+        assert_eq!(
+            parse(&[]).unwrap(),
+            Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT, allow_changed: false, inherit: Vec::new() }
+        );
     }
 
     #[test]
     fn every_option() {
         let o = parse(&["-i", "/tmp/img", "--detach", "--skip-files", "--pid-wait", "3"]).unwrap();
-        assert_eq!(o, Opts { input: "/tmp/img".into(), detach: true, skip_files: true, pid_wait: Duration::from_secs(3) });
+        assert_eq!(
+            o,
+            Opts {
+                input: "/tmp/img".into(),
+                detach: true,
+                skip_files: true,
+                pid_wait: Duration::from_secs(3),
+                allow_changed: false,
+                inherit: Vec::new()
+            }
+        );
+        let o = parse(&["--allow-changed-files", "--inherit-fd", "5=/dev/null", "--inherit-fd=7=fd:2"]).unwrap();
+        assert!(o.allow_changed);
+        assert_eq!(
+            o.inherit,
+            [Inherit { fd: 5, src: rf::InheritSrc::Path("/dev/null".into()) }, Inherit { fd: 7, src: rf::InheritSrc::Fd(2) }]
+        );
         assert_eq!(parse(&["--pid-wait", "0"]).unwrap().pid_wait, Duration::ZERO);
         assert_eq!(parse(&["--pid-wait", "3600"]).unwrap().pid_wait, Duration::from_secs(3600));
         assert_eq!(parse(&["--input", "-"]).unwrap().input, "-");
         assert_eq!(
             parse(&["--skip-files", "-i", "x"]).unwrap(),
-            Opts { input: "x".into(), detach: false, skip_files: true, pid_wait: PID_WAIT }
+            Opts { input: "x".into(), detach: false, skip_files: true, pid_wait: PID_WAIT, allow_changed: false, inherit: Vec::new() }
         );
     }
 
@@ -958,6 +1262,15 @@ mod tests {
             &["--pid-wait", "2.5"],
             &["--pid-wait", "ten"],
             &["--pid-wait", "3601"],
+            &["--inherit-fd"],
+            &["--inherit-fd", "5"],
+            &["--inherit-fd", "5=relative"],
+            &["--inherit-fd", "x=/a"],
+            &["--inherit-fd", "1073741824=/a"],
+            &["--inherit-fd", "5=fd:1000000"],
+            &["--inherit-fd", "5=/a", "--inherit-fd", "5=/b"],
+            &["--inherit-fd=5"],
+            &["--allow-changed-files=yes"],
         ] {
             let e = parse(a).expect_err(&format!("{a:?} accepted"));
             assert_eq!(e.status, 2, "{a:?}: {}", e.msg);
@@ -1031,6 +1344,7 @@ mod tests {
     fn errno_names() {
         assert_eq!(errno_name(libc::EINVAL), "EINVAL");
         assert_eq!(errno_name(libc::EOPNOTSUPP), "EOPNOTSUPP");
+        assert_eq!(errno_name(libc::ESTALE), "ESTALE");
         assert_eq!(errno_name(9999), "errno 9999");
     }
 
@@ -1103,7 +1417,19 @@ mod tests {
         assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
         // SAFETY: both fds are new and ours.
         let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
-        let ctx = Ctx { plans: &plans, dev: dev.as_raw_fd(), img: img.as_raw_fd(), report: wr.as_raw_fd(), skip: 0, tool_pgid: 0 };
+        let keep = keep_list(&[dev.as_raw_fd(), img.as_raw_fd(), wr.as_raw_fd()], &[]);
+        let ctx = Ctx {
+            plans: &plans,
+            dev: dev.as_raw_fd(),
+            img: img.as_raw_fd(),
+            report: wr.as_raw_fd(),
+            skip: 0,
+            tool_pgid: 0,
+            keep: &keep,
+            staged: &[],
+            files: &[],
+            nofile: None,
+        };
         // SAFETY: getpid and fork; the child only runs `participant`
         // (system calls) and exits.
         let pid = unsafe {
@@ -1166,7 +1492,19 @@ mod tests {
         assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
         // SAFETY: both fds are new and ours.
         let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
-        let ctx = Ctx { plans: &plans, dev: dev.as_raw_fd(), img: dev.as_raw_fd(), report: wr.as_raw_fd(), skip: 0, tool_pgid: 0 };
+        let keep = keep_list(&[dev.as_raw_fd(), wr.as_raw_fd()], &[]);
+        let ctx = Ctx {
+            plans: &plans,
+            dev: dev.as_raw_fd(),
+            img: dev.as_raw_fd(),
+            report: wr.as_raw_fd(),
+            skip: 0,
+            tool_pgid: 0,
+            keep: &keep,
+            staged: &[],
+            files: &[],
+            nofile: None,
+        };
         // SAFETY: as above.
         let pid = unsafe {
             let me = libc::getpid();
@@ -1223,7 +1561,7 @@ mod tests {
         assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
         // SAFETY: both fds are new and ours.
         let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
-        let ready = Note { kind: NOTE_READY, index: 2, what: 0, errno: 0 };
+        let ready = Note { kind: NOTE_READY, index: 2, what: 0, errno: 0, arg: 0 };
         // SAFETY: a write of a local.
         unsafe { libc::write(wr.as_raw_fd(), (&ready as *const Note).cast(), std::mem::size_of::<Note>()) };
         let mut r = Readiness::new(&tree, &plans);
@@ -1239,27 +1577,172 @@ mod tests {
     fn notes_and_failure_messages() {
         let tree = image::sample::tree_entries();
         let plans = plan::plan_tree(&tree).unwrap();
-        let bytes = |n: Note| -> Vec<u8> { [n.kind, n.index, n.what, n.errno as u32].iter().flat_map(|w| w.to_ne_bytes()).collect() };
+        let bytes = |n: Note| -> Vec<u8> { [n.kind, n.index, n.what, n.errno as u32, n.arg].iter().flat_map(|w| w.to_ne_bytes()).collect() };
         let mut r = Readiness::new(&tree, &plans);
-        r.feed(&bytes(Note { kind: NOTE_READY, index: 2, what: 0, errno: 0 })).unwrap();
-        r.feed(&bytes(Note { kind: NOTE_READY, index: 2, what: 0, errno: 0 })).unwrap();
-        r.feed(&bytes(Note { kind: NOTE_READY, index: 1, what: 0, errno: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 2, what: 0, errno: 0, arg: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 2, what: 0, errno: 0, arg: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 1, what: 0, errno: 0, arg: 0 })).unwrap();
         assert!(!r.all());
         assert_eq!(r.missing(), "task 0 (pid 100), task 3 (pid 103)");
         assert_eq!(r.first_missing(), 0);
         // Threads are killed with their group.
         assert_eq!(r.pids(), [102]);
-        let e = r.feed(&bytes(Note { kind: NOTE_FAILED, index: 2, what: FAIL_CREATE, errno: libc::EEXIST })).unwrap_err();
+        let e = r.feed(&bytes(Note { kind: NOTE_FAILED, index: 2, what: FAIL_CREATE, errno: libc::EEXIST, arg: 0 })).unwrap_err();
         let eexist = strerror(libc::EEXIST);
         assert_eq!(e, format!("task 2 (pid 102): task 0 (pid 100) cannot create it at pid 102/1: {eexist} (EEXIST): a pid is in use"));
-        let e = r.feed(&bytes(Note { kind: NOTE_FAILED, index: 0, what: FAIL_SETSID, errno: libc::EPERM })).unwrap_err();
+        let e = r.feed(&bytes(Note { kind: NOTE_FAILED, index: 0, what: FAIL_SETSID, errno: libc::EPERM, arg: 0 })).unwrap_err();
         assert!(e.starts_with("task 0 (pid 100): setsid() failed: ") && e.ends_with("(EPERM)"), "{e}");
-        assert!(r.feed(&bytes(Note { kind: NOTE_READY, index: 4, what: 0, errno: 0 })).unwrap_err().contains("not in the tree"));
+        assert!(r.feed(&bytes(Note { kind: NOTE_READY, index: 4, what: 0, errno: 0, arg: 0 })).unwrap_err().contains("not in the tree"));
         assert!(r.feed(&[1, 2, 3]).unwrap_err().contains("bad note"));
-        r.feed(&bytes(Note { kind: NOTE_READY, index: 0, what: 0, errno: 0 })).unwrap();
-        r.feed(&bytes(Note { kind: NOTE_READY, index: 3, what: 0, errno: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 0, what: 0, errno: 0, arg: 0 })).unwrap();
+        r.feed(&bytes(Note { kind: NOTE_READY, index: 3, what: 0, errno: 0, arg: 0 })).unwrap();
         assert!(r.all());
         assert_eq!(r.pids(), [100, 102, 103]);
+    }
+
+    /// The head of a 1.4 image: the FILE objects built with their data,
+    /// each leader's FDS, the fd plan.
+    #[test]
+    fn reads_the_files_of_the_head() {
+        let fd = copy_to_memfd(&mut pipe_with(sample()), "pipe").unwrap();
+        let mut b = Builder::new(Build::All, false);
+        let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
+        assert_eq!(head.tree, image::sample::tree_entries());
+        assert_eq!(b.files().len(), 9);
+        for i in 0..4 {
+            let want = image::sample::fds(i as u32).map(|(umask, root, cwd, e)| TaskFds {
+                umask,
+                root: root.to_vec(),
+                cwd: cwd.to_vec(),
+                entries: e.to_vec(),
+            });
+            assert_eq!(head.fds[i], want, "task {i}");
+        }
+        b.finish();
+        // The memfd (FILE 5): its content, seals and position.
+        let m = b.fd_of(5).expect("memfd built");
+        let mut got = vec![0u8; image::sample::SAMPLE_MEMFD_SIZE as usize + 10];
+        let n = pread_full(m, &mut got, 0).unwrap();
+        let want: Vec<u8> = (0..image::sample::SAMPLE_MEMFD_SIZE).map(|i| image::sample::file_byte(5, i)).collect();
+        assert_eq!(&got[..n], &want[..]);
+        // SAFETY: F_GET_SEALS, lseek of our memfd.
+        assert_eq!(unsafe { libc::fcntl(m, libc::F_GET_SEALS) }, 0x5);
+        assert_eq!(unsafe { libc::lseek(m, 0, libc::SEEK_CUR) }, 17);
+        // The pipe (FILEs 3, 4): its data.
+        let mut got = [0u8; 64];
+        // SAFETY: read into a local.
+        let n = unsafe { libc::read(b.fd_of(3).unwrap(), got.as_mut_ptr().cast(), 64) };
+        assert_eq!(&got[..n as usize], image::sample::SAMPLE_PIPE_DATA);
+        // The unlinked file (FILE 8).
+        let d = b.fd_of(8).expect("unlinked file built");
+        let mut got = [0u8; 16];
+        let n = pread_full(d, &mut got, 0).unwrap();
+        let want: Vec<u8> = (0..5).map(|i| image::sample::file_byte(8, i)).collect();
+        assert_eq!(&got[..n], &want[..]);
+        // The terminal is outside: nothing built.
+        assert!(b.fd_of(1).is_none() && b.failure_of(1).is_none());
+        let p = rf::plan_fds(&head.tree, b.files(), &head.fds, &[]).unwrap();
+        assert_eq!(p.max_fd, 100);
+        assert_eq!(p.tasks[0].as_ref().unwrap()[0], (0, rf::Source::Tool, 0));
+        assert_eq!(p.tasks[2].as_ref().unwrap()[4], (6, rf::Source::File(5), image::FD_FLAG_CLOEXEC));
+        // Without files: only read.
+        let mut b = Builder::new(Build::Nothing, false);
+        let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
+        assert_eq!((b.files().len(), b.built(), head.fds.iter().flatten().count()), (9, 0, 2));
+    }
+
+    /// An image cut anywhere before its first MM (in a FILE, an FDATA, an
+    /// FDS...) is refused, never half-read as good; cut after it, the head
+    /// is whole.
+    #[test]
+    fn a_head_cut_short_is_refused() {
+        let img = sample();
+        let mm = image::Reader::new(&img)
+            .unwrap()
+            .map(|i| i.unwrap())
+            .find(|i| i.record.kind() == image::RECORD_MM)
+            .map(|i| i.offset as usize)
+            .unwrap();
+        for cut in (image::HEADER_LEN..mm + image::RECORD_HEADER_LEN).step_by(29).chain([mm + image::RECORD_HEADER_LEN - 1]) {
+            let fd = copy_to_memfd(&mut pipe_with(img[..cut].to_vec()), "pipe").unwrap();
+            assert!(read_head(fd.as_raw_fd(), &mut Builder::new(Build::All, false)).is_err(), "cut at {cut} of {mm}");
+        }
+        let fd = copy_to_memfd(&mut pipe_with(img[..mm + image::RECORD_HEADER_LEN].to_vec()), "pipe").unwrap();
+        let mut b = Builder::new(Build::Nothing, false);
+        assert!(read_head(fd.as_raw_fd(), &mut b).is_ok());
+        assert_eq!(b.files().len(), 9);
+    }
+
+    /// A 1.3 image: no files, as before.
+    #[test]
+    fn reads_a_head_without_files() {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build_v1_3(&mut buf).unwrap();
+        let fd = copy_to_memfd(&mut pipe_with(buf[..n].to_vec()), "pipe").unwrap();
+        let mut b = Builder::new(Build::All, false);
+        let head = read_head(fd.as_raw_fd(), &mut b).unwrap();
+        assert_eq!(head.tree, image::sample::tree_entries());
+        assert!(b.files().is_empty() && head.fds.iter().all(Option::is_none));
+    }
+
+    /// A leader that cannot take its fds or its cwd reports it, naming
+    /// the fd or the path.
+    #[test]
+    fn a_participant_whose_files_fail_reports_it() {
+        for (files, want) in [
+            (
+                TaskFiles { dups: vec![(-1, 7, 0)], close: vec![], cwd: c"/".into(), root: None, umask: 0o22 },
+                "task 0 (pid 100): fd 7: dup3 from its staging fd -1 failed: Bad file descriptor (EBADF)",
+            ),
+            (
+                TaskFiles { dups: vec![], close: vec![], cwd: c"/nonexistent-cwd".into(), root: None, umask: 0o22 },
+                "task 0 (pid 100): chdir(/nonexistent-cwd) failed: No such file or directory (ENOENT)",
+            ),
+        ] {
+            let dev = File::open("/dev/null").unwrap();
+            let tree = one_process(100);
+            let plans = plan::plan_tree(&tree).unwrap();
+            let mut p = [0; 2];
+            // SAFETY: pipe2 into a local array.
+            assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) }, 0);
+            // SAFETY: both fds are new and ours.
+            let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+            let keep = keep_list(&[dev.as_raw_fd(), wr.as_raw_fd()], &[]);
+            let all = [Some(files)];
+            let ctx = Ctx {
+                plans: &plans,
+                dev: dev.as_raw_fd(),
+                img: dev.as_raw_fd(),
+                report: wr.as_raw_fd(),
+                skip: 0,
+                tool_pgid: 0,
+                keep: &keep,
+                staged: &[],
+                files: &all,
+                nofile: None,
+            };
+            // SAFETY: getpid and fork; the child only runs `participant`.
+            let pid = unsafe {
+                let me = libc::getpid();
+                let pid = libc::fork();
+                if pid == 0 {
+                    participant(&ctx, 0, me);
+                }
+                pid
+            };
+            drop(wr);
+            let mut r = Readiness::new(&tree, &plans).with_files(&all);
+            let mut st = None;
+            let e = wait_ready(rd.as_raw_fd(), pid, &mut r, &mut st, READY_TIMEOUT).unwrap_err();
+            assert_eq!(e, want);
+            assert_eq!(wait_status(pid), 127);
+        }
+    }
+
+    #[test]
+    fn keep_lists() {
+        assert_eq!(keep_list(&[9, 4, 5], &[50, 51]), [0, 1, 2, 4, 5, 9, 50, 51]);
+        assert_eq!(keep_list(&[2, -1], &[]), [0, 1, 2]);
     }
 
     #[test]
