@@ -49,9 +49,9 @@ if kill -0 $pid 2>/dev/null; then echo "pid $pid still exists?"; else echo "pid 
 last=$(tail -n 1 /tmp/ticks.log); sleep 1
 echo "last line: '$last'; 1 s later: '$(tail -n 1 /tmp/ticks.log)'"
 
-say "restart it from the image, at pid $pid, its output going on in the same log"
-echo "cptrst restart -i /tmp/counter.img --detach >> /tmp/ticks.log"
-cptrst restart -i /tmp/counter.img --detach >> /tmp/ticks.log
+say "restart it from the image, at pid $pid: its log file comes back open at its position"
+echo "cptrst restart -i /tmp/counter.img --detach"
+cptrst restart -i /tmp/counter.img --detach
 sleep 1.5
 tail -n 4 /tmp/ticks.log
 grep -E '^(Name|Pid|PPid):' /proc/$pid/status
