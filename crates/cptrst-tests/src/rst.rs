@@ -110,6 +110,19 @@ impl Tool {
         Ok(Tool { child, what: format!("{prog} {}", args.join(" ")), out, err })
     }
 
+    /// [`Tool::spawn`], with `setup` applied to the command before it is
+    /// started (extra fds, another uid: kselftest-files).
+    pub fn spawn_with(prog: &str, args: &[&str], tag: &str, setup: impl FnOnce(&mut Command)) -> Result<Tool, String> {
+        let out = format!("/tmp/rst-{tag}.out");
+        let err = format!("/tmp/rst-{tag}.err");
+        let f = |p: &str| File::create(p).map_err(|e| format!("{p}: {e}"));
+        let mut c = Command::new(prog);
+        c.args(args).stdin(Stdio::null()).stdout(f(&out)?).stderr(f(&err)?);
+        setup(&mut c);
+        let child = c.spawn().map_err(|e| format!("cannot run {prog}: {e}"))?;
+        Ok(Tool { child, what: format!("{prog} {}", args.join(" ")), out, err })
+    }
+
     /// `cptrst restart ARGS`.
     pub fn restart(args: &[&str], tag: &str) -> Result<Tool, String> {
         let mut a = vec!["restart"];

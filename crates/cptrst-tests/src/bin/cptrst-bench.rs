@@ -3,11 +3,15 @@
 //!
 //! ```text
 //! cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...]
-//!              [--threads N,...] [--tools cptrst,criu] [--perf]
+//!              [--threads N,...] [--files N,...] [--pipelines N,...]
+//!              [--tools cptrst,criu] [--perf]
 //! ```
 //!
 //! For each workload (cptrst-testprog `mem-check MIB`, `tree-check N`,
-//! `threads-check N`: programs that check their own state after a restart)
+//! `threads-check N`, `open-files-check N` (N regular files open, in a
+//! directory of DIR), `pipeline-check N` (N processes in a chain of pipes
+//! holding 1 MiB in all): programs that check their own state after a
+//! restart)
 //! and each repetition, it runs every tool in turn (the order alternating
 //! between repetitions) on a fresh instance of the workload:
 //! - checkpoint: `cptrst checkpoint PID -o IMG --kill --stats F` or `criu
@@ -67,7 +71,12 @@ enum Work {
     Mem(usize),
     Tree(usize),
     Threads(usize),
+    Files(usize),
+    Pipeline(usize),
 }
+
+/// What a `pipeline-check` workload holds in its pipes, in all.
+const PIPELINE_BYTES: usize = 1 << 20;
 
 impl Work {
     fn name(self) -> String {
@@ -75,14 +84,18 @@ impl Work {
             Work::Mem(m) => format!("mem {m} MiB"),
             Work::Tree(n) => format!("tree of {n}"),
             Work::Threads(n) => format!("{n} threads"),
+            Work::Files(n) => format!("{n} files"),
+            Work::Pipeline(n) => format!("pipeline of {n}"),
         }
     }
 
-    fn args(self) -> Vec<String> {
+    fn args(self, dir: &str) -> Vec<String> {
         match self {
             Work::Mem(m) => vec!["mem-check".into(), m.to_string()],
             Work::Tree(n) => vec!["tree-check".into(), n.to_string()],
             Work::Threads(n) => vec!["threads-check".into(), n.to_string()],
+            Work::Files(n) => vec!["open-files-check".into(), n.to_string(), format!("{dir}/open-files")],
+            Work::Pipeline(n) => vec!["pipeline-check".into(), n.to_string(), PIPELINE_BYTES.to_string()],
         }
     }
 }
@@ -93,6 +106,8 @@ struct Opts {
     mem: Vec<usize>,
     trees: Vec<usize>,
     threads: Vec<usize>,
+    files: Vec<usize>,
+    pipelines: Vec<usize>,
     tools: Vec<ToolKind>,
     perf: bool,
 }
@@ -100,7 +115,7 @@ struct Opts {
 fn usage(msg: &str) -> ! {
     eprintln!("cptrst-bench: {msg}");
     eprintln!(
-        "usage: cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...] [--threads N,...] [--tools cptrst,criu] [--perf]"
+        "usage: cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...] [--threads N,...] [--files N,...] [--pipelines N,...] [--tools cptrst,criu] [--perf]"
     );
     std::process::exit(2)
 }
@@ -126,6 +141,8 @@ fn parse() -> Opts {
         mem: vec![64, 256, 1024],
         trees: vec![1, 10, 100],
         threads: vec![16],
+        files: vec![1000],
+        pipelines: vec![10],
         tools: vec![ToolKind::Cptrst, ToolKind::Criu],
         perf: false,
     };
@@ -137,6 +154,8 @@ fn parse() -> Opts {
             "--mem" => o.mem = list(it.next(), "--mem", 16384),
             "--trees" => o.trees = list(it.next(), "--trees", 1000),
             "--threads" => o.threads = list(it.next(), "--threads", 64),
+            "--files" => o.files = list(it.next(), "--files", 60000),
+            "--pipelines" => o.pipelines = list(it.next(), "--pipelines", 100),
             "--tools" => {
                 let s = it.next().unwrap_or_else(|| usage("--tools needs a list"));
                 o.tools = s
@@ -363,7 +382,7 @@ fn start(w: Work, dir: &str) -> Result<Live, String> {
     let err = format!("{dir}/workload.err");
     let f = |p: &str| File::create(p).map_err(|e| format!("{p}: {e}"));
     let mut cmd = Command::new("cptrst-testprog");
-    cmd.args(w.args()).stdin(Stdio::null()).stdout(f(&out)?).stderr(f(&err)?);
+    cmd.args(w.args(dir)).stdin(Stdio::null()).stdout(f(&out)?).stderr(f(&err)?);
     // Its own session, as a service would be (CRIU then needs no
     // --shell-job).
     // SAFETY: setsid is async-signal-safe.
@@ -628,6 +647,8 @@ fn main() {
     let mut works: Vec<Work> = o.mem.iter().map(|&m| Work::Mem(m)).collect();
     works.extend(o.trees.iter().map(|&n| Work::Tree(n)));
     works.extend(o.threads.iter().map(|&n| Work::Threads(n)));
+    works.extend(o.files.iter().map(|&n| Work::Files(n)));
+    works.extend(o.pipelines.iter().map(|&n| Work::Pipeline(n)));
 
     let mut copies = serde_json::Map::new();
     for &m in &o.mem {
@@ -684,6 +705,8 @@ fn main() {
             Work::Mem(m) => ("mem", m),
             Work::Tree(n) => ("tree", n),
             Work::Threads(n) => ("threads", n),
+            Work::Files(n) => ("files", n),
+            Work::Pipeline(n) => ("pipeline", n),
         };
         results.push(json!({"workload": w.name(), "kind": kind, "size": size, "tools": tools}));
     }

@@ -34,6 +34,17 @@
 //! - `clone-vfork`: the same with `CLONE_VFORK` alone (the child has its
 //!   own copy of the memory): a parent that cannot be stopped, sharing
 //!   nothing;
+//! - `file-pos-check PATH`, `append-check PATH`, `shared-offset-check
+//!   PATH`, `unlinked-check DIR`, `memfd-check`, `dirfd-check DIR`,
+//!   `pipes-check`, `fifo-check DIR`, `fs-check DIR [chroot]`,
+//!   `fdflags-check PATH`, `devices-check`, `threads-check-files DIR`,
+//!   `eventfd-check`,
+//!   `inherit-check FD`, `cycle-check DIR`: open files, pipes and fs
+//!   context for kselftest-files (issue 14), self-checking like the
+//!   restart workloads (see their section below);
+//! - `open-files-check N DIR`, `pipeline-check N BYTES`: the same for the
+//!   benches: N open regular files, an N-process pipeline with BYTES in
+//!   its pipes;
 //! - `fork-storm N`: keeps N short-lived workers at all times, each forking
 //!   and reaping 4 children that exit at once, then exiting; the root reaps
 //!   them and counts the workers it created (`{"pid": P, "forks": ADDR}`:
@@ -1599,6 +1610,1421 @@ fn fork_storm(n: usize) -> ! {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Open files, pipes and fs context (issue 14, kselftest-files and the
+// benches). Each mode sets up its files, takes a snapshot of its fd table
+// (FdState: every fd's FD_CLOEXEC, status flags, type, position, size, and
+// which fds are the same inode), prints its ready line and sets the ready
+// word, waits for `go`, then takes the snapshot again first thing and
+// compares, and checks what its kind of file must still do. A tree mode's
+// root prints the line (with `pids`) and sets its word once every child has
+// set itself up; every process polls its own go byte and checks itself; the
+// root reaps its children and their statuses are part of its verdict.
+// ---------------------------------------------------------------------------
+
+/// A system call's result, or the process dies with what failed (a
+/// set-up step that fails is a workload bug, exit status 2).
+fn sys(r: i64, what: &str) -> i64 {
+    if r < 0 {
+        eprintln!("cptrst-testprog: {what}: {}", std::io::Error::last_os_error());
+        std::process::exit(2);
+    }
+    r
+}
+
+fn cpath(p: &str) -> std::ffi::CString {
+    std::ffi::CString::new(p).unwrap_or_default()
+}
+
+/// open(2) with these flags (no O_CLOEXEC unless given), moved to fd `at`
+/// (if `at >= 0`).
+fn open_at(path: &str, flags: i32, at: i32) -> i32 {
+    let c = cpath(path);
+    // SAFETY: open(2) with a NUL-terminated path.
+    let fd = sys(unsafe { libc::open(c.as_ptr(), flags, 0o644) } as i64, &format!("open {path}")) as i32;
+    if at >= 0 { move_fd(fd, at, flags & libc::O_CLOEXEC != 0) } else { fd }
+}
+
+/// Moves `fd` to number `at` (dup3, FD_CLOEXEC if `cloexec`), closes `fd`.
+fn move_fd(fd: i32, at: i32, cloexec: bool) -> i32 {
+    if fd == at {
+        // SAFETY: F_SETFD on our own fd.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, if cloexec { libc::FD_CLOEXEC } else { 0 }) };
+        return fd;
+    }
+    // SAFETY: dup3 and close of fds we own.
+    unsafe {
+        sys(libc::dup3(fd, at, if cloexec { libc::O_CLOEXEC } else { 0 }) as i64, &format!("dup3 to {at}"));
+        libc::close(fd);
+    }
+    at
+}
+
+/// The bytes of test file `tag`: [`pattern`] over its pages.
+fn file_bytes(tag: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| cptrst_tests::pattern(tag, i / PAGE, i % PAGE)).collect()
+}
+
+/// Writes all of `b` to `fd` (blocking).
+fn write_all(fd: i32, b: &[u8], what: &str) {
+    let mut done = 0;
+    while done < b.len() {
+        // SAFETY: write(2) from a live slice.
+        let n = unsafe { libc::write(fd, b[done..].as_ptr().cast(), b.len() - done) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        done += sys(n as i64, what) as usize;
+    }
+}
+
+/// Reads up to `n` bytes from `fd`: until `n`, EOF, or (non-blocking) no
+/// more data. Err with the errno text of a failure.
+fn read_upto(fd: i32, n: usize) -> Result<Vec<u8>, String> {
+    let mut b = vec![0u8; n];
+    let mut have = 0;
+    while have < n {
+        // SAFETY: read(2) into the rest of a local buffer.
+        let r = unsafe { libc::read(fd, b[have..].as_mut_ptr().cast(), n - have) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EAGAIN) => break,
+                _ => return Err(format!("read fd {fd}: {e}")),
+            }
+        }
+        if r == 0 {
+            break;
+        }
+        have += r as usize;
+    }
+    b.truncate(have);
+    Ok(b)
+}
+
+/// Reads `fd` to EOF (blocking).
+fn read_to_eof(fd: i32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let b = read_upto(fd, 65536)?;
+        if b.is_empty() {
+            return Ok(out);
+        }
+        out.extend_from_slice(&b);
+    }
+}
+
+/// "" if `got == want`, else where they first differ.
+fn diff_bytes(what: &str, got: &[u8], want: &[u8]) -> Option<String> {
+    if got == want {
+        return None;
+    }
+    let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    Some(format!(
+        "{what}: {} bytes, want {}; first difference at byte {at} ({:?} vs {:?})",
+        got.len(),
+        want.len(),
+        got.get(at),
+        want.get(at)
+    ))
+}
+
+fn lseek_cur(fd: i32) -> i64 {
+    // SAFETY: lseek(2) query on an fd.
+    unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }
+}
+
+fn fstat(fd: i32) -> Option<libc::stat> {
+    // SAFETY: fstat(2) into a zeroed local.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st)
+}
+
+fn stat_path(p: &str) -> Option<libc::stat> {
+    let c = cpath(p);
+    // SAFETY: stat(2) into a zeroed local, NUL-terminated path.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    (unsafe { libc::stat(c.as_ptr(), &mut st) } == 0).then_some(st)
+}
+
+fn getfl(fd: i32) -> i32 {
+    // SAFETY: F_GETFL query.
+    unsafe { libc::fcntl(fd, libc::F_GETFL) }
+}
+
+fn getfd(fd: i32) -> i32 {
+    // SAFETY: F_GETFD query.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) }
+}
+
+fn pipe_size(fd: i32) -> i32 {
+    // SAFETY: F_GETPIPE_SZ query.
+    unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) }
+}
+
+fn readlink_fd(fd: i32) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// What a workload knows of one of its fds.
+#[derive(Clone, Debug, PartialEq)]
+struct FdState {
+    fd: i32,
+    fdflags: i32,
+    flflags: i32,
+    mode: u32,
+    rdev: u64,
+    size: i64,
+    nlink: u64,
+    pos: Option<i64>,
+    dev: u64,
+    ino: u64,
+}
+
+/// Every open fd (probed with F_GETFD, below the soft RLIMIT_NOFILE,
+/// at most 4096), fds 1 and 2 only by their number: they are the
+/// tool's after a restart.
+fn fd_states() -> Vec<FdState> {
+    // SAFETY: getrlimit into a local.
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: as above.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
+    let max = rl.rlim_cur.min(4096) as i32;
+    let mut out = Vec::new();
+    for fd in 0..max {
+        let fdflags = getfd(fd);
+        if fdflags < 0 {
+            continue;
+        }
+        if fd == 1 || fd == 2 {
+            out.push(FdState { fd, fdflags: 0, flflags: 0, mode: 0, rdev: 0, size: 0, nlink: 0, pos: None, dev: 0, ino: 0 });
+            continue;
+        }
+        let st = fstat(fd);
+        let pos = lseek_cur(fd);
+        out.push(FdState {
+            fd,
+            fdflags,
+            flflags: getfl(fd),
+            mode: st.map_or(0, |s| s.st_mode),
+            rdev: st.map_or(0, |s| s.st_rdev),
+            size: st.map_or(0, |s| if s.st_mode & libc::S_IFMT == libc::S_IFREG { s.st_size } else { 0 }),
+            nlink: st.map_or(0, |s| s.st_nlink),
+            pos: (pos >= 0).then_some(pos),
+            dev: st.map_or(0, |s| s.st_dev),
+            ino: st.map_or(0, |s| s.st_ino),
+        });
+    }
+    out
+}
+
+/// What differs between two [`fd_states`] snapshots: the fd numbers,
+/// each fd's FD_CLOEXEC, status flags, type and mode, device number,
+/// position, link count (0 stays 0), size (unless `sizes_may_change`),
+/// and which fds are one inode.
+fn compare_fd_states(before: &[FdState], after: &[FdState], sizes_may_change: bool) -> Vec<String> {
+    let mut errs = Vec::new();
+    let nums = |v: &[FdState]| v.iter().map(|s| s.fd).collect::<Vec<_>>();
+    if nums(before) != nums(after) {
+        errs.push(format!("open fds {:?}, want {:?}", nums(after), nums(before)));
+    }
+    for b in before {
+        let Some(a) = after.iter().find(|a| a.fd == b.fd) else { continue };
+        let mut d = Vec::new();
+        if a.fdflags != b.fdflags {
+            d.push(format!("fd flags {:#x}, want {:#x}", a.fdflags, b.fdflags));
+        }
+        if a.flflags != b.flflags {
+            d.push(format!("status flags {:#o}, want {:#o}", a.flflags, b.flflags));
+        }
+        if a.mode != b.mode {
+            d.push(format!("st_mode {:#o}, want {:#o}", a.mode, b.mode));
+        }
+        if a.rdev != b.rdev {
+            d.push(format!("st_rdev {:#x}, want {:#x}", a.rdev, b.rdev));
+        }
+        if a.pos != b.pos {
+            d.push(format!("position {:?}, want {:?}", a.pos, b.pos));
+        }
+        if (a.nlink == 0) != (b.nlink == 0) {
+            d.push(format!("link count {}, was {}", a.nlink, b.nlink));
+        }
+        if !sizes_may_change && a.size != b.size {
+            d.push(format!("size {}, want {}", a.size, b.size));
+        }
+        if !d.is_empty() {
+            errs.push(format!("fd {} ({}): {}", b.fd, readlink_fd(b.fd), d.join(", ")));
+        }
+    }
+    // One inode before <=> one inode after (fds 1 and 2 aside).
+    let same = |v: &[FdState], x: i32, y: i32| {
+        let f = |n| v.iter().find(|s| s.fd == n).map(|s| (s.dev, s.ino));
+        f(x).is_some() && f(x) == f(y)
+    };
+    let fds: Vec<i32> = before.iter().map(|s| s.fd).filter(|&f| f != 1 && f != 2).collect();
+    for (i, &x) in fds.iter().enumerate() {
+        for &y in &fds[i + 1..] {
+            let (sb, sa) = (same(before, x, y), same(after, x, y));
+            if sb != sa {
+                errs.push(format!("fds {x} and {y}: {} after, {} before", if sa { "one inode" } else { "two inodes" }, if sb { "one" } else { "two" }));
+            }
+        }
+    }
+    errs
+}
+
+/// A shared anonymous word of a files tree workload (mapped before its
+/// forks): the root sets it to 1 once it is set up (the others take their
+/// snapshots after that: the root's last writes to a shared file are in
+/// them), and to 2 once it has taken its snapshot after go (the others
+/// wait for that before they touch a shared file: a position or a size
+/// the root's snapshot would see moved).
+static mut FILES_SYNC: *mut u32 = std::ptr::null_mut();
+
+/// Maps [`FILES_SYNC`]; call before the workload forks.
+fn files_sync_init() {
+    let p = mmap(PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1);
+    // SAFETY: set once, before any fork, single-threaded.
+    unsafe { *std::ptr::addr_of_mut!(FILES_SYNC) = p.cast() };
+}
+
+/// One process of a files workload: its snapshot, and what it checks.
+struct FilesProc {
+    name: &'static str,
+    idx: usize,
+    before: Vec<FdState>,
+    errs: Vec<String>,
+}
+
+impl FilesProc {
+    fn new(name: &'static str, idx: usize) -> FilesProc {
+        FilesProc { name, idx, before: Vec::new(), errs: Vec::new() }
+    }
+
+    /// The set-up is done: the snapshot, then the ready word (a child of
+    /// a tree first waits until the root is set up).
+    fn ready(&mut self) {
+        // SAFETY: set before the forks; the page is shared by the tree.
+        let sync = unsafe { *std::ptr::addr_of!(FILES_SYNC) };
+        if !sync.is_null() && self.idx != 0 {
+            // SAFETY: a word of the shared page, written by the root.
+            while unsafe { sync.read_volatile() } < 1 {
+                std::thread::sleep(TREE_POLL);
+            }
+        }
+        self.before = fd_states();
+        if !sync.is_null() && self.idx == 0 {
+            // SAFETY: a word of the shared page.
+            unsafe { sync.write_volatile(1) };
+        }
+        rst_set_ready();
+    }
+
+    /// Waits for go, then compares the snapshot (sizes may change if
+    /// `arg` is 1: the test changed a file between checkpoint and restart).
+    fn wait_go(&mut self) {
+        tree_wait_go();
+        let after = fd_states();
+        let changed = rst_arg() == 1;
+        let d = compare_fd_states(&self.before, &after, changed);
+        self.errs.extend(d);
+        // SAFETY: set before the forks; the page is shared by the tree.
+        let sync = unsafe { *std::ptr::addr_of!(FILES_SYNC) };
+        if sync.is_null() {
+            return;
+        }
+        if self.idx == 0 {
+            // SAFETY: a word of the shared page.
+            unsafe { sync.write_volatile(2) };
+            return;
+        }
+        let t0 = std::time::Instant::now();
+        // SAFETY: a word of the shared page, written by the root.
+        while unsafe { sync.read_volatile() } != 2 {
+            if t0.elapsed() > std::time::Duration::from_secs(120) {
+                self.errs.push("the root did not take its snapshot within 120 s after go".into());
+                break;
+            }
+            std::thread::sleep(TREE_POLL);
+        }
+    }
+
+    fn check(&mut self, cond: bool, msg: impl FnOnce() -> String) {
+        if !cond {
+            self.errs.push(msg());
+        }
+    }
+
+    fn push(&mut self, e: Option<String>) {
+        self.errs.extend(e);
+    }
+
+    /// Exits with the verdict (children first reaped by the caller).
+    fn verdict(self) -> ! {
+        let pid = std::process::id();
+        let errs: Vec<String> = self.errs.into_iter().map(|e| format!("process {} (pid {pid}): {e}", self.idx)).collect();
+        rst_verdict(self.name, &errs)
+    }
+}
+
+/// The set-up pipe's child side: a note, and the pipe closed.
+fn child_noted(rd: i32, wr: i32, idx: u32) {
+    // SAFETY: the children do not read the set-up pipe.
+    unsafe { libc::close(rd) };
+    setup_note(wr, idx);
+}
+
+/// `file-pos-check PATH`: PATH (re)created, mode 0600, 64 KiB + 123
+/// bytes, opened read-only and read up to 32 KiB + 77. After go: the same
+/// position and inode, and the rest of the file as written (only the first
+/// SIZE bytes: with `arg` 1 the test appended to it).
+fn file_pos_check(path: &str) -> ! {
+    const SIZE: usize = 65536 + 123;
+    const HALF: usize = 32768 + 77;
+    let data = file_bytes(0x21, SIZE);
+    let _ = std::fs::remove_file(path);
+    let fd = open_at(path, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, -1);
+    write_all(fd, &data, "write the file");
+    // SAFETY: fchmod and close of our fd.
+    unsafe {
+        libc::fchmod(fd, 0o600);
+        libc::close(fd);
+    }
+    let fd = open_at(path, libc::O_RDONLY, 5);
+    let got = read_upto(fd, HALF).unwrap_or_default();
+    if got.len() != HALF {
+        eprintln!("cptrst-testprog file-pos-check: read {} bytes, want {HALF}", got.len());
+        std::process::exit(2);
+    }
+    let ino = fstat(fd).map_or(0, |s| s.st_ino);
+    let mut p = FilesProc::new("file-pos-check", 0);
+    rst_ready_line(&format!("\"fd\": {fd}, \"pos\": {HALF}, \"size\": {SIZE}, \"path\": \"{path}\""));
+    p.ready();
+    p.wait_go();
+    let pos = lseek_cur(fd);
+    p.check(pos == HALF as i64, || format!("fd {fd}: position {pos}, want {HALF}"));
+    let now = fstat(fd).map_or(0, |s| s.st_ino);
+    let at_path = stat_path(path).map_or(0, |s| s.st_ino);
+    p.check(now == ino && at_path == ino, || format!("fd {fd}: inode {now}, {path} has {at_path}, want {ino}"));
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(fd, HALF as i64, libc::SEEK_SET) };
+    let rest = read_upto(fd, SIZE - HALF);
+    match rest {
+        Ok(r) => p.push(diff_bytes(&format!("fd {fd}: the rest of {path}"), &r, &data[HALF..])),
+        Err(e) => p.errs.push(e),
+    }
+    p.verdict()
+}
+
+/// Writes the log line `tag` of `len` bytes through `fd` (O_APPEND: it
+/// must land at the end).
+fn append_line(fd: i32, tag: &str, len: usize) {
+    write_all(fd, &append_bytes(tag, len), "append");
+}
+
+fn append_bytes(tag: &str, len: usize) -> Vec<u8> {
+    let mut l = format!("{tag}:").into_bytes();
+    l.resize(len - 1, b'a' + (len % 26) as u8);
+    l.push(b'\n');
+    l
+}
+
+/// The log lines of `append-check`, in the order they are written:
+/// (writer, tag, length).
+const APPEND_LINES: [(usize, &str, usize); 6] =
+    [(0, "parent-0", 100), (1, "child-0", 37), (0, "parent-1", 4000), (0, "parent-1b", 15), (1, "child-1", 5000), (0, "parent-2", 13)];
+
+/// `append-check PATH`: a parent and a child each open PATH with
+/// O_APPEND (two open files) and write lines in turn: parent-0, child-0,
+/// parent-1, parent-1b (the parent's through a dup of its fd) before the
+/// checkpoint; after go the child writes child-1 and exits, then the
+/// parent writes parent-2 and checks the whole log: every line whole and
+/// in order (nothing overwritten), its position at the end.
+fn append_check(path: &str) -> ! {
+    let _ = std::fs::remove_file(path);
+    let fd = open_at(path, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_TRUNC, 6);
+    append_line(fd, APPEND_LINES[0].1, APPEND_LINES[0].2);
+    files_sync_init();
+    let (rd, wr) = setup_pipe();
+    let child = fork_child();
+    if child == 0 {
+        // SAFETY: closing the parent's fd in the child.
+        unsafe { libc::close(fd) };
+        let cfd = open_at(path, libc::O_WRONLY | libc::O_APPEND, 7);
+        append_line(cfd, APPEND_LINES[1].1, APPEND_LINES[1].2);
+        child_noted(rd, wr, 1);
+        let mut p = FilesProc::new("append-check", 1);
+        p.ready();
+        p.wait_go();
+        append_line(cfd, APPEND_LINES[4].1, APPEND_LINES[4].2);
+        let fl = getfl(cfd);
+        p.check(fl & libc::O_APPEND != 0, || format!("fd {cfd}: status flags {fl:#o} without O_APPEND"));
+        p.verdict();
+    }
+    let notes = setup_collect(rd, wr, 1);
+    append_line(fd, APPEND_LINES[2].1, APPEND_LINES[2].2);
+    // SAFETY: dup of our fd (no O_CLOEXEC).
+    let dfd = move_fd(sys(unsafe { libc::dup(fd) } as i64, "dup") as i32, 8, false);
+    append_line(dfd, APPEND_LINES[3].1, APPEND_LINES[3].2);
+    let mut p = FilesProc::new("append-check", 0);
+    rst_ready_line(&format!("\"pids\": [{}, {}], \"path\": \"{path}\"", std::process::id(), notes[0][1]));
+    p.ready();
+    p.wait_go();
+    let mut cerrs = Vec::new();
+    reap_children(&[(1, child)], &mut cerrs);
+    p.errs.extend(cerrs);
+    append_line(fd, APPEND_LINES[5].1, APPEND_LINES[5].2);
+    let want: Vec<u8> = APPEND_LINES.iter().flat_map(|&(_, t, l)| append_bytes(t, l)).collect();
+    match std::fs::read(path) {
+        Ok(got) => p.push(diff_bytes(path, &got, &want)),
+        Err(e) => p.errs.push(format!("{path}: {e}")),
+    }
+    let pos = lseek_cur(fd);
+    p.check(pos == want.len() as i64, || format!("fd {fd}: position {pos} after the last append, want {}", want.len()));
+    for f in [fd, dfd] {
+        let fl = getfl(f);
+        p.check(fl & libc::O_APPEND != 0, || format!("fd {f}: status flags {fl:#o} without O_APPEND"));
+    }
+    p.verdict()
+}
+
+/// `shared-offset-check PATH`: PATH of 16 KiB opened read-write at fd 6
+/// and dup'ed to fd 7 (one open file), opened again at fd 9 (another) and
+/// read 7 bytes there; the parent reads 100 bytes through fd 6, forks, the
+/// child reads 50 more. After go the child sees position 150 and reads
+/// 200 bytes (the file's bytes 150..350) and exits; then the parent sees
+/// 350 through fd 6 and fd 7, a seek through fd 7 moves fd 6, fd 9 is
+/// still at 7.
+fn shared_offset_check(path: &str) -> ! {
+    const SIZE: usize = 16384;
+    let data = file_bytes(0x33, SIZE);
+    if let Err(e) = std::fs::write(path, &data) {
+        eprintln!("cptrst-testprog: {path}: {e}");
+        std::process::exit(2);
+    }
+    let fd = open_at(path, libc::O_RDWR, 6);
+    // SAFETY: dup of our fd.
+    let dfd = move_fd(sys(unsafe { libc::dup(fd) } as i64, "dup") as i32, 7, false);
+    let other = open_at(path, libc::O_RDONLY, 9);
+    let _ = read_upto(other, 7);
+    let _ = read_upto(fd, 100);
+    files_sync_init();
+    let (rd, wr) = setup_pipe();
+    let child = fork_child();
+    if child == 0 {
+        let _ = read_upto(fd, 50);
+        child_noted(rd, wr, 1);
+        let mut p = FilesProc::new("shared-offset-check", 1);
+        p.ready();
+        p.wait_go();
+        let pos = lseek_cur(fd);
+        p.check(pos == 150, || format!("fd {fd}: position {pos}, want 150"));
+        match read_upto(fd, 200) {
+            Ok(b) => p.push(diff_bytes(&format!("fd {fd}: 200 bytes at 150"), &b, &data[150..350])),
+            Err(e) => p.errs.push(e),
+        }
+        p.verdict();
+    }
+    let notes = setup_collect(rd, wr, 1);
+    let pos = lseek_cur(dfd);
+    if pos != 150 {
+        eprintln!("cptrst-testprog shared-offset-check: fd {dfd} at {pos} after the child's read, want 150");
+        std::process::exit(2);
+    }
+    let mut p = FilesProc::new("shared-offset-check", 0);
+    rst_ready_line(&format!("\"pids\": [{}, {}], \"path\": \"{path}\"", std::process::id(), notes[0][1]));
+    p.ready();
+    p.wait_go();
+    let mut cerrs = Vec::new();
+    reap_children(&[(1, child)], &mut cerrs);
+    p.errs.extend(cerrs);
+    for f in [fd, dfd] {
+        let pos = lseek_cur(f);
+        p.check(pos == 350, || format!("fd {f}: position {pos} after the child read 200 bytes, want 350: the child's open file is not the parent's"));
+    }
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(dfd, 1000, libc::SEEK_SET) };
+    let pos = lseek_cur(fd);
+    p.check(pos == 1000, || format!("fd {fd}: position {pos} after a seek through its dup fd {dfd} to 1000"));
+    match read_upto(fd, 10) {
+        Ok(b) => p.push(diff_bytes(&format!("fd {fd}: 10 bytes at 1000"), &b, &data[1000..1010])),
+        Err(e) => p.errs.push(e),
+    }
+    let pos = lseek_cur(other);
+    p.check(pos == 7, || format!("fd {other} (another open of {path}): position {pos}, want 7"));
+    p.verdict()
+}
+
+/// The line of /proc/self/maps that starts at `addr`.
+fn maps_line(addr: usize) -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let start = format!("{addr:x}-");
+    maps.lines().find(|l| l.starts_with(&start)).unwrap_or("").to_string()
+}
+
+/// `unlinked-check DIR`: DIR/cptrst-unlinked-a (3 pages + 500 bytes,
+/// read-write at fd 6, at position 1234) mapped shared (3 pages; page 1
+/// written through the mapping), and DIR/cptrst-unlinked-b (2 pages),
+/// mapped shared with no fd left; both unlinked. After go: fd 6 still
+/// unlinked (fstat link count 0), its size, position and content (with the
+/// page written through the mapping); a byte written through the mapping
+/// is seen through the fd and one written through the fd in the mapping;
+/// the second mapping's content, and /proc/self/maps says "(deleted)".
+fn unlinked_check(dir: &str) -> ! {
+    const SIZE_A: usize = 3 * PAGE + 500;
+    let (pa, pb) = (format!("{dir}/cptrst-unlinked-a"), format!("{dir}/cptrst-unlinked-b"));
+    let mut want_a = file_bytes(0x41, SIZE_A);
+    let _ = std::fs::remove_file(&pa);
+    let fd = open_at(&pa, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 6);
+    write_all(fd, &want_a, "write a");
+    let ma = mmap(3 * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd);
+    // SAFETY: page 1 of the 3-page shared mapping.
+    fill_page(unsafe { std::slice::from_raw_parts_mut(ma.add(PAGE), PAGE) }, 0x44, 1);
+    fill_page(&mut want_a[PAGE..2 * PAGE], 0x44, 1);
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(fd, 1234, libc::SEEK_SET) };
+    let want_b = file_bytes(0x42, 2 * PAGE);
+    let _ = std::fs::remove_file(&pb);
+    let fb = open_at(&pb, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, -1);
+    write_all(fb, &want_b, "write b");
+    let mb = mmap(2 * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fb);
+    // SAFETY: close of our fd; the mapping stays.
+    unsafe { libc::close(fb) };
+    for p in [&pa, &pb] {
+        if let Err(e) = std::fs::remove_file(p) {
+            eprintln!("cptrst-testprog: unlink {p}: {e}");
+            std::process::exit(2);
+        }
+    }
+    let mut p = FilesProc::new("unlinked-check", 0);
+    rst_ready_line(&format!("\"fd\": {fd}, \"map_a\": {}, \"map_b\": {}", ma as usize, mb as usize));
+    p.ready();
+    p.wait_go();
+    let st = fstat(fd);
+    p.check(st.is_some_and(|s| s.st_nlink == 0), || format!("fd {fd}: link count {:?}, want 0 (still unlinked)", st.map(|s| s.st_nlink)));
+    p.check(st.is_some_and(|s| s.st_size == SIZE_A as i64), || format!("fd {fd}: size {:?}, want {SIZE_A}", st.map(|s| s.st_size)));
+    let link = readlink_fd(fd);
+    p.check(link.ends_with(" (deleted)"), || format!("fd {fd}: /proc/self/fd link {link:?}, want a \"(deleted)\" file"));
+    let pos = lseek_cur(fd);
+    p.check(pos == 1234, || format!("fd {fd}: position {pos}, want 1234"));
+    let mut got = vec![0u8; SIZE_A + 10];
+    // SAFETY: pread into a local buffer.
+    let n = unsafe { libc::pread(fd, got.as_mut_ptr().cast(), got.len(), 0) };
+    got.truncate(n.max(0) as usize);
+    p.push(diff_bytes(&format!("fd {fd}: the unlinked file's content"), &got, &want_a));
+    // SAFETY: the 3-page mapping, readable.
+    let m = unsafe { std::slice::from_raw_parts(ma, 3 * PAGE) };
+    p.push(diff_bytes("the shared mapping of the unlinked file", m, &want_a[..3 * PAGE]));
+    // Through the mapping, seen by the fd; through the fd, seen in the mapping.
+    // SAFETY: inside the writable mapping.
+    unsafe { ma.add(2 * PAGE + 5).write_volatile(0xa5) };
+    let mut b = [0u8; 1];
+    // SAFETY: pread of one byte into a local.
+    unsafe { libc::pread(fd, b.as_mut_ptr().cast(), 1, (2 * PAGE + 5) as i64) };
+    p.check(b[0] == 0xa5, || format!("a byte written through the mapping reads {:#x} through fd {fd}: not one file", b[0]));
+    // SAFETY: pwrite of one byte from a local.
+    unsafe { libc::pwrite(fd, [0x5au8].as_ptr().cast(), 1, 7) };
+    // SAFETY: inside the mapping.
+    let v = unsafe { ma.add(7).read_volatile() };
+    p.check(v == 0x5a, || format!("a byte written through fd {fd} reads {v:#x} in the mapping: not one file"));
+    // SAFETY: the 2-page mapping, readable.
+    let m = unsafe { std::slice::from_raw_parts(mb, 2 * PAGE) };
+    p.push(diff_bytes("the mapping-only unlinked file", m, &want_b));
+    let l = maps_line(mb as usize);
+    p.check(l.ends_with("(deleted)"), || format!("the mapping-only unlinked file in /proc/self/maps: {l:?}, want \"(deleted)\""));
+    p.verdict()
+}
+
+/// The memfds of `memfd-check`: name, size, seals.
+const MEMFD_A: &str = "cptrst-memfd-a";
+const MEMFD_B: &str = "cptrst-memfd-sealed";
+const MEMFD_C: &str = "cptrst-memfd-maponly";
+
+fn memfd(name: &str, flags: u32) -> i32 {
+    let c = cpath(name);
+    // SAFETY: memfd_create with a NUL-terminated name.
+    sys(unsafe { libc::memfd_create(c.as_ptr(), flags) } as i64, "memfd_create") as i32
+}
+
+/// `memfd-check`: memfd A (2 pages + 300 bytes, at position 777, sealed
+/// against shrinking and growing, mapped shared: a byte written through
+/// the mapping), memfd B (1000 bytes, sealed against writing and further
+/// seals) and memfd C (a page, mapped shared, no fd left). After go: the
+/// /proc/self/fd links name memfd:NAME, the seals, sizes, positions and
+/// contents; the mapping and the fd of A are one file; B refuses a write
+/// and a new seal (EPERM), A refuses to grow; C's mapping shows its
+/// content and /proc/self/maps names it.
+fn memfd_check() -> ! {
+    let a = move_fd(memfd(MEMFD_A, libc::MFD_ALLOW_SEALING), 10, false);
+    let mut want_a = file_bytes(0x61, 2 * PAGE + 300);
+    write_all(a, &want_a, "write memfd a");
+    let ma = mmap(2 * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, a);
+    // SAFETY: inside the mapping.
+    unsafe { ma.add(10).write_volatile(0x99) };
+    want_a[10] = 0x99;
+    // SAFETY: lseek and F_ADD_SEALS on our memfd.
+    unsafe {
+        libc::lseek(a, 777, libc::SEEK_SET);
+        sys(libc::fcntl(a, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW) as i64, "F_ADD_SEALS a");
+    }
+    let b = move_fd(memfd(MEMFD_B, libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC), 11, true);
+    let want_b = file_bytes(0x62, 1000);
+    write_all(b, &want_b, "write memfd b");
+    // SAFETY: F_ADD_SEALS on our memfd (no writable mapping of it).
+    unsafe { sys(libc::fcntl(b, libc::F_ADD_SEALS, libc::F_SEAL_WRITE | libc::F_SEAL_SEAL) as i64, "F_ADD_SEALS b") };
+    let c = memfd(MEMFD_C, 0);
+    let want_c = file_bytes(0x63, PAGE);
+    write_all(c, &want_c, "write memfd c");
+    let mc = mmap(PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, c);
+    // SAFETY: close of our fd: the mapping stays.
+    unsafe { libc::close(c) };
+    // SAFETY: F_GET_SEALS queries.
+    let seals = unsafe { [libc::fcntl(a, libc::F_GET_SEALS), libc::fcntl(b, libc::F_GET_SEALS)] };
+    let mut p = FilesProc::new("memfd-check", 0);
+    rst_ready_line(&format!("\"fds\": [{a}, {b}], \"seals\": {seals:?}, \"map_a\": {}, \"map_c\": {}", ma as usize, mc as usize));
+    p.ready();
+    p.wait_go();
+    for (fd, name, seal, want) in [(a, MEMFD_A, seals[0], &want_a), (b, MEMFD_B, seals[1], &want_b)] {
+        let link = readlink_fd(fd);
+        p.check(link.contains(&format!("memfd:{name}")), || format!("fd {fd}: /proc/self/fd link {link:?}, want memfd:{name}"));
+        // SAFETY: F_GET_SEALS query.
+        let now = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+        p.check(now == seal, || format!("fd {fd} (memfd {name}): seals {now:#x}, want {seal:#x}"));
+        let mut got = vec![0u8; want.len() + 10];
+        // SAFETY: pread into a local buffer.
+        let n = unsafe { libc::pread(fd, got.as_mut_ptr().cast(), got.len(), 0) };
+        got.truncate(n.max(0) as usize);
+        p.push(diff_bytes(&format!("fd {fd} (memfd {name}): content"), &got, want));
+    }
+    let pos = lseek_cur(a);
+    p.check(pos == 777, || format!("fd {a}: position {pos}, want 777"));
+    // SAFETY: the 2-page mapping.
+    let m = unsafe { std::slice::from_raw_parts(ma, 2 * PAGE) };
+    p.push(diff_bytes("the shared mapping of memfd a", m, &want_a[..2 * PAGE]));
+    // SAFETY: inside the mapping.
+    unsafe { ma.add(PAGE + 3).write_volatile(0x3c) };
+    let mut x = [0u8; 1];
+    // SAFETY: pread of one byte.
+    unsafe { libc::pread(a, x.as_mut_ptr().cast(), 1, (PAGE + 3) as i64) };
+    p.check(x[0] == 0x3c, || format!("a byte written through the mapping of memfd a reads {:#x} through fd {a}: not one file", x[0]));
+    // SAFETY: ftruncate to grow a memfd sealed against it: must fail.
+    let r = unsafe { libc::ftruncate(a, (4 * PAGE) as i64) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    p.check(r < 0 && e == Some(libc::EPERM), || format!("ftruncate of memfd a (F_SEAL_GROW) to grow it: {r} (errno {e:?}), want EPERM"));
+    // SAFETY: a write to a memfd sealed against writing: must fail.
+    let r = unsafe { libc::pwrite(b, [1u8].as_ptr().cast(), 1, 0) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    p.check(r < 0 && e == Some(libc::EPERM), || format!("pwrite to memfd b (F_SEAL_WRITE): {r} (errno {e:?}), want EPERM"));
+    // SAFETY: a new seal on a memfd with F_SEAL_SEAL: must fail.
+    let r = unsafe { libc::fcntl(b, libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    p.check(r < 0 && e == Some(libc::EPERM), || format!("F_ADD_SEALS on memfd b (F_SEAL_SEAL): {r} (errno {e:?}), want EPERM"));
+    // SAFETY: the 1-page mapping.
+    let m = unsafe { std::slice::from_raw_parts(mc, PAGE) };
+    p.push(diff_bytes("the mapping-only memfd c", m, &want_c));
+    let l = maps_line(mc as usize);
+    p.check(l.contains(&format!("memfd:{MEMFD_C}")), || format!("the mapping-only memfd in /proc/self/maps: {l:?}, want memfd:{MEMFD_C}"));
+    p.verdict()
+}
+
+/// `dirfd-check DIR`: DIR (created) with a file `inside` and a directory
+/// `sub`; DIR open with O_DIRECTORY at fd 6, DIR/sub with O_PATH at fd 7.
+/// After go: openat(6, "inside") reads the file, a file created through
+/// openat(6) appears in DIR, fd 7 is DIR/sub (its inode) and usable as a
+/// dirfd, its status flags have O_PATH.
+fn dirfd_check(dir: &str) -> ! {
+    let _ = std::fs::create_dir_all(format!("{dir}/sub"));
+    let inside = file_bytes(0x64, 3000);
+    let _ = std::fs::write(format!("{dir}/inside"), &inside);
+    let _ = std::fs::write(format!("{dir}/sub/deeper"), b"deeper\n");
+    let _ = std::fs::remove_file(format!("{dir}/created-after"));
+    let dfd = open_at(dir, libc::O_RDONLY | libc::O_DIRECTORY, 6);
+    let pfd = open_at(&format!("{dir}/sub"), libc::O_PATH | libc::O_DIRECTORY, 7);
+    let mut p = FilesProc::new("dirfd-check", 0);
+    rst_ready_line(&format!("\"fds\": [{dfd}, {pfd}], \"dir\": \"{dir}\""));
+    p.ready();
+    p.wait_go();
+    let openat = |d: i32, name: &str, flags: i32| {
+        let c = cpath(name);
+        // SAFETY: openat(2) with a NUL-terminated name.
+        unsafe { libc::openat(d, c.as_ptr(), flags, 0o644) }
+    };
+    let f = openat(dfd, "inside", libc::O_RDONLY | libc::O_CLOEXEC);
+    if f < 0 {
+        p.errs.push(format!("openat(fd {dfd}, \"inside\"): {}", std::io::Error::last_os_error()));
+    } else {
+        let got = read_to_eof(f).unwrap_or_default();
+        p.push(diff_bytes(&format!("{dir}/inside through openat(fd {dfd})"), &got, &inside));
+        // SAFETY: close of our fd.
+        unsafe { libc::close(f) };
+    }
+    let f = openat(dfd, "created-after", libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC);
+    if f < 0 {
+        p.errs.push(format!("openat(fd {dfd}, \"created-after\", O_CREAT): {}", std::io::Error::last_os_error()));
+    } else {
+        // SAFETY: close of our fd.
+        unsafe { libc::close(f) };
+        let there = std::path::Path::new(&format!("{dir}/created-after")).exists();
+        p.check(there, || format!("a file created through openat(fd {dfd}) is not in {dir}"));
+        let _ = std::fs::remove_file(format!("{dir}/created-after"));
+    }
+    let want = stat_path(dir).map(|s| (s.st_dev, s.st_ino));
+    let got = fstat(dfd).map(|s| (s.st_dev, s.st_ino));
+    p.check(got == want, || format!("fd {dfd}: inode {got:?}, {dir} has {want:?}"));
+    let want = stat_path(&format!("{dir}/sub")).map(|s| (s.st_dev, s.st_ino));
+    let got = fstat(pfd).map(|s| (s.st_dev, s.st_ino));
+    p.check(got == want, || format!("fd {pfd} (O_PATH): inode {got:?}, {dir}/sub has {want:?}"));
+    let fl = getfl(pfd);
+    p.check(fl & libc::O_PATH != 0, || format!("fd {pfd}: status flags {fl:#o} without O_PATH"));
+    let f = openat(pfd, "deeper", libc::O_RDONLY | libc::O_CLOEXEC);
+    if f < 0 {
+        p.errs.push(format!("openat(fd {pfd} (O_PATH), \"deeper\"): {}", std::io::Error::last_os_error()));
+    } else {
+        let got = read_to_eof(f).unwrap_or_default();
+        p.push(diff_bytes(&format!("{dir}/sub/deeper through openat(fd {pfd})"), &got, b"deeper\n"));
+        // SAFETY: close of our fd.
+        unsafe { libc::close(f) };
+    }
+    p.verdict()
+}
+
+/// Byte `i` of what `pipes-check` sends the child (`to_child`) or the
+/// parent: distinct in each direction, never periodic in a page.
+fn pipe_byte(to_child: bool, i: usize) -> u8 {
+    let x = (i as u64).wrapping_mul(0x9e37_79b9) >> 7;
+    (x as u8) ^ if to_child { 0x3c } else { 0xc3 }
+}
+
+fn pipe_stream(to_child: bool, from: usize, to: usize) -> Vec<u8> {
+    (from..to).map(|i| pipe_byte(to_child, i)).collect()
+}
+
+/// What `pipes-check` puts in its pipes: down (parent to child, 128 KiB
+/// capacity) and up (child to parent, default capacity).
+const PIPE_DOWN_CAP: i32 = 128 * 1024;
+const PIPE_DOWN: usize = 100_000;
+const PIPE_DOWN_READ: usize = 1000;
+const PIPE_DOWN_MORE: usize = 777;
+const PIPE_UP: usize = 30_000;
+const PIPE_UP_READ: usize = 500;
+const PIPE_UP_MORE: usize = 500;
+
+/// `pipes-check`: a parent and a child with two pipes: down (capacity set
+/// to 128 KiB with F_SETPIPE_SZ: 100000 bytes written, the child reads the
+/// first 1000) and up (default capacity: 30000 bytes, the parent reads the
+/// first 500). Unused ends closed. After go the parent writes 777 more
+/// bytes down and closes its end, the child reads down to EOF (the rest,
+/// in order), writes 500 more up and exits, the parent reads up to EOF;
+/// both check each end's F_GETPIPE_SZ.
+fn pipes_check() -> ! {
+    let (mut down, mut up) = ([0i32; 2], [0i32; 2]);
+    // SAFETY: pipe(2) into local arrays; F_SETPIPE_SZ on our pipe.
+    unsafe {
+        sys(libc::pipe(down.as_mut_ptr()) as i64, "pipe");
+        sys(libc::pipe(up.as_mut_ptr()) as i64, "pipe");
+        sys(libc::fcntl(down[1], libc::F_SETPIPE_SZ, PIPE_DOWN_CAP) as i64, "F_SETPIPE_SZ");
+    }
+    let down = [move_fd(down[0], 20, false), move_fd(down[1], 21, false)];
+    let up = [move_fd(up[0], 22, false), move_fd(up[1], 23, false)];
+    let up_cap = pipe_size(up[0]);
+    write_all(down[1], &pipe_stream(true, 0, PIPE_DOWN), "write down");
+    files_sync_init();
+    let (rd, wr) = setup_pipe();
+    let child = fork_child();
+    if child == 0 {
+        // SAFETY: closing the parent's ends in the child.
+        unsafe {
+            libc::close(down[1]);
+            libc::close(up[0]);
+        }
+        let first = read_upto(down[0], PIPE_DOWN_READ).unwrap_or_default();
+        write_all(up[1], &pipe_stream(false, 0, PIPE_UP), "write up");
+        let mut p = FilesProc::new("pipes-check", 1);
+        p.push(diff_bytes("the first bytes down, before the checkpoint", &first, &pipe_stream(true, 0, PIPE_DOWN_READ)));
+        child_noted(rd, wr, 1);
+        p.ready();
+        p.wait_go();
+        for (fd, want) in [(down[0], PIPE_DOWN_CAP), (up[1], up_cap)] {
+            let cap = pipe_size(fd);
+            p.check(cap == want, || format!("fd {fd}: F_GETPIPE_SZ {cap}, want {want}"));
+        }
+        match read_to_eof(down[0]) {
+            Ok(b) => p.push(diff_bytes(
+                "the bytes down after the restart (to EOF)",
+                &b,
+                &pipe_stream(true, PIPE_DOWN_READ, PIPE_DOWN + PIPE_DOWN_MORE),
+            )),
+            Err(e) => p.errs.push(e),
+        }
+        write_all(up[1], &pipe_stream(false, PIPE_UP, PIPE_UP + PIPE_UP_MORE), "write up");
+        p.verdict();
+    }
+    // SAFETY: closing the child's ends in the parent.
+    unsafe {
+        libc::close(down[0]);
+        libc::close(up[1]);
+    }
+    let notes = setup_collect(rd, wr, 1);
+    let mut p = FilesProc::new("pipes-check", 0);
+    let first = read_upto(up[0], PIPE_UP_READ).unwrap_or_default();
+    p.push(diff_bytes("the first bytes up, before the checkpoint", &first, &pipe_stream(false, 0, PIPE_UP_READ)));
+    rst_ready_line(&format!(
+        "\"pids\": [{}, {}], \"down\": [{}, {}], \"up\": [{}, {}], \"up_cap\": {up_cap}",
+        std::process::id(),
+        notes[0][1],
+        down[0],
+        down[1],
+        up[0],
+        up[1]
+    ));
+    p.ready();
+    p.wait_go();
+    for (fd, want) in [(down[1], PIPE_DOWN_CAP), (up[0], up_cap)] {
+        let cap = pipe_size(fd);
+        p.check(cap == want, || format!("fd {fd}: F_GETPIPE_SZ {cap}, want {want}"));
+    }
+    write_all(down[1], &pipe_stream(true, PIPE_DOWN, PIPE_DOWN + PIPE_DOWN_MORE), "write down");
+    // SAFETY: closing our end: the child sees EOF.
+    unsafe { libc::close(down[1]) };
+    match read_to_eof(up[0]) {
+        Ok(b) => p.push(diff_bytes("the bytes up after the restart (to EOF)", &b, &pipe_stream(false, PIPE_UP_READ, PIPE_UP + PIPE_UP_MORE))),
+        Err(e) => p.errs.push(e),
+    }
+    let mut cerrs = Vec::new();
+    reap_children(&[(1, child)], &mut cerrs);
+    p.errs.extend(cerrs);
+    p.verdict()
+}
+
+/// `fifo-check DIR`: a FIFO DIR/cptrst-fifo opened for reading
+/// (O_NONBLOCK, fd 6) and writing (fd 7), 5000 bytes written, 100 read.
+/// After go: both fds are the FIFO at the path (its inode), the other 4900
+/// bytes are there in order, and bytes written now come out.
+fn fifo_check(dir: &str) -> ! {
+    let path = format!("{dir}/cptrst-fifo");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::remove_file(&path);
+    let c = cpath(&path);
+    // SAFETY: mkfifo with a NUL-terminated path.
+    sys(unsafe { libc::mkfifo(c.as_ptr(), 0o600) } as i64, "mkfifo");
+    let r = open_at(&path, libc::O_RDONLY | libc::O_NONBLOCK, 6);
+    let w = open_at(&path, libc::O_WRONLY, 7);
+    write_all(w, &pipe_stream(true, 0, 5000), "write the fifo");
+    let first = read_upto(r, 100).unwrap_or_default();
+    let cap = pipe_size(r);
+    let mut p = FilesProc::new("fifo-check", 0);
+    p.push(diff_bytes("the first 100 bytes of the FIFO", &first, &pipe_stream(true, 0, 100)));
+    rst_ready_line(&format!("\"fds\": [{r}, {w}], \"path\": \"{path}\""));
+    p.ready();
+    p.wait_go();
+    let want = stat_path(&path).map(|s| (s.st_dev, s.st_ino));
+    for fd in [r, w] {
+        let got = fstat(fd).map(|s| (s.st_dev, s.st_ino, s.st_mode & libc::S_IFMT));
+        p.check(got.is_some_and(|g| Some((g.0, g.1)) == want && g.2 == libc::S_IFIFO), || {
+            format!("fd {fd}: {got:?}, want the FIFO {path} {want:?}")
+        });
+    }
+    let now = pipe_size(r);
+    p.check(now == cap, || format!("fd {r}: F_GETPIPE_SZ {now}, want {cap}"));
+    match read_upto(r, 8000) {
+        Ok(b) => p.push(diff_bytes("the FIFO's data after the restart", &b, &pipe_stream(true, 100, 5000))),
+        Err(e) => p.errs.push(e),
+    }
+    write_all(w, b"after", "write the fifo");
+    match read_upto(r, 100) {
+        Ok(b) => p.push(diff_bytes("bytes written to the FIFO after the restart", &b, b"after")),
+        Err(e) => p.errs.push(e),
+    }
+    p.verdict()
+}
+
+fn getcwd() -> String {
+    std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+fn umask_now() -> u32 {
+    // SAFETY: umask(2) twice: read and put back.
+    unsafe {
+        let m = libc::umask(0);
+        libc::umask(m);
+        m as u32
+    }
+}
+
+/// `fs-check DIR [chroot]`: the parent works in a 16-level directory
+/// under DIR with umask 027, its child in another (DIR/x/y/z) with umask
+/// 077; with `chroot` both are chrooted into DIR first (the paths are then
+/// below the new root). After go each checks its cwd (getcwd and the
+/// inode of "."), its root (the inode of "/"), its umask, and the mode of
+/// a file it creates.
+fn fs_check(dir: &str, chroot: bool) -> ! {
+    let deep: String = (0..16).map(|i| format!("/level-{i:02}-abcdefghijklmnopqrstuvwxyz")).collect();
+    if let Err(e) = std::fs::create_dir_all(format!("{dir}{deep}")).and_then(|()| std::fs::create_dir_all(format!("{dir}/x/y/z"))) {
+        eprintln!("cptrst-testprog fs-check: {dir}: {e}");
+        std::process::exit(2);
+    }
+    let enter = |sub: &str| {
+        let (where_, c) = if chroot {
+            let d = cpath(dir);
+            // SAFETY: chroot(2) with a NUL-terminated path (the test runs as root).
+            sys(unsafe { libc::chroot(d.as_ptr()) } as i64, "chroot");
+            (sub.to_string(), cpath(sub))
+        } else {
+            (format!("{dir}{sub}"), cpath(&format!("{dir}{sub}")))
+        };
+        // SAFETY: chdir(2) with a NUL-terminated path.
+        sys(unsafe { libc::chdir(c.as_ptr()) } as i64, &format!("chdir {where_}"));
+        where_
+    };
+    let (rd, wr) = setup_pipe();
+    let child = fork_child();
+    let (idx, cwd, mask) = if child == 0 { (1, enter("/x/y/z"), 0o077) } else { (0, enter(&deep), 0o027) };
+    // SAFETY: umask(2).
+    unsafe { libc::umask(mask) };
+    let dot = stat_path(".").map(|s| (s.st_dev, s.st_ino));
+    let root = stat_path("/").map(|s| (s.st_dev, s.st_ino));
+    let mut p = FilesProc::new("fs-check", idx);
+    if child == 0 {
+        child_noted(rd, wr, 1);
+    } else {
+        let notes = setup_collect(rd, wr, 1);
+        rst_ready_line(&format!("\"pids\": [{}, {}], \"cwd\": \"{cwd}\", \"chroot\": {chroot}", std::process::id(), notes[0][1]));
+    }
+    p.ready();
+    p.wait_go();
+    let now = getcwd();
+    p.check(now == cwd, || format!("getcwd() {now:?}, want {cwd:?}"));
+    let d = stat_path(".").map(|s| (s.st_dev, s.st_ino));
+    p.check(d == dot, || format!("\".\" is inode {d:?}, want {dot:?}"));
+    let r = stat_path("/").map(|s| (s.st_dev, s.st_ino));
+    p.check(r == root, || format!("\"/\" is inode {r:?}, want {root:?}{}", if chroot { " (the chroot)" } else { "" }));
+    let m = umask_now();
+    p.check(m == mask, || format!("umask {m:#o}, want {mask:#o}"));
+    let name = format!("new-{idx}");
+    let _ = std::fs::remove_file(&name);
+    let f = open_at(&name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, -1);
+    let mode = fstat(f).map_or(0, |s| s.st_mode & 0o777);
+    // SAFETY: close of our fd.
+    unsafe { libc::close(f) };
+    let _ = std::fs::remove_file(&name);
+    p.check(mode == 0o644 & !mask, || format!("a file created with mode 0644 has {mode:#o}, want {:#o}", 0o644 & !mask));
+    if child != 0 {
+        let mut cerrs = Vec::new();
+        reap_children(&[(1, child)], &mut cerrs);
+        p.errs.extend(cerrs);
+    }
+    p.verdict()
+}
+
+/// `fdflags-check PATH`: PATH (8 KiB) open at fds with chosen numbers,
+/// FD_CLOEXEC and status flags: 10 read-only FD_CLOEXEC and its dup 11
+/// without, 12 O_WRONLY | O_APPEND, 13 O_RDWR | O_NONBLOCK, 14 O_RDONLY |
+/// O_NOATIME, 15 O_RDWR | O_DSYNC, 16 O_RDWR | O_SYNC, 700 O_RDWR |
+/// O_APPEND | O_NOATIME FD_CLOEXEC, 701 PATH's directory O_DIRECTORY, 702
+/// PATH O_PATH FD_CLOEXEC, a pipe at 40 (O_NONBLOCK, FD_CLOEXEC) and 41; each at its own position.
+/// After go: the snapshot (fd numbers, flags, positions), and 10 and 11
+/// still one open file.
+fn fdflags_check(path: &str) -> ! {
+    let data = file_bytes(0x71, 8192);
+    if let Err(e) = std::fs::write(path, &data) {
+        eprintln!("cptrst-testprog: {path}: {e}");
+        std::process::exit(2);
+    }
+    let a = open_at(path, libc::O_RDONLY | libc::O_CLOEXEC, 10);
+    // SAFETY: dup of our fd (no FD_CLOEXEC).
+    let b = move_fd(sys(unsafe { libc::dup(a) } as i64, "dup") as i32, 11, false);
+    let mut fds = vec![
+        a,
+        b,
+        open_at(path, libc::O_WRONLY | libc::O_APPEND, 12),
+        open_at(path, libc::O_RDWR | libc::O_NONBLOCK, 13),
+        open_at(path, libc::O_RDONLY | libc::O_NOATIME, 14),
+        open_at(path, libc::O_RDWR | libc::O_DSYNC, 15),
+        open_at(path, libc::O_RDWR | libc::O_SYNC, 16),
+        open_at(path, libc::O_RDWR | libc::O_APPEND | libc::O_NOATIME | libc::O_CLOEXEC, 700),
+    ];
+    let parent = std::path::Path::new(path).parent().map_or("/".into(), |p| p.to_string_lossy().into_owned());
+    fds.push(open_at(&parent, libc::O_RDONLY | libc::O_DIRECTORY, 701));
+    fds.push(open_at(path, libc::O_PATH | libc::O_CLOEXEC, 702));
+    for (i, &fd) in fds.iter().enumerate() {
+        if fd < 701 && fd != b {
+            // SAFETY: lseek on our fd.
+            unsafe { libc::lseek(fd, (i * 111) as i64, libc::SEEK_SET) };
+        }
+    }
+    let mut pp = [0i32; 2];
+    // SAFETY: pipe2(2) into a local array.
+    sys(unsafe { libc::pipe2(pp.as_mut_ptr(), libc::O_NONBLOCK) } as i64, "pipe2");
+    let pr = move_fd(pp[0], 40, true);
+    // SAFETY: clearing O_NONBLOCK on the write end.
+    unsafe { libc::fcntl(pp[1], libc::F_SETFL, 0) };
+    let pw = move_fd(pp[1], 41, false);
+    write_all(pw, b"flags", "write the pipe");
+    fds.extend([pr, pw]);
+    let mut p = FilesProc::new("fdflags-check", 0);
+    rst_ready_line(&format!("\"fds\": {fds:?}, \"path\": \"{path}\""));
+    p.ready();
+    p.wait_go();
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(b, 4321, libc::SEEK_SET) };
+    let pos = lseek_cur(a);
+    p.check(pos == 4321, || format!("fd {a}: position {pos} after a seek through its dup fd {b}: not one open file"));
+    match read_upto(pr, 100) {
+        Ok(got) => p.push(diff_bytes(&format!("the pipe at fd {pr}"), &got, b"flags")),
+        Err(e) => p.errs.push(e),
+    }
+    p.verdict()
+}
+
+/// `threads-check-files`: a thread beside the main one (one fd table, one
+/// fs context). After go (and the main thread's snapshot) the thread
+/// opens /dev/zero at fd 50, makes
+/// DIR/thread-cwd its cwd and sets umask 037, and exits; the main thread
+/// then sees fd 50, that cwd and that umask: the table and the fs context
+/// are still shared.
+fn threads_check_files(dir: &str) -> ! {
+    let sub = format!("{dir}/thread-cwd");
+    if let Err(e) = std::fs::create_dir_all(&sub) {
+        eprintln!("cptrst-testprog: {sub}: {e}");
+        std::process::exit(2);
+    }
+    let mut p = FilesProc::new("threads-check-files", 0);
+    let s2 = sub.clone();
+    static SNAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let t = std::thread::spawn(move || {
+        // After go, and after the main thread's snapshot.
+        while !SNAPPED.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::sleep(TREE_POLL);
+        }
+        let fd = open_at("/dev/zero", libc::O_RDONLY, 50);
+        let c = cpath(&s2);
+        // SAFETY: chdir and umask: shared with the main thread (CLONE_FS).
+        unsafe {
+            libc::chdir(c.as_ptr());
+            libc::umask(0o037);
+        }
+        fd
+    });
+    let tid = loop {
+        // The thread's tid, for the ready line: the test waits for it too.
+        let tasks: Vec<String> = std::fs::read_dir("/proc/self/task")
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect())
+            .unwrap_or_default();
+        if tasks.len() == 2 {
+            break tasks.into_iter().find(|t| t != &std::process::id().to_string()).unwrap_or_default();
+        }
+        std::thread::sleep(TREE_POLL);
+    };
+    rst_ready_line(&format!("\"tid\": {tid}, \"dir\": \"{dir}\""));
+    p.ready();
+    p.wait_go();
+    SNAPPED.store(true, std::sync::atomic::Ordering::Release);
+    match t.join() {
+        Ok(fd) => {
+            let st = fstat(fd);
+            p.check(fd == 50 && st.is_some_and(|s| s.st_rdev == libc::makedev(1, 5)), || {
+                format!("the thread's fd {fd} is {:?} in the main thread, want /dev/zero: the fd table is not shared", st.map(|s| s.st_rdev))
+            });
+        }
+        Err(_) => p.errs.push("the thread panicked".into()),
+    }
+    let cwd = getcwd();
+    p.check(cwd == sub, || format!("getcwd() {cwd:?} after the thread's chdir to {sub:?}: the fs context is not shared"));
+    let m = umask_now();
+    p.check(m == 0o037, || format!("umask {m:#o} after the thread's umask(037): the fs context is not shared"));
+    p.verdict()
+}
+
+/// `devices-check`: /dev/null (write-only, fd 20), /dev/zero (read-only,
+/// 21), /dev/urandom (22), /dev/full (read-write, 23), /dev/random
+/// (O_NONBLOCK, 24). After go: the snapshot (device numbers, flags), /dev/zero
+/// reads zeros, /dev/urandom reads something else, /dev/full refuses a
+/// write (ENOSPC), /dev/null takes one and refuses a read (write-only: EBADF).
+fn devices_check() -> ! {
+    let null = open_at("/dev/null", libc::O_WRONLY, 20);
+    let zero = open_at("/dev/zero", libc::O_RDONLY, 21);
+    let urandom = open_at("/dev/urandom", libc::O_RDONLY, 22);
+    let full = open_at("/dev/full", libc::O_RDWR, 23);
+    let random = open_at("/dev/random", libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC, 24);
+    let mut p = FilesProc::new("devices-check", 0);
+    rst_ready_line(&format!("\"fds\": [{null}, {zero}, {urandom}, {full}, {random}]"));
+    p.ready();
+    p.wait_go();
+    for (fd, minor) in [(null, 3), (zero, 5), (urandom, 9), (full, 7), (random, 8)] {
+        let st = fstat(fd);
+        let ok = st.is_some_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFCHR && s.st_rdev == libc::makedev(1, minor));
+        p.check(ok, || format!("fd {fd}: {:?}, want character device 1:{minor}", st.map(|s| (s.st_mode, s.st_rdev))));
+    }
+    match read_upto(zero, 4096) {
+        Ok(b) => p.check(b.len() == 4096 && b.iter().all(|&x| x == 0), || format!("/dev/zero (fd {zero}): {} bytes, not all zero", b.len())),
+        Err(e) => p.errs.push(e),
+    }
+    match read_upto(urandom, 64) {
+        Ok(b) => p.check(b.len() == 64 && b.iter().any(|&x| x != 0), || format!("/dev/urandom (fd {urandom}): {} bytes, all zero", b.len())),
+        Err(e) => p.errs.push(e),
+    }
+    // SAFETY: write(2) of one byte from a constant.
+    let r = unsafe { libc::write(full, [1u8].as_ptr().cast(), 1) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    p.check(r < 0 && e == Some(libc::ENOSPC), || format!("a write to /dev/full (fd {full}): {r} (errno {e:?}), want ENOSPC"));
+    // SAFETY: write(2) of one byte from a constant.
+    let r = unsafe { libc::write(null, [1u8].as_ptr().cast(), 1) };
+    p.check(r == 1, || format!("a write to /dev/null (fd {null}): {r}: {}", std::io::Error::last_os_error()));
+    let mut x = [0u8; 1];
+    // SAFETY: read(2) of one byte into a local.
+    let r = unsafe { libc::read(null, x.as_mut_ptr().cast(), 1) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    p.check(r < 0 && e == Some(libc::EBADF), || format!("a read of write-only /dev/null (fd {null}): {r} (errno {e:?}), want EBADF"));
+    p.verdict()
+}
+
+/// `eventfd-check`: an eventfd (counter 5) at fd 9: a checkpoint must
+/// refuse it (EOPNOTSUPP). After go (the refused checkpoint let it run
+/// on): the counter reads 5.
+fn eventfd_check() -> ! {
+    // SAFETY: eventfd(2).
+    let ev = move_fd(sys(unsafe { libc::eventfd(5, 0) } as i64, "eventfd") as i32, 9, false);
+    rst_ready_line(&format!("\"fd\": {ev}"));
+    rst_set_ready();
+    tree_wait_go();
+    let mut v = [0u8; 8];
+    // SAFETY: read(2) of the 8-byte counter into a local.
+    let n = unsafe { libc::read(ev, v.as_mut_ptr().cast(), 8) };
+    let got = u64::from_ne_bytes(v);
+    let errs = if n == 8 && got == 5 { Vec::new() } else { vec![format!("eventfd at fd {ev}: read {n} bytes, counter {got}, want 5")] };
+    rst_verdict("eventfd-check", &errs)
+}
+
+/// `inherit-check FD`: FD is open when it starts (the test gives it a
+/// pipe whose other end it keeps: an fd from outside the tree). After go:
+/// FD is a pipe (arg 1) or /dev/null (arg 2), and takes a line.
+fn inherit_check(fd: i32) -> ! {
+    if getfd(fd) < 0 {
+        eprintln!("cptrst-testprog inherit-check: fd {fd} is not open");
+        std::process::exit(2);
+    }
+    rst_ready_line(&format!("\"fd\": {fd}"));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    let st = fstat(fd);
+    let kind = st.map_or(0, |s| s.st_mode & libc::S_IFMT);
+    match rst_arg() {
+        1 if kind != libc::S_IFIFO => errs.push(format!("fd {fd} is {} ({kind:#o}), want a pipe", readlink_fd(fd))),
+        2 if !(kind == libc::S_IFCHR && st.is_some_and(|s| s.st_rdev == libc::makedev(1, 3))) => {
+            errs.push(format!("fd {fd} is {}, want /dev/null", readlink_fd(fd)))
+        }
+        _ => {}
+    }
+    let msg = b"cptrst-inherit-ok\n";
+    // SAFETY: write(2) from a constant.
+    let n = unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
+    if n != msg.len() as isize {
+        errs.push(format!("a write to fd {fd}: {n}: {}", std::io::Error::last_os_error()));
+    }
+    rst_verdict("inherit-check", &errs)
+}
+
+/// `cycle-check DIR`: a pipe pair (1000 bytes in it, read end O_NONBLOCK),
+/// DIR/cptrst-cycle (4 KiB, at position 100) and a memfd (2000 bytes);
+/// fds 1 and 2 become /dev/null after the ready line, so that every fd
+/// is of the tree (the test restarts it again and again with --detach).
+/// After go: the pipe's data, the file's position and content, the
+/// memfd's name and content.
+fn cycle_check(dir: &str) -> ! {
+    let path = format!("{dir}/cptrst-cycle");
+    let data = file_bytes(0x73, 4096);
+    if let Err(e) = std::fs::write(&path, &data) {
+        eprintln!("cptrst-testprog: {path}: {e}");
+        std::process::exit(2);
+    }
+    let f = open_at(&path, libc::O_RDWR, 6);
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(f, 100, libc::SEEK_SET) };
+    let mut pp = [0i32; 2];
+    // SAFETY: pipe(2) into a local array.
+    sys(unsafe { libc::pipe(pp.as_mut_ptr()) } as i64, "pipe");
+    let pr = move_fd(pp[0], 7, false);
+    let pw = move_fd(pp[1], 8, false);
+    // SAFETY: F_SETFL on our fd.
+    unsafe { libc::fcntl(pr, libc::F_SETFL, libc::O_NONBLOCK) };
+    write_all(pw, &pipe_stream(false, 0, 1000), "write the pipe");
+    let m = move_fd(memfd("cptrst-cycle", 0), 9, false);
+    let mdata = file_bytes(0x74, 2000);
+    write_all(m, &mdata, "write the memfd");
+    rst_ready_line(&format!("\"fds\": [{f}, {pr}, {pw}, {m}]"));
+    // SAFETY: fds 1 and 2 onto /dev/null: nothing is printed after this.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            libc::close(null);
+        }
+    }
+    let mut p = FilesProc::new("cycle-check", 0);
+    p.ready();
+    p.wait_go();
+    match read_upto(pr, 2000) {
+        Ok(b) => p.push(diff_bytes("the pipe's data", &b, &pipe_stream(false, 0, 1000))),
+        Err(e) => p.errs.push(e),
+    }
+    let pos = lseek_cur(f);
+    p.check(pos == 100, || format!("fd {f}: position {pos}, want 100"));
+    match read_upto(f, 5000) {
+        Ok(b) => p.push(diff_bytes(&format!("{path} from 100"), &b, &data[100..])),
+        Err(e) => p.errs.push(e),
+    }
+    let link = readlink_fd(m);
+    p.check(link.contains("memfd:cptrst-cycle"), || format!("fd {m}: {link:?}, want memfd:cptrst-cycle"));
+    // SAFETY: lseek on our fd.
+    unsafe { libc::lseek(m, 0, libc::SEEK_SET) };
+    match read_upto(m, 5000) {
+        Ok(b) => p.push(diff_bytes("the memfd's content", &b, &mdata)),
+        Err(e) => p.errs.push(e),
+    }
+    // The verdict goes to /dev/null: the test has the exit status.
+    p.verdict()
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit.
+fn raise_nofile() {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a local.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl);
+        rl.rlim_cur = rl.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+    }
+}
+
+/// `open-files-check N DIR`: N regular files DIR/f-I (created, 100 + I %
+/// 900 bytes each), each open read-write at fd 3 + I, at position I % 97.
+/// After go: every fd's position and the file's content from there.
+fn open_files_check(n: usize, dir: &str) -> ! {
+    raise_nofile();
+    let _ = std::fs::create_dir_all(dir);
+    let content = |i: usize| -> Vec<u8> { (0..100 + i % 900).map(|j| (i * 31 + j * 7) as u8).collect() };
+    let mut fds = Vec::with_capacity(n);
+    for i in 0..n {
+        let path = format!("{dir}/f-{i}");
+        if let Err(e) = std::fs::write(&path, content(i)) {
+            eprintln!("cptrst-testprog: {path}: {e}");
+            std::process::exit(2);
+        }
+        let fd = open_at(&path, libc::O_RDWR, 3 + i as i32);
+        // SAFETY: lseek on our fd.
+        unsafe { libc::lseek(fd, (i % 97) as i64, libc::SEEK_SET) };
+        fds.push(fd);
+    }
+    rst_ready_line(&format!("\"files\": {n}"));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    for (i, &fd) in fds.iter().enumerate() {
+        let pos = lseek_cur(fd);
+        if pos != (i % 97) as i64 {
+            errs.push(format!("fd {fd}: position {pos}, want {}", i % 97));
+            continue;
+        }
+        match read_upto(fd, 2000) {
+            Ok(b) => errs.extend(diff_bytes(&format!("fd {fd} ({dir}/f-{i})"), &b, &content(i)[i % 97..])),
+            Err(e) => errs.push(e),
+        }
+        if errs.len() > 10 {
+            break;
+        }
+    }
+    rst_verdict("open-files-check", &errs)
+}
+
+/// Byte `i` of what pipeline process `k` writes to the next one.
+fn pipeline_byte(k: usize, i: usize) -> u8 {
+    ((i as u64).wrapping_mul(2654435761) >> 11) as u8 ^ (k as u8).wrapping_mul(29)
+}
+
+/// `pipeline-check N BYTES`: N processes (the root and N - 1 children),
+/// process K writing into a pipe to process K + 1 (N - 1 pipes, capacity
+/// raised so that each holds its share), BYTES bytes in the pipes in all,
+/// nobody reading before go. After go each closes its write end, reads its
+/// input to EOF and checks it; the root reaps the children.
+fn pipeline_check(n: usize, bytes: usize) -> ! {
+    let pipes = n.saturating_sub(1).max(1);
+    let share = bytes / pipes;
+    let cap = share.next_power_of_two().max(65536) as i32;
+    let mut ends = Vec::with_capacity(pipes);
+    for _ in 0..pipes {
+        let mut pp = [0i32; 2];
+        // SAFETY: pipe(2) into a local array; F_SETPIPE_SZ on it.
+        unsafe {
+            sys(libc::pipe(pp.as_mut_ptr()) as i64, "pipe");
+            sys(libc::fcntl(pp[1], libc::F_SETPIPE_SZ, cap) as i64, "F_SETPIPE_SZ");
+        }
+        ends.push(pp);
+    }
+    let len = |k: usize| if k + 1 == pipes { bytes - share * (pipes - 1) } else { share };
+    let (rd, wr) = setup_pipe();
+    let mut idx = 0;
+    let mut children = Vec::new();
+    for k in 1..n {
+        let c = fork_child();
+        if c == 0 {
+            idx = k;
+            children.clear();
+            break;
+        }
+        children.push((k, c));
+    }
+    // Keep the read end of pipe idx - 1 and the write end of pipe idx.
+    let mut input = -1;
+    let mut output = -1;
+    for (j, pp) in ends.iter().enumerate() {
+        // SAFETY: closing the ends this process does not use.
+        unsafe {
+            if j + 1 == idx {
+                input = pp[0];
+            } else {
+                libc::close(pp[0]);
+            }
+            if j == idx && n > 1 {
+                output = pp[1];
+            } else {
+                libc::close(pp[1]);
+            }
+        }
+    }
+    if output >= 0 {
+        let data: Vec<u8> = (0..len(idx)).map(|i| pipeline_byte(idx, i)).collect();
+        write_all(output, &data, "write the pipeline");
+    }
+    if idx == 0 {
+        let notes = setup_collect(rd, wr, n - 1);
+        let pids: Vec<u32> = std::iter::once(std::process::id()).chain(notes.iter().map(|x| x[1])).collect();
+        rst_ready_line(&format!("\"pids\": {pids:?}, \"bytes\": {bytes}"));
+    } else {
+        child_noted(rd, wr, idx as u32);
+    }
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    if output >= 0 {
+        // SAFETY: closing our write end: the next process sees EOF.
+        unsafe { libc::close(output) };
+    }
+    if input >= 0 {
+        let want: Vec<u8> = (0..len(idx - 1)).map(|i| pipeline_byte(idx - 1, i)).collect();
+        match read_to_eof(input) {
+            Ok(b) => errs.extend(diff_bytes(&format!("process {idx}: its input pipe"), &b, &want)),
+            Err(e) => errs.push(format!("process {idx}: {e}")),
+        }
+    }
+    reap_children(&children, &mut errs);
+    rst_verdict("pipeline-check", &errs)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -1644,6 +3070,28 @@ fn main() {
         Some("vfork") => vfork_parent(libc::CLONE_VM | libc::CLONE_VFORK),
         Some("clone-vfork") => vfork_parent(libc::CLONE_VFORK),
         Some("fork-storm") => fork_storm(args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or(4)),
+        Some("file-pos-check") => file_pos_check(args.get(1).map_or("/tmp/cptrst-file-pos", String::as_str)),
+        Some("append-check") => append_check(args.get(1).map_or("/tmp/cptrst-append.log", String::as_str)),
+        Some("shared-offset-check") => shared_offset_check(args.get(1).map_or("/tmp/cptrst-shared-offset", String::as_str)),
+        Some("unlinked-check") => unlinked_check(args.get(1).map_or("/tmp", String::as_str)),
+        Some("memfd-check") => memfd_check(),
+        Some("dirfd-check") => dirfd_check(args.get(1).map_or("/tmp/cptrst-dirfd", String::as_str)),
+        Some("pipes-check") => pipes_check(),
+        Some("fifo-check") => fifo_check(args.get(1).map_or("/tmp", String::as_str)),
+        Some("fs-check") => fs_check(args.get(1).map_or("/tmp/cptrst-fs", String::as_str), args.get(2).is_some_and(|a| a == "chroot")),
+        Some("fdflags-check") => fdflags_check(args.get(1).map_or("/tmp/cptrst-fdflags", String::as_str)),
+        Some("devices-check") => devices_check(),
+        Some("threads-check-files") => threads_check_files(args.get(1).map_or("/tmp/cptrst-threads-files", String::as_str)),
+        Some("eventfd-check") => eventfd_check(),
+        Some("inherit-check") => inherit_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5)),
+        Some("cycle-check") => cycle_check(args.get(1).map_or("/tmp", String::as_str)),
+        Some("open-files-check") => {
+            open_files_check(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000), args.get(2).map_or("/tmp/cptrst-open-files", String::as_str))
+        }
+        Some("pipeline-check") => pipeline_check(
+            args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=100).contains(&n)).unwrap_or(10),
+            args.get(2).and_then(|s| s.parse().ok()).filter(|&b| b <= 64 << 20).unwrap_or(1 << 20),
+        ),
         Some("spin") => {
             ready("{}");
             loop {
