@@ -839,8 +839,9 @@ fn blocked_now() -> u64 {
 /// after `go`: the same name, mask and personality.
 fn task_check(extra_fd: bool) -> ! {
     if extra_fd {
-        // An fd beyond 0-2: restart refuses it unless --skip-files.
-        let f = std::fs::File::open("/proc/self/status").expect("open");
+        // An fd beyond 0-2 (fd 3, a regular file): restored, or closed
+        // with --skip-files.
+        let f = std::fs::File::open("/usr/bin/cptrst-testprog").expect("open");
         std::mem::forget(f);
     }
     let name = std::ffi::CString::new(TASK_CHECK_COMM).unwrap_or_default();
