@@ -253,3 +253,21 @@ pub fn kmemleak_new_leaks() -> Option<String> {
 pub fn kmemleak_start() -> bool {
     kmemleak("scan") && kmemleak("clear")
 }
+
+/// `pid` runs as before a checkpoint: not traced, not stopped (within a
+/// generous bound, 60 s: a tracer's detach takes its time under TCG).
+pub fn runs_untraced(pid: i32) -> Result<(), String> {
+    let t0 = Instant::now();
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("pid {pid}: {e}"))?;
+        let tracer = status.lines().find_map(|l| l.strip_prefix("TracerPid:")).map(str::trim).unwrap_or("?").to_string();
+        let state = cptrst::proc::state(pid);
+        if tracer == "0" && matches!(state, Some('R' | 'S')) {
+            return Ok(());
+        }
+        if t0.elapsed() >= Duration::from_secs(60) {
+            return Err(format!("pid {pid}: state {state:?}, tracer {tracer}: not left running as it was"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -23,7 +23,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use cptrst_tests::rst::{comm_of, exists, leftovers, open_files, ready_word, reap, starttime, status_text, wait_gone, write_mem, Tool, READY_TIMEOUT, TOOL_TIMEOUT};
+use cptrst_tests::rst::{comm_of, exists, leftovers, open_files, ready_word, reap, runs_untraced, starttime, status_text, wait_gone, write_mem, Tool, READY_TIMEOUT, TOOL_TIMEOUT};
 use cptrst_tests::tap::ensure;
 use cptrst_tests::workload::{cptrst, STOP_TIMEOUT};
 use cptrst_tests::READY_MAGIC;
@@ -592,22 +592,6 @@ fn changed_mapped_file() -> Result<(), String> {
     let _ = std::fs::remove_file(img);
     let _ = std::fs::remove_dir_all(dir);
     r
-}
-
-/// `pid` runs as before a checkpoint: not traced, not stopped (within a
-/// generous bound: a tracer's detach takes its time under TCG).
-fn runs_untraced(pid: i32) -> Result<(), String> {
-    let t0 = Instant::now();
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("pid {pid}: {e}"))?;
-        let tracer = status.lines().find_map(|l| l.strip_prefix("TracerPid:")).map(str::trim).unwrap_or("?").to_string();
-        let state = cptrst::proc::state(pid);
-        if tracer == "0" && matches!(state, Some('R' | 'S')) {
-            return Ok(());
-        }
-        ensure(t0.elapsed() < Duration::from_secs(60), || format!("pid {pid}: state {state:?}, tracer {tracer}: not left running"))?;
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// An eventfd at fd 9: the checkpoint is refused (exit 1, EOPNOTSUPP,

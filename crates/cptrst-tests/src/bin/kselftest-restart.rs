@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use cptrst_tests::corrupt;
 use cptrst_tests::rst::{
-    comm_of, exists, kmemleak, leftovers, meminfo_kib, open_files, ready_word, reap, settled_memory, starttime, status_text, wait_gone,
+    comm_of, exists, kmemleak, leftovers, meminfo_kib, open_files, ready_word, reap, runs_untraced, settled_memory, starttime, status_text, wait_gone,
     write_mem, Tool, KMEMLEAK, READY_TIMEOUT, TOOL_TIMEOUT,
 };
 use cptrst_tests::tap::{self, ensure};
@@ -569,22 +569,6 @@ fn file_limit() -> Result<(), String> {
     }
     let _ = std::fs::remove_dir(dir);
     r
-}
-
-/// `pid` runs as before a checkpoint: not traced, not stopped (within a
-/// generous bound: a killed tracer's detach takes its time under TCG).
-fn runs_untraced(pid: i32) -> Result<(), String> {
-    let t0 = Instant::now();
-    loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("pid {pid}: {e}"))?;
-        let tracer = status.lines().find_map(|l| l.strip_prefix("TracerPid:")).map(str::trim).unwrap_or("?").to_string();
-        let state = cptrst::proc::state(pid);
-        if tracer == "0" && matches!(state, Some('R' | 'S')) {
-            return Ok(());
-        }
-        ensure(t0.elapsed() < Duration::from_secs(30), || format!("pid {pid}: state {state:?}, tracer {tracer}: not left as it was"))?;
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Issue 12: a checkpoint into a full file system fails with ENOSPC, says
