@@ -97,41 +97,25 @@ pub fn parse_inherit(v: &str, seen: &[Inherit]) -> Result<Inherit, String> {
     Ok(Inherit { fd, src })
 }
 
-/// An owned copy of a FILE record.
+/// An owned copy of a FILE record: its fixed part (the format's
+/// [`OpenFile`], whose fields it derefs to, with an empty path) and its path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileRec {
-    pub id: u32,
-    pub kind: FileKind,
-    pub flags: u32,
-    pub mode: u32,
-    pub pos: u64,
-    pub size: u64,
-    pub rdev_major: u32,
-    pub rdev_minor: u32,
-    pub pipe: u32,
-    pub pipe_size: u32,
-    pub seals: u32,
-    pub data_len: u64,
+    head: OpenFile<'static>,
     pub path: Vec<u8>,
+}
+
+impl std::ops::Deref for FileRec {
+    type Target = OpenFile<'static>;
+
+    fn deref(&self) -> &OpenFile<'static> {
+        &self.head
+    }
 }
 
 impl FileRec {
     pub fn of(f: &OpenFile) -> Self {
-        FileRec {
-            id: f.id,
-            kind: f.kind,
-            flags: f.flags,
-            mode: f.mode,
-            pos: f.pos,
-            size: f.size,
-            rdev_major: f.rdev_major,
-            rdev_minor: f.rdev_minor,
-            pipe: f.pipe,
-            pipe_size: f.pipe_size,
-            seals: f.seals,
-            data_len: f.data_len,
-            path: f.path.to_vec(),
-        }
+        FileRec { head: OpenFile { path: &[], ..*f }, path: f.path.to_vec() }
     }
 
     /// The path (or name) for messages.
