@@ -427,8 +427,16 @@ impl TreeFiles {
                     l.tgid == i.tgid && l.flags & TI_LEADER != 0 && l.exit_state == 0
                 });
                 let Some(lk) = leader else {
-                    // A zombie leader: its fd table is gone, nothing to save.
-                    continue;
+                    // A zombie leader: the FDS record is a live leader's,
+                    // so the fds its live threads still hold would be
+                    // dropped without a word.
+                    return Err(tree_fail(
+                        eopnotsupp(),
+                        format_args!(
+                            "task {} (pid {}): a live thread of an exited thread group leader: its fd table cannot be saved: not supported",
+                            index, pid
+                        ),
+                    ));
                 };
                 let Some(li) = leaders.iter().position(|l| l.3 == infos[lk].pids[0]) else {
                     continue;
