@@ -234,6 +234,22 @@ pub fn open_files() -> Option<u64> {
     s.lines().find_map(|l| l.strip_prefix("filp ")?.split_whitespace().next()?.parse().ok())
 }
 
+/// [`open_files`] once it is at most `limit`, or its last value after
+/// `bound`: files closed by tasks that just exited are released by the
+/// kernel's delayed fput work, which a busy emulator runs late, so a count
+/// taken at once can hold them; a leak stays over the limit whatever the
+/// wait.
+pub fn open_files_within(limit: Option<u64>, bound: Duration) -> Option<u64> {
+    let t0 = Instant::now();
+    loop {
+        let n = open_files();
+        if n <= limit || t0.elapsed() >= bound {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// What kmemleak reports after a scan (the first 40 lines), `None` if
 /// kmemleak is not available. Call [`kmemleak_start`] before the test.
 pub fn kmemleak_new_leaks() -> Option<String> {

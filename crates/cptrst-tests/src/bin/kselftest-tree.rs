@@ -27,7 +27,7 @@ use cptrst_image as img;
 use cptrst_image::sample::fix_trailer;
 use cptrst_tests::corrupt;
 use cptrst_tests::rst::{
-    comm_of, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, open_files, ready_word, reap, settled_memory, starttime,
+    comm_of, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, open_files, open_files_within, ready_word, reap, settled_memory, starttime,
     status_text, wait_gone, write_mem, Tool, READY_TIMEOUT,
 };
 use cptrst_tests::tap::{self, ensure};
@@ -726,7 +726,8 @@ fn kill_at_random_points() -> Result<(), String> {
             fails.push(format!("round {round} (killed {what} after {delay:?}):\n  {}\n  {}", why.join("\n  "), tool.output().trim_end()));
         }
     }
-    let (files1, slab1) = (open_files(), settled_memory().0);
+    let files1 = open_files_within(files0.map(|f| f + 16), Duration::from_secs(60));
+    let slab1 = settled_memory().0;
     println!("# {ROUNDS} rounds: tool killed {killed_tool}, a participant {killed_part}; {finished} had restarted the tree");
     println!("# open files {files0:?} -> {files1:?}; Slab {slab0} -> {slab1} KiB");
     if files1 > files0.map(|f| f + 16) {
