@@ -330,6 +330,11 @@ fn encoder_sig_records() {
         process_rec(&p, t).len(),
         16 + PROCESS_FIXED_LEN + 3 * TIMER_LEN
     );
+    // What ENCODE_BUF_LEN holds, as its documentation says.
+    let fits = |n: Option<usize>| n.unwrap() + RECORD_HEADER_LEN <= ENCODE_BUF_LEN;
+    assert!(fits(Creds::payload_len(1292)) && !fits(Creds::payload_len(1293)));
+    assert!(fits(Signals::payload_len(40)) && !fits(Signals::payload_len(41)));
+    assert!(fits(Process::payload_len(44)) && !fits(Process::payload_len(45)));
     const {
         assert!(MAX_META_PAYLOAD >= SIGNALS_MAX_PAYLOAD);
         assert!(MAX_META_PAYLOAD >= PROCESS_MAX_PAYLOAD);
