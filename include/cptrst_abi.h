@@ -304,7 +304,6 @@ static_assert(sizeof(struct cptrst_proc_facts) == 2424);
 /* cptrst_timer_facts.flags */
 #define CPTRST_TMR_ACTIVE	(1u << 0)	/* it_active: its hrtimer is queued */
 #define CPTRST_TMR_HRTIMER	(1u << 1)	/* an hrtimer clock: expires, now read */
-#define CPTRST_TMR_REQUEUE	(1u << 2)	/* REQUEUE_PENDING: fired, signal queued */
 
 /* One POSIX timer (Rust: timer::TimerFacts). */
 struct cptrst_timer_facts {

@@ -250,8 +250,6 @@ static void timer_read(struct k_itimer *k, struct pid_namespace *ns, struct cptr
 	f->overrun_last = k->it_overrun_last;
 	if (k->it_active)
 		f->flags |= CPTRST_TMR_ACTIVE;
-	if (k->it_requeue_pending & REQUEUE_PENDING)
-		f->flags |= CPTRST_TMR_REQUEUE;
 	if (hrtimer_clock(k->it_clock)) {
 		f->flags |= CPTRST_TMR_HRTIMER;
 		hrtimer_read(&k->it.real.timer, &f->expires, &f->now);

@@ -13,6 +13,8 @@ use kernel::prelude::*;
 
 use crate::task::{Task, TaskExt};
 
+// Kernel structs by pointer only (see task.rs).
+#[allow(improper_ctypes)]
 mod ffi {
     use super::CredsExt;
 
@@ -166,9 +168,13 @@ pub(crate) fn creds_ext(t: &Task) -> Result<(CredsExt, KVVec<u32>)> {
             ffi::cptrst_task_creds_ext(t.as_raw(), &mut c, groups.as_mut_ptr(), cap as _)
         };
         let n = usize::try_from(n).map_err(|_| Error::from_errno(n))?;
-        if n <= cap {
-            groups.truncate(n);
+        if n == cap {
             return Ok((c, groups));
+        }
+        if n < cap {
+            let mut g = KVVec::with_capacity(n, GFP_KERNEL)?;
+            g.extend_from_slice(&groups[..n], GFP_KERNEL)?;
+            return Ok((c, g));
         }
         if n > NGROUPS_MAX {
             return Err(code::E2BIG);

@@ -19,6 +19,8 @@ use crate::rlimit::RlimitFacts;
 use crate::task::{CurrentTask, Task, TaskExt};
 use crate::timer::ItimerFacts;
 
+// Kernel structs by pointer only (see task.rs).
+#[allow(improper_ctypes)]
 mod ffi {
     use super::{PendingFacts, ProcFacts, SigTaskFacts};
 
@@ -223,10 +225,11 @@ pub(crate) fn pending(t: &Task, shared: bool) -> Result<Pending> {
         })?;
         let n = f.count as usize;
         if n <= cap {
-            buf.truncate(n);
+            let mut entries = KVVec::with_capacity(n, GFP_KERNEL)?;
+            entries.extend_from_slice(&buf[..n], GFP_KERNEL)?;
             return Ok(Pending {
                 signal: f.signal,
-                entries: buf,
+                entries,
             });
         }
         if n > PENDING_COPY_MAX {

@@ -14,6 +14,8 @@ use kernel::prelude::*;
 use crate::pid::PidNamespace;
 use crate::task::{Task, TaskExt};
 
+// Kernel structs by pointer only (see task.rs).
+#[allow(improper_ctypes)]
 mod ffi {
     use super::TimerFacts;
 
@@ -70,8 +72,6 @@ pub(crate) const CPU_VIRT: usize = 1;
 pub(crate) const TMR_ACTIVE: u32 = 1 << 0;
 /// `TimerFacts::flags`: an hrtimer clock, `expires` and `now` were read.
 pub(crate) const TMR_HRTIMER: u32 = 1 << 1;
-/// `TimerFacts::flags`: fired, its signal queued, to be rearmed at delivery.
-pub(crate) const TMR_REQUEUE: u32 = 1 << 2;
 
 /// `struct cptrst_timer_facts`: one POSIX timer.
 #[repr(C)]
@@ -139,8 +139,9 @@ pub(crate) fn timers(t: &Task, ns: &PidNamespace) -> Result<KVVec<TimerFacts>> {
         };
         let n = usize::try_from(n).map_err(|_| Error::from_errno(n))?;
         if n <= cap {
-            buf.truncate(n);
-            return Ok(buf);
+            let mut all = KVVec::with_capacity(n, GFP_KERNEL)?;
+            all.extend_from_slice(&buf[..n], GFP_KERNEL)?;
+            return Ok(all);
         }
         if n > TIMERS_COPY_MAX {
             return Err(code::E2BIG);
