@@ -41,38 +41,29 @@ use crate::signal::{self, Pending, ProcFacts, SigActionFacts, NSIG, SIGINFO_LEN,
 use crate::task::{Task, TaskInfo, TI_LEADER};
 use crate::timer::{self, ItimerFacts, TimerFacts, CPU_PROF, CPU_VIRT, TMR_ACTIVE, TMR_HRTIMER};
 
-const SIGKILL: u32 = 9;
-const SIGSTOP: u32 = 19;
+use image::{
+    CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, MAX_NOFILE, RLIMIT_NOFILE, SIGKILL,
+    SIGSTOP, SS_AUTODISARM, SS_DISABLE,
+};
+
 /// The first real-time signal: below, a signal is queued at most once.
-const SIGRTMIN: u32 = 32;
+const SIGRTMIN: u32 = image::SIG_STANDARD_MAX + 1;
 
-const SS_DISABLE: u32 = 2;
-const SS_AUTODISARM: u32 = 1 << 31;
-
-const SIGEV_SIGNAL: i32 = 0;
-const SIGEV_NONE: i32 = 1;
-const SIGEV_THREAD_ID: i32 = 4;
-
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
+// it_sigev_notify and it_clock as the kernel has them (i32).
+const SIGEV_SIGNAL: i32 = image::SIGEV_SIGNAL as i32;
+const SIGEV_NONE: i32 = image::SIGEV_NONE as i32;
+const SIGEV_THREAD_ID: i32 = image::SIGEV_THREAD_ID as i32;
 const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
 const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-const CLOCK_BOOTTIME: i32 = 7;
 const CLOCK_REALTIME_ALARM: i32 = 8;
 const CLOCK_BOOTTIME_ALARM: i32 = 9;
-const CLOCK_TAI: i32 = 11;
 
-const SA_RESTORER: u64 = 0x0400_0000;
 /// Never kept by the kernel (a probe bit); dropped if seen.
-const SA_UNSUPPORTED: u64 = 0x400;
+const SA_UNSUPPORTED: u64 = image::SA_UNSUPPORTED;
 
 const VM_LOCKED: u64 = 0x2000;
 const VM_LOCKONFAULT: u64 = 0x0008_0000;
 const MMF_DISABLE_THP: u64 = 1 << 24;
-
-/// `RLIMIT_NOFILE` and the highest hard limit the image keeps for it.
-const RLIMIT_NOFILE: usize = 7;
-const NOFILE_MAX: u64 = 1 << 30;
 
 /// The ITIMER_REAL remaining time of an armed timer that is due: what
 /// getitimer() says (one microsecond).
@@ -386,10 +377,10 @@ fn sigactions(p: &ProcFacts, who: Who) -> Result<[SigActionFacts; NSIG], Fail> {
         if sig == SIGKILL || sig == SIGSTOP {
             continue;
         }
-        let mut flags = s.flags & image::SA_KNOWN as u64 & !SA_UNSUPPORTED;
-        if flags & SA_RESTORER != 0 && s.restorer == 0 {
+        let mut flags = s.flags & image::SA_KNOWN & !SA_UNSUPPORTED;
+        if flags & image::SA_RESTORER != 0 && s.restorer == 0 {
             // Returning from the handler faults either way.
-            flags &= !SA_RESTORER;
+            flags &= !image::SA_RESTORER;
         }
         let bad = if s.handler > 1 && !user_addr(s.handler) {
             Some(("handler", s.handler))
@@ -505,13 +496,13 @@ fn collect_process(
     for (d, r) in rlimits.iter_mut().zip(p.rlim.iter()) {
         *d = (r.cur.min(r.max), r.max);
     }
-    if rlimits[RLIMIT_NOFILE].1 > NOFILE_MAX {
+    if rlimits[RLIMIT_NOFILE].1 > MAX_NOFILE {
         return Err(refuse(
             eopnotsupp(),
             who,
             format_args!(
                 "RLIMIT_NOFILE's hard limit {} is above {}: not supported",
-                rlimits[RLIMIT_NOFILE].1, NOFILE_MAX
+                rlimits[RLIMIT_NOFILE].1, MAX_NOFILE
             ),
         ));
     }
@@ -650,7 +641,7 @@ fn write_signals(out: &mut ImageOut, s: &SignalsRec) -> Result {
         |e, b| e.signals_begin(&h, b),
     )?;
     for e in s.entries.iter() {
-        out.data(e)?;
+        out.put(SIGINFO_LEN, |enc, b| enc.siginfo(e, b))?;
     }
     Ok(())
 }
@@ -693,7 +684,7 @@ fn write_process(out: &mut ImageOut, p: &ProcessRec) -> Result {
             GFP_KERNEL,
         )?;
     }
-    let len =
-        image::RECORD_HEADER_LEN + image::PROCESS_FIXED_LEN + p.timers.len() * image::TIMER_LEN;
-    out.put(len, |e, b| e.process(&h, &timers, b))
+    let n = u32::try_from(timers.len()).map_err(|_| code::E2BIG)?;
+    let len = image::Process::payload_len(n).ok_or(code::E2BIG)?;
+    out.put(image::RECORD_HEADER_LEN + len, |e, b| e.process(&h, &timers, b))
 }
