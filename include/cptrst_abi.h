@@ -178,6 +178,176 @@ __u64 cptrst_task_size(void);
 
 
 /* ---------------------------------------------------------------------
+ * Signals, timers, limits, creds: what the checkpoint reads of a task's
+ * signal state, POSIX and interval timers, resource limits and
+ * credentials (src/cptrst_sig.c; Rust: src/signal.rs, src/timer.rs,
+ * src/rlimit.rs, src/cred.rs; the decisions in src/dump_signals.rs and
+ * src/dump_creds.rs). Read only: nothing is dequeued, no timer is touched.
+ */
+#define CPTRST_SIGINFO_LEN	128	/* a user siginfo_t */
+#define CPTRST_NSIG		64
+#define CPTRST_NRLIMIT		16
+
+/* Rust: cred::CredsExt. */
+struct cptrst_creds_ext {
+	__u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	__u32 securebits;
+	__u32 no_new_privs;		/* task_no_new_privs() */
+	__u32 ngroups;			/* supplementary groups (copied: at most max) */
+	__u32 foreign_ns;		/* cred->user_ns is not the caller's */
+};
+static_assert(offsetof(struct cptrst_creds_ext, cap_inheritable) == 0);
+static_assert(offsetof(struct cptrst_creds_ext, cap_permitted) == 8);
+static_assert(offsetof(struct cptrst_creds_ext, cap_effective) == 16);
+static_assert(offsetof(struct cptrst_creds_ext, cap_bset) == 24);
+static_assert(offsetof(struct cptrst_creds_ext, cap_ambient) == 32);
+static_assert(offsetof(struct cptrst_creds_ext, securebits) == 40);
+static_assert(offsetof(struct cptrst_creds_ext, no_new_privs) == 44);
+static_assert(offsetof(struct cptrst_creds_ext, ngroups) == 48);
+static_assert(offsetof(struct cptrst_creds_ext, foreign_ns) == 52);
+static_assert(sizeof(struct cptrst_creds_ext) == 56);
+
+/* Rust: signal::SigTaskFacts. */
+struct cptrst_sig_task {
+	__u64 sas_ss_sp, sas_ss_size;
+	__u64 timer_slack_ns, default_timer_slack_ns;
+	__u32 sas_ss_flags;
+	__s32 pdeath_signal;
+	__u32 seccomp_mode;		/* task->seccomp.mode */
+	__u32 io_uring;			/* has an io_uring context */
+};
+static_assert(offsetof(struct cptrst_sig_task, sas_ss_sp) == 0);
+static_assert(offsetof(struct cptrst_sig_task, sas_ss_size) == 8);
+static_assert(offsetof(struct cptrst_sig_task, timer_slack_ns) == 16);
+static_assert(offsetof(struct cptrst_sig_task, default_timer_slack_ns) == 24);
+static_assert(offsetof(struct cptrst_sig_task, sas_ss_flags) == 32);
+static_assert(offsetof(struct cptrst_sig_task, pdeath_signal) == 36);
+static_assert(offsetof(struct cptrst_sig_task, seccomp_mode) == 40);
+static_assert(offsetof(struct cptrst_sig_task, io_uring) == 44);
+static_assert(sizeof(struct cptrst_sig_task) == 48);
+
+/* One pending queue (Rust: signal::PendingFacts). */
+struct cptrst_pending {
+	__u64 signal;			/* the queue's signal set, bit n-1: signal n */
+	__u32 count;			/* sigqueue entries (copied: at most max) */
+	__u32 pad;
+};
+static_assert(offsetof(struct cptrst_pending, signal) == 0);
+static_assert(offsetof(struct cptrst_pending, count) == 8);
+static_assert(offsetof(struct cptrst_pending, pad) == 12);
+static_assert(sizeof(struct cptrst_pending) == 16);
+
+/* The kernel's struct sigaction (Rust: signal::SigActionFacts). */
+struct cptrst_sigaction {
+	__u64 handler, flags, restorer, mask;
+};
+static_assert(offsetof(struct cptrst_sigaction, handler) == 0);
+static_assert(offsetof(struct cptrst_sigaction, flags) == 8);
+static_assert(offsetof(struct cptrst_sigaction, restorer) == 16);
+static_assert(offsetof(struct cptrst_sigaction, mask) == 24);
+static_assert(sizeof(struct cptrst_sigaction) == 32);
+
+/* Rust: rlimit::RlimitFacts. */
+struct cptrst_rlimit {
+	__u64 cur, max;
+};
+static_assert(offsetof(struct cptrst_rlimit, cur) == 0);
+static_assert(offsetof(struct cptrst_rlimit, max) == 8);
+static_assert(sizeof(struct cptrst_rlimit) == 16);
+
+/* The interval timers of a thread group (Rust: timer::ItimerFacts). */
+struct cptrst_itimers {
+	__s64 real_expires;		/* real_timer's expiry, in its base's clock */
+	__s64 real_now;			/* that clock's time when read */
+	__s64 real_incr;		/* it_real_incr */
+	__u32 real_active;		/* hrtimer_active(&real_timer) */
+	__u32 cputimer_active;		/* the group's cputimer runs */
+	__u64 cpu_expires[2];		/* it[CPUCLOCK_PROF], it[CPUCLOCK_VIRT] */
+	__u64 cpu_incr[2];
+	__u64 cpu_sample[2];		/* group cputime: utime + stime, utime */
+	__u64 tick_ns;			/* TICK_NSEC */
+};
+static_assert(offsetof(struct cptrst_itimers, real_expires) == 0);
+static_assert(offsetof(struct cptrst_itimers, real_now) == 8);
+static_assert(offsetof(struct cptrst_itimers, real_incr) == 16);
+static_assert(offsetof(struct cptrst_itimers, real_active) == 24);
+static_assert(offsetof(struct cptrst_itimers, cputimer_active) == 28);
+static_assert(offsetof(struct cptrst_itimers, cpu_expires) == 32);
+static_assert(offsetof(struct cptrst_itimers, cpu_incr) == 48);
+static_assert(offsetof(struct cptrst_itimers, cpu_sample) == 64);
+static_assert(offsetof(struct cptrst_itimers, tick_ns) == 80);
+static_assert(sizeof(struct cptrst_itimers) == 88);
+
+/* What a thread group shares (Rust: signal::ProcFacts). */
+struct cptrst_proc_facts {
+	struct cptrst_rlimit rlim[CPTRST_NRLIMIT];
+	struct cptrst_itimers itimers;
+	struct cptrst_sigaction action[CPTRST_NSIG];	/* [i]: signal i + 1 */
+	__u64 mm_flags;			/* mm->flags (MMF_*), 0 without an mm */
+	__u64 def_flags;		/* mm->def_flags */
+	__u32 has_mm;
+	__u32 dumpable;			/* get_dumpable() */
+	__u32 subreaper;		/* signal->is_child_subreaper */
+	__u32 pad;
+};
+static_assert(offsetof(struct cptrst_proc_facts, rlim) == 0);
+static_assert(offsetof(struct cptrst_proc_facts, itimers) == 256);
+static_assert(offsetof(struct cptrst_proc_facts, action) == 344);
+static_assert(offsetof(struct cptrst_proc_facts, mm_flags) == 2392);
+static_assert(offsetof(struct cptrst_proc_facts, def_flags) == 2400);
+static_assert(offsetof(struct cptrst_proc_facts, has_mm) == 2408);
+static_assert(offsetof(struct cptrst_proc_facts, dumpable) == 2412);
+static_assert(offsetof(struct cptrst_proc_facts, subreaper) == 2416);
+static_assert(offsetof(struct cptrst_proc_facts, pad) == 2420);
+static_assert(sizeof(struct cptrst_proc_facts) == 2424);
+
+/* cptrst_timer_facts.flags */
+#define CPTRST_TMR_ACTIVE	(1u << 0)	/* it_active: its hrtimer is queued */
+#define CPTRST_TMR_HRTIMER	(1u << 1)	/* an hrtimer clock: expires, now read */
+
+/* One POSIX timer (Rust: timer::TimerFacts). */
+struct cptrst_timer_facts {
+	__s32 id;			/* it_id */
+	__s32 clock;			/* it_clock */
+	__s32 notify;			/* it_sigev_notify */
+	__s32 signo;			/* sigq's si_signo */
+	__u64 value;			/* sigq's si_value */
+	__s32 tid;			/* SIGEV_THREAD_ID: the target in @ns, else 0 */
+	__u32 flags;			/* CPTRST_TMR_* */
+	__s64 expires;			/* the hrtimer's expiry, in its base's clock */
+	__s64 now;			/* that clock's time when read */
+	__s64 interval;			/* it_interval */
+	__s64 overrun_last;		/* it_overrun_last */
+};
+static_assert(offsetof(struct cptrst_timer_facts, id) == 0);
+static_assert(offsetof(struct cptrst_timer_facts, clock) == 4);
+static_assert(offsetof(struct cptrst_timer_facts, notify) == 8);
+static_assert(offsetof(struct cptrst_timer_facts, signo) == 12);
+static_assert(offsetof(struct cptrst_timer_facts, value) == 16);
+static_assert(offsetof(struct cptrst_timer_facts, tid) == 24);
+static_assert(offsetof(struct cptrst_timer_facts, flags) == 28);
+static_assert(offsetof(struct cptrst_timer_facts, expires) == 32);
+static_assert(offsetof(struct cptrst_timer_facts, now) == 40);
+static_assert(offsetof(struct cptrst_timer_facts, interval) == 48);
+static_assert(offsetof(struct cptrst_timer_facts, overrun_last) == 56);
+static_assert(sizeof(struct cptrst_timer_facts) == 64);
+
+/*
+ * Each returns 0 or -ESRCH for a task without signal state (exiting);
+ * cptrst_task_creds_ext() the group count (copied: at most @max),
+ * cptrst_task_timers() the timer count (copied: at most @max) or -EBUSY
+ * when a timer stayed locked by its expiry.
+ */
+int cptrst_task_creds_ext(struct task_struct *t, struct cptrst_creds_ext *out, __u32 *groups,
+			  unsigned int max);
+int cptrst_task_sig_facts(struct task_struct *t, struct cptrst_sig_task *out);
+int cptrst_task_pending(struct task_struct *t, int shared, struct cptrst_pending *out,
+			void *buf, unsigned int max);
+int cptrst_task_proc_facts(struct task_struct *leader, struct cptrst_proc_facts *out);
+int cptrst_task_timers(struct task_struct *leader, struct pid_namespace *ns,
+		       struct cptrst_timer_facts *buf, unsigned int max);
+
+/* ---------------------------------------------------------------------
  * Memory and file objects: address spaces, VMAs, pages, files, paths,
  * CRC32C, wait queues, the restore trampoline (src/cptrst_shim.c,
  * src/cptrst_restore.c).

@@ -14,9 +14,13 @@
 //!    cannot be checkpointed (a socket at fd 3 or more, an eventfd, a
 //!    /proc file...) is refused here with `EOPNOTSUPP` and a message
 //!    naming the task, the fd and the kind, before any byte is written;
+//!    then every live task's credentials, signal state, limits and timers
+//!    ([`crate::dump_signals`]), refused likewise (seccomp, io_uring, a
+//!    CPU-clock timer, SIGKILL pending...);
 //! 4. stream the image: header, tree, the FILE objects with their data
-//!    (FDATA), then per task its state, registers, FPU, fd table (FDS) and
-//!    thread state ([`crate::dump_task`]), then per address space its
+//!    (FDATA), then per task its state, registers, FPU, fd table (FDS),
+//!    thread state ([`crate::dump_task`]), credentials, signals and for a
+//!    thread group leader its process state (CREDS, SIGNALS, PROCESS), then per address space its
 //!    layout, VMAs (each file VMA with its MAPFILE) and pages
 //!    ([`crate::dump_mm`]), then the trailer with counts and a CRC32C;
 //! 5. check every task once more: a tree that moved during the dump gives
@@ -33,6 +37,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::dump_files::TreeFiles;
 use crate::dump_mm;
+use crate::dump_signals::TreeSignals;
 use crate::dump_task;
 use crate::error::Fail;
 use crate::image_out::{ImageOut, OutFile};
@@ -94,6 +99,9 @@ fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
     let maps = dump_mm::collect_map_files(&mms, &owners, &tasks, &infos, &order, &mut files)
         .map_err(|f| keep(why, f))?;
     files.settle_pipes().map_err(|f| keep(why, f))?;
+    // Credentials, signal state, limits and timers, read and checked
+    // before anything is written too.
+    let sigs = TreeSignals::collect(&tasks, &infos, &order, &ns).map_err(|f| keep(why, f))?;
 
     let mut out = ImageOut::new(file)?;
     out.header()?;
@@ -102,7 +110,15 @@ fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
     let mut xstate = KVVec::from_elem(0u8, out.xstate_size(), GFP_KERNEL)?;
     for (index, &k) in order.iter().enumerate() {
         let index = u32::try_from(index).map_err(|_| code::E2BIG)?;
-        dump_task::write_task(&mut out, index, &tasks[k], &infos[k], &mut xstate, &files)?;
+        dump_task::write_task(
+            &mut out,
+            index,
+            &tasks[k],
+            &infos[k],
+            &mut xstate,
+            &files,
+            &sigs,
+        )?;
     }
     dump_mm::write_mms(&mut out, &mms, &maps)?;
     // The tree must not have moved while it was read.

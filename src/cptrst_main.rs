@@ -32,8 +32,10 @@ mod checkpoint;
 mod crc;
 mod cred;
 mod device;
+mod dump_creds;
 mod dump_files;
 mod dump_mm;
+mod dump_signals;
 mod dump_task;
 mod eclone;
 mod error;
@@ -59,6 +61,7 @@ mod restore_task;
 mod rlimit;
 mod signal;
 mod task;
+mod timer;
 // Shared with the tools, which use the parts the module does not (command
 // numbers, the device path): hence the two allows.
 #[path = "../crates/cptrst-uapi/src/abi.rs"]

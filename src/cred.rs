@@ -1,11 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Credentials: a task's ids as the dump records them ([`Creds`], part of
 //! `TaskInfo`) and the checkpoint permission rule, decided here from the
-//! facts `src/cptrst_task.c` gathers ([`DumpFacts`]).
+//! facts `src/cptrst_task.c` gathers ([`DumpFacts`]); the rest of a
+//! task's credentials for the CREDS record, read by `src/cptrst_sig.c`
+//! ([`creds_ext`]: capability sets, securebits, no_new_privs and the
+//! supplementary groups in the caller's user namespace).
 
 use core::mem::offset_of;
 
 use kernel::error::{code, Result};
+use kernel::prelude::*;
+
+use crate::task::{Task, TaskExt};
+
+// Kernel structs by pointer only (see task.rs).
+#[allow(improper_ctypes)]
+mod ffi {
+    use super::CredsExt;
+
+    extern "C" {
+        pub(super) fn cptrst_task_creds_ext(
+            t: *mut kernel::bindings::task_struct,
+            out: *mut CredsExt,
+            groups: *mut u32,
+            max: core::ffi::c_uint,
+        ) -> core::ffi::c_int;
+    }
+}
 
 /// `struct cptrst_creds`: a task's ids, mapped into the caller's user
 /// namespace.
@@ -95,5 +116,69 @@ impl DumpFacts {
             return Err(code::EBUSY);
         }
         Ok(())
+    }
+}
+
+/// `struct cptrst_creds_ext`: a task's capabilities, securebits,
+/// no_new_privs and group count.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct CredsExt {
+    pub(crate) cap_inheritable: u64,
+    pub(crate) cap_permitted: u64,
+    pub(crate) cap_effective: u64,
+    pub(crate) cap_bset: u64,
+    pub(crate) cap_ambient: u64,
+    pub(crate) securebits: u32,
+    /// `task_no_new_privs()`.
+    pub(crate) no_new_privs: u32,
+    pub(crate) ngroups: u32,
+    /// 1 if the credentials' user namespace is not the caller's.
+    pub(crate) foreign_ns: u32,
+}
+const _: () = assert!(offset_of!(CredsExt, cap_inheritable) == 0);
+const _: () = assert!(offset_of!(CredsExt, cap_permitted) == 8);
+const _: () = assert!(offset_of!(CredsExt, cap_effective) == 16);
+const _: () = assert!(offset_of!(CredsExt, cap_bset) == 24);
+const _: () = assert!(offset_of!(CredsExt, cap_ambient) == 32);
+const _: () = assert!(offset_of!(CredsExt, securebits) == 40);
+const _: () = assert!(offset_of!(CredsExt, no_new_privs) == 44);
+const _: () = assert!(offset_of!(CredsExt, ngroups) == 48);
+const _: () = assert!(offset_of!(CredsExt, foreign_ns) == 52);
+const _: () = assert!(core::mem::size_of::<CredsExt>() == 56);
+
+/// Most supplementary groups (`NGROUPS_MAX`).
+pub(crate) const NGROUPS_MAX: usize = 65536;
+
+/// The credentials of `t` beyond its ids, and its supplementary groups
+/// mapped into the caller's user namespace (`from_kgid_munged`). A
+/// task's credentials are replaced, never changed, so one copy is
+/// consistent; a bigger group list than the first count gives another.
+///
+/// # Errors
+/// `E2BIG` past `NGROUPS_MAX` groups, `ENOMEM`.
+pub(crate) fn creds_ext(t: &Task) -> Result<(CredsExt, KVVec<u32>)> {
+    let mut groups: KVVec<u32> = KVVec::new();
+    loop {
+        let mut c = CredsExt::default();
+        let cap = groups.len();
+        // SAFETY: a referenced task; `groups` holds `cap` u32s, which is
+        // what the C side writes at most.
+        let n = unsafe {
+            ffi::cptrst_task_creds_ext(t.as_raw(), &mut c, groups.as_mut_ptr(), cap as _)
+        };
+        let n = usize::try_from(n).map_err(|_| Error::from_errno(n))?;
+        if n == cap {
+            return Ok((c, groups));
+        }
+        if n < cap {
+            let mut g = KVVec::with_capacity(n, GFP_KERNEL)?;
+            g.extend_from_slice(&groups[..n], GFP_KERNEL)?;
+            return Ok((c, g));
+        }
+        if n > NGROUPS_MAX {
+            return Err(code::E2BIG);
+        }
+        groups = KVVec::from_elem(0u32, n, GFP_KERNEL)?;
     }
 }

@@ -40,7 +40,9 @@ const VM_MAYEXEC: u64 = 0x40;
 const VM_GROWSDOWN: u64 = 0x100;
 const VM_LOCKED: u64 = 0x2000;
 const VM_DONTCOPY: u64 = 0x20000;
+const VM_LOCKONFAULT: u64 = 0x0008_0000;
 const VM_NORESERVE: u64 = 0x200000;
+const VM_WIPEONFORK: u64 = 0x0200_0000;
 const VM_DONTDUMP: u64 = 0x0400_0000;
 
 /// What [`collect`] finds: the address spaces, each task's mm id, each
@@ -184,10 +186,18 @@ fn flags_of(f: u64) -> u32 {
         (VM_MAYREAD, image::VMA_MAYREAD),
         (VM_MAYWRITE, image::VMA_MAYWRITE),
         (VM_MAYEXEC, image::VMA_MAYEXEC),
+        (VM_WIPEONFORK, image::VMA_WIPEONFORK),
     ];
-    map.iter()
+    let flags = map
+        .iter()
         .filter(|(k, _)| f & k != 0)
-        .fold(0, |a, (_, v)| a | v)
+        .fold(0, |a, (_, v)| a | v);
+    // mlock2(MLOCK_ONFAULT) sets both, munlock clears both.
+    if f & VM_LOCKED != 0 && f & VM_LOCKONFAULT != 0 {
+        flags | image::VMA_LOCKONFAULT
+    } else {
+        flags
+    }
 }
 
 /// The image's kind of a VMA, or why it cannot be checkpointed.

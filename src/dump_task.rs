@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Dump code for tasks: ids and state (the tree), credentials, signal mask,
 //! general registers, FPU/xstate, the fd table (the FDS record that
-//! [`crate::dump_files`] prepared) and thread state. Read-only on the
+//! [`crate::dump_files`] prepared), thread state, and the CREDS, SIGNALS
+//! and PROCESS records that [`crate::dump_signals`] prepared. Read-only on the
 //! tasks, which it reads through [`TaskExt`].
 
 use kernel::error::code;
 use kernel::prelude::*;
 
 use crate::dump_files::TreeFiles;
+use crate::dump_signals::TreeSignals;
 use crate::image;
 use crate::image::regs;
 use crate::image_out::ImageOut;
@@ -173,8 +175,9 @@ pub(crate) fn write_tree(
 }
 
 /// Writes a task's TASK record, then for a live task its REGS, FPU, FDS
-/// (a thread group leader's, from `files`) and THREAD. `xstate` is scratch
-/// space of the image's xstate size.
+/// (a thread group leader's, from `files`), THREAD, CREDS and SIGNALS,
+/// and a live leader's PROCESS (from `sigs`). `xstate` is scratch space
+/// of the image's xstate size.
 pub(crate) fn write_task(
     out: &mut ImageOut,
     index: u32,
@@ -182,6 +185,7 @@ pub(crate) fn write_task(
     i: &TaskInfo,
     xstate: &mut [u8],
     files: &TreeFiles,
+    sigs: &TreeSignals,
 ) -> Result {
     let rec = image::Task {
         index,
@@ -218,5 +222,6 @@ pub(crate) fn write_task(
         rseq_len: ts.rseq_len,
         rseq_sig: ts.rseq_sig,
     };
-    out.put(64 + image::THREAD_PAYLOAD_LEN, |e, b| e.thread(&th, b))
+    out.put(64 + image::THREAD_PAYLOAD_LEN, |e, b| e.thread(&th, b))?;
+    sigs.write(out, index as usize)
 }

@@ -1,9 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Resource limits of the calling task (`rlimit()`, an inline function
 //! in C): what restart checks its plan against before it creates
-//! anything.
+//! anything; and the C layout of one limit as the checkpoint reads a
+//! thread group's ([`RlimitFacts`], part of [`crate::signal::ProcFacts`]).
+
+use core::mem::{offset_of, size_of};
 
 use kernel::bindings;
+
+/// Resources with a limit (`RLIM_NLIMITS`).
+pub(crate) const NRLIMIT: usize = 16;
+const _: () = assert!(bindings::RLIM_NLIMITS as usize == NRLIMIT);
+
+/// `struct cptrst_rlimit`: one limit (`RLIM_INFINITY` is `u64::MAX`).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct RlimitFacts {
+    pub(crate) cur: u64,
+    pub(crate) max: u64,
+}
+const _: () = assert!(offset_of!(RlimitFacts, cur) == 0);
+const _: () = assert!(offset_of!(RlimitFacts, max) == 8);
+const _: () = assert!(size_of::<RlimitFacts>() == 16);
 
 mod ffi {
     extern "C" {

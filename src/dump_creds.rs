@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Dump code for credentials beyond the ids (which the TASK record
+//! holds): the CREDS record of each live task, its capability sets,
+//! securebits, no_new_privs and supplementary groups as seen from the
+//! caller's user namespace ([`collect`] in the checkpoint's pre-pass,
+//! [`write`] with the task). Credentials of another user namespace than
+//! the caller's are refused: the ids and capabilities would mean
+//! something else there.
+
+use kernel::prelude::*;
+
+use crate::cred::{self, CredsExt};
+use crate::error::{eopnotsupp, fail, Fail};
+use crate::image;
+use crate::image_out::ImageOut;
+use crate::task::Task;
+
+/// Capability sets, securebits and flags of a CREDS record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CredsHead {
+    pub(crate) cap_inheritable: u64,
+    pub(crate) cap_permitted: u64,
+    pub(crate) cap_effective: u64,
+    pub(crate) cap_bset: u64,
+    pub(crate) cap_ambient: u64,
+    pub(crate) securebits: u32,
+    pub(crate) flags: u32,
+}
+
+/// A task's CREDS record, ready to write.
+pub(crate) struct CredsRec {
+    pub(crate) head: CredsHead,
+    pub(crate) groups: KVVec<u32>,
+}
+
+/// The CREDS fields of credentials `c`. The kernel keeps its invariants
+/// (effective and ambient within permitted, ambient within inheritable):
+/// they are kept here by construction, whatever was read.
+pub(crate) fn head_of(c: &CredsExt) -> CredsHead {
+    let v = image::CAP_VALID;
+    let permitted = c.cap_permitted & v;
+    let inheritable = c.cap_inheritable & v;
+    CredsHead {
+        cap_inheritable: inheritable,
+        cap_permitted: permitted,
+        cap_effective: c.cap_effective & permitted,
+        cap_bset: c.cap_bset & v,
+        cap_ambient: c.cap_ambient & permitted & inheritable,
+        securebits: c.securebits & 0xff,
+        flags: if c.no_new_privs != 0 {
+            image::CREDS_NO_NEW_PRIVS
+        } else {
+            0
+        },
+    }
+}
+
+/// Reads and checks the credentials of live task `index` (pid `pid`).
+///
+/// # Errors
+/// `EOPNOTSUPP` for credentials of another user namespace than the
+/// caller's, `ENOMEM`, `E2BIG`.
+pub(crate) fn collect(t: &Task, index: u32, pid: i32) -> Result<CredsRec, Fail> {
+    let (c, groups) = cred::creds_ext(t)?;
+    if c.foreign_ns != 0 {
+        pr_info!(
+            "cptrst: checkpoint: task {} (pid {}): credentials of another user namespace\n",
+            index,
+            pid
+        );
+        return Err(fail!(
+            eopnotsupp(),
+            "task {} (pid {}): its credentials belong to another user namespace than the caller's: not supported",
+            index,
+            pid
+        ));
+    }
+    Ok(CredsRec {
+        head: head_of(&c),
+        groups,
+    })
+}
+
+/// Writes the CREDS record of `c`.
+pub(crate) fn write(out: &mut ImageOut, c: &CredsRec) -> Result {
+    let h = image::CredsHead {
+        cap_inheritable: c.head.cap_inheritable,
+        cap_permitted: c.head.cap_permitted,
+        cap_effective: c.head.cap_effective,
+        cap_bset: c.head.cap_bset,
+        cap_ambient: c.head.cap_ambient,
+        securebits: c.head.securebits,
+        flags: c.head.flags,
+    };
+    let len = 64 + image::CREDS_FIXED_LEN + (c.groups.len() * 4 + 7) / 8 * 8;
+    out.put(len, |e, b| e.creds(&h, &c.groups, b))
+}
