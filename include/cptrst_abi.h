@@ -750,6 +750,7 @@ static_assert(offsetof(struct cptrst_rst_self, pid) == 116 + 16 * CPTRST_RLIMITS
 static_assert(sizeof(struct cptrst_rst_self) == 120 + 16 * CPTRST_RLIMITS);
 
 void cptrst_rst_self(struct cptrst_rst_self *out);
+void cptrst_rst_reset_altstack(void);
 unsigned int cptrst_rst_groups(__u32 *out, unsigned int max);
 int cptrst_rst_timer_set_overrun(int id, __s64 overrun);
 #endif

@@ -513,6 +513,15 @@ void cptrst_rst_self(struct cptrst_rst_self *out)
 }
 
 /*
+ * Forget the caller's alternate signal stack (the restart tool's, in the
+ * address space being replaced): the restore program sets the image's.
+ */
+void cptrst_rst_reset_altstack(void)
+{
+	sas_ss_reset(current);
+}
+
+/*
  * The caller's supplementary groups (in its user namespace, ascending as
  * the kernel keeps them): the first @max in @out; returns how many it has.
  */

@@ -66,7 +66,16 @@ mod ffi {
     extern "C" {
         pub(super) fn cptrst_rst_self(out: *mut super::RawSelf);
         pub(super) fn cptrst_rst_groups(out: *mut u32, max: u32) -> u32;
+        pub(super) fn cptrst_rst_reset_altstack();
     }
+}
+
+/// Forgets the calling task's alternate signal stack (the restart tool's,
+/// in the address space being replaced; the restore program sets the
+/// image's).
+pub(crate) fn reset_altstack(_cur: &crate::task::CurrentTask) {
+    // SAFETY: no precondition; acts on current, the task `_cur` stands for.
+    unsafe { ffi::cptrst_rst_reset_altstack() }
 }
 
 /// Capability numbers the rules look at.

@@ -282,6 +282,7 @@ pub(crate) fn enter_owner(
 
     // The point of no return.
     signal::block_all(cur_task)?;
+    crate::restore_creds::reset_altstack(cur_task);
     rmm::unmap_all()
         .map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
     rmm::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0).map_err(|e| {
@@ -318,6 +319,7 @@ pub(crate) fn enter_thread(
     dev: &DevFile,
 ) -> Result<(), Fail> {
     signal::block_all(cur_task)?;
+    crate::restore_creds::reset_altstack(cur_task);
     let devfd = dev.install()?;
     TrampParams::for_task(task, devfd).store(t.page(task))?;
     cur_task.set_ip_sp(t.start, t.page(task));
