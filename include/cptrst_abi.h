@@ -632,7 +632,11 @@ void cptrst_waitq_wake(struct cptrst_waitq *wq);
 #define CPTRST_TP_GS_BASE	104
 #define CPTRST_TP_ARGS		112
 #define CPTRST_TP_CMD		160
-#define CPTRST_TP_SIZE		168
+#define CPTRST_TP_PROG		168
+#define CPTRST_TP_NOPS		176
+#define CPTRST_TP_OP_INDEX	184
+#define CPTRST_TP_OP_ARG0	192
+#define CPTRST_TP_SIZE		200
 
 #ifndef __ASSEMBLY__
 struct cptrst_tramp_params {
@@ -643,6 +647,8 @@ struct cptrst_tramp_params {
 	__u64 fs_base, gs_base;
 	struct cptrst_restart_args args;
 	__u64 cmd;
+	__u64 prog, nops;		/* the restore program: ops and their number */
+	__u64 op_index, op_arg0;	/* the failed op, and its first argument then */
 };
 static_assert(offsetof(struct cptrst_tramp_params, step) == CPTRST_TP_STEP);
 static_assert(offsetof(struct cptrst_tramp_params, err) == CPTRST_TP_ERR);
@@ -660,6 +666,10 @@ static_assert(offsetof(struct cptrst_tramp_params, fs_base) == CPTRST_TP_FS_BASE
 static_assert(offsetof(struct cptrst_tramp_params, gs_base) == CPTRST_TP_GS_BASE);
 static_assert(offsetof(struct cptrst_tramp_params, args) == CPTRST_TP_ARGS);
 static_assert(offsetof(struct cptrst_tramp_params, cmd) == CPTRST_TP_CMD);
+static_assert(offsetof(struct cptrst_tramp_params, prog) == CPTRST_TP_PROG);
+static_assert(offsetof(struct cptrst_tramp_params, nops) == CPTRST_TP_NOPS);
+static_assert(offsetof(struct cptrst_tramp_params, op_index) == CPTRST_TP_OP_INDEX);
+static_assert(offsetof(struct cptrst_tramp_params, op_arg0) == CPTRST_TP_OP_ARG0);
 static_assert(sizeof(struct cptrst_tramp_params) == CPTRST_TP_SIZE);
 /* The block embeds the restart arguments: their size is part of its layout. */
 static_assert(sizeof(struct cptrst_restart_args) == CPTRST_TP_CMD - CPTRST_TP_ARGS);
@@ -667,5 +677,82 @@ static_assert(sizeof(struct cptrst_restart_args) == CPTRST_TP_CMD - CPTRST_TP_AR
 
 /* The trampoline's code, copied into the restored address space. */
 extern const char cptrst_tramp_start[], cptrst_tramp_end[];
+
+/* ---------------------------------------------------------------------
+ * Restart: the restore program (src/restore_prog.rs, src/restore_creds.rs,
+ * src/cptrst_restore.c). The trampoline runs each op @count times, adding
+ * @inc to arg[0] after each call; a result in [-4095, -1] stops it (the
+ * op's index, arg[0] and the error go to the parameter block). @what is
+ * Rust's name of the op, for its message.
+ */
+#define CPTRST_OP_NR		0
+#define CPTRST_OP_ARG0		8
+#define CPTRST_OP_ARG1		16
+#define CPTRST_OP_ARG2		24
+#define CPTRST_OP_ARG3		32
+#define CPTRST_OP_ARG4		40
+#define CPTRST_OP_ARG5		48
+#define CPTRST_OP_COUNT		56
+#define CPTRST_OP_WHAT		60
+#define CPTRST_OP_INC		64
+#define CPTRST_OP_SIZE		72
+
+#ifndef __ASSEMBLY__
+/* Rust: restore_prog::Op. */
+struct cptrst_tramp_op {
+	__u64 nr;
+	__u64 arg[6];
+	__u32 count;
+	__u32 what;
+	__u64 inc;
+};
+static_assert(offsetof(struct cptrst_tramp_op, nr) == CPTRST_OP_NR);
+static_assert(offsetof(struct cptrst_tramp_op, arg) == CPTRST_OP_ARG0);
+static_assert(offsetof(struct cptrst_tramp_op, count) == CPTRST_OP_COUNT);
+static_assert(offsetof(struct cptrst_tramp_op, what) == CPTRST_OP_WHAT);
+static_assert(offsetof(struct cptrst_tramp_op, inc) == CPTRST_OP_INC);
+static_assert(sizeof(struct cptrst_tramp_op) == CPTRST_OP_SIZE);
+
+#define CPTRST_RLIMITS		16	/* RLIM_NLIMITS */
+
+/*
+ * The calling task's state the program is built against (Rust:
+ * restore_creds::SelfState): ids in its user namespace, capability sets,
+ * securebits, no_new_privs, alternate signal stack, timer slack, parent
+ * death signal, resource limits.
+ */
+struct cptrst_rst_self {
+	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	__u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	__u32 securebits;
+	__u32 no_new_privs;
+	__u32 ngroups;
+	__u32 sas_ss_flags;
+	__u64 sas_ss_sp, sas_ss_size;
+	__u64 timer_slack_ns;
+	__u64 rlim[CPTRST_RLIMITS][2];	/* cur, max */
+	__s32 tgid, pid;		/* in its own pid namespace */
+};
+static_assert(offsetof(struct cptrst_rst_self, uid) == 0);
+static_assert(offsetof(struct cptrst_rst_self, fsgid) == 28);
+static_assert(offsetof(struct cptrst_rst_self, cap_inheritable) == 32);
+static_assert(offsetof(struct cptrst_rst_self, cap_ambient) == 64);
+static_assert(offsetof(struct cptrst_rst_self, securebits) == 72);
+static_assert(offsetof(struct cptrst_rst_self, no_new_privs) == 76);
+static_assert(offsetof(struct cptrst_rst_self, ngroups) == 80);
+static_assert(offsetof(struct cptrst_rst_self, sas_ss_flags) == 84);
+static_assert(offsetof(struct cptrst_rst_self, sas_ss_sp) == 88);
+static_assert(offsetof(struct cptrst_rst_self, sas_ss_size) == 96);
+static_assert(offsetof(struct cptrst_rst_self, timer_slack_ns) == 104);
+static_assert(offsetof(struct cptrst_rst_self, rlim) == 112);
+static_assert(offsetof(struct cptrst_rst_self, tgid) == 112 + 16 * CPTRST_RLIMITS);
+static_assert(offsetof(struct cptrst_rst_self, pid) == 116 + 16 * CPTRST_RLIMITS);
+static_assert(sizeof(struct cptrst_rst_self) == 120 + 16 * CPTRST_RLIMITS);
+
+void cptrst_rst_self(struct cptrst_rst_self *out);
+void cptrst_rst_reset_altstack(void);
+unsigned int cptrst_rst_groups(__u32 *out, unsigned int max);
+int cptrst_rst_timer_set_overrun(int id, __s64 overrun);
+#endif
 
 #endif /* _CPTRST_ABI_H */

@@ -29,6 +29,10 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/completion.h>
+#include <linux/cred.h>
+#include <linux/posix-timers.h>
+#include <linux/resource.h>
+#include <linux/uidgid.h>
 #include <linux/sizes.h>
 
 #include "../include/cptrst_abi.h"
@@ -291,12 +295,17 @@ __u64 cptrst_mm_vdso(struct mm_struct *mm)
  *  3. move [vvar] and [vdso] from their parking places to the image's
  *     addresses (now free), set the executable link (best effort: it needs
  *     CAP_SYS_RESOURCE), then the fs and gs bases;
- *  4. restart call (RESUME): the kernel commits registers and the rest and
+ *  4. run the task's restore program (src/restore_prog.rs), still with
+ *     every signal blocked: the system calls that restore its signal
+ *     dispositions, pending signals, timers, limits and credentials, so
+ *     that each is checked as for any process (struct cptrst_tramp_op);
+ *  5. restart call (RESUME): the kernel commits registers and the rest and
  *     returns into the restored program; it never comes back here.
  *
  * A failing step stores its number and result in the parameter block and
  * goes straight to the next restart call, which reports it and kills the
- * task. Nothing here touches the stack or any memory but the block.
+ * task. Nothing here touches the stack or any memory but the task's own
+ * area of the mapping (its block, program and the program's data).
  */
 
 #define __tp_str(x) #x
@@ -373,11 +382,42 @@ asm(
 	"	syscall\n"
 	"	cmpq $-4095, %rax\n"
 	"	jae .Lcptrst_fail_b\n"
-	"	jmp .Lcptrst_commit\n"
+	/* 5: the restore program: op after op, each @count times */
+	"	movq " tp_str(CPTRST_TP_PROG) "(%rbx), %r12\n"
+	"	xorl %r14d, %r14d\n"	/* the op's index */
+	".Lcptrst_op:\n"
+	"	cmpq " tp_str(CPTRST_TP_NOPS) "(%rbx), %r14\n"
+	"	jae .Lcptrst_commit\n"
+	"	movl " tp_str(CPTRST_OP_COUNT) "(%r12), %r13d\n"
+	"	movq " tp_str(CPTRST_OP_ARG0) "(%r12), %rbp\n"
+	".Lcptrst_call:\n"
+	"	testl %r13d, %r13d\n"
+	"	jz .Lcptrst_op_next\n"
+	"	movq %rbp, %rdi\n"
+	"	movq " tp_str(CPTRST_OP_ARG1) "(%r12), %rsi\n"
+	"	movq " tp_str(CPTRST_OP_ARG2) "(%r12), %rdx\n"
+	"	movq " tp_str(CPTRST_OP_ARG3) "(%r12), %r10\n"
+	"	movq " tp_str(CPTRST_OP_ARG4) "(%r12), %r8\n"
+	"	movq " tp_str(CPTRST_OP_ARG5) "(%r12), %r9\n"
+	"	movq " tp_str(CPTRST_OP_NR) "(%r12), %rax\n"
+	"	syscall\n"
+	"	cmpq $-4095, %rax\n"
+	"	jae .Lcptrst_op_fail\n"
+	"	addq " tp_str(CPTRST_OP_INC) "(%r12), %rbp\n"
+	"	decl %r13d\n"
+	"	jmp .Lcptrst_call\n"
+	".Lcptrst_op_next:\n"
+	"	addq $" tp_str(CPTRST_OP_SIZE) ", %r12\n"
+	"	incq %r14\n"
+	"	jmp .Lcptrst_op\n"
+	".Lcptrst_op_fail:\n"
+	"	movq %r14, " tp_str(CPTRST_TP_OP_INDEX) "(%rbx)\n"
+	"	movq %rbp, " tp_str(CPTRST_TP_OP_ARG0) "(%rbx)\n"
+	"	movq $8, %r15\n"
 	".Lcptrst_fail_b:\n"
 	"	movq %r15, " tp_str(CPTRST_TP_STEP) "(%rbx)\n"
 	"	movq %rax, " tp_str(CPTRST_TP_ERR) "(%rbx)\n"
-	/* 4: the kernel commits; on success this call does not come back */
+	/* 6: the kernel commits; on success this call does not come back */
 	".Lcptrst_commit:\n"
 	TRAMP_RESTART
 	".Lcptrst_die:\n"
@@ -424,4 +464,102 @@ void cptrst_rst_close_fds_except(const __u32 *keep, unsigned int n, struct file 
 		}
 		close_fd(fd);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * The restore program's facts and its commit (src/restore_creds.rs,
+ * src/restore_prog.rs): the calling task's own state, read; decisions in
+ * Rust.
+ */
+
+/* The caller's ids (in its user namespace), capabilities and other state. */
+void cptrst_rst_self(struct cptrst_rst_self *out)
+{
+	const struct cred *c = current_cred();
+	struct user_namespace *ns = current_user_ns();
+	struct task_struct *leader = current->group_leader;
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	out->uid = from_kuid_munged(ns, c->uid);
+	out->gid = from_kgid_munged(ns, c->gid);
+	out->euid = from_kuid_munged(ns, c->euid);
+	out->egid = from_kgid_munged(ns, c->egid);
+	out->suid = from_kuid_munged(ns, c->suid);
+	out->sgid = from_kgid_munged(ns, c->sgid);
+	out->fsuid = from_kuid_munged(ns, c->fsuid);
+	out->fsgid = from_kgid_munged(ns, c->fsgid);
+	out->cap_inheritable = c->cap_inheritable.val;
+	out->cap_permitted = c->cap_permitted.val;
+	out->cap_effective = c->cap_effective.val;
+	out->cap_bset = c->cap_bset.val;
+	out->cap_ambient = c->cap_ambient.val;
+	out->securebits = c->securebits;
+	out->no_new_privs = task_no_new_privs(current);
+	out->ngroups = c->group_info->ngroups;
+	out->sas_ss_flags = current->sas_ss_flags;
+	out->sas_ss_sp = current->sas_ss_sp;
+	out->sas_ss_size = current->sas_ss_size;
+	out->timer_slack_ns = current->timer_slack_ns;
+	static_assert(CPTRST_RLIMITS == RLIM_NLIMITS);
+	task_lock(leader);
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		out->rlim[i][0] = current->signal->rlim[i].rlim_cur;
+		out->rlim[i][1] = current->signal->rlim[i].rlim_max;
+	}
+	task_unlock(leader);
+	out->tgid = task_tgid_vnr(current);
+	out->pid = task_pid_vnr(current);
+}
+
+/*
+ * Forget the caller's alternate signal stack (the restart tool's, in the
+ * address space being replaced): the restore program sets the image's.
+ */
+void cptrst_rst_reset_altstack(void)
+{
+	sas_ss_reset(current);
+}
+
+/*
+ * The caller's supplementary groups (in its user namespace, ascending as
+ * the kernel keeps them): the first @max in @out; returns how many it has.
+ */
+unsigned int cptrst_rst_groups(__u32 *out, unsigned int max)
+{
+	const struct group_info *g = current_cred()->group_info;
+	struct user_namespace *ns = current_user_ns();
+	unsigned int i;
+
+	for (i = 0; i < g->ngroups && i < max; i++)
+		out[i] = from_kgid_munged(ns, g->gid[i]);
+	return g->ngroups;
+}
+
+/*
+ * Set the overrun count timer_getoverrun() returns for the caller's POSIX
+ * timer @id: -ENOENT if it has none with that id. The timer is looked up
+ * under siglock and changed under its own lock, taken after siglock is
+ * dropped (the timer code nests siglock inside it_lock): only the tasks
+ * of the caller's thread group can delete it, and each of them is in a
+ * restart call.
+ */
+int cptrst_rst_timer_set_overrun(int id, __s64 overrun)
+{
+	struct k_itimer *t, *found = NULL;
+
+	spin_lock_irq(&current->sighand->siglock);
+	hlist_for_each_entry(t, &current->signal->posix_timers, list) {
+		if (t->it_id == id) {
+			found = t;
+			break;
+		}
+	}
+	spin_unlock_irq(&current->sighand->siglock);
+	if (!found)
+		return -ENOENT;
+	spin_lock_irq(&found->it_lock);
+	found->it_overrun_last = overrun;
+	spin_unlock_irq(&found->it_lock);
+	return 0;
 }

@@ -34,7 +34,9 @@ const CHUNK: usize = 1 << 20;
 
 /// The trampoline's parameter block (`struct cptrst_tramp_params`, whose
 /// `CPTRST_TP_*` offsets the trampoline's assembly in cptrst_restore.c
-/// uses), one page per task of the mm; the task's stack pointer points at it.
+/// uses), at the start of each task's area of the mapping (followed by its
+/// restore program, [`crate::restore_prog`]); the task's stack pointer
+/// points at it.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct TrampParams {
@@ -54,6 +56,12 @@ pub(crate) struct TrampParams {
     pub(crate) gs_base: u64,
     pub(crate) args: RestartArgs,
     pub(crate) cmd: u64,
+    /// The restore program: its ops and their number.
+    pub(crate) prog: u64,
+    pub(crate) nops: u64,
+    /// Set by the trampoline: the op that failed, its first argument then.
+    pub(crate) op_index: u64,
+    pub(crate) op_arg0: u64,
 }
 // The CPTRST_TP_* offsets of include/cptrst_abi.h.
 const _: () = {
@@ -74,7 +82,11 @@ const _: () = {
     assert!(offset_of!(TrampParams, gs_base) == 104);
     assert!(offset_of!(TrampParams, args) == 112);
     assert!(offset_of!(TrampParams, cmd) == 160);
-    assert!(size_of::<TrampParams>() == 168);
+    assert!(offset_of!(TrampParams, prog) == 168);
+    assert!(offset_of!(TrampParams, nops) == 176);
+    assert!(offset_of!(TrampParams, op_index) == 184);
+    assert!(offset_of!(TrampParams, op_arg0) == 192);
+    assert!(size_of::<TrampParams>() == 200);
     // `RestartArgs` has no padding: its fields fill its 48 bytes.
     assert!(size_of::<RestartArgs>() == 4 * 4 + 8 + 3 * 8);
 };
@@ -130,12 +142,32 @@ impl TrampParams {
         Ok(())
     }
 
-    /// The failure the trampoline reported in the block at `page`, if any.
-    pub(crate) fn check(page: u64) -> Result<(), Fail> {
+    /// Sets the restore program in the block at `page`.
+    pub(crate) fn store_prog(page: u64, prog: u64, nops: u64) -> Result<(), Fail> {
+        let at = usize::try_from(page).map_err(|_| code::EFAULT)? + offset_of!(TrampParams, prog);
+        UserSlice::new(at, 16).writer().write(&[prog, nops])?;
+        Ok(())
+    }
+
+    /// The failure the trampoline reported in the block at `page` of task
+    /// `t`, if any.
+    pub(crate) fn check(page: u64, t: &TaskPlan) -> Result<(), Fail> {
         let page = usize::try_from(page).map_err(|_| code::EFAULT)?;
         let [step, err] = UserSlice::new(page, 16).reader().read::<[u64; 2]>()?;
         if step == 0 {
             return Ok(());
+        }
+        if step == 8 {
+            let at = page + offset_of!(TrampParams, prog);
+            let [prog, nops, index, arg0] = UserSlice::new(at, 32).reader().read::<[u64; 4]>()?;
+            return Err(crate::restore_prog::failure(
+                t,
+                prog,
+                nops,
+                index,
+                arg0,
+                err as i64,
+            ));
         }
         let what = match step {
             1 | 3 => "moving [vvar]",
@@ -176,9 +208,9 @@ pub(crate) struct Tramp {
 }
 
 impl Tramp {
-    /// The parameter page of the task in `slot`.
-    pub(crate) fn page(&self, slot: usize) -> u64 {
-        self.start + PAGE * (1 + slot as u64)
+    /// The area (parameter block, then restore program) of task `t`.
+    pub(crate) fn page(&self, t: &TaskPlan) -> u64 {
+        self.start + t.area_off
     }
 }
 
@@ -212,10 +244,10 @@ fn find_hole(ranges: &[(u64, u64)], extra: &[(u64, u64)], len: u64, top: u64) ->
 }
 
 /// The mm's owner, first call: the point of no return. Unmaps everything
-/// but [vdso] and [vvar], maps the trampoline (code, one parameter page per
-/// task of the mm, parking room for [vvar] and [vdso]) in a hole of the
-/// image's layout, and makes the call return into it with the owner's
-/// parameters.
+/// but [vdso] and [vvar], maps the trampoline (code, one area per task of
+/// the mm for its parameters and restore program, parking room for [vvar]
+/// and [vdso]) in a hole of the image's layout, and makes the call return
+/// into it with the owner's parameters.
 pub(crate) fn enter_owner(
     cur_task: &CurrentTask,
     mm: &MmPlan,
@@ -231,7 +263,7 @@ pub(crate) fn enter_owner(
             "the task's [vdso]/[vvar] differ in size from the image's"
         ));
     }
-    let fixed = PAGE * (1 + mm.nr_tasks as u64);
+    let fixed = PAGE + mm.areas_len;
     let len = fixed + vvar_len + vdso_len;
     let extra = [
         (cur.vdso_start, cur.vdso_end),
@@ -250,6 +282,7 @@ pub(crate) fn enter_owner(
 
     // The point of no return.
     signal::block_all(cur_task)?;
+    crate::restore_creds::reset_altstack(cur_task);
     rmm::unmap_all()
         .map_err(|e| fail!(e, "unmapping the task's memory: error {}", e.to_errno()))?;
     rmm::mmap(None, h, len, 7, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0).map_err(|e| {
@@ -272,8 +305,8 @@ pub(crate) fn enter_owner(
     p.vdso_park = h + fixed + vvar_len;
     p.vdso_img = mm.vdso.0;
     p.vdso_len = vdso_len;
-    p.store(t.page(owner.slot))?;
-    cur_task.set_ip_sp(h, t.page(owner.slot));
+    p.store(t.page(owner))?;
+    cur_task.set_ip_sp(h, t.page(owner));
     Ok(t)
 }
 
@@ -286,9 +319,10 @@ pub(crate) fn enter_thread(
     dev: &DevFile,
 ) -> Result<(), Fail> {
     signal::block_all(cur_task)?;
+    crate::restore_creds::reset_altstack(cur_task);
     let devfd = dev.install()?;
-    TrampParams::for_task(task, devfd).store(t.page(task.slot))?;
-    cur_task.set_ip_sp(t.start, t.page(task.slot));
+    TrampParams::for_task(task, devfd).store(t.page(task))?;
+    cur_task.set_ip_sp(t.start, t.page(task));
     Ok(())
 }
 
@@ -389,7 +423,7 @@ pub(crate) fn map_mm(
     })?;
     if let Some(exe) = mm.exe.and_then(|i| plan.files.get(i)) {
         let fd = exe.install()?;
-        TrampParams::store_exefd(t.page(owner.slot), fd)?;
+        TrampParams::store_exefd(t.page(owner), fd)?;
     }
     Ok(())
 }

@@ -27,8 +27,9 @@ use crate::image::{self, FileHeader, FileKind, Record, Tree, TreeEntry, VmaKind}
 use crate::image_in::{self, InFile, Visitor};
 use crate::machine;
 use crate::mm::{self, MmLayout};
+use crate::restore_creds::{self, CredPlan, SelfState};
 use crate::task::{RegsError, ThreadState, UserRegs};
-use crate::uapi::{RestartArgs, RST_FILE_CHANGED_OK, RST_SKIP_FILES};
+use crate::uapi::{RestartArgs, RST_AS_INVOKER, RST_FILE_CHANGED_OK, RST_SKIP_FILES};
 
 /// Lowest address an image mapping may have: the default `mmap_min_addr`.
 pub(crate) const MIN_ADDR: u64 = 0x10000;
@@ -92,12 +93,79 @@ pub(crate) struct TaskPlan {
     pub(crate) xstate: KVVec<u8>,
     /// Its per-thread kernel state (THREAD record; zeros without one).
     pub(crate) thread: ThreadState,
-    /// Index of the task within the live tasks of its mm (its parameter
-    /// page in the trampoline), 0 for the mm's owner.
+    /// Index of the task within the live tasks of its mm, 0 for the mm's
+    /// owner.
     pub(crate) slot: usize,
     /// A thread group leader's fds, ascending, from its FDS record: what
     /// its tasks keep at their commit (None: no FDS, or `RST_SKIP_FILES`).
     pub(crate) keep_fds: Option<KVec<u32>>,
+    /// Its ids, from its TASK record: uid, gid, euid, egid, suid, sgid,
+    /// fsuid, fsgid.
+    pub(crate) ids: [u32; 8],
+    /// Its CREDS, SIGNALS and (a thread group leader's) PROCESS records:
+    /// what its restore program sets (none in images of minor <= 4).
+    pub(crate) creds: Option<CredPlan>,
+    pub(crate) sigs: Option<SigPlan>,
+    pub(crate) process: Option<KBox<ProcPlan>>,
+    /// Its area of the trampoline mapping (parameter block and restore
+    /// program): offset from the mapping's start, and length.
+    pub(crate) area_off: u64,
+    pub(crate) area_len: u64,
+}
+
+/// A task's SIGNALS record.
+pub(crate) struct SigPlan {
+    pub(crate) altstack_sp: u64,
+    pub(crate) altstack_size: u64,
+    pub(crate) altstack_flags: u32,
+    pub(crate) pdeath_signal: u32,
+    pub(crate) timer_slack_ns: u64,
+    pub(crate) nprivate: u32,
+    pub(crate) nshared: u32,
+    /// The siginfos, [`image::SIGINFO_LEN`] bytes each: the task's own
+    /// queue, then the process's.
+    pub(crate) entries: KVVec<u8>,
+}
+
+impl SigPlan {
+    /// Entries of both queues.
+    pub(crate) fn count(&self) -> usize {
+        self.nprivate as usize + self.nshared as usize
+    }
+
+    /// Entry `k`'s siginfo.
+    pub(crate) fn entry(&self, k: usize) -> &[u8] {
+        let n = image::SIGINFO_LEN;
+        self.entries.get(k * n..k * n + n).unwrap_or(&[])
+    }
+}
+
+/// A POSIX timer of a PROCESS record.
+#[derive(Clone, Copy)]
+pub(crate) struct TimerPlan {
+    pub(crate) id: u32,
+    pub(crate) clock: i32,
+    pub(crate) notify: u32,
+    pub(crate) signo: u32,
+    pub(crate) value: u64,
+    /// The target thread's pid in the tree's namespace (SIGEV_THREAD_ID).
+    pub(crate) tid: u32,
+    pub(crate) value_ns: u64,
+    pub(crate) interval_ns: u64,
+    pub(crate) overrun_last: u32,
+}
+
+/// A thread group leader's PROCESS record.
+pub(crate) struct ProcPlan {
+    /// (cur, max) per `RLIMIT_*`.
+    pub(crate) rlimits: [(u64, u64); 16],
+    /// (value, interval) of `ITIMER_REAL`, `_VIRTUAL`, `_PROF`, in ns.
+    pub(crate) itimers: [(u64, u64); 3],
+    pub(crate) flags: u32,
+    pub(crate) dumpable: u32,
+    /// Per signal (entry k: signal k + 1): handler, flags, restorer, mask.
+    pub(crate) sigactions: KVec<[u64; 4]>,
+    pub(crate) timers: KVec<TimerPlan>,
 }
 
 impl TaskPlan {
@@ -148,8 +216,9 @@ pub(crate) struct MmPlan {
     pub(crate) vvar: (u64, u64),
     /// The task (tree index) that restores it: its first live task.
     pub(crate) owner: usize,
-    /// Live tasks sharing it (parameter pages of the trampoline).
-    pub(crate) nr_tasks: usize,
+    /// Bytes of its tasks' areas in the trampoline mapping, all together
+    /// ([`TaskPlan::area_off`]).
+    pub(crate) areas_len: u64,
     /// The last of them in tree order (unmaps the trampoline).
     pub(crate) last: usize,
     /// Offset of its MM record (for messages).
@@ -169,6 +238,8 @@ pub(crate) struct Plan {
     pub(crate) mms: KVec<MmPlan>,
     pub(crate) files: KVec<ARef<File>>,
     pub(crate) shms: KVec<ShmPlan>,
+    /// `RST_AS_INVOKER`: the tasks keep the invoker's credentials.
+    pub(crate) as_invoker: bool,
 }
 
 impl Plan {
@@ -654,6 +725,7 @@ impl<'a> Walker<'a> {
                 ));
             }
         }
+        self.check_programs()?;
         for (k, mm) in self.mms.iter().enumerate() {
             if mm.vdso.1 == 0 || mm.vvar.1 == 0 {
                 return Err(fail!(
@@ -680,16 +752,99 @@ impl<'a> Walker<'a> {
         let files = self
             .files
             .open_all(self.flags & RST_FILE_CHANGED_OK != 0, image)?;
-        Ok(Plan {
+        let mut plan = Plan {
             tasks: self.tasks,
             mms: self.mms,
             files,
             shms: self.shms,
-        })
+            as_invoker: self.flags & RST_AS_INVOKER != 0,
+        };
+        size_areas(&mut plan)?;
+        Ok(plan)
     }
 
     fn mm_mut(&mut self) -> Option<&mut MmPlan> {
         self.mms.last_mut()
+    }
+
+    /// What the CREDS, SIGNALS and PROCESS records alone cannot tell:
+    /// handlers, restorers and alternate stacks lie in the task's memory,
+    /// timers signal threads of their group, and (unless
+    /// `RST_AS_INVOKER`) the invoker may give each task its credentials.
+    fn check_programs(&self) -> Result<(), Fail> {
+        let as_invoker = self.flags & RST_AS_INVOKER != 0;
+        let mut inv = None;
+        for (i, t) in self.tasks.iter().enumerate() {
+            let of_task = |f: Fail| f.prefixed(format_args!("task {} (pid {})", i, t.pid()));
+            let ranges = self
+                .mms
+                .get((t.entry.mm_id as usize).wrapping_sub(1))
+                .map_or(&[][..], |m| &m.ranges[..]);
+            if let Some(sg) = t.sigs.as_ref() {
+                let disabled = sg.altstack_flags == image::SS_DISABLE;
+                let end = sg.altstack_sp.checked_add(sg.altstack_size);
+                if !disabled && !end.is_some_and(|e| covered(ranges, sg.altstack_sp, e)) {
+                    return Err(of_task(fail!(
+                        code::EINVAL,
+                        "SIGNALS: the alternate signal stack {:#x} ({} bytes) is not in the task's memory",
+                        sg.altstack_sp,
+                        sg.altstack_size
+                    )));
+                }
+            }
+            if let Some(pr) = t.process.as_deref() {
+                self.check_process(t, pr, ranges).map_err(of_task)?;
+            }
+            if let Some(c) = t.creds.as_ref() {
+                if inv.is_none() {
+                    inv = Some(SelfState::get()?);
+                }
+                let Some(me) = inv.as_ref() else { continue };
+                restore_creds::check_nnp(me, c.no_new_privs, as_invoker).map_err(of_task)?;
+                if !as_invoker {
+                    restore_creds::check(me, &t.ids, c).map_err(of_task)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A PROCESS's handlers and restorers in memory, its timers' threads
+    /// in the group.
+    fn check_process(&self, t: &TaskPlan, pr: &ProcPlan, ranges: &[(u64, u64)]) -> Result<(), Fail> {
+        for (k, a) in pr.sigactions.iter().enumerate() {
+            let [handler, _, restorer, _] = *a;
+            if handler > 1 && !covered(ranges, handler, handler + 1) {
+                return Err(fail!(
+                    code::EINVAL,
+                    "PROCESS: the handler {:#x} of signal {} is not in the task's memory",
+                    handler,
+                    k + 1
+                ));
+            }
+            if restorer != 0 && !covered(ranges, restorer, restorer + 1) {
+                return Err(fail!(
+                    code::EINVAL,
+                    "PROCESS: the restorer {:#x} of signal {} is not in the task's memory",
+                    restorer,
+                    k + 1
+                ));
+            }
+        }
+        for tm in pr.timers.iter().filter(|tm| tm.notify & 4 != 0) {
+            let ok = self.tasks.iter().any(|o| {
+                o.pid() == tm.tid && o.entry.tgid == t.entry.tgid && !o.is_zombie()
+            });
+            if !ok {
+                return Err(fail!(
+                    code::EINVAL,
+                    "PROCESS: POSIX timer {} signals thread {}, not a live thread of the process",
+                    tm.id,
+                    tm.tid
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -755,6 +910,12 @@ impl Visitor for Walker<'_> {
                     thread: ThreadState::default(),
                     slot: 0,
                     keep_fds: None,
+                    ids: [0; 8],
+                    creds: None,
+                    sigs: None,
+                    process: None,
+                    area_off: 0,
+                    area_len: 0,
                 },
                 GFP_KERNEL_ACCOUNT,
             )?;
@@ -786,6 +947,9 @@ impl Visitor for Walker<'_> {
                 self.thread_record(th);
                 Ok(())
             }
+            Record::Creds(c) => self.creds_record(off, c),
+            Record::Signals(sg) => self.signals_record(off, sg),
+            Record::Process(pr) => self.process_record(off, pr),
             Record::Mm(mm) => self.mm_record(off, mm),
             Record::Vma(v) => self.vma_record(off, v),
             Record::Shm(_) => self.shm_record(off),
@@ -802,6 +966,56 @@ impl Visitor for Walker<'_> {
         // Pass 2 reads page data from the image itself.
         false
     }
+}
+
+/// Each live task's area of its trampoline mapping: its parameter block
+/// and the largest restore program its records can give; the tasks of an
+/// address space one after the other, after the code page.
+fn size_areas(plan: &mut Plan) -> Result<(), Fail> {
+    let mut lens = KVec::with_capacity(plan.tasks.len(), GFP_KERNEL_ACCOUNT)?;
+    for (i, t) in plan.tasks.iter().enumerate() {
+        let id = t.entry.mm_id as usize;
+        let len = match plan.mms.get(id.wrapping_sub(1)) {
+            Some(mm) if !t.is_zombie() => {
+                crate::restore_prog::bound(plan, mm, i, plan.as_invoker).map_err(|f| {
+                    f.prefixed(format_args!("TASK {} (pid {})", i, t.pid()))
+                })?
+            }
+            _ => 0,
+        };
+        lens.push(len, GFP_KERNEL_ACCOUNT)?;
+    }
+    for (k, mm) in plan.mms.iter_mut().enumerate() {
+        let mut off = PAGE_SIZE as u64;
+        for (t, &len) in plan.tasks.iter_mut().zip(lens.iter()) {
+            if t.entry.mm_id as usize == k + 1 && len != 0 {
+                t.area_off = off;
+                t.area_len = len;
+                off = off.checked_add(len).ok_or(code::E2BIG)?;
+            }
+        }
+        mm.areas_len = off - PAGE_SIZE as u64;
+    }
+    Ok(())
+}
+
+/// Is `[start, end)` inside the VMAs `ranges` (ascending, adjacent ones
+/// joined)?
+fn covered(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
+    let mut at = start;
+    for &(s, e) in ranges {
+        if e <= at {
+            continue;
+        }
+        if s > at {
+            return false;
+        }
+        at = e;
+        if at >= end {
+            return true;
+        }
+    }
+    false
 }
 
 /// The rules a tree must follow for this restart to build it.
@@ -957,6 +1171,7 @@ impl Walker<'_> {
             .get_mut(i)
             .ok_or_else(|| fail!(code::EINVAL, "TASK at offset {}: bad index", off))?;
         tp.comm = t.comm;
+        tp.ids = [t.uid, t.gid, t.euid, t.egid, t.suid, t.sgid, t.fsuid, t.fsgid];
         tp.personality = t.personality;
         tp.blocked = t.blocked;
         self.cur_task = Some(i);
@@ -1034,6 +1249,111 @@ impl Walker<'_> {
                 rseq_sig: th.rseq_sig,
             };
         }
+    }
+
+    /// The task whose records come now, for the record at `off`.
+    fn cur_task_mut(&mut self, what: &str, off: u64) -> Result<&mut TaskPlan, Fail> {
+        self.cur_task
+            .and_then(|i| self.tasks.get_mut(i))
+            .ok_or_else(|| fail!(code::EINVAL, "{} at offset {}: outside a task", what, off))
+    }
+
+    /// CREDS: what the task's restore program sets and its commit checks.
+    fn creds_record(&mut self, off: u64, c: &image::Creds<'_>) -> Result<(), Fail> {
+        let mut groups = KVec::with_capacity(c.groups.len() as usize, GFP_KERNEL_ACCOUNT)?;
+        for g in c.groups.iter() {
+            groups.push(g, GFP_KERNEL_ACCOUNT)?;
+        }
+        let t = self.cur_task_mut("CREDS (type 16)", off)?;
+        t.creds = Some(CredPlan {
+            inheritable: c.cap_inheritable,
+            permitted: c.cap_permitted,
+            effective: c.cap_effective,
+            bset: c.cap_bset,
+            ambient: c.cap_ambient,
+            securebits: c.securebits,
+            no_new_privs: c.no_new_privs(),
+            groups,
+        });
+        Ok(())
+    }
+
+    /// SIGNALS: the alternate stack, parent-death signal, timer slack and
+    /// pending signals (copied: the program queues them).
+    fn signals_record(&mut self, off: u64, sg: &image::Signals<'_>) -> Result<(), Fail> {
+        let n = sg.len() as usize;
+        let mut entries = KVVec::with_capacity(n * image::SIGINFO_LEN, GFP_KERNEL_ACCOUNT)?;
+        for k in 0..sg.len() {
+            let e = sg.entry(k).ok_or_else(|| {
+                fail!(
+                    code::EINVAL,
+                    "SIGNALS (type 17) at offset {}: entry {} missing",
+                    off,
+                    k
+                )
+            })?;
+            entries.extend_from_slice(e.bytes(), GFP_KERNEL_ACCOUNT)?;
+        }
+        let t = self.cur_task_mut("SIGNALS (type 17)", off)?;
+        t.sigs = Some(SigPlan {
+            altstack_sp: sg.altstack_sp,
+            altstack_size: sg.altstack_size,
+            altstack_flags: sg.altstack_flags,
+            pdeath_signal: sg.pdeath_signal,
+            timer_slack_ns: sg.timer_slack_ns,
+            nprivate: sg.nprivate,
+            nshared: sg.nshared,
+            entries,
+        });
+        Ok(())
+    }
+
+    /// PROCESS: limits, interval timers, dispositions, POSIX timers and
+    /// flags of the thread group.
+    fn process_record(&mut self, off: u64, pr: &image::Process<'_>) -> Result<(), Fail> {
+        let mut timers = KVec::with_capacity(pr.timers.len() as usize, GFP_KERNEL_ACCOUNT)?;
+        for tm in pr.timers.iter() {
+            timers.push(
+                TimerPlan {
+                    id: tm.id,
+                    clock: tm.clock,
+                    notify: tm.notify,
+                    signo: tm.signo,
+                    value: tm.value,
+                    tid: tm.tid,
+                    value_ns: tm.value_ns,
+                    interval_ns: tm.interval_ns,
+                    overrun_last: tm.overrun_last,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+        }
+        let mut sigactions = KVec::from_elem([0u64; 4], 64, GFP_KERNEL_ACCOUNT)?;
+        for (signo, a) in pr.sigactions() {
+            if let Some(d) = sigactions.get_mut((signo as usize).wrapping_sub(1)) {
+                *d = [a.handler, a.flags, a.restorer, a.mask];
+            }
+        }
+        let mut p = KBox::new(
+            ProcPlan {
+                rlimits: [(0, 0); 16],
+                itimers: [(0, 0); 3],
+                flags: pr.flags,
+                dumpable: pr.dumpable,
+                sigactions,
+                timers,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        for (d, r) in p.rlimits.iter_mut().zip(pr.rlimits.iter()) {
+            *d = (r.cur, r.max);
+        }
+        for (d, it) in p.itimers.iter_mut().zip(pr.itimers.iter()) {
+            *d = (it.value_ns, it.interval_ns);
+        }
+        let t = self.cur_task_mut("PROCESS (type 18)", off)?;
+        t.process = Some(p);
+        Ok(())
     }
 
     /// SHM: only right after a shared anonymous VMA.
@@ -1134,7 +1454,7 @@ impl Walker<'_> {
         } else {
             Some(self.add_file(mm.exe_path, false, "MM (type 5)", off)?)
         };
-        let (owner, nr_tasks, last) = self.mm_tasks(off, mm.mm_id)?;
+        let (owner, _, last) = self.mm_tasks(off, mm.mm_id)?;
         self.mms.push(
             MmPlan {
                 layout,
@@ -1146,7 +1466,7 @@ impl Walker<'_> {
                 vdso: (0, 0),
                 vvar: (0, 0),
                 owner,
-                nr_tasks,
+                areas_len: 0,
                 last,
                 off,
             },

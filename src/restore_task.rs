@@ -3,7 +3,8 @@
 //! on the restored task itself, in its last restart call, once its address
 //! space is in place: general registers (with the syscall return value
 //! queued for after the ioctl has returned), command name, personality,
-//! the thread library's registrations, the blocked-signal mask, and the
+//! the thread library's registrations, the parent-death signal, the
+//! blocked-signal mask, and the
 //! FPU registers parked for the coordinator to set (only another task can
 //! set a task's xstate: see `Documentation/restart.rst`); and the fds it
 //! keeps: those its thread group leader's FDS record lists, which user
@@ -15,7 +16,9 @@ use kernel::error::code;
 use crate::error::{fail, Fail};
 use crate::file::{self, DevFile};
 use crate::image::regs;
+use crate::restore_creds::{self, SelfState};
 use crate::restore_plan::TaskPlan;
+use crate::restore_prog;
 use crate::signal;
 use crate::task::{CurrentTask, FpuParked};
 
@@ -29,7 +32,17 @@ pub(crate) fn restore(
     dev: &DevFile,
     t: &TaskPlan,
     keep: &[u32],
+    as_invoker: bool,
 ) -> Result<FpuParked, Fail> {
+    // What the restore program set: the credentials must now be the
+    // image's; the POSIX timers get their overrun counts.
+    if let Some(c) = t.creds.as_ref() {
+        let me = SelfState::get()?;
+        restore_creds::verify(&me, &t.ids, c, as_invoker)?;
+    }
+    if let Some(pr) = t.process.as_deref() {
+        restore_prog::set_timer_overruns(pr)?;
+    }
     file::close_fds_except(cur, dev, keep);
     let regs = t
         .regs
@@ -39,7 +52,8 @@ pub(crate) fn restore(
     cur.set_comm(&t.comm);
     cur.set_personality(t.personality)
         .map_err(|e| fail!(e, "TASK: personality {:#x} refused", t.personality))?;
-    cur.clear_pdeath();
+    // After the credentials: a change of them clears it.
+    cur.set_pdeath(t.sigs.as_ref().map_or(0, |s| s.pdeath_signal));
     cur.set_thread_state(&t.thread)
         .map_err(|e| fail!(e, "THREAD: refused: error {}", e.to_errno()))?;
     cur.queue_ax(dev, regs.get()[regs::AX])?;

@@ -638,10 +638,10 @@ impl CurrentTask {
         Ok(())
     }
 
-    /// Clears its parent-death signal.
-    pub(crate) fn clear_pdeath(&self) {
+    /// Sets its parent-death signal (0: none; the caller validated it).
+    pub(crate) fn set_pdeath(&self, sig: u32) {
         // SAFETY: its own task_struct; a plain store, as prctl() does.
-        unsafe { core::ptr::addr_of_mut!((*self.raw()).pdeath_signal).write(0) };
+        unsafe { core::ptr::addr_of_mut!((*self.raw()).pdeath_signal).write(sig as i32) };
     }
 
     /// Queues the task work that sets its rax to `ax` once the ioctl has

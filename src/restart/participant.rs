@@ -15,7 +15,9 @@ use super::registry::Registry;
 use crate::error::{fail, Fail};
 use crate::file::DevFile;
 use crate::image_in::InFile;
+use crate::restore_creds::SelfState;
 use crate::restore_mm::{self, TrampParams};
+use crate::restore_prog;
 use crate::restore_task;
 use crate::signal;
 use crate::task::{CurrentTask, FpuParked, TaskExt, TI_LEADER};
@@ -174,20 +176,30 @@ fn enter(ctx: &Ctx, cur: &CurrentTask, dev: &DevFile, i: usize) -> Result<(), Fa
     let k = ctx.mm_of(i)?;
     let mm = &ctx.plan.mms[k];
     let t = &ctx.plan.tasks[i];
-    if mm.owner == i {
+    let tramp = if mm.owner == i {
         let tramp = restore_mm::enter_owner(cur, mm, t, dev)?;
         ctx.with(|s| {
             if let Some(x) = s.tramps.get_mut(k) {
                 *x = tramp;
             }
         });
-        Ok(())
+        tramp
     } else {
         let tramp = Some(ctx.tramp(k))
             .filter(|t| t.len != 0)
             .ok_or_else(|| fail!(code::EINVAL, "its address space is not restored"))?;
-        restore_mm::enter_thread(cur, &tramp, t, dev)
+        restore_mm::enter_thread(cur, &tramp, t, dev)?;
+        tramp
+    };
+    // Its restore program, against its own state and pids.
+    let me = SelfState::get()?;
+    let area = tramp.page(t);
+    let prog = restore_prog::build(&ctx.plan, mm, i, &me, ctx.plan.as_invoker, area)?;
+    if !prog.is_empty() {
+        let (ops, nops) = restore_prog::write(&prog, area, t.area_len)?;
+        TrampParams::store_prog(area, ops, nops)?;
     }
+    Ok(())
 }
 
 /// Records the failure, makes the caller die, and returns what to report.
@@ -238,7 +250,7 @@ fn map(ctx: &Ctx, i: usize) -> Result<(), Fail> {
     let mm = &ctx.plan.mms[k];
     let t = &ctx.plan.tasks[i];
     let tramp = ctx.tramp(k);
-    TrampParams::check(tramp.page(t.slot))?;
+    TrampParams::check(tramp.page(t), t)?;
     if mm.owner == i {
         restore_mm::map_mm(&ctx.image, &ctx.plan, mm, &tramp, t)?;
     }
@@ -252,9 +264,9 @@ fn commit(ctx: &Ctx, cur: &CurrentTask, dev: &DevFile, i: usize) -> Result<(), F
         let mm = &ctx.plan.mms[k];
         let t = &ctx.plan.tasks[i];
         let tramp = ctx.tramp(k);
-        TrampParams::check(tramp.page(t.slot))?;
+        TrampParams::check(tramp.page(t), t)?;
         restore_mm::finish(mm, &tramp, mm.last == i)?;
-        restore_task::restore(cur, dev, t, ctx.plan.keep_fds(i))
+        restore_task::restore(cur, dev, t, ctx.plan.keep_fds(i), ctx.plan.as_invoker)
     };
     let parked = finish().map_err(|f| die(ctx, cur, ctx.of_task(i, f)))?;
     ctx.park(i, parked);

@@ -156,8 +156,8 @@ TEST_F(dev, nonzero_reserved_or_unknown_flag_is_einval)
 		memset(&c, 0, sizeof(c));
 		c.flags = 1u << i;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
-		if (i < 4)
-			continue;	/* COORD, SKIP_FILES, RESUME, FILE_CHANGED_OK */
+		if (i < 5)
+			continue;	/* COORD, SKIP_FILES, RESUME, FILE_CHANGED_OK, AS_INVOKER */
 		memset(&r, 0, sizeof(r));
 		r.flags = 1u << i;
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));

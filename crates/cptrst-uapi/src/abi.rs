@@ -182,8 +182,13 @@ pub const RST_ZOMBIE: u32 = 0x10000;
 /// Map files whose type or size differ from the image's MAPFILE record
 /// (else `ESTALE`).
 pub const RST_FILE_CHANGED_OK: u32 = 1 << 3;
+/// Restore every task with the invoker's credentials (ids, groups,
+/// capabilities, securebits) instead of the image's: no credential is
+/// checked or set (the coordinator's flag; a participant may pass it too).
+pub const RST_AS_INVOKER: u32 = 1 << 4;
 /// All flags `restart` knows.
-pub const RST_FLAGS_ALL: u32 = RST_COORD | RST_SKIP_FILES | RST_RESUME | RST_FILE_CHANGED_OK;
+pub const RST_FLAGS_ALL: u32 =
+    RST_COORD | RST_SKIP_FILES | RST_RESUME | RST_FILE_CHANGED_OK | RST_AS_INVOKER;
 /// Most entries of `RestartArgs::files` (the format's `MAX_FILES`).
 pub const RST_MAX_FILES: u32 = 65536;
 /// Largest error-message buffer the kernel fills.

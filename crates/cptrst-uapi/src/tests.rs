@@ -23,8 +23,8 @@ int main(void) {
   F(cptrst_restart_args, ctid) F(cptrst_restart_args, fd) F(cptrst_restart_args, flags)
   F(cptrst_restart_args, msg_len) F(cptrst_restart_args, msg) F(cptrst_restart_args, files)
   F(cptrst_restart_args, nfiles) F(cptrst_restart_args, pad) F(cptrst_restart_args, reserved)
-  printf("flags %x %x %x %x %x\n", CPTRST_RESTART_COORD, CPTRST_RESTART_SKIP_FILES, CPTRST_RESTART_RESUME,
-         CPTRST_RESTART_FILE_CHANGED_OK, CPTRST_RESTART_MAX_FILES);
+  printf("flags %x %x %x %x %x %x\n", CPTRST_RESTART_COORD, CPTRST_RESTART_SKIP_FILES, CPTRST_RESTART_RESUME,
+         CPTRST_RESTART_FILE_CHANGED_OK, CPTRST_RESTART_AS_INVOKER, CPTRST_RESTART_MAX_FILES);
   F(cptrst_clone_args, clone_flags_high) F(cptrst_clone_args, child_stack) F(cptrst_clone_args, child_stack_size)
   F(cptrst_clone_args, parent_tid_ptr) F(cptrst_clone_args, child_tid_ptr) F(cptrst_clone_args, nr_pids)
   F(cptrst_clone_args, reserved0)
@@ -88,11 +88,12 @@ fn layout_matches_c_header() {
     rust_field!(want, "cptrst_restart_args", RestartArgs, pad);
     rust_field!(want, "cptrst_restart_args", RestartArgs, reserved);
     want.push_str(&std::format!(
-        "flags {:x} {:x} {:x} {:x} {:x}\n",
+        "flags {:x} {:x} {:x} {:x} {:x} {:x}\n",
         RST_COORD,
         RST_SKIP_FILES,
         RST_RESUME,
         RST_FILE_CHANGED_OK,
+        RST_AS_INVOKER,
         RST_MAX_FILES
     ));
     rust_field!(want, "cptrst_clone_args", CloneArgs, clone_flags_high);

@@ -75,6 +75,7 @@ struct cptrst_restart_args {
 #define CPTRST_RESTART_SKIP_FILES	(1u << 1)	/* ignore fds other than 0-2 */
 #define CPTRST_RESTART_RESUME		(1u << 2)	/* internal: the restore trampoline's call */
 #define CPTRST_RESTART_FILE_CHANGED_OK	(1u << 3)	/* map files whose type or size changed */
+#define CPTRST_RESTART_AS_INVOKER	(1u << 4)	/* keep the invoker's credentials */
 /*
  * @files (coordinator only): for the image's FILE record of id k, the
  * coordinator's fd of that open file at index k - 1, or -1. A file VMA
