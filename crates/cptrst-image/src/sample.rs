@@ -23,6 +23,14 @@
 //! [`build_v1_3`] writes the 1.3 image the older tests are written
 //! against: a FILES record (five fds) for the root, an empty one for the
 //! child, none for the thread (FILES is optional), and no memfd mapping.
+//!
+//! [`build`] writes a 1.5 image: the 1.4 one ([`build_v1_4`]) with, for
+//! each live task, a THREAD ([`thread`]), a CREDS ([`creds`]) and a
+//! SIGNALS ([`signals`]: the root has pending signals in both queues, its
+//! thread one of its own, the child none), and for the root and the child
+//! a PROCESS ([`process`]: limits, an armed ITIMER_REAL, handlers, three
+//! POSIX timers for the root, one aimed at its thread); and the 1.5 VMA
+//! flags on two VMAs ([`vmas_minor`]).
 
 use crate::*;
 
@@ -38,9 +46,17 @@ pub const SAMPLE_XSTATE_SIZE: u32 = 832;
 /// Executable of the root process.
 pub const SAMPLE_EXE: &[u8] = b"/usr/bin/sample";
 
-/// The sample's file header (version 1.4).
+/// The sample's file header (version 1.5).
 pub fn header() -> FileHeader {
     FileHeader::new(SAMPLE_XCR0, SAMPLE_XSTATE_SIZE, b"6.12.0-cptrst-sample")
+}
+
+/// The file header of the 1.4 sample ([`build_v1_4`]).
+pub fn header_v1_4() -> FileHeader {
+    FileHeader {
+        minor: 4,
+        ..header()
+    }
 }
 
 /// The file header of the 1.3 sample ([`build_v1_3`]).
@@ -318,6 +334,206 @@ pub fn map_file(mm_id: u32, vma: usize) -> Option<MapFile> {
     }
 }
 
+/// The THREAD record of task `index` (1.5; a 1.4 image has none).
+pub fn thread(index: u32) -> Thread {
+    let base = 0x7f20_0000_0000 + (u64::from(index) << 16);
+    Thread {
+        clear_child_tid: base + 0x10,
+        robust_list: base + 0x20,
+        robust_list_len: 24,
+        rseq: if index == 2 { 0 } else { base + 0x100 },
+        rseq_len: if index == 2 { 0 } else { 32 },
+        rseq_sig: if index == 2 { 0 } else { 0x5305_3053 },
+    }
+}
+
+/// The supplementary groups of the root and its thread.
+pub const SAMPLE_GROUPS: [u32; 3] = [27, 100, 1000];
+
+/// The CREDS record of live task `index`: fixed part and groups. The root
+/// and its thread: an ordinary user's (no capability but the full bounding
+/// set, three groups); the child: a few capabilities (one ambient),
+/// securebits, no_new_privs, no group.
+pub fn creds(index: u32) -> (CredsHead, &'static [u32]) {
+    if index == 2 {
+        let net = (1 << 10) | (1 << 12); // CAP_NET_BIND_SERVICE, CAP_NET_ADMIN
+        return (
+            CredsHead {
+                cap_inheritable: 1 << 10,
+                cap_permitted: net,
+                cap_effective: 1 << 12,
+                cap_bset: net | (1 << 21),
+                cap_ambient: 1 << 10,
+                securebits: 0x3, // SECBIT_NOROOT and its lock
+                flags: CREDS_NO_NEW_PRIVS,
+            },
+            &[],
+        );
+    }
+    (
+        CredsHead {
+            cap_bset: CAP_VALID,
+            ..CredsHead::default()
+        },
+        &SAMPLE_GROUPS,
+    )
+}
+
+/// A pending signal entry: `signo`, `code`, then `si_pid`, `si_uid` and
+/// `si_value` (user layout).
+pub fn siginfo(signo: u32, code: i32, pid: u32, uid: u32, value: u64) -> [u8; SIGINFO_LEN] {
+    let mut b = [0u8; SIGINFO_LEN];
+    b[0..4].copy_from_slice(&signo.to_le_bytes());
+    b[8..12].copy_from_slice(&code.to_le_bytes());
+    b[16..20].copy_from_slice(&pid.to_le_bytes());
+    b[20..24].copy_from_slice(&uid.to_le_bytes());
+    b[24..32].copy_from_slice(&value.to_le_bytes());
+    b
+}
+
+/// The SIGNALS record of live task `index`: fixed part and entries. The
+/// root: an alternate stack in its heap, SIGUSR1 pending for itself, and
+/// for the process two queued SIGRTMIN (`sigqueue`) and a SIGTERM; its
+/// thread: no alternate stack, a SIGUSR2 from `tgkill`; the child: an
+/// auto-disarming alternate stack, SIGKILL at its parent's death, nothing
+/// pending.
+pub fn signals(index: u32) -> (SignalsHead, Vec<[u8; SIGINFO_LEN]>) {
+    let base = SignalsHead {
+        timer_slack_ns: 50_000,
+        ..SignalsHead::default()
+    };
+    match index {
+        0 => (
+            SignalsHead {
+                altstack_sp: 0x60_1000,
+                altstack_size: 0x2000,
+                nprivate: 1,
+                nshared: 3,
+                ..base
+            },
+            alloc::vec![
+                siginfo(10, 0, 1, 0, 0),
+                siginfo(34, -1, 102, 1000, 0x1234),
+                siginfo(34, -1, 102, 1000, 0x5678),
+                siginfo(15, 0, 1, 0, 0),
+            ],
+        ),
+        1 => (
+            SignalsHead {
+                altstack_flags: SS_DISABLE,
+                nprivate: 1,
+                ..base
+            },
+            alloc::vec![siginfo(12, -6, 100, 1000, 0)],
+        ),
+        _ => (
+            SignalsHead {
+                altstack_sp: 0x7f10_0000_0000,
+                altstack_size: 0x1000,
+                altstack_flags: SS_AUTODISARM,
+                pdeath_signal: SIGKILL,
+                timer_slack_ns: 1,
+                ..base
+            },
+            Vec::new(),
+        ),
+    }
+}
+
+/// The root's POSIX timers: a periodic one on `CLOCK_MONOTONIC`, a
+/// disarmed one aimed at its thread (pid 101), a `SIGEV_NONE` one.
+pub const SAMPLE_TIMERS: [PosixTimer; 3] = [
+    PosixTimer {
+        id: 0,
+        clock: CLOCK_MONOTONIC,
+        notify: SIGEV_SIGNAL,
+        signo: 34,
+        value: 7,
+        tid: 0,
+        value_ns: 250_000_000,
+        interval_ns: 1_000_000_000,
+        overrun_last: 0,
+    },
+    PosixTimer {
+        id: 2,
+        clock: CLOCK_REALTIME,
+        notify: SIGEV_THREAD_ID,
+        signo: 12,
+        value: 0xdead_beef,
+        tid: 101,
+        value_ns: 0,
+        interval_ns: 0,
+        overrun_last: 0,
+    },
+    PosixTimer {
+        id: 5,
+        clock: CLOCK_BOOTTIME,
+        notify: SIGEV_NONE,
+        signo: 0,
+        value: 0,
+        tid: 0,
+        value_ns: 5_000_000_000,
+        interval_ns: 0,
+        overrun_last: 3,
+    },
+];
+
+/// The PROCESS record of live task `index` (`None`: a thread). The root:
+/// usual limits, an armed periodic ITIMER_REAL, a SIGUSR1 handler with
+/// `SA_SIGINFO`, SIGPIPE ignored, `SA_NOCLDSTOP` for SIGCHLD, a child
+/// subreaper, its three timers; the child: unlimited limits, no timer,
+/// not dumpable, THP disabled and `mlockall(MCL_FUTURE | MCL_ONFAULT)`.
+pub fn process(index: u32) -> Option<(ProcessHead, &'static [PosixTimer])> {
+    let inf = Rlimit {
+        cur: RLIM_INFINITY,
+        max: RLIM_INFINITY,
+    };
+    let mut p = ProcessHead {
+        rlimits: [inf; RLIMIT_COUNT],
+        ..ProcessHead::default()
+    };
+    p.rlimits[RLIMIT_NOFILE] = Rlimit {
+        cur: 1024,
+        max: 4096,
+    };
+    match index {
+        0 => {
+            p.rlimits[3] = Rlimit {
+                cur: 8 << 20,
+                max: RLIM_INFINITY,
+            }; // RLIMIT_STACK
+            p.rlimits[4] = Rlimit { cur: 0, max: 0 }; // RLIMIT_CORE
+            p.itimers[ITIMER_REAL] = Itimer {
+                value_ns: 1_500_000_000,
+                interval_ns: 1_000_000_000,
+            };
+            p.flags = PROC_CHILD_SUBREAPER;
+            p.dumpable = 1;
+            p.sigactions[9] = SigAction {
+                handler: 0x40_1100,
+                flags: SA_SIGINFO | SA_RESTORER | SA_RESTART | SA_ONSTACK,
+                restorer: 0x40_1200,
+                mask: 1 << (15 - 1),
+            };
+            p.sigactions[12] = SigAction {
+                handler: SIG_IGN,
+                ..SigAction::default()
+            };
+            p.sigactions[16] = SigAction {
+                flags: SA_NOCLDSTOP | SA_RESTORER,
+                restorer: 0x40_1200,
+                ..SigAction::default()
+            };
+            Some((p, &SAMPLE_TIMERS))
+        }
+        2 => {
+            p.flags = PROC_THP_DISABLE | PROC_MLOCK_FUTURE | PROC_MLOCK_ONFAULT;
+            Some((p, &[]))
+        }
+        _ => None,
+    }
+}
+
 /// The 1.3 sample's FILES entries of task `index` (`None`: no FILES record).
 pub fn files_v1_3(index: u32) -> Option<&'static [FileEntry]> {
     const ROOT: [FileEntry; 5] = [
@@ -430,6 +646,26 @@ pub fn vmas(mm_id: u32) -> &'static [Vma<'static>] {
     }
 }
 
+/// The VMAs of mm `mm_id` (1 or 2) of the sample of version 1.`minor`
+/// (3, 4 or 5), in order: in 1.5, the root's heap is locked on fault
+/// and the child's anonymous mapping is wiped on fork.
+pub fn vmas_minor(mm_id: u32, minor: u16) -> Vec<Vma<'static>> {
+    let mut v = if minor >= VERSION_MINOR_FDT {
+        vmas(mm_id).to_vec()
+    } else {
+        vmas_v1_3(mm_id).to_vec()
+    };
+    if minor >= VERSION_MINOR_SIG {
+        let (i, f) = if mm_id == 1 {
+            (1, VMA_LOCKED | VMA_LOCKONFAULT)
+        } else {
+            (1, VMA_WIPEONFORK)
+        };
+        v[i].flags |= f;
+    }
+    v
+}
+
 /// The VMAs of mm `mm_id` (1 or 2) of the 1.3 sample, in order.
 pub fn vmas_v1_3(mm_id: u32) -> &'static [Vma<'static>] {
     if mm_id == 1 {
@@ -539,10 +775,16 @@ fn at(buf: &mut [u8], pos: usize) -> &mut [u8] {
     buf.get_mut(pos..).unwrap_or(&mut [])
 }
 
-/// Writes the 1.4 sample image into `buf` (at least [`SAMPLE_MAX_LEN`]
+/// Writes the 1.5 sample image into `buf` (at least [`SAMPLE_MAX_LEN`]
 /// bytes); returns its length.
 pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
     build_minor(buf, VERSION_MINOR)
+}
+
+/// Writes the 1.4 sample image (no THREAD, CREDS, SIGNALS, PROCESS nor
+/// 1.5 VMA flags) into `buf`; returns its length.
+pub fn build_v1_4(buf: &mut [u8]) -> Result<usize, EncodeError> {
+    build_minor(buf, 4)
 }
 
 /// Writes the 1.3 sample image (FILES records, no FILE, FDS, MAPFILE nor
@@ -590,9 +832,36 @@ fn build_files(e: &mut Encoder, buf: &mut [u8], mut pos: usize) -> Result<usize,
     Ok(pos)
 }
 
+/// Writes the 1.5 records of live task `i`: THREAD, CREDS, SIGNALS (the
+/// root's streamed entry by entry, as the kernel may), PROCESS.
+fn build_sig(
+    e: &mut Encoder,
+    buf: &mut [u8],
+    mut pos: usize,
+    i: u32,
+) -> Result<usize, EncodeError> {
+    pos += e.thread(&thread(i), at(buf, pos))?;
+    let (c, groups) = creds(i);
+    pos += e.creds(&c, groups, at(buf, pos))?;
+    let (s, entries) = signals(i);
+    if i == 0 {
+        pos += e.signals_begin(&s, at(buf, pos))?;
+        for en in &entries {
+            pos += e.siginfo(en, at(buf, pos))?;
+        }
+    } else {
+        pos += e.signals(&s, &entries, at(buf, pos))?;
+    }
+    if let Some((p, timers)) = process(i) {
+        pos += e.process(&p, timers, at(buf, pos))?;
+    }
+    Ok(pos)
+}
+
 fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
     let fdt = minor >= VERSION_MINOR_FDT;
-    let mut e = Encoder::new(if fdt { header() } else { header_v1_3() });
+    let sig = minor >= VERSION_MINOR_SIG;
+    let mut e = Encoder::new(FileHeader { minor, ..header() });
     let mut pos = e.header(buf)?;
     let tree = tree_entries();
     // The tree, streamed entry by entry as the kernel does.
@@ -616,16 +885,15 @@ fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
             } else if let Some(f) = files_v1_3(i) {
                 pos += e.files(f, at(buf, pos))?;
             }
+            if sig {
+                pos = build_sig(&mut e, buf, pos, i)?;
+            }
         }
     }
     let ps = PAGE_SIZE_X86_64 as usize;
     for mm in if fdt { mms() } else { mms_v1_3() } {
         pos += e.mm(&mm, at(buf, pos))?;
-        let vs = if fdt {
-            vmas(mm.mm_id)
-        } else {
-            vmas_v1_3(mm.mm_id)
-        };
+        let vs = vmas_minor(mm.mm_id, minor);
         for (vi, v) in vs.iter().enumerate() {
             pos += e.vma(v, at(buf, pos))?;
             if let Some(s) = shm(mm.mm_id, vi) {

@@ -9,13 +9,15 @@ use crate::sample;
 use crate::*;
 
 mod fdt;
+mod sig;
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
 
 /// The 1.3 sample (FILES records), which most tests below are written
-/// against; the 1.4 sample is [`sample14_bytes`].
+/// against; the 1.4 sample is [`sample14_bytes`], the 1.5 one
+/// [`sample15_bytes`].
 fn sample_bytes() -> Vec<u8> {
     let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
     let n = sample::build_v1_3(&mut buf).expect("sample builds");
@@ -25,6 +27,14 @@ fn sample_bytes() -> Vec<u8> {
 
 /// The 1.4 sample (FILE, FDATA, FDS, MAPFILE records).
 fn sample14_bytes() -> Vec<u8> {
+    let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
+    let n = sample::build_v1_4(&mut buf).expect("sample builds");
+    buf.truncate(n);
+    buf
+}
+
+/// The 1.5 sample (THREAD, CREDS, SIGNALS, PROCESS records).
+fn sample15_bytes() -> Vec<u8> {
     let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
     let n = sample::build(&mut buf).expect("sample builds");
     buf.truncate(n);
@@ -94,6 +104,11 @@ impl Img {
     /// The 1.4 sample, split by raw framing.
     fn sample14() -> Img {
         Self::split(&sample14_bytes())
+    }
+
+    /// The 1.5 sample, split by raw framing.
+    fn sample15() -> Img {
+        Self::split(&sample15_bytes())
     }
 
     fn split(b: &[u8]) -> Img {
@@ -920,7 +935,7 @@ fn reject_unsupported_major() {
     img.header[8] = 2;
     refused(&img.bytes(), 0, 0, ErrorKind::UnsupportedMajor { major: 2 });
     // Another minor of the same major is accepted.
-    let mut img = Img::sample14();
+    let mut img = Img::sample15();
     img.header[10] = 7;
     assert_eq!(check(&img.bytes()).unwrap().header.minor, 7);
 }
@@ -1938,9 +1953,12 @@ fn round_trip_files() {
 }
 
 #[test]
-fn written_by_version_1_4() {
-    assert_eq!(VERSION_MINOR, 4);
-    assert_eq!(sample::header().minor, 4);
+fn written_by_version_1_5() {
+    assert_eq!(VERSION_MINOR, 5);
+    assert_eq!(VERSION_MINOR_SIG, 5);
+    assert_eq!(sample::header().minor, 5);
+    assert_eq!(sample::header_v1_4().minor, 4);
+    assert_eq!(Img::sample15().header[10], 5);
     assert_eq!(Img::sample14().header[10], 4);
     assert_eq!(Img::sample().header[10], 3);
 }
@@ -2304,7 +2322,8 @@ fn round_trip_shm() {
     assert_eq!(record_name(RECORD_SHM), "SHM");
     assert_eq!(record_flags(RECORD_SHM), 0);
     assert!(RecordHeader::new(RECORD_SHM, 16).is_known());
-    assert!(!RecordHeader::new(RECORD_MAPFILE + 1, 16).is_known());
+    assert!(RecordHeader::new(RECORD_MAPFILE + 1, 16).is_known());
+    assert!(!RecordHeader::new(RECORD_PROCESS + 1, 16).is_known());
     assert_eq!(SHM_PAYLOAD_LEN, 16);
     // The encoder writes what was read, from the struct or the record.
     let off = it[SHM3].offset as usize;

@@ -294,6 +294,8 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     v["mapfile"] = json!({"size": m.size, "mode": m.mode, "file": m.file});
                 }
             }
+            // The 1.5 records: shown by the tool's own change (H4).
+            Record::Creds(_) | Record::Signals(_) | Record::Process(_) => {}
             Record::Unknown { kind, .. } => {
                 eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
             }

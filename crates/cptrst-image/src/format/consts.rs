@@ -5,7 +5,10 @@
 
 use super::records::regs;
 #[cfg(doc)]
-use super::{Encoder, Fds, FileData, FileKind, Files, MapFile, OpenFile, Thread, VmaKind};
+use super::{
+    Creds, Encoder, Fds, FileData, FileKind, Files, MapFile, OpenFile, PosixTimer, Process,
+    SigAction, Signals, Thread, VmaKind,
+};
 
 /// File magic. The first byte is not ASCII (catches 7-bit transports), the
 /// last is a line feed (catches CRLF conversion), as in PNG.
@@ -15,14 +18,21 @@ pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this code writes. Readers accept any minor of their major:
 /// minor versions add record types (1.1: FILES, 1.2: SHM, 1.3: THREAD,
 /// skippable; 1.4: FILE, FDATA, FDS, MAPFILE, must-understand, so older
-/// readers refuse a 1.4 image that has them).
+/// readers refuse a 1.4 image that has them; 1.5: CREDS, SIGNALS, PROCESS,
+/// must-understand, and THREAD required).
 /// A 1.0 image is valid and simply has no FILES or SHM records, a 1.1
 /// image no SHM records. A 1.4 image has no FILES record (FDS replaces it),
-/// an older one no FILE, FDATA, FDS or MAPFILE record.
-pub const VERSION_MINOR: u16 = 4;
+/// an older one no FILE, FDATA, FDS or MAPFILE record. An image before 1.5
+/// has no CREDS, SIGNALS or PROCESS record, nor the VMA flags
+/// [`VMA_WIPEONFORK`] and [`VMA_LOCKONFAULT`].
+pub const VERSION_MINOR: u16 = 5;
 /// The first minor version with FILE, FDATA, FDS and MAPFILE records (and
 /// without FILES).
 pub const VERSION_MINOR_FDT: u16 = 4;
+/// The first minor version with CREDS, SIGNALS and PROCESS records (and
+/// THREAD required for every live task), and the VMA flags
+/// [`VMA_WIPEONFORK`] and [`VMA_LOCKONFAULT`].
+pub const VERSION_MINOR_SIG: u16 = 5;
 /// Length of the file header, in bytes.
 pub const HEADER_LEN: usize = 128;
 /// Length of a record header, in bytes.
@@ -93,8 +103,25 @@ pub const RECORD_FDS: u32 = 14;
 /// be ([`MapFile`]), before its PAGES. Must-understand.
 pub const RECORD_MAPFILE: u32 = 15;
 
+/// Record type (version 1.5): a live task's credentials beyond the TASK
+/// record's ids ([`Creds`]: capability sets, securebits, no_new_privs,
+/// supplementary groups), after its THREAD. Required for every live task
+/// of a 1.5 image. Must-understand.
+pub const RECORD_CREDS: u32 = 16;
+/// Record type (version 1.5): a live task's signal state ([`Signals`]:
+/// alternate stack, parent-death signal, timer slack, pending signals),
+/// right after its CREDS. Required for every live task of a 1.5 image.
+/// Must-understand.
+pub const RECORD_SIGNALS: u32 = 17;
+/// Record type (version 1.5): a live thread group's process-wide state
+/// ([`Process`]: resource limits, interval timers, signal dispositions,
+/// POSIX timers, prctl flags), right after its leader's SIGNALS. Required
+/// for every live thread group leader of a 1.5 image, refused for a
+/// thread. Must-understand.
+pub const RECORD_PROCESS: u32 = 18;
+
 /// Record flag: a reader that does not know the record type must refuse the
-/// image. Set on every record type of versions 1.0 and 1.4; clear on the
+/// image. Set on every record type of versions 1.0, 1.4 and 1.5; clear on the
 /// records versions 1.1 to 1.3 add (FILES, SHM, THREAD), which older
 /// readers skip. Each known type has exactly one valid flags value:
 /// [`record_flags`].
@@ -262,8 +289,143 @@ pub const VMA_MAYREAD: u32 = 1 << 5;
 pub const VMA_MAYWRITE: u32 = 1 << 6;
 /// VMA flag: may be made executable (`VM_MAYEXEC`).
 pub const VMA_MAYEXEC: u32 = 1 << 7;
-/// VMA flags defined by version 1.
+/// VMA flag (version 1.5): wiped on fork (`VM_WIPEONFORK`,
+/// `MADV_WIPEONFORK`).
+pub const VMA_WIPEONFORK: u32 = 1 << 8;
+/// VMA flag (version 1.5): locked on fault (`VM_LOCKONFAULT`, `mlock2(2)`
+/// with `MLOCK_ONFAULT`); only together with [`VMA_LOCKED`].
+pub const VMA_LOCKONFAULT: u32 = 1 << 9;
+/// VMA flags defined by versions 1.0 to 1.4.
 pub const VMA_FLAGS_KNOWN: u32 = 0xff;
+/// VMA flags defined by version 1.5 ([`VMA_FLAGS_KNOWN`],
+/// [`VMA_WIPEONFORK`], [`VMA_LOCKONFAULT`]).
+pub const VMA_FLAGS_KNOWN_SIG: u32 = VMA_FLAGS_KNOWN | VMA_WIPEONFORK | VMA_LOCKONFAULT;
+
+/// The highest capability number (`CAP_LAST_CAP`, `CAP_CHECKPOINT_RESTORE`).
+pub const CAP_LAST_CAP: u32 = 40;
+/// The bits a capability set may have (capabilities 0..=[`CAP_LAST_CAP`]).
+pub const CAP_VALID: u64 = (1 << (CAP_LAST_CAP + 1)) - 1;
+/// The `SECBIT_*` bits a CREDS record's `securebits` may have (the four
+/// flags and their locks).
+pub const SECUREBITS_KNOWN: u32 = 0xff;
+/// CREDS flag: `no_new_privs` is set (`PR_SET_NO_NEW_PRIVS`).
+pub const CREDS_NO_NEW_PRIVS: u32 = 1;
+/// CREDS flags defined by version 1.5.
+pub const CREDS_FLAGS_KNOWN: u32 = CREDS_NO_NEW_PRIVS;
+/// Most supplementary groups of one task (`NGROUPS_MAX`).
+pub const MAX_GROUPS: u32 = 65536;
+
+/// `sas_ss_flags` mode: no alternate stack (`SS_DISABLE`).
+pub const SS_DISABLE: u32 = 2;
+/// `sas_ss_flags` mode `SS_ONSTACK`, as `sigaltstack(2)` stores it when
+/// given (an enabled stack, like 0).
+pub const SS_ONSTACK: u32 = 1;
+/// `sas_ss_flags` bit: disarm the stack while a handler runs on it
+/// (`SS_AUTODISARM`).
+pub const SS_AUTODISARM: u32 = 1 << 31;
+/// Most pending signal entries of one task (its private queue and, for a
+/// thread group leader, the shared one).
+pub const MAX_PENDING: u32 = 8192;
+/// The highest standard (non-realtime) signal: at most one entry of each
+/// per queue.
+pub const SIG_STANDARD_MAX: u32 = 31;
+/// SIGKILL.
+pub const SIGKILL: u32 = 9;
+/// SIGSTOP.
+pub const SIGSTOP: u32 = 19;
+/// Bytes of a siginfo entry the kernel's `kernel_siginfo` holds; the rest
+/// of the [`SIGINFO_LEN`] bytes must be zero.
+pub const KERNEL_SIGINFO_LEN: usize = 48;
+
+/// Number of resource limits (`RLIM_NLIMITS`), indexed by `RLIMIT_*`.
+pub const RLIMIT_COUNT: usize = 16;
+/// `RLIMIT_NOFILE`.
+pub const RLIMIT_NOFILE: usize = 7;
+/// An unlimited resource limit (`RLIM_INFINITY`).
+pub const RLIM_INFINITY: u64 = u64::MAX;
+/// Largest `RLIMIT_NOFILE` (the kernel's ceiling of `fs.nr_open`).
+pub const MAX_NOFILE: u64 = 1 << 30;
+/// Number of interval timers (`ITIMER_REAL`, `ITIMER_VIRTUAL`,
+/// `ITIMER_PROF`).
+pub const ITIMER_COUNT: usize = 3;
+/// `ITIMER_REAL`.
+pub const ITIMER_REAL: usize = 0;
+/// `ITIMER_VIRTUAL`.
+pub const ITIMER_VIRTUAL: usize = 1;
+/// `ITIMER_PROF`.
+pub const ITIMER_PROF: usize = 2;
+/// Largest time (remaining or interval) of a timer, in nanoseconds.
+pub const MAX_TIME_NS: u64 = 1 << 62;
+/// PROCESS flag: a child subreaper (`PR_SET_CHILD_SUBREAPER`).
+pub const PROC_CHILD_SUBREAPER: u32 = 1;
+/// PROCESS flag: transparent huge pages disabled (`PR_SET_THP_DISABLE`).
+pub const PROC_THP_DISABLE: u32 = 2;
+/// PROCESS flag: future mappings locked (`mlockall(MCL_FUTURE)`).
+pub const PROC_MLOCK_FUTURE: u32 = 4;
+/// PROCESS flag: with [`PROC_MLOCK_FUTURE`], locked on fault
+/// (`MCL_ONFAULT`); only together with it.
+pub const PROC_MLOCK_ONFAULT: u32 = 8;
+/// PROCESS flags defined by version 1.5.
+pub const PROC_FLAGS_KNOWN: u32 =
+    PROC_CHILD_SUBREAPER | PROC_THP_DISABLE | PROC_MLOCK_FUTURE | PROC_MLOCK_ONFAULT;
+/// Largest `dumpable` value (`SUID_DUMP_ROOT`).
+pub const MAX_DUMPABLE: u32 = 2;
+/// Most POSIX timers of one process.
+pub const MAX_TIMERS: u32 = 4096;
+/// POSIX timer ids are below this.
+pub const MAX_TIMER_ID: u32 = 65536;
+
+/// Signal handler: the default action (`SIG_DFL`).
+pub const SIG_DFL: u64 = 0;
+/// Signal handler: ignore (`SIG_IGN`).
+pub const SIG_IGN: u64 = 1;
+/// `SA_NOCLDSTOP`.
+pub const SA_NOCLDSTOP: u64 = 0x1;
+/// `SA_NOCLDWAIT`.
+pub const SA_NOCLDWAIT: u64 = 0x2;
+/// `SA_SIGINFO`.
+pub const SA_SIGINFO: u64 = 0x4;
+/// `SA_UNSUPPORTED`.
+pub const SA_UNSUPPORTED: u64 = 0x400;
+/// `SA_EXPOSE_TAGBITS`.
+pub const SA_EXPOSE_TAGBITS: u64 = 0x800;
+/// `SA_RESTORER`.
+pub const SA_RESTORER: u64 = 0x0400_0000;
+/// `SA_ONSTACK`.
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+/// `SA_RESTART`.
+pub const SA_RESTART: u64 = 0x1000_0000;
+/// `SA_NODEFER`.
+pub const SA_NODEFER: u64 = 0x4000_0000;
+/// `SA_RESETHAND`.
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+/// The `sa_flags` bits a [`SigAction`] may have.
+pub const SA_KNOWN: u64 = SA_NOCLDSTOP
+    | SA_NOCLDWAIT
+    | SA_SIGINFO
+    | SA_UNSUPPORTED
+    | SA_EXPOSE_TAGBITS
+    | SA_RESTORER
+    | SA_ONSTACK
+    | SA_RESTART
+    | SA_NODEFER
+    | SA_RESETHAND;
+
+/// `CLOCK_REALTIME`.
+pub const CLOCK_REALTIME: i32 = 0;
+/// `CLOCK_MONOTONIC`.
+pub const CLOCK_MONOTONIC: i32 = 1;
+/// `CLOCK_BOOTTIME`.
+pub const CLOCK_BOOTTIME: i32 = 7;
+/// `CLOCK_TAI`.
+pub const CLOCK_TAI: i32 = 11;
+/// Timer notification: a signal to the process (`SIGEV_SIGNAL`).
+pub const SIGEV_SIGNAL: u32 = 0;
+/// Timer notification: none (`SIGEV_NONE`).
+pub const SIGEV_NONE: u32 = 1;
+/// Timer notification bit: to the thread [`PosixTimer::tid`]
+/// (`SIGEV_THREAD_ID`, with `SIGEV_SIGNAL`).
+pub const SIGEV_THREAD_ID: u32 = 4;
 
 /// Auxiliary vector key that ends the vector.
 pub const AT_NULL: u64 = 0;
@@ -324,6 +486,28 @@ pub const MAPFILE_PAYLOAD_LEN: usize = 16;
 pub const SHM_PAYLOAD_LEN: usize = 16;
 /// Length of a THREAD payload.
 pub const THREAD_PAYLOAD_LEN: usize = 48;
+/// Length of the fixed part of a CREDS payload (before the groups).
+pub const CREDS_FIXED_LEN: usize = 56;
+/// Largest CREDS payload.
+pub const CREDS_MAX_PAYLOAD: usize = CREDS_FIXED_LEN + MAX_GROUPS as usize * 4;
+/// Length of the fixed part of a SIGNALS payload (before the entries).
+pub const SIGNALS_FIXED_LEN: usize = 48;
+/// Length of one pending signal entry (a user `siginfo_t`).
+pub const SIGINFO_LEN: usize = 128;
+/// Largest SIGNALS payload.
+pub const SIGNALS_MAX_PAYLOAD: usize = SIGNALS_FIXED_LEN + MAX_PENDING as usize * SIGINFO_LEN;
+/// Length of one resource limit of a PROCESS record (cur, max).
+pub const RLIMIT_LEN: usize = 16;
+/// Length of one interval timer of a PROCESS record (value, interval).
+pub const ITIMER_LEN: usize = 16;
+/// Length of one signal disposition of a PROCESS record.
+pub const SIGACTION_LEN: usize = 32;
+/// Length of the fixed part of a PROCESS payload (before the timers).
+pub const PROCESS_FIXED_LEN: usize = 2368;
+/// Length of one POSIX timer of a PROCESS record.
+pub const TIMER_LEN: usize = 64;
+/// Largest PROCESS payload.
+pub const PROCESS_MAX_PAYLOAD: usize = PROCESS_FIXED_LEN + MAX_TIMERS as usize * TIMER_LEN;
 /// Largest robust list head length (`struct robust_list_head` is 24 bytes).
 pub const MAX_ROBUST_LIST_LEN: u64 = 4096;
 /// Largest payload of any record, known or not.
@@ -331,7 +515,11 @@ pub const MAX_RECORD_PAYLOAD: u64 =
     PAGES_FIXED_LEN as u64 + MAX_PAGES_PER_RUN * PAGE_SIZE_X86_64 as u64;
 /// Largest payload a streaming reader must hold in memory at once: every
 /// payload it is handed whole (all but page data and skipped records).
-pub const MAX_META_PAYLOAD: usize = max3(TREE_MAX_PAYLOAD, FILES_MAX_PAYLOAD, FDS_MAX_PAYLOAD);
+pub const MAX_META_PAYLOAD: usize = max3(
+    TREE_MAX_PAYLOAD,
+    max3(FILES_MAX_PAYLOAD, FDS_MAX_PAYLOAD, SIGNALS_MAX_PAYLOAD),
+    max3(CREDS_MAX_PAYLOAD, PROCESS_MAX_PAYLOAD, 0),
+);
 
 const fn max3(a: usize, b: usize, c: usize) -> usize {
     let m = if a > b { a } else { b };
@@ -370,12 +558,15 @@ pub fn record_name(kind: u32) -> &'static str {
         RECORD_FDATA => "FDATA",
         RECORD_FDS => "FDS",
         RECORD_MAPFILE => "MAPFILE",
+        RECORD_CREDS => "CREDS",
+        RECORD_SIGNALS => "SIGNALS",
+        RECORD_PROCESS => "PROCESS",
         _ => "unknown",
     }
 }
 
 /// The only valid record flags of a known record type: must-understand for
-/// the 1.0 and 1.4 types, none for the types 1.1 to 1.3 add (FILES, SHM,
+/// the 1.0, 1.4 and 1.5 types, none for the types 1.1 to 1.3 add (FILES, SHM,
 /// THREAD).
 pub fn record_flags(kind: u32) -> u32 {
     match kind {

@@ -11,6 +11,9 @@ use super::records::fdt::{encode_fd_entry, encode_fds, FdEntry, Fds, FileData, M
 use super::records::files::{FileEntry, Files};
 use super::records::mm::{Mm, Pages, Shm, Vma};
 use super::records::regs::Regs;
+use super::records::sig::{
+    encode_creds, Creds, CredsHead, PosixTimer, Process, ProcessHead, Signals, SignalsHead,
+};
 use super::records::task::{Fpu, Task, Thread};
 use super::records::tree::{Tree, TreeEntry};
 use super::records::Record;
@@ -26,6 +29,8 @@ enum Open {
     None,
     /// A TREE record waits for this many entries.
     Tree(u32),
+    /// A SIGNALS record waits for this many entries.
+    Siginfo(u32),
     /// A PAGES (or FDATA) record waits for this many bytes of data.
     Data(u64),
     /// The trailer is written.
@@ -447,6 +452,177 @@ impl Encoder {
         )
     }
 
+    /// Writes a CREDS record (version 1.5): `c` and the supplementary
+    /// `groups`. The encoder checks the group count (at most
+    /// [`MAX_GROUPS`]), not the other rules. Needs [`Creds::payload_len`]
+    /// plus [`RECORD_HEADER_LEN`] bytes of `buf`.
+    pub fn creds(
+        &mut self,
+        c: &CredsHead,
+        groups: &[u32],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let n = u32::try_from(groups.len()).map_err(|_| EncodeError::Limit)?;
+        let len = Self::creds_len(n)?;
+        self.record(RECORD_CREDS, record_flags(RECORD_CREDS), len, buf, |w| {
+            encode_creds(c, n, w, |w| groups.iter().try_for_each(|&g| w.u32(g)))
+        })
+    }
+
+    fn creds_len(ngroups: u32) -> Result<usize, EncodeError> {
+        if ngroups > MAX_GROUPS {
+            return Err(EncodeError::Limit);
+        }
+        Creds::payload_len(ngroups).ok_or(EncodeError::Limit)
+    }
+
+    /// Writes a decoded CREDS record again.
+    fn creds_decoded(&mut self, c: &Creds<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let n = c.groups.len();
+        let len = Self::creds_len(n)?;
+        self.record(RECORD_CREDS, record_flags(RECORD_CREDS), len, buf, |w| {
+            encode_creds(&c.head(), n, w, |w| w.put(c.groups.raw))
+        })
+    }
+
+    fn signals_len(s: &SignalsHead) -> Result<(u32, usize), EncodeError> {
+        let n = s.count().ok_or(EncodeError::Limit)?;
+        if n > MAX_PENDING {
+            return Err(EncodeError::Limit);
+        }
+        Ok((n, Signals::payload_len(n).ok_or(EncodeError::Limit)?))
+    }
+
+    /// Writes a whole SIGNALS record (version 1.5): `s` and its
+    /// `s.nprivate + s.nshared` `entries` (user `siginfo_t`s, the private
+    /// queue's first; else [`EncodeError::Limit`]). Needs
+    /// [`Signals::payload_len`] plus [`RECORD_HEADER_LEN`] bytes of `buf`
+    /// (up to 1 MiB: [`signals_begin`](Self::signals_begin) streams it).
+    pub fn signals(
+        &mut self,
+        s: &SignalsHead,
+        entries: &[[u8; SIGINFO_LEN]],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let (n, len) = Self::signals_len(s)?;
+        if to_u64(entries.len()) != u64::from(n) {
+            return Err(EncodeError::Limit);
+        }
+        self.record(
+            RECORD_SIGNALS,
+            record_flags(RECORD_SIGNALS),
+            len,
+            buf,
+            |w| {
+                s.encode(w)?;
+                entries.iter().try_for_each(|e| w.put(e))
+            },
+        )
+    }
+
+    /// Starts a SIGNALS record (version 1.5): writes its header and fixed
+    /// part (64 bytes); then call [`siginfo`](Self::siginfo) once per entry,
+    /// `s.nprivate + s.nshared` times (the private queue's first).
+    pub fn signals_begin(&mut self, s: &SignalsHead, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let (n, len) = Self::signals_len(s)?;
+        let w = self.record_open(
+            RECORD_SIGNALS,
+            record_flags(RECORD_SIGNALS),
+            len,
+            SIGNALS_FIXED_LEN,
+            buf,
+            |w| s.encode(w),
+        )?;
+        if n > 0 {
+            self.open = Open::Siginfo(n);
+        }
+        Ok(w)
+    }
+
+    /// Writes one entry (a user `siginfo_t`) of the SIGNALS record started
+    /// by [`signals_begin`](Self::signals_begin); returns [`SIGINFO_LEN`].
+    pub fn siginfo(
+        &mut self,
+        entry: &[u8; SIGINFO_LEN],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let Open::Siginfo(left) = self.open else {
+            return Err(EncodeError::Sequence);
+        };
+        let dst = buf
+            .get_mut(..SIGINFO_LEN)
+            .ok_or(EncodeError::BufferTooSmall {
+                needed: SIGINFO_LEN,
+            })?;
+        dst.copy_from_slice(entry);
+        self.open = match left.checked_sub(1) {
+            Some(0) | None => Open::None,
+            Some(l) => Open::Siginfo(l),
+        };
+        Ok(self.commit(buf, SIGINFO_LEN))
+    }
+
+    /// Writes a decoded SIGNALS record again.
+    fn signals_decoded(&mut self, s: &Signals<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let (n, len) = Self::signals_len(&s.head())?;
+        if s.len() != n {
+            return Err(EncodeError::Limit);
+        }
+        self.record(
+            RECORD_SIGNALS,
+            record_flags(RECORD_SIGNALS),
+            len,
+            buf,
+            |w| {
+                s.head().encode(w)?;
+                w.put(s.raw)
+            },
+        )
+    }
+
+    fn process_len(ntimers: usize) -> Result<(u32, usize), EncodeError> {
+        let n = u32::try_from(ntimers).map_err(|_| EncodeError::Limit)?;
+        if n > MAX_TIMERS {
+            return Err(EncodeError::Limit);
+        }
+        Ok((n, Process::payload_len(n).ok_or(EncodeError::Limit)?))
+    }
+
+    /// Writes a PROCESS record (version 1.5): `p` and its POSIX `timers`
+    /// (ascending ids). The encoder checks the timer count (at most
+    /// [`MAX_TIMERS`]), not the other rules. Needs
+    /// [`Process::payload_len`] plus [`RECORD_HEADER_LEN`] bytes of `buf`.
+    pub fn process(
+        &mut self,
+        p: &ProcessHead,
+        timers: &[PosixTimer],
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
+        let (n, len) = Self::process_len(timers.len())?;
+        self.record(
+            RECORD_PROCESS,
+            record_flags(RECORD_PROCESS),
+            len,
+            buf,
+            |w| {
+                p.encode(n, w)?;
+                timers.iter().try_for_each(|t| t.encode(w))
+            },
+        )
+    }
+
+    /// Writes a decoded PROCESS record again.
+    fn process_decoded(&mut self, p: &Process<'_>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let (_, len) = Self::process_len(p.timers.len() as usize)?;
+        self.record(
+            RECORD_PROCESS,
+            record_flags(RECORD_PROCESS),
+            len,
+            buf,
+            |w| p.encode_body(w),
+        )
+    }
+
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
         if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
             return Err(EncodeError::Limit);
@@ -561,6 +737,9 @@ impl Encoder {
             Record::FileData(d) => self.fdata(d, buf),
             Record::Fds(f) => self.fds_decoded(f, buf),
             Record::MapFile(m) => self.map_file(m, buf),
+            Record::Creds(c) => self.creds_decoded(c, buf),
+            Record::Signals(s) => self.signals_decoded(s, buf),
+            Record::Process(p) => self.process_decoded(p, buf),
             Record::Unknown {
                 kind,
                 flags,

@@ -278,7 +278,9 @@ pub enum ErrorKind {
         /// The protection found.
         prot: u32,
     },
-    /// VMA flags version 1 does not define.
+    /// VMA flags the image's version does not define ([`VMA_WIPEONFORK`]
+    /// and [`VMA_LOCKONFAULT`] before 1.5), or [`VMA_LOCKONFAULT`] without
+    /// [`VMA_LOCKED`].
     BadVmaFlags {
         /// The flags found.
         flags: u32,
@@ -348,7 +350,8 @@ pub enum ErrorKind {
         minor: u16,
     },
     /// A FILE, FDATA, FDS or MAPFILE record in an image of a minor version
-    /// before 1.4.
+    /// before 1.4, or a CREDS, SIGNALS or PROCESS record in an image of a
+    /// minor version before 1.5 (or VMA flags of 1.5 in such an image).
     RecordNewerThanImage {
         /// The image's minor version.
         minor: u16,
@@ -541,6 +544,167 @@ pub enum ErrorKind {
         /// The number of FILE records.
         files: u32,
     },
+    /// A CREDS capability set with bits above [`CAP_LAST_CAP`].
+    CapsUnknown {
+        /// The set (`cap_inheritable`, `cap_permitted`, ...).
+        field: &'static str,
+        /// Its value.
+        caps: u64,
+    },
+    /// A CREDS capability set not within the sets it must be within
+    /// (effective in permitted, ambient in permitted and inheritable).
+    CapsNotSubset {
+        /// The set.
+        field: &'static str,
+        /// Its value.
+        caps: u64,
+        /// The sets it must be within.
+        of: &'static str,
+    },
+    /// CREDS `securebits` outside [`SECUREBITS_KNOWN`].
+    BadSecurebits {
+        /// The securebits found.
+        securebits: u32,
+    },
+    /// CREDS `flags` outside [`CREDS_FLAGS_KNOWN`].
+    BadCredsFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// A CREDS record with more than [`MAX_GROUPS`] groups.
+    TooManyGroups {
+        /// The count found.
+        count: u32,
+    },
+    /// A CREDS group that is `u32::MAX` (the invalid gid).
+    BadGroup {
+        /// Its index in the groups.
+        index: u32,
+    },
+    /// SIGNALS `altstack_flags` whose mode is not 0, [`SS_ONSTACK`] or
+    /// [`SS_DISABLE`], or with bits other than [`SS_AUTODISARM`].
+    BadAltstackFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// An enabled alternate stack of size 0 or reaching above user space.
+    BadAltstack {
+        /// Its base.
+        sp: u64,
+        /// Its size.
+        size: u64,
+    },
+    /// SIGNALS `pdeath_signal` above [`MAX_SIGNAL`].
+    BadPdeathSignal {
+        /// The signal found.
+        signal: u32,
+    },
+    /// SIGNALS `timer_slack_ns` of 0.
+    BadTimerSlack,
+    /// A SIGNALS record with more than [`MAX_PENDING`] entries.
+    TooManyPending {
+        /// `nprivate + nshared`.
+        count: u32,
+    },
+    /// A pending signal whose `si_signo` is not 1..=[`MAX_SIGNAL`], or is
+    /// SIGKILL or SIGSTOP.
+    BadPendingSignal {
+        /// Its index among the entries (private ones first).
+        index: u32,
+        /// The `si_signo` found.
+        signo: u32,
+    },
+    /// A pending signal with non-zero bytes past [`KERNEL_SIGINFO_LEN`].
+    BadSiginfoTail {
+        /// Its index among the entries.
+        index: u32,
+        /// Its `si_signo`.
+        signo: u32,
+    },
+    /// A standard signal (1..=31) pending twice in the same queue.
+    DuplicatePendingSignal {
+        /// The index of the second entry.
+        index: u32,
+        /// The signal.
+        signo: u32,
+    },
+    /// A thread's SIGNALS with entries of the process-wide queue (only the
+    /// thread group leader's SIGNALS has them).
+    SharedPendingInThread {
+        /// The task's index in the tree.
+        index: u32,
+    },
+    /// A PROCESS resource limit whose `cur` is above its `max`, or an
+    /// `RLIMIT_NOFILE` above [`MAX_NOFILE`].
+    BadRlimit {
+        /// The `RLIMIT_*` number.
+        resource: u32,
+        /// Its soft limit.
+        cur: u64,
+        /// Its hard limit.
+        max: u64,
+    },
+    /// A PROCESS interval timer with a time above [`MAX_TIME_NS`], or an
+    /// interval while disarmed.
+    BadItimer {
+        /// `ITIMER_*`.
+        which: u32,
+        /// The field (`value_ns`, `interval_ns`).
+        field: &'static str,
+    },
+    /// PROCESS `flags` outside [`PROC_FLAGS_KNOWN`], or
+    /// [`PROC_MLOCK_ONFAULT`] without [`PROC_MLOCK_FUTURE`].
+    BadProcessFlags {
+        /// The flags found.
+        flags: u32,
+    },
+    /// PROCESS `dumpable` above [`MAX_DUMPABLE`].
+    BadDumpable {
+        /// The value found.
+        dumpable: u32,
+    },
+    /// A PROCESS record with more than [`MAX_TIMERS`] timers.
+    TooManyTimers {
+        /// The count found.
+        count: u32,
+    },
+    /// A PROCESS signal disposition breaking a rule: unknown flags, a
+    /// handler or restorer outside user space, no restorer with
+    /// `SA_RESTORER`, SIGKILL or SIGSTOP in the mask, or anything for
+    /// SIGKILL or SIGSTOP.
+    BadSigaction {
+        /// The signal.
+        signo: u32,
+        /// The field (`handler`, `flags`, `restorer`, `mask`).
+        field: &'static str,
+    },
+    /// A PROCESS POSIX timer breaking a rule (id, clock, notify, signo,
+    /// tid, times, overrun, reserved).
+    BadTimer {
+        /// The timer id.
+        id: u32,
+        /// The field.
+        field: &'static str,
+    },
+    /// A PROCESS POSIX timer whose id is not above the previous one's.
+    TimerIdNotAscending {
+        /// The timer id.
+        id: u32,
+    },
+    /// A PROCESS POSIX timer targeting a thread (`SIGEV_THREAD_ID`) that
+    /// is not a live task of the thread group.
+    TimerTidNotInGroup {
+        /// The timer id.
+        id: u32,
+        /// The thread id found.
+        tid: u32,
+    },
+    /// A PROCESS record of a thread (only a live thread group leader has
+    /// one).
+    ProcessInThread {
+        /// The task's index in the tree.
+        index: u32,
+    },
     /// The trailer's record count is wrong.
     TrailerCountMismatch {
         /// The count in the trailer.
@@ -639,7 +803,10 @@ impl fmt::Display for ErrorKind {
             MmInKernelSpace => write!(f, "mm address above user space"),
             BadVmaKind { kind } => write!(f, "bad VMA kind {kind}"),
             BadProt { prot } => write!(f, "bad protection {prot:#x}"),
-            BadVmaFlags { flags } => write!(f, "bad VMA flags {flags:#x}"),
+            BadVmaFlags { flags } => write!(
+                f,
+                "bad VMA flags {flags:#x} (unknown in the image's version, or LOCKONFAULT without LOCKED)"
+            ),
             VmaPathMismatch => write!(f, "VMA path presence does not match its kind"),
             VmaEmpty => write!(f, "VMA start not below end"),
             VmaUnaligned => write!(f, "VMA not page-aligned"),
@@ -667,7 +834,7 @@ impl fmt::Display for ErrorKind {
                 write!(f, "FILES record in an image of version 1.{minor} (FDS replaces it)")
             }
             RecordNewerThanImage { minor } => {
-                write!(f, "record type of version 1.4 in an image of version 1.{minor}")
+                write!(f, "record type newer than the image's version 1.{minor}")
             }
             BadFileId { id, expected } => write!(f, "FILE id {id}, expected {expected}"),
             BadOpenFlags { id, flags } => {
@@ -727,6 +894,85 @@ impl fmt::Display for ErrorKind {
             MapFileBadSize { size } => write!(f, "MAPFILE size {size} above i64::MAX"),
             MapFileBadFile { file, files } => {
                 write!(f, "MAPFILE file {file} above the FILE count {files}")
+            }
+            CapsUnknown { field, caps } => write!(
+                f,
+                "CREDS {field} {caps:#x} has bits above CAP_LAST_CAP ({CAP_LAST_CAP})"
+            ),
+            CapsNotSubset { field, caps, of } => {
+                write!(f, "CREDS {field} {caps:#x} not within {of}")
+            }
+            BadSecurebits { securebits } => {
+                write!(f, "CREDS securebits {securebits:#x} has unknown bits")
+            }
+            BadCredsFlags { flags } => write!(f, "CREDS flags {flags:#x} has unknown bits"),
+            TooManyGroups { count } => {
+                write!(f, "CREDS ngroups {count} above {MAX_GROUPS}")
+            }
+            BadGroup { index } => write!(f, "CREDS groups[{index}] is the invalid gid"),
+            BadAltstackFlags { flags } => write!(
+                f,
+                "SIGNALS altstack_flags {flags:#x} not 0, SS_ONSTACK or SS_DISABLE (with SS_AUTODISARM)"
+            ),
+            BadAltstack { sp, size } => write!(
+                f,
+                "SIGNALS altstack {sp:#x} size {size:#x}: empty or above user space"
+            ),
+            BadPdeathSignal { signal } => {
+                write!(f, "SIGNALS pdeath_signal {signal} above {MAX_SIGNAL}")
+            }
+            BadTimerSlack => write!(f, "SIGNALS timer_slack_ns is 0"),
+            TooManyPending { count } => write!(
+                f,
+                "SIGNALS nprivate + nshared {count} above {MAX_PENDING}"
+            ),
+            BadPendingSignal { index, signo } => write!(
+                f,
+                "SIGNALS entry {index}: si_signo {signo} not 1..={MAX_SIGNAL} or SIGKILL/SIGSTOP"
+            ),
+            BadSiginfoTail { index, signo } => write!(
+                f,
+                "SIGNALS entry {index} (signal {signo}): bytes past {KERNEL_SIGINFO_LEN} not zero"
+            ),
+            DuplicatePendingSignal { index, signo } => write!(
+                f,
+                "SIGNALS entry {index}: standard signal {signo} pending twice in one queue"
+            ),
+            SharedPendingInThread { index } => write!(
+                f,
+                "task {index}: SIGNALS nshared not 0 in a thread (the leader has the shared queue)"
+            ),
+            BadRlimit { resource, cur, max } => write!(
+                f,
+                "PROCESS rlimits[{resource}]: cur {cur} above max {max}, or RLIMIT_NOFILE above {MAX_NOFILE}"
+            ),
+            BadItimer { which, field } => write!(
+                f,
+                "PROCESS itimers[{which}] {field}: above {MAX_TIME_NS} ns, or an interval while disarmed"
+            ),
+            BadProcessFlags { flags } => write!(
+                f,
+                "PROCESS flags {flags:#x}: unknown bits, or MLOCK_ONFAULT without MLOCK_FUTURE"
+            ),
+            BadDumpable { dumpable } => {
+                write!(f, "PROCESS dumpable {dumpable} above {MAX_DUMPABLE}")
+            }
+            TooManyTimers { count } => {
+                write!(f, "PROCESS ntimers {count} above {MAX_TIMERS}")
+            }
+            BadSigaction { signo, field } => {
+                write!(f, "PROCESS sigactions of signal {signo}: bad {field}")
+            }
+            BadTimer { id, field } => write!(f, "PROCESS timer {id}: bad {field}"),
+            TimerIdNotAscending { id } => {
+                write!(f, "PROCESS timer {id}: id not above the previous timer's")
+            }
+            TimerTidNotInGroup { id, tid } => write!(
+                f,
+                "PROCESS timer {id}: tid {tid} not a live task of the thread group"
+            ),
+            ProcessInThread { index } => {
+                write!(f, "task {index}: PROCESS record in a thread")
             }
             TrailerCountMismatch { found, expected } => {
                 write!(f, "trailer record count {found}, expected {expected}")

@@ -103,6 +103,10 @@ pub use records::fdt::{FdEntry, Fds, FileData, FileKind, MapFile, OpenFile};
 pub use records::files::{FileEntry, Files, FilesIter};
 pub use records::mm::{Auxv, AuxvIter, Mm, Pages, Shm, Vma, VmaKind};
 pub use records::regs::{self, Regs};
+pub use records::sig::{
+    Creds, CredsHead, Groups, Itimer, PosixTimer, Process, ProcessHead, Rlimit, SigAction, SigInfo,
+    Signals, SignalsHead, Timers,
+};
 pub use records::task::{Fpu, Task, Thread};
 pub use records::tree::{Tree, TreeEntry, TreeIter};
 pub use records::{decode_record, Record};

@@ -9,6 +9,7 @@ use super::error::{Error, ErrorKind};
 use super::header::{FileHeader, RecordHeader, Trailer};
 use super::records::fdt::{Fds, FileData, MapFile, OpenFile};
 use super::records::mm::{Mm, Pages, Shm, Vma, VmaKind};
+use super::records::sig::{PosixTimer, Process, Signals};
 use super::records::task::Task;
 use super::records::tree::Tree;
 use super::records::{check_len, decode_known, Record};
@@ -87,8 +88,15 @@ enum TaskStage {
     NeedFpu,
     /// Its FPU was read: its FILES or THREAD may come next (optional).
     MayFiles,
-    /// Its FILES was read: its THREAD may come next (optional).
+    /// Its FILES was read: its THREAD may come next (optional before
+    /// 1.5).
     MayThread,
+    /// Its THREAD was read (1.5): its CREDS comes next.
+    NeedCreds,
+    /// Its CREDS was read: its SIGNALS comes next.
+    NeedSignals,
+    /// A thread group leader's SIGNALS was read: its PROCESS comes next.
+    NeedProcess,
 }
 
 /// Incremental validator: the same checks as [`validate`], fed one piece at
@@ -148,6 +156,9 @@ pub struct Validator<'t> {
     may_mapfile: bool,
     /// Bytes of padding at the end of the current FDATA record's data.
     pad_left: u64,
+    /// The last known record was a thread's SIGNALS (a PROCESS now is
+    /// refused as [`ErrorKind::ProcessInThread`]).
+    thread_signals: bool,
 }
 
 impl Default for Validator<'_> {
@@ -195,6 +206,7 @@ impl<'t> Validator<'t> {
             cur_thread: false,
             may_mapfile: false,
             pad_left: 0,
+            thread_signals: false,
         }
     }
 
@@ -310,12 +322,21 @@ impl<'t> Validator<'t> {
     /// PAGES inside a VMA, FILE and FDATA between the TREE and the first
     /// TASK).
     fn expected(&self) -> u32 {
+        let sig = self.header.is_some_and(|h| h.minor >= VERSION_MINOR_SIG);
         if self.tree.is_none() {
             RECORD_TREE
         } else if self.stage == TaskStage::NeedRegs {
             RECORD_REGS
         } else if self.stage == TaskStage::NeedFpu {
             RECORD_FPU
+        } else if sig && matches!(self.stage, TaskStage::MayFiles | TaskStage::MayThread) {
+            RECORD_THREAD
+        } else if self.stage == TaskStage::NeedCreds {
+            RECORD_CREDS
+        } else if self.stage == TaskStage::NeedSignals {
+            RECORD_SIGNALS
+        } else if self.stage == TaskStage::NeedProcess {
+            RECORD_PROCESS
         } else if self.next_task < self.ntasks {
             RECORD_TASK
         } else if self.vmas_left > 0 {
@@ -408,6 +429,15 @@ impl<'t> Validator<'t> {
         );
         if fdt && minor < VERSION_MINOR_FDT {
             return Err(ErrorKind::RecordNewerThanImage { minor });
+        }
+        let sig = matches!(h.kind, RECORD_CREDS | RECORD_SIGNALS | RECORD_PROCESS);
+        if sig && minor < VERSION_MINOR_SIG {
+            return Err(ErrorKind::RecordNewerThanImage { minor });
+        }
+        if core::mem::take(&mut self.thread_signals) && h.kind == RECORD_PROCESS {
+            return Err(ErrorKind::ProcessInThread {
+                index: self.next_task.saturating_sub(1),
+            });
         }
         if h.kind == RECORD_FILES && minor >= VERSION_MINOR_FDT {
             return Err(ErrorKind::FilesInNewImage { minor });
@@ -545,7 +575,16 @@ impl<'t> Validator<'t> {
             Record::File(f) => self.place_file(f)?,
             Record::FileData(d) => self.place_fdata(d)?,
             Record::MapFile(m) => self.place_mapfile(m)?,
-            Record::Thread(_) => self.stage = TaskStage::None,
+            Record::Thread(_) => {
+                self.stage = if file.minor >= VERSION_MINOR_SIG {
+                    TaskStage::NeedCreds
+                } else {
+                    TaskStage::None
+                }
+            }
+            Record::Creds(_) => self.stage = TaskStage::NeedSignals,
+            Record::Signals(s) => self.place_signals(s)?,
+            Record::Process(p) => self.place_process(p)?,
             Record::Shm(s) => self.place_shm(s)?,
             Record::Mm(m) => self.place_mm(m)?,
             Record::Vma(v) => self.place_vma(v)?,
@@ -666,6 +705,50 @@ impl<'t> Validator<'t> {
             });
         }
         self.stage = TaskStage::MayThread;
+        Ok(())
+    }
+
+    /// A SIGNALS: a thread's has no entry of the shared queue, and no
+    /// PROCESS follows it; a leader's PROCESS comes next.
+    fn place_signals(&mut self, s: &Signals<'_>) -> Result<(), ErrorKind> {
+        if self.cur_thread {
+            if s.nshared != 0 {
+                return Err(ErrorKind::SharedPendingInThread {
+                    index: self.next_task.saturating_sub(1),
+                });
+            }
+            self.thread_signals = true;
+            self.stage = TaskStage::None;
+        } else {
+            self.stage = TaskStage::NeedProcess;
+        }
+        Ok(())
+    }
+
+    /// A PROCESS: each timer aimed at a thread aims at a live task of the
+    /// leader's thread group (found after the leader in the tree).
+    fn place_process(&mut self, p: &Process<'_>) -> Result<(), ErrorKind> {
+        let index = self.next_task.saturating_sub(1);
+        let tree = self.tree.ok_or(ErrorKind::OutOfOrder {
+            expected: RECORD_TREE,
+        })?;
+        let tgid = tree.get(index).map_or(0, |e| e.tgid);
+        let mut last_ok = None;
+        for t in p.timers.iter().filter(PosixTimer::to_thread) {
+            if last_ok == Some(t.tid) {
+                continue;
+            }
+            match tree.group_member(index, tgid, t.tid) {
+                Some(e) if !e.is_zombie() => last_ok = Some(t.tid),
+                _ => {
+                    return Err(ErrorKind::TimerTidNotInGroup {
+                        id: t.id,
+                        tid: t.tid,
+                    })
+                }
+            }
+        }
+        self.stage = TaskStage::None;
         Ok(())
     }
 

@@ -115,7 +115,7 @@ const KINDS: [FileKind; 8] = [
 fn sample14_is_valid() {
     let b = sample14_bytes();
     let s = check(&b).unwrap();
-    assert_eq!(s.header, sample::header());
+    assert_eq!(s.header, sample::header_v1_4());
     assert_eq!(s.header.minor, 4);
     assert_eq!(s.files, 9);
     assert_eq!(s.tasks, 4);
@@ -1190,9 +1190,11 @@ fn reject_fdt_records_in_older_images() {
         img.offset(f),
         ErrorKind::FilesInNewImage { minor: 4 },
     );
-    // The 1.3 image stays valid as it is, and a 1.4 one with minor 7 too.
+    // The 1.3 and 1.4 images stay valid as they are, and a 1.5 one with
+    // minor 7 too.
     check(&Img::sample().bytes()).unwrap();
-    let mut img = Img::sample14();
+    check(&Img::sample14().bytes()).unwrap();
+    let mut img = Img::sample15();
     img.header[10] = 7;
     assert_eq!(check(&img.bytes()).unwrap().files, 9);
 }

@@ -372,7 +372,12 @@ impl<'a> Vma<'a> {
         let kind = r.u32().ok_or(short)?;
         let path_len = r.u32().ok_or(short)?;
         let kind = VmaKind::from_u32(kind).ok_or(BadVmaKind { kind })?;
-        if flags & !VMA_FLAGS_KNOWN != 0 {
+        let known = if h.minor >= VERSION_MINOR_SIG {
+            VMA_FLAGS_KNOWN_SIG
+        } else {
+            VMA_FLAGS_KNOWN
+        };
+        if flags & !known != 0 || (flags & VMA_LOCKONFAULT != 0 && flags & VMA_LOCKED == 0) {
             return Err(BadVmaFlags { flags });
         }
         // VM_READ/WRITE/EXEC imply VM_MAYREAD/MAYWRITE/MAYEXEC.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The records: one submodule per kind of state (the TREE; a task's
 //! TASK, REGS, FPU, THREAD; an mm's MM, VMA, PAGES, SHM; FILES; the open
-//! files' FILE, FDATA, FDS, MAPFILE), the
+//! files' FILE, FDATA, FDS, MAPFILE; a task's CREDS, SIGNALS, PROCESS), the
 //! [`Record`] enum of them all, and [`decode_record`], which decodes one
 //! payload and checks what the record alone can tell.
 //!
@@ -13,6 +13,7 @@ pub(super) mod fdt;
 pub(super) mod files;
 pub(super) mod mm;
 pub mod regs;
+pub(super) mod sig;
 pub(super) mod task;
 pub(super) mod tree;
 
@@ -26,6 +27,7 @@ use fdt::{Fds, FileData, MapFile, OpenFile};
 use files::Files;
 use mm::{Mm, Pages, Shm, Vma};
 use regs::Regs;
+use sig::{Creds, Process, Signals};
 use task::{Fpu, Task, Thread};
 use tree::Tree;
 
@@ -62,6 +64,12 @@ pub enum Record<'a> {
     Fds(Fds<'a>),
     /// MAPFILE (version 1.4).
     MapFile(MapFile),
+    /// CREDS (version 1.5).
+    Creds(Creds<'a>),
+    /// SIGNALS (version 1.5).
+    Signals(Signals<'a>),
+    /// PROCESS (version 1.5).
+    Process(Process<'a>),
     /// A record of a type this version does not define, skipped.
     Unknown {
         /// Its type.
@@ -93,6 +101,9 @@ impl Record<'_> {
             Record::FileData(_) => RECORD_FDATA,
             Record::Fds(_) => RECORD_FDS,
             Record::MapFile(_) => RECORD_MAPFILE,
+            Record::Creds(_) => RECORD_CREDS,
+            Record::Signals(_) => RECORD_SIGNALS,
+            Record::Process(_) => RECORD_PROCESS,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -151,6 +162,9 @@ pub(super) fn check_len(hdr: &RecordHeader, file: &FileHeader) -> Result<(), Err
         RECORD_FDATA => (FDATA_FIXED_LEN, FDATA_MAX_PAYLOAD),
         RECORD_FDS => (FDS_FIXED_LEN, FDS_MAX_PAYLOAD),
         RECORD_MAPFILE => (MAPFILE_PAYLOAD_LEN, MAPFILE_PAYLOAD_LEN),
+        RECORD_CREDS => (CREDS_FIXED_LEN, CREDS_MAX_PAYLOAD),
+        RECORD_SIGNALS => (SIGNALS_FIXED_LEN, SIGNALS_MAX_PAYLOAD),
+        RECORD_PROCESS => (PROCESS_FIXED_LEN, PROCESS_MAX_PAYLOAD),
         _ => (TRAILER_PAYLOAD_LEN, TRAILER_PAYLOAD_LEN),
     };
     let (min, max) = (to_u64(min), to_u64(max));
@@ -203,6 +217,9 @@ pub(super) fn decode_known<'a>(
         }
         RECORD_FDS => Record::Fds(Fds::decode(p)?),
         RECORD_MAPFILE => Record::MapFile(MapFile::decode(p)?),
+        RECORD_CREDS => Record::Creds(Creds::decode(p)?),
+        RECORD_SIGNALS => Record::Signals(Signals::decode(p)?),
+        RECORD_PROCESS => Record::Process(Process::decode(p)?),
         _ => Record::Trailer(Trailer::decode(p)?),
     })
 }

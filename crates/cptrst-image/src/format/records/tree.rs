@@ -256,6 +256,19 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// The entry of level-0 pid `pid` in thread group `tgid`, searched
+    /// from entry `from` on (a thread comes after its leader).
+    pub(in super::super) fn group_member(
+        &self,
+        from: u32,
+        tgid: u32,
+        pid: u32,
+    ) -> Option<TreeEntry> {
+        (from..self.len())
+            .find(|&j| self.ids(j) == Some((pid, tgid)))
+            .and_then(|j| self.get(j))
+    }
+
     /// The tasks, in order.
     pub fn iter(&self) -> TreeIter<'a> {
         TreeIter {
