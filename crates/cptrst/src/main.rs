@@ -60,7 +60,9 @@ commands:
         credentials instead (as images before 1.5 are).
   inspect FILE|- [--json] [--page ADDR]
         validate an image and print its tasks (as a table and as a tree),
-        registers, address spaces and page counts (--json for scripts);
+        registers, open files, credentials, signal dispositions, pending
+        signals, timers and resource limits, address spaces and page
+        counts (--json for scripts);
         --page writes the content of the page at ADDR as stored in the
         image. A bad image gives exit status 1 and names the record and
         byte offset.

@@ -3859,8 +3859,8 @@ fn alarm_check(secs: u32) -> ! {
 
 const ITIMER_REAL_NS: u64 = 2_000_000_000;
 const ITIMER_REAL_INTERVAL_NS: u64 = 1_000_000_000;
-const ITIMER_VIRT_NS: (u64, u64) = (1000_000_000_000, 500_000_000_000);
-const ITIMER_PROF_NS: (u64, u64) = (2000_000_000_000, 700_000_000_000);
+const ITIMER_VIRT_NS: (u64, u64) = (1_000_000_000_000, 500_000_000_000);
+const ITIMER_PROF_NS: (u64, u64) = (2_000_000_000_000, 700_000_000_000);
 /// The bit of `itimer-check`'s `arg` that says a SIGALRM is pending in the
 /// image (it comes first, at once).
 const ITIMER_PENDING_BIT: u64 = 1 << 63;
@@ -4498,7 +4498,7 @@ fn sig_bench(nrt: usize, ntimers: usize) -> ! {
             errs.push(format!("signal {sig}: {} values, want {} ({:?}...)", got[sig as usize].len(), want.len(), &got[sig as usize][..got[sig as usize].len().min(4)]));
         }
     }
-    let missing = timers.iter().filter(|&&t| !timer_get(t).is_some_and(|(v, _)| v > 0)).count();
+    let missing = timers.iter().filter(|&&t| timer_get(t).is_none_or(|(v, _)| v == 0)).count();
     if missing > 0 {
         errs.push(format!("{missing} of {ntimers} timers missing or disarmed"));
     }
