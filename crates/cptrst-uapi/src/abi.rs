@@ -182,8 +182,9 @@ pub const RST_ZOMBIE: u32 = 0x10000;
 /// Map files whose type or size differ from the image's MAPFILE record
 /// (else `ESTALE`).
 pub const RST_FILE_CHANGED_OK: u32 = 1 << 3;
-/// Restore the tasks with the invoker's credentials instead of the
-/// image's (the CREDS records are not applied).
+/// Restore every task with the invoker's credentials (ids, groups,
+/// capabilities, securebits) instead of the image's: no credential is
+/// checked or set (the coordinator's flag; a participant may pass it too).
 pub const RST_AS_INVOKER: u32 = 1 << 4;
 /// All flags `restart` knows.
 pub const RST_FLAGS_ALL: u32 = RST_COORD | RST_SKIP_FILES | RST_RESUME | RST_FILE_CHANGED_OK;
