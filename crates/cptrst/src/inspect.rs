@@ -27,10 +27,30 @@
 //! root and cwd, then one line per fd: number, kind, flags, position,
 //! target (path, `pipe#ID`, `memfd:NAME`, what an external object was);
 //! and the open files, one line each, after the tree.
+//!
+//! Signals, timers, limits and credentials (image 1.5): a task's CREDS
+//! record adds to its `"creds"` the capability sets (`cap_effective`,
+//! `cap_permitted`, `cap_inheritable`, `cap_ambient`, `cap_bset`, as
+//! numbers), `securebits`, `no_new_privs` and `groups`; its SIGNALS record
+//! is `"signals": {"altstack": {"sp", "size", "flags", "flag_names"},
+//! "pdeath_signal", "timer_slack_ns", "pending": [{"queue": "private" or
+//! "shared", "signo", "name", "code", "code_name", "pid", "uid", "value"},
+//! ...]}` (queue order, private first); a process's PROCESS record is
+//! `"process": {"rlimits": [{"resource": "RLIMIT_NOFILE", "cur", "max"},
+//! ...] (a number or "unlimited"), "itimers": [{"which", "value_ns",
+//! "interval_ns"}], "flags", "dumpable", "sigactions": [...], "timers":
+//! [{"id", "clock", "notify", "signo", "value", "tid", "value_ns",
+//! "interval_ns", "overrun"}]}`, its sigactions only the signals whose
+//! action is not the default (`"disposition"`: `SIG_IGN`, `SIG_DFL` with
+//! flags, or `handler`; `"flags"` as names). The text shows the same
+//! under the task: uids and gids, capabilities in hex with the names of a
+//! few, the alternate stack, parent-death signal, timer slack, one line
+//! per pending signal, the limits, armed itimers, process flags, one line
+//! per non-default disposition and per timer.
 
 use std::io::{Read, Write};
 
-use cptrst_image::{self as image, FileKind, OpenFile, Reader, Record, VmaKind};
+use cptrst_image::{self as image, Creds, FileKind, OpenFile, Process, Reader, Record, SigInfo, Signals, VmaKind};
 use serde_json::{json, Value};
 
 use cptrst::Failure;
@@ -294,8 +314,23 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     v["mapfile"] = json!({"size": m.size, "mode": m.mode, "file": m.file});
                 }
             }
-            // The 1.5 records: shown by the tool's own change (H4).
-            Record::Creds(_) | Record::Signals(_) | Record::Process(_) => {}
+            Record::Creds(c) => {
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    if let Some(m) = v["creds"].as_object_mut() {
+                        m.extend(creds_json(&c));
+                    }
+                }
+            }
+            Record::Signals(s) => {
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["signals"] = signals_json(&s);
+                }
+            }
+            Record::Process(p) => {
+                if let Some(v) = tasks.iter_mut().rev().find(|t| t.get("comm").is_some()) {
+                    v["process"] = process_json(&p);
+                }
+            }
             Record::Unknown { kind, .. } => {
                 eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
             }
@@ -409,6 +444,9 @@ fn print_text(v: &Value) {
         for l in fd_lines(t) {
             println!("{l}");
         }
+        for l in sig_lines(t) {
+            println!("{l}");
+        }
     }
     println!("\ntree:");
     for l in tree_lines(&tasks) {
@@ -458,6 +496,346 @@ fn print_text(v: &Value) {
             );
         }
     }
+}
+
+/// The name of signal `sig` as `kill -l` gives it: SIGHUP ... SIGSYS,
+/// SIG32, SIG33 (glibc's own), SIGRTMIN, SIGRTMIN+1 ... SIGRTMAX-1, SIGRTMAX.
+pub fn signal_name(sig: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT",
+        "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    match sig {
+        1..=31 => format!("SIG{}", NAMES[sig as usize - 1]),
+        34 => "SIGRTMIN".into(),
+        35..=48 => format!("SIGRTMIN+{}", sig - 34),
+        49..=63 => format!("SIGRTMAX-{}", 64 - sig),
+        64 => "SIGRTMAX".into(),
+        _ => format!("SIG{sig}"),
+    }
+}
+
+/// The name of an si_code the kernel or a sender sets for any signal
+/// (SI_USER, SI_QUEUE, SI_TIMER, SI_TKILL, ...); a positive code of a
+/// fault or SIGCHLD is shown as its number.
+fn si_code_name(code: i32) -> String {
+    match code {
+        0 => "SI_USER".into(),
+        0x80 => "SI_KERNEL".into(),
+        -1 => "SI_QUEUE".into(),
+        -2 => "SI_TIMER".into(),
+        -3 => "SI_MESGQ".into(),
+        -4 => "SI_ASYNCIO".into(),
+        -5 => "SI_SIGIO".into(),
+        -6 => "SI_TKILL".into(),
+        c => format!("code {c}"),
+    }
+}
+
+const CAP_NAMES: [&str; 41] = [
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap", "linux_immutable",
+    "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot",
+    "sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease",
+    "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read",
+    "perfmon", "bpf", "checkpoint_restore",
+];
+
+/// A capability set in a few words: `0x...` and, if it has at most 4
+/// capabilities, their names; `all` for every capability the kernel knows.
+fn caps_text(caps: u64) -> String {
+    if caps == image::CAP_VALID {
+        return format!("{caps:#x} (all)");
+    }
+    let names: Vec<&str> = (0..CAP_NAMES.len()).filter(|&i| caps & (1 << i) != 0).map(|i| CAP_NAMES[i]).collect();
+    match names.len() {
+        0 => "0".into(),
+        1..=4 => format!("{caps:#x} ({})", names.join(",")),
+        n => format!("{caps:#x} ({n} capabilities)"),
+    }
+}
+
+fn sa_flag_names(flags: u64) -> Vec<&'static str> {
+    [
+        (image::SA_NOCLDSTOP, "SA_NOCLDSTOP"),
+        (image::SA_NOCLDWAIT, "SA_NOCLDWAIT"),
+        (image::SA_SIGINFO, "SA_SIGINFO"),
+        (image::SA_UNSUPPORTED, "SA_UNSUPPORTED"),
+        (image::SA_EXPOSE_TAGBITS, "SA_EXPOSE_TAGBITS"),
+        (image::SA_RESTORER, "SA_RESTORER"),
+        (image::SA_ONSTACK, "SA_ONSTACK"),
+        (image::SA_RESTART, "SA_RESTART"),
+        (image::SA_NODEFER, "SA_NODEFER"),
+        (image::SA_RESETHAND, "SA_RESETHAND"),
+    ]
+    .iter()
+    .filter(|(b, _)| flags & b != 0)
+    .map(|&(_, n)| n)
+    .collect()
+}
+
+fn altstack_flag_names(flags: u32) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    match flags & !image::SS_AUTODISARM {
+        image::SS_ONSTACK => v.push("SS_ONSTACK"),
+        image::SS_DISABLE => v.push("SS_DISABLE"),
+        _ => {}
+    }
+    if flags & image::SS_AUTODISARM != 0 {
+        v.push("SS_AUTODISARM");
+    }
+    v
+}
+
+/// A signal mask: `0x...` and the names if there are at most 4.
+fn mask_text(mask: u64) -> String {
+    let sigs: Vec<String> = (1..=64u32).filter(|&s| mask & (1 << (s - 1)) != 0).map(signal_name).collect();
+    match sigs.len() {
+        0 => "0".into(),
+        1..=4 => format!("{mask:#x} ({})", sigs.join(",")),
+        n => format!("{mask:#x} ({n} signals)"),
+    }
+}
+
+const RLIMIT_NAMES: [&str; image::RLIMIT_COUNT] = [
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+];
+
+const ITIMER_NAMES: [&str; image::ITIMER_COUNT] = ["ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF"];
+
+/// A limit: its number, or "unlimited" (RLIM_INFINITY).
+fn limit_json(v: u64) -> Value {
+    if v == image::RLIM_INFINITY {
+        json!("unlimited")
+    } else {
+        json!(v)
+    }
+}
+
+fn clock_name(clock: i32) -> String {
+    match clock {
+        image::CLOCK_REALTIME => "CLOCK_REALTIME".into(),
+        image::CLOCK_MONOTONIC => "CLOCK_MONOTONIC".into(),
+        image::CLOCK_BOOTTIME => "CLOCK_BOOTTIME".into(),
+        image::CLOCK_TAI => "CLOCK_TAI".into(),
+        c => format!("clock {c}"),
+    }
+}
+
+fn notify_name(notify: u32) -> String {
+    match notify {
+        image::SIGEV_SIGNAL => "SIGEV_SIGNAL".into(),
+        image::SIGEV_NONE => "SIGEV_NONE".into(),
+        image::SIGEV_THREAD_ID => "SIGEV_THREAD_ID".into(),
+        n => format!("notify {n}"),
+    }
+}
+
+/// A CREDS record: the keys added to the task's `creds` (from TASK).
+fn creds_json(c: &Creds<'_>) -> serde_json::Map<String, Value> {
+    let v = json!({
+        "cap_inheritable": c.cap_inheritable, "cap_permitted": c.cap_permitted, "cap_effective": c.cap_effective,
+        "cap_bset": c.cap_bset, "cap_ambient": c.cap_ambient, "securebits": c.securebits,
+        "no_new_privs": c.no_new_privs(), "groups": c.groups.iter().collect::<Vec<u32>>(),
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// One pending signal of a SIGNALS record.
+fn pending_json(queue: &str, s: &SigInfo<'_>) -> Value {
+    json!({
+        "queue": queue, "signo": s.signo(), "name": signal_name(s.signo()), "code": s.code(),
+        "code_name": si_code_name(s.code()), "pid": s.pid(), "uid": s.uid(), "value": s.value(),
+    })
+}
+
+fn signals_json(s: &Signals<'_>) -> Value {
+    let pending: Vec<Value> =
+        s.private().map(|e| pending_json("private", &e)).chain(s.shared().map(|e| pending_json("shared", &e))).collect();
+    json!({
+        "altstack": {"sp": s.altstack_sp, "size": s.altstack_size, "flags": s.altstack_flags,
+                     "flag_names": altstack_flag_names(s.altstack_flags)},
+        "pdeath_signal": s.pdeath_signal, "timer_slack_ns": s.timer_slack_ns, "pending": pending,
+    })
+}
+
+fn process_json(p: &Process<'_>) -> Value {
+    let rlimits: Vec<Value> = p
+        .rlimits
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({"resource": RLIMIT_NAMES[i], "cur": limit_json(r.cur), "max": limit_json(r.max)}))
+        .collect();
+    let itimers: Vec<Value> = p
+        .itimers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"which": ITIMER_NAMES[i], "value_ns": t.value_ns, "interval_ns": t.interval_ns}))
+        .collect();
+    let sigactions: Vec<Value> = p
+        .sigactions()
+        .filter(|(_, a)| !a.is_default())
+        .map(|(sig, a)| {
+            let disposition = match a.handler {
+                image::SIG_DFL => "SIG_DFL",
+                image::SIG_IGN => "SIG_IGN",
+                _ => "handler",
+            };
+            json!({"signo": sig, "name": signal_name(sig), "disposition": disposition, "handler": a.handler,
+                   "flags": sa_flag_names(a.flags), "sa_flags": a.flags, "mask": a.mask, "restorer": a.restorer})
+        })
+        .collect();
+    let timers: Vec<Value> = p
+        .timers
+        .iter()
+        .map(|t| {
+            json!({"id": t.id, "clock": clock_name(t.clock), "notify": notify_name(t.notify), "signo": t.signo,
+                   "value": t.value, "tid": t.tid, "value_ns": t.value_ns, "interval_ns": t.interval_ns,
+                   "overrun": t.overrun_last})
+        })
+        .collect();
+    let flags: Vec<&str> = [
+        (image::PROC_CHILD_SUBREAPER, "child_subreaper"),
+        (image::PROC_THP_DISABLE, "thp_disable"),
+        (image::PROC_MLOCK_FUTURE, "mlockall_future"),
+        (image::PROC_MLOCK_ONFAULT, "mlockall_onfault"),
+    ]
+    .iter()
+    .filter(|(b, _)| p.flags & b != 0)
+    .map(|&(_, n)| n)
+    .collect();
+    json!({"rlimits": rlimits, "itimers": itimers, "flags": flags, "dumpable": p.dumpable,
+           "sigactions": sigactions, "timers": timers})
+}
+
+/// The lines of a task's CREDS, SIGNALS and PROCESS records (image 1.5;
+/// none without them).
+fn sig_lines(t: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let c = &t["creds"];
+    if c.get("cap_effective").is_some() {
+        let ids = |k: [&str; 4]| k.iter().map(|k| c[*k].to_string()).collect::<Vec<_>>().join("/");
+        let groups: Vec<String> = c["groups"].as_array().into_iter().flatten().map(Value::to_string).collect();
+        out.push(format!(
+            "      creds uid {} gid {} (real/effective/saved/fs)  groups {}",
+            ids(["uid", "euid", "suid", "fsuid"]),
+            ids(["gid", "egid", "sgid", "fsgid"]),
+            if groups.is_empty() { "none".into() } else { groups.join(",") }
+        ));
+        out.push(format!(
+            "      caps effective {} permitted {} inheritable {} ambient {} bounding {}",
+            caps_text(num(&c["cap_effective"])),
+            caps_text(num(&c["cap_permitted"])),
+            caps_text(num(&c["cap_inheritable"])),
+            caps_text(num(&c["cap_ambient"])),
+            caps_text(num(&c["cap_bset"]))
+        ));
+        out.push(format!(
+            "      securebits {:#x}{}",
+            num(&c["securebits"]),
+            if c["no_new_privs"].as_bool() == Some(true) { "  no_new_privs" } else { "" }
+        ));
+    }
+    if let Some(s) = t.get("signals") {
+        let a = &s["altstack"];
+        let names: Vec<&str> = a["flag_names"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let stack = if names.contains(&"SS_DISABLE") {
+            "none".to_string()
+        } else {
+            format!("{:#x}+{:#x}{}", num(&a["sp"]), num(&a["size"]), if names.is_empty() { String::new() } else { format!(" {}", names.join(",")) })
+        };
+        let pdeath = match num(&s["pdeath_signal"]) {
+            0 => "none".to_string(),
+            n => signal_name(n as u32),
+        };
+        let pending = s["pending"].as_array().cloned().unwrap_or_default();
+        out.push(format!(
+            "      altstack {stack}  pdeath signal {pdeath}  timer slack {} ns  {} pending",
+            num(&s["timer_slack_ns"]),
+            pending.len()
+        ));
+        for p in &pending {
+            let code = p["code"].as_i64().unwrap_or(0);
+            let what = match code {
+                -2 => format!("timer {} overrun {} value {:#x}", p["pid"], p["uid"], num(&p["value"])),
+                -1 => format!("pid {} uid {} value {:#x}", p["pid"], p["uid"], num(&p["value"])),
+                0 | -6 => format!("pid {} uid {}", p["pid"], p["uid"]),
+                _ => String::new(),
+            };
+            out.push(format!(
+                "      pending {:<7} {:<12} {:<10} {what}",
+                p["queue"].as_str().unwrap_or("?"),
+                p["name"].as_str().unwrap_or("?"),
+                p["code_name"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    let Some(p) = t.get("process") else {
+        return out;
+    };
+    let lim = |v: &Value| v.as_u64().map_or_else(|| v.as_str().unwrap_or("?").to_string(), |n| n.to_string());
+    let rl: Vec<String> = p["rlimits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| format!("{} {}/{}", r["resource"].as_str().unwrap_or("?"), lim(&r["cur"]), lim(&r["max"])))
+        .collect();
+    for chunk in rl.chunks(4) {
+        out.push(format!("      rlimits {}", chunk.join(", ")));
+    }
+    let it: Vec<String> = p["itimers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| num(&t["value_ns"]) != 0)
+        .map(|t| format!("{} in {} ns every {} ns", t["which"].as_str().unwrap_or("?"), num(&t["value_ns"]), num(&t["interval_ns"])))
+        .collect();
+    out.push(format!("      itimers {}", if it.is_empty() { "none".into() } else { it.join(", ") }));
+    let flags: Vec<&str> = p["flags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    out.push(format!("      process flags {}  dumpable {}", if flags.is_empty() { "none".into() } else { flags.join(",") }, p["dumpable"]));
+    for a in p["sigactions"].as_array().into_iter().flatten() {
+        let flags: Vec<&str> = a["flags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let handler = match a["disposition"].as_str() {
+            Some("handler") => format!("handler {:#x}", num(&a["handler"])),
+            Some(d) => d.to_string(),
+            None => "?".into(),
+        };
+        let mut s = format!("      sigaction {:<12} {handler}", a["name"].as_str().unwrap_or("?"));
+        if !flags.is_empty() {
+            s += &format!("  {}", flags.join(","));
+        }
+        if num(&a["mask"]) != 0 {
+            s += &format!("  mask {}", mask_text(num(&a["mask"])));
+        }
+        if num(&a["restorer"]) != 0 {
+            s += &format!("  restorer {:#x}", num(&a["restorer"]));
+        }
+        out.push(s);
+    }
+    for t in p["timers"].as_array().into_iter().flatten() {
+        let sig = match (t["notify"].as_str(), num(&t["signo"])) {
+            (Some("SIGEV_NONE"), _) => String::new(),
+            (_, s) => format!(" {}", signal_name(s as u32)),
+        };
+        let to = if num(&t["tid"]) != 0 { format!(" to thread {}", t["tid"]) } else { String::new() };
+        let when = match (num(&t["value_ns"]), num(&t["interval_ns"])) {
+            (0, _) => "disarmed".to_string(),
+            (v, 0) => format!("in {v} ns"),
+            (v, i) => format!("in {v} ns every {i} ns"),
+        };
+        out.push(format!(
+            "      timer {} {} {}{sig}{to} value {:#x}  {when}  overrun {}",
+            t["id"],
+            t["clock"].as_str().unwrap_or("?"),
+            t["notify"].as_str().unwrap_or("?"),
+            num(&t["value"]),
+            t["overrun"]
+        ));
+    }
+    out
 }
 
 /// The lines of a thread group leader's FDS record (none without one):
@@ -713,5 +1091,111 @@ mod tests {
                 "  `- 3 x  pgid 1 sid 1",
             ]
         );
+    }
+
+    #[test]
+    fn creds_of_the_sample() {
+        let v = sample();
+        let root = &v["tasks"][0]["creds"];
+        assert_eq!(root["uid"], 1000);
+        assert_eq!(root["groups"], json!([27, 100, 1000]));
+        assert_eq!((root["cap_bset"].clone(), root["cap_effective"].clone()), (json!(image::CAP_VALID), json!(0)));
+        assert_eq!(root["no_new_privs"], false);
+        let child = &v["tasks"][2]["creds"];
+        assert_eq!((child["cap_ambient"].clone(), child["securebits"].clone(), child["no_new_privs"].clone()), (json!(1 << 10), json!(3), json!(true)));
+        assert_eq!(child["groups"], json!([]));
+        // The zombie has none.
+        assert!(v["tasks"][3]["creds"].get("cap_effective").is_none());
+        let l = sig_lines(&v["tasks"][2]);
+        assert_eq!(l[0], "      creds uid 1000/1000/1000/1000 gid 1000/1000/1000/1000 (real/effective/saved/fs)  groups none");
+        assert_eq!(
+            l[1],
+            "      caps effective 0x1000 (net_admin) permitted 0x1400 (net_bind_service,net_admin) inheritable 0x400 (net_bind_service) \
+             ambient 0x400 (net_bind_service) bounding 0x201400 (net_bind_service,net_admin,sys_admin)"
+        );
+        assert_eq!(l[2], "      securebits 0x3  no_new_privs");
+        assert!(sig_lines(&v["tasks"][0])[1].ends_with("bounding 0x1ffffffffff (all)"));
+        assert!(sig_lines(&v["tasks"][3]).is_empty());
+    }
+
+    #[test]
+    fn signals_of_the_sample() {
+        let v = sample();
+        let s = &v["tasks"][0]["signals"];
+        assert_eq!(s["altstack"], json!({"sp": 0x60_1000, "size": 0x2000, "flags": 0, "flag_names": []}));
+        assert_eq!(s["timer_slack_ns"], 50_000);
+        let p = s["pending"].as_array().unwrap();
+        assert_eq!(p.len(), 4);
+        assert_eq!(
+            p[1],
+            json!({"queue": "shared", "signo": 34, "name": "SIGRTMIN", "code": -1, "code_name": "SI_QUEUE", "pid": 102,
+                   "uid": 1000, "value": 0x1234})
+        );
+        assert_eq!((p[0]["queue"].clone(), p[0]["name"].clone()), (json!("private"), json!("SIGUSR1")));
+        assert_eq!(p[3]["name"], "SIGTERM");
+        assert_eq!(v["tasks"][1]["signals"]["altstack"]["flag_names"], json!(["SS_DISABLE"]));
+        assert_eq!(v["tasks"][1]["signals"]["pending"][0]["code_name"], "SI_TKILL");
+        assert_eq!(v["tasks"][2]["signals"]["pdeath_signal"], 9);
+        let l = sig_lines(&v["tasks"][0]);
+        assert_eq!(l[3], "      altstack 0x601000+0x2000  pdeath signal none  timer slack 50000 ns  4 pending");
+        assert_eq!(l[5], "      pending shared  SIGRTMIN     SI_QUEUE   pid 102 uid 1000 value 0x1234");
+        let l = sig_lines(&v["tasks"][1]);
+        assert_eq!(l[3], "      altstack none  pdeath signal none  timer slack 50000 ns  1 pending");
+        let l = sig_lines(&v["tasks"][2]);
+        assert_eq!(l[3], "      altstack 0x7f1000000000+0x1000 SS_AUTODISARM  pdeath signal SIGKILL  timer slack 1 ns  0 pending");
+        assert_eq!(
+            [signal_name(1), signal_name(31), signal_name(32), signal_name(34), signal_name(36), signal_name(50), signal_name(64)],
+            ["SIGHUP", "SIGSYS", "SIG32", "SIGRTMIN", "SIGRTMIN+2", "SIGRTMAX-14", "SIGRTMAX"]
+        );
+    }
+
+    #[test]
+    fn process_of_the_sample() {
+        let v = sample();
+        let p = &v["tasks"][0]["process"];
+        let rl = p["rlimits"].as_array().unwrap();
+        assert_eq!(rl.len(), 16);
+        assert_eq!(rl[7], json!({"resource": "RLIMIT_NOFILE", "cur": 1024, "max": 4096}));
+        assert_eq!(rl[3], json!({"resource": "RLIMIT_STACK", "cur": 8 << 20, "max": "unlimited"}));
+        assert_eq!(p["itimers"][0], json!({"which": "ITIMER_REAL", "value_ns": 1_500_000_000u64, "interval_ns": 1_000_000_000u64}));
+        assert_eq!((p["flags"].clone(), p["dumpable"].clone()), (json!(["child_subreaper"]), json!(1)));
+        // Only the non-default dispositions.
+        let sa = p["sigactions"].as_array().unwrap();
+        let sigs: Vec<u64> = sa.iter().map(|a| a["signo"].as_u64().unwrap()).collect();
+        assert_eq!(sigs, [10, 13, 17]);
+        assert_eq!(sa[0]["flags"], json!(["SA_SIGINFO", "SA_RESTORER", "SA_ONSTACK", "SA_RESTART"]));
+        assert_eq!((sa[1]["disposition"].clone(), sa[2]["disposition"].clone()), (json!("SIG_IGN"), json!("SIG_DFL")));
+        let t = p["timers"].as_array().unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            t[1],
+            json!({"id": 2, "clock": "CLOCK_REALTIME", "notify": "SIGEV_THREAD_ID", "signo": 12, "value": 0xdead_beefu64,
+                   "tid": 101, "value_ns": 0, "interval_ns": 0, "overrun": 0})
+        );
+        assert_eq!(v["tasks"][2]["process"]["flags"], json!(["thp_disable", "mlockall_future", "mlockall_onfault"]));
+        // A thread has none.
+        assert!(v["tasks"][1].get("process").is_none());
+        let l = sig_lines(&v["tasks"][0]);
+        assert_eq!(
+            l[9],
+            "      rlimits RLIMIT_CORE 0/0, RLIMIT_RSS unlimited/unlimited, RLIMIT_NPROC unlimited/unlimited, RLIMIT_NOFILE 1024/4096"
+        );
+        assert_eq!(l[12], "      itimers ITIMER_REAL in 1500000000 ns every 1000000000 ns");
+        assert_eq!(l[13], "      process flags child_subreaper  dumpable 1");
+        assert_eq!(
+            l[14],
+            "      sigaction SIGUSR1      handler 0x401100  SA_SIGINFO,SA_RESTORER,SA_ONSTACK,SA_RESTART  mask 0x4000 (SIGTERM)  restorer 0x401200"
+        );
+        assert_eq!(l[15], "      sigaction SIGPIPE      SIG_IGN");
+        assert_eq!(l[17], "      timer 0 CLOCK_MONOTONIC SIGEV_SIGNAL SIGRTMIN value 0x7  in 250000000 ns every 1000000000 ns  overrun 0");
+        assert_eq!(l[18], "      timer 2 CLOCK_REALTIME SIGEV_THREAD_ID SIGUSR2 to thread 101 value 0xdeadbeef  disarmed  overrun 0");
+        assert_eq!(l[19], "      timer 5 CLOCK_BOOTTIME SIGEV_NONE value 0x0  in 5000000000 ns  overrun 3");
+        assert_eq!(sig_lines(&v["tasks"][2]).last().unwrap(), "      process flags thp_disable,mlockall_future,mlockall_onfault  dumpable 0");
+        // A 1.4 image: none of it.
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build_v1_4(&mut buf).unwrap();
+        let (old, _) = describe(&buf[..n]).unwrap();
+        assert!(old["tasks"][0].get("signals").is_none() && old["tasks"][0].get("process").is_none());
+        assert!(sig_lines(&old["tasks"][0]).is_empty());
     }
 }

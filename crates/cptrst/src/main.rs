@@ -4,7 +4,7 @@
 //! ```text
 //! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout S]
 //! cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait S]
-//!                [--allow-changed-files] [--inherit-fd FD=PATH|FD=fd:M]...
+//!                [--allow-changed-files] [--as-invoker] [--inherit-fd FD=PATH|FD=fd:M]...
 //! cptrst inspect FILE|- [--json] [--page ADDR]
 //! cptrst eclone --pid N[,M,...] [--] COMMAND [ARGS...]
 //! ```
@@ -34,7 +34,7 @@ commands:
         stop within --stop-timeout (default 30, 1 to 3600) is let go
         (ETIMEDOUT); one with a vfork parent is refused (EOPNOTSUPP).
   restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait SECONDS]
-          [--allow-changed-files] [--inherit-fd FD=PATH|FD=fd:M]...
+          [--allow-changed-files] [--as-invoker] [--inherit-fd FD=PATH|FD=fd:M]...
         restore the process tree checkpointed in FILE (default: standard
         input, e.g. a pipe from `cptrst checkpoint PID --kill`) at its pids
         (the root at pid 1 of a new pid namespace if it had one): children,
@@ -51,9 +51,18 @@ commands:
         nothing by path; memfds and unlinked files are still re-created for
         the mappings of them). A pid of the tree still held by a zombie or an exiting
         task is waited for up to --pid-wait seconds (default 10, 0 to 3600).
+        Each task gets the credentials of the image (uids, gids, groups,
+        capabilities, securebits, no_new_privs) if the invoker could set them
+        itself with setresuid/setgroups/capset/prctl (root can restore any;
+        an unprivileged user only its own); an image that asks for more is
+        refused (EPERM, naming the task and the credential) unless
+        --as-invoker, which restores every task with the invoker's
+        credentials instead (as images before 1.5 are).
   inspect FILE|- [--json] [--page ADDR]
         validate an image and print its tasks (as a table and as a tree),
-        registers, address spaces and page counts (--json for scripts);
+        registers, open files, credentials, signal dispositions, pending
+        signals, timers and resource limits, address spaces and page
+        counts (--json for scripts);
         --page writes the content of the page at ADDR as stored in the
         image. A bad image gives exit status 1 and names the record and
         byte offset.

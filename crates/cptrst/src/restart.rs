@@ -1,5 +1,6 @@
 //! `cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait
-//! SECONDS] [--allow-changed-files] [--inherit-fd FD=PATH|FD=fd:M]...`:
+//! SECONDS] [--allow-changed-files] [--as-invoker] [--inherit-fd
+//! FD=PATH|FD=fd:M]...`:
 //! restart a checkpointed process tree from its image.
 //!
 //! The protocol (Documentation/restart.rst, for trees its "Roles"
@@ -60,7 +61,7 @@ use crate::restore_files::{self as rf, Build, Builder, Inherit, Staging, TaskFds
 use cptrst::eclone::{eclone_fork, eclone_on_stack, Forked};
 use cptrst::{dev::Dev, errno_name, proc, strerror, Failure};
 use cptrst_image::{self as image, Expect, Record, TreeEntry, Validator};
-use cptrst_uapi::{RestartArgs, RST_COORD, RST_FILE_CHANGED_OK, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
+use cptrst_uapi::{RestartArgs, RST_AS_INVOKER, RST_COORD, RST_FILE_CHANGED_OK, RST_MSG_MAX, RST_SKIP_FILES, RST_ZOMBIE};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,6 +78,9 @@ struct Opts {
     /// `--allow-changed-files`: restore files (and mappings) whose size or
     /// type changed since the checkpoint (`RST_FILE_CHANGED_OK`).
     allow_changed: bool,
+    /// `--as-invoker`: every task gets the invoker's credentials, not the
+    /// image's (`RST_AS_INVOKER`).
+    as_invoker: bool,
     /// `--inherit-fd`: what the fds of things outside the tree get.
     inherit: Vec<Inherit>,
 }
@@ -89,7 +93,15 @@ const PID_WAIT: Duration = Duration::from_secs(10);
 const MAX_PID_WAIT: u64 = 3600;
 
 fn parse_args(args: &[String]) -> Result<Opts, Failure> {
-    let mut o = Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT, allow_changed: false, inherit: Vec::new() };
+    let mut o = Opts {
+        input: "-".into(),
+        detach: false,
+        skip_files: false,
+        pid_wait: PID_WAIT,
+        allow_changed: false,
+        as_invoker: false,
+        inherit: Vec::new(),
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -99,6 +111,7 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
             "--detach" => o.detach = true,
             "--skip-files" => o.skip_files = true,
             "--allow-changed-files" => o.allow_changed = true,
+            "--as-invoker" => o.as_invoker = true,
             "--inherit-fd" => {
                 let v = it.next().ok_or_else(|| Failure::usage("--inherit-fd needs FD=PATH or FD=fd:M"))?;
                 let h = rf::parse_inherit(v, &o.inherit).map_err(Failure::usage)?;
@@ -1049,6 +1062,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let img = mv(img)?;
     let skip = if o.skip_files { RST_SKIP_FILES } else { 0 };
     let changed = if o.allow_changed { RST_FILE_CHANGED_OK } else { 0 };
+    let invoker = if o.as_invoker { RST_AS_INVOKER } else { 0 };
     let mut pipe = [0; 2];
     // SAFETY: pipe2 into a local array.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_DIRECT) } < 0 {
@@ -1161,7 +1175,7 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     let coord = RestartArgs {
         ctid: child,
         fd: img.as_raw_fd(),
-        flags: RST_COORD | skip | changed,
+        flags: RST_COORD | skip | changed | invoker,
         msg_len: RST_MSG_MAX,
         msg: msg.as_mut_ptr() as u64,
         files: if staging.files.is_empty() { 0 } else { staging.files.as_ptr() as u64 },
@@ -1211,7 +1225,7 @@ mod tests {
     fn defaults_to_standard_input() {
         assert_eq!(
             parse(&[]).unwrap(),
-            Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT, allow_changed: false, inherit: Vec::new() }
+            Opts { input: "-".into(), detach: false, skip_files: false, pid_wait: PID_WAIT, allow_changed: false, as_invoker: false, inherit: Vec::new() }
         );
     }
 
@@ -1226,6 +1240,7 @@ mod tests {
                 skip_files: true,
                 pid_wait: Duration::from_secs(3),
                 allow_changed: false,
+                as_invoker: false,
                 inherit: Vec::new()
             }
         );
@@ -1235,12 +1250,13 @@ mod tests {
             o.inherit,
             [Inherit { fd: 5, src: rf::InheritSrc::Path("/dev/null".into()) }, Inherit { fd: 7, src: rf::InheritSrc::Fd(2) }]
         );
+        assert!(parse(&["--as-invoker", "-i", "x"]).unwrap().as_invoker);
         assert_eq!(parse(&["--pid-wait", "0"]).unwrap().pid_wait, Duration::ZERO);
         assert_eq!(parse(&["--pid-wait", "3600"]).unwrap().pid_wait, Duration::from_secs(3600));
         assert_eq!(parse(&["--input", "-"]).unwrap().input, "-");
         assert_eq!(
             parse(&["--skip-files", "-i", "x"]).unwrap(),
-            Opts { input: "x".into(), detach: false, skip_files: true, pid_wait: PID_WAIT, allow_changed: false, inherit: Vec::new() }
+            Opts { input: "x".into(), detach: false, skip_files: true, pid_wait: PID_WAIT, allow_changed: false, as_invoker: false, inherit: Vec::new() }
         );
     }
 
@@ -1271,6 +1287,7 @@ mod tests {
             &["--inherit-fd", "5=/a", "--inherit-fd", "5=/b"],
             &["--inherit-fd=5"],
             &["--allow-changed-files=yes"],
+            &["--as-invoker=yes"],
         ] {
             let e = parse(a).expect_err(&format!("{a:?} accepted"));
             assert_eq!(e.status, 2, "{a:?}: {}", e.msg);

@@ -4,14 +4,15 @@
 //! ```text
 //! cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...]
 //!              [--threads N,...] [--files N,...] [--pipelines N,...]
-//!              [--tools cptrst,criu] [--perf]
+//!              [--signals N,...] [--tools cptrst,criu] [--perf]
 //! ```
 //!
 //! For each workload (cptrst-testprog `mem-check MIB`, `tree-check N`,
 //! `threads-check N`, `open-files-check N` (N regular files open, in a
 //! directory of DIR), `pipeline-check N` (N processes in a chain of pipes
-//! holding 1 MiB in all): programs that check their own state after a
-//! restart)
+//! holding 1 MiB in all), `sig-bench N 100` (every signal that can be
+//! caught handled, N real-time signals queued, 100 POSIX timers): programs
+//! that check their own state after a restart)
 //! and each repetition, it runs every tool in turn (the order alternating
 //! between repetitions) on a fresh instance of the workload:
 //! - checkpoint: `cptrst checkpoint PID -o IMG --kill --stats F` or `criu
@@ -73,7 +74,11 @@ enum Work {
     Threads(usize),
     Files(usize),
     Pipeline(usize),
+    Signals(usize),
 }
+
+/// The POSIX timers of a `sig-bench` workload.
+const SIGNALS_TIMERS: usize = 100;
 
 /// What a `pipeline-check` workload holds in its pipes, in all.
 const PIPELINE_BYTES: usize = 1 << 20;
@@ -86,6 +91,7 @@ impl Work {
             Work::Threads(n) => format!("{n} threads"),
             Work::Files(n) => format!("{n} files"),
             Work::Pipeline(n) => format!("pipeline of {n}"),
+            Work::Signals(n) => format!("{n} signals"),
         }
     }
 
@@ -96,6 +102,7 @@ impl Work {
             Work::Threads(n) => vec!["threads-check".into(), n.to_string()],
             Work::Files(n) => vec!["open-files-check".into(), n.to_string(), format!("{dir}/open-files")],
             Work::Pipeline(n) => vec!["pipeline-check".into(), n.to_string(), PIPELINE_BYTES.to_string()],
+            Work::Signals(n) => vec!["sig-bench".into(), n.to_string(), SIGNALS_TIMERS.to_string()],
         }
     }
 }
@@ -108,6 +115,7 @@ struct Opts {
     threads: Vec<usize>,
     files: Vec<usize>,
     pipelines: Vec<usize>,
+    signals: Vec<usize>,
     tools: Vec<ToolKind>,
     perf: bool,
 }
@@ -115,7 +123,7 @@ struct Opts {
 fn usage(msg: &str) -> ! {
     eprintln!("cptrst-bench: {msg}");
     eprintln!(
-        "usage: cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...] [--threads N,...] [--files N,...] [--pipelines N,...] [--tools cptrst,criu] [--perf]"
+        "usage: cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...] [--threads N,...] [--files N,...] [--pipelines N,...] [--signals N,...] [--tools cptrst,criu] [--perf]"
     );
     std::process::exit(2)
 }
@@ -143,6 +151,7 @@ fn parse() -> Opts {
         threads: vec![16],
         files: vec![1000],
         pipelines: vec![10],
+        signals: vec![1000],
         tools: vec![ToolKind::Cptrst, ToolKind::Criu],
         perf: false,
     };
@@ -156,6 +165,7 @@ fn parse() -> Opts {
             "--threads" => o.threads = list(it.next(), "--threads", 64),
             "--files" => o.files = list(it.next(), "--files", 60000),
             "--pipelines" => o.pipelines = list(it.next(), "--pipelines", 100),
+            "--signals" => o.signals = list(it.next(), "--signals", 8000),
             "--tools" => {
                 let s = it.next().unwrap_or_else(|| usage("--tools needs a list"));
                 o.tools = s
@@ -649,6 +659,7 @@ fn main() {
     works.extend(o.threads.iter().map(|&n| Work::Threads(n)));
     works.extend(o.files.iter().map(|&n| Work::Files(n)));
     works.extend(o.pipelines.iter().map(|&n| Work::Pipeline(n)));
+    works.extend(o.signals.iter().map(|&n| Work::Signals(n)));
 
     let mut copies = serde_json::Map::new();
     for &m in &o.mem {
@@ -707,6 +718,7 @@ fn main() {
             Work::Threads(n) => ("threads", n),
             Work::Files(n) => ("files", n),
             Work::Pipeline(n) => ("pipeline", n),
+            Work::Signals(n) => ("signals", n),
         };
         results.push(json!({"workload": w.name(), "kind": kind, "size": size, "tools": tools}));
     }

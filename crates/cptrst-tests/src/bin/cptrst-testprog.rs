@@ -45,6 +45,14 @@
 //! - `open-files-check N DIR`, `pipeline-check N BYTES`: the same for the
 //!   benches: N open regular files, an N-process pipeline with BYTES in
 //!   its pipes;
+//! - `sigterm-check PATH`, `siginfo-check`, `sigign-check`,
+//!   `rtqueue-check`, `shared-pending-check`, `altstack-check`,
+//!   `alarm-check SECS`, `itimer-check`, `posix-timer-check`,
+//!   `rlimit-check`, `creds-check`, `nnp-check`, `misc-check`,
+//!   `sig-cycle-check`: signals, timers, limits and credentials for
+//!   kselftest-signals (issue 15), self-checking (see their section);
+//!   `sig-bench NRT NTIMERS` the same for the bench: every signal handled,
+//!   NRT queued real-time signals, NTIMERS POSIX timers;
 //! - `fork-storm N`: keeps N short-lived workers at all times, each forking
 //!   and reaping 4 children that exit at once, then exiting; the root reaps
 //!   them and counts the workers it created (`{"pid": P, "forks": ADDR}`:
@@ -3026,6 +3034,1477 @@ fn pipeline_check(n: usize, bytes: usize) -> ! {
     rst_verdict("pipeline-check", &errs)
 }
 
+// ---------------------------------------------------------------------------
+// Signals, timers, resource limits and credentials (issue 15,
+// kselftest-signals). Each workload sets its state up, takes a snapshot of
+// what it can read back of it, sets its ready word and waits for go; then
+// it compares, and checks what the state must still do (a handler runs, a
+// pending signal arrives with its siginfo, a timer fires, a limit holds).
+// Times are CLOCK_MONOTONIC nanoseconds, shared with the test: a lower
+// bound the test computes from the image comes in `arg`; no upper bound
+// but a generous wait (a busy emulator delivers late, never early).
+// ---------------------------------------------------------------------------
+
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering::SeqCst};
+
+/// How long a workload waits for a signal or a timer after go.
+const SIG_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+type SigHandler = extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// The kernel's `struct sigaction` (x86_64): what `rt_sigaction` reads and
+/// writes, for every signal 1-64 (glibc's hides 32 and 33).
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+struct KSigaction {
+    handler: u64,
+    flags: u64,
+    restorer: u64,
+    mask: u64,
+}
+
+fn sig_name(sig: i32) -> String {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT",
+        "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    match sig {
+        1..=31 => format!("SIG{}", NAMES[sig as usize - 1]),
+        _ => format!("signal {sig}"),
+    }
+}
+
+fn gettid() -> i32 {
+    // SAFETY: gettid(2) has no arguments.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+fn sig_set(sigs: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset on a local set.
+    unsafe {
+        let mut s: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut s);
+        for &g in sigs {
+            libc::sigaddset(&mut s, g);
+        }
+        s
+    }
+}
+
+/// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) `sigs` in this thread.
+fn sig_mask(how: i32, sigs: &[i32]) {
+    let s = sig_set(sigs);
+    // SAFETY: pthread_sigmask with a set built here.
+    unsafe { libc::pthread_sigmask(how, &s, std::ptr::null_mut()) };
+}
+
+/// Installs `handler` for `sig` (SA_SIGINFO | `flags`), every signal
+/// blocked while it runs if `mask_all` (queued signals are then handled
+/// one after the other, in the order they are dequeued).
+fn sig_install(sig: i32, handler: SigHandler, flags: i32, mask_all: bool) {
+    // SAFETY: sigaction(2) with a struct built here.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        sa.sa_flags = libc::SA_SIGINFO | flags;
+        if mask_all {
+            libc::sigfillset(&mut sa.sa_mask);
+        } else {
+            libc::sigemptyset(&mut sa.sa_mask);
+        }
+        sys(libc::sigaction(sig, &sa, std::ptr::null_mut()) as i64, &format!("sigaction {sig}"));
+    }
+}
+
+fn sig_ignore(sig: i32) {
+    // SAFETY: signal(2) with SIG_IGN.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// The kernel's view of every signal's action (1-64).
+fn kernel_actions() -> Vec<KSigaction> {
+    (1..=64)
+        .map(|sig: i32| {
+            let mut a = KSigaction::default();
+            // SAFETY: an rt_sigaction query into a local of the kernel's layout.
+            unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, std::ptr::null::<KSigaction>(), &mut a as *mut KSigaction, 8) };
+            a
+        })
+        .collect()
+}
+
+fn compare_actions(before: &[KSigaction], after: &[KSigaction]) -> Vec<String> {
+    before
+        .iter()
+        .zip(after)
+        .enumerate()
+        .filter(|(_, (b, a))| b != a)
+        .map(|(i, (b, a))| format!("{}: action {a:x?}, want {b:x?}", sig_name(i as i32 + 1)))
+        .collect()
+}
+
+/// A hex field (`SigPnd:`, `ShdPnd:`, `SigIgn:`, `SigCgt:`, `SigBlk:`) of
+/// a /proc status file.
+fn status_hex(path: &str, key: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()))
+        .unwrap_or(u64::MAX)
+}
+
+fn sig_bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// A 32-bit field of a siginfo at byte `off` (0 si_signo, 8 si_code, 16
+/// si_pid / si_tid (timer id), 20 si_uid / si_overrun).
+fn si_i32(info: *const libc::siginfo_t, off: usize) -> i32 {
+    // SAFETY: siginfo_t is 128 bytes; every caller's off + 4 <= 128.
+    unsafe { (info as *const u8).add(off).cast::<i32>().read_unaligned() }
+}
+
+/// The si_value (sival_ptr) of a siginfo (byte 24).
+fn si_value(info: *const libc::siginfo_t) -> u64 {
+    // SAFETY: as si_i32; 24 + 8 <= 128.
+    unsafe { (info as *const u8).add(24).cast::<u64>().read_unaligned() }
+}
+
+fn sigval(v: u64) -> libc::sigval {
+    libc::sigval { sival_ptr: v as usize as *mut libc::c_void }
+}
+
+/// `sigqueue(pid, sig, value)`: to the process (its shared queue).
+fn queue_to(pid: i32, sig: i32, value: u64) {
+    // SAFETY: sigqueue(3) with a value.
+    sys(unsafe { libc::sigqueue(pid, sig, sigval(value)) } as i64, &format!("sigqueue {sig}"));
+}
+
+/// `rt_tgsigqueueinfo(getpid(), tid, sig, {SI_QUEUE, value})`: to one
+/// thread of ours (its private queue).
+fn queue_to_thread(tid: i32, sig: i32, value: u64) {
+    let mut info = [0u8; 128];
+    let pid = std::process::id() as i32;
+    // SAFETY: getuid has no arguments.
+    let uid = unsafe { libc::getuid() };
+    info[0..4].copy_from_slice(&sig.to_ne_bytes());
+    info[8..12].copy_from_slice(&libc::SI_QUEUE.to_ne_bytes());
+    info[16..20].copy_from_slice(&pid.to_ne_bytes());
+    info[20..24].copy_from_slice(&uid.to_ne_bytes());
+    info[24..32].copy_from_slice(&value.to_ne_bytes());
+    // SAFETY: rt_tgsigqueueinfo with a 128-byte siginfo.
+    let r = unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, info.as_ptr()) };
+    sys(r, &format!("rt_tgsigqueueinfo {sig} to {tid}"));
+}
+
+fn tgkill(tid: i32, sig: i32) {
+    // SAFETY: tgkill(2) of a thread of ours.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, std::process::id() as i32, tid, sig) };
+    sys(r, &format!("tgkill {sig} to {tid}"));
+}
+
+/// `sigtimedwait(sigs, timeout)`: the signal and its siginfo, or None.
+fn sig_wait(sigs: &[i32], timeout: std::time::Duration) -> Option<(i32, libc::siginfo_t)> {
+    let s = sig_set(sigs);
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+    // SAFETY: sigtimedwait(2) into a zeroed local siginfo.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::sigtimedwait(&s, &mut info, &ts);
+        (r > 0).then_some((r, info))
+    }
+}
+
+fn mono_ns() -> u64 {
+    monotonic().as_nanos() as u64
+}
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
+
+/// Waits until `done()` (polling every 5 ms) for at most [`SIG_WAIT`];
+/// false if it never was.
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let t0 = std::time::Instant::now();
+    while !done() {
+        if t0.elapsed() > SIG_WAIT {
+            return false;
+        }
+        sleep_ms(5);
+    }
+    true
+}
+
+/// What the recording handler saw: signal, code, pid (or timer id),
+/// uid (or overrun), value, tid of the thread that ran it, its stack
+/// address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Seen {
+    sig: i32,
+    code: i32,
+    pid: i32,
+    uid: i32,
+    value: u64,
+    tid: i32,
+    sp: u64,
+    at_ns: u64,
+}
+
+const SEEN_MAX: usize = 64;
+static SEEN_N: AtomicU32 = AtomicU32::new(0);
+static mut SEEN: [Seen; SEEN_MAX] = [Seen { sig: 0, code: 0, pid: 0, uid: 0, value: 0, tid: 0, sp: 0, at_ns: 0 }; SEEN_MAX];
+
+/// A handler that records each signal it runs for in [`SEEN`]
+/// (async-signal-safe: an atomic slot, raw gettid and clock_gettime).
+extern "C" fn record(sig: i32, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let here = 0u8;
+    let i = SEEN_N.fetch_add(1, SeqCst) as usize;
+    if i >= SEEN_MAX {
+        return;
+    }
+    let s = Seen {
+        sig,
+        code: si_i32(info, 8),
+        pid: si_i32(info, 16),
+        uid: si_i32(info, 20),
+        value: si_value(info),
+        tid: gettid(),
+        sp: std::ptr::addr_of!(here) as u64,
+        at_ns: mono_ns(),
+    };
+    // SAFETY: slot i is this handler's alone (the atomic counter).
+    unsafe { std::ptr::addr_of_mut!(SEEN[i]).write_volatile(s) };
+}
+
+/// What [`record`] saw so far.
+fn seen() -> Vec<Seen> {
+    let n = (SEEN_N.load(SeqCst) as usize).min(SEEN_MAX);
+    // SAFETY: slots below the counter are written (a handler in progress
+    // on another thread is waited for by the callers' own logic).
+    (0..n).map(|i| unsafe { std::ptr::addr_of!(SEEN[i]).read_volatile() }).collect()
+}
+
+fn seen_of(sig: i32) -> Vec<Seen> {
+    seen().into_iter().filter(|s| s.sig == sig).collect()
+}
+
+/// Waits until [`record`] has seen `n` signals `sig`.
+fn wait_seen(sig: i32, n: usize) -> bool {
+    wait_until(|| seen_of(sig).len() >= n)
+}
+
+/// Raw POSIX timer calls (the kernel's int ids; glibc has no wrapper
+/// for SIGEV_THREAD_ID without its own thread ids).
+fn timer_create(clock: i32, notify: i32, sig: i32, value: u64, tid: i32) -> i32 {
+    // SAFETY: a zeroed sigevent, fields set.
+    let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
+    ev.sigev_notify = notify;
+    ev.sigev_signo = sig;
+    ev.sigev_value = sigval(value);
+    ev.sigev_notify_thread_id = tid;
+    let mut id = -1i32;
+    // SAFETY: timer_create(2) with a sigevent and an int for the id.
+    let r = unsafe { libc::syscall(libc::SYS_timer_create, clock, &ev as *const libc::sigevent, &mut id as *mut i32) };
+    sys(r, "timer_create");
+    id
+}
+
+fn ts_of(ns: u64) -> libc::timespec {
+    libc::timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
+}
+
+fn ns_of(t: &libc::timespec) -> u64 {
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn timer_set(id: i32, value_ns: u64, interval_ns: u64) {
+    let new = libc::itimerspec { it_interval: ts_of(interval_ns), it_value: ts_of(value_ns) };
+    // SAFETY: timer_settime(2), relative, with a local itimerspec.
+    let r = unsafe { libc::syscall(libc::SYS_timer_settime, id, 0, &new as *const libc::itimerspec, std::ptr::null_mut::<libc::itimerspec>()) };
+    sys(r, "timer_settime");
+}
+
+/// (remaining, interval) of timer `id`, None if there is no such timer.
+fn timer_get(id: i32) -> Option<(u64, u64)> {
+    let mut cur = libc::itimerspec { it_interval: ts_of(0), it_value: ts_of(0) };
+    // SAFETY: timer_gettime(2) into a local.
+    let r = unsafe { libc::syscall(libc::SYS_timer_gettime, id, &mut cur as *mut libc::itimerspec) };
+    (r == 0).then(|| (ns_of(&cur.it_value), ns_of(&cur.it_interval)))
+}
+
+fn timer_overrun(id: i32) -> i64 {
+    // SAFETY: timer_getoverrun(2).
+    unsafe { libc::syscall(libc::SYS_timer_getoverrun, id) }
+}
+
+fn timer_delete(id: i32) {
+    // SAFETY: timer_delete(2).
+    sys(unsafe { libc::syscall(libc::SYS_timer_delete, id) }, "timer_delete");
+}
+
+fn itimer_get(which: i32) -> (u64, u64) {
+    let mut v = libc::itimerval { it_interval: libc::timeval { tv_sec: 0, tv_usec: 0 }, it_value: libc::timeval { tv_sec: 0, tv_usec: 0 } };
+    // SAFETY: getitimer(2) into a local.
+    unsafe { libc::getitimer(which as _, &mut v) };
+    let ns = |t: &libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    (ns(&v.it_value), ns(&v.it_interval))
+}
+
+fn itimer_set(which: i32, value_ns: u64, interval_ns: u64) {
+    let tv = |ns: u64| libc::timeval { tv_sec: (ns / 1_000_000_000) as i64, tv_usec: ((ns % 1_000_000_000) / 1000) as i64 };
+    let v = libc::itimerval { it_interval: tv(interval_ns), it_value: tv(value_ns) };
+    // SAFETY: setitimer(2) with a local.
+    sys(unsafe { libc::setitimer(which as _, &v, std::ptr::null_mut()) } as i64, "setitimer");
+}
+
+/// Starts a thread running `f` and waits until it has told its tid.
+fn spawn_thread(f: impl FnOnce() -> Vec<String> + Send + 'static) -> (std::thread::JoinHandle<Vec<String>>, i32) {
+    let tid = std::sync::Arc::new(AtomicI32::new(0));
+    let t2 = tid.clone();
+    let h = std::thread::spawn(move || {
+        t2.store(gettid(), SeqCst);
+        f()
+    });
+    while tid.load(SeqCst) == 0 {
+        sleep_ms(1);
+    }
+    (h, tid.load(SeqCst))
+}
+
+fn join(h: std::thread::JoinHandle<Vec<String>>, what: &str, errs: &mut Vec<String>) {
+    match h.join() {
+        Ok(e) => errs.extend(e.into_iter().map(|e| format!("{what}: {e}"))),
+        Err(_) => errs.push(format!("{what} panicked")),
+    }
+}
+
+/// A second u64 the test may write before go (its address `arg2` in the
+/// ready line): the CLOCK_MONOTONIC time its restart started.
+static SIG_ARG2: AtomicU64 = AtomicU64::new(0);
+
+/// The ready line with `arg2` in it.
+fn sig_ready_line(extra: &str) {
+    let a2 = format!("\"arg2\": {}", std::ptr::addr_of!(SIG_ARG2) as usize);
+    rst_ready_line(&if extra.is_empty() { a2 } else { format!("{a2}, {extra}") });
+}
+
+fn sig_arg2() -> u64 {
+    SIG_ARG2.load(SeqCst)
+}
+
+/// Set when the test has said go: threads wait on it.
+static SIG_GO: AtomicU32 = AtomicU32::new(0);
+
+/// The main thread's wait for go, which it passes on to its threads.
+fn sig_wait_go() {
+    tree_wait_go();
+    SIG_GO.store(1, SeqCst);
+}
+
+fn thread_wait_go() {
+    while SIG_GO.load(SeqCst) == 0 {
+        std::thread::sleep(TREE_POLL);
+    }
+}
+
+/// `sigterm-check PATH`: a SIGTERM handler (SA_RESTART). After go the
+/// test sends SIGTERM: the handler sets a flag and the program shuts down
+/// cleanly, writing `cptrst-sigterm-ok` (or what went wrong) into PATH,
+/// and exits 0 (the default action would kill it).
+fn sigterm_check(path: &str) -> ! {
+    let _ = std::fs::remove_file(path);
+    sig_install(libc::SIGTERM, record, libc::SA_RESTART, false);
+    let before = kernel_actions();
+    rst_ready_line(&format!("\"path\": \"{path}\""));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    if !wait_seen(libc::SIGTERM, 1) {
+        errs.push(format!("no SIGTERM handled within {SIG_WAIT:?} after go"));
+    }
+    let text = if errs.is_empty() { "cptrst-sigterm-ok\n".to_string() } else { errs.join("\n") + "\n" };
+    if let Err(e) = std::fs::write(path, text) {
+        errs.push(format!("{path}: {e}"));
+    }
+    rst_verdict("sigterm-check", &errs)
+}
+
+const SIGINFO_RT: i32 = 35;
+const SIGINFO_SELF_VALUE: u64 = 0x5151_0001;
+const SIGINFO_THREAD_VALUE: u64 = 0x5151_0002;
+/// The value the test queues after go (`sigqueue(PID, 35, ...)`); `arg`
+/// is the test's pid.
+const SIGINFO_TEST_VALUE: u64 = 0x7e57_7e57;
+
+/// `siginfo-check`: SA_SIGINFO handlers (every signal masked while they
+/// run) for SIGUSR1 and signal 35, both blocked; queued to itself: 35 by
+/// sigqueue (SI_QUEUE, value SIGINFO_SELF_VALUE, shared queue), SIGUSR1
+/// by rt_tgsigqueueinfo to its own thread (SI_QUEUE, SIGINFO_THREAD_VALUE,
+/// private queue). After go it unblocks them; the test queues one more 35
+/// (`arg` = its pid): the handlers must see each with its code, pid, uid
+/// and value, the two 35s in queue order.
+fn siginfo_check() -> ! {
+    sig_install(libc::SIGUSR1, record, 0, true);
+    sig_install(SIGINFO_RT, record, 0, true);
+    sig_mask(libc::SIG_BLOCK, &[libc::SIGUSR1, SIGINFO_RT]);
+    let pid = std::process::id() as i32;
+    // SAFETY: getuid has no arguments.
+    let uid = unsafe { libc::getuid() } as i32;
+    queue_to(pid, SIGINFO_RT, SIGINFO_SELF_VALUE);
+    queue_to_thread(gettid(), libc::SIGUSR1, SIGINFO_THREAD_VALUE);
+    let before = kernel_actions();
+    rst_ready_line(&format!("\"sig\": {SIGINFO_RT}, \"value\": {SIGINFO_TEST_VALUE}"));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let test_pid = rst_arg() as i32;
+    sig_mask(libc::SIG_UNBLOCK, &[libc::SIGUSR1, SIGINFO_RT]);
+    if !wait_seen(SIGINFO_RT, 2) {
+        errs.push(format!("signal {SIGINFO_RT}: {} handled within {SIG_WAIT:?}, want 2: {:?}", seen_of(SIGINFO_RT).len(), seen()));
+    }
+    let want_rt = [(SI_QUEUE_CODE, pid, uid, SIGINFO_SELF_VALUE), (SI_QUEUE_CODE, test_pid, 0, SIGINFO_TEST_VALUE)];
+    let got_rt: Vec<(i32, i32, i32, u64)> = seen_of(SIGINFO_RT).iter().map(|s| (s.code, s.pid, s.uid, s.value)).collect();
+    if got_rt != want_rt {
+        errs.push(format!("signal {SIGINFO_RT}: (code, pid, uid, value) {got_rt:x?}, want {want_rt:x?}"));
+    }
+    let got_usr1: Vec<(i32, i32, i32, u64)> = seen_of(libc::SIGUSR1).iter().map(|s| (s.code, s.pid, s.uid, s.value)).collect();
+    let want_usr1 = [(SI_QUEUE_CODE, pid, uid, SIGINFO_THREAD_VALUE)];
+    if got_usr1 != want_usr1 {
+        errs.push(format!("SIGUSR1: (code, pid, uid, value) {got_usr1:x?}, want {want_usr1:x?}"));
+    }
+    rst_verdict("siginfo-check", &errs)
+}
+
+const SI_QUEUE_CODE: i32 = -1;
+const SI_TIMER_CODE: i32 = -2;
+const SI_TKILL_CODE: i32 = -6;
+const SI_USER_CODE: i32 = 0;
+
+/// The si_code of a tgkill(2): SI_TKILL (6.12; older kernels said SI_USER).
+fn tkill_code(code: i32) -> bool {
+    code == SI_TKILL_CODE || code == SI_USER_CODE
+}
+
+/// `sigign-check`: SIGPIPE ignored (as every Rust program has it), and
+/// SIGHUP and SIGUSR2 too; a pipe. After go: the same actions (SigIgn has
+/// the three), and they are still ignored: SIGUSR2 and SIGHUP sent to
+/// itself do nothing, a write into the pipe once its read end is closed
+/// fails with EPIPE instead of killing it.
+fn sigign_check() -> ! {
+    let mut old = KSigaction::default();
+    // SAFETY: an rt_sigaction query into a local.
+    unsafe { libc::syscall(libc::SYS_rt_sigaction, libc::SIGPIPE, std::ptr::null::<KSigaction>(), &mut old as *mut KSigaction, 8) };
+    if old.handler != libc::SIG_IGN as u64 {
+        eprintln!("cptrst-testprog sigign-check: SIGPIPE is not ignored at start ({old:x?}): not a Rust program's default");
+        std::process::exit(2);
+    }
+    sig_ignore(libc::SIGHUP);
+    sig_ignore(libc::SIGUSR2);
+    let mut pp = [0i32; 2];
+    // SAFETY: pipe(2) into a local array.
+    sys(unsafe { libc::pipe(pp.as_mut_ptr()) } as i64, "pipe");
+    let (rd, wr) = (move_fd(pp[0], 10, false), move_fd(pp[1], 11, false));
+    let before = kernel_actions();
+    rst_ready_line("");
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let ign = status_hex("/proc/self/status", "SigIgn:");
+    let want = sig_bit(libc::SIGHUP) | sig_bit(libc::SIGUSR2) | sig_bit(libc::SIGPIPE);
+    if ign & want != want {
+        errs.push(format!("SigIgn {ign:#x}, want at least {want:#x} (SIGHUP, SIGUSR2, SIGPIPE)"));
+    }
+    // SAFETY: kill(2) of ourselves, close and write(2) of our own fds.
+    let (r, e) = unsafe {
+        libc::kill(std::process::id() as i32, libc::SIGUSR2);
+        libc::kill(std::process::id() as i32, libc::SIGHUP);
+        libc::close(rd);
+        let r = libc::write(wr, [1u8].as_ptr().cast(), 1);
+        (r, std::io::Error::last_os_error().raw_os_error())
+    };
+    if !(r < 0 && e == Some(libc::EPIPE)) {
+        errs.push(format!("a write into the pipe without a reader: {r} (errno {e:?}), want EPIPE"));
+    }
+    rst_verdict("sigign-check", &errs)
+}
+
+/// The signals of `rtqueue-check`: the shared RT queue, the private one,
+/// a standard signal, and the periodic timer's.
+const RTQ_SHARED: i32 = 36;
+const RTQ_PRIVATE: i32 = 37;
+const RTQ_TIMER: i32 = 38;
+const RTQ_TIMER_VALUE: u64 = 0x7133;
+const RTQ_PERIOD_NS: u64 = 50_000_000;
+const RTQ_ONESHOT_NS: u64 = 1000 * 1_000_000_000;
+
+/// `rtqueue-check`: signals 36 and 37 blocked, with a recording handler;
+/// three 36s queued to the process (sigqueue: values 101, 102, 103), three
+/// 37s to its thread (rt_tgsigqueueinfo: 201, 202, 203), SIGUSR2 (blocked)
+/// sent by kill, a periodic POSIX timer (50 ms, signal 38, blocked: it
+/// expires once, its signal waits, its overruns grow), a one-shot one
+/// (1000 s, SIGEV_NONE) and alarm(1000). After go: the pending sets
+/// (SigPnd 37; ShdPnd 36, 38, SIGUSR2), then unblocked: each signal's
+/// values in queue order, the timer's signal with its value.
+/// With `arg` 1 (the original process, after `checkpoint --resume`: a
+/// checkpoint consumes nothing), also the timers as if nothing happened:
+/// the 38's overrun counts every period since it was armed (a checkpoint
+/// that re-armed or reset the timer loses them), the one-shot and the
+/// alarm still armed with their time minus what passed.
+fn rtqueue_check() -> ! {
+    for s in [RTQ_SHARED, RTQ_PRIVATE, RTQ_TIMER, libc::SIGUSR2] {
+        sig_install(s, record, 0, true);
+    }
+    sig_mask(libc::SIG_BLOCK, &[RTQ_SHARED, RTQ_PRIVATE, RTQ_TIMER, libc::SIGUSR2]);
+    let pid = std::process::id() as i32;
+    for i in 1..=3 {
+        queue_to(pid, RTQ_SHARED, 100 + i);
+        queue_to_thread(gettid(), RTQ_PRIVATE, 200 + i);
+    }
+    // SAFETY: kill(2) of ourselves.
+    unsafe { libc::kill(pid, libc::SIGUSR2) };
+    let armed = mono_ns();
+    let periodic = timer_create(libc::CLOCK_MONOTONIC, libc::SIGEV_SIGNAL, RTQ_TIMER, RTQ_TIMER_VALUE, 0);
+    timer_set(periodic, RTQ_PERIOD_NS, RTQ_PERIOD_NS);
+    let oneshot = timer_create(libc::CLOCK_MONOTONIC, libc::SIGEV_NONE, 0, 0, 0);
+    timer_set(oneshot, RTQ_ONESHOT_NS, 0);
+    // SAFETY: alarm(2).
+    unsafe { libc::alarm(1000) };
+    // The periodic timer has expired (its signal is queued) before ready.
+    while status_hex("/proc/self/status", "ShdPnd:") & sig_bit(RTQ_TIMER) == 0 {
+        sleep_ms(5);
+    }
+    let before = kernel_actions();
+    rst_ready_line(&format!("\"timers\": [{periodic}, {oneshot}]"));
+    rst_set_ready();
+    tree_wait_go();
+    let original = rst_arg() == 1;
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let private = status_hex("/proc/self/status", "SigPnd:");
+    let shared = status_hex("/proc/self/status", "ShdPnd:");
+    let want_shared = sig_bit(RTQ_SHARED) | sig_bit(RTQ_TIMER) | sig_bit(libc::SIGUSR2);
+    if private != sig_bit(RTQ_PRIVATE) {
+        errs.push(format!("pending in the thread (SigPnd) {private:#x}, want {:#x} (signal {RTQ_PRIVATE})", sig_bit(RTQ_PRIVATE)));
+    }
+    if shared & want_shared != want_shared {
+        errs.push(format!("pending in the process (ShdPnd) {shared:#x}, want {want_shared:#x} (36, 38, SIGUSR2) at least"));
+    }
+    let now = mono_ns();
+    let passed = now - armed;
+    let (alarm_left, _) = itimer_get(libc::ITIMER_REAL);
+    let oneshot_left = timer_get(oneshot);
+    let slack = 2_000_000_000;
+    if alarm_left == 0 || alarm_left > RTQ_ONESHOT_NS {
+        errs.push(format!("alarm(1000): {alarm_left} ns left, want armed, at most 1000 s"));
+    }
+    match oneshot_left {
+        Some((v, 0)) if v > 0 && v <= RTQ_ONESHOT_NS => {
+            if original && (v + passed + slack < RTQ_ONESHOT_NS || alarm_left + passed + slack < RTQ_ONESHOT_NS) {
+                errs.push(format!("{passed} ns after arming: the one-shot timer has {v} ns left, the alarm {alarm_left}: advanced by the checkpoint"));
+            }
+        }
+        o => errs.push(format!("one-shot timer {oneshot}: {o:?}, want armed, at most 1000 s, no interval")),
+    }
+    sig_mask(libc::SIG_UNBLOCK, &[RTQ_SHARED, RTQ_PRIVATE, RTQ_TIMER, libc::SIGUSR2]);
+    if !wait_until(|| seen_of(RTQ_SHARED).len() >= 3 && seen_of(RTQ_PRIVATE).len() >= 3 && !seen_of(RTQ_TIMER).is_empty()) {
+        errs.push(format!("not every queued signal was handled within {SIG_WAIT:?}: {:?}", seen()));
+    }
+    // A signal that came late: let it in before the counts.
+    sleep_ms(20);
+    for (sig, want) in [(RTQ_SHARED, [101u64, 102, 103]), (RTQ_PRIVATE, [201, 202, 203])] {
+        let got: Vec<u64> = seen_of(sig).iter().map(|s| s.value).collect();
+        if got != want {
+            errs.push(format!("signal {sig}: values {got:?}, want {want:?} (queue order)"));
+        }
+        if let Some(s) = seen_of(sig).iter().find(|s| s.code != SI_QUEUE_CODE || s.pid != pid) {
+            errs.push(format!("signal {sig}: code {} pid {}, want SI_QUEUE from {pid}", s.code, s.pid));
+        }
+    }
+    let usr2 = seen_of(libc::SIGUSR2);
+    if usr2.len() != 1 || usr2[0].code != SI_USER_CODE || usr2[0].pid != pid {
+        errs.push(format!("SIGUSR2: {usr2:?}, want once, SI_USER from {pid}"));
+    }
+    let ticks = seen_of(RTQ_TIMER);
+    if let Some(t) = ticks.iter().find(|t| t.code != SI_TIMER_CODE || t.value != RTQ_TIMER_VALUE) {
+        errs.push(format!("signal {RTQ_TIMER}: code {} value {:#x}, want SI_TIMER, {RTQ_TIMER_VALUE:#x}", t.code, t.value));
+    }
+    if original {
+        // The first delivery's overrun: every period since the first
+        // expiry, up to the delivery (a checkpoint leaves the timer alone).
+        let periods = (ticks.first().map_or(now, |t| t.at_ns) - armed) / RTQ_PERIOD_NS;
+        let got = ticks.first().map_or(0, |t| t.uid as u64 + 1);
+        if got + 3 < periods || got > periods + 3 {
+            errs.push(format!("timer {periodic}: its first signal counts {got} expiries (1 + overrun), {periods} periods passed: the checkpoint touched it"));
+        }
+    }
+    rst_verdict("rtqueue-check", &errs)
+}
+
+/// `shared-pending-check`: two threads, SIGUSR1 and SIGUSR2 blocked in
+/// both; SIGUSR1 sent to the process (kill: shared, SI_USER) and to the
+/// second thread (tgkill: its private queue, SI_TKILL), SIGUSR2 to the
+/// main thread (tgkill). After go: /proc's SigPnd of each thread and
+/// ShdPnd; the second thread takes its SIGUSR1 (sigtimedwait: SI_TKILL),
+/// then the main thread its SIGUSR2 (SI_TKILL) and the shared SIGUSR1
+/// (SI_USER), and nothing more is pending.
+fn shared_pending_check() -> ! {
+    sig_mask(libc::SIG_BLOCK, &[libc::SIGUSR1, libc::SIGUSR2]);
+    let pid = std::process::id() as i32;
+    static SECOND_DONE: AtomicU32 = AtomicU32::new(0);
+    let (h, tid) = spawn_thread(move || {
+        thread_wait_go();
+        let mut errs = Vec::new();
+        match sig_wait(&[libc::SIGUSR1], std::time::Duration::ZERO) {
+            Some((s, info)) if s == libc::SIGUSR1 && tkill_code(si_i32(&info, 8)) && si_i32(&info, 16) == pid => {}
+            Some((s, info)) => errs.push(format!("took {} code {} pid {}, want SIGUSR1, SI_TKILL from {pid}", sig_name(s), si_i32(&info, 8), si_i32(&info, 16))),
+            None => errs.push("no SIGUSR1 pending".into()),
+        }
+        SECOND_DONE.store(1, SeqCst);
+        errs
+    });
+    // SAFETY: kill(2) of ourselves.
+    unsafe { libc::kill(pid, libc::SIGUSR1) };
+    tgkill(tid, libc::SIGUSR1);
+    tgkill(pid, libc::SIGUSR2);
+    rst_ready_line(&format!("\"tid\": {tid}"));
+    rst_set_ready();
+    sig_wait_go();
+    let mut errs = Vec::new();
+    let main_pnd = status_hex(&format!("/proc/self/task/{pid}/status"), "SigPnd:");
+    let second_pnd = status_hex(&format!("/proc/self/task/{tid}/status"), "SigPnd:");
+    let shd = status_hex("/proc/self/status", "ShdPnd:");
+    for (what, got, want) in
+        [("main thread's SigPnd", main_pnd, sig_bit(libc::SIGUSR2)), ("second thread's SigPnd", second_pnd, sig_bit(libc::SIGUSR1)), ("ShdPnd", shd, sig_bit(libc::SIGUSR1))]
+    {
+        if got != want {
+            errs.push(format!("{what} {got:#x}, want {want:#x}"));
+        }
+    }
+    if !wait_until(|| SECOND_DONE.load(SeqCst) == 1) {
+        errs.push("the second thread did not take its signal".into());
+    }
+    for (want, code) in [(libc::SIGUSR2, SI_TKILL_CODE), (libc::SIGUSR1, SI_USER_CODE)] {
+        match sig_wait(&[libc::SIGUSR1, libc::SIGUSR2], std::time::Duration::ZERO) {
+            Some((s, info)) if s == want && (si_i32(&info, 8) == code || code == SI_TKILL_CODE && tkill_code(si_i32(&info, 8))) && si_i32(&info, 16) == pid => {}
+            Some((s, info)) => errs.push(format!(
+                "the main thread took {} code {} pid {}, want {} code {code} from {pid}",
+                sig_name(s),
+                si_i32(&info, 8),
+                si_i32(&info, 16),
+                sig_name(want)
+            )),
+            None => errs.push(format!("the main thread: no {} pending", sig_name(want))),
+        }
+    }
+    if let Some((s, _)) = sig_wait(&[libc::SIGUSR1, libc::SIGUSR2], std::time::Duration::ZERO) {
+        errs.push(format!("{} pending once more", sig_name(s)));
+    }
+    join(h, &format!("thread {tid}"), &mut errs);
+    rst_verdict("shared-pending-check", &errs)
+}
+
+/// An alternate signal stack of `size` bytes (mmap), installed with `flags`.
+fn altstack(size: usize, flags: i32) -> libc::stack_t {
+    let p = mmap(size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
+    let ss = libc::stack_t { ss_sp: p.cast(), ss_flags: flags, ss_size: size };
+    // SAFETY: sigaltstack(2) with a mapping of ours.
+    sys(unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } as i64, "sigaltstack");
+    ss
+}
+
+/// This thread's alternate stack (sp, size, flags).
+fn altstack_now() -> (u64, usize, i32) {
+    // SAFETY: a sigaltstack(2) query into a zeroed local.
+    let mut ss: libc::stack_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sigaltstack(std::ptr::null(), &mut ss) };
+    (ss.ss_sp as u64, ss.ss_size, ss.ss_flags)
+}
+
+static ALT_IN_HANDLER: AtomicU32 = AtomicU32::new(0);
+static ALT_HANDLER_SP: AtomicU64 = AtomicU64::new(0);
+static ALT_HANDLER_STACK: AtomicU64 = AtomicU64::new(0);
+static ALT_HANDLER_MAGIC: AtomicU64 = AtomicU64::new(0);
+
+/// SIGUSR1 of `altstack-check`'s second thread: runs on its alternate
+/// stack (SS_AUTODISARM: disarmed while it runs), says so, and waits for
+/// go (the checkpoint finds the thread here), then checks its own frame.
+extern "C" fn alt_wait_in_handler(_: i32, _: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    let local = std::hint::black_box(0x0a17_57ac_0000_0001u64);
+    ALT_HANDLER_SP.store(std::ptr::addr_of!(local) as u64, SeqCst);
+    let (sp, size, flags) = altstack_now();
+    ALT_HANDLER_STACK.store(sp ^ size as u64 ^ ((flags as u32 as u64) << 32), SeqCst);
+    ALT_IN_HANDLER.store(1, SeqCst);
+    while SIG_GO.load(SeqCst) == 0 {
+        let ts = libc::timespec { tv_sec: 0, tv_nsec: 20_000_000 };
+        // SAFETY: nanosleep(2) (async-signal-safe) on a local.
+        unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    }
+    ALT_HANDLER_MAGIC.store(std::hint::black_box(local), SeqCst);
+    ALT_IN_HANDLER.store(2, SeqCst);
+}
+
+/// sigaltstack's SS_AUTODISARM (not in libc).
+const SS_AUTODISARM: i32 = i32::MIN;
+
+const ALT_MAIN_SIZE: usize = 64 * 1024;
+const ALT_SECOND_SIZE: usize = 48 * 1024;
+
+/// `altstack-check`: an alternate signal stack per thread: the main
+/// thread's 64 KiB (flags 0), the second thread's 48 KiB (SS_AUTODISARM);
+/// SIGUSR2's handler (SA_ONSTACK) records its stack address. The second
+/// thread is inside its SIGUSR1 handler (SA_ONSTACK), on its alternate
+/// stack, when checkpointed. After go: the handler returns (its local
+/// intact), the second thread's stack is armed again as it was; each
+/// thread's sigaltstack() is the same, and SIGUSR2 sent to each thread
+/// runs on that thread's stack.
+fn altstack_check() -> ! {
+    let main_ss = altstack(ALT_MAIN_SIZE, 0);
+    sig_install(libc::SIGUSR2, record, libc::SA_ONSTACK, false);
+    sig_install(libc::SIGUSR1, alt_wait_in_handler, libc::SA_ONSTACK, false);
+    let main_before = altstack_now();
+    static SECOND_STACK: AtomicU64 = AtomicU64::new(0);
+    let (h, tid) = spawn_thread(|| {
+        let ss = altstack(ALT_SECOND_SIZE, SS_AUTODISARM);
+        SECOND_STACK.store(ss.ss_sp as u64, SeqCst);
+        let before = altstack_now();
+        let marker = std::hint::black_box(0x5ec0_0d00_0000_0002u64);
+        tgkill(gettid(), libc::SIGUSR1);
+        // Back from the handler, after go.
+        let mut errs = Vec::new();
+        let base = ss.ss_sp as u64;
+        let sp = ALT_HANDLER_SP.load(SeqCst);
+        if !(base..base + ALT_SECOND_SIZE as u64).contains(&sp) {
+            errs.push(format!("the SIGUSR1 handler ran at {sp:#x}, not on the alternate stack {base:#x}+{ALT_SECOND_SIZE:#x}"));
+        }
+        if ALT_HANDLER_MAGIC.load(SeqCst) != 0x0a17_57ac_0000_0001 || std::hint::black_box(marker) != 0x5ec0_0d00_0000_0002 {
+            errs.push(format!("a local of the handler ({:#x}) or of the thread ({marker:#x}) changed", ALT_HANDLER_MAGIC.load(SeqCst)));
+        }
+        let after = altstack_now();
+        if after != before {
+            errs.push(format!("after the handler returned: sigaltstack {after:x?}, want {before:x?} (SS_AUTODISARM re-armed)"));
+        }
+        let n = seen_of(libc::SIGUSR2).len();
+        tgkill(gettid(), libc::SIGUSR2);
+        match seen_of(libc::SIGUSR2).get(n) {
+            Some(s) if (base..base + ALT_SECOND_SIZE as u64).contains(&s.sp) => {}
+            s => errs.push(format!("SIGUSR2's handler: {s:x?}, want it on the alternate stack {base:#x}+{ALT_SECOND_SIZE:#x}")),
+        }
+        errs
+    });
+    if !wait_until(|| ALT_IN_HANDLER.load(SeqCst) == 1) {
+        eprintln!("cptrst-testprog altstack-check: the second thread never entered its handler");
+        std::process::exit(2);
+    }
+    let before = kernel_actions();
+    rst_ready_line(&format!("\"tid\": {tid}, \"main_stack\": {}, \"second_stack\": {}", main_ss.ss_sp as u64, SECOND_STACK.load(SeqCst)));
+    rst_set_ready();
+    sig_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let now = altstack_now();
+    if now != main_before {
+        errs.push(format!("main thread: sigaltstack {now:x?}, want {main_before:x?}"));
+    }
+    let n = seen_of(libc::SIGUSR2).len();
+    tgkill(gettid(), libc::SIGUSR2);
+    let base = main_ss.ss_sp as u64;
+    match seen_of(libc::SIGUSR2).get(n) {
+        Some(s) if (base..base + ALT_MAIN_SIZE as u64).contains(&s.sp) => {}
+        s => errs.push(format!("main thread: SIGUSR2's handler {s:x?}, want it on the alternate stack {base:#x}+{ALT_MAIN_SIZE:#x}")),
+    }
+    if !wait_until(|| ALT_IN_HANDLER.load(SeqCst) == 2) {
+        errs.push("the second thread's handler did not return after go".into());
+    }
+    join(h, &format!("thread {tid}"), &mut errs);
+    rst_verdict("altstack-check", &errs)
+}
+
+/// `alarm-check SECS`: a SIGALRM handler, alarm(SECS). After go it waits
+/// for the alarm (if it has not come yet) and wants it once after the
+/// restart (`arg2`: when the test started it), none before, and not before
+/// `arg` (the test's earliest time: the restart's start plus the time the
+/// image says was left, minus a slack; `arg2` when the image holds the
+/// SIGALRM pending: then it comes at once); the alarm disarmed after it.
+fn alarm_check(secs: u32) -> ! {
+    sig_install(libc::SIGALRM, record, libc::SA_RESTART, false);
+    let before = kernel_actions();
+    // SAFETY: alarm(2).
+    unsafe { libc::alarm(secs) };
+    sig_ready_line(&format!("\"secs\": {secs}"));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let (earliest, started) = (rst_arg(), sig_arg2());
+    if let Some(s) = seen_of(libc::SIGALRM).iter().find(|s| s.at_ns < started) {
+        errs.push(format!("the alarm came at {} ns, before the restart started ({started}): before the checkpoint", s.at_ns));
+    }
+    if !wait_seen(libc::SIGALRM, 1) {
+        errs.push(format!("no SIGALRM within {SIG_WAIT:?} after go: the alarm did not survive"));
+    }
+    sleep_ms(50);
+    let got = seen_of(libc::SIGALRM);
+    if got.len() > 1 {
+        errs.push(format!("SIGALRM came {} times, want once", got.len()));
+    }
+    if let Some(s) = got.first() {
+        if s.at_ns < earliest {
+            errs.push(format!("the alarm came {} ms too early (at {} ns, not before {earliest})", (earliest - s.at_ns) / 1_000_000, s.at_ns));
+        }
+    }
+    let (left, _) = itimer_get(libc::ITIMER_REAL);
+    if left != 0 {
+        errs.push(format!("ITIMER_REAL still armed ({left} ns) after the alarm"));
+    }
+    rst_verdict("alarm-check", &errs)
+}
+
+const ITIMER_REAL_NS: u64 = 2_000_000_000;
+const ITIMER_REAL_INTERVAL_NS: u64 = 1_000_000_000;
+const ITIMER_VIRT_NS: (u64, u64) = (1_000_000_000_000, 500_000_000_000);
+const ITIMER_PROF_NS: (u64, u64) = (2_000_000_000_000, 700_000_000_000);
+/// The bit of `itimer-check`'s `arg` that says a SIGALRM is pending in the
+/// image (it comes first, at once).
+const ITIMER_PENDING_BIT: u64 = 1 << 63;
+
+/// `itimer-check`: ITIMER_REAL 2 s then every 1 s (a SIGALRM handler
+/// records when each comes), ITIMER_VIRTUAL 1000 s / 500 s and
+/// ITIMER_PROF 2000 s / 700 s. After go: three SIGALRMs after the restart
+/// (`arg2`: when the test started it), the n-th (from 0) of the restarted
+/// timer not before `arg` + n seconds (`arg`: the test's earliest time for
+/// the first expiry; its top bit set when a SIGALRM was pending in the
+/// image: that one comes first, at once); VIRTUAL and PROF still armed,
+/// with their intervals, no more left than before.
+fn itimer_check() -> ! {
+    sig_install(libc::SIGALRM, record, libc::SA_RESTART, false);
+    let before = kernel_actions();
+    itimer_set(libc::ITIMER_VIRTUAL, ITIMER_VIRT_NS.0, ITIMER_VIRT_NS.1);
+    itimer_set(libc::ITIMER_PROF, ITIMER_PROF_NS.0, ITIMER_PROF_NS.1);
+    itimer_set(libc::ITIMER_REAL, ITIMER_REAL_NS, ITIMER_REAL_INTERVAL_NS);
+    let virt = itimer_get(libc::ITIMER_VIRTUAL);
+    let prof = itimer_get(libc::ITIMER_PROF);
+    sig_ready_line("");
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let arg = rst_arg();
+    let (earliest, pending, started) = (arg & !ITIMER_PENDING_BIT, arg & ITIMER_PENDING_BIT != 0, sig_arg2());
+    let after_restart = || -> Vec<u64> { seen_of(libc::SIGALRM).iter().map(|s| s.at_ns).filter(|&t| t >= started).collect() };
+    let want = 3 + pending as usize;
+    if !wait_until(|| after_restart().len() >= want) {
+        errs.push(format!("{} SIGALRMs after the restart within {SIG_WAIT:?}, want {want}", after_restart().len()));
+    }
+    let after = after_restart();
+    let timer = if pending { after.get(1..).unwrap_or(&[]) } else { &after[..] };
+    for (n, &at) in timer.iter().enumerate() {
+        let bound = earliest + n as u64 * ITIMER_REAL_INTERVAL_NS;
+        if at < bound {
+            errs.push(format!("SIGALRM {n} of the restarted timer came {} ms early (at {at}, not before {bound})", (bound - at) / 1_000_000));
+        }
+    }
+    for (which, name, was) in [(libc::ITIMER_VIRTUAL, "ITIMER_VIRTUAL", virt), (libc::ITIMER_PROF, "ITIMER_PROF", prof)] {
+        let now = itimer_get(which);
+        if now.0 == 0 || now.0 > was.0 || now.1 != was.1 {
+            errs.push(format!("{name}: {now:?} ns (value, interval), want armed, at most {} ns left, interval {}", was.0, was.1));
+        }
+    }
+    let (_, interval) = itimer_get(libc::ITIMER_REAL);
+    if interval != ITIMER_REAL_INTERVAL_NS {
+        errs.push(format!("ITIMER_REAL interval {interval} ns, want {ITIMER_REAL_INTERVAL_NS}"));
+    }
+    rst_verdict("itimer-check", &errs)
+}
+
+const PT_SIG: i32 = 38;
+const PT_VALUE: u64 = 0xabc;
+const PT_PERIOD_NS: u64 = 200_000_000;
+const PT_ONESHOT_SIG: i32 = 39;
+const PT_ONESHOT_VALUE: u64 = 0xd;
+const PT_ONESHOT_NS: u64 = 3_000_000_000;
+
+/// `posix-timer-check`: two threads, signals 38 and 39 blocked in both.
+/// Timers: 0 periodic (200 ms, CLOCK_MONOTONIC, SIGEV_THREAD_ID to the
+/// second thread, signal 38, value 0xabc); 1 created and deleted (a gap in
+/// the ids); 2 SIGEV_NONE, CLOCK_REALTIME, 1000 s; 3 one-shot 3 s,
+/// CLOCK_BOOTTIME, signal 39 to the process, value 0xd. The second thread
+/// takes 3 ticks (sigwaitinfo), notes timer_getoverrun(), and stops
+/// taking them. After go: the same overrun (it_overrun_last restored),
+/// three more ticks, each SI_TIMER with the timer's id and value, in the
+/// second thread, and never more expiries (1 + overrun each) than periods
+/// passed; timer 1 does not exist, timer 2 armed with at most 1000 s; the
+/// main thread gets timer 3's signal, not before `arg` (the test's earliest
+/// time, 0 if its signal was pending in the image).
+fn posix_timer_check() -> ! {
+    sig_mask(libc::SIG_BLOCK, &[PT_SIG, PT_ONESHOT_SIG]);
+    static TICKS_DONE: AtomicU32 = AtomicU32::new(0);
+    static TIMER0: AtomicI32 = AtomicI32::new(-1);
+    static OVERRUN: AtomicI32 = AtomicI32::new(-1);
+    static EXPIRIES: AtomicU64 = AtomicU64::new(0);
+    let created = mono_ns();
+    let (h, tid) = spawn_thread(move || {
+        while TIMER0.load(SeqCst) < 0 {
+            sleep_ms(1);
+        }
+        let id = TIMER0.load(SeqCst);
+        let mut errs = Vec::new();
+        let take = |errs: &mut Vec<String>| match sig_wait(&[PT_SIG], SIG_WAIT) {
+            Some((_, info)) => {
+                let (code, timer, overrun, value) = (si_i32(&info, 8), si_i32(&info, 16), si_i32(&info, 20), si_value(&info));
+                if code != SI_TIMER_CODE || timer != id || value != PT_VALUE || overrun < 0 {
+                    errs.push(format!("a tick: code {code} timer {timer} overrun {overrun} value {value:#x}, want SI_TIMER, {id}, >= 0, {PT_VALUE:#x}"));
+                }
+                EXPIRIES.fetch_add(1 + overrun.max(0) as u64, SeqCst);
+            }
+            None => errs.push(format!("no tick of timer {id} within {SIG_WAIT:?}")),
+        };
+        for _ in 0..3 {
+            take(&mut errs);
+        }
+        OVERRUN.store(timer_overrun(id) as i32, SeqCst);
+        TICKS_DONE.store(1, SeqCst);
+        thread_wait_go();
+        let o = timer_overrun(id) as i32;
+        if o != OVERRUN.load(SeqCst) {
+            errs.push(format!("timer_getoverrun({id}) {o}, want {} as before the checkpoint", OVERRUN.load(SeqCst)));
+        }
+        for _ in 0..3 {
+            take(&mut errs);
+        }
+        errs
+    });
+    let t0 = timer_create(libc::CLOCK_MONOTONIC, libc::SIGEV_SIGNAL | libc::SIGEV_THREAD_ID, PT_SIG, PT_VALUE, tid);
+    let gap = timer_create(libc::CLOCK_MONOTONIC, libc::SIGEV_NONE, 0, 0, 0);
+    let t2 = timer_create(libc::CLOCK_REALTIME, libc::SIGEV_NONE, 0, 0, 0);
+    let t3 = timer_create(libc::CLOCK_BOOTTIME, libc::SIGEV_SIGNAL, PT_ONESHOT_SIG, PT_ONESHOT_VALUE, 0);
+    timer_delete(gap);
+    timer_set(t2, RTQ_ONESHOT_NS, 0);
+    timer_set(t0, PT_PERIOD_NS, PT_PERIOD_NS);
+    TIMER0.store(t0, SeqCst);
+    if !wait_until(|| TICKS_DONE.load(SeqCst) == 1) {
+        eprintln!("cptrst-testprog posix-timer-check: no 3 ticks before the checkpoint");
+        std::process::exit(2);
+    }
+    timer_set(t3, PT_ONESHOT_NS, 0);
+    sig_ready_line(&format!("\"tid\": {tid}, \"timers\": [{t0}, {gap}, {t2}, {t3}]"));
+    rst_set_ready();
+    sig_wait_go();
+    let mut errs = Vec::new();
+    let earliest = rst_arg();
+    if let Some(g) = timer_get(gap) {
+        errs.push(format!("timer {gap} (deleted before the checkpoint) exists: {g:?}"));
+    }
+    match timer_get(t2) {
+        Some((v, 0)) if v > 0 && v <= RTQ_ONESHOT_NS => {}
+        g => errs.push(format!("timer {t2}: {g:?}, want armed, at most 1000 s, no interval")),
+    }
+    match timer_get(t0) {
+        Some((v, PT_PERIOD_NS)) if v <= PT_PERIOD_NS => {}
+        g => errs.push(format!("timer {t0}: {g:?}, want at most {PT_PERIOD_NS} ns left, interval {PT_PERIOD_NS}")),
+    }
+    match sig_wait(&[PT_ONESHOT_SIG], SIG_WAIT) {
+        Some((_, info)) => {
+            let at = mono_ns();
+            let (code, timer, value) = (si_i32(&info, 8), si_i32(&info, 16), si_value(&info));
+            if code != SI_TIMER_CODE || timer != t3 || value != PT_ONESHOT_VALUE {
+                errs.push(format!("timer {t3}'s signal: code {code} timer {timer} value {value:#x}, want SI_TIMER, {t3}, {PT_ONESHOT_VALUE:#x}"));
+            }
+            if at < earliest {
+                errs.push(format!("timer {t3} fired {} ms early", (earliest - at) / 1_000_000));
+            }
+        }
+        None => errs.push(format!("timer {t3} (3 s, CLOCK_BOOTTIME) did not fire within {SIG_WAIT:?} after go")),
+    }
+    join(h, &format!("thread {tid}"), &mut errs);
+    let periods = (mono_ns() - created) / PT_PERIOD_NS;
+    let expiries = EXPIRIES.load(SeqCst);
+    if expiries > periods + 3 {
+        errs.push(format!("timer {t0}: {expiries} expiries counted (ticks + overruns) in {periods} periods"));
+    }
+    rst_verdict("posix-timer-check", &errs)
+}
+
+const RLIMIT_NAMES: [&str; 16] = [
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+];
+
+fn rlimits() -> Vec<(u64, u64)> {
+    (0..16)
+        .map(|r| {
+            let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: getrlimit(2) into a local.
+            unsafe { libc::getrlimit(r as _, &mut l) };
+            (l.rlim_cur, l.rlim_max)
+        })
+        .collect()
+}
+
+/// The limits `rlimit-check` sets (as root: hard limits raised too), each
+/// differing from what it had (`old`), finite, values a process still
+/// runs with.
+fn new_rlimit(r: usize, old: (u64, u64)) -> (u64, u64) {
+    let (cur, max) = match r {
+        0 => (3000, 7000),
+        1 => (1 << 30, 2 << 30),
+        2 => (8 << 30, 16 << 30),
+        3 => (6 << 20, 24 << 20),
+        4 => (0, 1 << 20),
+        5 => (1 << 30, 3 << 30),
+        6 => (4000, 5000),
+        7 => (300, 800),
+        8 => (3 << 20, 5 << 20),
+        9 => (40 << 30, 60 << 30),
+        10 => (1000, 2000),
+        11 => (3000, 4000),
+        12 => (100_000, 300_000),
+        13 => (5, 10),
+        14 => (3, 7),
+        _ => (1_000_000, 3_000_000),
+    };
+    let cur = if (cur, max) == old { cur / 2 } else { cur };
+    (cur, max)
+}
+
+/// `rlimit-check`: every resource limit (0-15) set to a new soft and hard
+/// value. After go: every limit as set; RLIMIT_NOFILE holds (an fd above
+/// it cannot be opened: EMFILE), RLIMIT_FSIZE too (a write beyond it:
+/// EFBIG, SIGXFSZ ignored).
+fn rlimit_check() -> ! {
+    let old = rlimits();
+    for (r, &o) in old.iter().enumerate() {
+        let (cur, max) = new_rlimit(r, o);
+        let l = libc::rlimit { rlim_cur: cur, rlim_max: max };
+        // Without CAP_SYS_RESOURCE (not the guest's root): lowered only.
+        let low = libc::rlimit { rlim_cur: cur.min(o.1 / 2), rlim_max: max.min(o.1) };
+        // SAFETY: setrlimit(2) with locals.
+        sys(unsafe { if libc::setrlimit(r as _, &l) == 0 { 0 } else { libc::setrlimit(r as _, &low) } } as i64, &format!("setrlimit {}", RLIMIT_NAMES[r]));
+    }
+    let set = rlimits();
+    let changed: Vec<&str> = (0..16).filter(|&r| set[r] != old[r]).map(|r| RLIMIT_NAMES[r]).collect();
+    sig_ignore(libc::SIGXFSZ);
+    rst_ready_line(&format!("\"changed\": {}", changed.len()));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    let now = rlimits();
+    for r in 0..16 {
+        if now[r] != set[r] {
+            errs.push(format!("{}: {:?} (soft, hard), want {:?}", RLIMIT_NAMES[r], now[r], set[r]));
+        }
+    }
+    if changed.len() < 16 {
+        let same: Vec<&str> = (0..16).filter(|&r| set[r] == old[r]).map(|r| RLIMIT_NAMES[r]).collect();
+        errs.push(format!("could not change {same:?} (the inherited limits allow no other value)"));
+    }
+    // SAFETY: dup2(2) of fd 0 above the soft limit: must fail.
+    let r = unsafe { libc::fcntl(0, libc::F_DUPFD, set[7].0 as i32) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    if r >= 0 || e != Some(libc::EINVAL) {
+        errs.push(format!("F_DUPFD at the RLIMIT_NOFILE soft limit {}: {r} (errno {e:?}), want EINVAL", set[7].0));
+    }
+    rst_verdict("rlimit-check", &errs)
+}
+
+/// The credentials of the calling thread, as it reads them: uids, gids
+/// (real, effective, saved, fs), groups, capability sets (effective,
+/// permitted, inheritable; bounding and ambient as bit masks),
+/// securebits, no_new_privs.
+#[derive(Debug, PartialEq, Eq, Clone)]
+struct Creds {
+    uids: [u32; 4],
+    gids: [u32; 4],
+    groups: Vec<u32>,
+    caps: [u64; 3],
+    bset: u64,
+    ambient: u64,
+    securebits: i32,
+    nnp: i32,
+}
+
+fn creds_now() -> Creds {
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    let (mut gr, mut ge, mut gs) = (0, 0, 0);
+    let mut groups = vec![0u32; 256];
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    let hdr = Header { version: 0x2008_0522, pid: 0 };
+    let mut data = [0u32; 6];
+    // SAFETY: raw queries of this thread's credentials into locals (raw
+    // system calls: glibc's would be the same, but per thread is the point).
+    unsafe {
+        libc::syscall(libc::SYS_getresuid, &mut r as *mut u32, &mut e as *mut u32, &mut s as *mut u32);
+        libc::syscall(libc::SYS_getresgid, &mut gr as *mut u32, &mut ge as *mut u32, &mut gs as *mut u32);
+        let fsu = libc::syscall(libc::SYS_setfsuid, u32::MAX) as u32;
+        let fsg = libc::syscall(libc::SYS_setfsgid, u32::MAX) as u32;
+        let n = libc::syscall(libc::SYS_getgroups, 256, groups.as_mut_ptr());
+        groups.truncate(n.max(0) as usize);
+        libc::syscall(libc::SYS_capget, &hdr as *const Header, data.as_mut_ptr());
+        let bset = (0..=63).filter(|&c| libc::prctl(libc::PR_CAPBSET_READ, c) == 1).fold(0u64, |m, c| m | 1 << c);
+        let ambient = (0..=63)
+            .filter(|&c| libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, c, 0, 0) == 1)
+            .fold(0u64, |m, c| m | 1 << c);
+        let w = |lo: u32, hi: u32| lo as u64 | (hi as u64) << 32;
+        Creds {
+            uids: [r, e, s, fsu],
+            gids: [gr, ge, gs, fsg],
+            groups,
+            caps: [w(data[0], data[3]), w(data[1], data[4]), w(data[2], data[5])],
+            bset,
+            ambient,
+            securebits: libc::prctl(libc::PR_GET_SECUREBITS),
+            nnp: libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
+        }
+    }
+}
+
+/// Raw capset(2) of this thread: effective, permitted, inheritable.
+fn capset(eff: u64, prm: u64, inh: u64) {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    let hdr = Header { version: 0x2008_0522, pid: 0 };
+    let data = [eff as u32, prm as u32, inh as u32, (eff >> 32) as u32, (prm >> 32) as u32, (inh >> 32) as u32];
+    // SAFETY: capset(2) with a v3 header and two data structs.
+    sys(unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) }, "capset");
+}
+
+const CAP_CHOWN: u64 = 1 << 0;
+const CAP_KILL: u64 = 1 << 5;
+const CAP_NET_BIND_SERVICE: u64 = 1 << 10;
+/// The uids and gids `creds-check` takes (real, effective, saved), fs 1002.
+const CREDS_IDS: [u32; 3] = [1000, 1001, 1002];
+const CREDS_GROUPS: [u32; 3] = [100, 200, 1000];
+/// The second thread's uids.
+const CREDS_THREAD_UID: u32 = 1001;
+
+/// `creds-check` (as root): the bounding set without CAP_SYS_MODULE and
+/// CAP_MKNOD, securebits NOROOT | NO_SETUID_FIXUP, groups 100, 200, 1000,
+/// gids and uids 1000, 1001, 1002 (fsuid, fsgid 1002), capabilities:
+/// permitted CHOWN, KILL, NET_BIND_SERVICE, effective KILL, inheritable
+/// and ambient NET_BIND_SERVICE. A second thread then takes uids 1001 for
+/// itself alone (raw setresuid). After go, each thread's credentials as
+/// before; with `arg` 1 (restarted `--as-invoker` by uid 1000): uids and
+/// gids 1000, no groups, in both threads.
+fn creds_check() -> ! {
+    // SAFETY: raw credential changes of this (single) thread.
+    unsafe {
+        for cap in [16, 27] {
+            sys(libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) as i64, "PR_CAPBSET_DROP");
+        }
+        sys(libc::prctl(libc::PR_SET_SECUREBITS, libc::SECBIT_NOROOT | libc::SECBIT_NO_SETUID_FIXUP, 0, 0, 0) as i64, "PR_SET_SECUREBITS");
+        sys(libc::syscall(libc::SYS_setgroups, CREDS_GROUPS.len(), CREDS_GROUPS.as_ptr()), "setgroups");
+        sys(libc::syscall(libc::SYS_setresgid, CREDS_IDS[0], CREDS_IDS[1], CREDS_IDS[2]), "setresgid");
+        libc::syscall(libc::SYS_setfsgid, CREDS_IDS[2]);
+        sys(libc::syscall(libc::SYS_setresuid, CREDS_IDS[0], CREDS_IDS[1], CREDS_IDS[2]), "setresuid");
+        libc::syscall(libc::SYS_setfsuid, CREDS_IDS[2]);
+    }
+    capset(CAP_KILL, CAP_CHOWN | CAP_KILL | CAP_NET_BIND_SERVICE, CAP_NET_BIND_SERVICE);
+    // SAFETY: prctl(2) on ourselves.
+    sys(unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE, 10, 0, 0) } as i64, "PR_CAP_AMBIENT_RAISE");
+    let main = creds_now();
+    static THREAD_READY: AtomicU32 = AtomicU32::new(0);
+    let (h, tid) = spawn_thread(|| {
+        // SAFETY: a raw setresuid(2): this thread's creds alone.
+        let r = unsafe { libc::syscall(libc::SYS_setresuid, CREDS_THREAD_UID, CREDS_THREAD_UID, CREDS_THREAD_UID) };
+        sys(r, "setresuid in the thread");
+        let before = creds_now();
+        THREAD_READY.store(1, SeqCst);
+        thread_wait_go();
+        creds_compare(&before, &creds_now())
+    });
+    while THREAD_READY.load(SeqCst) == 0 {
+        sleep_ms(1);
+    }
+    rst_ready_line(&format!("\"tid\": {tid}"));
+    rst_set_ready();
+    sig_wait_go();
+    let mut errs = creds_compare(&main, &creds_now());
+    join(h, &format!("thread {tid}"), &mut errs);
+    rst_verdict("creds-check", &errs)
+}
+
+/// What differs between the credentials before and after; with `arg` 1,
+/// whether they are the invoker's (uid 1000) instead.
+fn creds_compare(before: &Creds, now: &Creds) -> Vec<String> {
+    if rst_arg() == 1 {
+        let ok = now.uids == [1000; 4] && now.gids == [1000; 4] && now.groups.is_empty();
+        return if ok { Vec::new() } else { vec![format!("restarted as the invoker: {now:x?}, want uids and gids 1000, no groups")] };
+    }
+    if before == now {
+        return Vec::new();
+    }
+    vec![format!("credentials {now:x?}, want {before:x?}")]
+}
+
+/// `nnp-check`: no_new_privs, parent-death signal SIGUSR2 (a child: its
+/// own, SIGTERM, and no_new_privs inherited). After go both read them back.
+fn nnp_check() -> ! {
+    // SAFETY: prctl(2) on ourselves.
+    unsafe {
+        sys(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as i64, "PR_SET_NO_NEW_PRIVS");
+        sys(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR2) as i64, "PR_SET_PDEATHSIG");
+    }
+    let (rd, wr) = setup_pipe();
+    let check = |pdeath: i32| -> Vec<String> {
+        let mut errs = Vec::new();
+        let mut sig = 0i32;
+        // SAFETY: prctl(2) queries into a local.
+        let (nnp, _) = unsafe { (libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), libc::prctl(libc::PR_GET_PDEATHSIG, &mut sig as *mut i32)) };
+        if nnp != 1 {
+            errs.push(format!("no_new_privs {nnp}, want 1"));
+        }
+        if sig != pdeath {
+            errs.push(format!("parent-death signal {}, want {}", sig_name(sig), sig_name(pdeath)));
+        }
+        errs
+    };
+    let child = fork_child();
+    if child == 0 {
+        // SAFETY: prctl(2) on ourselves.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+        child_noted(rd, wr, 1);
+        rst_set_ready();
+        tree_wait_go();
+        rst_verdict("nnp-check", &check(libc::SIGTERM));
+    }
+    setup_collect(rd, wr, 1);
+    rst_ready_line(&format!("\"pids\": [{}, {child}]", std::process::id()));
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = check(libc::SIGUSR2);
+    reap_children(&[(1, child)], &mut errs);
+    rst_verdict("nnp-check", &errs)
+}
+
+/// The VmFlags of the mapping at `addr` (/proc/self/smaps).
+fn vm_flags(addr: usize) -> String {
+    let s = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut inside = false;
+    for l in s.lines() {
+        if let Some((range, _)) = l.split_once(' ') {
+            if let Some((a, b)) = range.split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                    inside = (a..b).contains(&addr);
+                    continue;
+                }
+            }
+        }
+        if inside {
+            if let Some(f) = l.strip_prefix("VmFlags:") {
+                return f.trim().to_string();
+            }
+        }
+    }
+    String::new()
+}
+
+/// `misc-check`: child subreaper, THP disabled, dumpable 0, timer slack
+/// 123456 ns (the main thread) and 777777 ns (a second thread), and four
+/// 4-page private mappings: mlock()ed, MADV_DONTFORK, MADV_WIPEONFORK,
+/// MADV_DONTDUMP. After go: each as set (the VmFlags lo, dc, wf, dd).
+fn misc_check() -> ! {
+    const SLACK: u64 = 123_456;
+    const THREAD_SLACK: u64 = 777_777;
+    // SAFETY: prctl(2) on ourselves.
+    unsafe {
+        sys(libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) as i64, "PR_SET_CHILD_SUBREAPER");
+        sys(libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) as i64, "PR_SET_THP_DISABLE");
+        sys(libc::prctl(libc::PR_SET_TIMERSLACK, SLACK) as i64, "PR_SET_TIMERSLACK");
+    }
+    let maps: Vec<(usize, i32, &str)> = [(-1, "lo"), (libc::MADV_DONTFORK, "dc"), (libc::MADV_WIPEONFORK, "wf"), (libc::MADV_DONTDUMP, "dd")]
+        .iter()
+        .map(|&(advice, flag)| {
+            let p = mmap(4 * PAGE, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1);
+            fill(p, 4, 0x77);
+            // SAFETY: mlock/madvise of our own fresh mapping.
+            let r = unsafe { if advice < 0 { libc::mlock(p.cast(), 4 * PAGE) } else { libc::madvise(p.cast(), 4 * PAGE, advice) } };
+            sys(r as i64, flag);
+            (p as usize, advice, flag)
+        })
+        .collect();
+    static THREAD_READY: AtomicU32 = AtomicU32::new(0);
+    let (h, tid) = spawn_thread(|| {
+        // SAFETY: prctl(2) on this thread.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, THREAD_SLACK) };
+        THREAD_READY.store(1, SeqCst);
+        thread_wait_go();
+        // SAFETY: prctl(2) query.
+        let s = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK) } as u64;
+        if s == THREAD_SLACK { Vec::new() } else { vec![format!("timer slack {s} ns, want {THREAD_SLACK}")] }
+    });
+    while THREAD_READY.load(SeqCst) == 0 {
+        sleep_ms(1);
+    }
+    // SAFETY: prctl(2) on ourselves.
+    unsafe { sys(libc::prctl(libc::PR_SET_DUMPABLE, 0) as i64, "PR_SET_DUMPABLE") };
+    rst_ready_line(&format!("\"tid\": {tid}"));
+    rst_set_ready();
+    sig_wait_go();
+    let mut errs = Vec::new();
+    // SAFETY: prctl(2) queries.
+    let (sub, thp, slack, dumpable) = unsafe {
+        let mut sub = 0i32;
+        libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut sub as *mut i32);
+        (sub, libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0), libc::prctl(libc::PR_GET_TIMERSLACK) as u64, libc::prctl(libc::PR_GET_DUMPABLE))
+    };
+    for (what, got, want) in [("child subreaper", sub as u64, 1), ("THP disable", thp as u64, 1), ("timer slack (ns)", slack, SLACK), ("dumpable", dumpable as u64, 0)] {
+        if got != want {
+            errs.push(format!("{what} {got}, want {want}"));
+        }
+    }
+    for &(addr, _, flag) in &maps {
+        let f = vm_flags(addr);
+        if !f.split_whitespace().any(|x| x == flag) {
+            errs.push(format!("the mapping at {addr:#x}: VmFlags '{f}', want '{flag}'"));
+        }
+    }
+    join(h, &format!("thread {tid}"), &mut errs);
+    rst_verdict("misc-check", &errs)
+}
+
+/// `sig-cycle-check`: what a restart cycle restores, at once: handlers
+/// (SIGTERM, SIGUSR1, SIGINT ignored), three values of signal 36 queued
+/// and blocked, an alternate stack, a periodic SIGEV_NONE timer,
+/// ITIMER_VIRTUAL, RLIMIT_NOFILE 900/1000. Fds 1 and 2 on /dev/null after
+/// the ready line (every fd of the tree: restarted again and again with
+/// --detach). After go: each as set, the three values in order.
+fn sig_cycle_check() -> ! {
+    sig_install(libc::SIGTERM, record, libc::SA_RESTART, false);
+    sig_install(libc::SIGUSR1, record, libc::SA_NODEFER, true);
+    sig_ignore(libc::SIGINT);
+    sig_mask(libc::SIG_BLOCK, &[RTQ_SHARED]);
+    for v in [11, 12, 13] {
+        queue_to(std::process::id() as i32, RTQ_SHARED, v);
+    }
+    let ss = altstack(ALT_MAIN_SIZE, 0);
+    let t = timer_create(libc::CLOCK_MONOTONIC, libc::SIGEV_NONE, 0, 0, 0);
+    timer_set(t, 1_000_000_000, 1_000_000_000);
+    itimer_set(libc::ITIMER_VIRTUAL, ITIMER_VIRT_NS.0, ITIMER_VIRT_NS.1);
+    let l = libc::rlimit { rlim_cur: 900, rlim_max: 1000 };
+    // SAFETY: setrlimit(2) with a local.
+    sys(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } as i64, "setrlimit");
+    let before = kernel_actions();
+    let stack = altstack_now();
+    let limits = rlimits();
+    rst_ready_line(&format!("\"timer\": {t}, \"stack\": {}", ss.ss_sp as u64));
+    // SAFETY: fds 1 and 2 onto /dev/null: nothing is printed after this.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 1);
+            libc::dup2(null, 2);
+            libc::close(null);
+        }
+    }
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    if altstack_now() != stack {
+        errs.push(format!("sigaltstack {:x?}, want {stack:x?}", altstack_now()));
+    }
+    if rlimits() != limits {
+        errs.push("the resource limits changed".into());
+    }
+    match timer_get(t) {
+        Some((v, 1_000_000_000)) if v > 0 => {}
+        g => errs.push(format!("timer {t}: {g:?}")),
+    }
+    if itimer_get(libc::ITIMER_VIRTUAL).1 != ITIMER_VIRT_NS.1 {
+        errs.push(format!("ITIMER_VIRTUAL {:?}", itimer_get(libc::ITIMER_VIRTUAL)));
+    }
+    let mut got = Vec::new();
+    while let Some((_, info)) = sig_wait(&[RTQ_SHARED], std::time::Duration::ZERO) {
+        got.push(si_value(&info));
+    }
+    if got != [11, 12, 13] {
+        errs.push(format!("signal {RTQ_SHARED}: values {got:?}, want [11, 12, 13]"));
+    }
+    rst_verdict("sig-cycle-check", &errs)
+}
+
+/// `sig-bench NRT NTIMERS` (cptrst-bench): every signal that can be caught
+/// (1-64 but SIGKILL and SIGSTOP; 32 and 33, glibc's, through
+/// rt_sigaction) handled, the real-time ones blocked, NRT real-time
+/// signals queued (values 0, 1, ... over signals 34-64 in turn), NTIMERS
+/// POSIX timers (CLOCK_MONOTONIC, signal 64, one-shot 10000 s, every
+/// other one with a 1000 s interval). After go: every action as set, the
+/// NRT signals pending (taken by sigtimedwait, each signal's values in
+/// order), every timer armed.
+fn sig_bench(nrt: usize, ntimers: usize) -> ! {
+    // Enough queued signals for NRT (and the timers').
+    let want = (nrt + ntimers + 64) as u64;
+    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit(2) with a local.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_SIGPENDING, &mut l);
+        if l.rlim_cur < want {
+            l.rlim_cur = want;
+            l.rlim_max = l.rlim_max.max(want);
+            sys(libc::setrlimit(libc::RLIMIT_SIGPENDING, &l) as i64, "setrlimit RLIMIT_SIGPENDING");
+        }
+    }
+    for sig in 1..=64 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP || sig == 32 || sig == 33 {
+            continue;
+        }
+        sig_install(sig, record, libc::SA_RESTART, sig >= 34);
+    }
+    // 32 and 33 like 34 (the same handler and restorer), by the kernel's call.
+    let mut a = KSigaction::default();
+    // SAFETY: rt_sigaction: a query of 34, the same action for 32 and 33.
+    unsafe {
+        libc::syscall(libc::SYS_rt_sigaction, 34, std::ptr::null::<KSigaction>(), &mut a as *mut KSigaction, 8);
+        for sig in [32, 33] {
+            libc::syscall(libc::SYS_rt_sigaction, sig, &a as *const KSigaction, std::ptr::null_mut::<KSigaction>(), 8);
+        }
+    }
+    let rt: Vec<i32> = (34..=64).collect();
+    sig_mask(libc::SIG_BLOCK, &rt);
+    let pid = std::process::id() as i32;
+    for i in 0..nrt {
+        queue_to(pid, 34 + (i % rt.len()) as i32, i as u64);
+    }
+    let timers: Vec<i32> = (0..ntimers)
+        .map(|i| {
+            let t = timer_create(libc::CLOCK_MONOTONIC, libc::SIGEV_SIGNAL, 64, i as u64, 0);
+            timer_set(t, 10_000 * 1_000_000_000, if i % 2 == 1 { 1000 * 1_000_000_000 } else { 0 });
+            t
+        })
+        .collect();
+    let before = kernel_actions();
+    rst_ready_line(&format!("\"signals\": {nrt}, \"timers\": {ntimers}"));
+    // SAFETY: fds 1 and 2 onto /dev/null: nothing is printed after this
+    // but the verdict, which the exit status carries.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            libc::dup2(null, 1);
+            libc::close(null);
+        }
+    }
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = compare_actions(&before, &kernel_actions());
+    let mut got: Vec<Vec<u64>> = vec![Vec::new(); 65];
+    while let Some((s, info)) = sig_wait(&rt, std::time::Duration::ZERO) {
+        got[s as usize].push(si_value(&info));
+    }
+    for (k, &sig) in rt.iter().enumerate() {
+        let want: Vec<u64> = (0..nrt).filter(|i| i % rt.len() == k).map(|i| i as u64).collect();
+        if got[sig as usize] != want {
+            errs.push(format!("signal {sig}: {} values, want {} ({:?}...)", got[sig as usize].len(), want.len(), &got[sig as usize][..got[sig as usize].len().min(4)]));
+        }
+    }
+    let missing = timers.iter().filter(|&&t| timer_get(t).is_none_or(|(v, _)| v == 0)).count();
+    if missing > 0 {
+        errs.push(format!("{missing} of {ntimers} timers missing or disarmed"));
+    }
+    rst_verdict("sig-bench", &errs)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -3092,6 +4571,24 @@ fn main() {
         Some("pipeline-check") => pipeline_check(
             args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=100).contains(&n)).unwrap_or(10),
             args.get(2).and_then(|s| s.parse().ok()).filter(|&b| b <= 64 << 20).unwrap_or(1 << 20),
+        ),
+        Some("sigterm-check") => sigterm_check(args.get(1).map_or("/tmp/cptrst-sigterm", String::as_str)),
+        Some("siginfo-check") => siginfo_check(),
+        Some("sigign-check") => sigign_check(),
+        Some("rtqueue-check") => rtqueue_check(),
+        Some("shared-pending-check") => shared_pending_check(),
+        Some("altstack-check") => altstack_check(),
+        Some("alarm-check") => alarm_check(args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=3600).contains(&n)).unwrap_or(3)),
+        Some("itimer-check") => itimer_check(),
+        Some("posix-timer-check") => posix_timer_check(),
+        Some("rlimit-check") => rlimit_check(),
+        Some("creds-check") => creds_check(),
+        Some("nnp-check") => nnp_check(),
+        Some("misc-check") => misc_check(),
+        Some("sig-cycle-check") => sig_cycle_check(),
+        Some("sig-bench") => sig_bench(
+            args.get(1).and_then(|s| s.parse().ok()).filter(|&n| n <= 8000).unwrap_or(1000),
+            args.get(2).and_then(|s| s.parse().ok()).filter(|&n| n <= 4000).unwrap_or(100),
         ),
         Some("spin") => {
             ready("{}");
