@@ -151,8 +151,17 @@ pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, Stri
         img::RECORD_VMA,
         img::RECORD_PAGES,
         img::RECORD_TRAILER,
+        img::RECORD_CREDS,
+        img::RECORD_SIGNALS,
+        img::RECORD_PROCESS,
     ] {
-        let r = first(kind)?;
+        // An image older than 1.5 has no CREDS, SIGNALS or PROCESS.
+        let optional = matches!(kind, img::RECORD_CREDS | img::RECORD_SIGNALS | img::RECORD_PROCESS);
+        let r = match first(kind) {
+            Ok(r) => r,
+            Err(_) if optional => continue,
+            Err(e) => return Err(e),
+        };
         let cut = r.payload() + r.len / 2;
         raw.push((
             format!("cut in the middle of the first {} record (at {cut} of {})", img::record_name(kind), good.len()),
