@@ -306,6 +306,29 @@ fn encoder_sig_records() {
         e.siginfo(&en[0], &mut buf[pos..]),
         Err(EncodeError::Sequence)
     );
+    // The entries written by the caller and reported as data, in pieces
+    // (one its own CRC), mixed with siginfo calls: the same bytes.
+    let mut e2 = Encoder::new(sample::header());
+    let mut b2 = vec![0u8; 4096];
+    let mut p2 = e2.header(&mut b2).unwrap();
+    p2 += e2.signals_begin(&h, &mut b2[p2..]).unwrap();
+    p2 += e2.siginfo(&en[0], &mut b2[p2..]).unwrap();
+    let rest: Vec<u8> = en[1..].iter().flatten().copied().collect();
+    b2[p2..p2 + rest.len()].copy_from_slice(&rest);
+    e2.data(&rest[..100]).unwrap();
+    e2.data_with_crc(rest.len() - 100, |st| crc32c_raw(st, &rest[100..]))
+        .unwrap();
+    p2 += rest.len();
+    assert_eq!(&b2[start..p2], &whole[..]);
+    assert_eq!(e2.crc32c(), e.crc32c());
+    assert_eq!(e2.data(&[0]), Err(EncodeError::Sequence));
+    // Too much data; an entry after a partial one, past the end.
+    let mut e3 = Encoder::new(sample::header());
+    e3.header(&mut b2).unwrap();
+    e3.signals_begin(&h, &mut b2).unwrap();
+    assert_eq!(e3.data(&[0u8; 4 * 128 + 1]), Err(EncodeError::Overrun));
+    e3.data(&[0u8; 3 * 128 + 1]).unwrap();
+    assert_eq!(e3.siginfo(&en[0], &mut b2), Err(EncodeError::Overrun));
     // Re-encoding the decoded records.
     for rec in [
         whole.clone(),
