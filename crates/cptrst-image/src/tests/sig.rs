@@ -306,6 +306,29 @@ fn encoder_sig_records() {
         e.siginfo(&en[0], &mut buf[pos..]),
         Err(EncodeError::Sequence)
     );
+    // The entries written by the caller and reported as data, in pieces
+    // (one its own CRC), mixed with siginfo calls: the same bytes.
+    let mut e2 = Encoder::new(sample::header());
+    let mut b2 = vec![0u8; 4096];
+    let mut p2 = e2.header(&mut b2).unwrap();
+    p2 += e2.signals_begin(&h, &mut b2[p2..]).unwrap();
+    p2 += e2.siginfo(&en[0], &mut b2[p2..]).unwrap();
+    let rest: Vec<u8> = en[1..].iter().flatten().copied().collect();
+    b2[p2..p2 + rest.len()].copy_from_slice(&rest);
+    e2.data(&rest[..100]).unwrap();
+    e2.data_with_crc(rest.len() - 100, |st| crc32c_raw(st, &rest[100..]))
+        .unwrap();
+    p2 += rest.len();
+    assert_eq!(&b2[start..p2], &whole[..]);
+    assert_eq!(e2.crc32c(), e.crc32c());
+    assert_eq!(e2.data(&[0]), Err(EncodeError::Sequence));
+    // Too much data; an entry after a partial one, past the end.
+    let mut e3 = Encoder::new(sample::header());
+    e3.header(&mut b2).unwrap();
+    e3.signals_begin(&h, &mut b2).unwrap();
+    assert_eq!(e3.data(&[0u8; 4 * 128 + 1]), Err(EncodeError::Overrun));
+    e3.data(&[0u8; 3 * 128 + 1]).unwrap();
+    assert_eq!(e3.siginfo(&en[0], &mut b2), Err(EncodeError::Overrun));
     // Re-encoding the decoded records.
     for rec in [
         whole.clone(),
@@ -1339,4 +1362,30 @@ fn names_and_messages() {
         std::format!("{e}"),
         "PROCESS (type 18) at offset 640: PROCESS dumpable 3 above 2"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic mutations of the 1.5 sample
+// ---------------------------------------------------------------------------
+
+/// As `mutations_smoke`, on the 1.5 sample: the whole-image, reader and
+/// streaming verdicts agree, and every valid mutant re-encodes to itself.
+#[test]
+fn mutations_smoke_15() {
+    let base = sample15_bytes();
+    let mut rng = super::Rng(0x0015_5eed_0015_5eed);
+    let (n, mut valid) = (400, 0);
+    for _ in 0..n {
+        let mut b = base.clone();
+        super::mutate(&mut rng, &mut b);
+        if rng.below(2) == 0 {
+            sample::fix_trailer(&mut b);
+        }
+        if let Ok(s) = check(&b) {
+            valid += 1;
+            assert_eq!(s.total_bytes, b.len() as u64);
+            assert_eq!(reencode(&b), b, "valid images are canonical");
+        }
+    }
+    assert!(valid > 0 && valid < n, "{valid} of {n} valid");
 }
