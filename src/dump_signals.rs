@@ -686,5 +686,7 @@ fn write_process(out: &mut ImageOut, p: &ProcessRec) -> Result {
     }
     let n = u32::try_from(timers.len()).map_err(|_| code::E2BIG)?;
     let len = image::Process::payload_len(n).ok_or(code::E2BIG)?;
-    out.put(image::RECORD_HEADER_LEN + len, |e, b| e.process(&h, &timers, b))
+    out.put(image::RECORD_HEADER_LEN + len, |e, b| {
+        e.process(&h, &timers, b)
+    })
 }
