@@ -425,9 +425,14 @@ fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<TimerRec, Fail> 
     match f.clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => {}
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            return Err(no(format_args!("on a CPU-time clock (clock {})", f.clock)))
+            return Err(no(format_args!("on a CPU-time clock ({})", f.clock)))
         }
-        c if c < 0 => return Err(no(format_args!("on a CPU-time clock (clock {})", c))),
+        // A CPU clock id (CLOCK_PROCESS_CPUTIME_ID is kept as its own
+        // process's): bit 2 is CPUCLOCK_PERTHREAD.
+        c if c < 0 => {
+            let whose = if c & 4 != 0 { "thread" } else { "process" };
+            return Err(no(format_args!("on a {} CPU-time clock", whose)));
+        }
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => {
             return Err(no(format_args!("on an alarm clock (clock {})", f.clock)))
         }
