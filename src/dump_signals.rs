@@ -251,14 +251,17 @@ fn add_queue(
     what: &str,
     out: &mut KVVec<[u8; SIGINFO_LEN]>,
 ) -> Result<(), Fail> {
-    for (sig, how) in [(SIGKILL, "killed"), (SIGSTOP, "stopped")] {
+    for (sig, name, how) in [
+        (SIGKILL, "SIGKILL", "killed"),
+        (SIGSTOP, "SIGSTOP", "stopped"),
+    ] {
         if q.signal & (1 << (sig - 1)) != 0 {
             return Err(refuse(
                 code::EBUSY,
                 who,
                 format_args!(
-                    "signal {} is pending in its {} queue: it is being {}",
-                    sig, what, how
+                    "{} is pending in its {} queue: it is being {}",
+                    name, what, how
                 ),
             ));
         }
