@@ -95,5 +95,7 @@ pub(crate) fn write(out: &mut ImageOut, c: &CredsRec) -> Result {
     };
     let n = u32::try_from(c.groups.len()).map_err(|_| code::E2BIG)?;
     let len = image::Creds::payload_len(n).ok_or(code::E2BIG)?;
-    out.put(image::RECORD_HEADER_LEN + len, |e, b| e.creds(&h, &c.groups, b))
+    out.put(image::RECORD_HEADER_LEN + len, |e, b| {
+        e.creds(&h, &c.groups, b)
+    })
 }

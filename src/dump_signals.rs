@@ -20,8 +20,8 @@
 //! seccomp mode or filter; an io_uring; credentials of another user
 //! namespace ([`crate::dump_creds`]); a POSIX timer on a CPU-time or
 //! alarm clock, with an id of 65536 or more, or notifying a thread that
-//! has exited; SIGKILL or SIGSTOP pending (`EBUSY`: the task is being
-//! killed or stopped); more than [`image::MAX_PENDING`] pending signals or
+//! has exited; SIGKILL pending (`EBUSY`: the task is being killed; a
+//! pending SIGSTOP is dropped, see [`add_queue`]); more than [`image::MAX_PENDING`] pending signals or
 //! [`image::MAX_TIMERS`] timers (`E2BIG`); a handler, restorer or
 //! alternate signal stack outside user space.
 
@@ -241,28 +241,30 @@ fn signo_of(e: &[u8; SIGINFO_LEN]) -> i32 {
 /// Appends the entries of queue `q` to `out` as delivery would see them:
 /// every queued entry of a pending signal (a standard signal once, its
 /// first entry), then one `SI_USER` entry (zero `si_code`, no sender)
-/// for each pending signal without an entry.
+/// for each pending signal without an entry. A pending SIGSTOP is not
+/// saved: the tree is stopped anyway, and a tree that the tool left
+/// stopped after an earlier checkpoint has one queued (sent while the
+/// task was already in its group stop).
 ///
 /// # Errors
-/// `EBUSY` if SIGKILL or SIGSTOP is pending, `ENOMEM`.
+/// `EBUSY` if SIGKILL is pending (the task is being killed), `ENOMEM`.
 fn add_queue(
     q: &Pending,
     who: Who,
     what: &str,
     out: &mut KVVec<[u8; SIGINFO_LEN]>,
 ) -> Result<(), Fail> {
-    for (sig, how) in [(SIGKILL, "killed"), (SIGSTOP, "stopped")] {
-        if q.signal & (1 << (sig - 1)) != 0 {
-            return Err(refuse(
-                code::EBUSY,
-                who,
-                format_args!(
-                    "signal {} is pending in its {} queue: it is being {}",
-                    sig, what, how
-                ),
-            ));
-        }
+    if q.signal & (1 << (SIGKILL - 1)) != 0 {
+        return Err(refuse(
+            code::EBUSY,
+            who,
+            format_args!(
+                "SIGKILL is pending in its {} queue: it is being killed",
+                what
+            ),
+        ));
     }
+    let signal = q.signal & !(1 << (SIGSTOP - 1));
     let mut seen = 0u64;
     for e in q.entries.iter() {
         let signo = signo_of(e);
@@ -271,7 +273,7 @@ fn add_queue(
         }
         let bit = 1u64 << (signo - 1);
         // An entry of a signal no longer pending is never delivered.
-        if q.signal & bit == 0 || ((signo as u32) < SIGRTMIN && seen & bit != 0) {
+        if signal & bit == 0 || ((signo as u32) < SIGRTMIN && seen & bit != 0) {
             continue;
         }
         seen |= bit;
@@ -279,7 +281,7 @@ fn add_queue(
     }
     for sig in 1..=NSIG as u32 {
         let bit = 1u64 << (sig - 1);
-        if q.signal & bit != 0 && seen & bit == 0 {
+        if signal & bit != 0 && seen & bit == 0 {
             let mut e = [0u8; SIGINFO_LEN];
             e[..4].copy_from_slice(&(sig as i32).to_ne_bytes());
             out.push(e, GFP_KERNEL)?;
@@ -425,9 +427,14 @@ fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<TimerRec, Fail> 
     match f.clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => {}
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            return Err(no(format_args!("on a CPU-time clock (clock {})", f.clock)))
+            return Err(no(format_args!("on a CPU-time clock ({})", f.clock)))
         }
-        c if c < 0 => return Err(no(format_args!("on a CPU-time clock (clock {})", c))),
+        // A CPU clock id (CLOCK_PROCESS_CPUTIME_ID is kept as its own
+        // process's): bit 2 is CPUCLOCK_PERTHREAD.
+        c if c < 0 => {
+            let whose = if c & 4 != 0 { "thread" } else { "process" };
+            return Err(no(format_args!("on a {} CPU-time clock", whose)));
+        }
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => {
             return Err(no(format_args!("on an alarm clock (clock {})", f.clock)))
         }
@@ -686,5 +693,7 @@ fn write_process(out: &mut ImageOut, p: &ProcessRec) -> Result {
     }
     let n = u32::try_from(timers.len()).map_err(|_| code::E2BIG)?;
     let len = image::Process::payload_len(n).ok_or(code::E2BIG)?;
-    out.put(image::RECORD_HEADER_LEN + len, |e, b| e.process(&h, &timers, b))
+    out.put(image::RECORD_HEADER_LEN + len, |e, b| {
+        e.process(&h, &timers, b)
+    })
 }
