@@ -183,7 +183,7 @@ const KINDS: [Kind; 30] = [
 ];
 
 fn what(k: Kind, param: u32) -> u32 {
-    (k as u32) << 20 | (param & 0xf_ffff)
+    ((k as u32) << 20) | (param & 0xf_ffff)
 }
 
 /// A program being built: its data (at user address `base` once
@@ -353,7 +353,7 @@ pub(crate) fn write(p: &Prog, area: u64, len: u64) -> Result<(u64, u64), Fail> {
 
 /// Does `me`'s value differ (always, when sizing)?
 fn differs<T: PartialEq>(me: Option<&SelfState>, f: impl FnOnce(&SelfState) -> T, want: T) -> bool {
-    me.is_none_or(|m| f(m) != want)
+    me.map_or(true, |m| f(m) != want)
 }
 
 /// The program of task `i`, in order (`Documentation/restart.rst`).
@@ -582,7 +582,7 @@ fn timers(p: &mut Prog, plan: &Plan, pr: &crate::restore_plan::ProcPlan) -> Resu
         };
         let sev = p.words(&[
             tm.value,
-            u64::from(tm.signo) | u64::from(tm.notify) << 32,
+            u64::from(tm.signo) | (u64::from(tm.notify) << 32),
             tid,
             0,
             0,
@@ -651,9 +651,9 @@ fn capset_data(p: &mut Prog, eff: u64, prm: u64, inh: u64) -> Result<(u64, u64),
     let lo = |v: u64| v & 0xffff_ffff;
     let hi = |v: u64| v >> 32;
     let data = p.words(&[
-        lo(eff) | lo(prm) << 32,
-        lo(inh) | hi(eff) << 32,
-        hi(prm) | hi(inh) << 32,
+        lo(eff) | (lo(prm) << 32),
+        lo(inh) | (hi(eff) << 32),
+        hi(prm) | (hi(inh) << 32),
     ])?;
     Ok((hdr, data))
 }
