@@ -41,7 +41,7 @@
 static_assert(sizeof(kernel_siginfo_t) == 48);
 static_assert(sizeof(kernel_siginfo_t) <= CPTRST_SIGINFO_LEN);
 static_assert(sizeof(siginfo_t) == CPTRST_SIGINFO_LEN);
-static_assert(_NSIG == CPTRST_NSIG && _NSIG_WORDS == 1);
+static_assert(sizeof(sigset_t) * 8 == CPTRST_NSIG);
 static_assert(RLIM_NLIMITS == CPTRST_NRLIMIT);
 static_assert(sizeof(kernel_cap_t) == 8);
 static_assert(CPUCLOCK_PROF == 0 && CPUCLOCK_VIRT == 1);

@@ -7,6 +7,7 @@
 //! the caller's are refused: the ids and capabilities would mean
 //! something else there.
 
+use kernel::error::code;
 use kernel::prelude::*;
 
 use crate::cred::{self, CredsExt};
@@ -92,6 +93,9 @@ pub(crate) fn write(out: &mut ImageOut, c: &CredsRec) -> Result {
         securebits: c.head.securebits,
         flags: c.head.flags,
     };
-    let len = 64 + image::CREDS_FIXED_LEN + (c.groups.len() * 4 + 7) / 8 * 8;
-    out.put(len, |e, b| e.creds(&h, &c.groups, b))
+    let n = u32::try_from(c.groups.len()).map_err(|_| code::E2BIG)?;
+    let len = image::Creds::payload_len(n).ok_or(code::E2BIG)?;
+    out.put(image::RECORD_HEADER_LEN + len, |e, b| {
+        e.creds(&h, &c.groups, b)
+    })
 }

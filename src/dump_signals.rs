@@ -20,8 +20,8 @@
 //! seccomp mode or filter; an io_uring; credentials of another user
 //! namespace ([`crate::dump_creds`]); a POSIX timer on a CPU-time or
 //! alarm clock, with an id of 65536 or more, or notifying a thread that
-//! has exited; SIGKILL or SIGSTOP pending (`EBUSY`: the task is being
-//! killed or stopped); more than [`image::MAX_PENDING`] pending signals or
+//! has exited; SIGKILL pending (`EBUSY`: the task is being killed; a
+//! pending SIGSTOP is dropped, see [`add_queue`]); more than [`image::MAX_PENDING`] pending signals or
 //! [`image::MAX_TIMERS`] timers (`E2BIG`); a handler, restorer or
 //! alternate signal stack outside user space.
 
@@ -41,38 +41,29 @@ use crate::signal::{self, Pending, ProcFacts, SigActionFacts, NSIG, SIGINFO_LEN,
 use crate::task::{Task, TaskInfo, TI_LEADER};
 use crate::timer::{self, ItimerFacts, TimerFacts, CPU_PROF, CPU_VIRT, TMR_ACTIVE, TMR_HRTIMER};
 
-const SIGKILL: u32 = 9;
-const SIGSTOP: u32 = 19;
+use image::{
+    CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, MAX_NOFILE, RLIMIT_NOFILE, SIGKILL,
+    SIGSTOP, SS_AUTODISARM, SS_DISABLE,
+};
+
 /// The first real-time signal: below, a signal is queued at most once.
-const SIGRTMIN: u32 = 32;
+const SIGRTMIN: u32 = image::SIG_STANDARD_MAX + 1;
 
-const SS_DISABLE: u32 = 2;
-const SS_AUTODISARM: u32 = 1 << 31;
-
-const SIGEV_SIGNAL: i32 = 0;
-const SIGEV_NONE: i32 = 1;
-const SIGEV_THREAD_ID: i32 = 4;
-
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
+// it_sigev_notify and it_clock as the kernel has them (i32).
+const SIGEV_SIGNAL: i32 = image::SIGEV_SIGNAL as i32;
+const SIGEV_NONE: i32 = image::SIGEV_NONE as i32;
+const SIGEV_THREAD_ID: i32 = image::SIGEV_THREAD_ID as i32;
 const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
 const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-const CLOCK_BOOTTIME: i32 = 7;
 const CLOCK_REALTIME_ALARM: i32 = 8;
 const CLOCK_BOOTTIME_ALARM: i32 = 9;
-const CLOCK_TAI: i32 = 11;
 
-const SA_RESTORER: u64 = 0x0400_0000;
 /// Never kept by the kernel (a probe bit); dropped if seen.
-const SA_UNSUPPORTED: u64 = 0x400;
+const SA_UNSUPPORTED: u64 = image::SA_UNSUPPORTED;
 
 const VM_LOCKED: u64 = 0x2000;
 const VM_LOCKONFAULT: u64 = 0x0008_0000;
 const MMF_DISABLE_THP: u64 = 1 << 24;
-
-/// `RLIMIT_NOFILE` and the highest hard limit the image keeps for it.
-const RLIMIT_NOFILE: usize = 7;
-const NOFILE_MAX: u64 = 1 << 30;
 
 /// The ITIMER_REAL remaining time of an armed timer that is due: what
 /// getitimer() says (one microsecond).
@@ -250,28 +241,30 @@ fn signo_of(e: &[u8; SIGINFO_LEN]) -> i32 {
 /// Appends the entries of queue `q` to `out` as delivery would see them:
 /// every queued entry of a pending signal (a standard signal once, its
 /// first entry), then one `SI_USER` entry (zero `si_code`, no sender)
-/// for each pending signal without an entry.
+/// for each pending signal without an entry. A pending SIGSTOP is not
+/// saved: the tree is stopped anyway, and a tree that the tool left
+/// stopped after an earlier checkpoint has one queued (sent while the
+/// task was already in its group stop).
 ///
 /// # Errors
-/// `EBUSY` if SIGKILL or SIGSTOP is pending, `ENOMEM`.
+/// `EBUSY` if SIGKILL is pending (the task is being killed), `ENOMEM`.
 fn add_queue(
     q: &Pending,
     who: Who,
     what: &str,
     out: &mut KVVec<[u8; SIGINFO_LEN]>,
 ) -> Result<(), Fail> {
-    for (sig, how) in [(SIGKILL, "killed"), (SIGSTOP, "stopped")] {
-        if q.signal & (1 << (sig - 1)) != 0 {
-            return Err(refuse(
-                code::EBUSY,
-                who,
-                format_args!(
-                    "signal {} is pending in its {} queue: it is being {}",
-                    sig, what, how
-                ),
-            ));
-        }
+    if q.signal & (1 << (SIGKILL - 1)) != 0 {
+        return Err(refuse(
+            code::EBUSY,
+            who,
+            format_args!(
+                "SIGKILL is pending in its {} queue: it is being killed",
+                what
+            ),
+        ));
     }
+    let signal = q.signal & !(1 << (SIGSTOP - 1));
     let mut seen = 0u64;
     for e in q.entries.iter() {
         let signo = signo_of(e);
@@ -280,7 +273,7 @@ fn add_queue(
         }
         let bit = 1u64 << (signo - 1);
         // An entry of a signal no longer pending is never delivered.
-        if q.signal & bit == 0 || ((signo as u32) < SIGRTMIN && seen & bit != 0) {
+        if signal & bit == 0 || ((signo as u32) < SIGRTMIN && seen & bit != 0) {
             continue;
         }
         seen |= bit;
@@ -288,7 +281,7 @@ fn add_queue(
     }
     for sig in 1..=NSIG as u32 {
         let bit = 1u64 << (sig - 1);
-        if q.signal & bit != 0 && seen & bit == 0 {
+        if signal & bit != 0 && seen & bit == 0 {
             let mut e = [0u8; SIGINFO_LEN];
             e[..4].copy_from_slice(&(sig as i32).to_ne_bytes());
             out.push(e, GFP_KERNEL)?;
@@ -386,10 +379,10 @@ fn sigactions(p: &ProcFacts, who: Who) -> Result<[SigActionFacts; NSIG], Fail> {
         if sig == SIGKILL || sig == SIGSTOP {
             continue;
         }
-        let mut flags = s.flags & image::SA_KNOWN as u64 & !SA_UNSUPPORTED;
-        if flags & SA_RESTORER != 0 && s.restorer == 0 {
+        let mut flags = s.flags & image::SA_KNOWN & !SA_UNSUPPORTED;
+        if flags & image::SA_RESTORER != 0 && s.restorer == 0 {
             // Returning from the handler faults either way.
-            flags &= !SA_RESTORER;
+            flags &= !image::SA_RESTORER;
         }
         let bad = if s.handler > 1 && !user_addr(s.handler) {
             Some(("handler", s.handler))
@@ -434,9 +427,14 @@ fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<TimerRec, Fail> 
     match f.clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI => {}
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            return Err(no(format_args!("on a CPU-time clock (clock {})", f.clock)))
+            return Err(no(format_args!("on a CPU-time clock ({})", f.clock)))
         }
-        c if c < 0 => return Err(no(format_args!("on a CPU-time clock (clock {})", c))),
+        // A CPU clock id (CLOCK_PROCESS_CPUTIME_ID is kept as its own
+        // process's): bit 2 is CPUCLOCK_PERTHREAD.
+        c if c < 0 => {
+            let whose = if c & 4 != 0 { "thread" } else { "process" };
+            return Err(no(format_args!("on a {} CPU-time clock", whose)));
+        }
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => {
             return Err(no(format_args!("on an alarm clock (clock {})", f.clock)))
         }
@@ -505,13 +503,13 @@ fn collect_process(
     for (d, r) in rlimits.iter_mut().zip(p.rlim.iter()) {
         *d = (r.cur.min(r.max), r.max);
     }
-    if rlimits[RLIMIT_NOFILE].1 > NOFILE_MAX {
+    if rlimits[RLIMIT_NOFILE].1 > MAX_NOFILE {
         return Err(refuse(
             eopnotsupp(),
             who,
             format_args!(
                 "RLIMIT_NOFILE's hard limit {} is above {}: not supported",
-                rlimits[RLIMIT_NOFILE].1, NOFILE_MAX
+                rlimits[RLIMIT_NOFILE].1, MAX_NOFILE
             ),
         ));
     }
@@ -650,7 +648,7 @@ fn write_signals(out: &mut ImageOut, s: &SignalsRec) -> Result {
         |e, b| e.signals_begin(&h, b),
     )?;
     for e in s.entries.iter() {
-        out.data(e)?;
+        out.put(SIGINFO_LEN, |enc, b| enc.siginfo(e, b))?;
     }
     Ok(())
 }
@@ -693,7 +691,9 @@ fn write_process(out: &mut ImageOut, p: &ProcessRec) -> Result {
             GFP_KERNEL,
         )?;
     }
-    let len =
-        image::RECORD_HEADER_LEN + image::PROCESS_FIXED_LEN + p.timers.len() * image::TIMER_LEN;
-    out.put(len, |e, b| e.process(&h, &timers, b))
+    let n = u32::try_from(timers.len()).map_err(|_| code::E2BIG)?;
+    let len = image::Process::payload_len(n).ok_or(code::E2BIG)?;
+    out.put(image::RECORD_HEADER_LEN + len, |e, b| {
+        e.process(&h, &timers, b)
+    })
 }

@@ -204,17 +204,6 @@ impl ImageOut {
         Ok(())
     }
 
-    /// Appends `bytes` to the open record (begun with an encoder's
-    /// `*_begin`), through the buffer; at most [`BUF_LEN`] bytes.
-    pub(crate) fn data(&mut self, bytes: &[u8]) -> Result {
-        self.room(bytes.len())?;
-        let dst = &mut self.buf[self.len..self.len + bytes.len()];
-        dst.copy_from_slice(bytes);
-        self.enc.data(dst).map_err(enc_err)?;
-        self.len += bytes.len();
-        Ok(())
-    }
-
     /// Writes one FDATA record of `n` bytes (1..=[`FDATA_CHUNK_MAX`]) of
     /// the content of FILE `file` at `offset`: `fill` writes the bytes
     /// straight into the buffer, the zero padding follows.

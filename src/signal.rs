@@ -15,7 +15,7 @@ use kernel::error::{code, to_result, Result};
 use kernel::prelude::*;
 
 use crate::pid::Pid;
-use crate::rlimit::RlimitFacts;
+use crate::rlimit::{RlimitFacts, NRLIMIT};
 use crate::task::{CurrentTask, Task, TaskExt};
 use crate::timer::ItimerFacts;
 
@@ -155,7 +155,7 @@ const _: () = assert!(size_of::<SigActionFacts>() == 32);
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ProcFacts {
-    pub(crate) rlim: [RlimitFacts; crate::rlimit::NRLIMIT],
+    pub(crate) rlim: [RlimitFacts; NRLIMIT],
     pub(crate) itimers: ItimerFacts,
     /// Entry `i`: signal `i + 1`.
     pub(crate) action: [SigActionFacts; NSIG],
@@ -249,7 +249,7 @@ pub(crate) fn pending(t: &Task, shared: bool) -> Result<Pending> {
 pub(crate) fn proc_facts(t: &Task) -> Result<KBox<ProcFacts>> {
     let mut f = KBox::new(
         ProcFacts {
-            rlim: [RlimitFacts::default(); crate::rlimit::NRLIMIT],
+            rlim: [RlimitFacts::default(); NRLIMIT],
             itimers: ItimerFacts::default(),
             action: [SigActionFacts::default(); NSIG],
             mm_flags: 0,

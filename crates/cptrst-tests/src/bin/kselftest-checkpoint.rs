@@ -1,7 +1,9 @@
 //! Guest tests of checkpoint: each sets up a workload with known state,
 //! checkpoints it with `cptrst checkpoint`, and checks the image's contents
 //! byte for byte through `cptrst inspect --json` / `--page`; then the
-//! refusals, through the tool and through the ioctl directly; then trees
+//! refusals, through the tool and through the ioctl directly; the signal
+//! state (CREDS, SIGNALS, PROCESS decoded by the image crate; nothing
+//! consumed) and its refusals; then trees
 //! that are hard to stop (a vfork parent, a task that does not stop, a
 //! fork storm) and a restart that must wait for a zombie's pid.
 
@@ -1166,6 +1168,368 @@ fn tool_usage_errors() -> Result<(), String> {
     Ok(())
 }
 
+// ---------------------------------------------------------------------
+// Signals, timers, limits and credentials (CREDS, SIGNALS, PROCESS).
+
+/// What the signal workload sets up before it reports ready.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SigSetup {
+    /// Handlers, blocked and pending signals, limits, timers, altstack.
+    Full,
+    /// An allow-all seccomp filter.
+    Seccomp,
+    /// A POSIX timer on CLOCK_PROCESS_CPUTIME_ID.
+    CpuTimer,
+}
+
+const SW_RT_PRIV: i32 = 34; // SIGRTMIN + 2 (glibc keeps 32 and 33)
+const SW_RT_TIMER: i32 = 36;
+const SW_VALUE: u64 = 0x1234;
+const SW_TIMER_VALUE: u64 = 0x77;
+const SW_NOFILE: (u64, u64) = (123, 456);
+const SW_SLACK: u64 = 12345;
+const SW_REAL: (u64, u64) = (100, 5); // seconds
+const SW_TIMER: (u64, u64) = (200, 1);
+const SW_STACK: usize = 65536;
+
+extern "C" fn sw_handler(_: libc::c_int) {}
+
+/// The signal workload: forks a child that sets up `setup`, reports
+/// `R` + its altstack address, waits for `G`, then reports what it has
+/// left (pending set, timer and itimer remaining, the dequeued values).
+struct SigWorkload {
+    pid: i32,
+    res: std::fs::File,
+    ctl: std::fs::File,
+    stack: u64,
+}
+
+/// # Safety
+/// Only in the child of a fork, with its pipe ends.
+unsafe fn sig_child(setup: SigSetup, res_w: i32, ctl_r: i32) -> ! {
+    use libc::*;
+    // SAFETY (whole function): system calls on the child's own state and
+    // fds, into locals; it ends in _exit.
+    unsafe {
+        let step = |ok: bool, code: i32| {
+            if !ok {
+                _exit(code)
+            }
+        };
+        // Nothing inherited from the test but fds 0-2 and the two pipes
+        // (the test's /dev/cptrst would be refused first).
+        let (res_w, ctl_r) = (dup2(res_w, 100), dup2(ctl_r, 101));
+        step(res_w == 100 && ctl_r == 101, 19);
+        syscall(SYS_close_range, 3u32, 99u32, 0u32);
+        syscall(SYS_close_range, 102u32, u32::MAX, 0u32);
+        let pid = getpid();
+        match setup {
+            SigSetup::Seccomp => {
+                let mut insn = [sock_filter { code: (BPF_RET | BPF_K) as u16, jt: 0, jf: 0, k: SECCOMP_RET_ALLOW }];
+                let prog = sock_fprog { len: 1, filter: insn.as_mut_ptr() };
+                step(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, 20);
+                step(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog as *const sock_fprog) == 0, 21);
+            }
+            SigSetup::CpuTimer => {
+                let mut id: timer_t = std::ptr::null_mut();
+                step(timer_create(CLOCK_PROCESS_CPUTIME_ID, std::ptr::null_mut(), &mut id) == 0, 22);
+            }
+            SigSetup::Full => {
+                let mut sa: sigaction = std::mem::zeroed();
+                sa.sa_sigaction = sw_handler as *const () as usize;
+                sa.sa_flags = SA_SIGINFO | SA_RESTART;
+                sigaddset(&mut sa.sa_mask, SIGUSR2);
+                step(sigaction(SIGUSR1, &sa, std::ptr::null_mut()) == 0, 23);
+                let mut ign: sigaction = std::mem::zeroed();
+                ign.sa_sigaction = SIG_IGN;
+                step(sigaction(SIGPIPE, &ign, std::ptr::null_mut()) == 0, 24);
+                let mut set: sigset_t = std::mem::zeroed();
+                for s in [SIGUSR2, SIGALRM, SW_RT_PRIV, SW_RT_TIMER] {
+                    sigaddset(&mut set, s);
+                }
+                step(sigprocmask(SIG_BLOCK, &set, std::ptr::null_mut()) == 0, 25);
+                for k in 0..2u64 {
+                    let mut si: siginfo_t = std::mem::zeroed();
+                    let raw = (&raw mut si).cast::<u8>();
+                    *raw.cast::<i32>() = SW_RT_PRIV;
+                    *raw.add(8).cast::<i32>() = SI_QUEUE;
+                    *raw.add(16).cast::<i32>() = pid;
+                    *raw.add(24).cast::<u64>() = SW_VALUE + k;
+                    step(syscall(SYS_rt_tgsigqueueinfo, pid, pid, SW_RT_PRIV, &si as *const siginfo_t) == 0, 26);
+                }
+                step(kill(pid, SIGUSR2) == 0, 27);
+                let lim = rlimit { rlim_cur: SW_NOFILE.0, rlim_max: SW_NOFILE.1 };
+                step(setrlimit(RLIMIT_NOFILE, &lim) == 0, 28);
+                let it = itimerval {
+                    it_value: timeval { tv_sec: SW_REAL.0 as i64, tv_usec: 0 },
+                    it_interval: timeval { tv_sec: SW_REAL.1 as i64, tv_usec: 0 },
+                };
+                step(setitimer(ITIMER_REAL, &it, std::ptr::null_mut()) == 0, 29);
+                let mut ev: sigevent = std::mem::zeroed();
+                ev.sigev_notify = SIGEV_SIGNAL;
+                ev.sigev_signo = SW_RT_TIMER;
+                ev.sigev_value = sigval { sival_ptr: SW_TIMER_VALUE as *mut c_void };
+                let mut id: timer_t = std::ptr::null_mut();
+                step(timer_create(CLOCK_MONOTONIC, &mut ev, &mut id) == 0, 30);
+                let ts = itimerspec {
+                    it_value: timespec { tv_sec: SW_TIMER.0 as i64, tv_nsec: 0 },
+                    it_interval: timespec { tv_sec: SW_TIMER.1 as i64, tv_nsec: 0 },
+                };
+                step(timer_settime(id, 0, &ts, std::ptr::null_mut()) == 0, 31);
+                let st = mmap(std::ptr::null_mut(), SW_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                step(st != MAP_FAILED, 32);
+                let ss = stack_t { ss_sp: st, ss_flags: 0, ss_size: SW_STACK };
+                step(sigaltstack(&ss, std::ptr::null_mut()) == 0, 33);
+                let stack_addr = st as u64;
+                step(prctl(PR_SET_TIMERSLACK, SW_SLACK as c_ulong, 0, 0, 0) == 0, 34);
+                step(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0, 35);
+                step(prctl(PR_SET_PDEATHSIG, SIGKILL as c_ulong, 0, 0, 0) == 0, 36);
+                // Ready: report the timer's id too (0 in a fresh process).
+                let mut out = [0u8; 1 + 16];
+                out[0] = b'R';
+                out[1..9].copy_from_slice(&stack_addr.to_le_bytes());
+                out[9..17].copy_from_slice(&(id as u64).to_le_bytes());
+                step(write(res_w, out.as_ptr().cast(), out.len()) == out.len() as isize, 37);
+                let mut b = 0u8;
+                step(read(ctl_r, (&raw mut b).cast(), 1) == 1, 38);
+                // What is left: pending set, timer, itimer, the queued values.
+                let mut rep = [0u64; 8];
+                let mut pend: sigset_t = std::mem::zeroed();
+                sigpending(&mut pend);
+                for s in 1..=64 {
+                    if sigismember(&pend, s) == 1 {
+                        rep[0] |= 1 << (s - 1);
+                    }
+                }
+                let mut cur: itimerspec = std::mem::zeroed();
+                timer_gettime(id, &mut cur);
+                rep[1] = cur.it_value.tv_sec as u64 * 1_000_000_000 + cur.it_value.tv_nsec as u64;
+                let mut real: itimerval = std::mem::zeroed();
+                getitimer(ITIMER_REAL, &mut real);
+                rep[2] = real.it_value.tv_sec as u64 * 1_000_000 + real.it_value.tv_usec as u64;
+                let zero = timespec { tv_sec: 0, tv_nsec: 0 };
+                let mut only: sigset_t = std::mem::zeroed();
+                sigaddset(&mut only, SW_RT_PRIV);
+                for k in 0..2 {
+                    let mut si: siginfo_t = std::mem::zeroed();
+                    if sigtimedwait(&only, &mut si, &zero) == SW_RT_PRIV {
+                        rep[3 + k] = si.si_value().sival_ptr as u64;
+                    }
+                }
+                let mut usr2: sigset_t = std::mem::zeroed();
+                sigaddset(&mut usr2, SIGUSR2);
+                let mut si: siginfo_t = std::mem::zeroed();
+                rep[5] = sigtimedwait(&usr2, &mut si, &zero) as u64;
+                step(write(res_w, rep.as_ptr().cast(), 64) == 64, 39);
+                _exit(0)
+            }
+        }
+        let out = [b'R'; 17];
+        step(write(res_w, out.as_ptr().cast(), out.len()) == out.len() as isize, 37);
+        let mut b = 0u8;
+        step(read(ctl_r, (&raw mut b).cast(), 1) == 1, 38);
+        _exit(0)
+    }
+}
+
+impl SigWorkload {
+    fn start(setup: SigSetup) -> Result<SigWorkload, String> {
+        let (res_r, res_w) = pipe2()?;
+        let (ctl_r, ctl_w) = pipe2()?;
+        // SAFETY: fork in this single-threaded test; the child only makes
+        // system calls (sig_child) and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: in the child, with its pipe ends.
+            unsafe { sig_child(setup, res_w, ctl_r) }
+        }
+        // SAFETY: closing the child's ends, which we own.
+        unsafe {
+            libc::close(res_w);
+            libc::close(ctl_r);
+        }
+        use std::os::fd::FromRawFd;
+        // SAFETY: our ends, owned from here on.
+        let (res, ctl) = unsafe { (std::fs::File::from_raw_fd(res_r), std::fs::File::from_raw_fd(ctl_w)) };
+        if pid < 0 {
+            return Err("fork failed".into());
+        }
+        let mut w = SigWorkload { pid, res, ctl, stack: 0 };
+        let mut b = [0u8; 17];
+        if std::io::Read::read_exact(&mut w.res, &mut b).is_err() || b[0] != b'R' {
+            let mut st = 0;
+            // SAFETY: reaping our child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            w.pid = 0;
+            return Err(format!("the {setup:?} signal workload failed to set up: {}", cptrst::proc::wait_status_text(st)));
+        }
+        if setup == SigSetup::Full {
+            w.stack = u64::from_le_bytes(b[1..9].try_into().map_err(|_| "report")?);
+        }
+        Ok(w)
+    }
+
+    /// A `/proc/PID/status` field.
+    fn status(&self, key: &str) -> Option<String> {
+        let t = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        t.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string())
+    }
+
+    /// Lets the workload report and reaps it (the full setup's report:
+    /// 8 words).
+    fn report(mut self) -> Result<Vec<u64>, String> {
+        std::io::Write::write_all(&mut self.ctl, b"G").map_err(|e| e.to_string())?;
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut self.res, &mut v).map_err(|e| e.to_string())?;
+        let mut st = 0;
+        // SAFETY: reaping our child.
+        unsafe { libc::waitpid(self.pid, &mut st, 0) };
+        self.pid = 0;
+        ensure(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, || format!("signal workload: {}", cptrst::proc::wait_status_text(st)))?;
+        Ok(v.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect())
+    }
+}
+
+impl Drop for SigWorkload {
+    fn drop(&mut self) {
+        if self.pid > 0 {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// A seccomp filter or a CPU-clock POSIX timer is refused at checkpoint:
+/// through the tool with the message naming the task and what (exit 1, no
+/// image); through the ioctl on a tree this test stopped: EOPNOTSUPP,
+/// nothing written, the task still stopped.
+fn refusals_signal_state() -> Result<(), String> {
+    let dev = Dev::open().map_err(|f| f.msg)?;
+    for (setup, what) in [
+        (SigSetup::Seccomp, "seccomp (mode 2, filter): not supported".to_string()),
+        (SigSetup::CpuTimer, "POSIX timer 0: on a process CPU-time clock: not supported".to_string()),
+    ] {
+        let w = SigWorkload::start(setup)?;
+        let img = "/tmp/ck-sigref.img";
+        let _ = std::fs::remove_file(img);
+        let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", img]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let want = format!("task 0 (pid {}): {what}", w.pid);
+        ensure(o.status.code() == Some(1), || format!("{setup:?}: status {:?}: {err}", o.status))?;
+        ensure(err.contains(&want), || format!("{setup:?}: message '{err}', want '{want}'"))?;
+        ensure(!std::path::Path::new(img).exists(), || format!("{setup:?}: the image file was left"))?;
+        let out = std::fs::File::create(img).map_err(|e| e.to_string())?;
+        ptrace_stop(w.pid)?;
+        let r = errno_of(dev.checkpoint(w.pid, out.as_raw_fd(), 0));
+        let state = cptrst::proc::state(w.pid);
+        ptrace_detach(w.pid);
+        ensure(r == Some(libc::EOPNOTSUPP), || format!("{setup:?}: ioctl gave {r:?}, not EOPNOTSUPP"))?;
+        ensure(state == Some('t'), || format!("{setup:?}: after the refusal the task is in state {state:?}, not stopped"))?;
+        let len = out.metadata().map_err(|e| e.to_string())?.len();
+        ensure(len == 0, || format!("{setup:?}: {len} bytes written by the refused checkpoint"))?;
+        ensure(w.report().is_ok(), || format!("{setup:?}: the workload did not exit cleanly"))?;
+    }
+    Ok(())
+}
+
+fn word(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8).map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+}
+
+fn int(b: &[u8], at: usize) -> i32 {
+    b.get(at..at + 4).map_or(0, |w| i32::from_le_bytes(w.try_into().unwrap_or_default()))
+}
+
+/// The signal workload's state in the image, decoded by the image crate:
+/// records in order (THREAD, CREDS, SIGNALS, PROCESS), the handler, the
+/// pending entries and their values, the rlimit, the itimer, the timer,
+/// the altstack, slack, pdeath signal and subreaper. And the checkpoint
+/// consumed nothing: SigPnd/ShdPnd the same before and after, the timers
+/// still armed, both queued values still there to dequeue.
+fn signals_dump() -> Result<(), String> {
+    use cptrst_image::Record;
+    let w = SigWorkload::start(SigSetup::Full)?;
+    let pnd = |w: &SigWorkload| (w.status("SigPnd:"), w.status("ShdPnd:"));
+    let before = pnd(&w);
+    let want = (Some(format!("{:016x}", 1u64 << (SW_RT_PRIV - 1))), Some(format!("{:016x}", 1u64 << (libc::SIGUSR2 - 1))));
+    ensure(before == want, || format!("pending before: {before:?}, want {want:?}"))?;
+    let img = "/tmp/ck-sig.img";
+    let o = cptrst(&["checkpoint", &w.pid.to_string(), "-o", img, "--resume"]);
+    ensure(o.status.success(), || format!("checkpoint: {:?}: {}", o.status, String::from_utf8_lossy(&o.stderr)))?;
+    let after = pnd(&w);
+    ensure(after == before, || format!("pending after the checkpoint: {after:?}, before: {before:?}"))?;
+
+    let bytes = std::fs::read(img).map_err(|e| e.to_string())?;
+    let mut seq = String::new();
+    let (mut creds, mut sigs, mut process) = (None, None, None);
+    for item in cptrst_image::Reader::new(&bytes).map_err(|e| e.to_string())? {
+        match item.map_err(|e| e.to_string())?.record {
+            Record::Task(_) => seq.push('T'),
+            Record::Thread(_) => seq.push('H'),
+            Record::Creds(c) => {
+                seq.push('C');
+                creds = Some(c);
+            }
+            Record::Signals(s) => {
+                seq.push('S');
+                sigs = Some(s);
+            }
+            Record::Process(p) => {
+                seq.push('P');
+                process = Some(p);
+            }
+            _ => {}
+        }
+    }
+    ensure(seq == "THCSP", || format!("records {seq}, want THCSP (TASK THREAD CREDS SIGNALS PROCESS)"))?;
+    let (Some(c), Some(s), Some(p)) = (creds, sigs, process) else {
+        return Err("a record is missing".into());
+    };
+    ensure(c.cap_effective == c.cap_permitted && c.flags == 0, || format!("creds: {c:?}"))?;
+    ensure(s.altstack_sp == w.stack && s.altstack_size == SW_STACK as u64 && s.altstack_flags == 0, || format!("altstack {:#x}/{:#x}/{:#x}, want {:#x}/{SW_STACK:#x}/0", s.altstack_sp, s.altstack_size, s.altstack_flags, w.stack))?;
+    ensure(s.pdeath_signal == 9 && s.timer_slack_ns == SW_SLACK, || format!("pdeath {} slack {}", s.pdeath_signal, s.timer_slack_ns))?;
+    ensure(s.nprivate == 2 && s.nshared == 1, || format!("{} private and {} shared entries, want 2 and 1", s.nprivate, s.nshared))?;
+    for (k, e) in s.private().enumerate() {
+        let b = e.bytes();
+        ensure(e.signo() == SW_RT_PRIV as u32 && e.code() == libc::SI_QUEUE && word(b, 24) == SW_VALUE + k as u64 && int(b, 16) == w.pid, || format!("private entry {k}: {:?}", &b[..32]))?;
+    }
+    for e in s.shared() {
+        let b = e.bytes();
+        ensure(e.signo() == libc::SIGUSR2 as u32 && e.code() == libc::SI_USER && int(b, 16) == w.pid, || format!("shared entry: {:?}", &b[..32]))?;
+    }
+    let nofile = p.rlimits[libc::RLIMIT_NOFILE as usize];
+    ensure((nofile.cur, nofile.max) == SW_NOFILE, || format!("RLIMIT_NOFILE {}/{}", nofile.cur, nofile.max))?;
+    let real = p.itimers[0];
+    let sec = 1_000_000_000u64;
+    ensure(real.value_ns > (SW_REAL.0 - 30) * sec && real.value_ns <= SW_REAL.0 * sec && real.interval_ns == SW_REAL.1 * sec, || format!("ITIMER_REAL {real:?}"))?;
+    ensure(p.itimers[1].value_ns == 0 && p.itimers[2].value_ns == 0, || format!("CPU itimers {:?}", p.itimers))?;
+    ensure(p.flags == 1 && p.dumpable == 1, || format!("flags {:#x} dumpable {}", p.flags, p.dumpable))?;
+    let act = |sig: i32| p.sigaction(sig as u32).unwrap_or_default();
+    let usr1 = act(libc::SIGUSR1);
+    let want_flags = (libc::SA_SIGINFO | libc::SA_RESTART) as u64;
+    ensure(usr1.handler == sw_handler as *const () as u64 && usr1.flags & want_flags == want_flags && usr1.mask == 1 << (libc::SIGUSR2 - 1), || format!("SIGUSR1 action {usr1:?}"))?;
+    ensure(act(libc::SIGPIPE).handler == 1, || "SIGPIPE is not SIG_IGN".into())?;
+    ensure(act(libc::SIGINT).is_default(), || format!("SIGINT is not SIG_DFL: {:?}", act(libc::SIGINT)))?;
+    let timers: Vec<_> = p.timers.iter().collect();
+    ensure(timers.len() == 1, || format!("{} timers, want 1", timers.len()))?;
+    let t = &timers[0];
+    ensure(t.id == 0 && t.clock == libc::CLOCK_MONOTONIC && t.notify == 0 && t.signo == SW_RT_TIMER as u32 && t.value == SW_TIMER_VALUE, || format!("timer {t:?}"))?;
+    ensure(t.value_ns > (SW_TIMER.0 - 30) * sec && t.value_ns <= SW_TIMER.0 * sec && t.interval_ns == SW_TIMER.1 * sec, || format!("timer times {t:?}"))?;
+
+    // The workload itself: nothing dequeued, the timers still armed.
+    let rep = w.report()?;
+    ensure(rep.len() == 8, || format!("short report {rep:?}"))?;
+    let pend = (1u64 << (SW_RT_PRIV - 1)) | (1 << (libc::SIGUSR2 - 1));
+    ensure(rep[0] & pend == pend, || format!("pending after: {:#x}", rep[0]))?;
+    ensure(rep[1] > (SW_TIMER.0 - 30) * sec, || format!("the POSIX timer has {} ns left", rep[1]))?;
+    ensure(rep[2] > (SW_REAL.0 - 30) * 1_000_000, || format!("ITIMER_REAL has {} us left", rep[2]))?;
+    ensure(rep[3] == SW_VALUE && rep[4] == SW_VALUE + 1, || format!("dequeued values {:#x} {:#x}", rep[3], rep[4]))?;
+    ensure(rep[5] == libc::SIGUSR2 as u64, || format!("SIGUSR2 not pending after: {}", rep[5]))
+}
+
 fn main() {
     tap::run(&[
         ("general registers", general_registers),
@@ -1191,5 +1555,7 @@ fn main() {
         ("a fork storm: consistent images, and the last one restarts", fork_storm),
         ("restart waits for a pid held by a zombie, names it when it gives up", restart_waits_for_a_zombie),
         ("tool usage errors", tool_usage_errors),
+        ("signals, timers, limits: CREDS, SIGNALS, PROCESS right, nothing consumed or disarmed", signals_dump),
+        ("refusals: a seccomp filter, a CPU-clock POSIX timer (EOPNOTSUPP, named, nothing written)", refusals_signal_state),
     ])
 }
