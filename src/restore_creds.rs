@@ -24,8 +24,14 @@ use crate::error::{fail, Fail};
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct RawSelf {
-    /// uid, gid, euid, egid, suid, sgid, fsuid, fsgid.
-    pub(crate) ids: [u32; 8],
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) euid: u32,
+    pub(crate) egid: u32,
+    pub(crate) suid: u32,
+    pub(crate) sgid: u32,
+    pub(crate) fsuid: u32,
+    pub(crate) fsgid: u32,
     pub(crate) cap_inheritable: u64,
     pub(crate) cap_permitted: u64,
     pub(crate) cap_effective: u64,
@@ -42,8 +48,18 @@ pub(crate) struct RawSelf {
     pub(crate) tgid: i32,
     pub(crate) pid: i32,
 }
+
+impl RawSelf {
+    /// uid, gid, euid, egid, suid, sgid, fsuid, fsgid (a TASK record's order).
+    pub(crate) fn ids(&self) -> [u32; 8] {
+        [
+            self.uid, self.gid, self.euid, self.egid, self.suid, self.sgid, self.fsuid, self.fsgid,
+        ]
+    }
+}
 const _: () = {
-    assert!(offset_of!(RawSelf, ids) == 0);
+    assert!(offset_of!(RawSelf, uid) == 0);
+    assert!(offset_of!(RawSelf, fsgid) == 28);
     assert!(offset_of!(RawSelf, cap_inheritable) == 32);
     assert!(offset_of!(RawSelf, cap_ambient) == 64);
     assert!(offset_of!(RawSelf, securebits) == 72);
@@ -59,7 +75,7 @@ const _: () = {
     assert!(size_of::<RawSelf>() == 120 + 16 * RLIMITS);
 };
 
-/// Resource limits (`RLIM_NLIMITS`).
+/// Resource limits (`RLIM_NLIMITS`, `CPTRST_RLIMITS`).
 pub(crate) const RLIMITS: usize = 16;
 
 mod ffi {
@@ -212,7 +228,7 @@ fn fix_setfsuid(c: &mut Caps, old: u32, new: u32, securebits: u32) {
 /// credentials `c` (CREDS)? `EPERM` naming the first that it may not.
 pub(crate) fn check(inv: &SelfState, ids: &[u32; 8], c: &CredPlan) -> Result<(), Fail> {
     let r = &inv.raw;
-    let [ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid] = r.ids;
+    let [ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid] = r.ids();
     for (k, &v) in ids.iter().enumerate() {
         let gid = k % 2 == 1;
         let (allowed, capable) = if gid {
@@ -221,11 +237,7 @@ pub(crate) fn check(inv: &SelfState, ids: &[u32; 8], c: &CredPlan) -> Result<(),
             ([ruid, euid, suid, fsuid], inv.has(cap::SETUID))
         };
         // setfs[ug]id also allows the current fs id; setres[ug]id not.
-        let ok = if k >= 6 {
-            &allowed[..]
-        } else {
-            &allowed[..3]
-        };
+        let ok = if k >= 6 { &allowed[..] } else { &allowed[..3] };
         if !capable && !ok.contains(&v) {
             return Err(refuse(format_args!("{} {}", ID_NAMES[k], v)));
         }
@@ -319,7 +331,7 @@ pub(crate) fn plan_ops(
     mut emit: impl FnMut(CredOp) -> Result<(), Fail>,
 ) -> Result<(), Fail> {
     let r = &me.raw;
-    let cur = r.ids;
+    let cur = r.ids();
     let mut caps = Caps {
         eff: r.cap_effective,
         prm: r.cap_permitted,
@@ -386,7 +398,12 @@ pub(crate) fn plan_ops(
         emit(CredOp::SecureBits(c.securebits, true))?;
     }
     if (caps.eff, caps.prm, caps.inh) != (c.effective, c.permitted, c.inheritable) {
-        emit(CredOp::Capset(c.effective, c.permitted, c.inheritable, true))?;
+        emit(CredOp::Capset(
+            c.effective,
+            c.permitted,
+            c.inheritable,
+            true,
+        ))?;
     }
     Ok(())
 }
@@ -417,11 +434,12 @@ pub(crate) fn verify(
     if r.no_new_privs != 0 && !c.no_new_privs {
         return Err(differs(format_args!("no_new_privs")));
     }
+    let have = r.ids();
     for k in 0..8 {
-        if r.ids[k] != ids[k] {
+        if have[k] != ids[k] {
             return Err(differs(format_args!(
                 "{} ({}, the image {})",
-                ID_NAMES[k], r.ids[k], ids[k]
+                ID_NAMES[k], have[k], ids[k]
             )));
         }
     }

@@ -161,12 +161,7 @@ impl TrampParams {
             let at = page + offset_of!(TrampParams, prog);
             let [prog, nops, index, arg0] = UserSlice::new(at, 32).reader().read::<[u64; 4]>()?;
             return Err(crate::restore_prog::failure(
-                t,
-                prog,
-                nops,
-                index,
-                arg0,
-                err as i64,
+                t, prog, nops, index, arg0, err as i64,
             ));
         }
         let what = match step {

@@ -811,7 +811,12 @@ impl<'a> Walker<'a> {
 
     /// A PROCESS's handlers and restorers in memory, its timers' threads
     /// in the group.
-    fn check_process(&self, t: &TaskPlan, pr: &ProcPlan, ranges: &[(u64, u64)]) -> Result<(), Fail> {
+    fn check_process(
+        &self,
+        t: &TaskPlan,
+        pr: &ProcPlan,
+        ranges: &[(u64, u64)],
+    ) -> Result<(), Fail> {
         for (k, a) in pr.sigactions.iter().enumerate() {
             let [handler, _, restorer, _] = *a;
             if handler > 1 && !covered(ranges, handler, handler + 1) {
@@ -832,9 +837,10 @@ impl<'a> Walker<'a> {
             }
         }
         for tm in pr.timers.iter().filter(|tm| tm.notify & 4 != 0) {
-            let ok = self.tasks.iter().any(|o| {
-                o.pid() == tm.tid && o.entry.tgid == t.entry.tgid && !o.is_zombie()
-            });
+            let ok = self
+                .tasks
+                .iter()
+                .any(|o| o.pid() == tm.tid && o.entry.tgid == t.entry.tgid && !o.is_zombie());
             if !ok {
                 return Err(fail!(
                     code::EINVAL,
@@ -976,11 +982,8 @@ fn size_areas(plan: &mut Plan) -> Result<(), Fail> {
     for (i, t) in plan.tasks.iter().enumerate() {
         let id = t.entry.mm_id as usize;
         let len = match plan.mms.get(id.wrapping_sub(1)) {
-            Some(mm) if !t.is_zombie() => {
-                crate::restore_prog::bound(plan, mm, i, plan.as_invoker).map_err(|f| {
-                    f.prefixed(format_args!("TASK {} (pid {})", i, t.pid()))
-                })?
-            }
+            Some(mm) if !t.is_zombie() => crate::restore_prog::bound(plan, mm, i, plan.as_invoker)
+                .map_err(|f| f.prefixed(format_args!("TASK {} (pid {})", i, t.pid())))?,
             _ => 0,
         };
         lens.push(len, GFP_KERNEL_ACCOUNT)?;
@@ -1171,7 +1174,9 @@ impl Walker<'_> {
             .get_mut(i)
             .ok_or_else(|| fail!(code::EINVAL, "TASK at offset {}: bad index", off))?;
         tp.comm = t.comm;
-        tp.ids = [t.uid, t.gid, t.euid, t.egid, t.suid, t.sgid, t.fsuid, t.fsgid];
+        tp.ids = [
+            t.uid, t.gid, t.euid, t.egid, t.suid, t.sgid, t.fsuid, t.fsgid,
+        ];
         tp.personality = t.personality;
         tp.blocked = t.blocked;
         self.cur_task = Some(i);

@@ -183,7 +183,7 @@ const KINDS: [Kind; 30] = [
 ];
 
 fn what(k: Kind, param: u32) -> u32 {
-    (k as u32) << 20 | (param & 0xf_ffff)
+    ((k as u32) << 20) | (param & 0xf_ffff)
 }
 
 /// A program being built: its data (at user address `base` once
@@ -235,7 +235,14 @@ impl Prog {
         self.data(&b[..8 * n])
     }
 
-    fn op_n(&mut self, nr: u64, arg: [u64; 6], count: u32, what: u32, inc: u64) -> Result<(), Fail> {
+    fn op_n(
+        &mut self,
+        nr: u64,
+        arg: [u64; 6],
+        count: u32,
+        what: u32,
+        inc: u64,
+    ) -> Result<(), Fail> {
         if count == 0 {
             return Ok(());
         }
@@ -287,7 +294,11 @@ fn timeval(ns: u64) -> [u64; 2] {
 /// last level's (a thread group shares one namespace).
 fn own_pid(plan: &Plan, tree_pid: u32) -> Option<u64> {
     let j = plan.index_of(tree_pid)?;
-    plan.tasks[j].entry.level_pids().last().map(|&p| u64::from(p))
+    plan.tasks[j]
+        .entry
+        .level_pids()
+        .last()
+        .map(|&p| u64::from(p))
 }
 
 /// The largest program task `i`'s records can give, in bytes of its area
@@ -342,7 +353,7 @@ pub(crate) fn write(p: &Prog, area: u64, len: u64) -> Result<(u64, u64), Fail> {
 
 /// Does `me`'s value differ (always, when sizing)?
 fn differs<T: PartialEq>(me: Option<&SelfState>, f: impl FnOnce(&SelfState) -> T, want: T) -> bool {
-    me.is_none_or(|m| f(m) != want)
+    me.map_or(true, |m| f(m) != want)
 }
 
 /// The program of task `i`, in order (`Documentation/restart.rst`).
@@ -368,7 +379,11 @@ fn emit(
             if a.iter().any(|&v| v != 0) {
                 let at = p.words(a)?;
                 let sig = k as u64 + 1;
-                p.op(nr::RT_SIGACTION, [sig, at, 0, 8, 0, 0], what(Kind::Sigaction, sig as u32))?;
+                p.op(
+                    nr::RT_SIGACTION,
+                    [sig, at, 0, 8, 0, 0],
+                    what(Kind::Sigaction, sig as u32),
+                )?;
             }
         }
     }
@@ -388,7 +403,11 @@ fn emit(
     };
     if differs(me, have, want) {
         let at = p.words(&[want.0, u64::from(want.2), want.1])?;
-        p.op(nr::SIGALTSTACK, [at, 0, 0, 0, 0, 0], what(Kind::Altstack, 0))?;
+        p.op(
+            nr::SIGALTSTACK,
+            [at, 0, 0, 0, 0, 0],
+            what(Kind::Altstack, 0),
+        )?;
     }
     // 3. Pending signals, queued to itself while it blocks them all.
     for k in 0..sigs.count() {
@@ -416,7 +435,11 @@ fn emit(
                 let [is, ius] = timeval(it.1);
                 let [vs, vus] = timeval(it.0);
                 let at = p.words(&[is, ius, vs, vus])?;
-                p.op(nr::SETITIMER, [w as u64, at, 0, 0, 0, 0], what(Kind::Itimer, w as u32))?;
+                p.op(
+                    nr::SETITIMER,
+                    [w as u64, at, 0, 0, 0, 0],
+                    what(Kind::Itimer, w as u32),
+                )?;
             }
         }
         timers(p, plan, pr)?;
@@ -437,10 +460,18 @@ fn emit(
     // 6. prctl state.
     if let Some(pr) = proc_ {
         if pr.flags & image::PROC_CHILD_SUBREAPER != 0 {
-            p.op(nr::PRCTL, [pr::SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0], what(Kind::Subreaper, 0))?;
+            p.op(
+                nr::PRCTL,
+                [pr::SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0],
+                what(Kind::Subreaper, 0),
+            )?;
         }
         if pr.flags & image::PROC_THP_DISABLE != 0 {
-            p.op(nr::PRCTL, [pr::SET_THP_DISABLE, 1, 0, 0, 0, 0], what(Kind::ThpDisable, 0))?;
+            p.op(
+                nr::PRCTL,
+                [pr::SET_THP_DISABLE, 1, 0, 0, 0, 0],
+                what(Kind::ThpDisable, 0),
+            )?;
         }
     }
     if differs(me, |m| m.raw.timer_slack_ns, sigs.timer_slack_ns) {
@@ -456,7 +487,11 @@ fn emit(
         for (r, l) in pr.rlimits.iter().enumerate() {
             if differs(me, |m| (m.raw.rlim[r][0], m.raw.rlim[r][1]), *l) {
                 let at = p.words(&[l.0, l.1])?;
-                p.op(nr::PRLIMIT64, [0, r as u64, at, 0, 0, 0], what(Kind::Rlimit, r as u32))?;
+                p.op(
+                    nr::PRLIMIT64,
+                    [0, r as u64, at, 0, 0, 0],
+                    what(Kind::Rlimit, r as u32),
+                )?;
             }
         }
     }
@@ -466,7 +501,11 @@ fn emit(
     }
     // 9. no_new_privs, dumpable.
     if creds.no_new_privs && differs(me, |m| m.raw.no_new_privs, 1) {
-        p.op(nr::PRCTL, [pr::SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0], what(Kind::NoNewPrivs, 0))?;
+        p.op(
+            nr::PRCTL,
+            [pr::SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0],
+            what(Kind::NoNewPrivs, 0),
+        )?;
     }
     // Dumpable is the address space's: a credential change resets it,
     // so a thread whose credentials changed sets it again.
@@ -543,7 +582,7 @@ fn timers(p: &mut Prog, plan: &Plan, pr: &crate::restore_plan::ProcPlan) -> Resu
         };
         let sev = p.words(&[
             tm.value,
-            u64::from(tm.signo) | u64::from(tm.notify) << 32,
+            u64::from(tm.signo) | (u64::from(tm.notify) << 32),
             tid,
             0,
             0,
@@ -594,7 +633,11 @@ fn vma_ops(p: &mut Prog, mm: &MmPlan) -> Result<(), Fail> {
             (image::VMA_DONTDUMP, pr::MADV_DONTDUMP),
         ] {
             if v.flags & bit != 0 {
-                p.op(nr::MADVISE, [v.start, len, advice, 0, 0, 0], w(Kind::Madvise))?;
+                p.op(
+                    nr::MADVISE,
+                    [v.start, len, advice, 0, 0, 0],
+                    w(Kind::Madvise),
+                )?;
             }
         }
     }
@@ -608,9 +651,9 @@ fn capset_data(p: &mut Prog, eff: u64, prm: u64, inh: u64) -> Result<(u64, u64),
     let lo = |v: u64| v & 0xffff_ffff;
     let hi = |v: u64| v >> 32;
     let data = p.words(&[
-        lo(eff) | lo(prm) << 32,
-        lo(inh) | hi(eff) << 32,
-        hi(prm) | hi(inh) << 32,
+        lo(eff) | (lo(prm) << 32),
+        lo(inh) | (hi(eff) << 32),
+        hi(prm) | (hi(inh) << 32),
     ])?;
     Ok((hdr, data))
 }
@@ -649,7 +692,12 @@ fn creds_ops(
     Ok(())
 }
 
-fn cred_op(p: &mut Prog, _t: &TaskPlan, c: &restore_creds::CredPlan, op: CredOp) -> Result<(), Fail> {
+fn cred_op(
+    p: &mut Prog,
+    _t: &TaskPlan,
+    c: &restore_creds::CredPlan,
+    op: CredOp,
+) -> Result<(), Fail> {
     let w3 = |v: [u32; 3]| [u64::from(v[0]), u64::from(v[1]), u64::from(v[2]), 0, 0, 0];
     match op {
         CredOp::BsetDrop(k) => p.op(
@@ -708,7 +756,14 @@ fn cred_op(p: &mut Prog, _t: &TaskPlan, c: &restore_creds::CredPlan, op: CredOp)
         ),
         CredOp::AmbientRaise(k) => p.op(
             nr::PRCTL,
-            [pr::CAP_AMBIENT, pr::CAP_AMBIENT_RAISE, u64::from(k), 0, 0, 0],
+            [
+                pr::CAP_AMBIENT,
+                pr::CAP_AMBIENT_RAISE,
+                u64::from(k),
+                0,
+                0,
+                0,
+            ],
             what(Kind::AmbientRaise, k),
         ),
     }
@@ -780,13 +835,18 @@ pub(crate) fn failure(t: &TaskPlan, prog: u64, nops: u64, index: u64, arg0: u64,
     let op = (index < nops)
         .then(|| {
             let at = usize::try_from(prog + index * size_of::<Op>() as u64).ok()?;
-            UserSlice::new(at, size_of::<Op>()).reader().read::<Op>().ok()
+            UserSlice::new(at, size_of::<Op>())
+                .reader()
+                .read::<Op>()
+                .ok()
         })
         .flatten();
     let Some(op) = op else {
         return fail!(e, "restore program: op {} failed: error {}", index, en);
     };
-    let kind = KINDS.get(((op.what >> 20) as usize).wrapping_sub(1)).copied();
+    let kind = KINDS
+        .get(((op.what >> 20) as usize).wrapping_sub(1))
+        .copied();
     let param = op.what & 0xf_ffff;
     let a = op.arg;
     let mut f = match kind {

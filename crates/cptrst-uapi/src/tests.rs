@@ -201,7 +201,9 @@ fn argument_checks() {
     r.pad = 1;
     assert_eq!(r.check(), Err(ArgError::NonZeroReserved));
     r.pad = 0;
-    r.flags = 1 << 4;
+    r.flags = RST_AS_INVOKER;
+    assert_eq!(r.check(), Ok(()));
+    r.flags = 1 << 5;
     assert_eq!(r.check(), Err(ArgError::UnknownFlags));
 
     let mut e = EcloneArgs::default();
