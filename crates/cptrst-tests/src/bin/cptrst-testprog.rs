@@ -3667,7 +3667,8 @@ fn shared_pending_check() -> ! {
     tgkill(pid, libc::SIGUSR2);
     rst_ready_line(&format!("\"tid\": {tid}"));
     rst_set_ready();
-    sig_wait_go();
+    // The pending sets before the second thread takes its signal.
+    tree_wait_go();
     let mut errs = Vec::new();
     let main_pnd = status_hex(&format!("/proc/self/task/{pid}/status"), "SigPnd:");
     let second_pnd = status_hex(&format!("/proc/self/task/{tid}/status"), "SigPnd:");
@@ -3679,6 +3680,7 @@ fn shared_pending_check() -> ! {
             errs.push(format!("{what} {got:#x}, want {want:#x}"));
         }
     }
+    SIG_GO.store(1, SeqCst);
     if !wait_until(|| SECOND_DONE.load(SeqCst) == 1) {
         errs.push("the second thread did not take its signal".into());
     }
