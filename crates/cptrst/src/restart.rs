@@ -9,7 +9,8 @@
 //! each process then creates its children at their pids, and its threads,
 //! as planned by [`crate::plan`] before the first eclone. Every task is a
 //! participant: prepared as the kernel expects (death signal, default
-//! signal dispositions, only fds 0, 1, 2, the device, the image and the
+//! signal dispositions, every signal but SIGCHLD blocked until the commit
+//! sets the image's mask, only fds 0, 1, 2, the device, the image and the
 //! report pipe left open), with its session and process group set, it
 //! writes a ready note (its image index) to the tool's report pipe (a
 //! leader writes its threads' notes, as they share its fd table), closes
@@ -586,6 +587,15 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
                 libc::syscall(libc::SYS_rt_sigaction, sig, &SIG_DFL_ACTION as *const KSigaction, 0usize, 8usize);
             }
         }
+        // Every signal blocked until the commit sets the image's mask (its
+        // children and threads inherit it): a pending signal the restore
+        // queues for the process (a shared SIGUSR1 at SIG_DFL, blocked in
+        // every thread of the image) must not reach a task of it that is
+        // still waiting here, for which its default action would kill the
+        // group. But SIGCHLD: ignored at SIG_DFL, it is dropped unless
+        // blocked, and must not end up pending in the restored task.
+        let mask: u64 = !(1u64 << (libc::SIGCHLD - 1));
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask as *const u64, 0usize, 8usize);
         let mut next: u32 = 0;
         for &k in c.keep {
             let k = k as u32;
