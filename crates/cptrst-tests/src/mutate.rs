@@ -2,8 +2,10 @@
 //! (kselftest-fuzz): the image is split into its file header and records,
 //! one record and one field of it is picked (the fields of every record
 //! type are known here: TREE entries, TASK, REGS, FPU, MM and its auxv,
-//! VMA and its path, PAGES headers, FILES, SHM, THREAD, the record headers
-//! and the file header), its value is replaced by an interesting one (0,
+//! VMA and its path, PAGES headers, FILES, SHM, THREAD, FILE, FDATA, FDS
+//! and its entries, MAPFILE, CREDS and its groups, SIGNALS and its
+//! siginfo entries, PROCESS and its limits, timers, dispositions and POSIX
+//! timers, the record headers and the file header), its value is replaced by an interesting one (0,
 //! 1, -1, the largest value, off by one, off by a page, page-unaligned, a
 //! kernel or non-canonical address, a huge count), or the records are
 //! reshaped (swapped, duplicated, removed, resized, an unknown record
@@ -338,6 +340,58 @@ const THREAD_FIELDS: &[Field] = &[
     ("reserved", 40, 8),
 ];
 
+const CREDS_FIELDS: &[Field] = &[
+    ("cap_inheritable", 0, 8),
+    ("cap_permitted", 8, 8),
+    ("cap_effective", 16, 8),
+    ("cap_bset", 24, 8),
+    ("cap_ambient", 32, 8),
+    ("securebits", 40, 4),
+    ("flags", 44, 4),
+    ("ngroups", 48, 4),
+    ("reserved", 52, 4),
+];
+const SIGNALS_FIELDS: &[Field] = &[
+    ("altstack_sp", 0, 8),
+    ("altstack_size", 8, 8),
+    ("altstack_flags", 16, 4),
+    ("pdeath_signal", 20, 4),
+    ("timer_slack_ns", 24, 8),
+    ("nprivate", 32, 4),
+    ("nshared", 36, 4),
+    ("reserved", 40, 8),
+];
+/// Fields of one pending signal (a user siginfo_t) of a SIGNALS record.
+const SIGINFO_FIELDS: &[Field] = &[
+    ("si_signo", 0, 4),
+    ("si_errno", 4, 4),
+    ("si_code", 8, 4),
+    ("si_pid", 16, 4),
+    ("si_uid", 20, 4),
+    ("si_value", 24, 8),
+    ("tail[48]", 48, 8),
+    ("tail[120]", 120, 8),
+];
+const PROCESS_FIELDS: &[Field] = &[("flags", 304, 4), ("dumpable", 308, 4), ("ntimers", 312, 4), ("reserved", 316, 4)];
+/// Fields of one signal disposition of a PROCESS record.
+const SIGACTION_FIELDS: &[Field] = &[("handler", 0, 8), ("flags", 8, 8), ("restorer", 16, 8), ("mask", 24, 8)];
+/// Fields of one POSIX timer of a PROCESS record.
+const TIMER_FIELDS: &[Field] = &[
+    ("id", 0, 4),
+    ("clock", 4, 4),
+    ("notify", 8, 4),
+    ("signo", 12, 4),
+    ("value", 16, 8),
+    ("tid", 24, 4),
+    ("reserved", 28, 4),
+    ("value_ns", 32, 8),
+    ("interval_ns", 40, 8),
+    ("overrun_last", 48, 4),
+    ("reserved2", 52, 4),
+    ("reserved3", 56, 8),
+];
+const ITIMER_NAMES: [&str; 3] = ["real", "virtual", "prof"];
+
 const TRAILER_FIELDS: &[Field] = &[];
 
 /// The fields of record `r`, variable parts included (TREE entries, auxv
@@ -357,6 +411,9 @@ fn fields_of(r: &RawRec) -> Vec<(String, usize, usize)> {
         img::RECORD_FDATA => FDATA_FIELDS,
         img::RECORD_FDS => FDS_FIELDS,
         img::RECORD_MAPFILE => MAPFILE_FIELDS,
+        img::RECORD_CREDS => CREDS_FIELDS,
+        img::RECORD_SIGNALS => SIGNALS_FIELDS,
+        img::RECORD_PROCESS => PROCESS_FIELDS,
         _ => TRAILER_FIELDS,
     };
     let mut out: Vec<(String, usize, usize)> = fixed.iter().map(|&(n, o, s)| (n.to_string(), o, s)).collect();
@@ -390,6 +447,43 @@ fn fields_of(r: &RawRec) -> Vec<(String, usize, usize)> {
                 out.push((format!("entry[{k}].file"), at + 4, 4));
                 out.push((format!("entry[{k}].flags"), at + 8, 4));
                 out.push((format!("entry[{k}].reserved"), at + 12, 4));
+            }
+        }
+        img::RECORD_CREDS => {
+            let n = len.saturating_sub(img::CREDS_FIXED_LEN) / 4;
+            for k in 0..n {
+                out.push((format!("groups[{k}]"), img::CREDS_FIXED_LEN + 4 * k, 4));
+            }
+        }
+        img::RECORD_SIGNALS => {
+            let n = len.saturating_sub(img::SIGNALS_FIXED_LEN) / img::SIGINFO_LEN;
+            for k in 0..n {
+                for &(f, o, s) in SIGINFO_FIELDS {
+                    out.push((format!("entry[{k}].{f}"), img::SIGNALS_FIXED_LEN + img::SIGINFO_LEN * k + o, s));
+                }
+            }
+        }
+        img::RECORD_PROCESS => {
+            for r in 0..img::RLIMIT_COUNT {
+                out.push((format!("rlimits[{r}].cur"), img::RLIMIT_LEN * r, 8));
+                out.push((format!("rlimits[{r}].max"), img::RLIMIT_LEN * r + 8, 8));
+            }
+            for (t, n) in ITIMER_NAMES.iter().enumerate() {
+                let at = img::RLIMIT_COUNT * img::RLIMIT_LEN + img::ITIMER_LEN * t;
+                out.push((format!("itimer_{n}.value_ns"), at, 8));
+                out.push((format!("itimer_{n}.interval_ns"), at + 8, 8));
+            }
+            let actions = img::PROCESS_FIXED_LEN - img::MAX_SIGNAL as usize * img::SIGACTION_LEN;
+            for sig in 0..img::MAX_SIGNAL as usize {
+                for &(f, o, s) in SIGACTION_FIELDS {
+                    out.push((format!("sigactions[{}].{f}", sig + 1), actions + img::SIGACTION_LEN * sig + o, s));
+                }
+            }
+            let n = len.saturating_sub(img::PROCESS_FIXED_LEN) / img::TIMER_LEN;
+            for k in 0..n {
+                for &(f, o, s) in TIMER_FIELDS {
+                    out.push((format!("timers[{k}].{f}"), img::PROCESS_FIXED_LEN + img::TIMER_LEN * k + o, s));
+                }
             }
         }
         img::RECORD_FILES => {
@@ -485,6 +579,7 @@ fn pick_record(rng: &mut Rng, raw: &Raw) -> usize {
             img::RECORD_PAGES | img::RECORD_FDATA => 1,
             img::RECORD_FILES | img::RECORD_SHM | img::RECORD_THREAD => 6,
             img::RECORD_FILE | img::RECORD_FDS | img::RECORD_MAPFILE => 6,
+            img::RECORD_CREDS | img::RECORD_SIGNALS | img::RECORD_PROCESS => 6,
             _ => 2,
         }
     };
@@ -703,7 +798,8 @@ fn mutate_structure(rng: &mut Rng, raw: &mut Raw) -> String {
         }
         5 => {
             let flags = if rng.chance(1, 2) { 0 } else { img::RECORD_FLAG_MUST_UNDERSTAND };
-            let kind = *rng.pick(&[0u32, 16, 0x7fff, 0xffff_ffff]);
+            // Type 0 (invalid), the first type after the known ones, two far ones.
+            let kind = *rng.pick(&[0u32, img::RECORD_PROCESS + 1, 0x7fff, 0xffff_ffff]);
             let len = 8 * rng.below(9);
             let payload = (0..len).map(|_| rng.bits() as u8).collect();
             let j = rng.below(raw.recs.len() + 1);
@@ -734,6 +830,9 @@ fn mutate_structure(rng: &mut Rng, raw: &mut Raw) -> String {
                     img::RECORD_FDATA,
                     img::RECORD_FDS,
                     img::RECORD_MAPFILE,
+                    img::RECORD_CREDS,
+                    img::RECORD_SIGNALS,
+                    img::RECORD_PROCESS,
                     12,
                 ]);
                 format!("{what}: record type {old} -> {}", r.kind)

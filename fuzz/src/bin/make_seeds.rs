@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Writes the seed corpus of the `decode` target into `corpus/decode/`
-//! (or the directory given as the first argument): the sample image (1.4,
-//! with open files) in both modes, the 1.3 sample, and a few variants.
+//! (or the directory given as the first argument): the sample image (1.5,
+//! with open files, credentials, signals and process state) in both
+//! modes, the 1.4 and 1.3 samples, and a few variants.
 
 use cptrst_image::sample;
 use std::path::PathBuf;
@@ -25,13 +26,21 @@ fn main() -> std::io::Result<()> {
         v.extend_from_slice(img);
         std::fs::write(dir.join(name), v)?;
     }
-    // The 1.3 sample (FILES records instead of FILE, FDATA, FDS, MAPFILE).
-    let mut old = vec![0u8; sample::SAMPLE_MAX_LEN];
-    let m = sample::build_v1_3(&mut old).expect("1.3 sample builds");
-    cptrst_image::validate(&old[..m]).expect("1.3 sample is valid");
-    let mut v = vec![1u8];
-    v.extend_from_slice(&old[..m]);
-    std::fs::write(dir.join("sample-v1.3-fix"), v)?;
+    // The 1.4 sample (no THREAD, CREDS, SIGNALS, PROCESS) and the 1.3 one
+    // (FILES records instead of FILE, FDATA, FDS, MAPFILE).
+    type Build = fn(&mut [u8]) -> Result<usize, cptrst_image::EncodeError>;
+    let older: [(&str, Build); 2] = [
+        ("sample-v1.4-fix", sample::build_v1_4),
+        ("sample-v1.3-fix", sample::build_v1_3),
+    ];
+    for (name, build) in older {
+        let mut old = vec![0u8; sample::SAMPLE_MAX_LEN];
+        let m = build(&mut old).expect("older sample builds");
+        cptrst_image::validate(&old[..m]).expect("older sample is valid");
+        let mut v = vec![1u8];
+        v.extend_from_slice(&old[..m]);
+        std::fs::write(dir.join(name), v)?;
+    }
     // The image cut before the page data of its last mm: smaller inputs.
     let mut short = vec![1u8];
     short.extend_from_slice(&img[..img.len().min(4096)]);

@@ -532,11 +532,14 @@ const fn max3(a: usize, b: usize, c: usize) -> usize {
 /// A buffer of this size holds any single record the [`Encoder`] writes,
 /// except a whole TREE, an FPU record with an xstate above 4 KiB, a FILES
 /// record of more than 652 entries, an FDS record (with long paths or many
-/// entries), an FDATA record of more than 5 KiB of data and a whole PAGES
-/// record (use [`Encoder::tree_begin`], [`Encoder::pages_begin`] and
-/// [`Encoder::fdata_begin`] to stream the TREE, PAGES and FDATA; size the
-/// buffer of a FILES or FDS record with [`Files::payload_len`] or
-/// [`Fds::payload_len`]).
+/// entries), an FDATA record of more than 5 KiB of data, a whole PAGES
+/// record, a CREDS record of more than 1292 groups, a SIGNALS record of
+/// more than 40 entries and a PROCESS record of more than 44 timers (use
+/// [`Encoder::tree_begin`], [`Encoder::pages_begin`],
+/// [`Encoder::fdata_begin`] and [`Encoder::signals_begin`] to stream the
+/// TREE, PAGES, FDATA and SIGNALS; size the buffer of a FILES, FDS, CREDS
+/// or PROCESS record with [`Files::payload_len`], [`Fds::payload_len`],
+/// [`Creds::payload_len`] or [`Process::payload_len`]).
 pub const ENCODE_BUF_LEN: usize = RECORD_HEADER_LEN + MM_MAX_PAYLOAD;
 
 /// The printable name of a record type.

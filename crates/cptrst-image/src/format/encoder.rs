@@ -29,8 +29,8 @@ enum Open {
     None,
     /// A TREE record waits for this many entries.
     Tree(u32),
-    /// A SIGNALS record waits for this many entries.
-    Siginfo(u32),
+    /// A SIGNALS record waits for this many bytes of entries.
+    Siginfo(u64),
     /// A PAGES (or FDATA) record waits for this many bytes of data.
     Data(u64),
     /// The trailer is written.
@@ -521,8 +521,11 @@ impl Encoder {
     }
 
     /// Starts a SIGNALS record (version 1.5): writes its header and fixed
-    /// part (64 bytes); then call [`siginfo`](Self::siginfo) once per entry,
-    /// `s.nprivate + s.nshared` times (the private queue's first).
+    /// part (64 bytes); then write its `s.nprivate + s.nshared` entries
+    /// (the private queue's first), each with [`siginfo`](Self::siginfo)
+    /// or written by the caller itself and reported with
+    /// [`data`](Self::data) or [`data_with_crc`](Self::data_with_crc) (in
+    /// pieces of any size, [`SIGINFO_LEN`] bytes per entry).
     pub fn signals_begin(&mut self, s: &SignalsHead, buf: &mut [u8]) -> Result<usize, EncodeError> {
         let (n, len) = Self::signals_len(s)?;
         let w = self.record_open(
@@ -534,7 +537,7 @@ impl Encoder {
             |w| s.encode(w),
         )?;
         if n > 0 {
-            self.open = Open::Siginfo(n);
+            self.open = Open::Siginfo(to_u64(len.saturating_sub(SIGNALS_FIXED_LEN)));
         }
         Ok(w)
     }
@@ -549,15 +552,19 @@ impl Encoder {
         let Open::Siginfo(left) = self.open else {
             return Err(EncodeError::Sequence);
         };
+        let left = left
+            .checked_sub(SIGINFO_LEN as u64)
+            .ok_or(EncodeError::Overrun)?;
         let dst = buf
             .get_mut(..SIGINFO_LEN)
             .ok_or(EncodeError::BufferTooSmall {
                 needed: SIGINFO_LEN,
             })?;
         dst.copy_from_slice(entry);
-        self.open = match left.checked_sub(1) {
-            Some(0) | None => Open::None,
-            Some(l) => Open::Siginfo(l),
+        self.open = if left == 0 {
+            Open::None
+        } else {
+            Open::Siginfo(left)
         };
         Ok(self.commit(buf, SIGINFO_LEN))
     }
@@ -672,8 +679,8 @@ impl Encoder {
         Ok(n)
     }
 
-    /// Accounts for page data of the open PAGES record that the caller
-    /// writes out itself (adds it to the CRC and the offset).
+    /// Accounts for data of the open PAGES, FDATA or SIGNALS record that
+    /// the caller writes out itself (adds it to the CRC and the offset).
     pub fn data(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
         let imp = self.crc.imp;
         self.data_with_crc(bytes.len(), |st| imp(st, bytes))
@@ -688,17 +695,15 @@ impl Encoder {
         len: usize,
         crc: impl FnOnce(u32) -> u32,
     ) -> Result<(), EncodeError> {
-        let Open::Data(left) = self.open else {
-            return Err(EncodeError::Sequence);
+        let (left, open): (u64, fn(u64) -> Open) = match self.open {
+            Open::Data(l) => (l, Open::Data),
+            Open::Siginfo(l) => (l, Open::Siginfo),
+            _ => return Err(EncodeError::Sequence),
         };
         let left = left.checked_sub(to_u64(len)).ok_or(EncodeError::Overrun)?;
         self.crc.update_with(crc);
         self.offset = self.offset.saturating_add(to_u64(len));
-        self.open = if left == 0 {
-            Open::None
-        } else {
-            Open::Data(left)
-        };
+        self.open = if left == 0 { Open::None } else { open(left) };
         Ok(())
     }
 

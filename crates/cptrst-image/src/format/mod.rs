@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The cptrst checkpoint image format, version 1.4.
+//! The cptrst checkpoint image format, version 1.5.
 //!
 //! This folder is the single definition of the format. It is compiled
 //! twice: into the kernel module as a child module (`#[path] mod image;` on
@@ -17,9 +17,23 @@
 //! TREE
 //! for each open file id 1..=F:   FILE FDATA*                      (1.4)
 //! for each task, in tree order:  TASK [REGS FPU [FILES|FDS] [THREAD]]  (live tasks only)
+//!                        (1.5):  TASK [REGS FPU [FDS] THREAD CREDS SIGNALS [PROCESS]]
 //! for each mm id 1..=N:          MM (VMA [SHM|MAPFILE] PAGES*)*   (VMAs sorted by address)
 //! TRAILER                                                          (counts + CRC32C)
 //! ```
+//!
+//! Version 1.5 adds a live task's credentials and signal state and its
+//! process's, as must-understand records: CREDS ([`Creds`]: capability
+//! sets, securebits, no_new_privs, supplementary groups) and SIGNALS
+//! ([`Signals`]: alternate stack, parent-death signal, timer slack, the
+//! pending signals of its own queue and, for a thread group leader, of the
+//! process's) for every live task, after its THREAD (now required);
+//! PROCESS ([`Process`]: resource limits, interval timers, signal
+//! dispositions, POSIX timers, subreaper, THP, mlockall, dumpable) for
+//! every live thread group leader, after its SIGNALS. It also adds the VMA
+//! flags [`VMA_WIPEONFORK`] and [`VMA_LOCKONFAULT`]. An older image has
+//! none of them (a restart then keeps the restarting user's credentials and
+//! the default signal state).
 //!
 //! Version 1.4 adds the open files, as must-understand records (an older
 //! reader refuses them, as it must: it would restore the fds wrongly).
@@ -71,8 +85,8 @@
 //! - `records/`: one file per kind of state ([`Tree`]; [`Task`], [`Fpu`],
 //!   [`Thread`]; [`Regs`] and the register layout [`regs`]; [`Mm`],
 //!   [`Vma`], [`Pages`], [`Shm`]; [`Files`]; [`OpenFile`], [`FileData`],
-//!   [`Fds`], [`MapFile`] in `fdt.rs`), the [`Record`] enum and
-//!   [`decode_record`];
+//!   [`Fds`], [`MapFile`] in `fdt.rs`; [`Creds`], [`Signals`], [`Process`]
+//!   in `sig.rs`), the [`Record`] enum and [`decode_record`];
 //! - `encoder.rs`: [`Encoder`];
 //! - `validator.rs`: [`Validator`], [`Expect`], [`Summary`];
 //! - `reader.rs`: [`Reader`] and [`validate`];

@@ -9,7 +9,7 @@ use super::error::{Error, ErrorKind};
 use super::header::{FileHeader, RecordHeader, Trailer};
 use super::records::fdt::{Fds, FileData, MapFile, OpenFile};
 use super::records::mm::{Mm, Pages, Shm, Vma, VmaKind};
-use super::records::sig::{PosixTimer, Process, Signals};
+use super::records::sig::{Process, Signals};
 use super::records::task::Task;
 use super::records::tree::Tree;
 use super::records::{check_len, decode_known, Record};
@@ -734,7 +734,7 @@ impl<'t> Validator<'t> {
         })?;
         let tgid = tree.get(index).map_or(0, |e| e.tgid);
         let mut last_ok = None;
-        for t in p.timers.iter().filter(PosixTimer::to_thread) {
+        for t in p.timers.iter().filter(|t| t.to_thread()) {
             if last_ok == Some(t.tid) {
                 continue;
             }

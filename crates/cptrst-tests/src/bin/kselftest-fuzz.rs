@@ -887,8 +887,11 @@ type WantFn = dyn Fn(&[u64]) -> Vec<String>;
 fn fdt_image(raw: &mutate::Raw, f: &Fdt) -> Result<(Vec<u8>, Vec<u64>), String> {
     let skip = [img::RECORD_FILE, img::RECORD_FDATA, img::RECORD_FDS, img::RECORD_MAPFILE, img::RECORD_FILES];
     let mut out = mutate::Raw { header: raw.header.clone(), recs: Vec::new() };
-    // Format 1.4, the first with these records (whatever the writer's).
-    out.header[10..12].copy_from_slice(&4u16.to_le_bytes());
+    // Format 1.4 at least, the first with these records (an older writer's
+    // image is labelled 1.4; a 1.5 one keeps its minor and its CREDS,
+    // SIGNALS and PROCESS records).
+    let minor = u16::from_le_bytes([out.header[10], out.header[11]]).max(4);
+    out.header[10..12].copy_from_slice(&minor.to_le_bytes());
     let (mut fds_done, mut nvma) = (false, 0usize);
     for r in raw.recs.iter().filter(|r| !skip.contains(&r.kind)) {
         if r.kind == img::RECORD_VMA && matches!(u32_at(&r.payload, 32), 2 | 3) {

@@ -349,7 +349,11 @@ impl SignalsHead {
         }
         let (sp, size) = (self.altstack_sp, self.altstack_size);
         if !self.altstack_disabled()
-            && (size == 0 || sp.checked_add(size).is_none_or(|e| e > USER_SPACE_LIMIT))
+            && (size == 0
+                || match sp.checked_add(size) {
+                    Some(end) => end > USER_SPACE_LIMIT,
+                    None => true,
+                })
         {
             return Err(BadAltstack { sp, size });
         }
@@ -675,7 +679,7 @@ impl PosixTimer {
     }
 
     /// Targets one thread ([`SIGEV_THREAD_ID`]).
-    pub fn to_thread(&self) -> bool {
+    pub fn to_thread(self) -> bool {
         self.notify & SIGEV_THREAD_ID != 0
     }
 
