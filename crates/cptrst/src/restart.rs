@@ -9,8 +9,9 @@
 //! each process then creates its children at their pids, and its threads,
 //! as planned by [`crate::plan`] before the first eclone. Every task is a
 //! participant: prepared as the kernel expects (death signal, default
-//! signal dispositions, only fds 0, 1, 2, the device, the image and the
-//! report pipe left open), with its session and process group set, it
+//! signal dispositions, every signal but those ignored by default blocked
+//! until the commit sets the image's mask, only fds 0, 1, 2, the device,
+//! the image and the report pipe left open), with its session and process group set, it
 //! writes a ready note (its image index) to the tool's report pipe (a
 //! leader writes its threads' notes, as they share its fd table), closes
 //! the pipe and calls `CPTRST_IOC_RESTART`, which does not return on
@@ -586,6 +587,17 @@ fn participant(c: &Ctx, i: usize, creator: i32) -> ! {
                 libc::syscall(libc::SYS_rt_sigaction, sig, &SIG_DFL_ACTION as *const KSigaction, 0usize, 8usize);
             }
         }
+        // Every signal blocked until the commit sets the image's mask (its
+        // children and threads inherit it): a pending signal the restore
+        // queues for the process (a shared SIGUSR1 at SIG_DFL, blocked in
+        // every thread of the image) must not reach a task of it that is
+        // still waiting here, for which its default action would kill the
+        // group. But those whose default is to be ignored (SIGCHLD,
+        // SIGCONT, SIGURG, SIGWINCH): dropped at SIG_DFL unless blocked,
+        // one sent now must not end up pending in the restored task.
+        let ignored = [libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH];
+        let mask: u64 = ignored.iter().fold(!0u64, |m, &s| m & !(1u64 << (s - 1)));
+        libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &mask as *const u64, 0usize, 8usize);
         let mut next: u32 = 0;
         for &k in c.keep {
             let k = k as u32;

@@ -3288,6 +3288,13 @@ fn seen_of(sig: i32) -> Vec<Seen> {
     seen().into_iter().filter(|s| s.sig == sig).collect()
 }
 
+/// The last `sig` [`record`] saw in the calling thread (a tgkill to
+/// itself runs its handler before the call returns).
+fn seen_in_thread(sig: i32) -> Option<Seen> {
+    let me = gettid();
+    seen_of(sig).into_iter().rev().find(|s| s.tid == me)
+}
+
 /// Waits until [`record`] has seen `n` signals `sig`.
 fn wait_seen(sig: i32, n: usize) -> bool {
     wait_until(|| seen_of(sig).len() >= n)
@@ -3667,7 +3674,8 @@ fn shared_pending_check() -> ! {
     tgkill(pid, libc::SIGUSR2);
     rst_ready_line(&format!("\"tid\": {tid}"));
     rst_set_ready();
-    sig_wait_go();
+    // The pending sets before the second thread takes its signal.
+    tree_wait_go();
     let mut errs = Vec::new();
     let main_pnd = status_hex(&format!("/proc/self/task/{pid}/status"), "SigPnd:");
     let second_pnd = status_hex(&format!("/proc/self/task/{tid}/status"), "SigPnd:");
@@ -3679,6 +3687,7 @@ fn shared_pending_check() -> ! {
             errs.push(format!("{what} {got:#x}, want {want:#x}"));
         }
     }
+    SIG_GO.store(1, SeqCst);
     if !wait_until(|| SECOND_DONE.load(SeqCst) == 1) {
         errs.push("the second thread did not take its signal".into());
     }
@@ -3783,9 +3792,8 @@ fn altstack_check() -> ! {
         if after != before {
             errs.push(format!("after the handler returned: sigaltstack {after:x?}, want {before:x?} (SS_AUTODISARM re-armed)"));
         }
-        let n = seen_of(libc::SIGUSR2).len();
         tgkill(gettid(), libc::SIGUSR2);
-        match seen_of(libc::SIGUSR2).get(n) {
+        match seen_in_thread(libc::SIGUSR2) {
             Some(s) if (base..base + ALT_SECOND_SIZE as u64).contains(&s.sp) => {}
             s => errs.push(format!("SIGUSR2's handler: {s:x?}, want it on the alternate stack {base:#x}+{ALT_SECOND_SIZE:#x}")),
         }
@@ -3804,10 +3812,9 @@ fn altstack_check() -> ! {
     if now != main_before {
         errs.push(format!("main thread: sigaltstack {now:x?}, want {main_before:x?}"));
     }
-    let n = seen_of(libc::SIGUSR2).len();
     tgkill(gettid(), libc::SIGUSR2);
     let base = main_ss.ss_sp as u64;
-    match seen_of(libc::SIGUSR2).get(n) {
+    match seen_in_thread(libc::SIGUSR2) {
         Some(s) if (base..base + ALT_MAIN_SIZE as u64).contains(&s.sp) => {}
         s => errs.push(format!("main thread: SIGUSR2's handler {s:x?}, want it on the alternate stack {base:#x}+{ALT_MAIN_SIZE:#x}")),
     }

@@ -712,7 +712,11 @@ fn rlimits() -> Result<(), String> {
 /// nothing left; by uid 1000 with --as-invoker it runs with uid 1000's
 /// credentials; by root with its own.
 fn creds() -> Result<(), String> {
-    let mut p = Proc::start(&["cptrst-testprog", "creds-check"])?;
+    // In /tmp: uid 1000 must be able to enter its cwd (run-all's
+    // directory is root's, mode 0700).
+    let mut p = Proc::start_with(&["cptrst-testprog", "creds-check"], false, |c| {
+        c.current_dir("/tmp");
+    })?;
     let img = "/tmp/signals-creds.img";
     let r = (|| {
         p.checkpoint_kill(img)?;
