@@ -16,32 +16,20 @@ use crate::image;
 use crate::image_out::ImageOut;
 use crate::task::Task;
 
-/// Capability sets, securebits and flags of a CREDS record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct CredsHead {
-    pub(crate) cap_inheritable: u64,
-    pub(crate) cap_permitted: u64,
-    pub(crate) cap_effective: u64,
-    pub(crate) cap_bset: u64,
-    pub(crate) cap_ambient: u64,
-    pub(crate) securebits: u32,
-    pub(crate) flags: u32,
-}
-
 /// A task's CREDS record, ready to write.
 pub(crate) struct CredsRec {
-    pub(crate) head: CredsHead,
+    pub(crate) head: image::CredsHead,
     pub(crate) groups: KVVec<u32>,
 }
 
 /// The CREDS fields of credentials `c`. The kernel keeps its invariants
 /// (effective and ambient within permitted, ambient within inheritable):
 /// they are kept here by construction, whatever was read.
-pub(crate) fn head_of(c: &CredsExt) -> CredsHead {
+pub(crate) fn head_of(c: &CredsExt) -> image::CredsHead {
     let v = image::CAP_VALID;
     let permitted = c.cap_permitted & v;
     let inheritable = c.cap_inheritable & v;
-    CredsHead {
+    image::CredsHead {
         cap_inheritable: inheritable,
         cap_permitted: permitted,
         cap_effective: c.cap_effective & permitted,
@@ -84,18 +72,9 @@ pub(crate) fn collect(t: &Task, index: u32, pid: i32) -> Result<CredsRec, Fail> 
 
 /// Writes the CREDS record of `c`.
 pub(crate) fn write(out: &mut ImageOut, c: &CredsRec) -> Result {
-    let h = image::CredsHead {
-        cap_inheritable: c.head.cap_inheritable,
-        cap_permitted: c.head.cap_permitted,
-        cap_effective: c.head.cap_effective,
-        cap_bset: c.head.cap_bset,
-        cap_ambient: c.head.cap_ambient,
-        securebits: c.head.securebits,
-        flags: c.head.flags,
-    };
     let n = u32::try_from(c.groups.len()).map_err(|_| code::E2BIG)?;
     let len = image::Creds::payload_len(n).ok_or(code::E2BIG)?;
     out.put(image::RECORD_HEADER_LEN + len, |e, b| {
-        e.creds(&h, &c.groups, b)
+        e.creds(&c.head, &c.groups, b)
     })
 }
