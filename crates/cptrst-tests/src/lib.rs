@@ -48,6 +48,7 @@ pub const X87_VALUES: [f64; 8] = [1.0, -2.5, 3.25, 1e10, -7.125, 0.5, 42.0, 6.02
 
 pub mod corrupt;
 pub mod mutate;
+pub mod proc;
 pub mod rst;
 pub mod tap;
 pub mod workload;

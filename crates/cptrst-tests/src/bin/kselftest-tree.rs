@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use cptrst_image as img;
 use cptrst_image::sample::fix_trailer;
 use cptrst_tests::corrupt;
+use cptrst_tests::proc::{is_back, pid_list, wait_all_gone, wait_root_exit};
 use cptrst_tests::rst::{
     comm_of, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, open_files, open_files_within, ready_word, reap, settled_memory, starttime,
     status_text, wait_gone, write_mem, Tool, READY_TIMEOUT,
@@ -36,17 +37,6 @@ use serde_json::Value;
 
 /// A tree restart may take this long (100 processes under TCG with KASAN).
 const TREE_TIMEOUT: Duration = Duration::from_secs(600);
-
-fn pid_list(info: &Value, key: &str) -> Result<Vec<i32>, String> {
-    match &info[key] {
-        Value::Null => Ok(Vec::new()),
-        Value::Array(a) => a
-            .iter()
-            .map(|v| v.as_i64().map(|p| p as i32).ok_or(format!("'{key}' in the ready line is not a pid list: {info}")))
-            .collect(),
-        _ => Err(format!("'{key}' in the ready line is not a list: {info}")),
-    }
-}
 
 /// Fields 4 (ppid), 5 (pgrp) and 6 (session) of /proc/PID/stat.
 fn stat_ids(pid: i32) -> Option<(i32, i32, i32)> {
@@ -150,23 +140,13 @@ impl Tree {
     }
 
     fn wait_all_gone(&self, timeout: Duration) -> Result<(), String> {
-        let mut errs = Vec::new();
-        let t0 = Instant::now();
-        for p in self.all() {
-            if let Err(e) = wait_gone(p, timeout.saturating_sub(t0.elapsed()).max(Duration::from_millis(100))) {
-                errs.push(e);
-            }
-        }
-        ensure(errs.is_empty(), || errs.join("\n"))
+        wait_all_gone(self.all(), timeout)
     }
 
     /// Is process `i` (at `p`) back: a new task at its pid, our comm,
     /// running or sleeping, its ready word (at `ready`) set?
     fn back(&self, ready: u64, i: usize, p: i32) -> bool {
-        starttime(p).is_some_and(|t| t != self.started[i])
-            && comm_of(p).as_deref() == Some(self.comm.as_str())
-            && matches!(cptrst::proc::state(p), Some('R') | Some('S'))
-            && ready_word(p, ready) == Some(READY_MAGIC)
+        is_back(p, self.started[i], &self.comm, ready)
     }
 
     /// Waits until every process of the tree is back (a new task at its
@@ -243,14 +223,8 @@ impl Tree {
 
     /// When started `direct`: waits for the root's exit status.
     fn wait_root(&mut self, timeout: Duration) -> Result<std::process::ExitStatus, String> {
-        let t0 = Instant::now();
-        loop {
-            if let Some(st) = self.child.try_wait().map_err(|e| e.to_string())? {
-                return Ok(st);
-            }
-            ensure(t0.elapsed() < timeout, || format!("the root {} did not exit {timeout:?} after go", self.root()))?;
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let root = self.root();
+        wait_root_exit(&mut self.child, root, timeout)
     }
 }
 
