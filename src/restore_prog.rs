@@ -290,6 +290,23 @@ fn timeval(ns: u64) -> [u64; 2] {
     [us / 1_000_000, us % 1_000_000]
 }
 
+/// One tick of the kernel's clock (`TICK_NSEC`).
+const TICK_NSEC: u64 =
+    (1_000_000_000 + kernel::bindings::CONFIG_HZ as u64 / 2) / kernel::bindings::CONFIG_HZ as u64;
+
+/// What to give `setitimer` for interval timer `which` (0 `ITIMER_REAL`,
+/// 1 `ITIMER_VIRTUAL`, 2 `ITIMER_PROF`) to have `ns` left: the kernel
+/// adds a tick to the value of a CPU-time one when it arms it
+/// (`set_cpu_itimer`), and the image holds what `getitimer` would say,
+/// that tick included; without taking it back each restart would add one.
+fn itimer_value(which: usize, ns: u64) -> u64 {
+    if which == 0 || ns <= TICK_NSEC {
+        ns
+    } else {
+        ns - TICK_NSEC
+    }
+}
+
 /// The pid the calling task's namespace gives tree entry `j`'s task: its
 /// last level's (a thread group shares one namespace).
 fn own_pid(plan: &Plan, tree_pid: u32) -> Option<u64> {
@@ -433,7 +450,7 @@ fn emit(
         for (w, it) in pr.itimers.iter().enumerate() {
             if it.0 != 0 {
                 let [is, ius] = timeval(it.1);
-                let [vs, vus] = timeval(it.0);
+                let [vs, vus] = timeval(itimer_value(w, it.0));
                 let at = p.words(&[is, ius, vs, vus])?;
                 p.op(
                     nr::SETITIMER,
