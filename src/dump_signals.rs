@@ -107,20 +107,6 @@ pub(crate) struct SignalsRec {
     pub(crate) entries: KVVec<[u8; SIGINFO_LEN]>,
 }
 
-/// One POSIX timer of a PROCESS record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TimerRec {
-    pub(crate) id: u32,
-    pub(crate) clock: i32,
-    pub(crate) notify: u32,
-    pub(crate) signo: u32,
-    pub(crate) value: u64,
-    pub(crate) tid: u32,
-    pub(crate) value_ns: u64,
-    pub(crate) interval_ns: u64,
-    pub(crate) overrun_last: u32,
-}
-
 /// A thread group leader's PROCESS record.
 pub(crate) struct ProcessRec {
     /// `(cur, max)` by `RLIMIT_*` number.
@@ -132,7 +118,7 @@ pub(crate) struct ProcessRec {
     /// Entry `i`: signal `i + 1`.
     pub(crate) sigactions: [SigActionFacts; NSIG],
     /// Ascending ids.
-    pub(crate) timers: KVVec<TimerRec>,
+    pub(crate) timers: KVVec<image::PosixTimer>,
 }
 
 /// What one live task's records say.
@@ -413,7 +399,7 @@ fn sigactions(p: &ProcFacts, who: Who) -> Result<[SigActionFacts; NSIG], Fail> {
 
 /// The POSIX timer of the PROCESS record, or why not. `group` is the
 /// thread group's tasks in the tree (pids in its namespace).
-fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<TimerRec, Fail> {
+fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<image::PosixTimer, Fail> {
     let no = |args: fmt::Arguments<'_>| {
         refuse(
             eopnotsupp(),
@@ -464,7 +450,7 @@ fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<TimerRec, Fail> 
         return Err(no(format_args!("signal {}", f.signo)));
     };
     let (value_ns, interval_ns) = posix_remaining(f);
-    Ok(TimerRec {
+    Ok(image::PosixTimer {
         id: f.id as u32,
         clock: f.clock,
         notify,
@@ -480,7 +466,7 @@ fn timer_rec(f: &TimerFacts, who: Who, group: &[i32]) -> Result<TimerRec, Fail> 
 /// Sorts `t` by ascending id. The kernel lists a group's timers newest
 /// first, so reversed they are mostly in order already: an insertion
 /// sort (core's sorts bring code objtool flags).
-fn sort_by_id(t: &mut [TimerRec]) {
+fn sort_by_id(t: &mut [image::PosixTimer]) {
     t.reverse();
     for i in 1..t.len() {
         let mut j = i;
@@ -674,26 +660,9 @@ fn write_process(out: &mut ImageOut, p: &ProcessRec) -> Result {
             mask: s.mask,
         };
     }
-    let mut timers = KVVec::with_capacity(p.timers.len(), GFP_KERNEL)?;
-    for t in p.timers.iter() {
-        timers.push(
-            image::PosixTimer {
-                id: t.id,
-                clock: t.clock,
-                notify: t.notify,
-                signo: t.signo,
-                value: t.value,
-                tid: t.tid,
-                value_ns: t.value_ns,
-                interval_ns: t.interval_ns,
-                overrun_last: t.overrun_last,
-            },
-            GFP_KERNEL,
-        )?;
-    }
-    let n = u32::try_from(timers.len()).map_err(|_| code::E2BIG)?;
+    let n = u32::try_from(p.timers.len()).map_err(|_| code::E2BIG)?;
     let len = image::Process::payload_len(n).ok_or(code::E2BIG)?;
     out.put(image::RECORD_HEADER_LEN + len, |e, b| {
-        e.process(&h, &timers, b)
+        e.process(&h, &p.timers, b)
     })
 }

@@ -140,21 +140,6 @@ impl SigPlan {
     }
 }
 
-/// A POSIX timer of a PROCESS record.
-#[derive(Clone, Copy)]
-pub(crate) struct TimerPlan {
-    pub(crate) id: u32,
-    pub(crate) clock: i32,
-    pub(crate) notify: u32,
-    pub(crate) signo: u32,
-    pub(crate) value: u64,
-    /// The target thread's pid in the tree's namespace (SIGEV_THREAD_ID).
-    pub(crate) tid: u32,
-    pub(crate) value_ns: u64,
-    pub(crate) interval_ns: u64,
-    pub(crate) overrun_last: u32,
-}
-
 /// A thread group leader's PROCESS record.
 pub(crate) struct ProcPlan {
     /// (cur, max) per `RLIMIT_*`.
@@ -165,7 +150,7 @@ pub(crate) struct ProcPlan {
     pub(crate) dumpable: u32,
     /// Per signal (entry k: signal k + 1): handler, flags, restorer, mask.
     pub(crate) sigactions: KVec<[u64; 4]>,
-    pub(crate) timers: KVec<TimerPlan>,
+    pub(crate) timers: KVec<image::PosixTimer>,
 }
 
 impl TaskPlan {
@@ -1318,20 +1303,7 @@ impl Walker<'_> {
     fn process_record(&mut self, off: u64, pr: &image::Process<'_>) -> Result<(), Fail> {
         let mut timers = KVec::with_capacity(pr.timers.len() as usize, GFP_KERNEL_ACCOUNT)?;
         for tm in pr.timers.iter() {
-            timers.push(
-                TimerPlan {
-                    id: tm.id,
-                    clock: tm.clock,
-                    notify: tm.notify,
-                    signo: tm.signo,
-                    value: tm.value,
-                    tid: tm.tid,
-                    value_ns: tm.value_ns,
-                    interval_ns: tm.interval_ns,
-                    overrun_last: tm.overrun_last,
-                },
-                GFP_KERNEL_ACCOUNT,
-            )?;
+            timers.push(tm, GFP_KERNEL_ACCOUNT)?;
         }
         let mut sigactions = KVec::from_elem([0u64; 4], 64, GFP_KERNEL_ACCOUNT)?;
         for (signo, a) in pr.sigactions() {
