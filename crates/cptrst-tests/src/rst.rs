@@ -182,6 +182,40 @@ pub fn meminfo_kib(key: &str) -> Option<u64> {
 }
 
 
+/// What `pid` is doing, for the report of a hang: its comm, state,
+/// parent, pending and blocked signals, wait channel, user instruction
+/// pointer (field 30 of /proc/PID/stat, as root) and kernel stack, and the
+/// same of each of its other threads.
+pub fn describe_task(pid: i32) -> String {
+    let one = |dir: &str| {
+        let status = std::fs::read_to_string(format!("{dir}/status")).unwrap_or_default();
+        let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map_or("?", str::trim).to_string();
+        let stat = std::fs::read_to_string(format!("{dir}/stat")).unwrap_or_default();
+        let rip = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().nth(27).map(str::to_string)).unwrap_or_default();
+        let wchan = std::fs::read_to_string(format!("{dir}/wchan")).unwrap_or_default();
+        let stack = std::fs::read_to_string(format!("{dir}/stack")).unwrap_or_default();
+        let stack: Vec<&str> = stack.lines().map(|l| l.split_whitespace().nth(1).unwrap_or(l)).collect();
+        format!(
+            "{} '{}' {} ppid {} SigPnd {} ShdPnd {} SigBlk {} wchan {wchan} rip {rip} stack [{}]",
+            dir.rsplit('/').next().unwrap_or(dir),
+            field("Name:"),
+            field("State:"),
+            field("PPid:"),
+            field("SigPnd:"),
+            field("ShdPnd:"),
+            field("SigBlk:"),
+            stack.join(" <- ")
+        )
+    };
+    let mut out = vec![one(&format!("/proc/{pid}"))];
+    if let Ok(d) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        let mut tids: Vec<i32> = d.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|&t| t != pid).collect();
+        tids.sort_unstable();
+        out.extend(tids.iter().map(|t| format!("  thread {}", one(&format!("/proc/{pid}/task/{t}")))));
+    }
+    out.join("\n")
+}
+
 /// Tasks in D state that are not kernel threads, and leftover `cptrst`
 /// processes (a participant the tool did not reap).
 pub fn leftovers() -> Vec<String> {

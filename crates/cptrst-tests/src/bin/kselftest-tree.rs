@@ -28,7 +28,7 @@ use cptrst_image::sample::fix_trailer;
 use cptrst_tests::corrupt;
 use cptrst_tests::proc::{is_back, pid_list, wait_all_gone, wait_root_exit};
 use cptrst_tests::rst::{
-    comm_of, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, open_files, open_files_within, ready_word, reap, settled_memory, starttime,
+    comm_of, describe_task, exists, kmemleak_new_leaks, read_mem, kmemleak_start, leftovers, open_files, open_files_within, ready_word, reap, settled_memory, starttime,
     status_text, wait_gone, write_mem, Tool, READY_TIMEOUT,
 };
 use cptrst_tests::tap::{self, ensure};
@@ -122,6 +122,22 @@ impl Tree {
 
     fn addr(&self, key: &str) -> Result<u64, String> {
         self.info[key].as_u64().ok_or(format!("no '{key}' in the ready line {}", self.info))
+    }
+
+    /// The indices of the live processes below process `i` (its children,
+    /// theirs, ...), from the ready line's `ppids`.
+    fn descendants(&self, i: usize) -> Result<Vec<usize>, String> {
+        let ppids = pid_list(&self.info, "ppids")?;
+        ensure(ppids.len() == self.pids.len(), || format!("the ready line has {} ppids for {} pids", ppids.len(), self.pids.len()))?;
+        let mut below = vec![i];
+        let mut k = 0;
+        while k < below.len() {
+            let p = self.pids[below[k]];
+            below.extend((0..self.pids.len()).filter(|&c| c != 0 && ppids[c] == p));
+            k += 1;
+        }
+        below.remove(0);
+        Ok(below)
     }
 
     /// Every pid of the tree, zombies included.
@@ -613,17 +629,26 @@ fn child_pid_in_use() -> Result<(), String> {
 
 /// Issue 12: kills at random points of a restart. In each round, after a
 /// random delay (0-1.5 s, from a seeded generator: `KILL_SEED=N` replays a
-/// run), either the tool or a random participant gets SIGKILL. A restart
-/// that had not finished fails (the tool exits non-zero or was the one
-/// killed); one that had finished is a running tree, which the test kills.
+/// run; `KILL_ROUNDS`, `KILL_MAX_MS` and `KILL_HANG_S` widen it while
+/// debugging), either the tool or a random participant gets SIGKILL. A
+/// restart that had not finished fails (the tool exits non-zero or was the
+/// one killed); one that had finished is a running tree, in which the
+/// processes below the victim die of their restored parent-death signal
+/// (SIGKILL), and which the test kills. A round that does neither reports
+/// what every task is doing (state, wait channel, kernel stack).
 /// Either way nothing is left: every pid free, no task in D state, no
 /// `cptrst` process. After all rounds the open-file count and Slab are
 /// where they were, and the image still restarts into a tree that passes
 /// its own check.
 fn kill_at_random_points() -> Result<(), String> {
-    const ROUNDS: u32 = 12;
     const SLAB_TOLERANCE_KIB: u64 = 1024;
-    let seed: u64 = std::env::var("KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_c0de);
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let seed = env("KILL_SEED", 0x5eed_c0de);
+    // While debugging: more rounds (KILL_ROUNDS), a wider window (KILL_MAX_MS).
+    let rounds = env("KILL_ROUNDS", 12) as u32;
+    let max_ms = env("KILL_MAX_MS", 1500).max(1);
+    // ... and a shorter bound on a hang (KILL_HANG_S).
+    let hang = Duration::from_secs(env("KILL_HANG_S", TREE_TIMEOUT.as_secs()));
     let mut x = seed | 1;
     let mut rand = move |n: u64| {
         // xorshift64
@@ -640,9 +665,12 @@ fn kill_at_random_points() -> Result<(), String> {
     let mut fails = Vec::new();
     let (mut killed_tool, mut killed_part, mut finished) = (0, 0, 0);
     let ready = t.addr("ready")?;
-    for round in 1..=ROUNDS {
-        let delay = Duration::from_millis(rand(1500));
+    for round in 1..=rounds {
+        let delay = Duration::from_millis(rand(max_ms));
         let victim = rand(t.pids.len() as u64 + 1) as usize; // pids.len(): the tool
+        // The victim's processes below it die with it once the tree runs
+        // again: each has PR_SET_PDEATHSIG(SIGKILL) in the image.
+        let below = if victim < t.pids.len() { t.descendants(victim)? } else { Vec::new() };
         let mut tool = Tool::restart(&["-i", image], "rkill")?;
         std::thread::sleep(delay);
         let what = if victim == t.pids.len() {
@@ -672,8 +700,21 @@ fn kill_at_random_points() -> Result<(), String> {
             if tool.child.try_wait().map_err(|e| e.to_string())?.is_some() {
                 break false;
             }
-            if t.pids.iter().enumerate().all(|(i, &p)| i == victim || t.back(ready, i, p)) {
+            let dead = |p: i32| matches!(cptrst::proc::state(p), None | Some('Z') | Some('X'));
+            if t.pids.iter().enumerate().all(|(i, &p)| i == victim || t.back(ready, i, p) || below.contains(&i) && dead(p)) {
                 finished += 1;
+                // Each process below the victim gets its parent's death
+                // signal (the restored PR_SET_PDEATHSIG), in cascade.
+                let t1 = Instant::now();
+                while below.iter().any(|&i| !dead(t.pids[i])) && t1.elapsed() < TREE_TIMEOUT {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let alive: Vec<i32> = below.iter().map(|&i| t.pids[i]).filter(|&p| !dead(p)).collect();
+                if !alive.is_empty() {
+                    fails.push(format!(
+                        "round {round}: {alive:?} below the killed participant {victim} still run {TREE_TIMEOUT:?} later (their PR_SET_PDEATHSIG is SIGKILL)"
+                    ));
+                }
                 for &p in &t.pids {
                     if comm_of(p).as_deref() == Some(t.comm.as_str()) {
                         // SAFETY: kill(2) of the restored tree, ours.
@@ -682,19 +723,23 @@ fn kill_at_random_points() -> Result<(), String> {
                 }
                 break false;
             }
-            if t0.elapsed() > TREE_TIMEOUT {
+            if t0.elapsed() > hang {
                 break true;
             }
             std::thread::sleep(Duration::from_millis(20));
         };
         if hung {
+            // What everyone is doing, before the kill changes it.
+            let mut who = vec![format!("the tool: {}", describe_task(tool.child.id() as i32))];
+            who.extend(t.pids.iter().enumerate().map(|(i, &p)| format!("participant {i}: {}", describe_task(p))));
+            println!("# round {round} hangs:\n# {}", who.join("\n").replace('\n', "\n# "));
             let _ = tool.child.kill();
         }
         let st = tool.wait(TREE_TIMEOUT)?;
         println!("# round {round}: killed {what} after {delay:?}; the tool: {}", status_text(st));
         let mut why = nothing_left(&t);
         if hung {
-            why.insert(0, format!("the tool neither ended nor restarted the tree in {TREE_TIMEOUT:?}"));
+            why.insert(0, format!("the tool neither ended nor restarted the tree in {hang:?}"));
         }
         if !why.is_empty() {
             fails.push(format!("round {round} (killed {what} after {delay:?}):\n  {}\n  {}", why.join("\n  "), tool.output().trim_end()));
@@ -702,7 +747,7 @@ fn kill_at_random_points() -> Result<(), String> {
     }
     let files1 = open_files_within(files0.map(|f| f + 16), Duration::from_secs(60));
     let slab1 = settled_memory().0;
-    println!("# {ROUNDS} rounds: tool killed {killed_tool}, a participant {killed_part}; {finished} had restarted the tree");
+    println!("# {rounds} rounds: tool killed {killed_tool}, a participant {killed_part}; {finished} had restarted the tree");
     println!("# open files {files0:?} -> {files1:?}; Slab {slab0} -> {slab1} KiB");
     if files1 > files0.map(|f| f + 16) {
         fails.push(format!("open files grew from {files0:?} to {files1:?}"));
