@@ -134,12 +134,86 @@ pub struct CheckpointArgs {
     pub msg_len: u32,
     /// User pointer to a buffer for the failure message, or 0.
     pub msg: u64,
+    /// With [`CKPT_ROUND`] or [`CKPT_FINAL`]: user pointer to a
+    /// [`LiveArgs`] (read, and written back); otherwise 0.
+    pub live: u64,
     /// Must be 0.
-    pub reserved: [u64; 3],
+    pub reserved: [u64; 2],
 }
 
-/// All flags `checkpoint` knows (none yet).
-pub const CKPT_FLAGS_ALL: u32 = 0;
+/// `flags`: one pre-copy round of a live checkpoint. The tree runs (it
+/// need not be stopped; the caller must be allowed to ptrace every task
+/// of it): the pages that [`LiveArgs::srcs`] name are copied into ROUND
+/// sections of the stream, which starts with the file header when
+/// [`LiveArgs::offset`] is 0. Nothing else is written: no tree, no trailer.
+pub const CKPT_ROUND: u32 = 1 << 0;
+/// `flags`: the end of a live checkpoint: the checkpoint of the stopped
+/// tree, continuing the stream of the rounds (no header), in which each
+/// present page of an address space with rounds that is outside its
+/// dirty ranges is a PREVPAGES reference to its latest round copy.
+pub const CKPT_FINAL: u32 = 1 << 1;
+/// All flags `checkpoint` knows.
+pub const CKPT_FLAGS_ALL: u32 = CKPT_ROUND | CKPT_FINAL;
+
+/// Most [`LiveSrc`] entries of one call (one per address space).
+pub const LIVE_MAX_SRCS: u32 = 4096;
+/// Most ranges of one [`LiveSrc`].
+pub const LIVE_MAX_RANGES: u32 = 1 << 20;
+
+/// `struct cptrst_live_args`: what a live checkpoint's calls share. The
+/// caller carries the stream state from one call to the next: the module
+/// keeps nothing between calls.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveArgs {
+    /// In and out: bytes of the stream written so far (0 before the first
+    /// round; a multiple of 8).
+    pub offset: u64,
+    /// In and out: records written so far.
+    pub records: u64,
+    /// In and out: the running CRC32C of the stream (raw state, as the
+    /// image encoder keeps it; 0 before the first round).
+    pub crc: u32,
+    /// [`CKPT_ROUND`]: the round's number, 1, 2, ..., not below the last
+    /// one's; [`CKPT_FINAL`]: 0.
+    pub round: u32,
+    /// Number of [`LiveSrc`] entries at `srcs`, 1..=[`LIVE_MAX_SRCS`].
+    pub nr_srcs: u32,
+    /// Must be 0.
+    pub pad: u32,
+    /// User pointer to `nr_srcs` [`LiveSrc`].
+    pub srcs: u64,
+    /// Out: pages copied by this call (ROUND: into ROUND sections; FINAL:
+    /// into PAGES records).
+    pub pages: u64,
+    /// Out (FINAL): pages referenced with PREVPAGES records.
+    pub prev_pages: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `struct cptrst_live_src`: one address space of a live checkpoint.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveSrc {
+    /// A process of the tree using the address space, in the caller's pid
+    /// namespace.
+    pub pid: i32,
+    /// The address space's source id in the image, 1..=[`LIVE_MAX_SRCS`],
+    /// distinct in one call and the same in every round. FINAL: 0 for an
+    /// address space without rounds (every present page is written).
+    pub src: u32,
+    /// Number of `(start, end)` ranges at `ranges`, 0..=[`LIVE_MAX_RANGES`].
+    pub nr_ranges: u32,
+    /// Must be 0.
+    pub pad: u32,
+    /// User pointer to `nr_ranges` pairs of `u64`, `start < end`, both
+    /// multiples of 4096, at most the end of user space, sorted and not
+    /// overlapping. ROUND: the pages to copy (`[0, 0x7fff_ffff_f000)` for
+    /// all). FINAL: the pages written since the last round (soft-dirty),
+    /// which are dumped; every other present page is a PREVPAGES.
+    pub ranges: u64,
+}
 
 /// `struct cptrst_restart_args`: argument of `CPTRST_IOC_RESTART`.
 #[repr(C)]
@@ -389,6 +463,47 @@ impl CheckpointArgs {
         }
         if !all_zero(&self.reserved) {
             return Err(ArgError::NonZeroReserved);
+        }
+        let live = self.flags & (CKPT_ROUND | CKPT_FINAL);
+        if live == CKPT_ROUND | CKPT_FINAL || (live != 0) != (self.live != 0) {
+            return Err(ArgError::BadValue);
+        }
+        Ok(())
+    }
+}
+
+impl LiveArgs {
+    /// Checks the counts, the state and the reserved fields, for a call
+    /// with `flags` (one of [`CKPT_ROUND`], [`CKPT_FINAL`]).
+    pub fn check(&self, flags: u32) -> Result<(), ArgError> {
+        if self.pad != 0 || !all_zero(&self.reserved) {
+            return Err(ArgError::NonZeroReserved);
+        }
+        if self.nr_srcs == 0 || self.nr_srcs > LIVE_MAX_SRCS || self.srcs == 0 || self.offset % 8 != 0 {
+            return Err(ArgError::BadValue);
+        }
+        let round_ok = if flags & CKPT_ROUND != 0 {
+            self.round != 0 && (self.offset == 0) == (self.records == 0)
+        } else {
+            // The final call continues a stream that has its header.
+            self.round == 0 && self.offset >= 128
+        };
+        if !round_ok {
+            return Err(ArgError::BadValue);
+        }
+        Ok(())
+    }
+}
+
+impl LiveSrc {
+    /// Checks the counts and the padding for a call with `flags`.
+    pub fn check(&self, flags: u32) -> Result<(), ArgError> {
+        if self.pad != 0 {
+            return Err(ArgError::NonZeroReserved);
+        }
+        let src_ok = if flags & CKPT_ROUND != 0 { self.src != 0 } else { true };
+        if !src_ok || self.src > LIVE_MAX_SRCS || self.nr_ranges > LIVE_MAX_RANGES || (self.nr_ranges != 0) != (self.ranges != 0) {
+            return Err(ArgError::BadValue);
         }
         Ok(())
     }

@@ -19,7 +19,15 @@ int main(void) {
   printf("cmds %lx %lx %lx\n", (unsigned long)CPTRST_IOC_CHECKPOINT, (unsigned long)CPTRST_IOC_RESTART,
          (unsigned long)CPTRST_IOC_ECLONE);
   F(cptrst_checkpoint_args, pid) F(cptrst_checkpoint_args, fd) F(cptrst_checkpoint_args, flags)
-  F(cptrst_checkpoint_args, msg_len) F(cptrst_checkpoint_args, msg) F(cptrst_checkpoint_args, reserved)
+  F(cptrst_checkpoint_args, msg_len) F(cptrst_checkpoint_args, msg) F(cptrst_checkpoint_args, live)
+  F(cptrst_checkpoint_args, reserved)
+  printf("live %zu %zu %x %x %x %x\n", sizeof(struct cptrst_live_args), sizeof(struct cptrst_live_src),
+         CPTRST_CKPT_ROUND, CPTRST_CKPT_FINAL, CPTRST_LIVE_MAX_SRCS, CPTRST_LIVE_MAX_RANGES);
+  F(cptrst_live_args, offset) F(cptrst_live_args, records) F(cptrst_live_args, crc) F(cptrst_live_args, round)
+  F(cptrst_live_args, nr_srcs) F(cptrst_live_args, pad) F(cptrst_live_args, srcs) F(cptrst_live_args, pages)
+  F(cptrst_live_args, prev_pages) F(cptrst_live_args, reserved)
+  F(cptrst_live_src, pid) F(cptrst_live_src, src) F(cptrst_live_src, nr_ranges) F(cptrst_live_src, pad)
+  F(cptrst_live_src, ranges)
   F(cptrst_restart_args, ctid) F(cptrst_restart_args, fd) F(cptrst_restart_args, flags)
   F(cptrst_restart_args, msg_len) F(cptrst_restart_args, msg) F(cptrst_restart_args, files)
   F(cptrst_restart_args, nfiles) F(cptrst_restart_args, pad) F(cptrst_restart_args, reserved)
@@ -77,7 +85,32 @@ fn layout_matches_c_header() {
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, flags);
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, msg_len);
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, msg);
+    rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, live);
     rust_field!(want, "cptrst_checkpoint_args", CheckpointArgs, reserved);
+    want.push_str(&std::format!(
+        "live {} {} {:x} {:x} {:x} {:x}\n",
+        core::mem::size_of::<LiveArgs>(),
+        core::mem::size_of::<LiveSrc>(),
+        CKPT_ROUND,
+        CKPT_FINAL,
+        LIVE_MAX_SRCS,
+        LIVE_MAX_RANGES
+    ));
+    rust_field!(want, "cptrst_live_args", LiveArgs, offset);
+    rust_field!(want, "cptrst_live_args", LiveArgs, records);
+    rust_field!(want, "cptrst_live_args", LiveArgs, crc);
+    rust_field!(want, "cptrst_live_args", LiveArgs, round);
+    rust_field!(want, "cptrst_live_args", LiveArgs, nr_srcs);
+    rust_field!(want, "cptrst_live_args", LiveArgs, pad);
+    rust_field!(want, "cptrst_live_args", LiveArgs, srcs);
+    rust_field!(want, "cptrst_live_args", LiveArgs, pages);
+    rust_field!(want, "cptrst_live_args", LiveArgs, prev_pages);
+    rust_field!(want, "cptrst_live_args", LiveArgs, reserved);
+    rust_field!(want, "cptrst_live_src", LiveSrc, pid);
+    rust_field!(want, "cptrst_live_src", LiveSrc, src);
+    rust_field!(want, "cptrst_live_src", LiveSrc, nr_ranges);
+    rust_field!(want, "cptrst_live_src", LiveSrc, pad);
+    rust_field!(want, "cptrst_live_src", LiveSrc, ranges);
     rust_field!(want, "cptrst_restart_args", RestartArgs, ctid);
     rust_field!(want, "cptrst_restart_args", RestartArgs, fd);
     rust_field!(want, "cptrst_restart_args", RestartArgs, flags);
@@ -138,12 +171,43 @@ fn decode_rejections() {
 fn argument_checks() {
     let mut a = CheckpointArgs { pid: 1, fd: 3, ..Default::default() };
     assert_eq!(a.check(), Ok(()));
-    a.flags = 1;
+    a.flags = 1 << 2;
     assert_eq!(a.check(), Err(ArgError::UnknownFlags));
     a.flags = 0;
-    a.reserved[2] = 1;
+    a.reserved[1] = 1;
     assert_eq!(a.check(), Err(ArgError::NonZeroReserved));
-    a.reserved[2] = 0;
+    a.reserved[1] = 0;
+    // A live call has its LiveArgs, any other none; ROUND and FINAL exclude
+    // each other.
+    for (flags, live, ok) in [
+        (CKPT_ROUND, 0x1000, true),
+        (CKPT_FINAL, 0x1000, true),
+        (CKPT_ROUND, 0, false),
+        (CKPT_FINAL, 0, false),
+        (0, 0x1000, false),
+        (CKPT_ROUND | CKPT_FINAL, 0x1000, false),
+    ] {
+        let b = CheckpointArgs { flags, live, ..a };
+        assert_eq!(b.check().is_ok(), ok, "flags {flags:#x} live {live:#x}");
+    }
+    let l = LiveArgs { round: 1, nr_srcs: 1, srcs: 0x2000, ..Default::default() };
+    assert_eq!(l.check(CKPT_ROUND), Ok(()));
+    assert_eq!(LiveArgs { round: 0, ..l }.check(CKPT_ROUND), Err(ArgError::BadValue));
+    assert_eq!(LiveArgs { offset: 128, ..l }.check(CKPT_ROUND), Err(ArgError::BadValue));
+    assert_eq!(LiveArgs { offset: 128, records: 3, ..l }.check(CKPT_ROUND), Ok(()));
+    assert_eq!(LiveArgs { offset: 130, records: 3, ..l }.check(CKPT_ROUND), Err(ArgError::BadValue));
+    assert_eq!(LiveArgs { nr_srcs: 0, ..l }.check(CKPT_ROUND), Err(ArgError::BadValue));
+    assert_eq!(LiveArgs { nr_srcs: LIVE_MAX_SRCS + 1, ..l }.check(CKPT_ROUND), Err(ArgError::BadValue));
+    assert_eq!(LiveArgs { pad: 1, ..l }.check(CKPT_ROUND), Err(ArgError::NonZeroReserved));
+    assert_eq!(LiveArgs { round: 0, offset: 128, records: 3, ..l }.check(CKPT_FINAL), Ok(()));
+    assert_eq!(LiveArgs { round: 0, ..l }.check(CKPT_FINAL), Err(ArgError::BadValue));
+    let s = LiveSrc { pid: 5, src: 1, nr_ranges: 1, ranges: 0x3000, ..Default::default() };
+    assert_eq!(s.check(CKPT_ROUND), Ok(()));
+    assert_eq!(LiveSrc { src: 0, ..s }.check(CKPT_ROUND), Err(ArgError::BadValue));
+    assert_eq!(LiveSrc { src: 0, ..s }.check(CKPT_FINAL), Ok(()));
+    assert_eq!(LiveSrc { ranges: 0, ..s }.check(CKPT_FINAL), Err(ArgError::BadValue));
+    assert_eq!(LiveSrc { nr_ranges: LIVE_MAX_RANGES + 1, ..s }.check(CKPT_FINAL), Err(ArgError::BadValue));
+    assert_eq!(LiveSrc { pad: 1, ..s }.check(CKPT_FINAL), Err(ArgError::NonZeroReserved));
     // The message buffer: both or neither, at most RST_MSG_MAX bytes.
     a.msg_len = 64;
     assert_eq!(a.check(), Err(ArgError::BadValue));

@@ -33,10 +33,44 @@
 struct cptrst_checkpoint_args {
 	__s32 pid;		/* root of the tree, in the caller's pid ns */
 	__s32 fd;		/* where the image goes: file, pipe or socket */
-	__u32 flags;		/* CPTRST_CKPT_* (none defined yet: must be 0) */
+	__u32 flags;		/* CPTRST_CKPT_* */
 	__u32 msg_len;		/* size of the @msg buffer, at most 4096; 0 without */
 	__u64 msg;		/* user pointer: buffer for the error message, or 0 */
-	__u64 reserved[3];	/* must be 0 */
+	__u64 live;		/* ROUND/FINAL: user pointer to cptrst_live_args; else 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * A live checkpoint: rounds that copy the pages of the running tree
+ * (CPTRST_CKPT_ROUND, the tree need not be stopped), then the checkpoint of
+ * the stopped tree (CPTRST_CKPT_FINAL), all into one stream. The caller
+ * finds what the tree wrote between rounds (soft-dirty) and carries the
+ * stream state (@offset, @records, @crc) from call to call.
+ */
+#define CPTRST_CKPT_ROUND	(1U << 0)
+#define CPTRST_CKPT_FINAL	(1U << 1)
+#define CPTRST_LIVE_MAX_SRCS	4096
+#define CPTRST_LIVE_MAX_RANGES	(1U << 20)
+
+struct cptrst_live_args {
+	__u64 offset;		/* in/out: stream bytes so far (0: none yet) */
+	__u64 records;		/* in/out: records so far */
+	__u32 crc;		/* in/out: running CRC32C (raw state) */
+	__u32 round;		/* ROUND: 1, 2, ... non-decreasing; FINAL: 0 */
+	__u32 nr_srcs;		/* entries at @srcs, 1..4096 */
+	__u32 pad;		/* must be 0 */
+	__u64 srcs;		/* user pointer: struct cptrst_live_src[nr_srcs] */
+	__u64 pages;		/* out: pages copied by this call */
+	__u64 prev_pages;	/* out (FINAL): pages referenced from the rounds */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+struct cptrst_live_src {
+	__s32 pid;		/* a process of the address space (caller's pid ns) */
+	__u32 src;		/* source id 1..4096; FINAL: 0 for none */
+	__u32 nr_ranges;	/* (start, end) pairs at @ranges, 0..1<<20 */
+	__u32 pad;		/* must be 0 */
+	__u64 ranges;		/* user pointer: __u64[2 * nr_ranges], sorted */
 };
 
 /*
