@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout S]
+//!                   [--live [--rounds N] [--downtime-target MS] [--stats-json FILE]]
 //! cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait S]
 //!                [--allow-changed-files] [--as-invoker] [--inherit-fd FD=PATH|FD=fd:M]...
 //! cptrst inspect FILE|- [--json] [--page ADDR]
@@ -12,6 +13,7 @@
 mod checkpoint;
 mod eclone_cmd;
 mod inspect;
+mod live;
 mod plan;
 mod restart;
 mod restore_files;
@@ -26,6 +28,7 @@ usage: cptrst COMMAND [ARGS]
 
 commands:
   checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout SECONDS]
+             [--live [--rounds N] [--downtime-target MS] [--stats-json FILE]]
         stop the process tree rooted at PID and dump it into FILE (default:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
         killed (--kill: the tool returns once the killed tasks have exited),
@@ -33,6 +36,17 @@ commands:
         dump and frozen time in microseconds) to FILE. A tree that does not
         stop within --stop-timeout (default 30, 1 to 3600) is let go
         (ETIMEDOUT); one with a vfork parent is refused (EOPNOTSUPP).
+        --live copies the memory while the tree runs, in rounds (each one
+        copies what the tree wrote during the last: soft-dirty pages),
+        then stops it for good and writes only the rest, with everything
+        else, into the same image: the tree is stopped for less time.
+        It stops for good once the pages left would take at most
+        --downtime-target ms to write at round 1's rate (default 100,
+        0 to 3600000), after --rounds rounds (default 8, 1 to 64), or
+        when a round's dirty pages do not shrink below 90 % of the last
+        one's. It prints one stats line on stderr; --stats-json writes
+        the same to FILE (rounds, live_pages, final_pages, prev_pages,
+        frozen_ms, final_stop_ms, round_pages).
   restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait SECONDS]
           [--allow-changed-files] [--as-invoker] [--inherit-fd FD=PATH|FD=fd:M]...
         restore the process tree checkpointed in FILE (default: standard
