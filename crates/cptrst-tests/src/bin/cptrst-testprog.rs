@@ -56,7 +56,10 @@
 //! - `fork-storm N`: keeps N short-lived workers at all times, each forking
 //!   and reaping 4 children that exit at once, then exiting; the root reaps
 //!   them and counts the workers it created (`{"pid": P, "forks": ADDR}`:
-//!   the u64 count, for the test to read through /proc/PID/mem).
+//!   the u64 count, for the test to read through /proc/PID/mem);
+//! - `live-writer PAGES`, `live-writer-tree PAGES THREADS SHARED`: memory
+//!   that keeps changing while a live checkpoint copies it (kselftest-live,
+//!   issue 16), self-checking (see their section below).
 
 use cptrst_tests::{fill_page, xmm_value, ymmh_value, GPR_VALUES, X87_VALUES};
 use cptrst_tests::{f64_to_x87, mem_check_word, FPU_CHECK_FCW, FPU_CHECK_MXCSR, RAX_VALUE, READY_MAGIC};
@@ -4512,6 +4515,236 @@ fn sig_bench(nrt: usize, ntimers: usize) -> ! {
     rst_verdict("sig-bench", &errs)
 }
 
+// ---------------------------------------------------------------------------
+// Live writers for kselftest-live (issue 16): memory that keeps changing
+// while a live checkpoint copies it, and that checks itself afterwards.
+//
+// Same protocol as the restart workloads (ready line, ready word, go byte,
+// verdict). A writer owns a set of pages and a version table (one u32 per
+// page, in its own private memory): it keeps picking one of its pages
+// (xorshift), marks its index in progress, rewrites the page as
+// live_word(id, version + 1, ...), bumps the version and clears the mark,
+// until go. After go (the writers have finished their page and stopped)
+// every page is checked against live_word(id, version, ...); the one in
+// progress, if any, may hold either version, word by word (a torn page),
+// nothing else.
+// ---------------------------------------------------------------------------
+
+/// No page in progress.
+const LIVE_NONE: u64 = u64::MAX;
+/// Words of a page.
+const LIVE_WORDS: usize = PAGE / 8;
+
+/// Word `w` of the page with id `id` at version `version`.
+fn live_word(id: usize, version: u32, w: usize) -> u64 {
+    mem_check_word(id, w) ^ u64::from(version).wrapping_add(1).wrapping_mul(0xd6e8_feb8_6659_fd93)
+}
+
+/// Writes version `version` of page `id` at `p`, word by word (volatile:
+/// a stop between two words leaves a torn page, never a reordered one).
+fn live_fill(p: *mut u64, id: usize, version: u32) {
+    for w in 0..LIVE_WORDS {
+        // SAFETY: `p` is a writable page of ours.
+        unsafe { std::ptr::write_volatile(p.add(w), live_word(id, version, w)) };
+    }
+}
+
+/// The pages one writer owns, with their ids, its version table, the
+/// page in progress and how many pages it wrote (all in memory of its
+/// process that only it writes).
+struct LivePages {
+    pages: Vec<(usize, *mut u64)>,
+    versions: *mut u32,
+    in_progress: *mut u64,
+    writes: *mut u64,
+    seed: u64,
+}
+
+// SAFETY: each LivePages is used by one thread at a time (moved into its
+// writer thread and back through join); the pages it points to are its own.
+unsafe impl Send for LivePages {}
+
+impl LivePages {
+    /// `pages` are at version 0.
+    fn new(pages: Vec<(usize, *mut u64)>, seed: u64) -> LivePages {
+        let versions = Box::leak(vec![0u32; pages.len().max(1)].into_boxed_slice()).as_mut_ptr();
+        let in_progress = Box::leak(Box::new(LIVE_NONE));
+        let writes = Box::leak(Box::new(0u64));
+        LivePages { pages, versions, in_progress, writes, seed: seed | 1 }
+    }
+
+    fn version(&self, k: usize) -> u32 {
+        // SAFETY: `k` indexes `pages`, as long as the version table.
+        unsafe { std::ptr::read_volatile(self.versions.add(k)) }
+    }
+
+    /// Rewrites page `k` with its next version.
+    fn write_page(&self, k: usize) {
+        let (id, p) = self.pages[k];
+        let v = self.version(k);
+        // SAFETY: our own table, mark and counter (volatile: in program
+        // order around the page's words).
+        unsafe {
+            std::ptr::write_volatile(self.in_progress, k as u64);
+            live_fill(p, id, v.wrapping_add(1));
+            std::ptr::write_volatile(self.versions.add(k), v.wrapping_add(1));
+            std::ptr::write_volatile(self.in_progress, LIVE_NONE);
+            std::ptr::write_volatile(self.writes, std::ptr::read_volatile(self.writes) + 1);
+        }
+    }
+
+    /// Writes until go: one page in four is written at all (its hot set:
+    /// what it dirties during a round stays below the whole), picked at
+    /// random; a short sleep every 8 pages leaves the CPU to the others.
+    fn run(&mut self) {
+        if self.pages.is_empty() {
+            while !rst_go() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            return;
+        }
+        let hot = self.pages.len().div_ceil(4);
+        let mut x = self.seed;
+        let mut n = 0u64;
+        while !rst_go() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.write_page(((x % hot as u64) as usize * 4) % self.pages.len());
+            n += 1;
+            if n % 8 == 0 {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+        }
+    }
+
+    /// Checks every page against its version (`who` names the writer).
+    fn check(&self, who: &str, errs: &mut Vec<String>) {
+        // SAFETY: our own mark and counter; the writer has stopped.
+        let (ip, writes) = unsafe { (std::ptr::read_volatile(self.in_progress), std::ptr::read_volatile(self.writes)) };
+        let mut bad = 0;
+        for (k, &(id, p)) in self.pages.iter().enumerate() {
+            let v = self.version(k);
+            // SAFETY: `p` is a readable page of ours.
+            let page = unsafe { std::slice::from_raw_parts(p, LIVE_WORDS) };
+            let torn_ok = ip == k as u64;
+            let wrong = (0..LIVE_WORDS).find(|&w| page[w] != live_word(id, v, w) && !(torn_ok && page[w] == live_word(id, v.wrapping_add(1), w)));
+            if let Some(w) = wrong {
+                bad += 1;
+                if bad <= 5 {
+                    let old = (0..v).rev().take(64).find(|&o| page[w] == live_word(id, o, w));
+                    let was = old.map_or(String::new(), |o| format!(" (version {o}'s: a stale copy)"));
+                    errs.push(format!(
+                        "{who}: page {id} at {:#x} (version {v}{}) word {w} is {:#x}, want {:#x}{was}",
+                        p as usize,
+                        if torn_ok { ", in progress" } else { "" },
+                        page[w],
+                        live_word(id, v, w)
+                    ));
+                }
+            }
+        }
+        if bad > 5 {
+            errs.push(format!("{who}: {bad} of {} pages wrong in all", self.pages.len()));
+        }
+        if writes == 0 && !self.pages.is_empty() {
+            errs.push(format!("{who}: never wrote a page"));
+        }
+    }
+}
+
+/// A private anonymous (or `shared`: MAP_SHARED) region of `pages` pages at
+/// version 0, page i with id `first_id + i`.
+fn live_region(pages: usize, shared: bool, first_id: usize) -> *mut u64 {
+    let flags = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE } | libc::MAP_ANONYMOUS;
+    let p = mmap(pages * PAGE, libc::PROT_READ | libc::PROT_WRITE, flags, -1) as *mut u64;
+    for i in 0..pages {
+        // SAFETY: inside the mapping.
+        live_fill(unsafe { p.add(i * LIVE_WORDS) }, first_id + i, 0);
+    }
+    p
+}
+
+/// The id of shared page j (private pages are 0..PAGES).
+const LIVE_SHARED_ID: usize = 1 << 24;
+
+/// `live-writer PAGES`: one process, one writer (the main thread) over a
+/// private region of PAGES pages.
+fn live_writer(pages: usize) -> ! {
+    let region = live_region(pages, false, 0);
+    // SAFETY: every page is inside the region.
+    let mut w = LivePages::new((0..pages).map(|i| (i, unsafe { region.add(i * LIVE_WORDS) })).collect(), 0x5eed_0001);
+    rst_ready_line(&format!("\"region\": {}, \"pages\": {pages}", region as usize));
+    rst_set_ready();
+    w.run();
+    let mut errs = Vec::new();
+    w.check("writer", &mut errs);
+    rst_verdict("live-writer", &errs)
+}
+
+/// `live-writer-tree PAGES THREADS SHARED`: a parent and a child, each
+/// with THREADS writer threads over its own copy of a private region of
+/// PAGES pages (forked: the same addresses and ids), and a MAP_SHARED
+/// anonymous region of SHARED pages that both map: the parent writes its
+/// even pages, the child its odd ones. Each process checks its own pages;
+/// the parent also its child's exit status.
+fn live_writer_tree(pages: usize, threads: usize, shared: usize) -> ! {
+    let region = live_region(pages, false, 0);
+    let sh = live_region(shared, true, LIVE_SHARED_ID);
+    let (rd, wr) = setup_pipe();
+    let child = fork_child();
+    let me = std::process::id();
+    let (who, parity) = if child == 0 { ("child", 1) } else { ("parent", 0) };
+    // The pages of each thread: a slice of the private region, and every
+    // THREADS-th of this process's shared pages.
+    let per = pages.div_ceil(threads);
+    let mut writers: Vec<LivePages> = (0..threads)
+        .map(|t| {
+            // SAFETY: every page is inside its region.
+            let mut v: Vec<(usize, *mut u64)> = (t * per..((t + 1) * per).min(pages)).map(|i| (i, unsafe { region.add(i * LIVE_WORDS) })).collect();
+            let mine = (0..shared).filter(|j| j % 2 == parity).skip(t).step_by(threads);
+            // SAFETY: as above.
+            v.extend(mine.map(|j| (LIVE_SHARED_ID + j, unsafe { sh.add(j * LIVE_WORDS) })));
+            LivePages::new(v, 0x5eed_0100 + (parity * 64 + t) as u64)
+        })
+        .collect();
+    if child == 0 {
+        // SAFETY: the child does not read the pipe.
+        unsafe { libc::close(rd) };
+        setup_note(wr, 1);
+    } else {
+        let notes = setup_collect(rd, wr, 1);
+        rst_ready_line(&format!(
+            "\"pids\": [{me}, {}], \"region\": {}, \"pages\": {pages}, \"shared\": {}, \"shared_pages\": {shared}",
+            notes[0][1],
+            region as usize,
+            sh as usize
+        ));
+    }
+    let handles: Vec<std::thread::JoinHandle<LivePages>> = writers
+        .drain(..)
+        .map(|mut w| {
+            std::thread::spawn(move || {
+                w.run();
+                w
+            })
+        })
+        .collect();
+    rst_set_ready();
+    tree_wait_go();
+    let mut errs = Vec::new();
+    for (t, h) in handles.into_iter().enumerate() {
+        match h.join() {
+            Ok(w) => w.check(&format!("{who} (pid {me}) thread {t}"), &mut errs),
+            Err(_) => errs.push(format!("{who} (pid {me}): writer thread {t} panicked")),
+        }
+    }
+    if child != 0 {
+        reap_children(&[(1, child)], &mut errs);
+    }
+    rst_verdict("live-writer-tree", &errs)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -4596,6 +4829,12 @@ fn main() {
         Some("sig-bench") => sig_bench(
             args.get(1).and_then(|s| s.parse().ok()).filter(|&n| n <= 8000).unwrap_or(1000),
             args.get(2).and_then(|s| s.parse().ok()).filter(|&n| n <= 4000).unwrap_or(100),
+        ),
+        Some("live-writer") => live_writer(args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=1 << 20).contains(&n)).unwrap_or(4096)),
+        Some("live-writer-tree") => live_writer_tree(
+            args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=1 << 20).contains(&n)).unwrap_or(1024),
+            args.get(2).and_then(|s| s.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or(3),
+            args.get(3).and_then(|s| s.parse().ok()).filter(|&n| n <= 1 << 16).unwrap_or(64),
         ),
         Some("spin") => {
             ready("{}");
