@@ -1,5 +1,6 @@
-//! The self-checking workloads of the guest suites kselftest-files and
-//! kselftest-signals, and what they share with kselftest-tree: [`Proc`]
+//! The self-checking workloads of the guest suites kselftest-files,
+//! kselftest-signals and kselftest-live, and what they share with
+//! kselftest-tree: [`Proc`]
 //! (a workload started through `cptrst-testprog reaper`, or directly: its
 //! ready line and ready words, checkpoint, waiting until it is back after
 //! a restart, its `go` bytes, its own check after the 50 cycles), the
