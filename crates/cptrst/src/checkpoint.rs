@@ -1,6 +1,6 @@
 //! `cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE]
-//! [--stop-timeout SECONDS] [--live [--rounds N] [--downtime-target MS]
-//! [--stats-json FILE]]`: stop the tree (`crate::stop`), dump it with the
+//! [--stop-timeout SECONDS] [--live [--rounds N] [--downtime-target MS]]`:
+//! stop the tree (`crate::stop`), dump it with the
 //! ioctl, let go of it. With `--live` the memory is copied in rounds while
 //! the tree runs first (`crate::live`), into the same stream.
 
@@ -105,7 +105,6 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
     let mut live = false;
     let mut rounds: Option<u32> = None;
     let mut downtime: Option<u64> = None;
-    let mut stats_json: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -137,9 +136,6 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
                     Failure::usage(format!("bad --downtime-target '{v}': a whole number of milliseconds from 0 to {max}"))
                 })?);
             }
-            "--stats-json" => {
-                stats_json = Some(it.next().ok_or_else(|| Failure::usage("--stats-json needs a file"))?.clone());
-            }
             "--kill" if after == After::Stop => after = After::Kill,
             "--resume" if after == After::Stop => after = After::Resume,
             "--kill" | "--resume" => return Err(Failure::usage("--kill and --resume exclude each other")),
@@ -157,10 +153,9 @@ fn parse_args(args: &[String]) -> Result<Opts, Failure> {
         Some(LiveOpts {
             rounds: rounds.unwrap_or(live::DEFAULT_ROUNDS),
             downtime_ms: downtime.unwrap_or(live::DEFAULT_DOWNTIME_MS),
-            stats_json,
         })
     } else {
-        let named = [(rounds.is_some(), "--rounds"), (downtime.is_some(), "--downtime-target"), (stats_json.is_some(), "--stats-json")];
+        let named = [(rounds.is_some(), "--rounds"), (downtime.is_some(), "--downtime-target")];
         if let Some((_, o)) = named.iter().find(|(set, _)| *set) {
             return Err(Failure::usage(format!("{o} is an option of a live checkpoint: it needs --live")));
         }
@@ -244,24 +239,21 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     };
     if let Some(st) = &live_stats {
         eprintln!("{}", st.line());
-        if let Some(path) = lopts_stats_json(&live) {
-            if let Err(e) = std::fs::write(path, st.json()) {
-                eprintln!("cptrst: --stats-json {path}: {e}");
-            }
-        }
     }
     if let Some(path) = stats.as_deref() {
         // Frozen time as CRIU's `--display-stats` counts it (freezing +
         // frozen): from the first stop to a complete image (with --live:
-        // every stop, summed; freezing and dump: the final stop's).
+        // every stop, summed; freezing and dump: the final stop's; and
+        // the live keys).
         let json = format!(
-            "{{\"freezing_us\": {}, \"dump_us\": {}, \"frozen_us\": {}, \"processes\": {}, \"threads\": {}{}}}\n",
+            "{{\"freezing_us\": {}, \"dump_us\": {}, \"frozen_us\": {}, \"processes\": {}, \"threads\": {}{}{}}}\n",
             freezing.as_micros(),
             dump.as_micros(),
             frozen.as_micros(),
             tree.procs().len(),
             tree.tids().len(),
-            len.map_or(String::new(), |l| format!(", \"image_bytes\": {l}"))
+            len.map_or(String::new(), |l| format!(", \"image_bytes\": {l}")),
+            live_stats.as_ref().map_or(String::new(), |st| format!(", {}", st.json_fields()))
         );
         if let Err(e) = std::fs::write(path, json) {
             eprintln!("cptrst: --stats {path}: {e}");
@@ -273,11 +265,6 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     }
     tree.release(after);
     Ok(())
-}
-
-/// `--stats-json FILE` of a live checkpoint.
-fn lopts_stats_json(live: &Option<LiveOpts>) -> Option<&str> {
-    live.as_ref()?.stats_json.as_deref()
 }
 
 #[cfg(test)]
@@ -340,7 +327,6 @@ mod tests {
             &["1", "--bogus"],
             &["1", "--rounds", "4"],
             &["1", "--downtime-target", "5"],
-            &["1", "--stats-json", "/tmp/j"],
             &["1", "--live", "--rounds"],
             &["1", "--live", "--rounds", "0"],
             &["1", "--live", "--rounds", "65"],
@@ -350,7 +336,7 @@ mod tests {
             &["1", "--live", "--downtime-target", "-1"],
             &["1", "--live", "--downtime-target", "1.5"],
             &["1", "--live", "--downtime-target", "3600001"],
-            &["1", "--live", "--stats-json"],
+            &["1", "--live", "--stats-json", "/tmp/j"],
         ] {
             let e = parse(a).expect_err(&format!("{a:?} accepted"));
             assert_eq!(e.status, 2, "{a:?}: {}", e.msg);
@@ -363,10 +349,10 @@ mod tests {
     #[test]
     fn live_options() {
         let o = parse(&["7", "--live"]).unwrap();
-        assert_eq!(o.live, Some(LiveOpts { rounds: 8, downtime_ms: 100, stats_json: None }));
+        assert_eq!(o.live, Some(LiveOpts { rounds: 8, downtime_ms: 100 }));
         // --live excludes nothing else; the order does not matter.
-        let o = parse(&["--rounds", "64", "7", "--downtime-target", "0", "--live", "--kill", "-o", "/tmp/i", "--stats-json", "/tmp/j", "--stats", "/tmp/s"]).unwrap();
-        assert_eq!(o.live, Some(LiveOpts { rounds: 64, downtime_ms: 0, stats_json: Some("/tmp/j".into()) }));
+        let o = parse(&["--rounds", "64", "7", "--downtime-target", "0", "--live", "--kill", "-o", "/tmp/i", "--stats", "/tmp/s"]).unwrap();
+        assert_eq!(o.live, Some(LiveOpts { rounds: 64, downtime_ms: 0 }));
         assert_eq!((o.after, o.out.as_deref(), o.stats.as_deref()), (After::Kill, Some("/tmp/i"), Some("/tmp/s")));
         assert_eq!(parse(&["7", "--live", "--resume", "--rounds", "1"]).unwrap().live.map(|l| l.rounds), Some(1));
         assert_eq!(parse(&["7", "--live", "--downtime-target", "3600000"]).unwrap().live.map(|l| l.downtime_ms), Some(3_600_000));

@@ -50,13 +50,11 @@ pub struct LiveOpts {
     /// Stop for good once the dirty pages would take at most this long
     /// to write, at the copy rate of round 1.
     pub downtime_ms: u64,
-    /// Where the stats go as JSON.
-    pub stats_json: Option<String>,
 }
 
 impl Default for LiveOpts {
     fn default() -> Self {
-        LiveOpts { rounds: DEFAULT_ROUNDS, downtime_ms: DEFAULT_DOWNTIME_MS, stats_json: None }
+        LiveOpts { rounds: DEFAULT_ROUNDS, downtime_ms: DEFAULT_DOWNTIME_MS }
     }
 }
 
@@ -322,20 +320,20 @@ impl LiveStats {
         )
     }
 
-    /// The same as JSON (`--stats-json`).
-    pub fn json(&self) -> String {
-        serde_json::json!({
-            "rounds": self.round_pages.len(),
-            "live_pages": self.live_pages(),
-            "final_pages": self.final_pages,
-            "prev_pages": self.prev_pages,
-            "frozen_ms": ms(self.frozen),
-            "final_stop_ms": ms(self.final_stop),
-            "round_pages": self.round_pages,
-            "final_reason": self.why.map(FinalWhy::as_str),
-        })
-        .to_string()
-            + "\n"
+    /// The live keys of `--stats` (JSON members, no braces): the rounds,
+    /// the pages, the final stop's time; `frozen_us`, the sum of every
+    /// stop, is the file's own key.
+    pub fn json_fields(&self) -> String {
+        format!(
+            "\"rounds\": {}, \"live_pages\": {}, \"final_pages\": {}, \"prev_pages\": {}, \"final_stop_us\": {}, \"round_pages\": {}, \"final_reason\": {}",
+            self.round_pages.len(),
+            self.live_pages(),
+            self.final_pages,
+            self.prev_pages,
+            self.final_stop.as_micros(),
+            serde_json::Value::from(self.round_pages.clone()),
+            serde_json::Value::from(self.why.map(FinalWhy::as_str))
+        )
     }
 }
 
@@ -578,13 +576,12 @@ mod tests {
             s.line(),
             "cptrst: live checkpoint: 3 rounds, 1230 pages copied while running, 7 pages in the final stop (1100 referenced), frozen 12.5 ms (final stop 4.2 ms)"
         );
-        let v: serde_json::Value = serde_json::from_str(&s.json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&format!("{{{}}}", s.json_fields())).unwrap();
         assert_eq!(v["rounds"], 3);
         assert_eq!(v["live_pages"], 1230);
         assert_eq!(v["final_pages"], 7);
         assert_eq!(v["prev_pages"], 1100);
-        assert_eq!(v["frozen_ms"], 12.5);
-        assert_eq!(v["final_stop_ms"], 4.25);
+        assert_eq!(v["final_stop_us"], 4250);
         assert_eq!(v["round_pages"], serde_json::json!([1000, 200, 30]));
         assert_eq!(v["final_reason"], "no-shrink");
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cptrst checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout S]
-//!                   [--live [--rounds N] [--downtime-target MS] [--stats-json FILE]]
+//!                   [--live [--rounds N] [--downtime-target MS]]
 //! cptrst restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait S]
 //!                [--allow-changed-files] [--as-invoker] [--inherit-fd FD=PATH|FD=fd:M]...
 //! cptrst inspect FILE|- [--json] [--page ADDR]
@@ -28,7 +28,7 @@ usage: cptrst COMMAND [ARGS]
 
 commands:
   checkpoint PID [-o FILE] [--kill|--resume] [--stats FILE] [--stop-timeout SECONDS]
-             [--live [--rounds N] [--downtime-target MS] [--stats-json FILE]]
+             [--live [--rounds N] [--downtime-target MS]]
         stop the process tree rooted at PID and dump it into FILE (default:
         standard output). Afterwards the tree is left stopped (SIGSTOP), or
         killed (--kill: the tool returns once the killed tasks have exited),
@@ -44,9 +44,9 @@ commands:
         --downtime-target ms to write at round 1's rate (default 100,
         0 to 3600000), after --rounds rounds (default 8, 1 to 64), or
         when a round's dirty pages do not shrink below 90 % of the last
-        one's. It prints one stats line on stderr; --stats-json writes
-        the same to FILE (rounds, live_pages, final_pages, prev_pages,
-        frozen_ms, final_stop_ms, round_pages).
+        one's. It prints one stats line on stderr; --stats adds rounds,
+        live_pages, final_pages, prev_pages, final_stop_us and round_pages
+        (frozen_us: every stop, summed).
   restart [-i FILE|-] [--detach] [--skip-files] [--pid-wait SECONDS]
           [--allow-changed-files] [--as-invoker] [--inherit-fd FD=PATH|FD=fd:M]...
         restore the process tree checkpointed in FILE (default: standard

@@ -9,7 +9,7 @@
 //! the verdict.
 //!
 //! The cases: a live checkpoint with `--kill` (at least two rounds really
-//! happened: the `--stats-json` file says so; the image is valid), then a
+//! happened: the `--stats` file says so; the image is valid), then a
 //! restart, every page checked; a live checkpoint into a pipe straight
 //! into `cptrst restart`; the tree with threads and shared memory;
 //! `--resume` (the original runs on and passes its check, then the image
@@ -63,15 +63,15 @@ const WRITER_TREE: &[&str] = &["cptrst-testprog", "live-writer-tree", "1024", "3
 /// The options that force rounds (see the top of the file).
 const FORCE_ROUNDS: &[&str] = &["--live", "--rounds", "8", "--downtime-target", "0"];
 
-/// `cptrst checkpoint ROOT -o IMG --live ... EXTRA --stats-json FILE`:
-/// the stats, after checking them against the stats line on stderr.
+/// `cptrst checkpoint ROOT -o IMG --live ... EXTRA --stats FILE`: the
+/// stats, after checking them against the stats line on stderr.
 fn live_checkpoint(p: &Proc, img: &str, extra: &[&str]) -> Result<Value, String> {
-    let json = format!("{img}.stats.json");
+    let json = format!("{img}.stats");
     let root = p.root().to_string();
     let mut a = vec!["checkpoint", &root, "-o", img, "--stop-timeout", STOP_TIMEOUT];
     a.extend_from_slice(FORCE_ROUNDS);
     a.extend_from_slice(extra);
-    a.extend_from_slice(&["--stats-json", &json]);
+    a.extend_from_slice(&["--stats", &json]);
     let o = cptrst(&a);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     ensure(o.status.success(), || format!("cptrst {}: {}: {err}", a.join(" "), status_text(o.status)))?;
@@ -83,18 +83,18 @@ fn live_checkpoint(p: &Proc, img: &str, extra: &[&str]) -> Result<Value, String>
     Ok(stats)
 }
 
-/// The `--stats-json` file, checked: its keys, and the rounds' pages add up.
+/// The `--stats` file, checked: its keys, and the rounds' pages add up.
 fn read_stats(path: &str) -> Result<Value, String> {
-    let s = std::fs::read_to_string(path).map_err(|e| format!("--stats-json {path}: {e}"))?;
-    let v: Value = serde_json::from_str(s.trim()).map_err(|e| format!("--stats-json {path}: {e}: {s}"))?;
-    for k in ["rounds", "live_pages", "final_pages", "prev_pages", "frozen_ms", "final_stop_ms", "round_pages"] {
-        ensure(!v[k].is_null(), || format!("--stats-json has no '{k}': {v}"))?;
+    let s = std::fs::read_to_string(path).map_err(|e| format!("--stats {path}: {e}"))?;
+    let v: Value = serde_json::from_str(s.trim()).map_err(|e| format!("--stats {path}: {e}: {s}"))?;
+    for k in ["rounds", "live_pages", "final_pages", "prev_pages", "frozen_us", "final_stop_us", "round_pages", "freezing_us", "dump_us"] {
+        ensure(!v[k].is_null(), || format!("--stats has no '{k}': {v}"))?;
     }
     let rp: Vec<u64> = v["round_pages"].as_array().into_iter().flatten().filter_map(Value::as_u64).collect();
     ensure(rp.len() as u64 == v["rounds"].as_u64().unwrap_or(0) && rp.iter().sum::<u64>() == v["live_pages"].as_u64().unwrap_or(0), || {
-        format!("--stats-json: round_pages do not add up to rounds and live_pages: {v}")
+        format!("--stats: round_pages do not add up to rounds and live_pages: {v}")
     })?;
-    ensure(v["final_stop_ms"].as_f64() <= v["frozen_ms"].as_f64(), || format!("--stats-json: the final stop is longer than the frozen time: {v}"))?;
+    ensure(v["final_stop_us"].as_u64() <= v["frozen_us"].as_u64(), || format!("--stats: the final stop is longer than the frozen time: {v}"))?;
     Ok(v)
 }
 
@@ -178,9 +178,9 @@ fn tree_kill_restart() -> Result<(), String> {
 /// `sh -c 'cptrst checkpoint ROOT --live --kill | cptrst restart'`.
 fn into_a_pipe() -> Result<(), String> {
     let mut p = Proc::start(WRITER)?;
-    let json = "/tmp/live-pipe.stats.json";
+    let json = "/tmp/live-pipe.stats";
     let cmd = format!(
-        "cptrst checkpoint {} --stop-timeout {STOP_TIMEOUT} {} --kill --stats-json {json} | cptrst restart",
+        "cptrst checkpoint {} --stop-timeout {STOP_TIMEOUT} {} --kill --stats {json} | cptrst restart",
         p.root(),
         FORCE_ROUNDS.join(" ")
     );
