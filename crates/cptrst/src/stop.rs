@@ -22,6 +22,11 @@
 //! released by the kernel when this process exits, which the tool does
 //! right after the failure.
 //!
+//! A live checkpoint (`crate::live`) stops the tree once per round and lets
+//! go of it ([`After::Resume`]) before the round's pages are copied: each
+//! [`stop_tree`] is a stop of its own, with the same guarantees, and finds
+//! the tree as it is then (tasks created or gone since the last one).
+//!
 //! With [`After::Kill`] the tree is killed and every killed task waited
 //! for (as its tracer, bounded by [`KILL_WAIT`]): when the tool exits, and
 //! closes the image stream, the tree has exited.
