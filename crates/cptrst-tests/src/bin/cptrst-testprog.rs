@@ -57,7 +57,8 @@
 //!   and reaping 4 children that exit at once, then exiting; the root reaps
 //!   them and counts the workers it created (`{"pid": P, "forks": ADDR}`:
 //!   the u64 count, for the test to read through /proc/PID/mem);
-//! - `live-writer PAGES`, `live-writer-tree PAGES THREADS SHARED`: memory
+//! - `live-writer PAGES [PER_100MS]`, `live-writer-tree PAGES THREADS
+//!   SHARED`: memory
 //!   that keeps changing while a live checkpoint copies it (kselftest-live,
 //!   issue 16), self-checking (see their section below).
 
@@ -4597,6 +4598,38 @@ impl LivePages {
     /// what it dirties during a round stays below the whole), picked at
     /// random; a short sleep every 8 pages leaves the CPU to the others.
     fn run(&mut self) {
+        self.run_paced(None)
+    }
+
+    /// [`LivePages::run`], or with `per_100ms`: `per_100ms` pages picked
+    /// at random among all of them rewritten every 100 ms (then a sleep to
+    /// the next 100 ms tick), for the bench's "a writer dirtying N pages
+    /// per 100 ms".
+    fn run_paced(&mut self, per_100ms: Option<usize>) {
+        if let (Some(n), false) = (per_100ms, self.pages.is_empty()) {
+            let tick = std::time::Duration::from_millis(100);
+            let t0 = std::time::Instant::now();
+            let mut x = self.seed;
+            let mut ticks = 0u32;
+            while !rst_go() {
+                for _ in 0..n {
+                    if rst_go() {
+                        return;
+                    }
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    self.write_page((x % self.pages.len() as u64) as usize);
+                }
+                ticks += 1;
+                let next = t0 + tick * ticks;
+                let now = std::time::Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
+            }
+            return;
+        }
         if self.pages.is_empty() {
             while !rst_go() {
                 std::thread::sleep(std::time::Duration::from_millis(5));
@@ -4668,15 +4701,16 @@ fn live_region(pages: usize, shared: bool, first_id: usize) -> *mut u64 {
 /// The id of shared page j (private pages are 0..PAGES).
 const LIVE_SHARED_ID: usize = 1 << 24;
 
-/// `live-writer PAGES`: one process, one writer (the main thread) over a
-/// private region of PAGES pages.
-fn live_writer(pages: usize) -> ! {
+/// `live-writer PAGES [PER_100MS]`: one process, one writer (the main
+/// thread) over a private region of PAGES pages; writing all the time, or
+/// PER_100MS random pages every 100 ms.
+fn live_writer(pages: usize, per_100ms: Option<usize>) -> ! {
     let region = live_region(pages, false, 0);
     // SAFETY: every page is inside the region.
     let mut w = LivePages::new((0..pages).map(|i| (i, unsafe { region.add(i * LIVE_WORDS) })).collect(), 0x5eed_0001);
     rst_ready_line(&format!("\"region\": {}, \"pages\": {pages}", region as usize));
     rst_set_ready();
-    w.run();
+    w.run_paced(per_100ms);
     let mut errs = Vec::new();
     w.check("writer", &mut errs);
     rst_verdict("live-writer", &errs)
@@ -4830,7 +4864,10 @@ fn main() {
             args.get(1).and_then(|s| s.parse().ok()).filter(|&n| n <= 8000).unwrap_or(1000),
             args.get(2).and_then(|s| s.parse().ok()).filter(|&n| n <= 4000).unwrap_or(100),
         ),
-        Some("live-writer") => live_writer(args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=1 << 20).contains(&n)).unwrap_or(4096)),
+        Some("live-writer") => live_writer(
+            args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=1 << 20).contains(&n)).unwrap_or(4096),
+            args.get(2).and_then(|s| s.parse().ok()).filter(|&n| (1..=1 << 20).contains(&n)),
+        ),
         Some("live-writer-tree") => live_writer_tree(
             args.get(1).and_then(|s| s.parse().ok()).filter(|&n| (1..=1 << 20).contains(&n)).unwrap_or(1024),
             args.get(2).and_then(|s| s.parse().ok()).filter(|&n| (1..=64).contains(&n)).unwrap_or(3),
