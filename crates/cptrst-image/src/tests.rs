@@ -9,6 +9,7 @@ use crate::sample;
 use crate::*;
 
 mod fdt;
+mod live;
 mod sig;
 
 // ---------------------------------------------------------------------------
@@ -1953,9 +1954,12 @@ fn round_trip_files() {
 }
 
 #[test]
-fn written_by_version_1_5() {
-    assert_eq!(VERSION_MINOR, 5);
+fn written_by_version_1_6() {
+    assert_eq!(VERSION_MINOR, 6);
     assert_eq!(VERSION_MINOR_SIG, 5);
+    assert_eq!(VERSION_MINOR_LIVE, 6);
+    assert_eq!(FileHeader::new(0x3, 576, b"").minor, 6);
+    assert_eq!(sample::header_live().minor, 6);
     assert_eq!(sample::header().minor, 5);
     assert_eq!(sample::header_v1_4().minor, 4);
     assert_eq!(Img::sample15().header[10], 5);
@@ -2323,7 +2327,8 @@ fn round_trip_shm() {
     assert_eq!(record_flags(RECORD_SHM), 0);
     assert!(RecordHeader::new(RECORD_SHM, 16).is_known());
     assert!(RecordHeader::new(RECORD_MAPFILE + 1, 16).is_known());
-    assert!(!RecordHeader::new(RECORD_PROCESS + 1, 16).is_known());
+    assert!(RecordHeader::new(RECORD_PROCESS + 1, 16).is_known());
+    assert!(!RecordHeader::new(RECORD_PREVPAGES + 1, 16).is_known());
     assert_eq!(SHM_PAYLOAD_LEN, 16);
     // The encoder writes what was read, from the struct or the record.
     let off = it[SHM3].offset as usize;

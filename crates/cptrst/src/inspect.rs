@@ -331,6 +331,7 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     v["process"] = process_json(&p);
                 }
             }
+            Record::Round(_) | Record::PrevPages(_) => {}
             Record::Unknown { kind, .. } => {
                 eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
             }

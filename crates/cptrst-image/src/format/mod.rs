@@ -115,6 +115,7 @@ pub use header::{FileHeader, RecordHeader, Trailer};
 pub use reader::{validate, Item, Reader};
 pub use records::fdt::{FdEntry, Fds, FileData, FileKind, MapFile, OpenFile};
 pub use records::files::{FileEntry, Files, FilesIter};
+pub use records::live::{PrevPages, Round};
 pub use records::mm::{Auxv, AuxvIter, Mm, Pages, Shm, Vma, VmaKind};
 pub use records::regs::{self, Regs};
 pub use records::sig::{

@@ -590,7 +590,7 @@ impl<'t> Validator<'t> {
             Record::Vma(v) => self.place_vma(v)?,
             Record::Pages(p) => self.place_pages(p, file)?,
             Record::Trailer(t) => self.check_trailer(t)?,
-            Record::Tree(_) | Record::Unknown { .. } => {}
+            Record::Tree(_) | Record::Round(_) | Record::PrevPages(_) | Record::Unknown { .. } => {}
         }
         Ok(())
     }
