@@ -89,7 +89,7 @@ pub(crate) fn keep(why: &mut Option<Fail>, f: Fail) -> Error {
     err
 }
 
-fn run(args: &CheckpointArgs, mut live: Option<&mut LiveArgs>, why: &mut Option<Fail>) -> Result {
+fn run(args: &CheckpointArgs, live: Option<&mut LiveArgs>, why: &mut Option<Fail>) -> Result {
     let file = OutFile::get(args.fd)?;
     // The final call's sources, checked before the tree is looked at.
     let srcs = match live.as_deref() {
@@ -165,7 +165,7 @@ fn run(args: &CheckpointArgs, mut live: Option<&mut LiveArgs>, why: &mut Option<
         t.check_dump()?;
     }
     let st = out.finish()?;
-    if let Some(l) = live.as_deref_mut() {
+    if let Some(l) = live {
         live::report_state(l, &st);
     }
     Ok(())

@@ -379,6 +379,11 @@ fn write_mm(
     live: Option<&LiveMm>,
 ) -> Result {
     let mut maps = maps.iter();
+    // One walk over the dirty ranges for all the VMAs, in address order.
+    let mut cur = RangeCursor {
+        r: live.map_or(&[][..], |l| &l.dirty[..]),
+        k: 0,
+    };
     // Read the layout and the VMA list under the lock; write without it.
     let mut arena: KVec<u8> = KVec::new();
     let (info, exe_len, vmas) = read_mm(mm, path, &mut arena)?;
@@ -428,7 +433,7 @@ fn write_mm(
             (
                 VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate,
                 Some(l),
-            ) => write_pages_live(out, mm, &v.info, anon_only, l)?,
+            ) => write_pages_live(out, mm, &v.info, anon_only, l, &mut cur)?,
             (VmaKind::SharedAnon, _) => write_shmem_pages(out, mm, &v.info)?,
             (VmaKind::FileShared | VmaKind::Vdso | VmaKind::Vvar, _) => {}
         }
@@ -555,19 +560,17 @@ impl PrevRun {
 
 /// The final dump of a private VMA of an address space with rounds: its
 /// present pages inside the dirty ranges as PAGES, the others as
-/// PREVPAGES of `live.src`, in address order together.
+/// PREVPAGES of `live.src`, in address order together. `cur` walks the
+/// dirty ranges across the address space's VMAs (in address order).
 fn write_pages_live(
     out: &mut ImageOut,
     mm: &MmWithUser,
     v: &VmaInfo,
     anon_only: bool,
     live: &LiveMm,
+    cur: &mut RangeCursor<'_>,
 ) -> Result {
     let mut pins = PinnedPages::new()?;
-    let mut cur = RangeCursor {
-        r: &live.dirty[..],
-        k: 0,
-    };
     let mut prev = PrevRun {
         src: live.src,
         addr: 0,
