@@ -2714,11 +2714,14 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>) {
 }
 
 fn mutation_run(iterations: u64, seed: u64) -> (u64, u64) {
-    let base = sample_bytes();
+    mutation_run_on(&sample_bytes(), iterations, seed)
+}
+
+fn mutation_run_on(base: &[u8], iterations: u64, seed: u64) -> (u64, u64) {
     let mut rng = Rng(seed);
     let mut valid = 0;
     for _ in 0..iterations {
-        let mut b = base.clone();
+        let mut b = base.to_vec();
         mutate(&mut rng, &mut b);
         if rng.below(2) == 0 {
             crate::sample::fix_trailer(&mut b);
@@ -2735,6 +2738,14 @@ fn mutation_run(iterations: u64, seed: u64) -> (u64, u64) {
 #[test]
 fn mutations_smoke() {
     let (n, valid) = mutation_run(3000, 0x1234_5678_9abc_def1);
+    assert!(valid > 0 && valid < n, "{valid} of {n} valid");
+}
+
+#[test]
+fn mutations_smoke_live() {
+    let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
+    let n = sample::build_live(&mut buf).unwrap();
+    let (n, valid) = mutation_run_on(&buf[..n], 500, 0x0bad_5eed_1234_0606);
     assert!(valid > 0 && valid < n, "{valid} of {n} valid");
 }
 
@@ -2821,6 +2832,9 @@ fn state_sizes_fit_a_kernel_stack() {
     ];
     for (name, size) in sizes {
         std::eprintln!("{name}: {size} bytes");
-        assert!(size <= 512, "{name} is {size} bytes");
+        // The validator holds the 4096-bit set of the live image's srcs
+        // (512 bytes) besides its state.
+        let max = if name == "Validator" { 1024 } else { 512 };
+        assert!(size <= max, "{name} is {size} bytes");
     }
 }
