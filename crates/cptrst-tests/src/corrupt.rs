@@ -114,9 +114,12 @@ fn without(b: &[u8], drop: &[Rec]) -> Vec<u8> {
     out
 }
 
-/// The variants only a live image (with ROUND sections) has: (name, data,
-/// record, the library must refuse it).
-fn live_variants(good: &[u8], recs: &[Rec]) -> Result<Vec<(String, Vec<u8>, &'static str, bool)>, String> {
+/// A variant before its check: (name, data, record, the library must
+/// refuse it).
+type RawVariant = (String, Vec<u8>, &'static str, bool);
+
+/// The variants only a live image (with ROUND sections) has.
+fn live_variants(good: &[u8], recs: &[Rec]) -> Result<Vec<RawVariant>, String> {
     let mut raw = Vec::new();
     let tree = recs.iter().position(|r| r.kind == img::RECORD_TREE).ok_or("the image has no TREE record")?;
     let sections = &recs[..tree];
@@ -249,8 +252,7 @@ pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, Stri
             .find(|r| r.kind == kind)
             .ok_or(format!("the image has no {} record", img::record_name(kind)))
     };
-    // (name, data, record, the library must refuse it)
-    let mut raw: Vec<(String, Vec<u8>, &'static str, bool)> = Vec::new();
+    let mut raw: Vec<RawVariant> = Vec::new();
 
     for kind in [
         img::RECORD_TREE,
