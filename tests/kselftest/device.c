@@ -115,11 +115,26 @@ TEST_F(dev, nonzero_reserved_or_unknown_flag_is_einval)
 	struct cptrst_eclone_args e;
 	unsigned int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 2; i++) {
 		memset(&c, 0, sizeof(c));
 		c.reserved[i] = 1ULL << (i * 16);
 		EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
 	}
+	/* A live block without a live flag, a live flag without one, both flags. */
+	memset(&c, 0, sizeof(c));
+	c.live = 0x1000;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+	memset(&c, 0, sizeof(c));
+	c.flags = CPTRST_CKPT_ROUND;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+	c.flags = CPTRST_CKPT_FINAL;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+	c.flags = CPTRST_CKPT_ROUND | CPTRST_CKPT_FINAL;
+	c.live = 0x1000;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
+	memset(&c, 0, sizeof(c));
+	c.flags = 1U << 2;
+	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_CHECKPOINT, &c));
 	memset(&r, 0, sizeof(r));
 	r.reserved[0] = ~0ULL;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, CPTRST_IOC_RESTART, &r));

@@ -479,7 +479,11 @@ impl LiveArgs {
         if self.pad != 0 || !all_zero(&self.reserved) {
             return Err(ArgError::NonZeroReserved);
         }
-        if self.nr_srcs == 0 || self.nr_srcs > LIVE_MAX_SRCS || self.srcs == 0 || self.offset % 8 != 0 {
+        if self.nr_srcs == 0
+            || self.nr_srcs > LIVE_MAX_SRCS
+            || self.srcs == 0
+            || self.offset % 8 != 0
+        {
             return Err(ArgError::BadValue);
         }
         let round_ok = if flags & CKPT_ROUND != 0 {
@@ -501,8 +505,16 @@ impl LiveSrc {
         if self.pad != 0 {
             return Err(ArgError::NonZeroReserved);
         }
-        let src_ok = if flags & CKPT_ROUND != 0 { self.src != 0 } else { true };
-        if !src_ok || self.src > LIVE_MAX_SRCS || self.nr_ranges > LIVE_MAX_RANGES || (self.nr_ranges != 0) != (self.ranges != 0) {
+        let src_ok = if flags & CKPT_ROUND != 0 {
+            self.src != 0
+        } else {
+            true
+        };
+        if !src_ok
+            || self.src > LIVE_MAX_SRCS
+            || self.nr_ranges > LIVE_MAX_RANGES
+            || (self.nr_ranges != 0) != (self.ranges != 0)
+        {
             return Err(ArgError::BadValue);
         }
         Ok(())
