@@ -58,9 +58,10 @@ pub struct Summary {
     pub mms: u32,
     /// VMA records.
     pub vmas: u64,
-    /// PAGES records.
+    /// PAGES records of the VMAs (not those of a live image's round
+    /// sections: [`round_runs`](Self::round_runs)).
     pub page_runs: u64,
-    /// Pages in all PAGES records.
+    /// Pages in the PAGES records of the VMAs.
     pub pages: u64,
     /// Distinct shmem objects named by SHM records (the largest id; 0 in
     /// an image without SHM).

@@ -914,3 +914,102 @@ fn live_summary_counts_follow_the_records() {
     assert_eq!((s.round_runs, s.round_pages), (7, 11));
     assert_eq!((s.prev_runs, s.prev_pages), (5, 6));
 }
+
+#[test]
+fn live_error_messages_name_the_record_and_field() {
+    use ErrorKind::*;
+    let e = |record, kind| Error {
+        offset: 4096,
+        record,
+        kind,
+    };
+    let cases = [
+        (
+            e(RECORD_ROUND, RoundBadSrc { src: 0 }),
+            "ROUND (type 19) at offset 4096: ROUND src 0 outside 1..=4096",
+        ),
+        (
+            e(
+                RECORD_ROUND,
+                RoundNotAscending {
+                    round: 1,
+                    src: 1,
+                    prev_round: 1,
+                    prev_src: 2,
+                },
+            ),
+            "ROUND (type 19) at offset 4096: ROUND (round 1, src 1) not above the previous \
+             ROUND's (round 1, src 2)",
+        ),
+        (
+            e(RECORD_PREVPAGES, PrevPagesUnknownSrc { src: 3 }),
+            "PREVPAGES (type 20) at offset 4096: PREVPAGES src 3: no ROUND section of it before",
+        ),
+        (
+            e(
+                RECORD_PREVPAGES,
+                PrevPagesOutsideVma {
+                    addr: 0x1000,
+                    nr_pages: 2,
+                },
+            ),
+            "PREVPAGES (type 20) at offset 4096: PREVPAGES addr 0x1000 nr_pages 2 not inside \
+             the current VMA",
+        ),
+        (
+            e(RECORD_PREVPAGES, PrevPagesBadVmaKind { kind: 4 }),
+            "PREVPAGES (type 20) at offset 4096: PREVPAGES in a VMA of kind 4 (only private, \
+             stack and heap VMAs)",
+        ),
+        (
+            e(
+                RECORD_PAGES,
+                RoundPagesNotAscending {
+                    addr: 0x1000,
+                    floor: 0x3000,
+                },
+            ),
+            "PAGES (type 7) at offset 4096: PAGES of a ROUND section: addr 0x1000 below the end \
+             0x3000 of the section's previous run",
+        ),
+    ];
+    for (err, want) in cases {
+        assert_eq!(std::format!("{err}"), want);
+    }
+    // Every live kind says which record and field.
+    for k in [
+        RoundBadNumber { round: 0 },
+        RoundBadPid { pid: 0 },
+        RoundReserved,
+        RoundAfterTree,
+        RoundPagesInKernelSpace { addr: 0 },
+        PrevPagesBadCount { nr_pages: 0 },
+        PrevPagesUnaligned { addr: 1 },
+        PrevPagesInKernelSpace { addr: 0 },
+        PrevPagesBadSrc { src: 0 },
+        PrevPagesReserved,
+        PrevPagesSrcMismatch {
+            src: 1,
+            expected: 2,
+        },
+        PrevPagesNotAscending { addr: 0, floor: 1 },
+    ] {
+        let m = std::format!("{k}");
+        assert!(
+            m.starts_with("ROUND")
+                || m.starts_with("PREVPAGES")
+                || m.starts_with("PAGES of a ROUND"),
+            "{m}"
+        );
+        let field = [
+            "round",
+            "src",
+            "pid",
+            "reserved",
+            "addr",
+            "nr_pages",
+            "after the TREE",
+        ];
+        assert!(field.iter().any(|f| m.contains(f)), "{m}");
+    }
+}

@@ -108,7 +108,8 @@ impl PrevPages {
         if self.addr.checked_rem(u64::from(h.page_size)) != Some(0) {
             return Err(ErrorKind::PrevPagesUnaligned { addr: self.addr });
         }
-        if self.end(h.page_size).is_none_or(|e| e > h.user_space_end()) {
+        let end = self.end(h.page_size).filter(|&e| e <= h.user_space_end());
+        if end.is_none() {
             return Err(ErrorKind::PrevPagesInKernelSpace { addr: self.addr });
         }
         if self.src == 0 || self.src > MAX_LIVE_SRCS {
