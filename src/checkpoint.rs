@@ -30,6 +30,14 @@
 //! position moves, pipe data is peeked, not consumed), and stays stopped
 //! whatever happens. A failure's message goes to the caller's buffer
 //! (`msg`, `msg_len`), as restart's does.
+//!
+//! A live checkpoint's rounds (`CKPT_ROUND`) are [`crate::live::round`].
+//! Its final call (`CKPT_FINAL`) is this checkpoint of the stopped tree,
+//! continuing the rounds' stream (no header; the state from [`LiveArgs`]),
+//! where each address space that a source with rounds names has its
+//! present private pages outside the source's dirty ranges written as
+//! PREVPAGES references to the rounds ([`crate::dump_mm`]); the new state
+//! and the counts go back into [`LiveArgs`].
 
 use kernel::error::code;
 use kernel::prelude::*;
@@ -41,18 +49,29 @@ use crate::dump_signals::TreeSignals;
 use crate::dump_task;
 use crate::error::Fail;
 use crate::image_out::{ImageOut, OutFile};
+use crate::live;
 use crate::pid::PidNamespace;
 use crate::task::{self, TaskExt};
-use crate::uapi::CheckpointArgs;
+use crate::uapi::{CheckpointArgs, LiveArgs, CKPT_FINAL, CKPT_ROUND};
 
 /// Most tasks (threads included) one checkpoint takes.
 pub(crate) const MAX_TASKS: usize = 4096;
 
 /// The `checkpoint` operation. A refusal's message (naming the task, the
 /// fd and what it is) goes to the caller's buffer, if it gave one.
-pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
+///
+/// `live` (checked by the caller) is set with `CKPT_ROUND` or
+/// `CKPT_FINAL`, and only then.
+pub(crate) fn checkpoint(args: &CheckpointArgs, live: Option<&mut LiveArgs>) -> Result<isize> {
     let mut why: Option<Fail> = None;
-    let r = run(args, &mut why);
+    let r = match live {
+        Some(l) if args.flags & CKPT_ROUND != 0 => {
+            live::round(args, l).map_err(|f| keep(&mut why, f))
+        }
+        Some(l) if args.flags & CKPT_FINAL != 0 => run(args, Some(l), &mut why),
+        None if args.flags & (CKPT_ROUND | CKPT_FINAL) == 0 => run(args, None, &mut why),
+        _ => Err(code::EINVAL),
+    };
     if let (Err(_), Some(f)) = (&r, why.as_ref()) {
         report(args, f);
     }
@@ -61,7 +80,7 @@ pub(crate) fn checkpoint(args: &CheckpointArgs) -> Result<isize> {
 
 /// Keeps `f`'s message for the caller unless it only names its errno; its
 /// error for `?`.
-fn keep(why: &mut Option<Fail>, f: Fail) -> Error {
+pub(crate) fn keep(why: &mut Option<Fail>, f: Fail) -> Error {
     let err = f.err;
     let bare = Fail::errno(err, "restart");
     if f.msg.as_bytes() != bare.msg.as_bytes() {
@@ -70,8 +89,13 @@ fn keep(why: &mut Option<Fail>, f: Fail) -> Error {
     err
 }
 
-fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
+fn run(args: &CheckpointArgs, live: Option<&mut LiveArgs>, why: &mut Option<Fail>) -> Result {
     let file = OutFile::get(args.fd)?;
+    // The final call's sources, checked before the tree is looked at.
+    let srcs = match live.as_deref() {
+        Some(l) => Some(live::copy_srcs(l, CKPT_FINAL).map_err(|f| keep(why, f))?),
+        None => None,
+    };
     let root = task::from_vpid(args.pid).ok_or(code::ESRCH)?;
     let tasks = task::collect_tree(&root, MAX_TASKS)?;
     if tasks.is_empty() {
@@ -85,6 +109,11 @@ fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
     let root_tgid = root.info(&ns)?.tgid;
     let order = dump_task::tree_order(&infos, root_tgid)?;
     let (mms, mm_ids, owners) = dump_mm::collect(&tasks, &order)?;
+    // Which address space each source with rounds names.
+    let live_mms = match srcs {
+        Some(s) => live::assign(s, &tasks, &mms).map_err(|f| keep(why, f))?,
+        None => KVec::new(),
+    };
     // Writing the image into a file the tree maps would change its memory.
     for mm in mms.iter() {
         if mm.mmap_read_lock_killable()?.maps_file(file.file()) {
@@ -103,8 +132,18 @@ fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
     // before anything is written too.
     let sigs = TreeSignals::collect(&tasks, &infos, &order, &ns).map_err(|f| keep(why, f))?;
 
-    let mut out = ImageOut::new(file)?;
-    out.header()?;
+    let mut out = match live.as_deref() {
+        // The final call continues the rounds' stream: no header.
+        Some(l) => ImageOut::resume(file, l.offset, l.records, l.crc)?,
+        None => {
+            let mut out = ImageOut::new(file)?;
+            out.header()?;
+            out
+        }
+    };
+    if out.at_start() {
+        return Err(code::EINVAL);
+    }
     dump_task::write_tree(&mut out, &infos, &order, &mm_ids)?;
     files.write_files(&mut out)?;
     let mut xstate = KVVec::from_elem(0u8, out.xstate_size(), GFP_KERNEL)?;
@@ -120,12 +159,16 @@ fn run(args: &CheckpointArgs, why: &mut Option<Fail>) -> Result {
             &sigs,
         )?;
     }
-    dump_mm::write_mms(&mut out, &mms, &maps)?;
+    dump_mm::write_mms(&mut out, &mms, &maps, &live_mms)?;
     // The tree must not have moved while it was read.
     for t in tasks.iter() {
         t.check_dump()?;
     }
-    out.finish()
+    let st = out.finish()?;
+    if let Some(l) = live {
+        live::report_state(l, &st);
+    }
+    Ok(())
 }
 
 /// Writes the message of `f` into the caller's buffer, if it gave one

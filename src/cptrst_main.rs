@@ -48,6 +48,7 @@ mod file;
 mod image;
 mod image_in;
 mod image_out;
+mod live;
 mod machine;
 mod mm;
 mod ops;
@@ -60,6 +61,7 @@ mod restore_prog;
 mod restore_task;
 mod rlimit;
 mod signal;
+mod sort;
 mod task;
 mod timer;
 // Shared with the tools, which use the parts the module does not (command

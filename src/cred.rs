@@ -100,6 +100,21 @@ impl DumpFacts {
     /// checks), and tasks that are not ptrace-stopped by the caller and
     /// off their CPU (`EBUSY`). Zombies need no stop.
     pub(crate) fn decide(&self) -> Result {
+        self.decide_running()?;
+        if self.exited != 0 {
+            return Ok(());
+        }
+        if self.traced_by_caller == 0 || self.traced == 0 || self.on_cpu != 0 {
+            return Err(code::EBUSY);
+        }
+        Ok(())
+    }
+
+    /// May the caller read the task while it runs (a live checkpoint's
+    /// round)? The permission part of [`DumpFacts::decide`] alone: no
+    /// kernel thread (`EPERM`), the basic uid/dumpable rules of ptrace
+    /// (`EPERM`); no stop is required.
+    pub(crate) fn decide_running(&self) -> Result {
         if self.kthread != 0 {
             return Err(code::EPERM);
         }
@@ -108,12 +123,6 @@ impl DumpFacts {
         }
         if self.has_mm != 0 && self.dumpable_user == 0 && self.cap_mm_ns == 0 {
             return Err(code::EPERM);
-        }
-        if self.exited != 0 {
-            return Ok(());
-        }
-        if self.traced_by_caller == 0 || self.traced == 0 || self.on_cpu != 0 {
-            return Err(code::EBUSY);
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ use crate::file::DevFile;
 use crate::ops::{CptOperations, OpsTable};
 use crate::restart::Registry;
 use crate::task::CurrentTask;
-use crate::uapi::{CheckpointArgs, EcloneArgs, RestartArgs};
+use crate::uapi::{CheckpointArgs, EcloneArgs, LiveArgs, RestartArgs};
 
 mod ffi {
     use core::ffi::{c_int, c_void};
@@ -84,8 +84,12 @@ struct Cptrst;
 
 #[vtable]
 impl CptOperations for Cptrst {
-    fn checkpoint(_dev: &Device, args: &CheckpointArgs) -> Result<isize> {
-        crate::checkpoint::checkpoint(args)
+    fn checkpoint(
+        _dev: &Device,
+        args: &CheckpointArgs,
+        live: Option<&mut LiveArgs>,
+    ) -> Result<isize> {
+        crate::checkpoint::checkpoint(args, live)
     }
 
     fn restart(

@@ -25,7 +25,7 @@ use crate::dump_files::{TreeFiles, Who};
 use crate::error::eopnotsupp;
 use crate::error::{fail, Fail};
 use crate::image::{self, VmaKind};
-use crate::image_out::ImageOut;
+use crate::image_out::{ImageOut, RUN_PAGES};
 use crate::mm::{self, MmInfo, MmWithUser, PinnedPages, VmaClass, VmaInfo, PIN_BATCH};
 use crate::task::{Task, TaskExt, TaskInfo};
 use kernel::types::ARef;
@@ -270,15 +270,27 @@ impl ShmIds {
 
 /// Writes every address space: MM, then each VMA with its MAPFILE
 /// (`maps`, from [`collect_map_files`]) and its pages.
+///
+/// `live`: a live checkpoint's final call, per address space the source
+/// whose rounds copied it (None: dump all its pages), loaded as its turn
+/// comes (one source's ranges in memory at a time).
 pub(crate) fn write_mms(
     out: &mut ImageOut,
     mms: &[ARef<MmWithUser>],
     maps: &[KVec<MapFileAt>],
+    live: &[Option<crate::live::SrcRef>],
 ) -> Result {
     let mut path = KVec::from_elem(0u8, mm::PATH_MAX, GFP_KERNEL)?;
     // One numbering for the whole image: objects are shared across mms.
     let mut shm = ShmIds::new();
     for (i, mm) in mms.iter().enumerate() {
+        let lm = match live.get(i).and_then(|s| s.as_ref()) {
+            Some(s) => Some(LiveMm {
+                src: s.src,
+                dirty: s.ranges().map_err(|f| f.err)?,
+            }),
+            None => None,
+        };
         write_mm(
             out,
             u32::try_from(i + 1).map_err(|_| code::E2BIG)?,
@@ -286,6 +298,7 @@ pub(crate) fn write_mms(
             maps.get(i).map_or(&[][..], |m| &m[..]),
             &mut path,
             &mut shm,
+            lm.as_ref(),
         )?;
     }
     Ok(())
@@ -363,8 +376,14 @@ fn write_mm(
     maps: &[MapFileAt],
     path: &mut [u8],
     shm: &mut ShmIds,
+    live: Option<&LiveMm>,
 ) -> Result {
     let mut maps = maps.iter();
+    // One walk over the dirty ranges for all the VMAs, in address order.
+    let mut cur = RangeCursor {
+        r: live.map_or(&[][..], |l| &l.dirty[..]),
+        k: 0,
+    };
     // Read the layout and the VMA list under the lock; write without it.
     let mut arena: KVec<u8> = KVec::new();
     let (info, exe_len, vmas) = read_mm(mm, path, &mut arena)?;
@@ -405,31 +424,44 @@ fn write_mm(
                 e.shm(&s, b)
             })?;
         }
-        match kind {
-            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap => {
-                write_pages(out, mm, &v.info, false)?
-            }
-            VmaKind::FilePrivate => write_pages(out, mm, &v.info, true)?,
-            VmaKind::SharedAnon => write_shmem_pages(out, mm, &v.info)?,
-            VmaKind::FileShared | VmaKind::Vdso | VmaKind::Vvar => {}
+        let anon_only = kind == VmaKind::FilePrivate;
+        match (kind, live) {
+            (
+                VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate,
+                None,
+            ) => write_pages(out, mm, &v.info, anon_only)?,
+            (
+                VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate,
+                Some(l),
+            ) => write_pages_live(out, mm, &v.info, anon_only, l, &mut cur)?,
+            (VmaKind::SharedAnon, _) => write_shmem_pages(out, mm, &v.info)?,
+            (VmaKind::FileShared | VmaKind::Vdso | VmaKind::Vvar, _) => {}
         }
     }
     Ok(())
 }
 
-/// Dumps the pages of a private VMA that exist: all of them for anonymous
-/// memory, only the anonymous (written, copied-on-write) ones over a file.
-fn write_pages(out: &mut ImageOut, mm: &MmWithUser, v: &VmaInfo, anon_only: bool) -> Result {
-    let mut pins = PinnedPages::new()?;
-    let mut addr = v.start;
-    while addr < v.end {
+/// Calls `f(addr, pins, i, j)` for each run of consecutive pages of
+/// `[lo, hi)` that exist (and, `anon_only`, are anonymous), pinned in
+/// `pins[i..j]` from `addr`, in address order. The mmap lock is held only
+/// while a batch is pinned, never while `f` runs.
+fn for_each_present(
+    mm: &MmWithUser,
+    lo: u64,
+    hi: u64,
+    anon_only: bool,
+    pins: &mut PinnedPages,
+    mut f: impl FnMut(u64, &PinnedPages, usize, usize) -> Result,
+) -> Result {
+    let mut addr = lo;
+    while addr < hi {
         if crate::signal::current_pending() {
             return Err(code::EINTR);
         }
-        let left = ((v.end - addr) as usize) / PAGE_SIZE;
+        let left = ((hi - addr) as usize) / PAGE_SIZE;
         let n = {
             let g = mm.mmap_read_lock_killable()?;
-            g.pin_pages(addr, left.min(PIN_BATCH), &mut pins)?
+            g.pin_pages(addr, left.min(PIN_BATCH), pins)?
         };
         if n == 0 {
             addr += PAGE_SIZE as u64;
@@ -446,10 +478,187 @@ fn write_pages(out: &mut ImageOut, mm: &MmWithUser, v: &VmaInfo, anon_only: bool
             while j < n && (!anon_only || pins.is_anon(j)) {
                 j += 1;
             }
-            out.pages_pinned(addr + (i * PAGE_SIZE) as u64, &pins, i, j)?;
+            f(addr + (i * PAGE_SIZE) as u64, pins, i, j)?;
             i = j;
         }
         addr += (n * PAGE_SIZE) as u64;
+    }
+    Ok(())
+}
+
+/// Dumps the pages of a private VMA that exist: all of them for anonymous
+/// memory, only the anonymous (written, copied-on-write) ones over a file.
+fn write_pages(out: &mut ImageOut, mm: &MmWithUser, v: &VmaInfo, anon_only: bool) -> Result {
+    let mut pins = PinnedPages::new()?;
+    for_each_present(mm, v.start, v.end, anon_only, &mut pins, |a, p, i, j| {
+        out.pages_pinned(a, p, i, j)
+    })
+}
+
+/// A cursor over sorted, disjoint ranges, asked about ascending addresses.
+struct RangeCursor<'a> {
+    r: &'a [(u64, u64)],
+    k: usize,
+}
+
+impl RangeCursor<'_> {
+    /// Whether `a` is inside a range, and up to where that stays so (the
+    /// range's end, or the next range's start). `a` never goes down
+    /// between calls.
+    fn at(&mut self, a: u64) -> (bool, u64) {
+        while self.r.get(self.k).is_some_and(|&(_, e)| e <= a) {
+            self.k += 1;
+        }
+        match self.r.get(self.k) {
+            Some(&(s, e)) if s <= a => (true, e),
+            Some(&(s, _)) => (false, s),
+            None => (false, u64::MAX),
+        }
+    }
+}
+
+/// A live checkpoint's final dump of one address space: its source id and
+/// its dirty ranges (sorted, disjoint, page aligned).
+pub(crate) struct LiveMm {
+    pub(crate) src: u32,
+    pub(crate) dirty: KVVec<(u64, u64)>,
+}
+
+/// The PREVPAGES run being gathered: consecutive clean pages, written
+/// once a page that does not continue it comes (or at the VMA's end).
+struct PrevRun {
+    src: u32,
+    addr: u64,
+    nr: u64,
+}
+
+impl PrevRun {
+    fn flush(&mut self, out: &mut ImageOut) -> Result {
+        if self.nr > 0 {
+            out.prev_pages(self.addr, self.nr, self.src)?;
+            self.nr = 0;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, out: &mut ImageOut, addr: u64, nr: u64) -> Result {
+        let (mut addr, mut nr) = (addr, nr);
+        while nr > 0 {
+            let contiguous = self.nr > 0 && self.addr + self.nr * PAGE_SIZE as u64 == addr;
+            if !contiguous || self.nr == image::MAX_PAGES_PER_RUN {
+                self.flush(out)?;
+                self.addr = addr;
+            }
+            let k = nr.min(image::MAX_PAGES_PER_RUN - self.nr);
+            self.nr += k;
+            addr += k * PAGE_SIZE as u64;
+            nr -= k;
+        }
+        Ok(())
+    }
+}
+
+/// The final dump of a private VMA of an address space with rounds: its
+/// present pages inside the dirty ranges as PAGES, the others as
+/// PREVPAGES of `live.src`, in address order together. `cur` walks the
+/// dirty ranges across the address space's VMAs (in address order).
+fn write_pages_live(
+    out: &mut ImageOut,
+    mm: &MmWithUser,
+    v: &VmaInfo,
+    anon_only: bool,
+    live: &LiveMm,
+    cur: &mut RangeCursor<'_>,
+) -> Result {
+    let mut pins = PinnedPages::new()?;
+    let mut prev = PrevRun {
+        src: live.src,
+        addr: 0,
+        nr: 0,
+    };
+    let ps = PAGE_SIZE as u64;
+    for_each_present(mm, v.start, v.end, anon_only, &mut pins, |a, p, i, j| {
+        let end = a + ((j - i) * PAGE_SIZE) as u64;
+        let mut x = a;
+        while x < end {
+            let (dirty, until) = cur.at(x);
+            let y = until.min(end);
+            let (pi, pj) = (i + ((x - a) / ps) as usize, i + ((y - a) / ps) as usize);
+            if dirty {
+                prev.flush(out)?;
+                out.pages_pinned(x, p, pi, pj)?;
+            } else {
+                prev.add(out, x, (y - x) / ps)?;
+            }
+            x = y;
+        }
+        Ok(())
+    })?;
+    prev.flush(out)
+}
+
+/// Copies the pages of `[lo, hi)` that exist into PAGES records, for a
+/// round of a live checkpoint: the tree runs, so each page is copied into
+/// the buffer first and its checksum taken from the copy (the page may
+/// change meanwhile: the caller finds it dirty and copies it again).
+fn copy_pages(
+    out: &mut ImageOut,
+    mm: &MmWithUser,
+    lo: u64,
+    hi: u64,
+    anon_only: bool,
+    pins: &mut PinnedPages,
+) -> Result {
+    for_each_present(mm, lo, hi, anon_only, pins, |a, p, i, j| {
+        let mut k = i;
+        while k < j {
+            let n = (j - k).min(RUN_PAGES);
+            out.pages_begin(a + ((k - i) * PAGE_SIZE) as u64, n)?;
+            for m in k..k + n {
+                out.page(|dst| p.copy(m, dst))?;
+            }
+            k += n;
+        }
+        Ok(())
+    })
+}
+
+/// A round of a live checkpoint for one address space (the tree runs):
+/// the present pages of its private VMAs (anonymous, stack, heap, and the
+/// anonymous pages of private file mappings) inside `ranges` (sorted,
+/// disjoint), as PAGES records in address order. Shared memory, shared
+/// file mappings, the vDSO and vvar are never copied in rounds.
+pub(crate) fn write_round(out: &mut ImageOut, mm: &MmWithUser, ranges: &[(u64, u64)]) -> Result {
+    // The private VMAs as they are now, read under the lock; they may
+    // change while the pages are copied (the caller's dirty tracking
+    // catches that: a new mapping is dirty in every page).
+    let mut vmas: KVec<(u64, u64, bool)> = KVec::new();
+    {
+        let g = mm.mmap_read_lock_killable()?;
+        let mut addr = 0u64;
+        while let Some(v) = g.find_vma(addr)? {
+            if vmas.len() >= image::MAX_VMAS as usize {
+                return Err(code::E2BIG);
+            }
+            match v.class() {
+                VmaClass::Anon => vmas.push((v.start, v.end, false), GFP_KERNEL)?,
+                VmaClass::FilePrivate => vmas.push((v.start, v.end, true), GFP_KERNEL)?,
+                _ => {}
+            }
+            addr = v.end;
+        }
+    }
+    let mut pins = PinnedPages::new()?;
+    let mut k = 0;
+    for &(start, end, anon_only) in vmas.iter() {
+        while ranges.get(k).is_some_and(|&(_, e)| e <= start) {
+            k += 1;
+        }
+        let mut j = k;
+        while let Some(&(s, e)) = ranges.get(j).filter(|&&(s, _)| s < end) {
+            copy_pages(out, mm, s.max(start), e.min(end), anon_only, &mut pins)?;
+            j += 1;
+        }
     }
     Ok(())
 }

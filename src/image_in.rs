@@ -101,7 +101,8 @@ pub(crate) trait Visitor {
     fn header(&mut self, h: &FileHeader) -> Result<(), Fail>;
     /// The TREE record (at its offset).
     fn tree(&mut self, off: u64, t: &Tree<'_>) -> Result<(), Fail>;
-    /// Any later record, at its offset (a PAGES record without its data).
+    /// Any other record, at its offset (a PAGES record without its data):
+    /// a live image's ROUND sections before the TREE, the rest after it.
     fn record(&mut self, off: u64, r: &Record<'_>) -> Result<(), Fail>;
     /// The next piece of the current PAGES record's data.
     fn data(&mut self, off: u64, bytes: &[u8]) -> Result<(), Fail>;
@@ -216,11 +217,13 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
         val.feed_header(b).map_err(image_fail)?
     };
     v.header(&h)?;
-    // Up to the TREE: record headers and skipped unknown records.
+    // Up to the TREE: record headers, skipped unknown records, and a live
+    // image's ROUND sections (ROUND and PAGES records, 1.6).
     let tree_len = loop {
         match val.expect() {
             Expect::Tree(n) => break n,
             Expect::Failed(e) => return Err(image_fail(e)),
+            Expect::Payload(n) => payload(&mut input, &mut val, v, n)?,
             e => {
                 if let Some(end) = common_step(&mut input, &mut val, e, &mut *v)? {
                     return end;
@@ -243,6 +246,19 @@ pub(crate) fn walk(file: &InFile, v: &mut dyn Visitor) -> Result<Summary, Fail> 
     records(&mut input, &mut val, v)
 }
 
+/// The next record's payload (`n` bytes), validated, to the visitor.
+fn payload(
+    input: &mut BufIn<'_>,
+    val: &mut Validator<'_>,
+    v: &mut dyn Visitor,
+    n: u64,
+) -> Result<(), Fail> {
+    let b = input.take(n, false)?;
+    let rec = val.feed_payload(b).map_err(image_fail)?;
+    let (_, off) = val.current();
+    v.record(off, &rec)
+}
+
 /// The records after the TREE, to the end of the image.
 fn records(
     input: &mut BufIn<'_>,
@@ -251,12 +267,7 @@ fn records(
 ) -> Result<Summary, Fail> {
     loop {
         match val.expect() {
-            Expect::Payload(n) => {
-                let b = input.take(n, false)?;
-                let rec = val.feed_payload(b).map_err(image_fail)?;
-                let (_, off) = val.current();
-                v.record(off, &rec)?;
-            }
+            Expect::Payload(n) => payload(input, val, v, n)?,
             Expect::End => {
                 // Nothing may follow the trailer.
                 let b = input.take(image::RECORD_HEADER_LEN as u64, false)?;

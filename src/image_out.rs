@@ -2,7 +2,9 @@
 //! The image stream, write side: the caller's image fd ([`OutFile`]:
 //! which fds are acceptable, the write position), and records encoded by
 //! the shared format code ([`crate::image::Encoder`]) into one buffer,
-//! written to it in large writes.
+//! written to it in large writes. A live checkpoint's calls each resume
+//! the stream where the previous one left it ([`ImageOut::resume`],
+//! [`StreamState`]): the caller carries the state between them.
 //!
 //! # Invariants
 //! `buf[..len]` holds encoded bytes not yet written; `buf.len()` is
@@ -106,25 +108,71 @@ pub(crate) fn enc_err(e: EncodeError) -> Error {
     code::EINVAL
 }
 
+/// Where a stream stands after a call, and what the call wrote.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StreamState {
+    /// Bytes of the stream written so far (by every call).
+    pub(crate) offset: u64,
+    /// Records written so far.
+    pub(crate) records: u64,
+    /// The raw CRC32C state of everything written so far.
+    pub(crate) crc: u32,
+    /// Pages this call wrote in PAGES records.
+    pub(crate) pages: u64,
+    /// Pages this call referenced with PREVPAGES records.
+    pub(crate) prev_pages: u64,
+}
+
 /// The output side of a checkpoint.
 pub(crate) struct ImageOut {
     file: OutFile,
     enc: Encoder,
     buf: KVVec<u8>,
     len: usize,
+    pages: u64,
+    prev_pages: u64,
+}
+
+/// This machine's file header.
+fn machine_header() -> Result<FileHeader> {
+    let xstate = crate::machine::xstate_size();
+    Ok(FileHeader::new(
+        crate::machine::xfeatures(),
+        u32::try_from(xstate).map_err(|_| code::EINVAL)?,
+        &crate::machine::kernel_release(),
+    ))
 }
 
 impl ImageOut {
     /// A writer of an image with this machine's header to `file`.
     pub(crate) fn new(file: OutFile) -> Result<ImageOut> {
-        let xstate = crate::machine::xstate_size();
-        let header = FileHeader::new(
-            crate::machine::xfeatures(),
-            u32::try_from(xstate).map_err(|_| code::EINVAL)?,
-            &crate::machine::kernel_release(),
-        );
+        Self::with(file, Encoder::new(machine_header()?))
+    }
+
+    /// A writer that continues a stream of this machine's header at
+    /// `offset` bytes, `records` records and raw CRC32C state `crc` (as
+    /// [`ImageOut::end`] left them); at offset 0, a new stream (the file
+    /// header is still to be written).
+    ///
+    /// # Errors
+    /// `EINVAL` if the state cannot be one a stream had (offset 0 with
+    /// records, or not past a file header).
+    pub(crate) fn resume(file: OutFile, offset: u64, records: u64, crc: u32) -> Result<ImageOut> {
+        let header = machine_header()?;
+        if offset == 0 {
+            if records != 0 || crc != 0 {
+                return Err(code::EINVAL);
+            }
+            return Self::with(file, Encoder::new(header));
+        }
+        if offset < image::HEADER_LEN as u64 || offset % 8 != 0 {
+            return Err(code::EINVAL);
+        }
+        Self::with(file, Encoder::resume(header, offset, records, crc))
+    }
+
+    fn with(file: OutFile, mut enc: Encoder) -> Result<ImageOut> {
         let buf = KVVec::from_elem(0u8, BUF_LEN, GFP_KERNEL)?;
-        let mut enc = Encoder::new(header);
         if let Some(imp) = crc::crc_impl() {
             enc.set_crc_impl(imp);
         }
@@ -134,7 +182,14 @@ impl ImageOut {
             enc,
             buf,
             len: 0,
+            pages: 0,
+            prev_pages: 0,
         })
+    }
+
+    /// Whether nothing is written yet (the file header is next).
+    pub(crate) fn at_start(&self) -> bool {
+        self.enc.offset() == 0
     }
 
     /// The size of every FPU record's xstate.
@@ -190,7 +245,35 @@ impl ImageOut {
         // Header and all the data in one buffer: one write per run.
         let total = 64 + nr * kernel::page::PAGE_SIZE;
         self.room(total)?;
-        self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))
+        self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))?;
+        self.pages += nr as u64;
+        Ok(())
+    }
+
+    /// Writes the ROUND record that starts the section of source `src`
+    /// (pid `pid` in the tree's namespace) in round `round`.
+    pub(crate) fn round(&mut self, round: u32, src: u32, pid: u32) -> Result {
+        let r = image::Round { round, src, pid };
+        self.put(
+            image::RECORD_HEADER_LEN + image::ROUND_PAYLOAD_LEN,
+            |e, b| e.round(&r, b),
+        )
+    }
+
+    /// Writes a PREVPAGES record: `nr` pages at `addr` whose content is
+    /// their latest copy in the ROUND sections of `src`.
+    pub(crate) fn prev_pages(&mut self, addr: u64, nr: u64, src: u32) -> Result {
+        let p = image::PrevPages {
+            addr,
+            nr_pages: nr,
+            src,
+        };
+        self.put(
+            image::RECORD_HEADER_LEN + image::PREVPAGES_PAYLOAD_LEN,
+            |e, b| e.prev_pages(&p, b),
+        )?;
+        self.prev_pages += nr;
+        Ok(())
     }
 
     /// Appends one page of the open PAGES record; `fill` writes its bytes.
@@ -245,6 +328,7 @@ impl ImageOut {
     ) -> Result {
         let nr = j.checked_sub(i).filter(|&n| n > 0).ok_or(code::EINVAL)?;
         self.put(64, |e, b| e.pages_begin(addr, nr as u64, b))?;
+        self.pages += nr as u64;
         self.flush()?;
         // The CRC in a worker while this thread writes the same pages: the
         // two passes over the data overlap when a second CPU is idle.
@@ -271,9 +355,21 @@ impl ImageOut {
         self.file.write_pages(pins, i, j)
     }
 
+    /// Writes everything still buffered; where the stream stands then.
+    pub(crate) fn end(mut self) -> Result<StreamState> {
+        self.flush()?;
+        Ok(StreamState {
+            offset: self.enc.offset(),
+            records: self.enc.records(),
+            crc: self.enc.crc_state(),
+            pages: self.pages,
+            prev_pages: self.prev_pages,
+        })
+    }
+
     /// Writes the trailer and everything still buffered.
-    pub(crate) fn finish(mut self) -> Result {
+    pub(crate) fn finish(mut self) -> Result<StreamState> {
         self.put(image::TRAILER_RECORD_LEN, |e, b| e.trailer(b))?;
-        self.flush()
+        self.end()
     }
 }

@@ -12,20 +12,27 @@ use kernel::error::{code, VTABLE_DEFAULT_ERROR};
 
 use crate::error::eopnotsupp;
 use kernel::prelude::*;
-use kernel::types::FromBytes;
+use kernel::types::{AsBytes, FromBytes};
 use kernel::uaccess::UserSlice;
 
 use crate::device::Device;
 use crate::file::DevFile;
 use crate::task::CurrentTask;
-use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, Op, RestartArgs};
+use crate::uapi::{self, CheckpointArgs, CmdError, EcloneArgs, LiveArgs, LiveSrc, Op, RestartArgs};
 
 /// The checkpoint/restart operations. Each returns the ioctl's non-negative
 /// result, or the error the caller sees. `dev` is the device's state.
 #[vtable]
 pub(crate) trait CptOperations {
-    /// `checkpoint(pid, fd, flags)`: dump the stopped tree rooted at `pid`.
-    fn checkpoint(_dev: &Device, _args: &CheckpointArgs) -> Result<isize> {
+    /// `checkpoint(pid, fd, flags)`: dump the stopped tree rooted at `pid`;
+    /// with `CKPT_ROUND` or `CKPT_FINAL`, one call of a live checkpoint,
+    /// `live` its [`LiveArgs`] (checked; the stream state and counts it
+    /// sets go back to the caller when the call succeeds).
+    fn checkpoint(
+        _dev: &Device,
+        _args: &CheckpointArgs,
+        _live: Option<&mut LiveArgs>,
+    ) -> Result<isize> {
         kernel::build_error(VTABLE_DEFAULT_ERROR)
     }
     /// `restart(ctid, fd, flags)`: coordinate a restart, or restore the
@@ -48,11 +55,12 @@ pub(crate) trait CptOperations {
 }
 
 type Entry<A> = Option<fn(&Device, &A) -> Result<isize>>;
+type CheckpointEntry = Option<fn(&Device, &CheckpointArgs, Option<&mut LiveArgs>) -> Result<isize>>;
 type RestartEntry = Option<fn(&Device, &CurrentTask, &DevFile, &RestartArgs) -> Result<isize>>;
 
 /// The table of entry points built from a [`CptOperations`] implementation.
 pub(crate) struct OpsTable {
-    checkpoint: Entry<CheckpointArgs>,
+    checkpoint: CheckpointEntry,
     restart: RestartEntry,
     eclone: Entry<EcloneArgs>,
 }
@@ -97,8 +105,22 @@ impl OpsTable {
         match op {
             Op::Checkpoint => {
                 let a: CheckpointArgs = read_arg(arg)?;
+                // Unknown flags, both live flags, or `live` without one.
                 a.check().map_err(|_| code::EINVAL)?;
-                self.checkpoint.ok_or_else(eopnotsupp)?(dev, &a)
+                let entry = self.checkpoint.ok_or_else(eopnotsupp)?;
+                if a.live == 0 {
+                    return entry(dev, &a, None);
+                }
+                let at = usize::try_from(a.live).map_err(|_| code::EFAULT)?;
+                let mut live: LiveArgs = read_arg(at)?;
+                live.check(a.flags).map_err(|_| code::EINVAL)?;
+                let r = entry(dev, &a, Some(&mut live))?;
+                // The new stream state: lost if the caller's block went
+                // away, and with it the stream (EFAULT says so).
+                UserSlice::new(at, core::mem::size_of::<LiveArgs>())
+                    .writer()
+                    .write(&live)?;
+                Ok(r)
             }
             Op::Restart => {
                 let a: RestartArgs = read_arg(arg)?;
@@ -115,7 +137,7 @@ impl OpsTable {
 }
 
 /// Copies an argument block from user space.
-fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
+pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
     UserSlice::new(arg, core::mem::size_of::<T>())
         .reader()
         .read::<T>()
@@ -130,3 +152,16 @@ unsafe impl FromBytes for RestartArgs {}
 // SAFETY: `#[repr(C)]`, integers only (u32, i32, then 8-byte aligned u64s),
 // no padding (64 bytes = 4+4+8*4+24).
 unsafe impl FromBytes for EcloneArgs {}
+// SAFETY: `#[repr(C)]`, integers only: u64, u64, four u32, then u64s,
+// each at its natural alignment with no padding (72 bytes =
+// 8+8+4*4+8*5, asserted below): every bit pattern is a valid value, and
+// every byte of a value is initialized.
+unsafe impl FromBytes for LiveArgs {}
+// SAFETY: as for `FromBytes`: no padding, no interior mutability.
+unsafe impl AsBytes for LiveArgs {}
+// SAFETY: `#[repr(C)]`, integers only (i32, three u32, u64), no padding
+// (24 bytes, asserted below).
+unsafe impl FromBytes for LiveSrc {}
+
+const _: () = assert!(core::mem::size_of::<LiveArgs>() == 72);
+const _: () = assert!(core::mem::size_of::<LiveSrc>() == 24);

@@ -433,13 +433,13 @@ fn read_direct(image: &InFile, run: &RunPlan) -> Result<bool, Fail> {
         Err(e) if e == crate::error::eopnotsupp() => Ok(false),
         Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => Err(fail!(
             e,
-            "PAGES (type 7) at offset {}: the image is shorter than when it was checked",
-            run.off
+            "{}: the image is shorter than when it was checked",
+            run.what()
         )),
         Err(e) => Err(fail!(
             e,
-            "PAGES (type 7) at offset {}: reading into {:#x}: error {}",
-            run.off,
+            "{}: reading into {:#x}: error {}",
+            run.what(),
             run.addr,
             e.to_errno()
         )),
@@ -468,24 +468,25 @@ fn fill_run(
         let got = image.read_at(run.image_off + done, chunk).map_err(|e| {
             fail!(
                 e,
-                "PAGES (type 7) at offset {}: reading: error {}",
-                run.off,
+                "{}: reading {:#x}: error {}",
+                run.what(),
+                run.image_off + done,
                 e.to_errno()
             )
         })?;
         if got != n {
             return Err(fail!(
                 code::EINVAL,
-                "PAGES (type 7) at offset {}: the image is shorter than when it was checked",
-                run.off
+                "{}: the image is shorter than when it was checked",
+                run.what()
             ));
         }
         let addr = run.addr + done;
         write_chunk(plan, v, addr, chunk).map_err(|e| {
             fail!(
                 e,
-                "PAGES (type 7) at offset {}: writing {:#x}: error {}",
-                run.off,
+                "{}: writing {:#x}: error {}",
+                run.what(),
                 addr,
                 e.to_errno()
             )

@@ -13,6 +13,13 @@
 //! the plan keeps the fds its FDS record lists (the commit closes the
 //! others). Pass 2 (the restored tasks, `restore_mm.rs`) only executes the
 //! plan, reading page data at the offsets pass 1 recorded.
+//!
+//! A live checkpoint's image (1.6) starts with ROUND sections, pages
+//! copied while the tree ran: pass 1 indexes them ([`RoundIndex`]: per
+//! source and page, where each copy lies), and turns each PREVPAGES
+//! record of a VMA into runs reading the latest copy of each of its pages
+//! ([`Walker::prev_pages_record`]); pass 2 fills those runs like any
+//! other, from wherever in the image their data lies.
 
 use kernel::error::code;
 use kernel::page::PAGE_SIZE;
@@ -184,7 +191,96 @@ pub(crate) struct RunPlan {
     pub(crate) addr: u64,
     pub(crate) len: u64,
     pub(crate) image_off: u64,
+    /// Offset of the record that gave it (for messages): its PAGES, or
+    /// the PREVPAGES whose pages it reads from a ROUND section.
     pub(crate) off: u64,
+    /// That record's type (`RECORD_PAGES` or `RECORD_PREVPAGES`).
+    pub(crate) rec: u32,
+}
+
+impl RunPlan {
+    /// The record that gave it, for messages: "PAGES (type 7) at offset N".
+    pub(crate) fn what(&self) -> impl core::fmt::Display {
+        RecAt(self.rec, self.off)
+    }
+}
+
+/// A record's name, type and offset, displayed for messages.
+struct RecAt(u32, u64);
+
+impl core::fmt::Display for RecAt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{} (type {}) at offset {}",
+            image::record_name(self.0),
+            self.0,
+            self.1
+        )
+    }
+}
+
+/// Where the ROUND sections of a live image put each page: one entry
+/// `(key, data offset)` per page of their PAGES records, `key` the
+/// source and page number together ([`RoundIndex::key`]). Built while the
+/// sections are read (they all come before the TREE), sorted once at the
+/// TREE; a page's latest copy is then the last entry of its key (the
+/// sections' rounds increase along the stream, and so do the offsets).
+/// Its size is bounded by the image's page count (16 bytes per page).
+struct RoundIndex {
+    entries: KVVec<(u64, u64)>,
+    sorted: bool,
+}
+
+impl RoundIndex {
+    /// Bits of the page number in a key (user space ends below 2^47).
+    const PFN_BITS: u32 = 36;
+
+    /// The key of page `addr` of source `src`, if the page can be in the
+    /// index.
+    fn key(src: u32, addr: u64) -> Option<u64> {
+        let pfn = addr / PAGE_SIZE as u64;
+        (pfn >> Self::PFN_BITS == 0).then(|| (u64::from(src) << Self::PFN_BITS) | pfn)
+    }
+
+    /// Adds the `nr` pages of a ROUND section's PAGES record of `src`,
+    /// from `addr`, whose data starts at `data_off`.
+    fn add(&mut self, off: u64, src: u32, addr: u64, nr: u64, data_off: u64) -> Result<(), Fail> {
+        let ps = PAGE_SIZE as u64;
+        let n = usize::try_from(nr).map_err(|_| code::EFBIG)?;
+        self.entries.reserve(n, GFP_KERNEL_ACCOUNT)?;
+        for i in 0..nr {
+            let a = addr + i * ps;
+            let key = Self::key(src, a).ok_or_else(|| {
+                fail!(
+                    code::EINVAL,
+                    "PAGES (type 7) at offset {}: page {:#x} is outside user space",
+                    off,
+                    a
+                )
+            })?;
+            self.entries
+                .push((key, data_off + i * ps), GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(())
+    }
+
+    /// Sorts the entries: the ROUND sections are over.
+    fn seal(&mut self) {
+        if !self.sorted {
+            crate::sort::heap_sort_by_key(&mut self.entries, |&e| e);
+            self.sorted = true;
+        }
+    }
+
+    /// Where the latest copy of page `addr` of `src` lies, if any.
+    fn latest(&self, src: u32, addr: u64) -> Option<u64> {
+        let key = Self::key(src, addr)?;
+        let e = &self.entries[..];
+        let i = e.partition_point(|&(k, _)| k <= key);
+        let (k, data) = *e.get(i.checked_sub(1)?)?;
+        (k == key).then_some(data)
+    }
 }
 
 /// One address space.
@@ -655,6 +751,11 @@ struct Walker<'a> {
     arg_fds: ArgFds,
     cur: Option<CurVma>,
     tree_off: u64,
+    /// The source of the ROUND section whose PAGES come now (None outside
+    /// one: before the first ROUND, and from the TREE on).
+    round_src: Option<u32>,
+    /// Every page of the ROUND sections.
+    rounds: RoundIndex,
 }
 
 /// A VMA of a file, waiting for its MAPFILE (see [`Walker::pending_file`]).
@@ -687,6 +788,11 @@ impl<'a> Walker<'a> {
             arg_fds,
             cur: None,
             tree_off: 0,
+            round_src: None,
+            rounds: RoundIndex {
+                entries: KVVec::new(),
+                sorted: false,
+            },
         }
     }
 
@@ -887,6 +993,9 @@ impl Visitor for Walker<'_> {
 
     fn tree(&mut self, off: u64, t: &Tree<'_>) -> Result<(), Fail> {
         self.tree_off = off;
+        // The ROUND sections, if any, are over.
+        self.round_src = None;
+        self.rounds.seal();
         let n = t.len() as usize;
         self.tasks = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         for e in t.iter() {
@@ -945,6 +1054,11 @@ impl Visitor for Walker<'_> {
             Record::Vma(v) => self.vma_record(off, v),
             Record::Shm(_) => self.shm_record(off),
             Record::Pages(p) => self.pages_record(off, p),
+            Record::Round(r) => {
+                self.round_src = Some(r.src);
+                Ok(())
+            }
+            Record::PrevPages(p) => self.prev_pages_record(off, p),
             _ => Ok(()),
         }
     }
@@ -1351,8 +1465,13 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// PAGES: a run of page data for the current VMA.
+    /// PAGES: a run of page data for the current VMA, or in a ROUND
+    /// section, pages of its source for the index.
     fn pages_record(&mut self, off: u64, p: &image::Pages<'_>) -> Result<(), Fail> {
+        let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
+        if let Some(src) = self.round_src {
+            return self.rounds.add(off, src, p.addr, p.nr_pages, image_off);
+        }
         let cur = self
             .cur
             .ok_or_else(|| fail!(code::EINVAL, "PAGES at offset {}: outside a VMA", off))?;
@@ -1374,7 +1493,6 @@ impl Walker<'_> {
             c.shm_ok = false;
         }
         let ps = self.page_size();
-        let image_off = off + (image::RECORD_HEADER_LEN + image::PAGES_FIXED_LEN) as u64;
         let len = p.nr_pages.checked_mul(ps).ok_or(code::EFBIG)?;
         let mm = self
             .mm_mut()
@@ -1385,11 +1503,82 @@ impl Walker<'_> {
                 len,
                 image_off,
                 off,
+                rec: image::RECORD_PAGES,
             },
             GFP_KERNEL_ACCOUNT,
         )?;
         if let Some(v) = mm.vmas.last_mut() {
             v.nr_runs += 1;
+        }
+        Ok(())
+    }
+
+    /// PREVPAGES: pages of the current (private) VMA whose content is
+    /// their latest copy in the ROUND sections of its source: runs reading
+    /// those copies, one per stretch of pages whose copies lie one after
+    /// the other in the image.
+    ///
+    /// # Errors
+    /// `EINVAL` naming the record and the page if no ROUND of the source
+    /// copied a page.
+    fn prev_pages_record(&mut self, off: u64, p: &image::PrevPages) -> Result<(), Fail> {
+        let at = RecAt(image::RECORD_PREVPAGES, off);
+        let cur = self
+            .cur
+            .ok_or_else(|| fail!(code::EINVAL, "{}: outside a VMA", at))?;
+        if !matches!(
+            cur.kind,
+            VmaKind::AnonPrivate | VmaKind::Stack | VmaKind::Heap | VmaKind::FilePrivate
+        ) {
+            return Err(fail!(
+                code::EINVAL,
+                "{}: in a VMA that is not private memory",
+                at
+            ));
+        }
+        let ps = PAGE_SIZE as u64;
+        let mm = self
+            .mms
+            .last_mut()
+            .ok_or_else(|| fail!(code::EINVAL, "{}: no MM", at))?;
+        let mut added = 0usize;
+        for i in 0..p.nr_pages {
+            let a = p.addr + i * ps;
+            let data = self.rounds.latest(p.src, a).ok_or_else(|| {
+                fail!(
+                    code::EINVAL,
+                    "{}: page {:#x}: no ROUND of src {} copied it",
+                    at,
+                    a,
+                    p.src
+                )
+            })?;
+            // The same run goes on if both the page and its copy do.
+            if added > 0 {
+                if let Some(r) = mm.runs.as_mut_slice().last_mut() {
+                    if r.addr + r.len == a && r.image_off + r.len == data {
+                        r.len += ps;
+                        continue;
+                    }
+                }
+            }
+            mm.runs.push(
+                RunPlan {
+                    addr: a,
+                    len: ps,
+                    image_off: data,
+                    off,
+                    rec: image::RECORD_PREVPAGES,
+                },
+                GFP_KERNEL_ACCOUNT,
+            )?;
+            added += 1;
+        }
+        if let Some(v) = mm.vmas.last_mut() {
+            v.nr_runs += added;
+        }
+        if let Some(c) = self.cur.as_mut() {
+            c.shm_ok = false;
         }
         Ok(())
     }

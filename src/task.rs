@@ -335,6 +335,8 @@ pub(crate) trait TaskExt {
     /// May the caller dump it, and is it stopped by the caller? The rule
     /// is [`DumpFacts::decide`].
     fn check_dump(&self) -> Result;
+    /// May the caller read it while it runs? [`DumpFacts::decide_running`].
+    fn check_live(&self) -> Result;
     /// Ids, state and credentials, as seen from `ns`.
     fn info(&self, ns: &PidNamespace) -> Result<TaskInfo>;
     /// The general registers (`struct user_regs_struct`) of a stopped task.
@@ -424,6 +426,13 @@ impl TaskExt for Task {
         // SAFETY: a live task; `f` is a writable local of the C layout.
         unsafe { ffi::cptrst_task_dump_facts(self.as_raw(), &mut f) };
         f.decide()
+    }
+
+    fn check_live(&self) -> Result {
+        let mut f = DumpFacts::default();
+        // SAFETY: a live task; `f` is a writable local of the C layout.
+        unsafe { ffi::cptrst_task_dump_facts(self.as_raw(), &mut f) };
+        f.decide_running()
     }
 
     fn info(&self, ns: &PidNamespace) -> Result<TaskInfo> {

@@ -31,14 +31,22 @@
 //! a PROCESS ([`process`]: limits, an armed ITIMER_REAL, handlers, three
 //! POSIX timers for the root, one aimed at its thread); and the 1.5 VMA
 //! flags on two VMAs ([`vmas_minor`]).
+//!
+//! [`build_live`] writes a live 1.6 image: two rounds of two round
+//! sections each ([`live_rounds`]: the root's address space is src 1, the
+//! child's src 2; the last section has no pages) between the header and
+//! the TREE, then the 1.5 sample with its page runs replaced by
+//! [`live_runs`]: PAGES and PREVPAGES interleaved in the private, heap and
+//! stack VMAs, PAGES only in the shared ones. Every PREVPAGES page was
+//! copied by a round of its src.
 
 use crate::*;
 
 extern crate alloc;
 use alloc::vec::Vec;
 
-/// Size of a buffer that holds the sample image.
-pub const SAMPLE_MAX_LEN: usize = 64 * 1024;
+/// Size of a buffer that holds any sample image (the live one included).
+pub const SAMPLE_MAX_LEN: usize = 128 * 1024;
 /// XCR0 of the sample (x87, SSE, AVX).
 pub const SAMPLE_XCR0: u64 = 0x7;
 /// xstate size of the sample (legacy area, XSAVE header, AVX).
@@ -46,8 +54,17 @@ pub const SAMPLE_XSTATE_SIZE: u32 = 832;
 /// Executable of the root process.
 pub const SAMPLE_EXE: &[u8] = b"/usr/bin/sample";
 
-/// The sample's file header (version 1.5).
+/// The sample's file header (version 1.5: [`build`]).
 pub fn header() -> FileHeader {
+    FileHeader {
+        minor: VERSION_MINOR_SIG,
+        ..header_live()
+    }
+}
+
+/// The file header of the live sample ([`build_live`], version 1.6, the
+/// version this code writes).
+pub fn header_live() -> FileHeader {
     FileHeader::new(SAMPLE_XCR0, SAMPLE_XSTATE_SIZE, b"6.12.0-cptrst-sample")
 }
 
@@ -778,7 +795,7 @@ fn at(buf: &mut [u8], pos: usize) -> &mut [u8] {
 /// Writes the 1.5 sample image into `buf` (at least [`SAMPLE_MAX_LEN`]
 /// bytes); returns its length.
 pub fn build(buf: &mut [u8]) -> Result<usize, EncodeError> {
-    build_minor(buf, VERSION_MINOR)
+    build_minor(buf, VERSION_MINOR_SIG)
 }
 
 /// Writes the 1.4 sample image (no THREAD, CREDS, SIGNALS, PROCESS nor
@@ -858,11 +875,163 @@ fn build_sig(
     Ok(pos)
 }
 
+/// Writes a PAGES record of `n` pages at `addr`, byte `k` of page `a`
+/// being `byte(a, k)`: whole from a separate data buffer when `whole`
+/// (at most [`LIVE_MAX_RUN`] pages), else streamed (header, then the
+/// caller writes page by page, checksumming every other page itself as
+/// the module does for pages it writes straight from the process).
+fn write_pages(
+    e: &mut Encoder,
+    buf: &mut [u8],
+    mut pos: usize,
+    (addr, n): (u64, u64),
+    whole: bool,
+    byte: impl Fn(u64, usize) -> u8,
+) -> Result<usize, EncodeError> {
+    let ps = PAGE_SIZE_X86_64 as usize;
+    let len = n as usize * ps;
+    if whole && n <= LIVE_MAX_RUN {
+        let mut data = [0u8; LIVE_MAX_RUN as usize * 4096];
+        for (k, b) in data[..len].iter_mut().enumerate() {
+            *b = byte(addr + (k / ps * ps) as u64, k % ps);
+        }
+        let p = Pages {
+            addr,
+            nr_pages: n,
+            data: &data[..len],
+        };
+        return Ok(pos + e.pages(&p, at(buf, pos))?);
+    }
+    pos += e.pages_begin(addr, n, at(buf, pos))?;
+    for pg in 0..n as usize {
+        let dst = at(buf, pos)
+            .get_mut(..ps)
+            .ok_or(EncodeError::BufferTooSmall { needed: pos + ps })?;
+        let a = addr + (pg * ps) as u64;
+        for (k, b) in dst.iter_mut().enumerate() {
+            *b = byte(a, k);
+        }
+        if pg % 2 == 0 {
+            e.data(dst)?;
+        } else {
+            e.data_with_crc(ps, |st| crate::crc32c_raw(st, dst))?;
+        }
+        pos += ps;
+    }
+    Ok(pos)
+}
+
+/// Most pages of a run [`write_pages`] writes whole.
+const LIVE_MAX_RUN: u64 = 3;
+
+/// Continues the stream with a fresh encoder ([`Encoder::resume`] from the
+/// old one's offset, record count and raw CRC state) once `split` records
+/// are written, as the module does between its calls. Called at record
+/// boundaries only.
+fn hop(e: &mut Encoder, split: Option<u64>) {
+    if split == Some(e.records()) {
+        *e = Encoder::resume(*e.file_header(), e.offset(), e.records(), e.crc_state());
+    }
+}
+
+/// The live sample's round sections, in stream order: the ROUND record
+/// and the page runs `(addr, nr_pages)` of its section.
+pub fn live_rounds() -> [(Round, &'static [(u64, u64)]); 4] {
+    [
+        (
+            Round {
+                round: 1,
+                src: 1,
+                pid: 100,
+            },
+            &[(0x40_1000, 1), (0x60_0000, 3), (0x7fff_ffff_c000, 3)],
+        ),
+        (
+            Round {
+                round: 1,
+                src: 2,
+                pid: 102,
+            },
+            &[(0x7f10_0000_0000, 1)],
+        ),
+        (
+            Round {
+                round: 2,
+                src: 1,
+                pid: 100,
+            },
+            &[(0x60_2000, 1), (0x7fff_ffff_d000, 1)],
+        ),
+        (
+            Round {
+                round: 2,
+                src: 2,
+                pid: 102,
+            },
+            &[],
+        ),
+    ]
+}
+
+/// Content byte `i` of the page at `addr` as round `round` copied it.
+pub fn round_page_byte(round: u32, addr: u64, i: usize) -> u8 {
+    page_byte(addr, i) ^ (round as u8).wrapping_mul(0x5b)
+}
+
+/// The live sample's runs of VMA `vma` of mm `mm_id`: `(addr, nr_pages,
+/// src)`, a PAGES record for src 0, else a PREVPAGES record of that src
+/// (the root's mm is src 1, the child's src 2).
+pub fn live_runs(mm_id: u32, vma: usize) -> &'static [(u64, u64, u32)] {
+    match (mm_id, vma) {
+        (1, 0) => &[(0x40_0000, 1, 0), (0x40_1000, 1, 1)],
+        (1, 1) => &[(0x60_0000, 1, 1), (0x60_1000, 1, 0), (0x60_2000, 1, 1)],
+        (1, 2) | (2, 2) => &[(0x7ff0_0000_0000, 1, 0)],
+        (1, 3) => &[(0x7fff_ffff_c000, 2, 1), (0x7fff_ffff_e000, 1, 0)],
+        (2, 1) => &[(0x7f10_0000_0000, 1, 2)],
+        _ => &[],
+    }
+}
+
+/// Writes the live sample image (version 1.6) into `buf` (at least
+/// [`SAMPLE_MAX_LEN`] bytes); returns its length.
+pub fn build_live(buf: &mut [u8]) -> Result<usize, EncodeError> {
+    build_image(buf, VERSION_MINOR_LIVE, true, None)
+}
+
+/// [`build_live`], continuing the stream with a new encoder
+/// ([`Encoder::resume`]) at the first record boundary where `split`
+/// records are written: the same bytes.
+pub fn build_live_split(buf: &mut [u8], split: u64) -> Result<usize, EncodeError> {
+    build_image(buf, VERSION_MINOR_LIVE, true, Some(split))
+}
+
 fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
+    build_image(buf, minor, false, None)
+}
+
+fn build_image(
+    buf: &mut [u8],
+    minor: u16,
+    live: bool,
+    split: Option<u64>,
+) -> Result<usize, EncodeError> {
     let fdt = minor >= VERSION_MINOR_FDT;
     let sig = minor >= VERSION_MINOR_SIG;
     let mut e = Encoder::new(FileHeader { minor, ..header() });
     let mut pos = e.header(buf)?;
+    hop(&mut e, split);
+    if live {
+        for (ri, (r, runs)) in live_rounds().iter().enumerate() {
+            pos += e.round(r, at(buf, pos))?;
+            hop(&mut e, split);
+            for (k, &run) in runs.iter().enumerate() {
+                let round = r.round;
+                let byte = |a, i| round_page_byte(round, a, i);
+                pos = write_pages(&mut e, buf, pos, run, (ri + k) % 2 == 0, byte)?;
+                hop(&mut e, split);
+            }
+        }
+    }
     let tree = tree_entries();
     // The tree, streamed entry by entry as the kernel does.
     pos += e.tree_begin(tree.len() as u32, at(buf, pos))?;
@@ -874,6 +1043,7 @@ fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
     }
     for (i, t) in tree.iter().enumerate() {
         let i = i as u32;
+        hop(&mut e, split);
         pos += e.task(&task(i, t.pid()), at(buf, pos))?;
         if !t.is_zombie() {
             pos += e.regs(&regs(i), at(buf, pos))?;
@@ -890,11 +1060,12 @@ fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
             }
         }
     }
-    let ps = PAGE_SIZE_X86_64 as usize;
     for mm in if fdt { mms() } else { mms_v1_3() } {
+        hop(&mut e, split);
         pos += e.mm(&mm, at(buf, pos))?;
         let vs = vmas_minor(mm.mm_id, minor);
         for (vi, v) in vs.iter().enumerate() {
+            hop(&mut e, split);
             pos += e.vma(v, at(buf, pos))?;
             if let Some(s) = shm(mm.mm_id, vi) {
                 pos += e.shm(&s, at(buf, pos))?;
@@ -902,44 +1073,28 @@ fn build_minor(buf: &mut [u8], minor: u16) -> Result<usize, EncodeError> {
             if let Some(m) = map_file(mm.mm_id, vi).filter(|_| fdt) {
                 pos += e.map_file(&m, at(buf, pos))?;
             }
-            for (ri, &(addr, n)) in runs(mm.mm_id, vi).iter().enumerate() {
-                let len = n as usize * ps;
-                if ri == 0 {
-                    // Whole record from a separate data buffer.
-                    let mut data = [0u8; 2 * 4096];
-                    for (k, b) in data[..len].iter_mut().enumerate() {
-                        *b = page_byte(addr + (k / ps * ps) as u64, k % ps);
-                    }
-                    let p = Pages {
-                        addr,
-                        nr_pages: n,
-                        data: &data[..len],
-                    };
-                    pos += e.pages(&p, at(buf, pos))?;
+            if !live {
+                for (ri, &run) in runs(mm.mm_id, vi).iter().enumerate() {
+                    pos = write_pages(&mut e, buf, pos, run, ri == 0, page_byte)?;
+                }
+                continue;
+            }
+            for &(addr, nr_pages, src) in live_runs(mm.mm_id, vi) {
+                hop(&mut e, split);
+                if src == 0 {
+                    pos = write_pages(&mut e, buf, pos, (addr, nr_pages), true, page_byte)?;
                 } else {
-                    // Streamed: header, then the caller writes page by page.
-                    pos += e.pages_begin(addr, n, at(buf, pos))?;
-                    for pg in 0..n as usize {
-                        let dst = at(buf, pos)
-                            .get_mut(..ps)
-                            .ok_or(EncodeError::BufferTooSmall { needed: pos + ps })?;
-                        let a = addr + (pg * ps) as u64;
-                        for (k, b) in dst.iter_mut().enumerate() {
-                            *b = page_byte(a, k);
-                        }
-                        if pg % 2 == 0 {
-                            e.data(dst)?;
-                        } else {
-                            // As the module does for pages it writes
-                            // straight from the process: its own CRC.
-                            e.data_with_crc(ps, |st| crate::crc32c_raw(st, dst))?;
-                        }
-                        pos += ps;
-                    }
+                    let p = PrevPages {
+                        addr,
+                        nr_pages,
+                        src,
+                    };
+                    pos += e.prev_pages(&p, at(buf, pos))?;
                 }
             }
         }
     }
+    hop(&mut e, split);
     pos += e.trailer(at(buf, pos))?;
     Ok(pos)
 }

@@ -1,7 +1,11 @@
 //! Damaged variants of a real image, for the restart refusal tests: each
 //! record kind cut short, a record length that overflows, overlapping VMAs,
 //! a VMA in kernel space, wrong magic/major/arch, an XCR0 feature the CPU
-//! lacks, another kernel release, a bad checksum.
+//! lacks, another kernel release, a bad checksum. A live image (1.6, with
+//! ROUND sections) gets more: cut inside a round section, two ROUND
+//! records out of order, a PREVPAGES of a src no ROUND has, one outside
+//! its VMA, and one whose page no ROUND of its src copied (which the
+//! format accepts and only the restart can refuse).
 //!
 //! Every variant whose damage is not the checksum itself gets a trailer
 //! with the right CRC32C again (`sample::fix_trailer`), so that only the
@@ -29,6 +33,11 @@ impl Rec {
     /// Offset of its payload.
     pub fn payload(&self) -> usize {
         self.offset + img::RECORD_HEADER_LEN
+    }
+
+    /// Its index in `recs` (the records of its image).
+    fn index_in(&self, recs: &[Rec]) -> usize {
+        recs.iter().position(|r| r.offset == self.offset).unwrap_or(recs.len())
     }
 }
 
@@ -88,6 +97,110 @@ fn get_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
 }
 
+fn put_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// `b` without the records `drop`, its trailer fixed.
+fn without(b: &[u8], drop: &[Rec]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut pos = 0;
+    for r in drop {
+        out.extend_from_slice(&b[pos..r.offset]);
+        pos = r.payload() + r.len;
+    }
+    out.extend_from_slice(&b[pos..]);
+    fix_trailer(&mut out);
+    out
+}
+
+/// A variant before its check: (name, data, record, the library must
+/// refuse it).
+type RawVariant = (String, Vec<u8>, &'static str, bool);
+
+/// The variants only a live image (with ROUND sections) has.
+fn live_variants(good: &[u8], recs: &[Rec]) -> Result<Vec<RawVariant>, String> {
+    let mut raw = Vec::new();
+    let tree = recs.iter().position(|r| r.kind == img::RECORD_TREE).ok_or("the image has no TREE record")?;
+    let sections = &recs[..tree];
+    let rounds: Vec<Rec> = sections.iter().copied().filter(|r| r.kind == img::RECORD_ROUND).collect();
+    if rounds.is_empty() {
+        return Ok(raw);
+    }
+    // The page data of the last PAGES record of the round sections, cut.
+    if let Some(p) = sections.iter().rev().find(|r| r.kind == img::RECORD_PAGES) {
+        let data = p.len - img::PAGES_FIXED_LEN;
+        let cut = p.payload() + img::PAGES_FIXED_LEN + data / 2;
+        raw.push((
+            format!("cut in the page data of the last PAGES record of the round sections (at {cut} of {})", good.len()),
+            good[..cut].to_vec(),
+            "PAGES",
+            true,
+        ));
+    }
+    // The second ROUND with the first one's (round, src).
+    if let [r0, r1, ..] = rounds[..] {
+        let mut b = good.to_vec();
+        b.copy_within(r0.payload()..r0.payload() + 8, r1.payload());
+        fix_trailer(&mut b);
+        let (round, src) = (get_u32(good, r0.payload()), get_u32(good, r0.payload() + 4));
+        raw.push((format!("ROUND at offset {} made (round {round}, src {src}), as the one before", r1.offset), b, "ROUND", true));
+    }
+    let Some(pp) = recs[tree..].iter().copied().find(|r| r.kind == img::RECORD_PREVPAGES) else {
+        return Ok(raw);
+    };
+    let (addr, src) = (get_u64(good, pp.payload()), get_u32(good, pp.payload() + 16));
+    // A src that has no ROUND section.
+    let srcs: Vec<u32> = rounds.iter().map(|r| get_u32(good, r.payload() + 4)).collect();
+    let unknown = (1..=img::MAX_LIVE_SRCS).find(|s| !srcs.contains(s)).ok_or("every src has a ROUND section")?;
+    let mut b = good.to_vec();
+    put_u32(&mut b, pp.payload() + 16, unknown);
+    fix_trailer(&mut b);
+    raw.push((format!("PREVPAGES at offset {} of src {unknown}, which no ROUND has", pp.offset), b, "PREVPAGES", true));
+    // Moved a page below the start of its VMA.
+    let vma = recs[..pp.index_in(recs)].iter().rev().find(|r| r.kind == img::RECORD_VMA).ok_or("PREVPAGES before any VMA")?;
+    let start = get_u64(good, vma.payload());
+    let mut b = good.to_vec();
+    put_u64(&mut b, pp.payload(), start - PAGE);
+    fix_trailer(&mut b);
+    raw.push((
+        format!("PREVPAGES at offset {} moved to {:#x}, a page below its VMA (at offset {})", pp.offset, start - PAGE, vma.offset),
+        b,
+        "PREVPAGES",
+        true,
+    ));
+    // Its first page copied by no ROUND of its src: every PAGES run of a
+    // section of src holding it removed. The format cannot tell (the
+    // validator keeps no index of the pages); the restart must refuse it.
+    let mut drop = Vec::new();
+    let mut cur_src = 0;
+    for r in sections {
+        match r.kind {
+            img::RECORD_ROUND => cur_src = get_u32(good, r.payload() + 4),
+            img::RECORD_PAGES if cur_src == src => {
+                let (a, n) = (get_u64(good, r.payload()), get_u64(good, r.payload() + 8));
+                if a <= addr && addr < a + n * PAGE {
+                    drop.push(*r);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !drop.is_empty() {
+        raw.push((
+            format!(
+                "PREVPAGES at offset {} (src {src}): the page {addr:#x} copied by no ROUND of src {src} ({} PAGES record(s) removed)",
+                pp.offset,
+                drop.len()
+            ),
+            without(good, &drop),
+            "PREVPAGES",
+            false,
+        ));
+    }
+    Ok(raw)
+}
+
 /// `b` with the variable field of record `r` (its length, a `u32`, at
 /// payload offset `len_at`; its bytes from payload offset `data_at`, padded
 /// to 8) replaced by `new`: record length, field length and trailer fixed.
@@ -139,8 +252,7 @@ pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, Stri
             .find(|r| r.kind == kind)
             .ok_or(format!("the image has no {} record", img::record_name(kind)))
     };
-    // (name, data, record, the library must refuse it)
-    let mut raw: Vec<(String, Vec<u8>, &'static str, bool)> = Vec::new();
+    let mut raw: Vec<RawVariant> = Vec::new();
 
     for kind in [
         img::RECORD_TREE,
@@ -154,9 +266,15 @@ pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, Stri
         img::RECORD_CREDS,
         img::RECORD_SIGNALS,
         img::RECORD_PROCESS,
+        img::RECORD_ROUND,
+        img::RECORD_PREVPAGES,
     ] {
-        // An image older than 1.5 has no CREDS, SIGNALS or PROCESS.
-        let optional = matches!(kind, img::RECORD_CREDS | img::RECORD_SIGNALS | img::RECORD_PROCESS);
+        // An image older than 1.5 has no CREDS, SIGNALS or PROCESS, one
+        // that is not live no ROUND or PREVPAGES.
+        let optional = matches!(
+            kind,
+            img::RECORD_CREDS | img::RECORD_SIGNALS | img::RECORD_PROCESS | img::RECORD_ROUND | img::RECORD_PREVPAGES
+        );
         let r = match first(kind) {
             Ok(r) => r,
             Err(_) if optional => continue,
@@ -234,6 +352,8 @@ pub fn variants(good: &[u8], missing_xcr0_bit: u32) -> Result<Vec<Variant>, Stri
     b[pages.payload() + img::PAGES_FIXED_LEN] ^= 0x01;
     raw.push((format!("one bit of the first page (offset {}) flipped, CRC not fixed", pages.payload() + 16), b, "TRAILER", true));
 
+    raw.extend(live_variants(good, &recs)?);
+
     let mut out = Vec::new();
     for (name, data, record, lib_refuses) in raw {
         let lib_error = img::validate(&data).err();
@@ -289,5 +409,52 @@ mod tests {
                 eprintln!("{}: {e}", v.name);
             }
         }
+    }
+
+    /// The live sample (1.6) gives the variants of every image and the live
+    /// ones; the one whose page no ROUND copied passes the format.
+    #[test]
+    fn variants_of_the_live_sample() {
+        let mut buf = vec![0u8; img::sample::SAMPLE_MAX_LEN];
+        let n = img::sample::build_live(&mut buf).unwrap();
+        buf.truncate(n);
+        let vs = variants(&buf, 17).unwrap();
+        // 20 as the 1.5 sample, 2 cuts (ROUND, PREVPAGES), 5 live ones.
+        assert_eq!(vs.len(), 27);
+        for v in &vs {
+            let streaming = img::sample::validate_streaming(&v.data, 4096).err();
+            assert_eq!(streaming, v.lib_error, "{}", v.name);
+            if let Some(e) = &v.lib_error {
+                assert!(e.to_string().starts_with(&v.expected_text()), "{}: {e}", v.name);
+                eprintln!("{}: {e}", v.name);
+            }
+        }
+        let kinds: Vec<_> = vs.iter().filter_map(|v| v.lib_error.map(|e| e.kind)).collect();
+        use img::ErrorKind as K;
+        assert!(kinds.iter().any(|k| matches!(k, K::RoundNotAscending { .. })));
+        assert!(kinds.iter().any(|k| matches!(k, K::PrevPagesUnknownSrc { src: 3 })));
+        assert!(kinds.iter().any(|k| matches!(k, K::PrevPagesOutsideVma { addr: 0x3f_f000, .. })));
+        let cut = vs.iter().find(|v| v.name.starts_with("cut in the page data")).unwrap();
+        assert!(matches!(cut.lib_error.unwrap().kind, K::TruncatedRecord { .. }));
+        // The uncopied page: valid for the format, and no round PAGES of
+        // src 1 holds 0x401000 any more.
+        let v = vs.iter().find(|v| v.lib_error.is_none() && v.record == "PREVPAGES").unwrap();
+        let s = img::validate(&v.data).unwrap();
+        assert_eq!(s.round_runs, 5);
+        assert_eq!(v.expected_text(), "PREVPAGES");
+        let pages: Vec<(u32, u64, u64)> = {
+            let mut src = 0;
+            let mut out = Vec::new();
+            for it in img::Reader::new(&v.data).unwrap() {
+                match it.unwrap().record {
+                    img::Record::Round(r) => src = r.src,
+                    img::Record::Pages(p) if src != 0 => out.push((src, p.addr, p.nr_pages)),
+                    img::Record::Tree(_) => src = 0,
+                    _ => {}
+                }
+            }
+            out
+        };
+        assert!(!pages.iter().any(|&(s, a, n)| s == 1 && a <= 0x40_1000 && 0x40_1000 < a + n * PAGE), "{pages:x?}");
     }
 }

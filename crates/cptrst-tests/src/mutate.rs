@@ -5,7 +5,8 @@
 //! VMA and its path, PAGES headers, FILES, SHM, THREAD, FILE, FDATA, FDS
 //! and its entries, MAPFILE, CREDS and its groups, SIGNALS and its
 //! siginfo entries, PROCESS and its limits, timers, dispositions and POSIX
-//! timers, the record headers and the file header), its value is replaced by an interesting one (0,
+//! timers, a live image's ROUND and PREVPAGES, the record headers and the
+//! file header), its value is replaced by an interesting one (0,
 //! 1, -1, the largest value, off by one, off by a page, page-unaligned, a
 //! kernel or non-canonical address, a huge count), or the records are
 //! reshaped (swapped, duplicated, removed, resized, an unknown record
@@ -392,6 +393,11 @@ const TIMER_FIELDS: &[Field] = &[
 ];
 const ITIMER_NAMES: [&str; 3] = ["real", "virtual", "prof"];
 
+const ROUND_FIELDS: &[Field] = &[("round", 0, 4), ("src", 4, 4), ("pid", 8, 4), ("reserved", 12, 4)];
+/// A PREVPAGES addr off by a page makes one of its pages one that no
+/// ROUND of its src copied: the format accepts it, the restart must not.
+const PREVPAGES_FIELDS: &[Field] = &[("addr", 0, 8), ("nr_pages", 8, 8), ("src", 16, 4), ("reserved", 20, 4)];
+
 const TRAILER_FIELDS: &[Field] = &[];
 
 /// The fields of record `r`, variable parts included (TREE entries, auxv
@@ -414,6 +420,8 @@ fn fields_of(r: &RawRec) -> Vec<(String, usize, usize)> {
         img::RECORD_CREDS => CREDS_FIELDS,
         img::RECORD_SIGNALS => SIGNALS_FIELDS,
         img::RECORD_PROCESS => PROCESS_FIELDS,
+        img::RECORD_ROUND => ROUND_FIELDS,
+        img::RECORD_PREVPAGES => PREVPAGES_FIELDS,
         _ => TRAILER_FIELDS,
     };
     let mut out: Vec<(String, usize, usize)> = fixed.iter().map(|&(n, o, s)| (n.to_string(), o, s)).collect();
@@ -580,6 +588,7 @@ fn pick_record(rng: &mut Rng, raw: &Raw) -> usize {
             img::RECORD_FILES | img::RECORD_SHM | img::RECORD_THREAD => 6,
             img::RECORD_FILE | img::RECORD_FDS | img::RECORD_MAPFILE => 6,
             img::RECORD_CREDS | img::RECORD_SIGNALS | img::RECORD_PROCESS => 6,
+            img::RECORD_ROUND | img::RECORD_PREVPAGES => 6,
             _ => 2,
         }
     };
@@ -799,7 +808,7 @@ fn mutate_structure(rng: &mut Rng, raw: &mut Raw) -> String {
         5 => {
             let flags = if rng.chance(1, 2) { 0 } else { img::RECORD_FLAG_MUST_UNDERSTAND };
             // Type 0 (invalid), the first type after the known ones, two far ones.
-            let kind = *rng.pick(&[0u32, img::RECORD_PROCESS + 1, 0x7fff, 0xffff_ffff]);
+            let kind = *rng.pick(&[0u32, img::RECORD_PREVPAGES + 1, 0x7fff, 0xffff_ffff]);
             let len = 8 * rng.below(9);
             let payload = (0..len).map(|_| rng.bits() as u8).collect();
             let j = rng.below(raw.recs.len() + 1);
@@ -833,6 +842,8 @@ fn mutate_structure(rng: &mut Rng, raw: &mut Raw) -> String {
                     img::RECORD_CREDS,
                     img::RECORD_SIGNALS,
                     img::RECORD_PROCESS,
+                    img::RECORD_ROUND,
+                    img::RECORD_PREVPAGES,
                     12,
                 ]);
                 format!("{what}: record type {old} -> {}", r.kind)
@@ -965,6 +976,42 @@ mod tests {
         assert!(changed > 1950, "only {changed} of 2000 mutants differ from the image");
         assert!(valid > 50, "only {valid} mutants are valid: nothing gets past the format");
         assert!(kinds.len() > 25, "only {} kinds of refusal: {kinds:?}", kinds.len());
+    }
+
+    /// 1000 mutants of the live sample (ROUND sections, PREVPAGES): framed
+    /// and checksummed, the streaming validator agrees, and the live rules
+    /// refuse some of them.
+    #[test]
+    fn mutants_of_the_live_sample() {
+        let mut buf = vec![0u8; sample::SAMPLE_MAX_LEN];
+        let n = sample::build_live(&mut buf).unwrap();
+        buf.truncate(n);
+        let raw = Raw::parse(&buf).unwrap();
+        assert_eq!(raw.encode(), buf);
+        let mut live_refusals = std::collections::BTreeSet::new();
+        let mut valid = 0;
+        for case in 0..1000u64 {
+            let m = mutant(&raw, 0x11fe, case, &paths());
+            let mut fixed = m.data.clone();
+            sample::fix_trailer(&mut fixed);
+            assert_eq!(fixed, m.data, "case {case} ({}): trailer not right", m.what);
+            let v = img::validate(&m.data);
+            match v {
+                Ok(_) => valid += 1,
+                Err(e) => {
+                    assert!(!is_framing_error(&e, &m.data), "case {case} ({}): {e}", m.what);
+                    let k = format!("{:?}", e.kind);
+                    if k.starts_with("Round") || k.starts_with("PrevPages") {
+                        live_refusals.insert(k.split([' ', '{', '(']).next().unwrap_or("").to_string());
+                    }
+                }
+            }
+            let streaming = sample::validate_streaming(&m.data, 4096).map(|(s, _)| s);
+            assert_eq!(streaming, v, "case {case} ({})", m.what);
+        }
+        eprintln!("{valid} valid; live refusals: {live_refusals:?}");
+        assert!(valid > 20, "only {valid} mutants are valid");
+        assert!(live_refusals.len() >= 6, "live refusals: {live_refusals:?}");
     }
 
     /// Another seed, other mutants.

@@ -47,7 +47,21 @@
 //! few, the alternate stack, parent-death signal, timer slack, one line
 //! per pending signal, the limits, armed itimers, process flags, one line
 //! per non-default disposition and per timer.
+//!
+//! A live checkpoint (image 1.6): the JSON has a top-level `"rounds"`
+//! list, one entry per ROUND section in stream order: `{"round", "src",
+//! "pid", "pages", "runs": [[addr, nr_pages], ...]}` (the pages copied
+//! while the tree ran); a VMA with PREVPAGES records has `"prev":
+//! [{"addr", "pages", "src"}, ...]` and `"prev_pages"` (its `"pages"` and
+//! `"runs"` stay the PAGES records written at the final stop); the
+//! summary adds `"rounds"` (the highest round), `"round_sections"`,
+//! `"live_pages"` (pages of the ROUND sections) and `"prev_pages"` (pages
+//! referenced by PREVPAGES). The text lists the round sections after the
+//! header, one line per PREVPAGES under its VMA, and the live totals in
+//! the last line. `--page ADDR` gives the page the restart would map: a
+//! PREVPAGES page's latest copy in its src's round sections.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use cptrst_image::{self as image, Creds, FileKind, OpenFile, Process, Reader, Record, SigInfo, Signals, VmaKind};
@@ -167,13 +181,20 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
     let mut mms: Vec<Value> = Vec::new();
     let mut trailer = Value::Null;
     let mut files: Vec<Value> = Vec::new();
-    // Page index: (address, offset of its data in `data`).
+    let mut rounds: Vec<Value> = Vec::new();
+    // Page index: (address, offset of its data in `data`), the pages the
+    // restart maps (PREVPAGES ones resolved to their round copies).
     let mut pages: Vec<(u64, usize)> = Vec::new();
+    // The latest round copy of each page, by (src, address): later
+    // sections overwrite earlier ones (rounds only increase).
+    let mut copies: HashMap<(u32, u64), usize> = HashMap::new();
+    let mut in_tree = false;
     let ps = h.page_size as usize;
     for item in &mut reader {
         let item = item?;
         match item.record {
             Record::Tree(t) => {
+                in_tree = true;
                 let all: Vec<_> = t.iter().collect();
                 for e in &all {
                     // The child processes (not threads) of a process, by index.
@@ -258,6 +279,18 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     }));
                 }
             }
+            Record::Pages(p) if !in_tree => {
+                let base = p.data.as_ptr() as usize - data.as_ptr() as usize;
+                let Some(r) = rounds.last_mut() else { continue };
+                let src = r["src"].as_u64().unwrap_or(0) as u32;
+                for i in 0..p.nr_pages as usize {
+                    copies.insert((src, p.addr + (i * ps) as u64), base + i * ps);
+                }
+                r["pages"] = json!(r["pages"].as_u64().unwrap_or(0) + p.nr_pages);
+                if let Some(runs) = r["runs"].as_array_mut() {
+                    runs.push(json!([p.addr, p.nr_pages]));
+                }
+            }
             Record::Pages(p) => {
                 let base = p.data.as_ptr() as usize - data.as_ptr() as usize;
                 for i in 0..p.nr_pages as usize {
@@ -331,6 +364,30 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
                     v["process"] = process_json(&p);
                 }
             }
+            Record::Round(r) => {
+                rounds.push(json!({"round": r.round, "src": r.src, "pid": r.pid, "pages": 0, "runs": []}));
+            }
+            Record::PrevPages(p) => {
+                for i in 0..p.nr_pages {
+                    let a = p.addr + i * ps as u64;
+                    if let Some(&off) = copies.get(&(p.src, a)) {
+                        pages.push((a, off));
+                    }
+                }
+                if let Some(v) = mms
+                    .last_mut()
+                    .and_then(|m| m["vmas"].as_array_mut())
+                    .and_then(|v| v.last_mut())
+                {
+                    let n = v["prev_pages"].as_u64().unwrap_or(0) + p.nr_pages;
+                    v["prev_pages"] = json!(n);
+                    let entry = json!({"addr": p.addr, "pages": p.nr_pages, "src": p.src});
+                    match v["prev"].as_array_mut() {
+                        Some(l) => l.push(entry),
+                        None => v["prev"] = json!([entry]),
+                    }
+                }
+            }
             Record::Unknown { kind, .. } => {
                 eprintln!("cptrst inspect: skipped a record of unknown type {kind} at offset {}", item.offset);
             }
@@ -341,7 +398,8 @@ fn describe(data: &[u8]) -> Result<(Value, Vec<(u64, usize)>), image::Error> {
         "xcr0": h.xcr0, "xstate_size": h.xstate_size, "flags": h.flags,
         "kernel_release": String::from_utf8_lossy(h.release()),
     });
-    Ok((json!({"header": header, "files": files, "tasks": tasks, "mms": mms, "trailer": trailer}), pages))
+    let v = json!({"header": header, "files": files, "tasks": tasks, "mms": mms, "trailer": trailer, "rounds": rounds});
+    Ok((v, pages))
 }
 
 /// One line of the tree: pid (`{tid}` for a thread), comm, and what
@@ -407,6 +465,9 @@ fn print_text(v: &Value) {
     );
     let t = &v["trailer"];
     println!("{} records, {} bytes, crc32c {:#010x}: valid", t["records"], t["total_bytes"], t["crc32c"].as_u64().unwrap_or(0));
+    for l in round_lines(v) {
+        println!("{l}");
+    }
     let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
     println!("\n{} task(s):", tasks.len());
     println!("  {:>7} {:>7} {:>7} {:>7} {:>7} {:>3}  {:<7} {:<16} PIDS (nested ns)", "PID", "TGID", "PPID", "PGID", "SID", "MM", "STATE", "COMM");
@@ -494,8 +555,71 @@ fn print_text(v: &Value) {
                 s, e, prot, vma["kind"].as_str().unwrap_or(""), (e - s) / 1024, vma["pages"].to_string(),
                 path
             );
+            for l in prev_lines(&vma) {
+                println!("{l}");
+            }
         }
     }
+}
+
+/// The round sections of a live image, as text (none for another image):
+/// a blank line, a title with the totals, one line per section.
+fn round_lines(v: &Value) -> Vec<String> {
+    let rounds = v["rounds"].as_array().cloned().unwrap_or_default();
+    if rounds.is_empty() {
+        return Vec::new();
+    }
+    let last = rounds.iter().filter_map(|r| r["round"].as_u64()).max().unwrap_or(0);
+    let pages: u64 = rounds.iter().filter_map(|r| r["pages"].as_u64()).sum();
+    let mut out = vec![
+        String::new(),
+        format!("live checkpoint: {last} round(s), {} section(s), {pages} page(s) copied while running:", rounds.len()),
+        format!("  {:>5} {:>5} {:>8} {:>8} {:>5}", "ROUND", "SRC", "PID", "PAGES", "RUNS"),
+    ];
+    for r in &rounds {
+        out.push(format!(
+            "  {:>5} {:>5} {:>8} {:>8} {:>5}",
+            num(&r["round"]),
+            num(&r["src"]),
+            num(&r["pid"]),
+            num(&r["pages"]),
+            r["runs"].as_array().map_or(0, Vec::len)
+        ));
+    }
+    out
+}
+
+/// A VMA's PREVPAGES records, as text: one line each.
+fn prev_lines(vma: &Value) -> Vec<String> {
+    vma["prev"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "    prev {:016x} {:>7} page(s) from src {}",
+                p["addr"].as_u64().unwrap_or(0),
+                num(&p["pages"]),
+                num(&p["src"])
+            )
+        })
+        .collect()
+}
+
+/// The last line of the text: the totals (with the live ones in a live
+/// image).
+fn totals_line(s: &image::Summary) -> String {
+    let mut l = format!(
+        "{} task(s), {} mm(s), {} VMA(s), {} page(s) in {} run(s), {} open file(s)",
+        s.tasks, s.mms, s.vmas, s.pages, s.page_runs, s.files
+    );
+    if s.round_sections > 0 {
+        l += &format!(
+            "; live: {} round(s), {} page(s) copied while running, {} referenced page(s) in {} run(s)",
+            s.rounds, s.round_pages, s.prev_pages, s.prev_runs
+        );
+    }
+    l
 }
 
 /// The name of signal `sig` as `kill -l` gives it: SIGHUP ... SIGSYS,
@@ -905,6 +1029,14 @@ fn parse_addr(s: &str) -> Option<u64> {
     }
 }
 
+/// The `"summary"` of the JSON.
+fn summary_json(s: &image::Summary) -> Value {
+    json!({"tasks": s.tasks, "mms": s.mms, "vmas": s.vmas, "page_runs": s.page_runs, "pages": s.pages,
+           "shm_objects": s.shm_objects, "files": s.files, "rounds": s.rounds, "round_sections": s.round_sections,
+           "live_pages": s.round_pages, "round_runs": s.round_runs, "prev_pages": s.prev_pages,
+           "prev_runs": s.prev_runs})
+}
+
 pub fn main(args: &[String]) -> Result<(), Failure> {
     let mut path = None;
     let mut json_out = false;
@@ -943,16 +1075,11 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
     }
     if json_out {
         let mut v = v;
-        v["summary"] = json!({"tasks": summary.tasks, "mms": summary.mms, "vmas": summary.vmas,
-                               "page_runs": summary.page_runs, "pages": summary.pages,
-                               "shm_objects": summary.shm_objects, "files": summary.files});
+        v["summary"] = summary_json(&summary);
         writeln!(out, "{v}").map_err(|e| Failure::os("standard output", e))?;
     } else {
         print_text(&v);
-        println!(
-            "\n{} task(s), {} mm(s), {} VMA(s), {} page(s) in {} run(s), {} open file(s)",
-            summary.tasks, summary.mms, summary.vmas, summary.pages, summary.page_runs, summary.files
-        );
+        println!("\n{}", totals_line(&summary));
     }
     Ok(())
 }
@@ -960,6 +1087,118 @@ pub fn main(args: &[String]) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live() -> (Vec<u8>, Value, Vec<(u64, usize)>) {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build_live(&mut buf).unwrap();
+        buf.truncate(n);
+        let (v, pages) = describe(&buf).unwrap();
+        (buf, v, pages)
+    }
+
+    #[test]
+    fn rounds_of_the_live_sample() {
+        let (_, v, _) = live();
+        let r = v["rounds"].as_array().unwrap();
+        assert_eq!(r.len(), 4);
+        assert_eq!(
+            r[0],
+            json!({"round": 1, "src": 1, "pid": 100, "pages": 7,
+                   "runs": [[0x40_1000, 1], [0x60_0000, 3], [0x7fff_ffff_c000u64, 3]]})
+        );
+        assert_eq!(r[1], json!({"round": 1, "src": 2, "pid": 102, "pages": 1, "runs": [[0x7f10_0000_0000u64, 1]]}));
+        assert_eq!((r[2]["round"].clone(), r[2]["pages"].clone()), (json!(2), json!(2)));
+        assert_eq!(r[3], json!({"round": 2, "src": 2, "pid": 102, "pages": 0, "runs": []}));
+        assert_eq!(
+            round_lines(&v),
+            [
+                "",
+                "live checkpoint: 2 round(s), 4 section(s), 10 page(s) copied while running:",
+                "  ROUND   SRC      PID    PAGES  RUNS",
+                "      1     1      100        7     3",
+                "      1     2      102        1     1",
+                "      2     1      100        2     2",
+                "      2     2      102        0     0",
+            ]
+        );
+        // Not a live image: no rounds, no lines.
+        let s = sample();
+        assert_eq!(s["rounds"], json!([]));
+        assert!(round_lines(&s).is_empty());
+    }
+
+    #[test]
+    fn prev_pages_on_their_vmas() {
+        let (_, v, _) = live();
+        let heap = &v["mms"][0]["vmas"][1];
+        assert_eq!(heap["kind"], "heap");
+        assert_eq!(heap["prev"], json!([{"addr": 0x60_0000, "pages": 1, "src": 1}, {"addr": 0x60_2000, "pages": 1, "src": 1}]));
+        assert_eq!((heap["prev_pages"].clone(), heap["pages"].clone()), (json!(2), json!(1)));
+        assert_eq!(heap["runs"], json!([[0x60_1000, 1]]));
+        let stack = &v["mms"][0]["vmas"][3];
+        assert_eq!(stack["prev"], json!([{"addr": 0x7fff_ffff_c000u64, "pages": 2, "src": 1}]));
+        assert_eq!(v["mms"][1]["vmas"][1]["prev"], json!([{"addr": 0x7f10_0000_0000u64, "pages": 1, "src": 2}]));
+        // The shared VMAs have none.
+        assert!(v["mms"][0]["vmas"][2].get("prev").is_none());
+        assert!(v["mms"][1]["vmas"][2].get("prev").is_none());
+        assert_eq!(
+            prev_lines(heap),
+            [
+                "    prev 0000000000600000       1 page(s) from src 1",
+                "    prev 0000000000602000       1 page(s) from src 1",
+            ]
+        );
+        assert!(prev_lines(&v["mms"][0]["vmas"][2]).is_empty());
+    }
+
+    #[test]
+    fn live_totals() {
+        let (b, _, _) = live();
+        let s = image::validate(&b).unwrap();
+        assert_eq!(
+            totals_line(&s),
+            "4 task(s), 2 mm(s), 9 VMA(s), 5 page(s) in 5 run(s), 9 open file(s); \
+             live: 2 round(s), 10 page(s) copied while running, 6 referenced page(s) in 5 run(s)"
+        );
+        let j = summary_json(&s);
+        assert_eq!(
+            (j["rounds"].clone(), j["round_sections"].clone(), j["live_pages"].clone(), j["prev_pages"].clone()),
+            (json!(2), json!(4), json!(10), json!(6))
+        );
+        assert_eq!((j["round_runs"].clone(), j["prev_runs"].clone(), j["pages"].clone()), (json!(6), json!(5), json!(5)));
+        // Not a live image: the totals as before.
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build(&mut buf).unwrap();
+        let s = image::validate(&buf[..n]).unwrap();
+        assert!(!totals_line(&s).contains("live"));
+        assert_eq!(summary_json(&s)["live_pages"], 0);
+    }
+
+    #[test]
+    fn page_index_resolves_prev_pages_to_the_latest_round() {
+        use image::sample::{page_byte, round_page_byte};
+        let (b, _, pages) = live();
+        let at = |addr: u64| {
+            let v: Vec<usize> = pages.iter().filter(|(a, _)| *a == addr).map(|(_, o)| *o).collect();
+            assert_eq!(v.len(), 1, "{addr:#x}: {} entries", v.len());
+            v[0]
+        };
+        // Copied in round 1 only, in rounds 1 and 2, written at the end.
+        assert_eq!(b[at(0x60_0000) + 5], round_page_byte(1, 0x60_0000, 5));
+        assert_eq!(b[at(0x60_2000) + 5], round_page_byte(2, 0x60_2000, 5));
+        assert_eq!(b[at(0x60_1000) + 5], page_byte(0x60_1000, 5));
+        assert_eq!(b[at(0x7fff_ffff_c000) + 7], round_page_byte(1, 0x7fff_ffff_c000, 7));
+        assert_eq!(b[at(0x7fff_ffff_d000) + 7], round_page_byte(2, 0x7fff_ffff_d000, 7));
+        // The child's, of src 2.
+        assert_eq!(b[at(0x7f10_0000_0000) + 1], round_page_byte(1, 0x7f10_0000_0000, 1));
+        // A page a round copied that the final image does not reference
+        // (0x60_1000's round copy is superseded by its PAGES) is not
+        // indexed twice; nor are round pages of no PREVPAGES.
+        assert_eq!(pages.iter().filter(|(a, _)| *a == 0x60_1000).count(), 1);
+        // 0x7fff_ffff_e000: round 1 copied it, PAGES rewrote it.
+        assert_eq!(b[at(0x7fff_ffff_e000)], page_byte(0x7fff_ffff_e000, 0));
+        assert_ne!(page_byte(0x7fff_ffff_e000, 0), round_page_byte(1, 0x7fff_ffff_e000, 0));
+    }
 
     #[test]
     fn shm_ids_on_the_vmas() {

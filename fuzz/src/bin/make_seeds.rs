@@ -2,7 +2,8 @@
 //! Writes the seed corpus of the `decode` target into `corpus/decode/`
 //! (or the directory given as the first argument): the sample image (1.5,
 //! with open files, credentials, signals and process state) in both
-//! modes, the 1.4 and 1.3 samples, and a few variants.
+//! modes, the live 1.6 sample, the 1.4 and 1.3 samples, and a few
+//! variants.
 
 use cptrst_image::sample;
 use std::path::PathBuf;
@@ -26,10 +27,12 @@ fn main() -> std::io::Result<()> {
         v.extend_from_slice(img);
         std::fs::write(dir.join(name), v)?;
     }
-    // The 1.4 sample (no THREAD, CREDS, SIGNALS, PROCESS) and the 1.3 one
-    // (FILES records instead of FILE, FDATA, FDS, MAPFILE).
+    // The live 1.6 sample (ROUND sections, PREVPAGES), the 1.4 sample (no
+    // THREAD, CREDS, SIGNALS, PROCESS) and the 1.3 one (FILES records
+    // instead of FILE, FDATA, FDS, MAPFILE).
     type Build = fn(&mut [u8]) -> Result<usize, cptrst_image::EncodeError>;
-    let older: [(&str, Build); 2] = [
+    let older: [(&str, Build); 3] = [
+        ("sample-live-fix", sample::build_live),
         ("sample-v1.4-fix", sample::build_v1_4),
         ("sample-v1.3-fix", sample::build_v1_3),
     ];

@@ -129,6 +129,15 @@ impl Crc32c {
         }
     }
 
+    /// Resumes from the raw running [`state`](Self::state) of a CRC over
+    /// a prefix (the state a caller carries between calls).
+    pub const fn from_state(state: u32) -> Self {
+        Self {
+            state,
+            imp: crc32c_raw,
+        }
+    }
+
     /// Computes further updates with `imp`.
     pub fn set_impl(&mut self, imp: CrcImpl) {
         self.imp = imp;

@@ -6,8 +6,8 @@
 use super::records::regs;
 #[cfg(doc)]
 use super::{
-    Creds, Encoder, Fds, FileData, FileKind, Files, MapFile, OpenFile, PosixTimer, Process,
-    SigAction, Signals, Thread, VmaKind,
+    Creds, Encoder, Fds, FileData, FileKind, Files, MapFile, OpenFile, PosixTimer, PrevPages,
+    Process, Round, SigAction, Signals, Thread, VmaKind,
 };
 
 /// File magic. The first byte is not ASCII (catches 7-bit transports), the
@@ -19,13 +19,15 @@ pub const VERSION_MAJOR: u16 = 1;
 /// minor versions add record types (1.1: FILES, 1.2: SHM, 1.3: THREAD,
 /// skippable; 1.4: FILE, FDATA, FDS, MAPFILE, must-understand, so older
 /// readers refuse a 1.4 image that has them; 1.5: CREDS, SIGNALS, PROCESS,
-/// must-understand, and THREAD required).
+/// must-understand, and THREAD required; 1.6: ROUND and PREVPAGES, the
+/// live checkpoint's, must-understand).
 /// A 1.0 image is valid and simply has no FILES or SHM records, a 1.1
 /// image no SHM records. A 1.4 image has no FILES record (FDS replaces it),
 /// an older one no FILE, FDATA, FDS or MAPFILE record. An image before 1.5
 /// has no CREDS, SIGNALS or PROCESS record, nor the VMA flags
-/// [`VMA_WIPEONFORK`] and [`VMA_LOCKONFAULT`].
-pub const VERSION_MINOR: u16 = 5;
+/// [`VMA_WIPEONFORK`] and [`VMA_LOCKONFAULT`]. An image before 1.6 has no
+/// ROUND or PREVPAGES record; a 1.6 image without them is a 1.5 image.
+pub const VERSION_MINOR: u16 = 6;
 /// The first minor version with FILE, FDATA, FDS and MAPFILE records (and
 /// without FILES).
 pub const VERSION_MINOR_FDT: u16 = 4;
@@ -33,6 +35,10 @@ pub const VERSION_MINOR_FDT: u16 = 4;
 /// THREAD required for every live task), and the VMA flags
 /// [`VMA_WIPEONFORK`] and [`VMA_LOCKONFAULT`].
 pub const VERSION_MINOR_SIG: u16 = 5;
+/// The first minor version with ROUND and PREVPAGES records (a live
+/// checkpoint's pages copied while the tree ran, and the references to
+/// them).
+pub const VERSION_MINOR_LIVE: u16 = 6;
 /// Length of the file header, in bytes.
 pub const HEADER_LEN: usize = 128;
 /// Length of a record header, in bytes.
@@ -120,8 +126,18 @@ pub const RECORD_SIGNALS: u32 = 17;
 /// thread. Must-understand.
 pub const RECORD_PROCESS: u32 = 18;
 
+/// Record type (version 1.6): the start of a live checkpoint's round
+/// section ([`Round`]): the PAGES records after it, up to the next ROUND or
+/// the TREE, are pages of one address space (`src`) copied while the tree
+/// ran. Only between the file header and the TREE. Must-understand.
+pub const RECORD_ROUND: u32 = 19;
+/// Record type (version 1.6): pages of the current VMA whose content is
+/// their latest copy in the ROUND sections of a source ([`PrevPages`]),
+/// among the VMA's PAGES records. Must-understand.
+pub const RECORD_PREVPAGES: u32 = 20;
+
 /// Record flag: a reader that does not know the record type must refuse the
-/// image. Set on every record type of versions 1.0, 1.4 and 1.5; clear on the
+/// image. Set on every record type of versions 1.0, 1.4, 1.5 and 1.6; clear on the
 /// records versions 1.1 to 1.3 add (FILES, SHM, THREAD), which older
 /// readers skip. Each known type has exactly one valid flags value:
 /// [`record_flags`].
@@ -374,6 +390,9 @@ pub const MAX_DUMPABLE: u32 = 2;
 pub const MAX_TIMERS: u32 = 4096;
 /// POSIX timer ids are below this.
 pub const MAX_TIMER_ID: u32 = 65536;
+/// Largest source id of a live checkpoint (ROUND `src`, PREVPAGES `src`):
+/// ids are 1..=this, one per address space of the tree.
+pub const MAX_LIVE_SRCS: u32 = 4096;
 
 /// Signal handler: the default action (`SIG_DFL`).
 pub const SIG_DFL: u64 = 0;
@@ -508,6 +527,10 @@ pub const PROCESS_FIXED_LEN: usize = 2368;
 pub const TIMER_LEN: usize = 64;
 /// Largest PROCESS payload.
 pub const PROCESS_MAX_PAYLOAD: usize = PROCESS_FIXED_LEN + MAX_TIMERS as usize * TIMER_LEN;
+/// Length of a ROUND payload.
+pub const ROUND_PAYLOAD_LEN: usize = 16;
+/// Length of a PREVPAGES payload.
+pub const PREVPAGES_PAYLOAD_LEN: usize = 24;
 /// Largest robust list head length (`struct robust_list_head` is 24 bytes).
 pub const MAX_ROBUST_LIST_LEN: u64 = 4096;
 /// Largest payload of any record, known or not.
@@ -564,12 +587,14 @@ pub fn record_name(kind: u32) -> &'static str {
         RECORD_CREDS => "CREDS",
         RECORD_SIGNALS => "SIGNALS",
         RECORD_PROCESS => "PROCESS",
+        RECORD_ROUND => "ROUND",
+        RECORD_PREVPAGES => "PREVPAGES",
         _ => "unknown",
     }
 }
 
 /// The only valid record flags of a known record type: must-understand for
-/// the 1.0, 1.4 and 1.5 types, none for the types 1.1 to 1.3 add (FILES, SHM,
+/// the 1.0, 1.4, 1.5 and 1.6 types, none for the types 1.1 to 1.3 add (FILES, SHM,
 /// THREAD).
 pub fn record_flags(kind: u32) -> u32 {
     match kind {

@@ -9,6 +9,7 @@ use super::error::EncodeError;
 use super::header::{FileHeader, Trailer};
 use super::records::fdt::{encode_fd_entry, encode_fds, FdEntry, Fds, FileData, MapFile, OpenFile};
 use super::records::files::{FileEntry, Files};
+use super::records::live::{PrevPages, Round};
 use super::records::mm::{Mm, Pages, Shm, Vma};
 use super::records::regs::Regs;
 use super::records::sig::{
@@ -63,6 +64,30 @@ impl Encoder {
             records: 0,
             crc: Crc32c::new(),
         }
+    }
+
+    /// An encoder continuing a stream whose file header (`header`) and
+    /// first records were written before, by another encoder (or another
+    /// call of the module): `offset` bytes and `records` records so far,
+    /// `crc_state` the raw CRC32C state over them (that encoder's
+    /// [`crc_state`](Self::crc_state)). The next piece is a record (not the
+    /// file header). Writing on with it gives the same bytes, and the same
+    /// trailer, as the first encoder would have.
+    pub fn resume(header: FileHeader, offset: u64, records: u64, crc_state: u32) -> Self {
+        Self {
+            header,
+            open: Open::None,
+            offset,
+            records,
+            crc: Crc32c::from_state(crc_state),
+        }
+    }
+
+    /// The raw running CRC32C state over everything written so far (see
+    /// [`CrcImpl`]; no final inversion): what [`resume`](Self::resume)
+    /// takes to continue the stream.
+    pub fn crc_state(&self) -> u32 {
+        self.crc.state()
     }
 
     /// Bytes written so far (the offset of the next piece).
@@ -630,6 +655,35 @@ impl Encoder {
         )
     }
 
+    /// Writes a ROUND record (version 1.6): starts a round section, whose
+    /// pages follow as PAGES records ([`pages`](Self::pages) or
+    /// [`pages_begin`](Self::pages_begin) and [`data`](Self::data)). A
+    /// round of 0, or a src or pid out of range: [`EncodeError::Limit`].
+    pub fn round(&mut self, r: &Round, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.record(
+            RECORD_ROUND,
+            record_flags(RECORD_ROUND),
+            ROUND_PAYLOAD_LEN,
+            buf,
+            |w| r.encode_body(w),
+        )
+    }
+
+    /// Writes a PREVPAGES record (version 1.6), among the PAGES of the
+    /// current VMA. A count out of 1..=[`MAX_PAGES_PER_RUN`], an unaligned
+    /// address, a run above user space or a src out of range:
+    /// [`EncodeError::Limit`].
+    pub fn prev_pages(&mut self, p: &PrevPages, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let h = self.header;
+        self.record(
+            RECORD_PREVPAGES,
+            record_flags(RECORD_PREVPAGES),
+            PREVPAGES_PAYLOAD_LEN,
+            buf,
+            |w| p.encode_body(&h, w),
+        )
+    }
+
     fn pages_len(&self, nr_pages: u64) -> Result<usize, EncodeError> {
         if nr_pages == 0 || nr_pages > MAX_PAGES_PER_RUN {
             return Err(EncodeError::Limit);
@@ -745,6 +799,8 @@ impl Encoder {
             Record::Creds(c) => self.creds_decoded(c, buf),
             Record::Signals(s) => self.signals_decoded(s, buf),
             Record::Process(p) => self.process_decoded(p, buf),
+            Record::Round(r) => self.round(r, buf),
+            Record::PrevPages(p) => self.prev_pages(p, buf),
             Record::Unknown {
                 kind,
                 flags,

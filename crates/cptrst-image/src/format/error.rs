@@ -705,6 +705,108 @@ pub enum ErrorKind {
         /// The task's index in the tree.
         index: u32,
     },
+    /// A ROUND record's round is 0 (rounds start at 1).
+    RoundBadNumber {
+        /// The round found.
+        round: u32,
+    },
+    /// A ROUND record's src is outside 1..=[`MAX_LIVE_SRCS`].
+    RoundBadSrc {
+        /// The src found.
+        src: u32,
+    },
+    /// A ROUND record's pid is outside 1..=[`PID_MAX_LIMIT`].
+    RoundBadPid {
+        /// The pid found.
+        pid: u32,
+    },
+    /// A ROUND record's reserved field is not zero.
+    RoundReserved,
+    /// A ROUND record after the TREE (round sections come between the
+    /// file header and the TREE).
+    RoundAfterTree,
+    /// A ROUND record whose (round, src) is not above the previous ROUND
+    /// record's.
+    RoundNotAscending {
+        /// The round found.
+        round: u32,
+        /// The src found.
+        src: u32,
+        /// The previous ROUND record's round.
+        prev_round: u32,
+        /// The previous ROUND record's src.
+        prev_src: u32,
+    },
+    /// A PAGES record of a round section below the end of the previous
+    /// one of the section (the section's runs are sorted, not overlapping).
+    RoundPagesNotAscending {
+        /// The run's address.
+        addr: u64,
+        /// The end of the previous run of the section.
+        floor: u64,
+    },
+    /// A PAGES record of a round section reaching above user space.
+    RoundPagesInKernelSpace {
+        /// The run's address.
+        addr: u64,
+    },
+    /// A PREVPAGES record's nr_pages is outside 1..=[`MAX_PAGES_PER_RUN`].
+    PrevPagesBadCount {
+        /// The count found.
+        nr_pages: u64,
+    },
+    /// A PREVPAGES record's addr is not a multiple of the page size.
+    PrevPagesUnaligned {
+        /// The address found.
+        addr: u64,
+    },
+    /// A PREVPAGES record's run reaches above user space (or its end
+    /// overflows).
+    PrevPagesInKernelSpace {
+        /// The address found.
+        addr: u64,
+    },
+    /// A PREVPAGES record's src is outside 1..=[`MAX_LIVE_SRCS`].
+    PrevPagesBadSrc {
+        /// The src found.
+        src: u32,
+    },
+    /// A PREVPAGES record's reserved field is not zero.
+    PrevPagesReserved,
+    /// A PREVPAGES record's src has no ROUND section earlier in the image.
+    PrevPagesUnknownSrc {
+        /// The src found.
+        src: u32,
+    },
+    /// A PREVPAGES record's src differs from the src of an earlier
+    /// PREVPAGES record of the same MM group.
+    PrevPagesSrcMismatch {
+        /// The src found.
+        src: u32,
+        /// The src of the MM group's earlier PREVPAGES records.
+        expected: u32,
+    },
+    /// A PREVPAGES record outside any VMA, or not inside the current one.
+    PrevPagesOutsideVma {
+        /// The run's address.
+        addr: u64,
+        /// Its page count.
+        nr_pages: u64,
+    },
+    /// A PREVPAGES record below the end of the previous PAGES or PREVPAGES
+    /// record of its VMA (they are sorted together, not overlapping).
+    PrevPagesNotAscending {
+        /// The run's address.
+        addr: u64,
+        /// The end of the previous run of the VMA.
+        floor: u64,
+    },
+    /// A PREVPAGES record in a VMA of a kind that is never pre-copied
+    /// (only AnonPrivate, FilePrivate, Stack and Heap may have them).
+    PrevPagesBadVmaKind {
+        /// The VMA's kind (its number in the format).
+        kind: u32,
+    },
     /// The trailer's record count is wrong.
     TrailerCountMismatch {
         /// The count in the trailer.
@@ -974,6 +1076,65 @@ impl fmt::Display for ErrorKind {
             ProcessInThread { index } => {
                 write!(f, "task {index}: PROCESS record in a thread")
             }
+            RoundBadNumber { round } => write!(f, "ROUND round {round}, rounds start at 1"),
+            RoundBadSrc { src } => {
+                write!(f, "ROUND src {src} outside 1..={MAX_LIVE_SRCS}")
+            }
+            RoundBadPid { pid } => write!(f, "ROUND pid {pid} outside 1..={PID_MAX_LIMIT}"),
+            RoundReserved => write!(f, "ROUND reserved field not zero"),
+            RoundAfterTree => write!(f, "ROUND record after the TREE"),
+            RoundNotAscending {
+                round,
+                src,
+                prev_round,
+                prev_src,
+            } => write!(
+                f,
+                "ROUND (round {round}, src {src}) not above the previous ROUND's \
+                 (round {prev_round}, src {prev_src})"
+            ),
+            RoundPagesNotAscending { addr, floor } => write!(
+                f,
+                "PAGES of a ROUND section: addr {addr:#x} below the end {floor:#x} \
+                 of the section's previous run"
+            ),
+            RoundPagesInKernelSpace { addr } => write!(
+                f,
+                "PAGES of a ROUND section: run at addr {addr:#x} reaches above user space"
+            ),
+            PrevPagesBadCount { nr_pages } => write!(
+                f,
+                "PREVPAGES nr_pages {nr_pages} outside 1..={MAX_PAGES_PER_RUN}"
+            ),
+            PrevPagesUnaligned { addr } => {
+                write!(f, "PREVPAGES addr {addr:#x} not page-aligned")
+            }
+            PrevPagesInKernelSpace { addr } => {
+                write!(f, "PREVPAGES run at addr {addr:#x} reaches above user space")
+            }
+            PrevPagesBadSrc { src } => {
+                write!(f, "PREVPAGES src {src} outside 1..={MAX_LIVE_SRCS}")
+            }
+            PrevPagesReserved => write!(f, "PREVPAGES reserved field not zero"),
+            PrevPagesUnknownSrc { src } => {
+                write!(f, "PREVPAGES src {src}: no ROUND section of it before")
+            }
+            PrevPagesSrcMismatch { src, expected } => write!(
+                f,
+                "PREVPAGES src {src}, but the MM group's earlier PREVPAGES have src {expected}"
+            ),
+            PrevPagesOutsideVma { addr, nr_pages } => write!(
+                f,
+                "PREVPAGES addr {addr:#x} nr_pages {nr_pages} not inside the current VMA"
+            ),
+            PrevPagesNotAscending { addr, floor } => write!(
+                f,
+                "PREVPAGES addr {addr:#x} below the end {floor:#x} of the VMA's previous run"
+            ),
+            PrevPagesBadVmaKind { kind } => write!(
+                f,
+                "PREVPAGES in a VMA of kind {kind} (only private, stack and heap VMAs)"
+            ),
             TrailerCountMismatch { found, expected } => {
                 write!(f, "trailer record count {found}, expected {expected}")
             }

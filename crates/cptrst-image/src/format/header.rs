@@ -227,9 +227,9 @@ impl RecordHeader {
         Ok(h)
     }
 
-    /// The type is one this version (1.0 to 1.5) defines.
+    /// The type is one this version (1.0 to 1.6) defines.
     pub fn is_known(&self) -> bool {
-        (RECORD_TREE..=RECORD_PROCESS).contains(&self.kind)
+        (RECORD_TREE..=RECORD_PREVPAGES).contains(&self.kind)
     }
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The cptrst checkpoint image format, version 1.5.
+//! The cptrst checkpoint image format, version 1.6.
 //!
 //! This folder is the single definition of the format. It is compiled
 //! twice: into the kernel module as a child module (`#[path] mod image;` on
@@ -14,13 +14,27 @@
 //! The records come in this order:
 //!
 //! ```text
+//! (ROUND PAGES*)*                                                  (1.6, live)
 //! TREE
 //! for each open file id 1..=F:   FILE FDATA*                      (1.4)
 //! for each task, in tree order:  TASK [REGS FPU [FILES|FDS] [THREAD]]  (live tasks only)
 //!                        (1.5):  TASK [REGS FPU [FDS] THREAD CREDS SIGNALS [PROCESS]]
-//! for each mm id 1..=N:          MM (VMA [SHM|MAPFILE] PAGES*)*   (VMAs sorted by address)
+//! for each mm id 1..=N:          MM (VMA [SHM|MAPFILE] (PAGES|PREVPAGES)*)*
+//!                                                   (VMAs sorted by address; PREVPAGES 1.6)
 //! TRAILER                                                          (counts + CRC32C)
 //! ```
+//!
+//! Version 1.6 adds the live checkpoint's records, must-understand: ROUND
+//! ([`Round`]: round, src, pid) starts a round section, the PAGES records
+//! after it being pages of the address space `src` copied during that
+//! round while the tree ran (absolute addresses, sorted, no VMA context);
+//! the sections come between the file header and the TREE, `(round, src)`
+//! strictly increasing. PREVPAGES ([`PrevPages`]: addr, nr_pages, src)
+//! stands among a private, stack or heap VMA's PAGES, sorted with them:
+//! its pages' content is their latest copy in the round sections of
+//! `src`, one src per MM group. A 1.6 image without them is a 1.5 image.
+//! [`Encoder::resume`] continues a stream written by earlier calls (the
+//! module writes a live image in several ioctls).
 //!
 //! Version 1.5 adds a live task's credentials and signal state and its
 //! process's, as must-understand records: CREDS ([`Creds`]: capability
@@ -84,7 +98,8 @@
 //! - `header.rs`: the frame ([`FileHeader`], [`RecordHeader`], [`Trailer`]);
 //! - `records/`: one file per kind of state ([`Tree`]; [`Task`], [`Fpu`],
 //!   [`Thread`]; [`Regs`] and the register layout [`regs`]; [`Mm`],
-//!   [`Vma`], [`Pages`], [`Shm`]; [`Files`]; [`OpenFile`], [`FileData`],
+//!   [`Vma`], [`Pages`], [`Shm`]; [`Round`], [`PrevPages`] in `live.rs`;
+//!   [`Files`]; [`OpenFile`], [`FileData`],
 //!   [`Fds`], [`MapFile`] in `fdt.rs`; [`Creds`], [`Signals`], [`Process`]
 //!   in `sig.rs`), the [`Record`] enum and [`decode_record`];
 //! - `encoder.rs`: [`Encoder`];
@@ -115,6 +130,7 @@ pub use header::{FileHeader, RecordHeader, Trailer};
 pub use reader::{validate, Item, Reader};
 pub use records::fdt::{FdEntry, Fds, FileData, FileKind, MapFile, OpenFile};
 pub use records::files::{FileEntry, Files, FilesIter};
+pub use records::live::{PrevPages, Round};
 pub use records::mm::{Auxv, AuxvIter, Mm, Pages, Shm, Vma, VmaKind};
 pub use records::regs::{self, Regs};
 pub use records::sig::{

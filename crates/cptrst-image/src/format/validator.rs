@@ -8,6 +8,7 @@ use super::consts::*;
 use super::error::{Error, ErrorKind};
 use super::header::{FileHeader, RecordHeader, Trailer};
 use super::records::fdt::{Fds, FileData, MapFile, OpenFile};
+use super::records::live::{PrevPages, Round};
 use super::records::mm::{Mm, Pages, Shm, Vma, VmaKind};
 use super::records::sig::{Process, Signals};
 use super::records::task::Task;
@@ -57,15 +58,31 @@ pub struct Summary {
     pub mms: u32,
     /// VMA records.
     pub vmas: u64,
-    /// PAGES records.
+    /// PAGES records of the VMAs (not those of a live image's round
+    /// sections: [`round_runs`](Self::round_runs)).
     pub page_runs: u64,
-    /// Pages in all PAGES records.
+    /// Pages in the PAGES records of the VMAs.
     pub pages: u64,
     /// Distinct shmem objects named by SHM records (the largest id; 0 in
     /// an image without SHM).
     pub shm_objects: u64,
     /// FILE records (open file objects; 0 in an image before 1.4).
     pub files: u32,
+    /// The highest round of the ROUND records (0 in an image that is not
+    /// live).
+    pub rounds: u32,
+    /// ROUND records (round sections).
+    pub round_sections: u32,
+    /// PAGES records of the round sections (not in [`page_runs`](Self::page_runs)).
+    pub round_runs: u64,
+    /// Pages in the PAGES records of the round sections (copied while the
+    /// tree ran; not in [`pages`](Self::pages)).
+    pub round_pages: u64,
+    /// PREVPAGES records.
+    pub prev_runs: u64,
+    /// Pages in the PREVPAGES records (their content is in the round
+    /// sections).
+    pub prev_pages: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +176,24 @@ pub struct Validator<'t> {
     /// The last known record was a thread's SIGNALS (a PROCESS now is
     /// refused as [`ErrorKind::ProcessInThread`]).
     thread_signals: bool,
+    /// The current round section's ROUND (until the TREE).
+    round: Option<Round>,
+    /// The end of the current round section's last PAGES run.
+    round_floor: u64,
+    /// The srcs that have a ROUND section so far, bit `src - 1`.
+    round_srcs: [u64; (MAX_LIVE_SRCS as usize).div_ceil(64)],
+    /// The kind of the current VMA (its number; 0 before the first).
+    cur_vma_kind: u32,
+    /// The src of the current MM group's PREVPAGES records (0: none yet).
+    mm_src: u32,
+    /// The highest round; ROUND records; their PAGES runs and pages.
+    rounds: u32,
+    round_sections: u32,
+    round_runs: u64,
+    round_pages: u64,
+    /// PREVPAGES records and their pages.
+    prev_runs: u64,
+    prev_pages: u64,
 }
 
 impl Default for Validator<'_> {
@@ -207,6 +242,17 @@ impl<'t> Validator<'t> {
             may_mapfile: false,
             pad_left: 0,
             thread_signals: false,
+            round: None,
+            round_floor: 0,
+            round_srcs: [0; (MAX_LIVE_SRCS as usize).div_ceil(64)],
+            cur_vma_kind: 0,
+            mm_src: 0,
+            rounds: 0,
+            round_sections: 0,
+            round_runs: 0,
+            round_pages: 0,
+            prev_runs: 0,
+            prev_pages: 0,
         }
     }
 
@@ -255,6 +301,17 @@ impl<'t> Validator<'t> {
     /// FILE records so far (the largest FILE id an FDS or MAPFILE may name).
     pub fn files(&self) -> u32 {
         self.nfiles
+    }
+
+    /// The ROUND record of the round section being read: from a ROUND
+    /// record to the TREE (a PAGES record fed meanwhile belongs to it, at
+    /// an absolute address of its src's address space); else `None`.
+    pub fn round(&self) -> Option<Round> {
+        if self.tree.is_none() {
+            self.round
+        } else {
+            None
+        }
     }
 
     /// The header of the current (last fed) record and its offset.
@@ -434,6 +491,13 @@ impl<'t> Validator<'t> {
         if sig && minor < VERSION_MINOR_SIG {
             return Err(ErrorKind::RecordNewerThanImage { minor });
         }
+        let live = matches!(h.kind, RECORD_ROUND | RECORD_PREVPAGES);
+        if live && minor < VERSION_MINOR_LIVE {
+            return Err(ErrorKind::RecordNewerThanImage { minor });
+        }
+        if h.kind == RECORD_ROUND && self.tree.is_some() {
+            return Err(ErrorKind::RoundAfterTree);
+        }
         if core::mem::take(&mut self.thread_signals) && h.kind == RECORD_PROCESS {
             return Err(ErrorKind::ProcessInThread {
                 index: self.next_task.saturating_sub(1),
@@ -443,10 +507,14 @@ impl<'t> Validator<'t> {
             return Err(ErrorKind::FilesInNewImage { minor });
         }
         let expected = self.expected();
-        let pages_ok = h.kind == RECORD_PAGES
+        // PAGES and PREVPAGES in an MM group (the VMA is checked in
+        // `place`); PAGES in a round section; ROUND before the TREE.
+        let pages_ok = matches!(h.kind, RECORD_PAGES | RECORD_PREVPAGES)
             && self.stage == TaskStage::None
             && self.next_task == self.ntasks
             && self.mms_done > 0;
+        let round_ok = (h.kind == RECORD_ROUND || (h.kind == RECORD_PAGES && self.round.is_some()))
+            && self.tree.is_none();
         let files_ok = (matches!(h.kind, RECORD_FILES | RECORD_FDS)
             && self.stage == TaskStage::MayFiles)
             || (h.kind == RECORD_THREAD
@@ -457,7 +525,8 @@ impl<'t> Validator<'t> {
         let file_ok = matches!(h.kind, RECORD_FILE | RECORD_FDATA)
             && self.tree.is_some()
             && self.next_task == 0;
-        if h.kind != expected && !pages_ok && !files_ok && !shm_ok && !mapfile_ok && !file_ok {
+        let ok = pages_ok || round_ok || files_ok || shm_ok || mapfile_ok || file_ok;
+        if h.kind != expected && !ok {
             return Err(ErrorKind::OutOfOrder { expected });
         }
         // The FILES slot closes at the next known record, whatever it is;
@@ -588,7 +657,10 @@ impl<'t> Validator<'t> {
             Record::Shm(s) => self.place_shm(s)?,
             Record::Mm(m) => self.place_mm(m)?,
             Record::Vma(v) => self.place_vma(v)?,
+            Record::Pages(p) if self.tree.is_none() => self.place_round_pages(p, file)?,
             Record::Pages(p) => self.place_pages(p, file)?,
+            Record::Round(r) => self.place_round(r)?,
+            Record::PrevPages(p) => self.place_prev_pages(p, file)?,
             Record::Trailer(t) => self.check_trailer(t)?,
             Record::Tree(_) | Record::Unknown { .. } => {}
         }
@@ -791,7 +863,9 @@ impl<'t> Validator<'t> {
         self.mms_done = expected;
         self.vmas_left = m.nr_vmas;
         self.cur_vma = None;
+        self.cur_vma_kind = 0;
         self.prev_vma = None;
+        self.mm_src = 0;
         Ok(())
     }
 
@@ -807,6 +881,7 @@ impl<'t> Validator<'t> {
         }
         self.vmas_left = self.vmas_left.saturating_sub(1);
         self.cur_vma = Some((v.start, v.end));
+        self.cur_vma_kind = v.kind.as_u32();
         self.prev_vma = self.cur_vma;
         self.may_shm = v.kind == VmaKind::SharedAnon;
         self.may_mapfile = v.kind.has_path();
@@ -828,6 +903,99 @@ impl<'t> Validator<'t> {
         self.pages_floor = end;
         self.page_runs = self.page_runs.saturating_add(1);
         self.pages = self.pages.saturating_add(p.nr_pages);
+        Ok(())
+    }
+
+    /// A ROUND: (round, src) above the previous ROUND's; opens its
+    /// section.
+    fn place_round(&mut self, r: &Round) -> Result<(), ErrorKind> {
+        if let Some(p) = self.round {
+            if (r.round, r.src) <= (p.round, p.src) {
+                return Err(ErrorKind::RoundNotAscending {
+                    round: r.round,
+                    src: r.src,
+                    prev_round: p.round,
+                    prev_src: p.src,
+                });
+            }
+        }
+        if let Some((w, bit)) = src_bit(r.src) {
+            if let Some(word) = self.round_srcs.get_mut(w) {
+                *word |= bit;
+            }
+        }
+        self.round = Some(*r);
+        self.round_floor = 0;
+        self.rounds = self.rounds.max(r.round);
+        self.round_sections = self.round_sections.saturating_add(1);
+        Ok(())
+    }
+
+    /// A PAGES run of a round section: in user space, above the previous
+    /// run of the section.
+    fn place_round_pages(&mut self, p: &Pages<'_>, file: &FileHeader) -> Result<(), ErrorKind> {
+        let end = p
+            .end(file.page_size)
+            .filter(|&e| e <= file.user_space_end())
+            .ok_or(ErrorKind::RoundPagesInKernelSpace { addr: p.addr })?;
+        if p.addr < self.round_floor {
+            return Err(ErrorKind::RoundPagesNotAscending {
+                addr: p.addr,
+                floor: self.round_floor,
+            });
+        }
+        self.round_floor = end;
+        self.round_runs = self.round_runs.saturating_add(1);
+        self.round_pages = self.round_pages.saturating_add(p.nr_pages);
+        Ok(())
+    }
+
+    /// A PREVPAGES run: in a private, stack or heap VMA, inside it, above
+    /// the VMA's previous PAGES or PREVPAGES run; of a src that has a
+    /// ROUND section, the same for the whole MM group.
+    fn place_prev_pages(&mut self, p: &PrevPages, file: &FileHeader) -> Result<(), ErrorKind> {
+        let outside = ErrorKind::PrevPagesOutsideVma {
+            addr: p.addr,
+            nr_pages: p.nr_pages,
+        };
+        let (vs, ve) = self.cur_vma.ok_or(outside)?;
+        let precopied = [
+            VmaKind::AnonPrivate,
+            VmaKind::FilePrivate,
+            VmaKind::Stack,
+            VmaKind::Heap,
+        ];
+        if !precopied.iter().any(|k| k.as_u32() == self.cur_vma_kind) {
+            return Err(ErrorKind::PrevPagesBadVmaKind {
+                kind: self.cur_vma_kind,
+            });
+        }
+        let end = p.end(file.page_size).ok_or(outside)?;
+        if p.addr < vs || end > ve {
+            return Err(outside);
+        }
+        if p.addr < self.pages_floor {
+            return Err(ErrorKind::PrevPagesNotAscending {
+                addr: p.addr,
+                floor: self.pages_floor,
+            });
+        }
+        let seen = src_bit(p.src)
+            .and_then(|(w, bit)| Some(self.round_srcs.get(w)? & bit != 0))
+            .unwrap_or(false);
+        if !seen {
+            return Err(ErrorKind::PrevPagesUnknownSrc { src: p.src });
+        }
+        if self.mm_src != 0 && p.src != self.mm_src {
+            return Err(ErrorKind::PrevPagesSrcMismatch {
+                src: p.src,
+                expected: self.mm_src,
+            });
+        }
+        self.mm_src = p.src;
+        self.pages_floor = end;
+        self.prev_runs = self.prev_runs.saturating_add(1);
+        self.prev_pages = self.prev_pages.saturating_add(p.nr_pages);
         Ok(())
     }
 
@@ -931,6 +1099,12 @@ impl<'t> Validator<'t> {
                 pages: self.pages,
                 shm_objects: self.shm_max,
                 files: self.nfiles,
+                rounds: self.rounds,
+                round_sections: self.round_sections,
+                round_runs: self.round_runs,
+                round_pages: self.round_pages,
+                prev_runs: self.prev_runs,
+                prev_pages: self.prev_pages,
             }),
             (Step::Header, _) | (_, None) => {
                 self.fail(Error::new(0, 0, ErrorKind::TruncatedHeader))
@@ -945,4 +1119,11 @@ impl<'t> Validator<'t> {
             }
         }
     }
+}
+
+/// The word and bit of `src` (1..=[`MAX_LIVE_SRCS`]) in the validator's
+/// bitmap of srcs; `None` for an invalid src.
+fn src_bit(src: u32) -> Option<(usize, u64)> {
+    let i = src.checked_sub(1).filter(|&i| i < MAX_LIVE_SRCS)?;
+    Some(((i / 64) as usize, 1u64 << (i % 64)))
 }

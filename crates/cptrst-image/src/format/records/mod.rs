@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The records: one submodule per kind of state (the TREE; a task's
 //! TASK, REGS, FPU, THREAD; an mm's MM, VMA, PAGES, SHM; FILES; the open
-//! files' FILE, FDATA, FDS, MAPFILE; a task's CREDS, SIGNALS, PROCESS), the
+//! files' FILE, FDATA, FDS, MAPFILE; a task's CREDS, SIGNALS, PROCESS; a
+//! live checkpoint's ROUND and PREVPAGES), the
 //! [`Record`] enum of them all, and [`decode_record`], which decodes one
 //! payload and checks what the record alone can tell.
 //!
@@ -11,6 +12,7 @@
 
 pub(super) mod fdt;
 pub(super) mod files;
+pub(super) mod live;
 pub(super) mod mm;
 pub mod regs;
 pub(super) mod sig;
@@ -25,6 +27,7 @@ use super::header::{FileHeader, RecordHeader, Trailer};
 use super::wire::to_u64;
 use fdt::{Fds, FileData, MapFile, OpenFile};
 use files::Files;
+use live::{PrevPages, Round};
 use mm::{Mm, Pages, Shm, Vma};
 use regs::Regs;
 use sig::{Creds, Process, Signals};
@@ -70,6 +73,10 @@ pub enum Record<'a> {
     Signals(Signals<'a>),
     /// PROCESS (version 1.5).
     Process(Process<'a>),
+    /// ROUND (version 1.6).
+    Round(Round),
+    /// PREVPAGES (version 1.6).
+    PrevPages(PrevPages),
     /// A record of a type this version does not define, skipped.
     Unknown {
         /// Its type.
@@ -104,6 +111,8 @@ impl Record<'_> {
             Record::Creds(_) => RECORD_CREDS,
             Record::Signals(_) => RECORD_SIGNALS,
             Record::Process(_) => RECORD_PROCESS,
+            Record::Round(_) => RECORD_ROUND,
+            Record::PrevPages(_) => RECORD_PREVPAGES,
             Record::Unknown { kind, .. } => *kind,
         }
     }
@@ -165,6 +174,8 @@ pub(super) fn check_len(hdr: &RecordHeader, file: &FileHeader) -> Result<(), Err
         RECORD_CREDS => (CREDS_FIXED_LEN, CREDS_MAX_PAYLOAD),
         RECORD_SIGNALS => (SIGNALS_FIXED_LEN, SIGNALS_MAX_PAYLOAD),
         RECORD_PROCESS => (PROCESS_FIXED_LEN, PROCESS_MAX_PAYLOAD),
+        RECORD_ROUND => (ROUND_PAYLOAD_LEN, ROUND_PAYLOAD_LEN),
+        RECORD_PREVPAGES => (PREVPAGES_PAYLOAD_LEN, PREVPAGES_PAYLOAD_LEN),
         _ => (TRAILER_PAYLOAD_LEN, TRAILER_PAYLOAD_LEN),
     };
     let (min, max) = (to_u64(min), to_u64(max));
@@ -220,6 +231,8 @@ pub(super) fn decode_known<'a>(
         RECORD_CREDS => Record::Creds(Creds::decode(p)?),
         RECORD_SIGNALS => Record::Signals(Signals::decode(p)?),
         RECORD_PROCESS => Record::Process(Process::decode(p)?),
+        RECORD_ROUND => Record::Round(Round::decode(p)?),
+        RECORD_PREVPAGES => Record::PrevPages(PrevPages::decode(p, file)?),
         _ => Record::Trailer(Trailer::decode(p)?),
     })
 }
