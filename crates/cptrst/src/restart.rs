@@ -306,10 +306,21 @@ fn read_head(fd: RawFd, b: &mut Builder) -> Result<Head, HeadError> {
                 v.feed_data(&buf[..n]).map_err(HeadError::Image)?;
                 off += n as u64;
             }
+            // A live image's ROUND sections (1.6): ROUND records and their
+            // PAGES, before the TREE; the module reads them (pass 1).
+            Expect::Payload(len) => {
+                let mut buf = vec![0u8; len as usize];
+                let n = pread_full(fd, &mut buf, off).map_err(HeadError::Io)?;
+                if n == 0 {
+                    return Err(cut(&mut v, "before its TREE"));
+                }
+                v.feed_payload(&buf[..n]).map_err(HeadError::Image)?;
+                off += n as u64;
+            }
             Expect::Tree(len) => break len,
             Expect::Failed(e) => return Err(HeadError::Image(e)),
             // The validator asks for the TREE before any other known record.
-            Expect::Header | Expect::Payload(_) | Expect::End => {
+            Expect::Header | Expect::End => {
                 return Err(HeadError::Io(std::io::Error::other("unexpected validator state before the TREE")));
             }
         }
