@@ -1713,6 +1713,29 @@ mod tests {
         assert_eq!(b.files().len(), 9);
     }
 
+    /// A live image (1.6): its ROUND sections before the TREE are read
+    /// through (the module takes them); cut inside them, refused.
+    #[test]
+    fn reads_the_head_of_a_live_image() {
+        let mut buf = vec![0u8; image::sample::SAMPLE_MAX_LEN];
+        let n = image::sample::build_live(&mut buf).unwrap();
+        let img = &buf[..n];
+        let fd = copy_to_memfd(&mut pipe_with(img.to_vec()), "pipe").unwrap();
+        let head = read_head(fd.as_raw_fd(), &mut Builder::new(Build::Nothing, false)).unwrap();
+        assert!(!head.tree.is_empty());
+        let tree = image::Reader::new(img)
+            .unwrap()
+            .map(|i| i.unwrap())
+            .find(|i| i.record.kind() == image::RECORD_TREE)
+            .map(|i| i.offset as usize)
+            .unwrap();
+        assert!(tree > image::HEADER_LEN + 32, "no ROUND section before the TREE at {tree}");
+        for cut in (image::HEADER_LEN..tree).step_by(37) {
+            let fd = copy_to_memfd(&mut pipe_with(img[..cut].to_vec()), "pipe").unwrap();
+            assert!(read_head(fd.as_raw_fd(), &mut Builder::new(Build::Nothing, false)).is_err(), "cut at {cut} of {tree}");
+        }
+    }
+
     /// A 1.3 image: no files, as before.
     #[test]
     fn reads_a_head_without_files() {
