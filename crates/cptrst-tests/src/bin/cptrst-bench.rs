@@ -4,7 +4,8 @@
 //! ```text
 //! cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...]
 //!              [--threads N,...] [--files N,...] [--pipelines N,...]
-//!              [--signals N,...] [--tools cptrst,criu] [--perf]
+//!              [--signals N,...] [--live MIB,...] [--criu-predumps N]
+//!              [--tools cptrst,criu] [--perf]
 //! ```
 //!
 //! For each workload (cptrst-testprog `mem-check MIB`, `tree-check N`,
@@ -13,6 +14,13 @@
 //! holding 1 MiB in all), `sig-bench N 100` (every signal that can be
 //! caught handled, N real-time signals queued, 100 POSIX timers): programs
 //! that check their own state after a restart)
+//! and, with `--live MIB`, two workloads of MIB MiB checkpointed live,
+//! each tool in its matching mode (`cptrst checkpoint --live`; CRIU's
+//! `pre-dump --track-mem` rounds, `--criu-predumps` of them, then `dump
+//! --track-mem --prev-images-dir`): `mem-check MIB` (idle memory) and
+//! `live-writer PAGES PAGES/100` (a writer that rewrites 1 % of its pages
+//! every 100 ms while it is checkpointed, and checks every page after the
+//! restart),
 //! and each repetition, it runs every tool in turn (the order alternating
 //! between repetitions) on a fresh instance of the workload:
 //! - checkpoint: `cptrst checkpoint PID -o IMG --kill --stats F` or `criu
@@ -75,6 +83,10 @@ enum Work {
     Files(usize),
     Pipeline(usize),
     Signals(usize),
+    /// MiB of idle memory, checkpointed live.
+    LiveIdle(usize),
+    /// MiB written at 1 % of the pages per 100 ms, checkpointed live.
+    LiveDirty(usize),
 }
 
 /// The POSIX timers of a `sig-bench` workload.
@@ -92,7 +104,14 @@ impl Work {
             Work::Files(n) => format!("{n} files"),
             Work::Pipeline(n) => format!("pipeline of {n}"),
             Work::Signals(n) => format!("{n} signals"),
+            Work::LiveIdle(m) => format!("live idle {m}M"),
+            Work::LiveDirty(m) => format!("live 1%/100ms {m}M"),
         }
+    }
+
+    /// Checkpointed live (each tool in its pre-copy mode)?
+    fn live(self) -> bool {
+        matches!(self, Work::LiveIdle(_) | Work::LiveDirty(_))
     }
 
     fn args(self, dir: &str) -> Vec<String> {
@@ -103,6 +122,11 @@ impl Work {
             Work::Files(n) => vec!["open-files-check".into(), n.to_string(), format!("{dir}/open-files")],
             Work::Pipeline(n) => vec!["pipeline-check".into(), n.to_string(), PIPELINE_BYTES.to_string()],
             Work::Signals(n) => vec!["sig-bench".into(), n.to_string(), SIGNALS_TIMERS.to_string()],
+            Work::LiveIdle(m) => vec!["mem-check".into(), m.to_string()],
+            Work::LiveDirty(m) => {
+                let pages = m * 256;
+                vec!["live-writer".into(), pages.to_string(), (pages / 100).max(1).to_string()]
+            }
         }
     }
 }
@@ -116,6 +140,8 @@ struct Opts {
     files: Vec<usize>,
     pipelines: Vec<usize>,
     signals: Vec<usize>,
+    live: Vec<usize>,
+    criu_predumps: usize,
     tools: Vec<ToolKind>,
     perf: bool,
 }
@@ -123,7 +149,7 @@ struct Opts {
 fn usage(msg: &str) -> ! {
     eprintln!("cptrst-bench: {msg}");
     eprintln!(
-        "usage: cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...] [--threads N,...] [--files N,...] [--pipelines N,...] [--signals N,...] [--tools cptrst,criu] [--perf]"
+        "usage: cptrst-bench [--reps N] [--dir DIR] [--mem MIB,...] [--trees N,...] [--threads N,...] [--files N,...] [--pipelines N,...] [--signals N,...] [--live MIB,...] [--criu-predumps N] [--tools cptrst,criu] [--perf]"
     );
     std::process::exit(2)
 }
@@ -152,6 +178,8 @@ fn parse() -> Opts {
         files: vec![1000],
         pipelines: vec![10],
         signals: vec![1000],
+        live: vec![1024],
+        criu_predumps: 2,
         tools: vec![ToolKind::Cptrst, ToolKind::Criu],
         perf: false,
     };
@@ -166,6 +194,10 @@ fn parse() -> Opts {
             "--files" => o.files = list(it.next(), "--files", 60000),
             "--pipelines" => o.pipelines = list(it.next(), "--pipelines", 100),
             "--signals" => o.signals = list(it.next(), "--signals", 8000),
+            "--live" => o.live = list(it.next(), "--live", 16384),
+            "--criu-predumps" => {
+                o.criu_predumps = list(it.next(), "--criu-predumps", 16).first().copied().unwrap_or_else(|| usage("--criu-predumps 0"))
+            }
             "--tools" => {
                 let s = it.next().unwrap_or_else(|| usage("--tools needs a list"));
                 o.tools = s
@@ -450,7 +482,7 @@ fn criu_stat(text: &str, name: &str) -> Option<f64> {
 }
 
 /// One checkpoint, restart and check of `w` by `tool`.
-fn one(tool: ToolKind, w: Work, dir: &str, perf: bool) -> Result<Sample, String> {
+fn one(tool: ToolKind, w: Work, dir: &str, perf: bool, predumps: usize) -> Result<Sample, String> {
     let live = start(w, dir)?;
     let (o, e) = (format!("{dir}/tool.out"), format!("{dir}/tool.err"));
     let img = format!("{dir}/{}.img", tool.name());
@@ -461,7 +493,12 @@ fn one(tool: ToolKind, w: Work, dir: &str, perf: bool) -> Result<Sample, String>
         ToolKind::Cptrst => {
             let stats = format!("{dir}/stats.json");
             let what = format!("cptrst checkpoint, {}", w.name());
-            let r = run_maybe_perf(perf, &what, "cptrst", &["checkpoint", &live.pid.to_string(), "-o", &img, "--kill", "--stats", &stats], &o, &e)?;
+            let pid = live.pid.to_string();
+            let mut a = vec!["checkpoint", &pid, "-o", &img, "--kill", "--stats", &stats];
+            if w.live() {
+                a.push("--live");
+            }
+            let r = run_maybe_perf(perf, &what, "cptrst", &a, &o, &e)?;
             if status_ok(r.status) {
                 let v: Value = serde_json::from_str(&read(&stats)).map_err(|e| format!("cptrst --stats: {e}"))?;
                 s.frozen_s = v["frozen_us"].as_f64().unwrap_or(f64::NAN) / 1e6;
@@ -470,18 +507,56 @@ fn one(tool: ToolKind, w: Work, dir: &str, perf: bool) -> Result<Sample, String>
             r
         }
         ToolKind::Criu => {
-            std::fs::create_dir_all(&img).map_err(|e| format!("{img}: {e}"))?;
+            // Live: pre-dump rounds into img/pre1, img/pre2, ..., each
+            // with the one before as its parent, then the dump into
+            // img/final. Every step freezes the tree: the frozen time is
+            // their sum, the wall time too, the image all the directories.
+            let steps = if w.live() { predumps + 1 } else { 1 };
+            let pid = live.pid.to_string();
             let log = format!("{dir}/criu-dump.log");
-            let what = format!("criu dump, {}", w.name());
-            let r = run_maybe_perf(perf, &what, "criu", &["dump", "-t", &live.pid.to_string(), "-D", &img, "-o", &log, "--display-stats"], &o, &e)?;
-            if status_ok(r.status) {
+            let mut total = Ran { secs: 0.0, status: 0, maxrss_kib: 0.0 };
+            s.frozen_s = 0.0;
+            for step in 1..=steps {
+                let last = step == steps;
+                let sub = if !w.live() {
+                    img.clone()
+                } else if last {
+                    format!("{img}/final")
+                } else {
+                    format!("{img}/pre{step}")
+                };
+                std::fs::create_dir_all(&sub).map_err(|e| format!("{sub}: {e}"))?;
+                let parent = format!("../pre{}", step - 1);
+                let mut a = vec![if last { "dump" } else { "pre-dump" }, "-t", &pid, "-D", &sub, "-o", &log, "--display-stats"];
+                if w.live() {
+                    a.push("--track-mem");
+                    if step > 1 {
+                        a.extend(["--prev-images-dir", &parent]);
+                    }
+                }
+                let what = format!("criu {}, {}", a[0], w.name());
+                let r = run_maybe_perf(perf, &what, "criu", &a, &o, &e)?;
+                total.secs += r.secs;
+                total.status = r.status;
+                total.maxrss_kib = total.maxrss_kib.max(r.maxrss_kib);
+                if !status_ok(r.status) {
+                    break;
+                }
                 let out = read(&o) + &read(&e);
                 let freezing = criu_stat(&out, "Freezing time").ok_or_else(|| format!("no freezing time in criu's stats:\n{out}"))?;
                 let frozen = criu_stat(&out, "Frozen time").ok_or_else(|| format!("no frozen time in criu's stats:\n{out}"))?;
-                s.frozen_s = freezing + frozen;
-                s.image_bytes = dir_bytes(&img) as f64;
+                s.frozen_s += freezing + frozen;
             }
-            r
+            if status_ok(total.status) {
+                s.image_bytes = if w.live() {
+                    std::fs::read_dir(&img)
+                        .map(|d| d.filter_map(Result::ok).map(|e| dir_bytes(&e.path().to_string_lossy())).sum::<u64>())
+                        .unwrap_or(0) as f64
+                } else {
+                    dir_bytes(&img) as f64
+                };
+            }
+            total
         }
     };
     if !status_ok(ck.status) {
@@ -499,7 +574,7 @@ fn one(tool: ToolKind, w: Work, dir: &str, perf: bool) -> Result<Sample, String>
             perf,
             &format!("criu restore, {}", w.name()),
             "criu",
-            &["restore", "-D", &img, "-d", "-o", &format!("{dir}/criu-restore.log")],
+            &["restore", "-D", &if w.live() { format!("{img}/final") } else { img.clone() }, "-d", "-o", &format!("{dir}/criu-restore.log")],
             &o,
             &e,
         )?,
@@ -660,6 +735,7 @@ fn main() {
     works.extend(o.files.iter().map(|&n| Work::Files(n)));
     works.extend(o.pipelines.iter().map(|&n| Work::Pipeline(n)));
     works.extend(o.signals.iter().map(|&n| Work::Signals(n)));
+    works.extend(o.live.iter().flat_map(|&m| [Work::LiveIdle(m), Work::LiveDirty(m)]));
 
     let mut copies = serde_json::Map::new();
     for &m in &o.mem {
@@ -682,7 +758,7 @@ fn main() {
                 let ti = if rep % 2 == 0 { k } else { o.tools.len() - 1 - k };
                 let tool = o.tools[ti];
                 eprint!("cptrst-bench: {} rep {} {}: ", w.name(), rep + 1, tool.name());
-                match one(tool, w, &o.dir, o.perf) {
+                match one(tool, w, &o.dir, o.perf, o.criu_predumps) {
                     Ok(s) => {
                         eprintln!("checkpoint {:.3} s, restart {:.3} s", s.checkpoint_s, s.restart_s);
                         samples[ti].push(s);
@@ -719,6 +795,8 @@ fn main() {
             Work::Files(n) => ("files", n),
             Work::Pipeline(n) => ("pipeline", n),
             Work::Signals(n) => ("signals", n),
+            Work::LiveIdle(m) => ("live-idle", m),
+            Work::LiveDirty(m) => ("live-dirty", m),
         };
         results.push(json!({"workload": w.name(), "kind": kind, "size": size, "tools": tools}));
     }
