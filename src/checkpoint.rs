@@ -141,6 +141,7 @@ fn run(args: &CheckpointArgs, live: Option<&mut LiveArgs>, why: &mut Option<Fail
             out
         }
     };
+    // A final call continues a stream past its header (LiveArgs::check).
     if out.at_start() {
         return Err(code::EINVAL);
     }

@@ -15,6 +15,13 @@
 //! same object (a mapping inherited across fork), numbered 1, 2, ... in
 //! order of first appearance ([`ShmIds`]). Each mapper's pages are still
 //! dumped.
+//!
+//! A live checkpoint: its rounds copy, while the tree runs, the present
+//! pages of the private VMAs inside the caller's ranges ([`write_round`]:
+//! each page copied into the buffer before it is checksummed); its final
+//! call dumps, in an address space with rounds, only the pages inside the
+//! dirty ranges and writes PREVPAGES runs for the other present pages
+//! ([`LiveMm`], `write_pages_live`).
 
 use kernel::error::code;
 use kernel::page::PAGE_SIZE;

@@ -46,7 +46,8 @@ impl SrcRef {
     /// disjoint.
     ///
     /// # Errors
-    /// `EINVAL` naming the source and the range, `EFAULT`, `ENOMEM`.
+    /// `EINVAL` naming the source and the range, `EFAULT`, `ENOMEM`,
+    /// `EINTR` on a signal.
     pub(crate) fn ranges(&self) -> Result<KVVec<(u64, u64)>, Fail> {
         let n = self.nr_ranges as usize;
         let mut out = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
@@ -62,6 +63,9 @@ impl SrcRef {
         let mut last_end = 0u64;
         let mut k = 0usize;
         while k < n {
+            if crate::signal::current_pending() {
+                return Err(code::EINTR.into());
+            }
             let m = (n - k).min(RANGE_CHUNK);
             let chunk = &mut buf[..m * 16];
             r.read_slice(chunk).map_err(|e| {

@@ -137,7 +137,7 @@ impl OpsTable {
 }
 
 /// Copies an argument block from user space.
-pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
+fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
     UserSlice::new(arg, core::mem::size_of::<T>())
         .reader()
         .read::<T>()
