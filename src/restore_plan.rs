@@ -250,6 +250,9 @@ impl RoundIndex {
         let n = usize::try_from(nr).map_err(|_| code::EFBIG)?;
         self.entries.reserve(n, GFP_KERNEL_ACCOUNT)?;
         for i in 0..nr {
+            if i % 4096 == 4095 {
+                crate::task::cond_resched();
+            }
             let a = addr + i * ps;
             let key = Self::key(src, a).ok_or_else(|| {
                 fail!(
@@ -1543,6 +1546,9 @@ impl Walker<'_> {
             .ok_or_else(|| fail!(code::EINVAL, "{}: no MM", at))?;
         let mut added = 0usize;
         for i in 0..p.nr_pages {
+            if i % 4096 == 4095 {
+                crate::task::cond_resched();
+            }
             let a = p.addr + i * ps;
             let data = self.rounds.latest(p.src, a).ok_or_else(|| {
                 fail!(

@@ -519,6 +519,16 @@ impl TaskExt for Task {
     }
 }
 
+/// Lets the scheduler run another task if one should (the kernel's
+/// `cond_resched()`): long loops of the module call it every few thousand
+/// steps, since the kernels it runs on may not preempt kernel code.
+/// Process context only, no spinlock held: it may sleep.
+pub(crate) fn cond_resched() {
+    // SAFETY: `__cond_resched` (exported) only yields the CPU; every
+    // caller is in process context (an ioctl) and holds no spinlock.
+    unsafe { bindings::__cond_resched() };
+}
+
 /// The task with thread id `nr` in the caller's pid namespace.
 pub(crate) fn from_vpid(nr: i32) -> Option<ARef<Task>> {
     Pid::find_vpid(nr)?.task()
