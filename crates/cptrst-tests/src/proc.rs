@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::rst::{comm_of, exists, leftovers, ready_word, reap, starttime, status_text, wait_gone, write_mem, Tool, READY_TIMEOUT, TOOL_TIMEOUT};
+use crate::rst::{comm_of, exists, kmemleak_new_leaks, leftovers, ready_word, reap, starttime, status_text, wait_gone, write_mem, Tool, READY_TIMEOUT, TOOL_TIMEOUT};
 use crate::tap::ensure;
 use crate::workload::{cptrst, STOP_TIMEOUT};
 use crate::READY_MAGIC;
@@ -261,6 +261,23 @@ impl Proc {
             None => fails.push("the restored process exited, but not as a child of this test: no status".into()),
         }
         Ok(())
+    }
+
+    /// The end of a cycles test: what the cycles left (D-state tasks,
+    /// `cptrst` processes), the process's own check, and, when `kml`,
+    /// kmemleak's new reports, added to `fails`; an error listing them all
+    /// unless there are none.
+    pub fn cycles_verdict(&self, cycles: u32, kml: bool, mut fails: Vec<String>) -> Result<(), String> {
+        fails.extend(leftovers());
+        self.own_check_after_cycles(cycles, &mut fails)?;
+        if kml {
+            if let Some(l) = kmemleak_new_leaks().filter(|l| !l.trim().is_empty()) {
+                fails.push(format!("kmemleak after {cycles} cycles:\n{l}"));
+            }
+        } else {
+            println!("# kmemleak not available: the leak check counts objects only");
+        }
+        ensure(fails.is_empty(), || fails.join("\n"))
     }
 
     /// Started `direct`: waits for the root's exit status.

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use cptrst_tests::proc::{run_cases, wait_all_gone, Case, Proc, CASE_BOUND};
 use cptrst_tests::rst::{
-    kmemleak_new_leaks, kmemleak_start, leftovers, open_files, open_files_within, runs_untraced, settled_memory, status_text, Tool,
+    kmemleak_start, open_files, open_files_within, runs_untraced, settled_memory, status_text, Tool,
     TOOL_TIMEOUT,
 };
 use cptrst_tests::tap::ensure;
@@ -449,16 +449,7 @@ fn fifty_cycles() -> Result<(), String> {
     if rounds.iter().any(|&r| r < 2) {
         fails.push(format!("a cycle with fewer than 2 rounds: {rounds:?}"));
     }
-    fails.extend(leftovers());
-    p.own_check_after_cycles(CYCLES, &mut fails)?;
-    if kml {
-        if let Some(l) = kmemleak_new_leaks().filter(|l| !l.trim().is_empty()) {
-            fails.push(format!("kmemleak after {CYCLES} cycles:\n{l}"));
-        }
-    } else {
-        println!("# kmemleak not available: leak check by Slab, VmallocUsed and open files only");
-    }
-    ensure(fails.is_empty(), || fails.join("\n"))
+    p.cycles_verdict(CYCLES, kml, fails)
 }
 
 const CASES: &[Case] = &[

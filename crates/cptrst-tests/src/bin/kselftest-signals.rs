@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use cptrst_tests::proc::{as_uid_1000_with_cap_checkpoint_restore, chmod, expect_refused, names_errno, run_cases, Case, Proc, CASE_BOUND, CYCLES_BOUND};
 use cptrst_tests::rst::{
-    kmemleak_new_leaks, kmemleak_start, leftovers, open_files, open_files_within, runs_untraced, status_text, Tool, TOOL_TIMEOUT,
+    kmemleak_start, open_files, open_files_within, runs_untraced, status_text, Tool, TOOL_TIMEOUT,
 };
 use cptrst_tests::tap::ensure;
 use cptrst_tests::workload::inspect_json;
@@ -494,16 +494,7 @@ fn fifty_cycles() -> Result<(), String> {
             fails.push(format!("{what} grew from {:?} after cycle 10 to {:?} after cycle {CYCLES} (slack {SLACK})", at10[k], last[k]));
         }
     }
-    fails.extend(leftovers());
-    p.own_check_after_cycles(CYCLES, &mut fails)?;
-    if kml {
-        if let Some(l) = kmemleak_new_leaks().filter(|l| !l.trim().is_empty()) {
-            fails.push(format!("kmemleak after {CYCLES} cycles:\n{l}"));
-        }
-    } else {
-        println!("# kmemleak not available");
-    }
-    ensure(fails.is_empty(), || fails.join("\n"))
+    p.cycles_verdict(CYCLES, kml, fails)
 }
 
 const CASES: &[Case] = &[
