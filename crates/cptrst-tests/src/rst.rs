@@ -19,13 +19,9 @@ pub fn comm_of(pid: i32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_string())
 }
 
-/// Field 22 of /proc/PID/stat: when the task started (clock ticks after
-/// boot). The restored process is a new task: it differs from the
-/// original's, even at the same pid.
-pub fn starttime(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..].split_whitespace().nth(19)?.parse().ok()
-}
+/// When the task started: the restored process is a new task, whose start
+/// time differs from the original's, even at the same pid.
+pub use cptrst::proc::starttime;
 
 pub fn exists(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -341,17 +341,10 @@ impl LiveStats {
 // The rounds.
 // ---------------------------------------------------------------------------
 
-/// Field 22 of /proc/PID/stat: when the process started. With the pid it
-/// names one process for good (a pid may be reused).
-pub fn starttime(pid: i32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    s[s.rfind(')')? + 1..].split_whitespace().nth(19)?.parse().ok()
-}
-
 /// The processes of a stopped tree that have an address space (zombies
 /// have none), with their start times.
 fn live_procs(tree: &Stopped) -> Vec<(i32, u64)> {
-    tree.procs().iter().filter(|&&p| !matches!(cptrst::proc::state(p), None | Some('Z' | 'X'))).filter_map(|&p| Some((p, starttime(p)?))).collect()
+    tree.procs().iter().filter(|&&p| !matches!(cptrst::proc::state(p), None | Some('Z' | 'X'))).filter_map(|&p| Some((p, cptrst::proc::starttime(p)?))).collect()
 }
 
 /// One address space with rounds: its src id and its process.

@@ -45,6 +45,14 @@ pub fn state(pid: i32) -> Option<char> {
     after.trim_start().chars().next()
 }
 
+/// Field 22 of /proc/PID/stat: when the task started (clock ticks after
+/// boot), None if gone. With the pid it names one task for good (a pid may
+/// be reused; a restored task at the same pid has another).
+pub fn starttime(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s[s.rfind(')')? + 1..].split_whitespace().nth(19)?.parse().ok()
+}
+
 /// The value of field `name` of /proc/PID/status (`TracerPid`, `PPid`...),
 /// None if gone.
 pub fn status_field(pid: i32, name: &str) -> Option<String> {
